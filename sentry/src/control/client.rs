@@ -1,0 +1,72 @@
+//! The runtime's side of the control socket.
+
+use std::os::fd::RawFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use super::wire::{recv_frame, send_frame, Request, Response};
+use crate::error::Error;
+use crate::spec::ProcessSpec;
+
+fn connect(socket: &Path) -> Result<UnixStream, Error> {
+    UnixStream::connect(socket).map_err(|source| Error::Control {
+        path: socket.to_path_buf(),
+        source,
+    })
+}
+
+fn call(socket: &Path, req: &Request) -> Result<Response, Error> {
+    let s = connect(socket)?;
+    send_frame(&s, req, &[])?;
+    let (resp, _) = recv_frame::<Response>(&s)?;
+    match resp {
+        Response::Error { message } => Err(Error::Protocol(message)),
+        other => Ok(other),
+    }
+}
+
+/// Lets the init process of a created sandbox begin.
+pub fn start(socket: &Path) -> Result<(), Error> {
+    call(socket, &Request::Start).map(|_| ())
+}
+
+/// Delivers `signal` to the sandbox's init, or to all its processes.
+pub fn signal(socket: &Path, signal: i32, all: bool) -> Result<(), Error> {
+    call(socket, &Request::Signal { signal, all }).map(|_| ())
+}
+
+/// Host pids of the processes that run the workload.
+pub fn ps(socket: &Path) -> Result<Vec<i32>, Error> {
+    match call(socket, &Request::Ps)? {
+        Response::Pids { pids } => Ok(pids),
+        other => Err(Error::Protocol(format!("unexpected answer {other:?}"))),
+    }
+}
+
+/// A process started by [`exec`]; [`ExecSession::wait`] gives its status.
+pub struct ExecSession {
+    sock: UnixStream,
+}
+
+/// Starts `process` in the sandbox with `stdio` as its fds 0, 1, 2. Returns
+/// once the Sentry has started it (or refused, e.g. a missing program).
+pub fn exec(socket: &Path, process: &ProcessSpec, stdio: [RawFd; 3]) -> Result<ExecSession, Error> {
+    let sock = connect(socket)?;
+    send_frame(&sock, &Request::Exec { process: process.clone() }, &stdio)?;
+    match recv_frame::<Response>(&sock)?.0 {
+        Response::Started => Ok(ExecSession { sock }),
+        Response::Error { message } => Err(Error::Protocol(message)),
+        other => Err(Error::Protocol(format!("unexpected answer {other:?}"))),
+    }
+}
+
+impl ExecSession {
+    /// Waits for the process to end; returns its shell-style exit status.
+    pub fn wait(self) -> Result<i32, Error> {
+        match recv_frame::<Response>(&self.sock)?.0 {
+            Response::Exited { status } => Ok(status),
+            Response::Error { message } => Err(Error::Protocol(message)),
+            other => Err(Error::Protocol(format!("unexpected answer {other:?}"))),
+        }
+    }
+}

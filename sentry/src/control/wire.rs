@@ -1,0 +1,93 @@
+//! Framing of control messages.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::spec::ProcessSpec;
+
+/// Largest frame accepted: a process spec with a large environment fits.
+const MAX_FRAME: usize = 1 << 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Let the init process begin (`sandbox start`).
+    Start,
+    /// Start another process; its stdio arrives with the frame.
+    Exec { process: ProcessSpec },
+    /// Deliver a signal to init, or to every process with `all`.
+    Signal { signal: i32, all: bool },
+    /// Host pids of the processes that run the workload.
+    Ps,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    Ok,
+    Error { message: String },
+    /// An exec'd process began.
+    Started,
+    /// An exec'd process ended with this shell-style status.
+    Exited { status: i32 },
+    Pids { pids: Vec<i32> },
+}
+
+/// Sends one frame, with `fds` attached.
+pub fn send_frame<T: Serialize>(sock: &UnixStream, msg: &T, fds: &[RawFd]) -> Result<(), Error> {
+    let body = serde_json::to_vec(msg).map_err(|e| Error::Protocol(e.to_string()))?;
+    let len = (body.len() as u32).to_le_bytes();
+    let iov = [IoSlice::new(&len), IoSlice::new(&body)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    let total = len.len() + body.len();
+    let sent = sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
+        .map_err(|e| Error::Protocol(format!("send: {e}")))?;
+    if sent != total {
+        // The descriptors went with the first bytes; finish the rest plainly.
+        use std::io::Write;
+        let mut rest = Vec::with_capacity(total);
+        rest.extend_from_slice(&len);
+        rest.extend_from_slice(&body);
+        (&*sock).write_all(&rest[sent..])?;
+    }
+    Ok(())
+}
+
+/// Receives one frame and the descriptors that came with it.
+pub fn recv_frame<T: for<'de> Deserialize<'de>>(sock: &UnixStream) -> Result<(T, Vec<OwnedFd>), Error> {
+    let mut len = [0u8; 4];
+    let mut fds = Vec::new();
+    let mut got = 0;
+    while got < 4 {
+        let mut cmsg_buf = nix::cmsg_space!([RawFd; 8]);
+        let mut iov = [IoSliceMut::new(&mut len[got..])];
+        let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg_buf), MsgFlags::MSG_CMSG_CLOEXEC)
+            .map_err(|e| Error::Protocol(format!("receive: {e}")))?;
+        if msg.bytes == 0 {
+            return Err(Error::Protocol("the peer closed the connection".into()));
+        }
+        got += msg.bytes;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmRights(list) = c {
+                    // SAFETY: the kernel just installed these descriptors for
+                    // us; nothing else owns them.
+                    fds.extend(list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                }
+            }
+        }
+    }
+    let n = u32::from_le_bytes(len) as usize;
+    if n > MAX_FRAME {
+        return Err(Error::Protocol(format!("frame of {n} bytes is too large")));
+    }
+    let mut body = vec![0u8; n];
+    use std::io::Read;
+    (&*sock).read_exact(&mut body)?;
+    let msg = serde_json::from_slice(&body).map_err(|e| Error::Protocol(e.to_string()))?;
+    Ok((msg, fds))
+}

@@ -1,0 +1,2 @@
+//! Tasks, thread groups, signals: the Sentry's model of processes.
+pub mod boot;

@@ -1,0 +1,75 @@
+//! What a sandbox is asked to run: the runtime translates the OCI bundle into
+//! these types, so the Sentry never parses config.json itself.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the Sentry needs to build the workload's world.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxSpec {
+    /// Host path of the container's root filesystem (opened before the jail).
+    pub rootfs: PathBuf,
+    /// `root.readonly` from the spec.
+    pub root_readonly: bool,
+    /// The spec's mounts, in order.
+    pub mounts: Vec<MountSpec>,
+    /// Paths that must look empty / absent (`linux.maskedPaths`).
+    pub masked_paths: Vec<String>,
+    /// Paths that must be read-only (`linux.readonlyPaths`).
+    pub readonly_paths: Vec<String>,
+    /// The hostname the workload sees.
+    pub hostname: String,
+    /// The container's first process.
+    pub process: ProcessSpec,
+}
+
+/// One process to start inside the sandbox (init, or `exec`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Absolute path inside the container.
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// Whether stdin/stdout/stderr are a terminal.
+    pub terminal: bool,
+    pub rlimits: Vec<Rlimit>,
+    pub no_new_privs: bool,
+}
+
+/// One resource limit (`RLIMIT_*` number, soft, hard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// One mount of the spec, as the workload will see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    /// Absolute path inside the container.
+    pub destination: String,
+    pub kind: MountKind,
+    pub readonly: bool,
+}
+
+/// The file systems the Sentry can provide at a mount point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    /// The Sentry's own /proc.
+    Proc,
+    /// The Sentry's minimal /sys.
+    Sysfs,
+    /// An in-memory file system; `size` in bytes bounds it.
+    Tmpfs { size: Option<u64>, mode: Option<u32> },
+    /// The Sentry's /dev/pts.
+    Devpts,
+    /// POSIX message queues (an empty directory for now).
+    Mqueue,
+    /// A host directory or file reached through a confined opener.
+    Bind { source: PathBuf },
+}
