@@ -11,8 +11,10 @@
 //! jail, create the init process, then serve the control socket.
 
 pub mod control;
+pub mod errno;
 pub mod error;
 pub mod fs;
+pub mod jail;
 pub mod kernel;
 pub mod mm;
 pub mod platform;

@@ -1,1 +1,19 @@
-//! (being written)
+//! The file systems the Sentry provides: the confined host file system (the
+//! container's root and bind mounts), an in-memory tmpfs, /dev, /proc, pipes
+//! and the host descriptors the runtime hands over as stdio.
+
+pub mod dev;
+pub mod host;
+pub mod host_fd;
+pub mod pipe;
+pub mod proc;
+pub mod synthetic;
+pub mod tmpfs;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A fresh identifier for a file system instance (also its st_dev).
+pub fn new_fs_id() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0x100);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

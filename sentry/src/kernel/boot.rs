@@ -1,20 +1,341 @@
-//! Building a sandbox's kernel from its spec (being written).
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixListener;
+//! Building a sandbox from its spec, and serving its control socket.
 
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use super::creds::Creds;
+use super::process::{lock, FsContext, ProcState, Process};
+use super::signal::{SigInfo, SigState, SI_USER};
+use super::task::Task;
+use super::{events, exec, Kernel};
+use crate::control::{recv_frame, send_frame, Request, Response};
 use crate::error::Error;
-use crate::spec::SandboxSpec;
+use crate::fs::host::HostInode;
+use crate::fs::host_fd::HostFd;
+use crate::fs::{dev, proc, synthetic, tmpfs::TmpFs};
+use crate::mm::{MemoryFile, MemoryManager};
+use crate::platform::ptrace::PtracePlatform;
+use crate::platform::Regs;
+use crate::spec::{MountKind, ProcessSpec, SandboxSpec};
+use crate::vfs::mount::Mount;
+use crate::vfs::{FdTable, FileType, Inode, Location, Mounts, OpenFile, Resolver};
 
-pub struct Boot;
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A process ready to start: its resolved program and arguments.
+struct Prepared {
+    proc: Arc<Process>,
+    path: String,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    exit: mpsc::Receiver<i32>,
+}
+
+pub struct Boot {
+    spec: SandboxSpec,
+    root: Arc<HostInode>,
+    binds: Vec<(String, Arc<HostInode>, bool)>,
+    kernel: Option<Arc<Kernel>>,
+    init: Option<Prepared>,
+}
+
+fn clean_path(p: &str) -> String {
+    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    format!("/{}", parts.join("/"))
+}
 
 impl Boot {
-    pub fn open(_spec: &SandboxSpec) -> Result<Boot, Error> {
-        Err(Error::Protocol("the Sentry is not built yet".into()))
+    pub fn open(spec: &SandboxSpec) -> Result<Boot, Error> {
+        let root = HostInode::open_root(&spec.rootfs, spec.root_readonly).map_err(|source| Error::OpenRootfs { path: spec.rootfs.clone(), source })?;
+        let mut binds = Vec::new();
+        for m in &spec.mounts {
+            if let MountKind::Bind { source } = &m.kind {
+                let inode = HostInode::open_root(source, m.readonly).map_err(|source_err| Error::OpenBindSource { path: source.clone(), source: source_err })?;
+                binds.push((clean_path(&m.destination), inode, m.readonly));
+            }
+        }
+        Ok(Boot { spec: spec.clone(), root, binds, kernel: None, init: None })
     }
-    pub fn create_init(&mut self, _stdio: [OwnedFd; 3]) -> Result<(), Error> {
-        Err(Error::Protocol("the Sentry is not built yet".into()))
+
+    fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
+        let memfile = MemoryFile::new()?;
+        let platform = Box::new(PtracePlatform::new(memfile.fd()));
+        let root_inode: Arc<dyn Inode> = self.root.clone();
+        let root = Location { path: "/".into(), inode: root_inode.clone(), readonly: self.spec.root_readonly };
+        let mut mounts = Mounts::default();
+        mounts.add("/", Mount { root: root_inode, readonly: self.spec.root_readonly, fstype: "rootfs".into() });
+        let mut binds = self.binds.clone().into_iter();
+        for m in &self.spec.mounts {
+            let dest = clean_path(&m.destination);
+            let (inode, fstype): (Arc<dyn Inode>, &str) = match &m.kind {
+                MountKind::Proc => (proc::new_procfs(), "proc"),
+                MountKind::Sysfs => (TmpFs::new_root(Some(0), 0o555), "sysfs"),
+                MountKind::Tmpfs { .. } if dest == "/dev" => (dev::new_devfs(console.as_ref()), "tmpfs"),
+                MountKind::Tmpfs { size, mode } => (TmpFs::new_root(*size, mode.unwrap_or(0o1777)), "tmpfs"),
+                MountKind::Devpts => (dev::new_devpts(console.as_ref()), "devpts"),
+                MountKind::Mqueue => (TmpFs::new_root(Some(0), 0o1777), "mqueue"),
+                MountKind::Bind { .. } => match binds.next() {
+                    Some((_, inode, _)) => (inode as Arc<dyn Inode>, "bind"),
+                    None => continue,
+                },
+            };
+            mounts.add(&dest, Mount { root: inode, readonly: m.readonly, fstype: fstype.into() });
+        }
+        // No /dev in the spec: the Sentry still provides one.
+        if mounts.get("/dev").is_none() {
+            mounts.add("/dev", Mount { root: dev::new_devfs(console.as_ref()), readonly: false, fstype: "tmpfs".into() });
+        }
+        if mounts.get("/dev/pts").is_none() {
+            mounts.add("/dev/pts", Mount { root: dev::new_devpts(console.as_ref()), readonly: false, fstype: "devpts".into() });
+        }
+        let resolver = Resolver { mounts: &mounts, root: &root };
+        let mut extra = Vec::new();
+        for p in &self.spec.masked_paths {
+            let p = clean_path(p);
+            if let Ok(loc) = resolver.resolve(&root, &p, true) {
+                let inode: Arc<dyn Inode> = if loc.is_dir() { TmpFs::new_root(Some(0), 0o555) } else { synthetic::file(0x2, &p, 0, |_| Vec::new()) };
+                extra.push((p, Mount { root: inode, readonly: true, fstype: "tmpfs".into() }));
+            }
+        }
+        for p in &self.spec.readonly_paths {
+            let p = clean_path(p);
+            if let Ok(loc) = resolver.resolve(&root, &p, true) {
+                extra.push((p, Mount { root: loc.inode, readonly: true, fstype: "bind".into() }));
+            }
+        }
+        for (p, m) in extra {
+            mounts.add(&p, m);
+        }
+        let k = Kernel::new(memfile, platform, mounts, root, self.spec.hostname.clone(), console);
+        Ok(Kernel::install(k))
     }
-    pub fn serve(self, _control: UnixListener) -> Result<i32, Error> {
-        Err(Error::Protocol("the Sentry is not built yet".into()))
+
+    pub fn create_init(&mut self, stdio: [OwnedFd; 3]) -> Result<(), Error> {
+        let [i, o, e] = stdio;
+        let console = if self.spec.process.terminal { Some(Arc::new(HostFd::new(i.try_clone()?))) } else { None };
+        let k = self.build_kernel(console)?;
+        self.kernel = Some(k.clone());
+        let init = prepare(&k, &self.spec.process, [i, o, e], 1, 0)?;
+        self.init = Some(init);
+        Ok(())
+    }
+
+    pub fn serve(mut self, control: UnixListener) -> Result<i32, Error> {
+        let k = self.kernel.clone().ok_or_else(|| Error::Protocol("serve before create_init".into()))?;
+        let init = self.init.take().ok_or_else(|| Error::Protocol("serve before create_init".into()))?;
+        crate::jail::install()?;
+        let (start_tx, start_rx) = mpsc::channel::<()>();
+        let kc = k.clone();
+        std::thread::Builder::new().name("control".into()).spawn(move || control_loop(kc, control, start_tx))?;
+        // Signals to a created container (docker stop before start) still reach init.
+        if start_rx.recv().is_err() {
+            return Err(Error::Protocol("the control socket closed before start".into()));
+        }
+        let Prepared { proc, path, argv, envp, exit } = init;
+        spawn(&k, proc, path, argv, envp);
+        let status = exit.recv().unwrap_or(libc::SIGKILL);
+        k.kill_all();
+        // Give the other tasks a moment to tear down their stubs.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let seen = events::generation();
+            if *lock(&k.live_tasks) == 0 || std::time::Instant::now() >= deadline {
+                break;
+            }
+            events::wait(seen, Some(deadline));
+        }
+        Ok(shell_status(status))
+    }
+}
+
+/// A wait status as a shell reports it: the code, or 128 + the signal.
+fn shell_status(status: i32) -> i32 {
+    if status & 0x7f == 0 {
+        (status >> 8) & 0xff
+    } else {
+        128 + (status & 0x7f)
+    }
+}
+
+fn fd_path(fd: &HostFd, console: bool) -> String {
+    if console {
+        return "/dev/pts/0".into();
+    }
+    match crate::vfs::FileOps::stat(fd) {
+        Ok(st) => match st.file_type() {
+            FileType::Fifo => format!("pipe:[{}]", st.ino),
+            FileType::Socket => format!("socket:[{}]", st.ino),
+            FileType::CharDevice if st.rdev == 0x103 => "/dev/null".into(),
+            _ => format!("host:[{}]", st.ino),
+        },
+        Err(_) => "host:[0]".into(),
+    }
+}
+
+/// Creates a process (not yet running) for `spec` with `stdio`.
+fn prepare(k: &Arc<Kernel>, spec: &ProcessSpec, stdio: [OwnedFd; 3], pid: i32, ppid: i32) -> Result<Prepared, Error> {
+    let first = spec.args.first().ok_or(Error::NoArgs)?;
+    let mut files = FdTable::default();
+    for (n, fd) in stdio.into_iter().enumerate() {
+        let console = spec.terminal && k.console.is_some();
+        let host = match (console, &k.console) {
+            (true, Some(c)) => c.clone(),
+            _ => Arc::new(HostFd::new(fd)),
+        };
+        let path = fd_path(&host, console);
+        let file = OpenFile::new(host, None, path, libc::O_RDWR);
+        let _ = files.install_at(n as i32, file, false, 3);
+    }
+    let resolver = Resolver { mounts: &k.mounts, root: &k.root };
+    let cwd = resolver.resolve(&k.root, &clean_path(if spec.cwd.is_empty() { "/" } else { &spec.cwd }), true).unwrap_or_else(|_| k.root.clone());
+    let path_env = spec.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
+    let program = find_program(k, &cwd, first, &path_env).ok_or_else(|| Error::ExecutableNotFound { name: first.clone() })?;
+    let (tx, rx) = mpsc::channel();
+    let state = ProcState {
+        ppid,
+        pgid: pid,
+        sid: pid,
+        children: Default::default(),
+        zombie: None,
+        comm: first.rsplit('/').next().unwrap_or("").chars().take(15).collect(),
+        cmdline: Vec::new(),
+        environ: Vec::new(),
+        exe: program.clone(),
+        creds: Creds::new(spec.uid, spec.gid, spec.additional_gids.clone()),
+        vfork_done: false,
+        exit_notify: Some(tx),
+        rlimits: spec.rlimits.clone(),
+        host_pid: 0,
+    };
+    let fs = FsContext { cwd, umask: 0o022 };
+    let proc = Process::new(pid, state, SigState::default(), files, fs)?;
+    lock(&k.procs).insert(pid, proc.clone());
+    Ok(Prepared {
+        proc,
+        path: program,
+        argv: spec.args.iter().map(|a| a.clone().into_bytes()).collect(),
+        envp: spec.env.iter().map(|a| a.clone().into_bytes()).collect(),
+        exit: rx,
+    })
+}
+
+/// Finds a program the way execvp does: a name with a '/' as is, else in $PATH.
+fn find_program(k: &Kernel, cwd: &Location, name: &str, path_env: &str) -> Option<String> {
+    let resolver = Resolver { mounts: &k.mounts, root: &k.root };
+    let ok = |p: &str| resolver.resolve(cwd, p, true).ok().and_then(|l| l.inode.stat().ok()).is_some_and(|s| s.file_type() == FileType::Regular && s.mode & 0o111 != 0);
+    if name.contains('/') {
+        return ok(name).then(|| name.to_string());
+    }
+    path_env.split(':').filter(|d| !d.is_empty()).map(|d| format!("{}/{}", d.trim_end_matches('/'), name)).find(|p| ok(p))
+}
+
+/// Starts a prepared process on its own Sentry thread.
+fn spawn(k: &Arc<Kernel>, proc: Arc<Process>, path: String, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) {
+    *lock(&k.live_tasks) += 1;
+    let kc = k.clone();
+    let pid = proc.pid;
+    let result = std::thread::Builder::new().name(format!("task-{pid}")).stack_size(1 << 20).spawn(move || {
+        proc::CURRENT_PID.with(|c| c.set(pid));
+        let ctx = match kc.platform.new_context() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("cannot start pid {pid}: {e}");
+                super::exit::exit_process(&kc, &proc, super::task::Exit::Code(127));
+                return;
+            }
+        };
+        let mm = MemoryManager::new(kc.memfile.clone(), ctx);
+        // SAFETY: user_regs_struct is plain data; exec fills it in.
+        let mut regs: Regs = unsafe { std::mem::zeroed() };
+        regs.cs = 0x33;
+        regs.ss = 0x2b;
+        let mut task = Task::new(kc.clone(), proc, regs, mm);
+        match exec::execve(&mut task, &path, argv, envp) {
+            Err(e) if e == crate::errno::Errno::EJUSTRETURN => {}
+            Err(e) => {
+                let msg = format!("sandbox: exec {path}: {}\n", std::io::Error::from_raw_os_error(e.0));
+                if let Ok(f) = lock(&task.proc.files).get(2) {
+                    let _ = f.ops.write(msg.as_bytes(), 0);
+                }
+                task.exit = Some(super::task::Exit::Code(if e.0 == libc::ENOENT { 127 } else { 126 }));
+            }
+            Ok(_) => {}
+        }
+        task.run();
+    });
+    if let Err(e) = result {
+        tracing::error!("cannot start a Sentry thread: {e}");
+    }
+}
+
+fn control_loop(k: Arc<Kernel>, listener: UnixListener, start: mpsc::Sender<()>) {
+    let mut start = Some(start);
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        if let Err(e) = handle(&k, conn, &mut start) {
+            tracing::warn!("control request failed: {e}");
+        }
+    }
+}
+
+fn handle(k: &Arc<Kernel>, conn: UnixStream, start: &mut Option<mpsc::Sender<()>>) -> Result<(), Error> {
+    let (req, fds) = recv_frame::<Request>(&conn)?;
+    match req {
+        Request::Start => {
+            let reply = match start.take() {
+                Some(tx) => {
+                    let _ = tx.send(());
+                    Response::Ok
+                }
+                None => Response::Error { message: "the container was already started".into() },
+            };
+            send_frame(&conn, &reply, &[])
+        }
+        Request::Signal { signal, all } => {
+            if !(1..=64).contains(&signal) {
+                return send_frame(&conn, &Response::Error { message: format!("invalid signal {signal}") }, &[]);
+            }
+            let info = SigInfo::new(signal, SI_USER);
+            if all {
+                for p in k.all_processes() {
+                    k.send_signal(&p, info, true);
+                }
+            } else if let Some(init) = k.process(1) {
+                k.send_signal(&init, info, true);
+            }
+            send_frame(&conn, &Response::Ok, &[])
+        }
+        Request::Ps => {
+            let pids = k.all_processes().iter().filter(|p| !p.is_zombie()).map(|p| lock(&p.state).host_pid).filter(|&p| p > 0).collect();
+            send_frame(&conn, &Response::Pids { pids }, &[])
+        }
+        Request::Exec { process } => {
+            let mut it = fds.into_iter();
+            let (Some(i), Some(o), Some(e)) = (it.next(), it.next(), it.next()) else {
+                return send_frame(&conn, &Response::Error { message: "exec needs three stdio descriptors".into() }, &[]);
+            };
+            let Some(pid) = k.alloc_pid() else {
+                return send_frame(&conn, &Response::Error { message: "no free pid".into() }, &[]);
+            };
+            match prepare(k, &process, [i, o, e], pid, 0) {
+                Err(err) => {
+                    k.release(pid);
+                    send_frame(&conn, &Response::Error { message: err.to_string() }, &[])
+                }
+                Ok(p) => {
+                    let Prepared { proc, path, argv, envp, exit } = p;
+                    spawn(k, proc, path, argv, envp);
+                    send_frame(&conn, &Response::Started, &[])?;
+                    std::thread::spawn(move || {
+                        let status = exit.recv().unwrap_or(libc::SIGKILL);
+                        let _ = send_frame(&conn, &Response::Exited { status: shell_status(status) }, &[]);
+                        let _ = conn.as_raw_fd();
+                    });
+                    Ok(())
+                }
+            }
+        }
     }
 }

@@ -1,2 +1,165 @@
-//! Tasks, thread groups, signals: the Sentry's model of processes.
+//! The Sentry's model of processes: the kernel (process table, signal
+//! sending, exit and reaping), tasks and their run loop, signal frames,
+//! exec, and the boot sequence that builds a sandbox.
+
 pub mod boot;
+pub mod creds;
+pub mod events;
+pub mod exec;
+pub mod exit;
+pub mod process;
+pub mod sigframe;
+pub mod signal;
+pub mod task;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use crate::fs::host_fd::HostFd;
+use crate::mm::MemoryFile;
+use crate::platform::Platform;
+use crate::vfs::{Location, Mounts};
+use process::{lock, Process};
+use signal::{SigInfo, SIG_DFL};
+
+/// The sandbox's kernel: what all tasks share.
+pub struct Kernel {
+    pub memfile: Arc<MemoryFile>,
+    pub platform: Box<dyn Platform>,
+    pub mounts: Mounts,
+    pub root: Location,
+    pub hostname: Mutex<String>,
+    pub procs: Mutex<BTreeMap<i32, Arc<Process>>>,
+    next_pid: Mutex<i32>,
+    pub boot_time: Instant,
+    /// The terminal the runtime gave the workload, if any (/dev/console, /dev/pts/0).
+    pub console: Option<Arc<HostFd>>,
+    /// Sentry threads running tasks; serve waits for them all at the end.
+    pub live_tasks: Mutex<usize>,
+}
+
+static KERNEL: OnceLock<Arc<Kernel>> = OnceLock::new();
+
+/// The sandbox's kernel (one per Sentry process).
+pub fn get() -> Option<&'static Arc<Kernel>> {
+    KERNEL.get()
+}
+
+pub const PID_MAX: i32 = 4_194_304;
+
+impl Kernel {
+    pub fn install(k: Kernel) -> Arc<Kernel> {
+        let _ = KERNEL.set(Arc::new(k));
+        KERNEL.get().cloned().unwrap_or_else(|| unreachable_kernel())
+    }
+
+    pub fn new(memfile: Arc<MemoryFile>, platform: Box<dyn Platform>, mounts: Mounts, root: Location, hostname: String, console: Option<Arc<HostFd>>) -> Kernel {
+        Kernel {
+            memfile,
+            platform,
+            mounts,
+            root,
+            hostname: Mutex::new(hostname),
+            procs: Mutex::new(BTreeMap::new()),
+            next_pid: Mutex::new(1),
+            boot_time: Instant::now(),
+            console,
+            live_tasks: Mutex::new(0),
+        }
+    }
+
+    /// A free pid (1 for the first process).
+    pub fn alloc_pid(&self) -> Option<i32> {
+        let procs = lock(&self.procs);
+        let mut next = lock(&self.next_pid);
+        for _ in 0..PID_MAX {
+            let pid = *next;
+            *next = if pid >= PID_MAX - 1 { 2 } else { pid + 1 };
+            if !procs.contains_key(&pid) {
+                return Some(pid);
+            }
+        }
+        None
+    }
+
+    pub fn process(&self, pid: i32) -> Option<Arc<Process>> {
+        lock(&self.procs).get(&pid).cloned()
+    }
+
+    pub fn all_processes(&self) -> Vec<Arc<Process>> {
+        lock(&self.procs).values().cloned().collect()
+    }
+
+    /// Sends a signal. `outside` marks signals from the runtime (`kill`),
+    /// which may kill init with SIGKILL; from inside, init only receives
+    /// signals it has a handler for, as a pid namespace's init on Linux.
+    pub fn send_signal(&self, target: &Process, info: SigInfo, outside: bool) {
+        if info.signo == 0 || target.is_zombie() {
+            return;
+        }
+        let mut sig = lock(&target.sig);
+        let action = sig.actions[info.signo as usize];
+        if target.pid == 1 && action.handler == SIG_DFL {
+            let forced = outside && (info.signo == libc::SIGKILL || info.signo == libc::SIGSTOP);
+            if !forced {
+                return;
+            }
+        }
+        let blocked = sig.mask & signal::bit(info.signo) != 0;
+        if sig.ignores(info.signo) && !blocked {
+            return;
+        }
+        if info.signo == libc::SIGCONT {
+            sig.pending.retain(|p| !matches!(p.signo, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU));
+        }
+        sig.queue(info);
+        drop(sig);
+        target.wake();
+    }
+
+    /// Forces a synchronous signal (a fault): unblocked and, if ignored,
+    /// reset to the default action, as Linux's force_sig does.
+    pub fn force_signal(&self, target: &Process, info: SigInfo) {
+        let mut sig = lock(&target.sig);
+        let s = info.signo;
+        if sig.mask & signal::bit(s) != 0 || sig.actions[s as usize].handler == signal::SIG_IGN {
+            sig.actions[s as usize].handler = SIG_DFL;
+            sig.mask &= !signal::bit(s);
+        }
+        sig.pending.push_front(info);
+    }
+
+    /// Signals every process of a process group; returns whether any matched.
+    pub fn signal_group(&self, pgid: i32, info: SigInfo) -> bool {
+        let mut found = false;
+        for p in self.all_processes() {
+            if lock(&p.state).pgid == pgid && !p.is_zombie() {
+                found = true;
+                self.send_signal(&p, info, false);
+            }
+        }
+        found
+    }
+
+    /// Removes a reaped process from the table.
+    pub fn release(&self, pid: i32) {
+        lock(&self.procs).remove(&pid);
+    }
+
+    /// Kills everything (init died, or the sandbox is shutting down).
+    pub fn kill_all(&self) {
+        for p in self.all_processes() {
+            if !p.is_zombie() {
+                lock(&p.sig).queue(SigInfo::new(libc::SIGKILL, signal::SI_KERNEL));
+                p.wake();
+            }
+        }
+    }
+}
+
+fn unreachable_kernel() -> Arc<Kernel> {
+    // OnceLock::set failing means a kernel exists already; get() then works.
+    // Reaching here would be a logic error in boot, so stop loudly.
+    panic!("the Sentry's kernel could not be installed")
+}

@@ -1,6 +1,99 @@
 //! Platforms: how the workload's threads run and trap into the Sentry.
+//!
+//! A platform's whole job is to give the Sentry an address space it can
+//! mirror its memory decisions into (map, unmap and protect ranges of the
+//! memory file) and a context that runs a thread's registers until the next
+//! trap. Everything else (exec, signals, fork, files) is the Sentry's.
+
+pub mod ptrace;
+
+use std::sync::Arc;
+
+/// The general-purpose registers of an application thread.
+pub type Regs = libc::user_regs_struct;
+/// The x87/SSE state of an application thread (FXSAVE layout).
+pub type FpRegs = libc::user_fpregs_struct;
+
+/// Memory protection of a mapping, as the PROT_* bits.
+pub type Prot = i32;
+
+/// Why a context stopped running application code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trap {
+    /// The application executed `syscall`; the number is in `orig_rax`.
+    Syscall,
+    /// A synchronous fault the Sentry turns into a signal.
+    Fault(Fault),
+    /// Another Sentry thread asked this one to look at its signals.
+    Interrupted,
+}
+
+/// A synchronous fault of the application (page fault, bad instruction…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The signal Linux would deliver (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP).
+    pub signo: i32,
+    /// The si_code Linux would report.
+    pub code: i32,
+    /// The faulting address (si_addr).
+    pub addr: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
+    #[error("cannot create a stub process: {0}")]
+    Spawn(std::io::Error),
+    #[error("ptrace {op} on stub {pid}: {err}")]
+    Ptrace { op: &'static str, pid: i32, err: nix::errno::Errno },
+    #[error("stub {pid} died unexpectedly ({how})")]
+    StubDied { pid: i32, how: String },
+    #[error("the stub refused {op}: errno {errno}")]
+    Refused { op: &'static str, errno: i32 },
     #[error("{0}")]
     Other(String),
 }
+
+/// Interrupts a context from another thread: the running `run` returns
+/// [`Trap::Interrupted`] soon (possibly spuriously later as well).
+pub trait Interrupter: Send + Sync {
+    fn interrupt(&self);
+}
+
+/// One application address space plus the one thread that runs in it.
+///
+/// The ptrace platform requires every call to come from the Sentry thread
+/// that created the context (the tracer).
+pub trait Context: Send {
+    /// Maps `len` bytes of the memory file at `offset` to `addr`, shared.
+    fn map(&mut self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<(), PlatformError>;
+    /// Removes whatever is mapped in `[addr, addr+len)`.
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;
+    /// Changes the protection of `[addr, addr+len)`.
+    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError>;
+    /// Removes every application mapping (exec).
+    fn unmap_all(&mut self) -> Result<(), PlatformError>;
+    /// Runs the application with `regs` until the next trap; `regs` holds
+    /// the registers at the trap when this returns.
+    fn run(&mut self, regs: &mut Regs) -> Result<Trap, PlatformError>;
+    /// Reads the floating-point state (for signal frames).
+    fn fp_regs(&mut self) -> Result<FpRegs, PlatformError>;
+    /// Replaces the floating-point state (sigreturn).
+    fn set_fp_regs(&mut self, fp: &FpRegs) -> Result<(), PlatformError>;
+    /// Something other threads can use to interrupt `run`.
+    fn interrupter(&self) -> Arc<dyn Interrupter>;
+    /// The host pid that runs this context (for `ps`).
+    fn host_pid(&self) -> i32;
+}
+
+/// A way to run application threads.
+pub trait Platform: Send + Sync {
+    /// Creates an empty address space with one thread, on the calling thread.
+    fn new_context(&self) -> Result<Box<dyn Context>, PlatformError>;
+    fn name(&self) -> &'static str;
+}
+
+/// Lowest address the application may map.
+pub const USER_MIN: u64 = 0x1_0000;
+/// One past the highest address the application may map: the page above it
+/// belongs to the platform (the ptrace stub's code).
+pub const USER_MAX: u64 = 0x7fff_ffff_0000;

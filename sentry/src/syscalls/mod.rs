@@ -1,1 +1,213 @@
-//! (being written)
+//! The system call table: number → handler. Handlers are grouped by area
+//! (files, paths, processes, signals, memory, time and identity). A number
+//! without a handler returns ENOSYS and is logged at debug level: no call
+//! of the workload is ever passed through to the host.
+
+mod file;
+mod fs;
+mod misc;
+mod mm;
+mod process;
+mod signal;
+
+use std::sync::Arc;
+
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::process::lock;
+use crate::kernel::task::Task;
+use crate::vfs::{Location, OpenFile, Resolver};
+
+pub type Args = [u64; 6];
+
+#[allow(non_upper_case_globals)]
+pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
+    use libc::*;
+    let nr = nr as i64;
+    match nr {
+        SYS_read => file::read(t, a),
+        SYS_write => file::write(t, a),
+        SYS_open => fs::open(t, AT_FDCWD as u64, a[0], a[1], a[2]),
+        SYS_openat => fs::open(t, a[0], a[1], a[2], a[3]),
+        SYS_creat => fs::open(t, AT_FDCWD as u64, a[0], (O_CREAT | O_WRONLY | O_TRUNC) as u64, a[1]),
+        SYS_close => file::close(t, a),
+        SYS_stat => fs::stat_at(t, AT_FDCWD as u64, a[0], a[1], 0),
+        SYS_lstat => fs::stat_at(t, AT_FDCWD as u64, a[0], a[1], AT_SYMLINK_NOFOLLOW as u64),
+        SYS_newfstatat => fs::stat_at(t, a[0], a[1], a[2], a[3]),
+        SYS_fstat => file::fstat(t, a),
+        SYS_statx => fs::statx(t, a),
+        SYS_lseek => file::lseek(t, a),
+        SYS_ioctl => file::ioctl(t, a),
+        SYS_pread64 => file::pread(t, a),
+        SYS_pwrite64 => file::pwrite(t, a),
+        SYS_readv => file::readv(t, a),
+        SYS_writev => file::writev(t, a),
+        SYS_pipe => file::pipe2(t, a[0], 0),
+        SYS_pipe2 => file::pipe2(t, a[0], a[1]),
+        SYS_dup => file::dup(t, a),
+        SYS_dup2 => file::dup3(t, a[0], a[1], 0, true),
+        SYS_dup3 => file::dup3(t, a[0], a[1], a[2], false),
+        SYS_fcntl => file::fcntl(t, a),
+        SYS_fsync | SYS_fdatasync => file::fsync(t, a),
+        SYS_ftruncate => file::ftruncate(t, a),
+        SYS_getdents64 => file::getdents64(t, a),
+        SYS_sendfile => file::sendfile(t, a),
+        SYS_close_range => file::close_range(t, a),
+        SYS_poll => file::poll(t, a[0], a[1], a[2] as i32 as i64),
+        SYS_ppoll => file::ppoll(t, a),
+        SYS_access => fs::access(t, AT_FDCWD as u64, a[0], a[1], 0),
+        SYS_faccessat => fs::access(t, a[0], a[1], a[2], 0),
+        SYS_faccessat2 => fs::access(t, a[0], a[1], a[2], a[3]),
+        SYS_readlink => fs::readlink(t, AT_FDCWD as u64, a[0], a[1], a[2]),
+        SYS_readlinkat => fs::readlink(t, a[0], a[1], a[2], a[3]),
+        SYS_mkdir => fs::mkdir(t, AT_FDCWD as u64, a[0], a[1]),
+        SYS_mkdirat => fs::mkdir(t, a[0], a[1], a[2]),
+        SYS_unlink => fs::unlink(t, AT_FDCWD as u64, a[0], 0),
+        SYS_rmdir => fs::unlink(t, AT_FDCWD as u64, a[0], AT_REMOVEDIR as u64),
+        SYS_unlinkat => fs::unlink(t, a[0], a[1], a[2]),
+        SYS_rename => fs::rename(t, AT_FDCWD as u64, a[0], AT_FDCWD as u64, a[1], 0),
+        SYS_renameat => fs::rename(t, a[0], a[1], a[2], a[3], 0),
+        SYS_renameat2 => fs::rename(t, a[0], a[1], a[2], a[3], a[4]),
+        SYS_symlink => fs::symlink(t, a[0], AT_FDCWD as u64, a[1]),
+        SYS_symlinkat => fs::symlink(t, a[0], a[1], a[2]),
+        SYS_link => fs::link(t, AT_FDCWD as u64, a[0], AT_FDCWD as u64, a[1], 0),
+        SYS_linkat => fs::link(t, a[0], a[1], a[2], a[3], a[4]),
+        SYS_chdir => fs::chdir(t, a),
+        SYS_fchdir => fs::fchdir(t, a),
+        SYS_getcwd => fs::getcwd(t, a),
+        SYS_chmod => fs::chmod(t, AT_FDCWD as u64, a[0], a[1]),
+        SYS_fchmodat => fs::chmod(t, a[0], a[1], a[2]),
+        SYS_fchmod => fs::fchmod(t, a),
+        SYS_chown => fs::chown(t, AT_FDCWD as u64, a[0], a[1], a[2], 0),
+        SYS_lchown => fs::chown(t, AT_FDCWD as u64, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW as u64),
+        SYS_fchownat => fs::chown(t, a[0], a[1], a[2], a[3], a[4]),
+        SYS_fchown => fs::fchown(t, a),
+        SYS_umask => fs::umask(t, a),
+        SYS_truncate => fs::truncate(t, a),
+        SYS_utimensat => fs::utimensat(t, a),
+        SYS_statfs | SYS_fstatfs => fs::statfs(t, a),
+        SYS_getpid => Ok(t.pid() as u64),
+        SYS_gettid => Ok(t.tid as u64),
+        SYS_getppid => Ok(lock(&t.proc.state).ppid as u64),
+        SYS_fork => process::clone(t, SIGCHLD as u64, 0, 0, 0, 0),
+        SYS_vfork => process::clone(t, (CLONE_VM | CLONE_VFORK | SIGCHLD) as u64, 0, 0, 0, 0),
+        SYS_clone => process::clone(t, a[0], a[1], a[2], a[3], a[4]),
+        SYS_execve => process::execve(t, a),
+        SYS_exit | SYS_exit_group => process::exit(t, a),
+        SYS_wait4 => process::wait4(t, a),
+        SYS_kill => process::kill(t, a),
+        SYS_tkill => process::tkill(t, a[0], a[1]),
+        SYS_tgkill => process::tkill(t, a[1], a[2]),
+        SYS_setpgid => process::setpgid(t, a),
+        SYS_getpgid => process::getpgid(t, a),
+        SYS_getpgrp => process::getpgid(t, [0; 6]),
+        SYS_setsid => process::setsid(t),
+        SYS_getsid => process::getsid(t, a),
+        SYS_getuid | SYS_geteuid | SYS_getgid | SYS_getegid | SYS_getgroups | SYS_getresuid | SYS_getresgid => process::get_ids(t, nr, a),
+        SYS_setuid | SYS_setgid | SYS_setgroups | SYS_setresuid | SYS_setresgid | SYS_setreuid | SYS_setregid | SYS_setfsuid | SYS_setfsgid => process::set_ids(t, nr, a),
+        SYS_set_tid_address => {
+            t.clear_child_tid = a[0];
+            Ok(t.tid as u64)
+        }
+        SYS_set_robust_list => Ok(0),
+        SYS_prctl => process::prctl(t, a),
+        SYS_arch_prctl => process::arch_prctl(t, a),
+        SYS_prlimit64 => process::prlimit(t, a[0], a[1], a[2], a[3]),
+        SYS_getrlimit => process::prlimit(t, 0, a[0], 0, a[1]),
+        SYS_setrlimit => process::prlimit(t, 0, a[0], a[1], 0),
+        SYS_getrusage => misc::getrusage(t, a),
+        SYS_times => misc::times(t, a),
+        SYS_sched_getaffinity => misc::sched_getaffinity(t, a),
+        SYS_sched_yield => Ok(0),
+        SYS_capget => misc::capget(t, a),
+        SYS_rt_sigaction => signal::rt_sigaction(t, a),
+        SYS_rt_sigprocmask => signal::rt_sigprocmask(t, a),
+        SYS_rt_sigreturn => crate::kernel::sigframe::sigreturn(t),
+        SYS_rt_sigsuspend => signal::rt_sigsuspend(t, a),
+        SYS_rt_sigpending => signal::rt_sigpending(t, a),
+        SYS_sigaltstack => signal::sigaltstack(t, a),
+        SYS_pause => signal::pause(t),
+        SYS_brk => Ok(t.mm.set_brk(a[0])),
+        SYS_mmap => mm::mmap(t, a),
+        SYS_munmap => t.mm.unmap(a[0], a[1]).map(|_| 0),
+        SYS_mprotect => mm::mprotect(t, a),
+        SYS_madvise => mm::madvise(t, a),
+        SYS_mremap => err(ENOMEM),
+        SYS_msync | SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall => Ok(0),
+        SYS_uname => misc::uname(t, a),
+        SYS_sethostname => misc::sethostname(t, a),
+        SYS_clock_gettime => misc::clock_gettime(t, a),
+        SYS_clock_getres => misc::clock_getres(t, a),
+        SYS_gettimeofday => misc::gettimeofday(t, a),
+        SYS_time => misc::time(t, a),
+        SYS_nanosleep => misc::nanosleep(t, CLOCK_MONOTONIC as u64, 0, a[0], a[1]),
+        SYS_clock_nanosleep => misc::nanosleep(t, a[0], a[1], a[2], a[3]),
+        SYS_getrandom => misc::getrandom(t, a),
+        SYS_sysinfo => misc::sysinfo(t, a),
+        SYS_getcpu => misc::getcpu(t, a),
+        _ => {
+            tracing::debug!(pid = t.pid(), nr, "unimplemented system call: ENOSYS");
+            err(ENOSYS)
+        }
+    }
+}
+
+// Helpers shared by the handlers.
+
+/// The largest path the workload may pass.
+const PATH_MAX: usize = 4096;
+
+impl Task {
+    /// Reads a path argument.
+    pub fn path_arg(&self, addr: u64) -> SysResult<String> {
+        let bytes = self.mm.read_cstr(addr, PATH_MAX)?;
+        String::from_utf8(bytes).map_err(|_| Errno(libc::EINVAL))
+    }
+
+    pub fn file(&self, fd: u64) -> SysResult<Arc<OpenFile>> {
+        lock(&self.proc.files).get(fd as i32)
+    }
+
+    /// The directory a *at call starts from.
+    pub fn dir_start(&self, dirfd: u64) -> SysResult<Location> {
+        if dirfd as i32 == libc::AT_FDCWD {
+            return Ok(lock(&self.proc.fs).cwd.clone());
+        }
+        let f = self.file(dirfd)?;
+        let inode = f.inode.clone().ok_or(Errno(libc::ENOTDIR))?;
+        Ok(Location { path: f.path.clone(), inode, readonly: false })
+    }
+
+    pub fn resolver(&self) -> Resolver<'_> {
+        Resolver { mounts: &self.kernel.mounts, root: &self.kernel.root }
+    }
+
+    /// Resolves a path argument relative to `dirfd`.
+    pub fn lookup_at(&self, dirfd: u64, path: &str, follow: bool) -> SysResult<Location> {
+        let start = if path.starts_with('/') { self.kernel.root.clone() } else { self.dir_start(dirfd)? };
+        self.resolver().resolve(&start, path, follow)
+    }
+
+    /// Resolves the parent of a path argument.
+    pub fn parent_at(&self, dirfd: u64, path: &str) -> SysResult<(Location, String)> {
+        let start = if path.starts_with('/') { self.kernel.root.clone() } else { self.dir_start(dirfd)? };
+        self.resolver().resolve_parent(&start, path)
+    }
+
+    pub fn nofile(&self) -> u64 {
+        self.rlimit(libc::RLIMIT_NOFILE as u32).0
+    }
+
+    pub fn rlimit(&self, resource: u32) -> (u64, u64) {
+        let st = lock(&self.proc.state);
+        st.rlimits.iter().find(|r| r.resource == resource).map(|r| (r.soft, r.hard)).unwrap_or(match resource as i32 {
+            r if r == libc::RLIMIT_NOFILE as i32 => (crate::vfs::fd_table::DEFAULT_NOFILE, crate::vfs::fd_table::DEFAULT_NOFILE),
+            r if r == libc::RLIMIT_STACK as i32 => (8 << 20, u64::MAX),
+            _ => (u64::MAX, u64::MAX),
+        })
+    }
+
+    pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> SysResult<u64> {
+        let limit = self.nofile();
+        lock(&self.proc.files).install(file, cloexec, limit).map(|fd| fd as u64)
+    }
+}

@@ -1,0 +1,148 @@
+//! /dev: the devices a container expects, implemented by the Sentry (no
+//! host device is ever opened for the workload).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use super::host_fd::HostFd;
+use super::tmpfs::{TmpFs, TmpInode};
+use crate::errno::{err, SysResult};
+use crate::vfs::{Create, FileOps, FileType, Inode, OpenCtx, Stat};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Null,
+    Zero,
+    Full,
+    Random,
+}
+
+struct Device {
+    kind: Kind,
+    dev: u64,
+    ino: u64,
+    rdev: u64,
+}
+
+impl Inode for Device {
+    fn stat(&self) -> SysResult<Stat> {
+        let mut s = Stat::synthetic(self.dev, self.ino, FileType::CharDevice, 0o666, 0);
+        s.rdev = self.rdev;
+        Ok(s)
+    }
+    fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        Ok(self)
+    }
+    fn chmod(&self, _mode: u32) -> SysResult<()> {
+        Ok(())
+    }
+    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
+        Ok(())
+    }
+    fn truncate(&self, _len: u64) -> SysResult<()> {
+        Ok(())
+    }
+    fn fs_id(&self) -> usize {
+        self.dev as usize
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl FileOps for Device {
+    fn read(&self, buf: &mut [u8], _off: u64) -> SysResult<usize> {
+        match self.kind {
+            Kind::Null => Ok(0),
+            Kind::Zero | Kind::Full => {
+                buf.fill(0);
+                Ok(buf.len())
+            }
+            Kind::Random => {
+                crate::mm::stack::getrandom(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+    fn write(&self, buf: &[u8], _off: u64) -> SysResult<usize> {
+        match self.kind {
+            Kind::Full => err(libc::ENOSPC),
+            _ => Ok(buf.len()),
+        }
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        Inode::stat(self)
+    }
+    fn truncate(&self, _len: u64) -> SysResult<()> {
+        Ok(())
+    }
+}
+
+/// The workload's terminal as a device node (/dev/console, /dev/tty, /dev/pts/0).
+struct Terminal {
+    fd: Arc<HostFd>,
+    dev: u64,
+}
+
+impl Inode for Terminal {
+    fn stat(&self) -> SysResult<Stat> {
+        FileOps::stat(&*self.fd)
+    }
+    fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        Ok(self.fd.clone())
+    }
+    fn chmod(&self, _mode: u32) -> SysResult<()> {
+        Ok(())
+    }
+    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
+        Ok(())
+    }
+    fn fs_id(&self) -> usize {
+        self.dev as usize
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn makedev(major: u64, minor: u64) -> u64 {
+    ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12)
+}
+
+/// Builds /dev on a fresh tmpfs.
+pub fn new_devfs(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
+    let root = TmpFs::new_root(Some(64 << 20), 0o755);
+    let dev = root.fs_id() as u64;
+    let nodes = [("null", Kind::Null, 3), ("zero", Kind::Zero, 5), ("full", Kind::Full, 7), ("random", Kind::Random, 8), ("urandom", Kind::Random, 9)];
+    for (i, (name, kind, minor)) in nodes.into_iter().enumerate() {
+        root.add_child(name, Arc::new(Device { kind, dev, ino: 100 + i as u64, rdev: makedev(1, minor) }));
+    }
+    let c = Create { mode: 0o755, uid: 0, gid: 0 };
+    let _ = root.mkdir("pts", c);
+    let _ = root.mkdir("shm", Create { mode: 0o1777, ..c });
+    let _ = root.mkdir("mqueue", c);
+    let _ = root.symlink("fd", "/proc/self/fd", c);
+    let _ = root.symlink("stdin", "/proc/self/fd/0", c);
+    let _ = root.symlink("stdout", "/proc/self/fd/1", c);
+    let _ = root.symlink("stderr", "/proc/self/fd/2", c);
+    let _ = root.symlink("ptmx", "pts/ptmx", c);
+    if let Some(fd) = console {
+        let term: Arc<dyn Inode> = Arc::new(Terminal { fd: fd.clone(), dev });
+        root.add_child("console", term.clone());
+        root.add_child("tty", term);
+    }
+    root
+}
+
+/// Builds /dev/pts: the console is pts 0.
+pub fn new_devpts(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
+    let root = TmpFs::new_root(Some(0), 0o755);
+    if let Some(fd) = console {
+        let dev = root.fs_id() as u64;
+        root.add_child("0", Arc::new(Terminal { fd: fd.clone(), dev }));
+    }
+    root
+}

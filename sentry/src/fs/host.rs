@@ -1,0 +1,333 @@
+//! The host file system, reached only through confined openers: every host
+//! walk is a single name below a directory descriptor, opened with openat2
+//! and RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS, so no
+//! host path resolution ever follows a link or leaves the directory. ".."
+//! and symbolic links are resolved by the Sentry (vfs::path), inside the
+//! sandbox's own root.
+
+use std::any::Any;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use crate::errno::{err, last, Errno, SysResult};
+use crate::vfs::{Create, OpenCtx, DirEntry, FileOps, FileType, Inode, Stat};
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+
+fn cname(name: &str) -> SysResult<CString> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return err(libc::EINVAL);
+    }
+    CString::new(name).map_err(|_| Errno(libc::EINVAL))
+}
+
+/// openat2 of one name below `dir`, never following links.
+fn open_beneath(dir: RawFd, name: &str, flags: i32, mode: u32) -> SysResult<OwnedFd> {
+    let c = cname(name)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
+        mode: if flags & libc::O_CREAT != 0 { mode as u64 } else { 0 },
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: openat2 reads the NUL-terminated name and the open_how struct.
+    let fd = unsafe { libc::syscall(libc::SYS_openat2, dir, c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) };
+    if fd < 0 {
+        return last();
+    }
+    // SAFETY: the kernel returned a new descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn check(r: libc::c_int) -> SysResult<()> {
+    if r < 0 {
+        last()
+    } else {
+        Ok(())
+    }
+}
+
+/// A host file system instance (the root, or one bind mount).
+pub struct HostFs {
+    id: usize,
+    readonly: bool,
+}
+
+/// One host file, held by an O_PATH descriptor.
+pub struct HostInode {
+    fs: Arc<HostFs>,
+    fd: OwnedFd,
+    /// The directory it was found in and its name there (None for a mount root
+    /// that is a directory), for operations O_PATH descriptors cannot do.
+    parent: Option<(Arc<OwnedFd>, String)>,
+}
+
+impl HostInode {
+    /// Opens a host path as the root of a host mount (before the jail).
+    pub fn open_root(path: &std::path::Path, readonly: bool) -> std::io::Result<Arc<HostInode>> {
+        let fs = Arc::new(HostFs { id: super::new_fs_id(), readonly });
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.is_dir() {
+            let fd = nix::fcntl::open(path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+            // SAFETY: fresh descriptor from open.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            return Ok(Arc::new(HostInode { fs, fd, parent: None }));
+        }
+        let dir = path.parent().ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        let dfd = nix::fcntl::open(dir, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+        // SAFETY: fresh descriptor from open.
+        let dfd = Arc::new(unsafe { OwnedFd::from_raw_fd(dfd) });
+        let fd = open_beneath(dfd.as_raw_fd(), name, libc::O_PATH, 0).map_err(|e| std::io::Error::from_raw_os_error(e.0))?;
+        Ok(Arc::new(HostInode { fs, fd, parent: Some((dfd, name.to_string())) }))
+    }
+
+    fn writable(&self) -> SysResult<()> {
+        if self.fs.readonly {
+            err(libc::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn dir_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Opens this file for I/O with `flags`.
+    fn reopen(&self, flags: i32) -> SysResult<OwnedFd> {
+        let stat = self.stat()?;
+        if stat.file_type() == FileType::Directory {
+            let fd = nix::fcntl::openat(Some(self.dir_fd()), ".", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+            // SAFETY: fresh descriptor from openat.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let (dir, name) = self.parent.as_ref().ok_or(Errno(libc::EIO))?;
+        let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_TRUNC;
+        open_beneath(dir.as_raw_fd(), name, flags & keep, 0)
+    }
+
+    fn parent_op(&self) -> SysResult<(RawFd, CString)> {
+        let (dir, name) = self.parent.as_ref().ok_or(Errno(libc::EBUSY))?;
+        Ok((dir.as_raw_fd(), cname(name)?))
+    }
+}
+
+impl Inode for HostInode {
+    fn stat(&self) -> SysResult<Stat> {
+        // SAFETY: libc::stat is plain data.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstatat on our descriptor with an empty path fills `st`.
+        check(unsafe { libc::fstatat(self.fd.as_raw_fd(), c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) })?;
+        Ok(Stat::from_host(&st))
+    }
+
+    fn open(self: Arc<Self>, flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        let stat = self.stat()?;
+        match stat.file_type() {
+            FileType::Directory => Ok(Arc::new(HostDir { inode: self })),
+            FileType::Regular => {
+                if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
+                    self.writable()?;
+                }
+                Ok(Arc::new(HostFile { fd: self.reopen(flags)? }))
+            }
+            // Host devices, fifos and sockets are never opened for the workload.
+            _ => err(libc::EACCES),
+        }
+    }
+
+    fn lookup(&self, name: &str) -> SysResult<Arc<dyn Inode>> {
+        let fd = open_beneath(self.dir_fd(), name, libc::O_PATH, 0)?;
+        let dir = Arc::new(self.fd.try_clone().map_err(|_| Errno(libc::EMFILE))?);
+        Ok(Arc::new(HostInode { fs: self.fs.clone(), fd, parent: Some((dir, name.to_string())) }))
+    }
+
+    fn readdir(&self) -> SysResult<Vec<DirEntry>> {
+        let fd = nix::fcntl::openat(Some(self.dir_fd()), ".", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+        let mut dir = nix::dir::Dir::from_fd(fd)?;
+        let mut out = Vec::new();
+        for e in dir.iter() {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ftype = match e.file_type() {
+                Some(nix::dir::Type::Directory) => FileType::Directory,
+                Some(nix::dir::Type::Symlink) => FileType::Symlink,
+                Some(nix::dir::Type::CharacterDevice) => FileType::CharDevice,
+                Some(nix::dir::Type::BlockDevice) => FileType::BlockDevice,
+                Some(nix::dir::Type::Fifo) => FileType::Fifo,
+                Some(nix::dir::Type::Socket) => FileType::Socket,
+                _ => FileType::Regular,
+            };
+            out.push(DirEntry { name, ino: e.ino(), ftype });
+        }
+        Ok(out)
+    }
+
+    fn readlink(&self) -> SysResult<String> {
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: readlinkat writes at most buf.len() bytes.
+        let n = unsafe { libc::readlinkat(self.fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+        if n < 0 {
+            return last();
+        }
+        buf.truncate(n as usize);
+        String::from_utf8(buf).map_err(|_| Errno(libc::EINVAL))
+    }
+
+    fn create(&self, name: &str, c: Create) -> SysResult<Arc<dyn Inode>> {
+        self.writable()?;
+        let n = cname(name)?;
+        // SAFETY: mknodat with a NUL-terminated name creates a regular file.
+        check(unsafe { libc::mknodat(self.dir_fd(), n.as_ptr(), libc::S_IFREG | (c.mode & 0o7777), 0) })?;
+        // SAFETY: as above; ownership is best effort like a rootless runtime.
+        unsafe { libc::fchownat(self.dir_fd(), n.as_ptr(), c.uid, c.gid, libc::AT_SYMLINK_NOFOLLOW) };
+        self.lookup(name)
+    }
+
+    fn mkdir(&self, name: &str, c: Create) -> SysResult<()> {
+        self.writable()?;
+        let n = cname(name)?;
+        // SAFETY: mkdirat with a NUL-terminated name.
+        check(unsafe { libc::mkdirat(self.dir_fd(), n.as_ptr(), c.mode & 0o7777) })?;
+        // SAFETY: as above.
+        unsafe { libc::fchownat(self.dir_fd(), n.as_ptr(), c.uid, c.gid, libc::AT_SYMLINK_NOFOLLOW) };
+        Ok(())
+    }
+
+    fn symlink(&self, name: &str, target: &str, c: Create) -> SysResult<()> {
+        self.writable()?;
+        let n = cname(name)?;
+        let t = CString::new(target).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: symlinkat with NUL-terminated strings; the target is stored, not followed.
+        check(unsafe { libc::symlinkat(t.as_ptr(), self.dir_fd(), n.as_ptr()) })?;
+        // SAFETY: as above.
+        unsafe { libc::fchownat(self.dir_fd(), n.as_ptr(), c.uid, c.gid, libc::AT_SYMLINK_NOFOLLOW) };
+        Ok(())
+    }
+
+    fn unlink(&self, name: &str) -> SysResult<()> {
+        self.writable()?;
+        let n = cname(name)?;
+        // SAFETY: unlinkat with a NUL-terminated name.
+        check(unsafe { libc::unlinkat(self.dir_fd(), n.as_ptr(), 0) })
+    }
+
+    fn rmdir(&self, name: &str) -> SysResult<()> {
+        self.writable()?;
+        let n = cname(name)?;
+        // SAFETY: unlinkat with a NUL-terminated name.
+        check(unsafe { libc::unlinkat(self.dir_fd(), n.as_ptr(), libc::AT_REMOVEDIR) })
+    }
+
+    fn rename(&self, old: &str, new_dir: &dyn Inode, new: &str) -> SysResult<()> {
+        self.writable()?;
+        let to = new_dir.as_any().downcast_ref::<HostInode>().ok_or(Errno(libc::EXDEV))?;
+        let (o, n) = (cname(old)?, cname(new)?);
+        // SAFETY: renameat with NUL-terminated names below our descriptors.
+        check(unsafe { libc::renameat(self.dir_fd(), o.as_ptr(), to.dir_fd(), n.as_ptr()) })
+    }
+
+    fn link(&self, name: &str, target: &dyn Inode) -> SysResult<()> {
+        self.writable()?;
+        let t = target.as_any().downcast_ref::<HostInode>().ok_or(Errno(libc::EXDEV))?;
+        let (tdir, tname) = t.parent_op()?;
+        let n = cname(name)?;
+        // SAFETY: linkat with NUL-terminated names below our descriptors.
+        check(unsafe { libc::linkat(tdir, tname.as_ptr(), self.dir_fd(), n.as_ptr(), 0) })
+    }
+
+    fn chmod(&self, mode: u32) -> SysResult<()> {
+        self.writable()?;
+        let (dir, name) = self.parent_op()?;
+        // SAFETY: fchmodat with a NUL-terminated name.
+        check(unsafe { libc::fchmodat(dir, name.as_ptr(), mode & 0o7777, 0) })
+    }
+
+    fn chown(&self, uid: Option<u32>, gid: Option<u32>) -> SysResult<()> {
+        self.writable()?;
+        let u = uid.unwrap_or(u32::MAX);
+        let g = gid.unwrap_or(u32::MAX);
+        // SAFETY: fchownat on our O_PATH descriptor with an empty path.
+        check(unsafe { libc::fchownat(self.fd.as_raw_fd(), c"".as_ptr(), u, g, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) })
+    }
+
+    fn truncate(&self, len: u64) -> SysResult<()> {
+        self.writable()?;
+        let fd = self.reopen(libc::O_WRONLY)?;
+        // SAFETY: ftruncate on a descriptor we own.
+        check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) })
+    }
+
+    fn set_times(&self, atime: Option<libc::timespec>, mtime: Option<libc::timespec>) -> SysResult<()> {
+        self.writable()?;
+        let omit = libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT };
+        let times = [atime.unwrap_or(omit), mtime.unwrap_or(omit)];
+        let (dir, name) = self.parent_op()?;
+        // SAFETY: utimensat with a NUL-terminated name and two timespecs.
+        check(unsafe { libc::utimensat(dir, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
+    }
+
+    fn fs_id(&self) -> usize {
+        self.fs.id
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An open host regular file.
+pub struct HostFile {
+    fd: OwnedFd,
+}
+
+impl FileOps for HostFile {
+    fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        Ok(nix::sys::uio::pread(&self.fd, buf, off as i64)?)
+    }
+    fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        Ok(nix::sys::uio::pwrite(&self.fd, buf, off as i64)?)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(Stat::from_host(&nix::sys::stat::fstat(self.fd.as_raw_fd())?))
+    }
+    fn truncate(&self, len: u64) -> SysResult<()> {
+        Ok(nix::unistd::ftruncate(&self.fd, len as i64)?)
+    }
+    fn sync(&self) -> SysResult<()> {
+        Ok(nix::unistd::fsync(self.fd.as_raw_fd())?)
+    }
+}
+
+/// An open host directory (listed through its inode).
+pub struct HostDir {
+    inode: Arc<HostInode>,
+}
+
+impl FileOps for HostDir {
+    fn read(&self, _buf: &mut [u8], _off: u64) -> SysResult<usize> {
+        err(libc::EISDIR)
+    }
+    fn write(&self, _buf: &[u8], _off: u64) -> SysResult<usize> {
+        err(libc::EISDIR)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        self.inode.stat()
+    }
+}

@@ -1,0 +1,128 @@
+//! Building blocks for file systems whose contents the Sentry generates
+//! (/proc, /sys): files rendered when opened, links and directories
+//! computed when looked at.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::errno::{err, Errno, SysResult};
+use crate::vfs::{DirEntry, FileOps, FileType, Inode, OpenCtx, Stat};
+
+pub type Render = Arc<dyn Fn(&OpenCtx) -> Vec<u8> + Send + Sync>;
+pub type Target = Arc<dyn Fn() -> String + Send + Sync>;
+pub type Entries = Arc<dyn Fn() -> Vec<(String, Arc<dyn Inode>)> + Send + Sync>;
+
+enum Kind {
+    File(Render),
+    Link(Target),
+    Dir(Entries),
+}
+
+pub struct Node {
+    dev: u64,
+    ino: u64,
+    perm: u32,
+    kind: Kind,
+}
+
+fn ino_of(name: &str, salt: u64) -> u64 {
+    // A stable inode number from the node's name.
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ salt, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)) | 1
+}
+
+pub fn file(dev: u64, name: &str, salt: u64, render: impl Fn(&OpenCtx) -> Vec<u8> + Send + Sync + 'static) -> Arc<dyn Inode> {
+    Arc::new(Node { dev, ino: ino_of(name, salt), perm: 0o444, kind: Kind::File(Arc::new(render)) })
+}
+
+pub fn link(dev: u64, name: &str, salt: u64, target: impl Fn() -> String + Send + Sync + 'static) -> Arc<dyn Inode> {
+    Arc::new(Node { dev, ino: ino_of(name, salt), perm: 0o777, kind: Kind::Link(Arc::new(target)) })
+}
+
+pub fn dir(dev: u64, name: &str, salt: u64, entries: impl Fn() -> Vec<(String, Arc<dyn Inode>)> + Send + Sync + 'static) -> Arc<dyn Inode> {
+    Arc::new(Node { dev, ino: ino_of(name, salt), perm: 0o555, kind: Kind::Dir(Arc::new(entries)) })
+}
+
+impl Inode for Node {
+    fn stat(&self) -> SysResult<Stat> {
+        let ftype = match self.kind {
+            Kind::File(_) => FileType::Regular,
+            Kind::Link(_) => FileType::Symlink,
+            Kind::Dir(_) => FileType::Directory,
+        };
+        Ok(Stat::synthetic(self.dev, self.ino, ftype, self.perm, 0))
+    }
+
+    fn open(self: Arc<Self>, flags: i32, ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        if flags & libc::O_ACCMODE != libc::O_RDONLY {
+            return err(libc::EACCES);
+        }
+        let stat = self.stat()?;
+        let data = match &self.kind {
+            Kind::File(r) => r(ctx),
+            _ => Vec::new(),
+        };
+        Ok(Arc::new(Snapshot { data, stat }))
+    }
+
+    fn lookup(&self, name: &str) -> SysResult<Arc<dyn Inode>> {
+        match &self.kind {
+            Kind::Dir(e) => e().into_iter().find(|(n, _)| n == name).map(|(_, i)| i).ok_or(Errno(libc::ENOENT)),
+            _ => err(libc::ENOTDIR),
+        }
+    }
+
+    fn readdir(&self) -> SysResult<Vec<DirEntry>> {
+        match &self.kind {
+            Kind::Dir(e) => e()
+                .into_iter()
+                .map(|(name, i)| {
+                    let st = i.stat()?;
+                    Ok(DirEntry { name, ino: st.ino, ftype: st.file_type() })
+                })
+                .collect(),
+            _ => err(libc::ENOTDIR),
+        }
+    }
+
+    fn readlink(&self) -> SysResult<String> {
+        match &self.kind {
+            Kind::Link(t) => Ok(t()),
+            _ => err(libc::EINVAL),
+        }
+    }
+
+    fn fs_id(&self) -> usize {
+        self.dev as usize
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A generated file's contents, fixed at open.
+struct Snapshot {
+    data: Vec<u8>,
+    stat: Stat,
+}
+
+impl FileOps for Snapshot {
+    fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        if self.stat.file_type() == FileType::Directory {
+            return err(libc::EISDIR);
+        }
+        let off = off.min(self.data.len() as u64) as usize;
+        let n = buf.len().min(self.data.len() - off);
+        buf[..n].copy_from_slice(&self.data[off..off + n]);
+        Ok(n)
+    }
+    fn write(&self, _buf: &[u8], _off: u64) -> SysResult<usize> {
+        err(libc::EACCES)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(self.stat)
+    }
+}

@@ -1,0 +1,366 @@
+//! tmpfs: an in-memory file system (also the skeleton of /dev and masked
+//! directories). File data lives on the Sentry's heap, bounded by the
+//! mount's size limit.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::errno::{err, Errno, SysResult};
+use crate::vfs::stat::now;
+use crate::vfs::{Create, OpenCtx, DirEntry, FileOps, FileType, Inode, Stat};
+
+pub struct TmpFs {
+    id: usize,
+    next_ino: AtomicU64,
+    used: AtomicU64,
+    limit: u64,
+}
+
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    atime: libc::timespec,
+    mtime: libc::timespec,
+    ctime: libc::timespec,
+}
+
+enum Body {
+    Dir(Mutex<BTreeMap<String, Arc<dyn Inode>>>),
+    File(Mutex<Vec<u8>>),
+    Symlink(String),
+}
+
+pub struct TmpInode {
+    fs: Arc<TmpFs>,
+    ino: u64,
+    meta: Mutex<Meta>,
+    body: Body,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl TmpFs {
+    /// A new tmpfs; returns its root directory.
+    pub fn new_root(size: Option<u64>, mode: u32) -> Arc<TmpInode> {
+        let fs = Arc::new(TmpFs { id: super::new_fs_id(), next_ino: AtomicU64::new(2), used: AtomicU64::new(0), limit: size.unwrap_or(u64::MAX) });
+        TmpInode::new(&fs, FileType::Directory, mode, 0, 0, Body::Dir(Mutex::new(BTreeMap::new())))
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}
+
+impl TmpInode {
+    fn new(fs: &Arc<TmpFs>, ftype: FileType, perm: u32, uid: u32, gid: u32, body: Body) -> Arc<TmpInode> {
+        let t = now();
+        Arc::new(TmpInode {
+            fs: fs.clone(),
+            ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
+            meta: Mutex::new(Meta { mode: ftype.mode_bits() | (perm & 0o7777), uid, gid, nlink: if ftype == FileType::Directory { 2 } else { 1 }, atime: t, mtime: t, ctime: t }),
+            body,
+        })
+    }
+
+    fn children(&self) -> SysResult<&Mutex<BTreeMap<String, Arc<dyn Inode>>>> {
+        match &self.body {
+            Body::Dir(c) => Ok(c),
+            _ => err(libc::ENOTDIR),
+        }
+    }
+
+    /// Adds an inode of another kind (a device node) under `name`.
+    pub fn add_child(&self, name: &str, inode: Arc<dyn Inode>) {
+        if let Ok(c) = self.children() {
+            lock(c).insert(name.to_string(), inode);
+        }
+    }
+
+    pub fn fs_arc(&self) -> Arc<TmpFs> {
+        self.fs.clone()
+    }
+
+    fn insert_new(&self, name: &str, inode: Arc<dyn Inode>) -> SysResult<()> {
+        let mut c = lock(self.children()?);
+        if c.contains_key(name) {
+            return err(libc::EEXIST);
+        }
+        c.insert(name.to_string(), inode);
+        self.touch();
+        Ok(())
+    }
+
+    fn touch(&self) {
+        let t = now();
+        let mut m = lock(&self.meta);
+        m.mtime = t;
+        m.ctime = t;
+    }
+
+    fn file_read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        let Body::File(data) = &self.body else { return err(libc::EISDIR) };
+        let d = lock(data);
+        let off = off as usize;
+        if off >= d.len() {
+            return Ok(0);
+        }
+        let n = buf.len().min(d.len() - off);
+        buf[..n].copy_from_slice(&d[off..off + n]);
+        Ok(n)
+    }
+
+    fn file_write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        let Body::File(data) = &self.body else { return err(libc::EISDIR) };
+        let mut d = lock(data);
+        let end = (off as usize).checked_add(buf.len()).ok_or(Errno(libc::EFBIG))?;
+        if end > d.len() {
+            self.reserve((end - d.len()) as u64)?;
+            d.resize(end, 0);
+        }
+        d[off as usize..end].copy_from_slice(buf);
+        drop(d);
+        self.touch();
+        Ok(buf.len())
+    }
+
+    fn reserve(&self, more: u64) -> SysResult<()> {
+        let used = self.fs.used.fetch_add(more, Ordering::Relaxed);
+        if used.saturating_add(more) > self.fs.limit {
+            self.fs.used.fetch_sub(more, Ordering::Relaxed);
+            return err(libc::ENOSPC);
+        }
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> SysResult<()> {
+        let Body::File(data) = &self.body else { return err(libc::EISDIR) };
+        let mut d = lock(data);
+        let len = usize::try_from(len).map_err(|_| Errno(libc::EFBIG))?;
+        if len > d.len() {
+            self.reserve((len - d.len()) as u64)?;
+        } else {
+            self.fs.used.fetch_sub((d.len() - len) as u64, Ordering::Relaxed);
+        }
+        d.resize(len, 0);
+        drop(d);
+        self.touch();
+        Ok(())
+    }
+}
+
+impl Drop for TmpInode {
+    fn drop(&mut self) {
+        if let Body::File(d) = &self.body {
+            self.fs.used.fetch_sub(lock(d).len() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Inode for TmpInode {
+    fn stat(&self) -> SysResult<Stat> {
+        let m = lock(&self.meta);
+        let size = match &self.body {
+            Body::File(d) => lock(d).len() as u64,
+            Body::Symlink(t) => t.len() as u64,
+            Body::Dir(_) => 4096,
+        };
+        Ok(Stat {
+            dev: self.fs.id as u64,
+            ino: self.ino,
+            mode: m.mode,
+            nlink: m.nlink,
+            uid: m.uid,
+            gid: m.gid,
+            rdev: 0,
+            size,
+            blksize: 4096,
+            blocks: size.div_ceil(512),
+            atime: m.atime,
+            mtime: m.mtime,
+            ctime: m.ctime,
+        })
+    }
+
+    fn open(self: Arc<Self>, flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        if flags & libc::O_TRUNC != 0 && matches!(self.body, Body::File(_)) && flags & libc::O_ACCMODE != libc::O_RDONLY {
+            self.set_len(0)?;
+        }
+        Ok(Arc::new(TmpFile { inode: self }))
+    }
+
+    fn lookup(&self, name: &str) -> SysResult<Arc<dyn Inode>> {
+        lock(self.children()?).get(name).cloned().ok_or(Errno(libc::ENOENT))
+    }
+
+    fn readdir(&self) -> SysResult<Vec<DirEntry>> {
+        let c = lock(self.children()?);
+        let mut out = Vec::with_capacity(c.len());
+        for (name, inode) in c.iter() {
+            let st = inode.stat()?;
+            out.push(DirEntry { name: name.clone(), ino: st.ino, ftype: st.file_type() });
+        }
+        Ok(out)
+    }
+
+    fn readlink(&self) -> SysResult<String> {
+        match &self.body {
+            Body::Symlink(t) => Ok(t.clone()),
+            _ => err(libc::EINVAL),
+        }
+    }
+
+    fn create(&self, name: &str, c: Create) -> SysResult<Arc<dyn Inode>> {
+        let inode = TmpInode::new(&self.fs, FileType::Regular, c.mode, c.uid, c.gid, Body::File(Mutex::new(Vec::new())));
+        self.insert_new(name, inode.clone())?;
+        Ok(inode)
+    }
+
+    fn mkdir(&self, name: &str, c: Create) -> SysResult<()> {
+        let inode = TmpInode::new(&self.fs, FileType::Directory, c.mode, c.uid, c.gid, Body::Dir(Mutex::new(BTreeMap::new())));
+        self.insert_new(name, inode)
+    }
+
+    fn symlink(&self, name: &str, target: &str, c: Create) -> SysResult<()> {
+        let inode = TmpInode::new(&self.fs, FileType::Symlink, 0o777, c.uid, c.gid, Body::Symlink(target.to_string()));
+        self.insert_new(name, inode)
+    }
+
+    fn unlink(&self, name: &str) -> SysResult<()> {
+        let mut c = lock(self.children()?);
+        let victim = c.get(name).ok_or(Errno(libc::ENOENT))?;
+        if victim.stat()?.file_type() == FileType::Directory {
+            return err(libc::EISDIR);
+        }
+        if let Some(t) = victim.as_any().downcast_ref::<TmpInode>() {
+            let mut m = lock(&t.meta);
+            m.nlink = m.nlink.saturating_sub(1);
+        }
+        c.remove(name);
+        drop(c);
+        self.touch();
+        Ok(())
+    }
+
+    fn rmdir(&self, name: &str) -> SysResult<()> {
+        let mut c = lock(self.children()?);
+        let victim = c.get(name).ok_or(Errno(libc::ENOENT))?;
+        if victim.stat()?.file_type() != FileType::Directory {
+            return err(libc::ENOTDIR);
+        }
+        if !victim.readdir()?.is_empty() {
+            return err(libc::ENOTEMPTY);
+        }
+        c.remove(name);
+        drop(c);
+        self.touch();
+        Ok(())
+    }
+
+    fn rename(&self, old: &str, new_dir: &dyn Inode, new: &str) -> SysResult<()> {
+        let to = new_dir.as_any().downcast_ref::<TmpInode>().ok_or(Errno(libc::EXDEV))?;
+        if !Arc::ptr_eq(&to.fs, &self.fs) {
+            return err(libc::EXDEV);
+        }
+        let moving = self.lookup(old)?;
+        if let Ok(existing) = to.lookup(new) {
+            if Arc::ptr_eq(&existing, &moving) {
+                return Ok(());
+            }
+            let is_dir = existing.stat()?.file_type() == FileType::Directory;
+            let moving_dir = moving.stat()?.file_type() == FileType::Directory;
+            match (moving_dir, is_dir) {
+                (true, false) => return err(libc::ENOTDIR),
+                (false, true) => return err(libc::EISDIR),
+                (true, true) if !existing.readdir()?.is_empty() => return err(libc::ENOTEMPTY),
+                _ => {}
+            }
+        }
+        lock(self.children()?).remove(old);
+        lock(to.children()?).insert(new.to_string(), moving);
+        self.touch();
+        to.touch();
+        Ok(())
+    }
+
+    fn link(&self, _name: &str, target: &dyn Inode) -> SysResult<()> {
+        let t = target.as_any().downcast_ref::<TmpInode>().ok_or(Errno(libc::EXDEV))?;
+        if !Arc::ptr_eq(&t.fs, &self.fs) {
+            return err(libc::EXDEV);
+        }
+        // Find the Arc for the target through our own tree is not possible
+        // from a reference; hard links on tmpfs are not supported yet.
+        err(libc::EPERM)
+    }
+
+    fn chmod(&self, mode: u32) -> SysResult<()> {
+        let mut m = lock(&self.meta);
+        m.mode = (m.mode & libc::S_IFMT) | (mode & 0o7777);
+        m.ctime = now();
+        Ok(())
+    }
+
+    fn chown(&self, uid: Option<u32>, gid: Option<u32>) -> SysResult<()> {
+        let mut m = lock(&self.meta);
+        if let Some(u) = uid {
+            m.uid = u;
+        }
+        if let Some(g) = gid {
+            m.gid = g;
+        }
+        m.ctime = now();
+        Ok(())
+    }
+
+    fn truncate(&self, len: u64) -> SysResult<()> {
+        self.set_len(len)
+    }
+
+    fn set_times(&self, atime: Option<libc::timespec>, mtime: Option<libc::timespec>) -> SysResult<()> {
+        let mut m = lock(&self.meta);
+        if let Some(a) = atime {
+            m.atime = a;
+        }
+        if let Some(t) = mtime {
+            m.mtime = t;
+        }
+        m.ctime = now();
+        Ok(())
+    }
+
+    fn fs_id(&self) -> usize {
+        self.fs.id
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An open tmpfs file or directory.
+pub struct TmpFile {
+    inode: Arc<TmpInode>,
+}
+
+impl FileOps for TmpFile {
+    fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        self.inode.file_read(buf, off)
+    }
+    fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        self.inode.file_write(buf, off)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        self.inode.stat()
+    }
+    fn truncate(&self, len: u64) -> SysResult<()> {
+        self.inode.set_len(len)
+    }
+}

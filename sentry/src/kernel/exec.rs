@@ -1,0 +1,178 @@
+//! execve: replacing a process's image with a program from the sandbox's
+//! file system (ELF, with an interpreter, or a `#!` script).
+
+use std::sync::Arc;
+
+use super::process::lock;
+use super::signal::{SIG_DFL, SIG_IGN};
+use super::task::Task;
+use crate::errno::{err, Errno, SysResult};
+use crate::mm::{elf, page_up, stack, VmaKind};
+use crate::vfs::{FileOps, FileType, Location, OpenCtx, Resolver};
+
+const MAX_SCRIPT_DEPTH: usize = 4;
+/// Default RLIMIT_STACK.
+const STACK_SIZE: u64 = 8 << 20;
+
+/// The program `path` resolved, checked for execute permission and opened.
+pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn FileOps>)> {
+    let start = lock(&t.proc.fs).cwd.clone();
+    let loc = Resolver { mounts: &t.kernel.mounts, root: &t.kernel.root }.resolve(&start, path, true)?;
+    let st = loc.inode.stat()?;
+    if st.file_type() == FileType::Directory {
+        return err(libc::EACCES);
+    }
+    if st.file_type() != FileType::Regular {
+        return err(libc::EACCES);
+    }
+    let creds = lock(&t.proc.state).creds.clone();
+    if !creds.may_access(st.mode, st.uid, st.gid, 1, false) {
+        return err(libc::EACCES);
+    }
+    let ctx = OpenCtx { pid: t.pid(), mm: &t.mm };
+    let file = loc.inode.clone().open(libc::O_RDONLY, &ctx)?;
+    Ok((loc, file))
+}
+
+/// Parses a `#!` line: the interpreter and its optional single argument.
+fn parse_shebang(head: &[u8]) -> Option<(String, Option<String>)> {
+    let line = head.strip_prefix(b"#!")?;
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    let line = std::str::from_utf8(&line[..end]).ok()?.trim();
+    let mut parts = line.splitn(2, [' ', '\t']);
+    let interp = parts.next()?.to_string();
+    if interp.is_empty() {
+        return None;
+    }
+    let arg = parts.next().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+    Some((interp, arg))
+}
+
+/// Replaces the task's image. On success the registers point at the new
+/// program's entry (returns EJUSTRETURN); a failure after the old image is
+/// gone kills the process.
+pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<u64> {
+    let mut path = path.to_string();
+    let mut depth = 0;
+    let (loc, file, image) = loop {
+        let (loc, file) = open_executable(t, &path)?;
+        let mut head = [0u8; 256];
+        let n = file.read(&mut head, 0)?;
+        if head[..n].starts_with(b"#!") {
+            depth += 1;
+            if depth > MAX_SCRIPT_DEPTH {
+                return err(libc::ELOOP);
+            }
+            let (interp, arg) = parse_shebang(&head[..n]).ok_or(Errno(libc::ENOEXEC))?;
+            let mut new_argv = vec![interp.clone().into_bytes()];
+            if let Some(a) = arg {
+                new_argv.push(a.into_bytes());
+            }
+            new_argv.push(path.clone().into_bytes());
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            path = interp;
+            continue;
+        }
+        let read = |buf: &mut [u8], off: u64| file.read(buf, off);
+        let image = elf::parse(&read)?;
+        break (loc, file, image);
+    };
+    let interp = match &image.interp {
+        Some(p) => {
+            let (iloc, ifile) = open_executable(t, p).map_err(|e| if e.0 == libc::ENOENT { Errno(libc::ENOENT) } else { e })?;
+            let read = |buf: &mut [u8], off: u64| ifile.read(buf, off);
+            let iimage = elf::parse(&read)?;
+            Some((iloc, ifile, iimage))
+        }
+        None => None,
+    };
+
+    // The point of no return: the old image goes.
+    if let Err(e) = load_image(t, &loc, &file, &image, interp.as_ref(), &argv, &envp) {
+        tracing::debug!(pid = t.pid(), "exec of {path} failed after the point of no return: {e:?}");
+        t.exit = Some(super::task::Exit::Signal(libc::SIGSEGV));
+        return Err(Errno::EJUSTRETURN);
+    }
+
+    lock(&t.proc.files).close_on_exec();
+    {
+        let mut sig = lock(&t.proc.sig);
+        for a in sig.actions.iter_mut() {
+            if a.handler != SIG_IGN {
+                *a = super::signal::SigAction { handler: SIG_DFL, ..Default::default() };
+            }
+        }
+    }
+    t.altstack = (0, libc::SS_DISABLE, 0);
+    t.clear_child_tid = 0;
+    {
+        let mut st = lock(&t.proc.state);
+        st.comm = loc.path.rsplit('/').next().unwrap_or("").chars().take(15).collect();
+        st.cmdline = argv.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
+        st.environ = envp.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
+        st.exe = loc.path.clone();
+        st.vfork_done = true;
+    }
+    super::events::notify();
+    Err(Errno::EJUSTRETURN)
+}
+
+fn file_kind(loc: &Location) -> VmaKind {
+    let st = loc.inode.stat().ok();
+    VmaKind::File { path: loc.path.clone(), offset: 0, dev: st.map(|s| s.dev).unwrap_or(0), ino: st.map(|s| s.ino).unwrap_or(0) }
+}
+
+fn load_image(
+    t: &mut Task,
+    loc: &Location,
+    file: &Arc<dyn FileOps>,
+    image: &elf::ElfImage,
+    interp: Option<&(Location, Arc<dyn FileOps>, elf::ElfImage)>,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+) -> SysResult<()> {
+    t.mm.clear()?;
+    let read = |buf: &mut [u8], off: u64| file.read(buf, off);
+    let main = elf::load(&mut t.mm, image, &read, true, file_kind(loc))?;
+    let brk = page_up(main.end).ok_or(Errno(libc::ENOEXEC))?;
+    t.mm.brk_start = brk;
+    t.mm.brk = brk;
+    let mut entry = main.entry;
+    let mut base = 0;
+    if let Some((iloc, ifile, iimage)) = interp {
+        let read = |buf: &mut [u8], off: u64| ifile.read(buf, off);
+        let l = elf::load(&mut t.mm, iimage, &read, false, file_kind(iloc))?;
+        entry = l.entry;
+        base = l.bias;
+    }
+    let creds = lock(&t.proc.state).creds.clone();
+    // SAFETY: getauxval has no preconditions.
+    let hwcap = unsafe { libc::getauxval(libc::AT_HWCAP) };
+    let auxv = vec![
+        (stack::AT_PHDR, main.phdr_addr),
+        (stack::AT_PHENT, 56),
+        (stack::AT_PHNUM, main.phnum),
+        (stack::AT_PAGESZ, 4096),
+        (stack::AT_BASE, base),
+        (stack::AT_FLAGS, 0),
+        (stack::AT_ENTRY, main.entry),
+        (stack::AT_UID, creds.uid as u64),
+        (stack::AT_EUID, creds.euid as u64),
+        (stack::AT_GID, creds.gid as u64),
+        (stack::AT_EGID, creds.egid as u64),
+        (stack::AT_SECURE, 0),
+        (stack::AT_HWCAP, hwcap),
+        (stack::AT_CLKTCK, 100),
+    ];
+    let sp = stack::build(&mut t.mm, STACK_SIZE, argv, envp, loc.path.as_bytes(), auxv)?;
+    let (cs, ss) = (t.regs.cs, t.regs.ss);
+    // SAFETY: user_regs_struct is plain data; zero is valid.
+    t.regs = unsafe { std::mem::zeroed() };
+    t.regs.cs = cs;
+    t.regs.ss = ss;
+    t.regs.rip = entry;
+    t.regs.rsp = sp;
+    t.regs.eflags = 0x202;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Process exit: the zombie, the parent's SIGCHLD, orphans, and the end of
+//! the sandbox when init dies.
+
+use std::sync::Arc;
+
+use super::process::{lock, Process};
+use super::signal::{self, SigInfo};
+use super::task::Exit;
+use super::{events, Kernel};
+
+pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
+    let status = exit.wait_status();
+    let (ppid, notify, children, uid) = {
+        let mut st = lock(&p.state);
+        st.zombie = Some(status);
+        st.vfork_done = true;
+        (st.ppid, st.exit_notify.take(), std::mem::take(&mut st.children), st.creds.uid)
+    };
+    lock(&p.sig).pending.clear();
+    let init = if p.pid == 1 { None } else { k.process(1).filter(|i| !i.is_zombie()) };
+    for c in children {
+        let Some(cp) = k.process(c) else { continue };
+        let zombie = {
+            let mut cs = lock(&cp.state);
+            cs.ppid = if init.is_some() { 1 } else { 0 };
+            cs.zombie.is_some()
+        };
+        match &init {
+            Some(i) => {
+                lock(&i.state).children.insert(c);
+                if zombie {
+                    k.send_signal(i, SigInfo::new(libc::SIGCHLD, signal::CLD_EXITED), false);
+                }
+            }
+            None if zombie => k.release(c),
+            None => {}
+        }
+    }
+    if p.pid == 1 {
+        k.kill_all();
+    }
+    if let Some(tx) = notify {
+        let _ = tx.send(status);
+    }
+    let parent = if ppid == 0 { None } else { k.process(ppid) };
+    match parent {
+        None => k.release(p.pid),
+        Some(parent) => {
+            let auto_reap = {
+                let sig = lock(&parent.sig);
+                let a = sig.actions[libc::SIGCHLD as usize];
+                a.handler == signal::SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
+            };
+            if auto_reap {
+                lock(&parent.state).children.remove(&p.pid);
+                k.release(p.pid);
+            } else {
+                let (code, st) = match exit {
+                    Exit::Code(c) => (signal::CLD_EXITED, c),
+                    Exit::Signal(s) => (signal::CLD_KILLED, s),
+                };
+                k.send_signal(&parent, SigInfo::child(p.pid, uid, code, st), false);
+            }
+        }
+    }
+    *lock(&k.live_tasks) -= 1;
+    events::notify();
+}

@@ -1,0 +1,418 @@
+//! An application's address space as the Sentry sees it: a set of
+//! mappings (VMAs), each a range of the memory file, mirrored into the
+//! platform's address space on every change.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::memfile::{Backing, MemoryFile};
+use super::{page_down, page_up, PAGE_SIZE};
+use crate::errno::{err, Errno, SysResult};
+use crate::platform::{Context, Prot, USER_MAX, USER_MIN};
+
+/// What a mapping is, for /proc/PID/maps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    Anon,
+    Heap,
+    Stack,
+    /// A private copy of a file's pages.
+    File { path: String, offset: u64, dev: u64, ino: u64 },
+}
+
+#[derive(Clone)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: Prot,
+    pub shared: bool,
+    pub kind: VmaKind,
+    backing: Arc<Backing>,
+    /// Offset of `start` within `backing`.
+    boff: u64,
+}
+
+impl Vma {
+    fn file_offset(&self, addr: u64) -> u64 {
+        self.backing.off + self.boff + (addr - self.start)
+    }
+
+    /// Splits at `at` (inside the VMA): self keeps the low part.
+    fn split_off(&mut self, at: u64) -> Vma {
+        let mut high = self.clone();
+        high.start = at;
+        high.boff = self.boff + (at - self.start);
+        if let VmaKind::File { offset, .. } = &mut high.kind {
+            *offset += at - self.start;
+        }
+        self.end = at;
+        high
+    }
+}
+
+/// A forked address space in transit to the child's Sentry thread.
+pub struct MmSnapshot {
+    vmas: Vec<Vma>,
+    brk: (u64, u64),
+    mmap_top: u64,
+    arg_range: (u64, u64),
+    env_range: (u64, u64),
+}
+
+pub struct MemoryManager {
+    file: Arc<MemoryFile>,
+    ctx: Box<dyn Context>,
+    vmas: BTreeMap<u64, Vma>,
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Top-down mmap placement starts below this address.
+    pub mmap_top: u64,
+    /// Where argv and envp live, for /proc/PID/{cmdline,environ}.
+    pub arg_range: (u64, u64),
+    pub env_range: (u64, u64),
+}
+
+impl MemoryManager {
+    pub fn new(file: Arc<MemoryFile>, ctx: Box<dyn Context>) -> MemoryManager {
+        MemoryManager {
+            file,
+            ctx,
+            vmas: BTreeMap::new(),
+            brk_start: 0,
+            brk: 0,
+            mmap_top: USER_MAX,
+            arg_range: (0, 0),
+            env_range: (0, 0),
+        }
+    }
+
+    pub fn context(&mut self) -> &mut dyn Context {
+        &mut *self.ctx
+    }
+
+    pub fn context_ref(&self) -> &dyn Context {
+        &*self.ctx
+    }
+
+    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
+        self.vmas.values()
+    }
+
+    /// Drops every mapping (exec into a fresh image on the same context).
+    pub fn clear(&mut self) -> SysResult<()> {
+        self.vmas.clear();
+        self.ctx.unmap_all().map_err(platform_err)?;
+        self.brk_start = 0;
+        self.brk = 0;
+        self.mmap_top = USER_MAX;
+        Ok(())
+    }
+
+    fn vma_at(&self, addr: u64) -> Option<&Vma> {
+        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
+    }
+
+    pub fn find(&self, addr: u64) -> Option<&Vma> {
+        self.vma_at(addr)
+    }
+
+    fn is_free(&self, start: u64, end: u64) -> bool {
+        if start < USER_MIN || end > USER_MAX || start >= end {
+            return false;
+        }
+        match self.vmas.range(..end).next_back() {
+            Some((_, v)) => v.end <= start,
+            None => true,
+        }
+    }
+
+    /// Highest free gap of `len` bytes below `top`.
+    fn find_gap(&self, len: u64, top: u64) -> Option<u64> {
+        let mut end = top.min(USER_MAX);
+        for (_, v) in self.vmas.range(..end).rev() {
+            if v.end <= end && end - v.end >= len {
+                return Some(end - len);
+            }
+            end = end.min(v.start);
+        }
+        let start = end.checked_sub(len)?;
+        (start >= USER_MIN).then_some(start)
+    }
+
+    /// Maps fresh zeroed memory. `fixed` replaces whatever is there;
+    /// otherwise `hint` is used when free, else a gap is chosen.
+    pub fn map_anon(&mut self, hint: u64, len: u64, prot: Prot, fixed: bool, shared: bool, kind: VmaKind) -> SysResult<u64> {
+        let len = page_up(len).ok_or(Errno(libc::ENOMEM))?;
+        if len == 0 {
+            return err(libc::EINVAL);
+        }
+        let start = if fixed {
+            if hint % PAGE_SIZE != 0 {
+                return err(libc::EINVAL);
+            }
+            let end = hint.checked_add(len).ok_or(Errno(libc::ENOMEM))?;
+            if hint < USER_MIN || end > USER_MAX {
+                return err(libc::ENOMEM);
+            }
+            self.unmap(hint, len)?;
+            hint
+        } else if hint != 0 && self.is_free(page_down(hint), page_down(hint).saturating_add(len)) {
+            page_down(hint)
+        } else {
+            self.find_gap(len, self.mmap_top).ok_or(Errno(libc::ENOMEM))?
+        };
+        let backing = Arc::new(self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?);
+        let vma = Vma { start, end: start + len, prot, shared, kind, backing, boff: 0 };
+        self.ctx.map(start, len, prot, vma.file_offset(start)).map_err(platform_err)?;
+        self.vmas.insert(start, vma);
+        Ok(start)
+    }
+
+    /// Splits VMAs so that none straddles `addr`.
+    fn split_at(&mut self, addr: u64) {
+        let key = match self.vma_at(addr) {
+            Some(v) if v.start < addr => v.start,
+            _ => return,
+        };
+        if let Some(v) = self.vmas.get_mut(&key) {
+            let high = v.split_off(addr);
+            self.vmas.insert(addr, high);
+        }
+    }
+
+    pub fn unmap(&mut self, addr: u64, len: u64) -> SysResult<()> {
+        if addr % PAGE_SIZE != 0 || len == 0 {
+            return err(libc::EINVAL);
+        }
+        let end = page_up(addr.checked_add(len).ok_or(Errno(libc::EINVAL))?).ok_or(Errno(libc::EINVAL))?;
+        self.split_at(addr);
+        self.split_at(end);
+        let doomed: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
+        for k in doomed {
+            if let Some(v) = self.vmas.remove(&k) {
+                // A private range is only ours: give its pages back now.
+                if !v.shared {
+                    self.file.punch(v.file_offset(v.start), v.end - v.start);
+                }
+            }
+        }
+        if addr < USER_MAX {
+            let end = end.min(USER_MAX);
+            self.ctx.unmap(addr, end - addr).map_err(platform_err)?;
+        }
+        Ok(())
+    }
+
+    pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> SysResult<()> {
+        if addr % PAGE_SIZE != 0 {
+            return err(libc::EINVAL);
+        }
+        let end = page_up(addr.checked_add(len).ok_or(Errno(libc::ENOMEM))?).ok_or(Errno(libc::ENOMEM))?;
+        if end == addr {
+            return Ok(());
+        }
+        // Every page must be mapped.
+        let mut pos = addr;
+        while pos < end {
+            match self.vma_at(pos) {
+                Some(v) => pos = v.end,
+                None => return err(libc::ENOMEM),
+            }
+        }
+        self.split_at(addr);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(addr..end) {
+            v.prot = prot;
+        }
+        self.ctx.protect(addr, end - addr, prot).map_err(platform_err)
+    }
+
+    /// Moves the program break; returns the new (or unchanged) break.
+    pub fn set_brk(&mut self, new: u64) -> u64 {
+        if new < self.brk_start {
+            return self.brk;
+        }
+        let (Some(old_end), Some(new_end)) = (page_up(self.brk), page_up(new)) else {
+            return self.brk;
+        };
+        if new_end > old_end {
+            if !self.is_free(old_end, new_end) {
+                return self.brk;
+            }
+            let rw = libc::PROT_READ | libc::PROT_WRITE;
+            if self.map_anon(old_end, new_end - old_end, rw, true, false, VmaKind::Heap).is_err() {
+                return self.brk;
+            }
+        } else if new_end < old_end && self.unmap(new_end, old_end - new_end).is_err() {
+            return self.brk;
+        }
+        self.brk = new;
+        self.brk
+    }
+
+    /// A copy of this address space's mappings for a forked child: private
+    /// memory is copied now (the parent is stopped), shared memory is shared.
+    pub fn snapshot(&self) -> SysResult<MmSnapshot> {
+        let mut vmas = Vec::with_capacity(self.vmas.len());
+        for v in self.vmas.values() {
+            let len = v.end - v.start;
+            let mut copy = v.clone();
+            if !v.shared {
+                let backing = self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?;
+                self.file.copy_populated(v.file_offset(v.start), backing.off, len);
+                copy.backing = Arc::new(backing);
+                copy.boff = 0;
+            }
+            vmas.push(copy);
+        }
+        Ok(MmSnapshot { vmas, brk: (self.brk_start, self.brk), mmap_top: self.mmap_top, arg_range: self.arg_range, env_range: self.env_range })
+    }
+
+    /// Builds a forked child's address space on `ctx`.
+    pub fn from_snapshot(file: Arc<MemoryFile>, ctx: Box<dyn Context>, snap: MmSnapshot) -> SysResult<MemoryManager> {
+        let mut mm = MemoryManager::new(file, ctx);
+        (mm.brk_start, mm.brk) = snap.brk;
+        mm.mmap_top = snap.mmap_top;
+        mm.arg_range = snap.arg_range;
+        mm.env_range = snap.env_range;
+        for v in snap.vmas {
+            mm.ctx.map(v.start, v.end - v.start, v.prot, v.file_offset(v.start)).map_err(platform_err)?;
+            mm.vmas.insert(v.start, v);
+        }
+        Ok(mm)
+    }
+
+    /// Walks `[addr, addr+len)` through the VMAs, calling `f` with each
+    /// piece's memory-file offset and length. `need` is the protection the
+    /// access requires; a gap or a forbidden page is EFAULT.
+    fn walk(&self, addr: u64, len: usize, need: Prot, force: bool, mut f: impl FnMut(u64, usize)) -> SysResult<()> {
+        let end = addr.checked_add(len as u64).ok_or(Errno(libc::EFAULT))?;
+        let mut pos = addr;
+        while pos < end {
+            let v = self.vma_at(pos).ok_or(Errno(libc::EFAULT))?;
+            if !force && (v.prot & need != need || v.prot == libc::PROT_NONE) {
+                return err(libc::EFAULT);
+            }
+            let n = (v.end.min(end) - pos) as usize;
+            f(v.file_offset(pos), n);
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Copies application memory at `addr` into `buf`.
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> SysResult<()> {
+        let mut done = 0;
+        self.walk(addr, buf.len(), libc::PROT_READ, false, |off, n| {
+            // SAFETY: walk only yields ranges of backings this MM holds.
+            let src = unsafe { self.file.slice(off, n) };
+            buf[done..done + n].copy_from_slice(src);
+            done += n;
+        })
+    }
+
+    /// Copies `data` into application memory at `addr`.
+    pub fn write(&self, addr: u64, data: &[u8]) -> SysResult<()> {
+        self.write_inner(addr, data, false)
+    }
+
+    /// Like `write`, ignoring protections (the loader filling read-only text).
+    pub fn write_force(&self, addr: u64, data: &[u8]) -> SysResult<()> {
+        self.write_inner(addr, data, true)
+    }
+
+    fn write_inner(&self, addr: u64, data: &[u8], force: bool) -> SysResult<()> {
+        let mut done = 0;
+        self.walk(addr, data.len(), libc::PROT_WRITE, force, |off, n| {
+            // SAFETY: walk only yields ranges of backings this MM holds.
+            let dst = unsafe { self.file.slice(off, n) };
+            dst.copy_from_slice(&data[done..done + n]);
+            done += n;
+        })
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes.
+    pub fn read_cstr(&self, addr: u64, max: usize) -> SysResult<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut pos = addr;
+        while out.len() < max {
+            let chunk = (PAGE_SIZE - pos % PAGE_SIZE) as usize;
+            let chunk = chunk.min(max - out.len());
+            let mut buf = vec![0u8; chunk];
+            self.read(pos, &mut buf)?;
+            if let Some(i) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..i]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf);
+            pos += chunk as u64;
+        }
+        err(libc::ENAMETOOLONG)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> SysResult<u64> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads a plain-data value.
+    pub fn read_obj<T: Copy>(&self, addr: u64) -> SysResult<T> {
+        let mut buf = vec![0u8; std::mem::size_of::<T>()];
+        self.read(addr, &mut buf)?;
+        // SAFETY: callers use this only for plain C structs, for which any
+        // bit pattern is valid; read_unaligned copes with the Vec's alignment.
+        Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr() as *const T) })
+    }
+
+    /// Writes a plain-data value.
+    pub fn write_obj<T: Copy>(&self, addr: u64, v: &T) -> SysResult<()> {
+        // SAFETY: T is a plain C struct; viewing it as bytes is sound.
+        let bytes = unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) };
+        self.write(addr, bytes)
+    }
+
+    /// The /proc/PID/maps text.
+    pub fn maps_text(&self) -> String {
+        let mut s = String::new();
+        for v in self.vmas.values() {
+            let p = |bit: i32, c: char| if v.prot & bit != 0 { c } else { '-' };
+            let (off, dev, ino, name) = match &v.kind {
+                VmaKind::File { path, offset, dev, ino } => (*offset, *dev, *ino, path.as_str()),
+                VmaKind::Heap => (0, 0, 0, "[heap]"),
+                VmaKind::Stack => (0, 0, 0, "[stack]"),
+                VmaKind::Anon => (0, 0, 0, ""),
+            };
+            let line = format!(
+                "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {}",
+                v.start,
+                v.end,
+                p(libc::PROT_READ, 'r'),
+                p(libc::PROT_WRITE, 'w'),
+                p(libc::PROT_EXEC, 'x'),
+                if v.shared { 's' } else { 'p' },
+                off,
+                (dev >> 8) & 0xfff,
+                dev & 0xff,
+                ino
+            );
+            if name.is_empty() {
+                s.push_str(&line);
+            } else {
+                s.push_str(&format!("{line:<73}{name}"));
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Total mapped bytes (VmSize).
+    pub fn mapped_bytes(&self) -> u64 {
+        self.vmas.values().map(|v| v.end - v.start).sum()
+    }
+}
+
+fn platform_err(e: crate::platform::PlatformError) -> Errno {
+    tracing::warn!("platform refused an address-space change: {e}");
+    Errno(libc::ENOMEM)
+}

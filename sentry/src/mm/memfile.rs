@@ -1,0 +1,196 @@
+//! The memory file: one sparse memfd that holds all application memory.
+//! The Sentry maps it whole into itself, so copying to or from the
+//! application is a memcpy; platforms map ranges of it into address spaces.
+//! Pages exist only once touched; freeing punches holes.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
+
+use super::PAGE_SIZE;
+use crate::error::Error;
+
+/// How much file space the Sentry reserves (address space only: pages are
+/// allocated when touched).
+const FILE_SIZE: u64 = 1 << 40;
+
+pub struct MemoryFile {
+    fd: OwnedFd,
+    base: *mut u8,
+    free: Mutex<FreeSpace>,
+}
+
+// SAFETY: `base` points at a shared mapping that lives as long as the
+// MemoryFile; concurrent access to application memory is the application's
+// business, as it is on Linux.
+unsafe impl Send for MemoryFile {}
+// SAFETY: see Send.
+unsafe impl Sync for MemoryFile {}
+
+#[derive(Default)]
+struct FreeSpace {
+    /// Free extents below `next`: offset → length.
+    extents: BTreeMap<u64, u64>,
+    next: u64,
+}
+
+impl MemoryFile {
+    pub fn new() -> Result<Arc<MemoryFile>, Error> {
+        // SAFETY: memfd_create with a static NUL-terminated name.
+        let fd = unsafe { libc::memfd_create(c"sandbox-memory".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::MemoryFile(std::io::Error::last_os_error()));
+        }
+        // SAFETY: fd was just created and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: plain ftruncate on our own descriptor.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), FILE_SIZE as i64) } != 0 {
+            return Err(Error::MemoryFile(std::io::Error::last_os_error()));
+        }
+        // SAFETY: a fresh shared mapping of the whole file; nothing else is
+        // mapped there since the kernel picks the address.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                FILE_SIZE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Error::MemoryFile(std::io::Error::last_os_error()));
+        }
+        Ok(Arc::new(MemoryFile { fd, base: base as *mut u8, free: Mutex::new(FreeSpace::default()) }))
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Reserves `len` bytes (a multiple of the page size) of file space.
+    pub fn allocate(self: &Arc<Self>, len: u64) -> Option<Backing> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let found = free.extents.iter().find(|(_, &l)| l >= len).map(|(&o, &l)| (o, l));
+        let off = match found {
+            Some((off, l)) => {
+                free.extents.remove(&off);
+                if l > len {
+                    free.extents.insert(off + len, l - len);
+                }
+                off
+            }
+            None => {
+                let off = free.next;
+                if off.checked_add(len)? > FILE_SIZE {
+                    return None;
+                }
+                free.next += len;
+                off
+            }
+        };
+        Some(Backing { file: self.clone(), off, len })
+    }
+
+    fn release(&self, off: u64, len: u64) {
+        self.punch(off, len);
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut off, mut len) = (off, len);
+        if let Some((&prev, &plen)) = free.extents.range(..off).next_back() {
+            if prev + plen == off {
+                free.extents.remove(&prev);
+                off = prev;
+                len += plen;
+            }
+        }
+        if let Some(&nlen) = free.extents.get(&(off + len)) {
+            free.extents.remove(&(off + len));
+            len += nlen;
+        }
+        if off + len == free.next {
+            free.next = off;
+        } else {
+            free.extents.insert(off, len);
+        }
+    }
+
+    /// Gives the pages of `[off, off+len)` back to the host; they read as zero.
+    pub fn punch(&self, off: u64, len: u64) {
+        // SAFETY: fallocate on our own descriptor; failure only leaves the
+        // pages allocated.
+        unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                off as i64,
+                len as i64,
+            );
+        }
+    }
+
+    /// The Sentry's view of `len` bytes at file offset `off`.
+    ///
+    /// # Safety
+    /// `[off, off+len)` must lie inside a backing the caller holds, and the
+    /// caller must not keep the slice across calls that could free it.
+    pub unsafe fn slice(&self, off: u64, len: usize) -> &mut [u8] {
+        std::slice::from_raw_parts_mut(self.base.add(off as usize), len)
+    }
+
+    /// Copies the populated parts of `[src, src+len)` to `dst` (which must
+    /// read as zero), skipping holes so sparse memory stays sparse.
+    pub fn copy_populated(&self, src: u64, dst: u64, len: u64) {
+        let fd = self.fd.as_raw_fd();
+        let end = src + len;
+        let mut pos = src;
+        while pos < end {
+            // SAFETY: lseek on our own descriptor.
+            let data = unsafe { libc::lseek(fd, pos as i64, libc::SEEK_DATA) };
+            if data < 0 || data as u64 >= end {
+                break;
+            }
+            // SAFETY: as above.
+            let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+            let hole = if hole < 0 { end } else { (hole as u64).min(end) };
+            let data = data as u64;
+            let n = (hole - data) as usize;
+            // SAFETY: both ranges lie within backings the caller holds and
+            // do not overlap (distinct allocations).
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.base.add(data as usize), self.base.add((dst + data - src) as usize), n);
+            }
+            pos = hole;
+        }
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in new(); nothing refers to it
+        // once the last Arc is gone.
+        unsafe { libc::munmap(self.base as *mut libc::c_void, FILE_SIZE as usize) };
+    }
+}
+
+/// A range of the memory file owned by one or more mappings; freed when the
+/// last holder drops it.
+pub struct Backing {
+    file: Arc<MemoryFile>,
+    pub off: u64,
+    pub len: u64,
+}
+
+impl Backing {
+    pub fn file(&self) -> &Arc<MemoryFile> {
+        &self.file
+    }
+}
+
+impl Drop for Backing {
+    fn drop(&mut self) {
+        self.file.release(self.off, self.len);
+    }
+}
+
+const _: () = assert!(FILE_SIZE % PAGE_SIZE == 0);

@@ -1,0 +1,468 @@
+//! System calls on descriptors: read, write and friends, dup, fcntl, pipes,
+//! directory listing, poll.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Args;
+use crate::errno::{err, Errno, SysResult};
+use crate::fs::pipe::new_pipe;
+use crate::kernel::process::lock;
+use crate::kernel::signal::SigInfo;
+use crate::kernel::task::Task;
+use crate::vfs::file::WaitOn;
+use crate::vfs::{FileType, OpenFile};
+
+/// Largest single transfer (Linux's MAX_RW_COUNT).
+const MAX_RW: usize = 0x7fff_f000;
+/// Transfers go through a Sentry buffer of at most this size per step.
+const CHUNK: usize = 1 << 20;
+
+/// Waits until `f` polls ready for `events` (or a signal arrives).
+pub fn wait_ready(t: &mut Task, f: &OpenFile, events: i16) -> SysResult<()> {
+    let host = match f.ops.wait_on() {
+        WaitOn::Host(fd) => Some((fd, events)),
+        WaitOn::Kernel => None,
+    };
+    let mask = events | libc::POLLHUP | libc::POLLERR;
+    t.block(host, None, |_| (f.ops.poll() & mask != 0).then_some(()))
+}
+
+/// Reads into a Sentry buffer, blocking as the file's flags say.
+fn read_file(t: &mut Task, f: &OpenFile, len: usize, off: Option<u64>) -> SysResult<Vec<u8>> {
+    if !f.readable() {
+        return err(libc::EBADF);
+    }
+    let mut buf = vec![0u8; len.min(MAX_RW).min(CHUNK)];
+    loop {
+        let pos = match off {
+            Some(o) => o,
+            None if f.ops.seekable() => *lock(&f.pos),
+            None => 0,
+        };
+        match f.ops.read(&mut buf, pos) {
+            Ok(n) => {
+                if off.is_none() && f.ops.seekable() {
+                    *lock(&f.pos) = pos + n as u64;
+                }
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Err(e) if e.0 == libc::EAGAIN && !f.nonblocking() => wait_ready(t, f, libc::POLLIN)?,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes all of `data` (or as much as a non-blocking file takes).
+fn write_file(t: &mut Task, f: &OpenFile, data: &[u8], off: Option<u64>) -> SysResult<usize> {
+    if !f.writable() {
+        return err(libc::EBADF);
+    }
+    let mut done = 0;
+    while done < data.len() || data.is_empty() {
+        let pos = match off {
+            Some(o) => o + done as u64,
+            None if f.ops.seekable() => {
+                if f.flags() & libc::O_APPEND != 0 {
+                    f.ops.stat()?.size
+                } else {
+                    *lock(&f.pos)
+                }
+            }
+            None => 0,
+        };
+        match f.ops.write(&data[done..], pos) {
+            Ok(n) => {
+                if off.is_none() && f.ops.seekable() {
+                    *lock(&f.pos) = pos + n as u64;
+                }
+                done += n;
+                if data.is_empty() {
+                    break;
+                }
+            }
+            Err(e) if e.0 == libc::EAGAIN && !f.nonblocking() => match wait_ready(t, f, libc::POLLOUT) {
+                Ok(()) => {}
+                Err(e) if done > 0 => {
+                    let _ = e;
+                    return Ok(done);
+                }
+                Err(e) => return Err(e),
+            },
+            Err(e) if e.0 == libc::EAGAIN && done > 0 => return Ok(done),
+            Err(e) if e.0 == libc::EPIPE => {
+                t.kernel.send_signal(&t.proc.clone(), SigInfo::user(libc::SIGPIPE, t.pid(), 0), false);
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+        }
+    }
+    Ok(done)
+}
+
+pub fn read(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    if f.inode.as_ref().and_then(|i| i.stat().ok()).is_some_and(|s| s.file_type() == FileType::Directory) {
+        return err(libc::EISDIR);
+    }
+    let data = read_file(t, &f, a[2] as usize, None)?;
+    t.mm.write(a[1], &data)?;
+    Ok(data.len() as u64)
+}
+
+pub fn write(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    let mut data = vec![0u8; (a[2] as usize).min(MAX_RW)];
+    t.mm.read(a[1], &mut data)?;
+    write_file(t, &f, &data, None).map(|n| n as u64)
+}
+
+pub fn pread(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    if !f.ops.seekable() {
+        return err(libc::ESPIPE);
+    }
+    if (a[3] as i64) < 0 {
+        return err(libc::EINVAL);
+    }
+    let data = read_file(t, &f, a[2] as usize, Some(a[3]))?;
+    t.mm.write(a[1], &data)?;
+    Ok(data.len() as u64)
+}
+
+pub fn pwrite(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    if !f.ops.seekable() {
+        return err(libc::ESPIPE);
+    }
+    if (a[3] as i64) < 0 {
+        return err(libc::EINVAL);
+    }
+    let mut data = vec![0u8; (a[2] as usize).min(MAX_RW)];
+    t.mm.read(a[1], &mut data)?;
+    write_file(t, &f, &data, Some(a[3])).map(|n| n as u64)
+}
+
+fn iovecs(t: &Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
+    if cnt > 1024 {
+        return err(libc::EINVAL);
+    }
+    let mut v = Vec::with_capacity(cnt as usize);
+    for i in 0..cnt {
+        let base = t.mm.read_u64(addr + i * 16)?;
+        let len = t.mm.read_u64(addr + i * 16 + 8)?;
+        if len > isize::MAX as u64 {
+            return err(libc::EINVAL);
+        }
+        v.push((base, len as usize));
+    }
+    Ok(v)
+}
+
+pub fn readv(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    let iov = iovecs(t, a[1], a[2])?;
+    let total: usize = iov.iter().map(|v| v.1).sum();
+    let data = read_file(t, &f, total, None)?;
+    let mut done = 0;
+    for (base, len) in iov {
+        let n = len.min(data.len() - done);
+        t.mm.write(base, &data[done..done + n])?;
+        done += n;
+    }
+    Ok(data.len() as u64)
+}
+
+pub fn writev(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    let iov = iovecs(t, a[1], a[2])?;
+    let mut data = Vec::new();
+    for (base, len) in iov {
+        let start = data.len();
+        data.resize(start + len.min(MAX_RW - start.min(MAX_RW)), 0);
+        t.mm.read(base, &mut data[start..])?;
+    }
+    write_file(t, &f, &data, None).map(|n| n as u64)
+}
+
+pub fn close(t: &mut Task, a: Args) -> SysResult<u64> {
+    lock(&t.proc.files).remove(a[0] as i32).map(|_| 0)
+}
+
+pub fn close_range(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[0] > a[1] {
+        return err(libc::EINVAL);
+    }
+    lock(&t.proc.files).close_range(a[0] as u32, a[1].min(u32::MAX as u64) as u32);
+    Ok(0)
+}
+
+pub fn fstat(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    let st = f.ops.stat()?;
+    t.mm.write_obj(a[1], &st.to_linux())?;
+    Ok(0)
+}
+
+pub fn lseek(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    if !f.ops.seekable() {
+        return err(libc::ESPIPE);
+    }
+    let off = a[1] as i64;
+    let mut pos = lock(&f.pos);
+    let base = match a[2] as i32 {
+        libc::SEEK_SET => 0,
+        libc::SEEK_CUR => *pos as i64,
+        libc::SEEK_END => f.ops.stat()?.size as i64,
+        _ => return err(libc::EINVAL),
+    };
+    let new = base.checked_add(off).ok_or(Errno(libc::EINVAL))?;
+    if new < 0 {
+        return err(libc::EINVAL);
+    }
+    *pos = new as u64;
+    if new == 0 {
+        *lock(&f.dir_snapshot) = None;
+    }
+    Ok(new as u64)
+}
+
+pub fn ioctl(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    match a[1] {
+        // FIOCLEX / FIONCLEX
+        0x5451 => lock(&t.proc.files).set_cloexec(a[0] as i32, true).map(|_| 0),
+        0x5450 => lock(&t.proc.files).set_cloexec(a[0] as i32, false).map(|_| 0),
+        // FIONBIO
+        0x5421 => {
+            let on = t.mm.read_obj::<i32>(a[2])? != 0;
+            let fl = f.flags();
+            f.set_status_flags(if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK });
+            Ok(0)
+        }
+        req => f.ops.ioctl(t, req, a[2]),
+    }
+}
+
+pub fn pipe2(t: &mut Task, addr: u64, flags: u64) -> SysResult<u64> {
+    let flags = flags as i32;
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
+        return err(libc::EINVAL);
+    }
+    let (r, w) = new_pipe();
+    let ino = r.ino();
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let nb = flags & libc::O_NONBLOCK;
+    let rf = OpenFile::new(r, None, format!("pipe:[{ino}]"), libc::O_RDONLY | nb);
+    let wf = OpenFile::new(w, None, format!("pipe:[{ino}]"), libc::O_WRONLY | nb);
+    let limit = t.nofile();
+    let mut files = lock(&t.proc.files);
+    let rfd = files.install(rf, cloexec, limit)?;
+    let wfd = match files.install(wf, cloexec, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = files.remove(rfd);
+            return Err(e);
+        }
+    };
+    drop(files);
+    let fds = [rfd, wfd];
+    if let Err(e) = t.mm.write_obj(addr, &fds) {
+        let mut files = lock(&t.proc.files);
+        let _ = files.remove(rfd);
+        let _ = files.remove(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn dup(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    t.install(f, false)
+}
+
+pub fn dup3(t: &mut Task, old: u64, new: u64, flags: u64, dup2: bool) -> SysResult<u64> {
+    let f = t.file(old)?;
+    if old == new {
+        return if dup2 { Ok(new) } else { err(libc::EINVAL) };
+    }
+    if flags & !(libc::O_CLOEXEC as u64) != 0 {
+        return err(libc::EINVAL);
+    }
+    let limit = t.nofile();
+    let replaced = lock(&t.proc.files).install_at(new as i32, f, flags != 0, limit)?;
+    drop(replaced);
+    Ok(new)
+}
+
+pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
+    let fd = a[0] as i32;
+    let f = t.file(a[0])?;
+    match a[1] as i32 {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let limit = t.nofile();
+            let cloexec = a[1] as i32 == libc::F_DUPFD_CLOEXEC;
+            let min = i32::try_from(a[2]).map_err(|_| Errno(libc::EINVAL))?;
+            lock(&t.proc.files).install_from(min, f, cloexec, limit).map(|fd| fd as u64)
+        }
+        libc::F_GETFD => lock(&t.proc.files).cloexec(fd).map(|c| c as u64),
+        libc::F_SETFD => lock(&t.proc.files).set_cloexec(fd, a[2] & 1 != 0).map(|_| 0),
+        libc::F_GETFL => Ok(f.flags() as u64),
+        libc::F_SETFL => {
+            f.set_status_flags(a[2] as i32);
+            Ok(0)
+        }
+        libc::F_GETLK => {
+            // No locks are held by others: report F_UNLCK in l_type.
+            t.mm.write(a[2], &(libc::F_UNLCK as i16).to_le_bytes())?;
+            Ok(0)
+        }
+        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => Ok(0),
+        libc::F_GETPIPE_SZ => Ok(65536),
+        _ => err(libc::EINVAL),
+    }
+}
+
+pub fn fsync(t: &mut Task, a: Args) -> SysResult<u64> {
+    t.file(a[0])?.ops.sync().map(|_| 0)
+}
+
+pub fn ftruncate(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    if !f.writable() {
+        return err(libc::EINVAL);
+    }
+    if (a[1] as i64) < 0 {
+        return err(libc::EINVAL);
+    }
+    f.ops.truncate(a[1]).map(|_| 0)
+}
+
+pub fn getdents64(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    let inode = f.inode.clone().ok_or(Errno(libc::ENOTDIR))?;
+    let mut snap = lock(&f.dir_snapshot);
+    if snap.is_none() {
+        let mut entries = vec![
+            crate::vfs::DirEntry { name: ".".into(), ino: inode.stat()?.ino, ftype: FileType::Directory },
+            crate::vfs::DirEntry { name: "..".into(), ino: 1, ftype: FileType::Directory },
+        ];
+        entries.extend(inode.readdir()?);
+        *snap = Some(entries);
+    }
+    let entries = snap.as_ref().ok_or(Errno(libc::EIO))?;
+    let mut pos = lock(&f.pos);
+    let cap = (a[2] as usize).min(1 << 20);
+    let mut out = Vec::new();
+    let mut idx = *pos as usize;
+    while let Some(e) = entries.get(idx) {
+        let reclen = (19 + e.name.len() + 1).div_ceil(8) * 8;
+        if out.len() + reclen > cap {
+            if out.is_empty() {
+                return err(libc::EINVAL);
+            }
+            break;
+        }
+        out.extend_from_slice(&e.ino.to_le_bytes());
+        out.extend_from_slice(&((idx + 1) as i64).to_le_bytes());
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(e.ftype.dirent_type());
+        out.extend_from_slice(e.name.as_bytes());
+        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+        idx += 1;
+    }
+    *pos = idx as u64;
+    drop(pos);
+    drop(snap);
+    t.mm.write(a[1], &out)?;
+    Ok(out.len() as u64)
+}
+
+pub fn sendfile(t: &mut Task, a: Args) -> SysResult<u64> {
+    let out = t.file(a[0])?;
+    let inp = t.file(a[1])?;
+    let off = if a[2] != 0 { Some(t.mm.read_u64(a[2])?) } else { None };
+    let data = read_file(t, &inp, (a[3] as usize).min(CHUNK), off)?;
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let n = write_file(t, &out, &data, None)?;
+    if let Some(o) = off {
+        t.mm.write_obj(a[2], &(o + n as u64))?;
+    } else if n < data.len() && inp.ops.seekable() {
+        *lock(&inp.pos) -= (data.len() - n) as u64;
+    }
+    Ok(n as u64)
+}
+
+pub fn poll(t: &mut Task, addr: u64, nfds: u64, timeout_ms: i64) -> SysResult<u64> {
+    let deadline = (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
+    poll_until(t, addr, nfds, deadline)
+}
+
+pub fn ppoll(t: &mut Task, a: Args) -> SysResult<u64> {
+    let deadline = if a[2] != 0 {
+        let ts: libc::timespec = t.mm.read_obj(a[2])?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return err(libc::EINVAL);
+        }
+        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    } else {
+        None
+    };
+    if a[3] != 0 {
+        let mask: u64 = t.mm.read_obj(a[3])?;
+        let mut sig = lock(&t.proc.sig);
+        t.saved_mask = Some(sig.mask);
+        sig.mask = mask & !crate::kernel::signal::UNBLOCKABLE;
+    }
+    let r = poll_until(t, a[0], a[1], deadline);
+    if !matches!(r, Err(e) if e.is_restart()) {
+        if let Some(m) = t.saved_mask.take() {
+            lock(&t.proc.sig).mask = m;
+        }
+    }
+    r.map_err(|e| if e.is_restart() { Errno::ERESTARTNOHAND } else { e })
+}
+
+fn poll_until(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult<u64> {
+    if nfds > t.nofile() {
+        return err(libc::EINVAL);
+    }
+    let mut fds: Vec<libc::pollfd> = (0..nfds).map(|i| t.mm.read_obj(addr + i * 8)).collect::<SysResult<_>>()?;
+    let files: Vec<Option<Arc<OpenFile>>> = fds.iter().map(|p| if p.fd < 0 { None } else { t.file(p.fd as u64).ok() }).collect();
+    // Wait on the first host descriptor if any (stdio), else on kernel events.
+    let host = files.iter().flatten().find_map(|f| match f.ops.wait_on() {
+        WaitOn::Host(fd) => Some((fd, libc::POLLIN)),
+        WaitOn::Kernel => None,
+    });
+    let scan = |fds: &mut Vec<libc::pollfd>| -> u64 {
+        let mut n = 0;
+        for (p, f) in fds.iter_mut().zip(files.iter()) {
+            p.revents = match f {
+                None if p.fd >= 0 => libc::POLLNVAL,
+                None => 0,
+                Some(f) => f.ops.poll() & (p.events | libc::POLLHUP | libc::POLLERR),
+            };
+            if p.revents != 0 {
+                n += 1;
+            }
+        }
+        n
+    };
+    let result = t.block(host, deadline, |_| {
+        let n = scan(&mut fds);
+        (n > 0).then_some(n)
+    });
+    let n = match result {
+        Ok(n) => n,
+        Err(e) if e.0 == libc::ETIMEDOUT => 0,
+        Err(e) => return Err(if e.is_restart() { Errno::ERESTARTNOHAND } else { e }),
+    };
+    for (i, p) in fds.iter().enumerate() {
+        t.mm.write(addr + i as u64 * 8 + 6, &p.revents.to_le_bytes())?;
+    }
+    Ok(n)
+}

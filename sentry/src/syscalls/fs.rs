@@ -1,0 +1,431 @@
+//! System calls on paths: open, stat, the *at family, directories, links,
+//! permissions. Every path is resolved by the Sentry's VFS.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use super::Args;
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::process::lock;
+use crate::kernel::task::Task;
+use crate::vfs::path::join;
+use crate::vfs::{Create, FileOps, FileType, Inode, Location, OpenCtx, OpenFile, Stat};
+
+/// What an O_PATH descriptor can do: nothing but name a file.
+struct PathOnly {
+    inode: Arc<dyn Inode>,
+}
+
+impl FileOps for PathOnly {
+    fn stat(&self) -> SysResult<Stat> {
+        self.inode.stat()
+    }
+    fn read(&self, _buf: &mut [u8], _off: u64) -> SysResult<usize> {
+        err(libc::EBADF)
+    }
+}
+
+fn creator(t: &Task, mode: u32) -> Create {
+    let st = lock(&t.proc.state);
+    let umask = lock(&t.proc.fs).umask;
+    Create { mode: mode & !umask & 0o7777, uid: st.creds.euid, gid: st.creds.egid }
+}
+
+fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
+    let creds = lock(&t.proc.state).creds.clone();
+    if creds.may_access(st.mode, st.uid, st.gid, want, st.file_type() == FileType::Directory) {
+        Ok(())
+    } else {
+        err(libc::EACCES)
+    }
+}
+
+fn writable(loc: &Location) -> SysResult<()> {
+    if loc.readonly {
+        err(libc::EROFS)
+    } else {
+        Ok(())
+    }
+}
+
+pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysResult<u64> {
+    let path = t.path_arg(path)?;
+    let flags = flags as i32;
+    let follow = flags & libc::O_NOFOLLOW == 0;
+    let acc = flags & libc::O_ACCMODE;
+    let wants_write = acc == libc::O_WRONLY || acc == libc::O_RDWR || flags & libc::O_TRUNC != 0;
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return err(libc::EOPNOTSUPP);
+    }
+    let loc = if flags & libc::O_CREAT != 0 {
+        match t.lookup_at(dirfd, &path, follow) {
+            Ok(loc) => {
+                if flags & libc::O_EXCL != 0 {
+                    return err(libc::EEXIST);
+                }
+                loc
+            }
+            Err(e) if e.0 == libc::ENOENT => {
+                let (parent, name) = t.parent_at(dirfd, &path)?;
+                if name == "." || name == ".." || path.ends_with('/') {
+                    return err(libc::EISDIR);
+                }
+                writable(&parent)?;
+                check_access(t, &parent.inode.stat()?, 2 | 1)?;
+                let inode = parent.inode.create(&name, creator(t, mode as u32))?;
+                Location { path: join(&parent.path, &name), inode, readonly: parent.readonly }
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        t.lookup_at(dirfd, &path, follow)?
+    };
+    let st = loc.inode.stat()?;
+    let ftype = st.file_type();
+    if flags & libc::O_PATH != 0 {
+        if flags & libc::O_DIRECTORY != 0 && ftype != FileType::Directory {
+            return err(libc::ENOTDIR);
+        }
+        let ops = Arc::new(PathOnly { inode: loc.inode.clone() });
+        let f = OpenFile::new(ops, Some(loc.inode), loc.path, flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW));
+        return t.install(f, flags & libc::O_CLOEXEC != 0);
+    }
+    if ftype == FileType::Symlink {
+        return err(libc::ELOOP);
+    }
+    if flags & libc::O_DIRECTORY != 0 && ftype != FileType::Directory {
+        return err(libc::ENOTDIR);
+    }
+    if ftype == FileType::Directory && wants_write {
+        return err(libc::EISDIR);
+    }
+    if wants_write && ftype == FileType::Regular {
+        writable(&loc)?;
+    }
+    let want = match acc {
+        libc::O_WRONLY => 2,
+        libc::O_RDWR => 6,
+        _ => 4,
+    };
+    check_access(t, &st, want)?;
+    let ctx = OpenCtx { pid: t.pid(), mm: &t.mm };
+    let ops = loc.inode.clone().open(flags, &ctx)?;
+    let f = OpenFile::new(ops, Some(loc.inode), loc.path, flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC));
+    t.install(f, flags & libc::O_CLOEXEC != 0)
+}
+
+/// The file a stat-like call names (AT_EMPTY_PATH on "" means dirfd itself).
+fn stat_target(t: &Task, dirfd: u64, path: u64, flags: u64) -> SysResult<Stat> {
+    let p = t.path_arg(path)?;
+    if p.is_empty() {
+        if flags & libc::AT_EMPTY_PATH as u64 == 0 {
+            return err(libc::ENOENT);
+        }
+        if dirfd as i32 == libc::AT_FDCWD {
+            return lock(&t.proc.fs).cwd.inode.stat();
+        }
+        return t.file(dirfd)?.ops.stat();
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+    t.lookup_at(dirfd, &p, follow)?.inode.stat()
+}
+
+pub fn stat_at(t: &mut Task, dirfd: u64, path: u64, buf: u64, flags: u64) -> SysResult<u64> {
+    let st = stat_target(t, dirfd, path, flags)?;
+    t.mm.write_obj(buf, &st.to_linux())?;
+    Ok(0)
+}
+
+pub fn statx(t: &mut Task, a: Args) -> SysResult<u64> {
+    let st = stat_target(t, a[0], a[1], a[2])?;
+    let mut b = [0u8; 256];
+    let put32 = |b: &mut [u8; 256], o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
+    let put64 = |b: &mut [u8; 256], o: usize, v: u64| b[o..o + 8].copy_from_slice(&v.to_le_bytes());
+    put32(&mut b, 0, 0x7ff); // STATX_BASIC_STATS
+    put32(&mut b, 4, st.blksize as u32);
+    put32(&mut b, 16, st.nlink as u32);
+    put32(&mut b, 20, st.uid);
+    put32(&mut b, 24, st.gid);
+    b[28..30].copy_from_slice(&(st.mode as u16).to_le_bytes());
+    put64(&mut b, 32, st.ino);
+    put64(&mut b, 40, st.size);
+    put64(&mut b, 48, st.blocks);
+    for (o, ts) in [(0x40, st.atime), (0x60, st.ctime), (0x70, st.mtime)] {
+        put64(&mut b, o, ts.tv_sec as u64);
+        put32(&mut b, o + 8, ts.tv_nsec as u32);
+    }
+    let major = |d: u64| ((d >> 8) & 0xfff) as u32 | ((d >> 32) & !0xfff) as u32;
+    let minor = |d: u64| (d & 0xff) as u32 | ((d >> 12) & !0xff) as u32;
+    put32(&mut b, 0x80, major(st.rdev));
+    put32(&mut b, 0x84, minor(st.rdev));
+    put32(&mut b, 0x88, major(st.dev));
+    put32(&mut b, 0x8c, minor(st.dev));
+    t.mm.write(a[4], &b)?;
+    Ok(0)
+}
+
+pub fn access(t: &mut Task, dirfd: u64, path: u64, mode: u64, flags: u64) -> SysResult<u64> {
+    let p = t.path_arg(path)?;
+    if mode & !7 != 0 {
+        return err(libc::EINVAL);
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+    let loc = t.lookup_at(dirfd, &p, follow)?;
+    let st = loc.inode.stat()?;
+    if mode & 2 != 0 {
+        writable(&loc)?;
+    }
+    check_access(t, &st, mode as u32).map(|_| 0)
+}
+
+pub fn readlink(t: &mut Task, dirfd: u64, path: u64, buf: u64, size: u64) -> SysResult<u64> {
+    if (size as i64) <= 0 {
+        return err(libc::EINVAL);
+    }
+    let p = t.path_arg(path)?;
+    let loc = t.lookup_at(dirfd, &p, false)?;
+    let target = loc.inode.readlink()?;
+    let bytes = target.as_bytes();
+    let n = bytes.len().min(size as usize);
+    t.mm.write(buf, &bytes[..n])?;
+    Ok(n as u64)
+}
+
+pub fn mkdir(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
+    let p = t.path_arg(path)?;
+    let (parent, name) = t.parent_at(dirfd, &p)?;
+    if name == "." || name == ".." || parent.inode.lookup(&name).is_ok() || t.kernel.mounts.get(&join(&parent.path, &name)).is_some() {
+        return err(libc::EEXIST);
+    }
+    writable(&parent)?;
+    check_access(t, &parent.inode.stat()?, 3)?;
+    parent.inode.mkdir(&name, creator(t, mode as u32)).map(|_| 0)
+}
+
+pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64> {
+    let p = t.path_arg(path)?;
+    let (parent, name) = t.parent_at(dirfd, &p)?;
+    let rmdir = flags & libc::AT_REMOVEDIR as u64 != 0;
+    if name == "." {
+        return err(if rmdir { libc::EINVAL } else { libc::EISDIR });
+    }
+    if name == ".." {
+        return err(libc::ENOTEMPTY);
+    }
+    if t.kernel.mounts.get(&join(&parent.path, &name)).is_some() {
+        return err(libc::EBUSY);
+    }
+    writable(&parent)?;
+    check_access(t, &parent.inode.stat()?, 3)?;
+    if rmdir {
+        parent.inode.rmdir(&name).map(|_| 0)
+    } else {
+        let victim = parent.inode.lookup(&name)?;
+        if victim.stat()?.file_type() == FileType::Directory {
+            return err(libc::EISDIR);
+        }
+        parent.inode.unlink(&name).map(|_| 0)
+    }
+}
+
+pub fn rename(t: &mut Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult<u64> {
+    let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
+    let (from, oname) = t.parent_at(olddir, &op)?;
+    let (to, nname) = t.parent_at(newdir, &np)?;
+    if [&oname, &nname].iter().any(|n| *n == "." || *n == "..") {
+        return err(libc::EBUSY);
+    }
+    writable(&from)?;
+    writable(&to)?;
+    if from.inode.fs_id() != to.inode.fs_id() {
+        return err(libc::EXDEV);
+    }
+    const RENAME_NOREPLACE: u64 = 1;
+    if flags & RENAME_NOREPLACE != 0 && to.inode.lookup(&nname).is_ok() {
+        return err(libc::EEXIST);
+    }
+    if flags & !RENAME_NOREPLACE != 0 {
+        return err(libc::EINVAL);
+    }
+    let target_path = join(&to.path, &nname);
+    let source_path = join(&from.path, &oname);
+    if target_path.starts_with(&format!("{source_path}/")) {
+        return err(libc::EINVAL);
+    }
+    from.inode.rename(&oname, &*to.inode, &nname).map(|_| 0)
+}
+
+pub fn symlink(t: &mut Task, target: u64, dirfd: u64, path: u64) -> SysResult<u64> {
+    let target = t.path_arg(target)?;
+    let p = t.path_arg(path)?;
+    let (parent, name) = t.parent_at(dirfd, &p)?;
+    if parent.inode.lookup(&name).is_ok() {
+        return err(libc::EEXIST);
+    }
+    writable(&parent)?;
+    parent.inode.symlink(&name, &target, creator(t, 0o777)).map(|_| 0)
+}
+
+pub fn link(t: &mut Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult<u64> {
+    let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
+    let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
+    let src = t.lookup_at(olddir, &op, follow)?;
+    if src.inode.stat()?.file_type() == FileType::Directory {
+        return err(libc::EPERM);
+    }
+    let (parent, name) = t.parent_at(newdir, &np)?;
+    if parent.inode.lookup(&name).is_ok() {
+        return err(libc::EEXIST);
+    }
+    writable(&parent)?;
+    if parent.inode.fs_id() != src.inode.fs_id() {
+        return err(libc::EXDEV);
+    }
+    parent.inode.link(&name, &*src.inode).map(|_| 0)
+}
+
+pub fn chdir(t: &mut Task, a: Args) -> SysResult<u64> {
+    let p = t.path_arg(a[0])?;
+    let loc = t.lookup_at(libc::AT_FDCWD as u64, &p, true)?;
+    if !loc.is_dir() {
+        return err(libc::ENOTDIR);
+    }
+    check_access(t, &loc.inode.stat()?, 1)?;
+    lock(&t.proc.fs).cwd = loc;
+    Ok(0)
+}
+
+pub fn fchdir(t: &mut Task, a: Args) -> SysResult<u64> {
+    let loc = t.dir_start(a[0])?;
+    if !loc.is_dir() {
+        return err(libc::ENOTDIR);
+    }
+    lock(&t.proc.fs).cwd = loc;
+    Ok(0)
+}
+
+pub fn getcwd(t: &mut Task, a: Args) -> SysResult<u64> {
+    let path = lock(&t.proc.fs).cwd.path.clone();
+    let mut bytes = path.into_bytes();
+    bytes.push(0);
+    if bytes.len() > a[1] as usize {
+        return err(libc::ERANGE);
+    }
+    t.mm.write(a[0], &bytes)?;
+    Ok(bytes.len() as u64)
+}
+
+fn owner_or_root(t: &Task, st: &Stat) -> SysResult<()> {
+    let c = lock(&t.proc.state).creds.clone();
+    if c.is_root() || c.euid == st.uid {
+        Ok(())
+    } else {
+        err(libc::EPERM)
+    }
+}
+
+pub fn chmod(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
+    let p = t.path_arg(path)?;
+    let loc = t.lookup_at(dirfd, &p, true)?;
+    writable(&loc)?;
+    owner_or_root(t, &loc.inode.stat()?)?;
+    loc.inode.chmod(mode as u32).map(|_| 0)
+}
+
+pub fn fchmod(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    let inode = f.inode.clone().ok_or(Errno(libc::EBADF))?;
+    owner_or_root(t, &inode.stat()?)?;
+    inode.chmod(a[1] as u32).map(|_| 0)
+}
+
+fn id_arg(v: u64) -> Option<u32> {
+    (v as u32 != u32::MAX).then_some(v as u32)
+}
+
+pub fn chown(t: &mut Task, dirfd: u64, path: u64, uid: u64, gid: u64, flags: u64) -> SysResult<u64> {
+    let p = t.path_arg(path)?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+    let loc = if p.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 { t.dir_start(dirfd)? } else { t.lookup_at(dirfd, &p, follow)? };
+    writable(&loc)?;
+    if !lock(&t.proc.state).creds.is_root() {
+        return err(libc::EPERM);
+    }
+    loc.inode.chown(id_arg(uid), id_arg(gid)).map(|_| 0)
+}
+
+pub fn fchown(t: &mut Task, a: Args) -> SysResult<u64> {
+    let f = t.file(a[0])?;
+    let inode = f.inode.clone().ok_or(Errno(libc::EBADF))?;
+    if !lock(&t.proc.state).creds.is_root() {
+        return err(libc::EPERM);
+    }
+    inode.chown(id_arg(a[1]), id_arg(a[2])).map(|_| 0)
+}
+
+pub fn umask(t: &mut Task, a: Args) -> SysResult<u64> {
+    let mut fs = lock(&t.proc.fs);
+    let old = fs.umask;
+    fs.umask = a[0] as u32 & 0o777;
+    Ok(old as u64)
+}
+
+pub fn truncate(t: &mut Task, a: Args) -> SysResult<u64> {
+    let p = t.path_arg(a[0])?;
+    if (a[1] as i64) < 0 {
+        return err(libc::EINVAL);
+    }
+    let loc = t.lookup_at(libc::AT_FDCWD as u64, &p, true)?;
+    writable(&loc)?;
+    let st = loc.inode.stat()?;
+    if st.file_type() == FileType::Directory {
+        return err(libc::EISDIR);
+    }
+    check_access(t, &st, 2)?;
+    loc.inode.truncate(a[1]).map(|_| 0)
+}
+
+pub fn utimensat(t: &mut Task, a: Args) -> SysResult<u64> {
+    let follow = a[3] & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+    let inode = if a[1] == 0 {
+        t.file(a[0])?.inode.clone().ok_or(Errno(libc::EBADF))?
+    } else {
+        let p = t.path_arg(a[1])?;
+        let loc = t.lookup_at(a[0], &p, follow)?;
+        writable(&loc)?;
+        loc.inode
+    };
+    let now = crate::vfs::stat::now();
+    let (at, mt) = if a[2] == 0 {
+        (Some(now), Some(now))
+    } else {
+        let ts: [libc::timespec; 2] = t.mm.read_obj(a[2])?;
+        let pick = |x: libc::timespec| match x.tv_nsec {
+            libc::UTIME_NOW => Ok(Some(now)),
+            libc::UTIME_OMIT => Ok(None),
+            n if (0..1_000_000_000).contains(&n) => Ok(Some(x)),
+            _ => err(libc::EINVAL),
+        };
+        (pick(ts[0])?, pick(ts[1])?)
+    };
+    inode.set_times(at, mt).map(|_| 0)
+}
+
+pub fn statfs(t: &mut Task, a: Args) -> SysResult<u64> {
+    // SAFETY: statfs is plain data.
+    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+    s.f_type = 0x0102_1994; // TMPFS_MAGIC: the Sentry's own file systems
+    s.f_bsize = 4096;
+    s.f_blocks = 1 << 20;
+    s.f_bfree = 1 << 19;
+    s.f_bavail = 1 << 19;
+    s.f_files = 1 << 20;
+    s.f_ffree = 1 << 19;
+    s.f_namelen = 255;
+    s.f_frsize = 4096;
+    t.mm.write_obj(a[1], &s)?;
+    Ok(0)
+}
+
+#[allow(dead_code)]
+fn _assert_any(_: &dyn Any) {}

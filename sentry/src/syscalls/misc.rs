@@ -1,0 +1,199 @@
+//! Time, identity of the system, randomness and resource accounting.
+
+use std::time::{Duration, Instant};
+
+use super::Args;
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::process::lock;
+use crate::kernel::task::Task;
+
+fn utsfield(s: &str) -> [u8; 65] {
+    let mut b = [0u8; 65];
+    let n = s.len().min(64);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    b
+}
+
+pub fn uname(t: &mut Task, a: Args) -> SysResult<u64> {
+    let host = lock(&t.kernel.hostname).clone();
+    let fields = ["Linux", &host, crate::fs::proc::RELEASE, crate::fs::proc::VERSION, "x86_64", "(none)"];
+    let mut out = Vec::with_capacity(65 * 6);
+    for f in fields {
+        out.extend_from_slice(&utsfield(f));
+    }
+    t.mm.write(a[0], &out)?;
+    Ok(0)
+}
+
+pub fn sethostname(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[1] > 64 {
+        return err(libc::EINVAL);
+    }
+    if !lock(&t.proc.state).creds.is_root() {
+        return err(libc::EPERM);
+    }
+    let mut b = vec![0u8; a[1] as usize];
+    t.mm.read(a[0], &mut b)?;
+    *lock(&t.kernel.hostname) = String::from_utf8_lossy(&b).into_owned();
+    Ok(0)
+}
+
+fn host_clock(clock: u64) -> SysResult<libc::timespec> {
+    let id = clock as i32;
+    let allowed = [
+        libc::CLOCK_REALTIME,
+        libc::CLOCK_MONOTONIC,
+        libc::CLOCK_PROCESS_CPUTIME_ID,
+        libc::CLOCK_THREAD_CPUTIME_ID,
+        libc::CLOCK_MONOTONIC_RAW,
+        libc::CLOCK_REALTIME_COARSE,
+        libc::CLOCK_MONOTONIC_COARSE,
+        libc::CLOCK_BOOTTIME,
+    ];
+    if !allowed.contains(&id) {
+        return err(libc::EINVAL);
+    }
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec. CPU-time clocks measure
+    // the Sentry thread serving the task, a fair stand-in for now.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    Ok(ts)
+}
+
+pub fn clock_gettime(t: &mut Task, a: Args) -> SysResult<u64> {
+    let ts = host_clock(a[0])?;
+    t.mm.write_obj(a[1], &ts)?;
+    Ok(0)
+}
+
+pub fn clock_getres(t: &mut Task, a: Args) -> SysResult<u64> {
+    host_clock(a[0])?;
+    if a[1] != 0 {
+        t.mm.write_obj(a[1], &libc::timespec { tv_sec: 0, tv_nsec: 1 })?;
+    }
+    Ok(0)
+}
+
+pub fn gettimeofday(t: &mut Task, a: Args) -> SysResult<u64> {
+    let ts = host_clock(libc::CLOCK_REALTIME as u64)?;
+    if a[0] != 0 {
+        t.mm.write_obj(a[0], &libc::timeval { tv_sec: ts.tv_sec, tv_usec: ts.tv_nsec / 1000 })?;
+    }
+    if a[1] != 0 {
+        t.mm.write_obj(a[1], &[0i32; 2])?;
+    }
+    Ok(0)
+}
+
+pub fn time(t: &mut Task, a: Args) -> SysResult<u64> {
+    let ts = host_clock(libc::CLOCK_REALTIME as u64)?;
+    if a[0] != 0 {
+        t.mm.write_obj(a[0], &ts.tv_sec)?;
+    }
+    Ok(ts.tv_sec as u64)
+}
+
+/// nanosleep and clock_nanosleep (relative or TIMER_ABSTIME).
+pub fn nanosleep(t: &mut Task, clock: u64, flags: u64, req: u64, rem: u64) -> SysResult<u64> {
+    let ts: libc::timespec = t.mm.read_obj(req)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return err(libc::EINVAL);
+    }
+    let now = host_clock(clock)?;
+    let want = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    let dur = if flags & libc::TIMER_ABSTIME as u64 != 0 {
+        want.saturating_sub(Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32))
+    } else {
+        want
+    };
+    let deadline = Instant::now() + dur;
+    match t.block::<()>(None, Some(deadline), |_| None) {
+        Err(e) if e.0 == libc::ETIMEDOUT => Ok(0),
+        Err(e) if e.is_restart() => {
+            if rem != 0 && flags & libc::TIMER_ABSTIME as u64 == 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let r = libc::timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+                t.mm.write_obj(rem, &r)?;
+            }
+            Err(Errno::ERESTARTNOHAND)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(0),
+    }
+}
+
+pub fn getrandom(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[2] & !(libc::GRND_NONBLOCK | libc::GRND_RANDOM | 0x4) as u64 != 0 {
+        return err(libc::EINVAL);
+    }
+    let n = (a[1] as usize).min(1 << 25);
+    let mut buf = vec![0u8; n];
+    crate::mm::stack::getrandom(&mut buf);
+    t.mm.write(a[0], &buf)?;
+    Ok(n as u64)
+}
+
+pub fn sysinfo(t: &mut Task, a: Args) -> SysResult<u64> {
+    // SAFETY: sysinfo is plain data, filled by the host for memory figures.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::sysinfo(&mut si) };
+    si.uptime = t.kernel.boot_time.elapsed().as_secs() as i64;
+    si.loads = [0; 3];
+    si.procs = lock(&t.kernel.procs).len() as u16;
+    t.mm.write_obj(a[0], &si)?;
+    Ok(0)
+}
+
+pub fn getcpu(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[0] != 0 {
+        t.mm.write_obj(a[0], &0u32)?;
+    }
+    if a[1] != 0 {
+        t.mm.write_obj(a[1], &0u32)?;
+    }
+    Ok(0)
+}
+
+pub fn getrusage(t: &mut Task, a: Args) -> SysResult<u64> {
+    let who = a[0] as i32;
+    if ![libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN, libc::RUSAGE_THREAD].contains(&who) {
+        return err(libc::EINVAL);
+    }
+    // SAFETY: rusage is plain data.
+    let ru: libc::rusage = unsafe { std::mem::zeroed() };
+    t.mm.write_obj(a[1], &ru)?;
+    Ok(0)
+}
+
+pub fn times(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[0] != 0 {
+        t.mm.write_obj(a[0], &[0i64; 4])?;
+    }
+    Ok((t.kernel.boot_time.elapsed().as_millis() / 10) as u64)
+}
+
+pub fn sched_getaffinity(t: &mut Task, a: Args) -> SysResult<u64> {
+    let size = a[1] as usize;
+    if size < 8 || size % 8 != 0 {
+        return err(libc::EINVAL);
+    }
+    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(64);
+    let mask: u64 = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+    t.mm.write_obj(a[2], &mask)?;
+    Ok(8)
+}
+
+pub fn capget(t: &mut Task, a: Args) -> SysResult<u64> {
+    let version: u32 = t.mm.read_obj(a[0])?;
+    if version != 0x2008_0522 && version != 0x2007_1026 {
+        t.mm.write_obj(a[0], &0x2008_0522u32)?;
+        return err(libc::EINVAL);
+    }
+    if a[1] != 0 {
+        let full = if lock(&t.proc.state).creds.is_root() { 0xffff_ffffu32 } else { 0 };
+        let data = [full, full, 0, 0x1ff, 0x1ff, 0];
+        t.mm.write_obj(a[1], &data)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,96 @@
+//! Memory system calls: mmap, mprotect, madvise.
+
+use super::Args;
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::task::Task;
+use crate::mm::{page_down, page_up, VmaKind, PAGE_SIZE};
+
+pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
+    let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
+    if len == 0 || off % PAGE_SIZE != 0 {
+        return err(libc::EINVAL);
+    }
+    if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
+        return err(libc::EINVAL);
+    }
+    let len = page_up(len).ok_or(Errno(libc::ENOMEM))?;
+    let shared = match flags & 0x3 {
+        libc::MAP_SHARED | 0x3 => true,
+        libc::MAP_PRIVATE => false,
+        _ => return err(libc::EINVAL),
+    };
+    let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
+    if flags & libc::MAP_FIXED_NOREPLACE != 0 {
+        let end = addr.checked_add(len).ok_or(Errno(libc::ENOMEM))?;
+        if t.mm.vmas().any(|v| v.start < end && addr < v.end) {
+            return err(libc::EEXIST);
+        }
+    }
+    if flags & libc::MAP_ANONYMOUS != 0 {
+        return t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::Anon);
+    }
+    // A file mapping: the Sentry copies the file's pages into private memory.
+    let f = t.file(fd as u64)?;
+    if !f.readable() {
+        return err(libc::EACCES);
+    }
+    if shared && prot & libc::PROT_WRITE != 0 {
+        if !f.writable() {
+            return err(libc::EACCES);
+        }
+        tracing::debug!(pid = t.pid(), "writable shared file mappings are not supported yet");
+        return err(libc::ENODEV);
+    }
+    let st = f.ops.stat()?;
+    if !f.ops.seekable() {
+        return err(libc::ENODEV);
+    }
+    let kind = VmaKind::File { path: f.path.clone(), offset: off, dev: st.dev, ino: st.ino };
+    let start = t.mm.map_anon(addr, len, libc::PROT_READ | libc::PROT_WRITE, fixed, false, kind)?;
+    let avail = st.size.saturating_sub(off).min(len);
+    let mut done = 0u64;
+    let mut buf = vec![0u8; (avail.min(1 << 20)) as usize];
+    while done < avail {
+        let want = (avail - done).min(buf.len() as u64) as usize;
+        let n = f.ops.read(&mut buf[..want], off + done)?;
+        if n == 0 {
+            break;
+        }
+        t.mm.write_force(start + done, &buf[..n])?;
+        done += n as u64;
+    }
+    if prot != libc::PROT_READ | libc::PROT_WRITE {
+        t.mm.protect(start, len, prot)?;
+    }
+    Ok(start)
+}
+
+pub fn mprotect(t: &mut Task, a: Args) -> SysResult<u64> {
+    let prot = a[2] as i32 & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
+    if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
+        return err(libc::EINVAL);
+    }
+    t.mm.protect(a[0], a[1], prot).map(|_| 0)
+}
+
+pub fn madvise(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[0] % PAGE_SIZE != 0 {
+        return err(libc::EINVAL);
+    }
+    if a[2] as i32 == libc::MADV_DONTNEED {
+        // Private anonymous memory reads back as zero afterwards.
+        let end = page_up(a[0].saturating_add(a[1])).ok_or(Errno(libc::EINVAL))?;
+        let mut pos = page_down(a[0]);
+        while pos < end {
+            let Some(v) = t.mm.find(pos) else { return err(libc::ENOMEM) };
+            let stop = v.end.min(end);
+            let private = !v.shared;
+            if private {
+                let zeros = vec![0u8; (stop - pos) as usize];
+                t.mm.write_force(pos, &zeros)?;
+            }
+            pos = stop;
+        }
+    }
+    Ok(0)
+}

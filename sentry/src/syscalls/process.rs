@@ -1,0 +1,508 @@
+//! Process system calls: fork/clone, execve, exit, wait, kill, process
+//! groups and sessions, credentials, prctl, arch_prctl, rlimits.
+
+use std::sync::mpsc;
+
+use super::Args;
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::process::{lock, ProcState, Process};
+use crate::kernel::signal::{SigInfo, SigState};
+use crate::kernel::task::{Exit, Task};
+use crate::kernel::{events, exec};
+use crate::mm::MemoryManager;
+
+const MAX_ARGS: usize = 1 << 17;
+const MAX_ARG_BYTES: usize = 2 << 20;
+
+pub fn clone(t: &mut Task, flags: u64, newsp: u64, ptid: u64, ctid: u64, tls: u64) -> SysResult<u64> {
+    let f = flags as i32;
+    if f & libc::CLONE_THREAD != 0 {
+        tracing::debug!(pid = t.pid(), flags, "clone of a thread: threads are not supported yet");
+        return err(libc::EINVAL);
+    }
+    let k = t.kernel.clone();
+    let pid = k.alloc_pid().ok_or(Errno(libc::EAGAIN))?;
+    let child_state = {
+        let st = lock(&t.proc.state);
+        ProcState {
+            ppid: t.pid(),
+            pgid: st.pgid,
+            sid: st.sid,
+            children: Default::default(),
+            zombie: None,
+            comm: st.comm.clone(),
+            cmdline: st.cmdline.clone(),
+            environ: st.environ.clone(),
+            exe: st.exe.clone(),
+            creds: st.creds.clone(),
+            vfork_done: false,
+            exit_notify: None,
+            rlimits: st.rlimits.clone(),
+            host_pid: 0,
+        }
+    };
+    let sig = {
+        let s = lock(&t.proc.sig);
+        SigState { actions: s.actions, pending: Default::default(), mask: s.mask }
+    };
+    let files = lock(&t.proc.files).clone();
+    let fs = lock(&t.proc.fs).clone();
+    let child = Process::new(pid, child_state, sig, files, fs).map_err(|_| Errno(libc::EAGAIN))?;
+    let mut regs = t.regs;
+    regs.rax = 0;
+    if newsp != 0 {
+        regs.rsp = newsp;
+    }
+    if f & libc::CLONE_SETTLS != 0 {
+        if tls >= crate::platform::USER_MAX {
+            return err(libc::EPERM);
+        }
+        regs.fs_base = tls;
+    }
+    let snap = t.mm.snapshot()?;
+    lock(&k.procs).insert(pid, child.clone());
+    *lock(&k.live_tasks) += 1;
+    let (tx, rx) = mpsc::channel::<SysResult<()>>();
+    let kc = k.clone();
+    let cc = child.clone();
+    let spawned = std::thread::Builder::new().name(format!("task-{pid}")).stack_size(1 << 20).spawn(move || {
+        crate::fs::proc::CURRENT_PID.with(|c| c.set(pid));
+        let built = kc
+            .platform
+            .new_context()
+            .map_err(|e| {
+                tracing::warn!("cannot create a stub for pid {pid}: {e}");
+                Errno(libc::EAGAIN)
+            })
+            .and_then(|ctx| MemoryManager::from_snapshot(kc.memfile.clone(), ctx, snap));
+        let mm = match built {
+            Ok(mm) => mm,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        let mut task = Task::new(kc, cc, regs, mm);
+        if f & libc::CLONE_CHILD_SETTID != 0 {
+            let _ = task.mm.write(ctid, &pid.to_le_bytes());
+        }
+        if f & libc::CLONE_CHILD_CLEARTID != 0 {
+            task.clear_child_tid = ctid;
+        }
+        let _ = tx.send(Ok(()));
+        task.run();
+    });
+    let started = match spawned {
+        Ok(_) => rx.recv().unwrap_or(Err(Errno(libc::EAGAIN))),
+        Err(_) => Err(Errno(libc::EAGAIN)),
+    };
+    if let Err(e) = started {
+        lock(&k.procs).remove(&pid);
+        *lock(&k.live_tasks) -= 1;
+        return Err(e);
+    }
+    lock(&t.proc.state).children.insert(pid);
+    if f & libc::CLONE_PARENT_SETTID != 0 {
+        let _ = t.mm.write(ptid, &pid.to_le_bytes());
+    }
+    if f & libc::CLONE_VFORK != 0 {
+        // The parent sleeps until the child execs or exits (only SIGKILL ends the wait).
+        loop {
+            let seen = events::generation();
+            if lock(&child.state).vfork_done {
+                break;
+            }
+            if lock(&t.proc.sig).pending.iter().any(|i| i.signo == libc::SIGKILL) {
+                break;
+            }
+            events::wait(seen, None);
+        }
+    }
+    Ok(pid as u64)
+}
+
+fn read_strings(t: &Task, addr: u64) -> SysResult<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0;
+    for i in 0.. {
+        if i >= MAX_ARGS {
+            return err(libc::E2BIG);
+        }
+        let p = t.mm.read_u64(addr + i as u64 * 8)?;
+        if p == 0 {
+            break;
+        }
+        let s = t.mm.read_cstr(p, MAX_ARG_BYTES)?;
+        total += s.len() + 1;
+        if total > MAX_ARG_BYTES {
+            return err(libc::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+pub fn execve(t: &mut Task, a: Args) -> SysResult<u64> {
+    let path = t.path_arg(a[0])?;
+    let argv = read_strings(t, a[1])?;
+    let envp = read_strings(t, a[2])?;
+    exec::execve(t, &path, argv, envp)
+}
+
+pub fn exit(t: &mut Task, a: Args) -> SysResult<u64> {
+    t.exit = Some(Exit::Code(a[0] as i32 & 0xff));
+    Err(Errno::EJUSTRETURN)
+}
+
+pub fn wait4(t: &mut Task, a: Args) -> SysResult<u64> {
+    let want = a[0] as i32;
+    let options = a[2] as i32;
+    if options & !(libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD) != 0 {
+        return err(libc::EINVAL);
+    }
+    let k = t.kernel.clone();
+    let me = t.proc.clone();
+    let my_pgid = lock(&me.state).pgid;
+    let found = t.block(None, None, |_| {
+        let children: Vec<i32> = lock(&me.state).children.iter().copied().collect();
+        let mut any = false;
+        for c in children {
+            let Some(cp) = k.process(c) else { continue };
+            let (pgid, zombie) = {
+                let cs = lock(&cp.state);
+                (cs.pgid, cs.zombie)
+            };
+            let matches = match want {
+                -1 => true,
+                0 => pgid == my_pgid,
+                p if p > 0 => c == p,
+                p => pgid == -p,
+            };
+            if !matches {
+                continue;
+            }
+            any = true;
+            if let Some(status) = zombie {
+                lock(&me.state).children.remove(&c);
+                k.release(c);
+                return Some(Ok((c, status)));
+            }
+        }
+        if !any {
+            return Some(err(libc::ECHILD));
+        }
+        if options & libc::WNOHANG != 0 {
+            return Some(Ok((0, 0)));
+        }
+        None
+    })??;
+    let (pid, status) = found;
+    if pid > 0 && a[1] != 0 {
+        t.mm.write(a[1], &status.to_le_bytes())?;
+    }
+    if a[3] != 0 {
+        // SAFETY: rusage is plain data.
+        let ru: libc::rusage = unsafe { std::mem::zeroed() };
+        t.mm.write_obj(a[3], &ru)?;
+    }
+    Ok(pid as u64)
+}
+
+fn check_signal(sig: u64) -> SysResult<i32> {
+    if sig > 64 {
+        err(libc::EINVAL)
+    } else {
+        Ok(sig as i32)
+    }
+}
+
+pub fn kill(t: &mut Task, a: Args) -> SysResult<u64> {
+    let pid = a[0] as i32;
+    let sig = check_signal(a[1])?;
+    let uid = lock(&t.proc.state).creds.uid;
+    let info = SigInfo::user(sig, t.pid(), uid);
+    let k = t.kernel.clone();
+    match pid {
+        p if p > 0 => {
+            let target = k.process(p).ok_or(Errno(libc::ESRCH))?;
+            k.send_signal(&target, info, false);
+        }
+        0 => {
+            let pgid = lock(&t.proc.state).pgid;
+            k.signal_group(pgid, info);
+        }
+        -1 => {
+            for p in k.all_processes() {
+                if p.pid != 1 && p.pid != t.pid() {
+                    k.send_signal(&p, info, false);
+                }
+            }
+        }
+        p => {
+            if !k.signal_group(-p, info) {
+                return err(libc::ESRCH);
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn tkill(t: &mut Task, tid: u64, sig: u64) -> SysResult<u64> {
+    let sig = check_signal(sig)?;
+    let target = t.kernel.process(tid as i32).ok_or(Errno(libc::ESRCH))?;
+    let mut info = SigInfo::user(sig, t.pid(), 0);
+    info.code = crate::kernel::signal::SI_TKILL;
+    t.kernel.send_signal(&target, info, false);
+    Ok(0)
+}
+
+pub fn setpgid(t: &mut Task, a: Args) -> SysResult<u64> {
+    let pid = if a[0] == 0 { t.pid() } else { a[0] as i32 };
+    let pgid = if a[1] == 0 { pid } else { a[1] as i32 };
+    if pgid < 0 {
+        return err(libc::EINVAL);
+    }
+    let target = t.kernel.process(pid).ok_or(Errno(libc::ESRCH))?;
+    if pid != t.pid() && lock(&target.state).ppid != t.pid() {
+        return err(libc::ESRCH);
+    }
+    let mut st = lock(&target.state);
+    if st.sid == pid {
+        return err(libc::EPERM);
+    }
+    st.pgid = pgid;
+    Ok(0)
+}
+
+pub fn getpgid(t: &mut Task, a: Args) -> SysResult<u64> {
+    let pid = if a[0] == 0 { t.pid() } else { a[0] as i32 };
+    let p = t.kernel.process(pid).ok_or(Errno(libc::ESRCH))?;
+    let pgid = lock(&p.state).pgid;
+    Ok(pgid as u64)
+}
+
+pub fn setsid(t: &mut Task) -> SysResult<u64> {
+    let pid = t.pid();
+    let leader = t.kernel.all_processes().iter().any(|p| p.pid != pid && lock(&p.state).pgid == pid);
+    let mut st = lock(&t.proc.state);
+    if st.pgid == pid || leader {
+        return err(libc::EPERM);
+    }
+    st.sid = pid;
+    st.pgid = pid;
+    Ok(pid as u64)
+}
+
+pub fn getsid(t: &mut Task, a: Args) -> SysResult<u64> {
+    let pid = if a[0] == 0 { t.pid() } else { a[0] as i32 };
+    let p = t.kernel.process(pid).ok_or(Errno(libc::ESRCH))?;
+    let sid = lock(&p.state).sid;
+    Ok(sid as u64)
+}
+
+pub fn get_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
+    let c = lock(&t.proc.state).creds.clone();
+    match nr {
+        libc::SYS_getuid => Ok(c.uid as u64),
+        libc::SYS_geteuid => Ok(c.euid as u64),
+        libc::SYS_getgid => Ok(c.gid as u64),
+        libc::SYS_getegid => Ok(c.egid as u64),
+        libc::SYS_getresuid => {
+            t.mm.write_obj(a[0], &c.uid)?;
+            t.mm.write_obj(a[1], &c.euid)?;
+            t.mm.write_obj(a[2], &c.suid)?;
+            Ok(0)
+        }
+        libc::SYS_getresgid => {
+            t.mm.write_obj(a[0], &c.gid)?;
+            t.mm.write_obj(a[1], &c.egid)?;
+            t.mm.write_obj(a[2], &c.sgid)?;
+            Ok(0)
+        }
+        _ => {
+            let size = a[0] as i32;
+            if size < 0 {
+                return err(libc::EINVAL);
+            }
+            if size == 0 {
+                return Ok(c.groups.len() as u64);
+            }
+            if (size as usize) < c.groups.len() {
+                return err(libc::EINVAL);
+            }
+            for (i, g) in c.groups.iter().enumerate() {
+                t.mm.write_obj(a[1] + i as u64 * 4, g)?;
+            }
+            Ok(c.groups.len() as u64)
+        }
+    }
+}
+
+pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
+    let mut st = lock(&t.proc.state);
+    let c = &mut st.creds;
+    let root = c.is_root();
+    let id = |v: u64| (v as u32 != u32::MAX).then_some(v as u32);
+    let allowed_u = |v: u32, c: &crate::kernel::creds::Creds| root || v == c.uid || v == c.euid || v == c.suid;
+    let allowed_g = |v: u32, c: &crate::kernel::creds::Creds| root || v == c.gid || v == c.egid || v == c.sgid;
+    match nr {
+        libc::SYS_setuid => {
+            let u = a[0] as u32;
+            if root {
+                (c.uid, c.euid, c.suid) = (u, u, u);
+            } else if allowed_u(u, c) {
+                c.euid = u;
+            } else {
+                return err(libc::EPERM);
+            }
+        }
+        libc::SYS_setgid => {
+            let g = a[0] as u32;
+            if root {
+                (c.gid, c.egid, c.sgid) = (g, g, g);
+            } else if allowed_g(g, c) {
+                c.egid = g;
+            } else {
+                return err(libc::EPERM);
+            }
+        }
+        libc::SYS_setresuid | libc::SYS_setreuid => {
+            let ids = [id(a[0]), id(a[1]), if nr == libc::SYS_setresuid { id(a[2]) } else { None }];
+            if ids.iter().flatten().any(|&v| !allowed_u(v, c)) {
+                return err(libc::EPERM);
+            }
+            if let Some(v) = ids[0] {
+                c.uid = v;
+            }
+            if let Some(v) = ids[1] {
+                c.euid = v;
+            }
+            if let Some(v) = ids[2] {
+                c.suid = v;
+            }
+        }
+        libc::SYS_setresgid | libc::SYS_setregid => {
+            let ids = [id(a[0]), id(a[1]), if nr == libc::SYS_setresgid { id(a[2]) } else { None }];
+            if ids.iter().flatten().any(|&v| !allowed_g(v, c)) {
+                return err(libc::EPERM);
+            }
+            if let Some(v) = ids[0] {
+                c.gid = v;
+            }
+            if let Some(v) = ids[1] {
+                c.egid = v;
+            }
+            if let Some(v) = ids[2] {
+                c.sgid = v;
+            }
+        }
+        libc::SYS_setgroups => {
+            if !root {
+                return err(libc::EPERM);
+            }
+            let n = a[0] as usize;
+            if n > 65536 {
+                return err(libc::EINVAL);
+            }
+            drop(st);
+            let mut groups = Vec::with_capacity(n);
+            for i in 0..n {
+                groups.push(t.mm.read_obj::<u32>(a[1] + i as u64 * 4)?);
+            }
+            lock(&t.proc.state).creds.groups = groups;
+            return Ok(0);
+        }
+        // setfsuid/setfsgid report the previous value.
+        libc::SYS_setfsuid => return Ok(c.euid as u64),
+        _ => return Ok(c.egid as u64),
+    }
+    Ok(0)
+}
+
+pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
+    match a[0] as i32 {
+        libc::PR_SET_NAME => {
+            let name = t.mm.read_cstr(a[1], 16).or_else(|e| if e.0 == libc::ENAMETOOLONG { t.mm.read_cstr(a[1], 15) } else { Err(e) });
+            let name = match name {
+                Ok(n) => n,
+                Err(e) if e.0 == libc::ENAMETOOLONG => {
+                    let mut b = [0u8; 15];
+                    t.mm.read(a[1], &mut b)?;
+                    b.to_vec()
+                }
+                Err(e) => return Err(e),
+            };
+            lock(&t.proc.state).comm = String::from_utf8_lossy(&name).chars().take(15).collect();
+            Ok(0)
+        }
+        libc::PR_GET_NAME => {
+            let mut b = lock(&t.proc.state).comm.clone().into_bytes();
+            b.truncate(15);
+            b.resize(16, 0);
+            t.mm.write(a[1], &b)?;
+            Ok(0)
+        }
+        libc::PR_SET_PDEATHSIG | libc::PR_SET_DUMPABLE | libc::PR_SET_NO_NEW_PRIVS | libc::PR_SET_CHILD_SUBREAPER | libc::PR_SET_KEEPCAPS => Ok(0),
+        libc::PR_GET_DUMPABLE | libc::PR_GET_NO_NEW_PRIVS => Ok(1),
+        libc::PR_GET_SECUREBITS | libc::PR_GET_KEEPCAPS | libc::PR_GET_CHILD_SUBREAPER => Ok(0),
+        libc::PR_CAPBSET_READ => Ok(lock(&t.proc.state).creds.is_root() as u64),
+        _ => err(libc::EINVAL),
+    }
+}
+
+pub fn arch_prctl(t: &mut Task, a: Args) -> SysResult<u64> {
+    const ARCH_SET_GS: u64 = 0x1001;
+    const ARCH_SET_FS: u64 = 0x1002;
+    const ARCH_GET_FS: u64 = 0x1003;
+    const ARCH_GET_GS: u64 = 0x1004;
+    match a[0] {
+        ARCH_SET_FS | ARCH_SET_GS => {
+            if a[1] >= crate::platform::USER_MAX {
+                return err(libc::EPERM);
+            }
+            if a[0] == ARCH_SET_FS {
+                t.regs.fs_base = a[1];
+            } else {
+                t.regs.gs_base = a[1];
+            }
+            Ok(0)
+        }
+        ARCH_GET_FS => t.mm.write_obj(a[1], &t.regs.fs_base).map(|_| 0),
+        ARCH_GET_GS => t.mm.write_obj(a[1], &t.regs.gs_base).map(|_| 0),
+        _ => err(libc::EINVAL),
+    }
+}
+
+pub fn prlimit(t: &mut Task, pid: u64, resource: u64, new: u64, old: u64) -> SysResult<u64> {
+    if pid != 0 && pid as i32 != t.pid() {
+        if t.kernel.process(pid as i32).is_none() {
+            return err(libc::ESRCH);
+        }
+        return err(libc::EPERM);
+    }
+    if resource >= 16 {
+        return err(libc::EINVAL);
+    }
+    let resource = resource as u32;
+    if old != 0 {
+        let (soft, hard) = t.rlimit(resource);
+        t.mm.write_obj(old, &[soft, hard])?;
+    }
+    if new != 0 {
+        let [soft, hard]: [u64; 2] = t.mm.read_obj(new)?;
+        if soft > hard {
+            return err(libc::EINVAL);
+        }
+        let (_, cur_hard) = t.rlimit(resource);
+        if hard > cur_hard && !lock(&t.proc.state).creds.is_root() {
+            return err(libc::EPERM);
+        }
+        let mut st = lock(&t.proc.state);
+        st.rlimits.retain(|r| r.resource != resource);
+        st.rlimits.push(crate::spec::Rlimit { resource, soft, hard });
+    }
+    Ok(0)
+}

@@ -1,0 +1,119 @@
+//! Signal system calls: dispositions, masks, waiting for signals.
+
+use super::Args;
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::process::lock;
+use crate::kernel::signal::{SigAction, NSIG, SA_RESTORER, UNBLOCKABLE};
+use crate::kernel::task::Task;
+
+pub fn rt_sigaction(t: &mut Task, a: Args) -> SysResult<u64> {
+    let sig = a[0] as usize;
+    if sig == 0 || sig > NSIG || a[3] != 8 {
+        return err(libc::EINVAL);
+    }
+    let new = if a[1] != 0 { Some(t.mm.read_obj::<SigAction>(a[1])?) } else { None };
+    if new.is_some() && (sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize) {
+        return err(libc::EINVAL);
+    }
+    if let Some(n) = &new {
+        // x86-64 handlers return through sa_restorer.
+        if n.handler > 1 && n.flags & SA_RESTORER == 0 {
+            tracing::debug!(pid = t.pid(), sig, "sigaction without SA_RESTORER");
+        }
+    }
+    let old = {
+        let mut s = lock(&t.proc.sig);
+        let old = s.actions[sig];
+        if let Some(mut n) = new {
+            n.mask &= !UNBLOCKABLE;
+            s.actions[sig] = n;
+            // Setting a signal to be ignored discards it if pending.
+            if s.ignores(sig as i32) {
+                s.pending.retain(|p| p.signo != sig as i32);
+            }
+        }
+        old
+    };
+    if a[2] != 0 {
+        t.mm.write_obj(a[2], &old)?;
+    }
+    Ok(0)
+}
+
+pub fn rt_sigprocmask(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[3] != 8 {
+        return err(libc::EINVAL);
+    }
+    let set = if a[1] != 0 { Some(t.mm.read_obj::<u64>(a[1])?) } else { None };
+    let old = lock(&t.proc.sig).mask;
+    if let Some(set) = set {
+        let new = match a[0] as i32 {
+            libc::SIG_BLOCK => old | set,
+            libc::SIG_UNBLOCK => old & !set,
+            libc::SIG_SETMASK => set,
+            _ => return err(libc::EINVAL),
+        };
+        lock(&t.proc.sig).mask = new & !UNBLOCKABLE;
+    }
+    if a[2] != 0 {
+        t.mm.write_obj(a[2], &old)?;
+    }
+    Ok(0)
+}
+
+pub fn rt_sigpending(t: &mut Task, a: Args) -> SysResult<u64> {
+    let s = lock(&t.proc.sig);
+    let pending = s.pending_mask() & s.mask;
+    drop(s);
+    t.mm.write_obj(a[0], &pending)?;
+    Ok(0)
+}
+
+/// Waits for any signal with `mask` in force; always "fails" with EINTR
+/// once a handler has run, as sigsuspend does.
+pub fn rt_sigsuspend(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[1] != 8 {
+        return err(libc::EINVAL);
+    }
+    let mask: u64 = t.mm.read_obj(a[0])?;
+    {
+        let mut s = lock(&t.proc.sig);
+        t.saved_mask = Some(s.mask);
+        s.mask = mask & !UNBLOCKABLE;
+    }
+    let _ = t.block::<()>(None, None, |_| None);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+pub fn pause(t: &mut Task) -> SysResult<u64> {
+    let _ = t.block::<()>(None, None, |_| None);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+pub fn sigaltstack(t: &mut Task, a: Args) -> SysResult<u64> {
+    let old = t.altstack;
+    if a[0] != 0 {
+        let ss: libc::stack_t = t.mm.read_obj(a[0])?;
+        if old.1 & libc::SS_ONSTACK != 0 {
+            return err(libc::EPERM);
+        }
+        if ss.ss_flags & !(libc::SS_DISABLE) != 0 {
+            return err(libc::EINVAL);
+        }
+        if ss.ss_flags & libc::SS_DISABLE != 0 {
+            t.altstack = (0, libc::SS_DISABLE, 0);
+        } else {
+            if ss.ss_size < libc::MINSIGSTKSZ {
+                return err(libc::ENOMEM);
+            }
+            t.altstack = (ss.ss_sp as u64, 0, ss.ss_size as u64);
+        }
+    }
+    if a[1] != 0 {
+        let (sp, flags, size) = old;
+        let on = sp != 0 && t.regs.rsp > sp && t.regs.rsp <= sp + size;
+        let out = libc::stack_t { ss_sp: sp as *mut libc::c_void, ss_flags: if on { libc::SS_ONSTACK } else { flags }, ss_size: size as usize };
+        t.mm.write_obj(a[1], &out)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,111 @@
+//! Open file descriptions: what a descriptor refers to.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{DirEntry, Inode, Stat};
+use crate::errno::{err, SysResult};
+use crate::kernel::task::Task;
+
+/// Where a blocked reader or writer waits for a file to become ready.
+pub enum WaitOn {
+    /// A host descriptor (stdio the runtime handed us): poll it.
+    Host(RawFd),
+    /// Sentry-internal state (pipes): wait for the kernel's event counter.
+    Kernel,
+}
+
+/// The operations of an open file. `read`/`write` never block: they return
+/// EAGAIN and the system call layer waits as `wait_on` says.
+pub trait FileOps: Send + Sync {
+    fn read(&self, _buf: &mut [u8], _off: u64) -> SysResult<usize> {
+        err(libc::EINVAL)
+    }
+    fn write(&self, _buf: &[u8], _off: u64) -> SysResult<usize> {
+        err(libc::EINVAL)
+    }
+    /// Whether reads and writes happen at a file position.
+    fn seekable(&self) -> bool {
+        false
+    }
+    fn stat(&self) -> SysResult<Stat>;
+    fn ioctl(&self, _task: &mut Task, _req: u64, _arg: u64) -> SysResult<u64> {
+        err(libc::ENOTTY)
+    }
+    /// Current readiness as poll(2) bits.
+    fn poll(&self) -> i16 {
+        libc::POLLIN | libc::POLLOUT
+    }
+    fn wait_on(&self) -> WaitOn {
+        WaitOn::Kernel
+    }
+    fn truncate(&self, _len: u64) -> SysResult<()> {
+        err(libc::EINVAL)
+    }
+    fn sync(&self) -> SysResult<()> {
+        Ok(())
+    }
+    /// Called when the last descriptor referring to the description closes.
+    fn release(&self) {}
+    /// A tty's identity, for /proc/PID/stat and ttyname.
+    fn tty_index(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// An open file description, shared by dup'ed descriptors and across fork.
+pub struct OpenFile {
+    pub ops: Arc<dyn FileOps>,
+    pub inode: Option<Arc<dyn Inode>>,
+    /// The path it was opened by, for /proc/PID/fd.
+    pub path: String,
+    flags: AtomicI32,
+    pub pos: Mutex<u64>,
+    /// A directory's listing, taken at the first getdents64.
+    pub dir_snapshot: Mutex<Option<Vec<DirEntry>>>,
+}
+
+impl OpenFile {
+    pub fn new(ops: Arc<dyn FileOps>, inode: Option<Arc<dyn Inode>>, path: String, flags: i32) -> Arc<OpenFile> {
+        Arc::new(OpenFile {
+            ops,
+            inode,
+            path,
+            flags: AtomicI32::new(flags & !libc::O_CLOEXEC),
+            pos: Mutex::new(0),
+            dir_snapshot: Mutex::new(None),
+        })
+    }
+
+    pub fn flags(&self) -> i32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
+    pub fn set_status_flags(&self, flags: i32) {
+        let changeable = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+        let old = self.flags();
+        self.flags.store((old & !changeable) | (flags & changeable), Ordering::Relaxed);
+    }
+
+    pub fn readable(&self) -> bool {
+        let acc = self.flags() & libc::O_ACCMODE;
+        (acc == libc::O_RDONLY || acc == libc::O_RDWR) && self.flags() & libc::O_PATH == 0
+    }
+
+    pub fn writable(&self) -> bool {
+        let acc = self.flags() & libc::O_ACCMODE;
+        (acc == libc::O_WRONLY || acc == libc::O_RDWR) && self.flags() & libc::O_PATH == 0
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & libc::O_NONBLOCK != 0
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        self.ops.release();
+    }
+}
