@@ -49,8 +49,8 @@ pub struct GlobalOpts {
     /// Accepted for runc compatibility; checkpointing is not supported.
     #[arg(long, global = true, hide = true)]
     pub criu: Option<String>,
-    /// Accepted for runc compatibility; ignored.
-    #[arg(long, global = true, hide = true)]
+    /// Accepted for runc compatibility (`--rootless`, `--rootless auto`); ignored.
+    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
 }
 
@@ -214,9 +214,6 @@ pub struct SpecArgs {
     /// Where to write config.json (default: the current directory).
     #[arg(long, short = 'b')]
     pub bundle: Option<PathBuf>,
-    /// Accepted for runc compatibility; rootless specs are not generated.
-    #[arg(long)]
-    pub rootless: bool,
 }
 
 #[cfg(test)]
@@ -277,6 +274,12 @@ mod tests {
             Command::Kill(k) => assert_eq!(k.signal, "TERM"),
             other => panic!("parsed {other:?}"),
         }
+    }
+
+    #[test]
+    fn rootless_is_accepted_anywhere() {
+        Cli::try_parse_from(["sandbox", "spec", "--rootless"]).unwrap();
+        Cli::try_parse_from(["sandbox", "--rootless", "auto", "list"]).unwrap();
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub struct Created {
 /// `foreground`: `run` without --detach may give a terminal-wanting
 /// process the runtime's own stdio when there is no console socket.
 pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Created, Error> {
+    let cdir = ContainerDir::new(&g.root, &a.id)?;
     let bundle = Bundle::load(&a.bundle)?;
     backend::select(&g.backend, &g.platform, &bundle.annotations())?;
     if a.preserve_fds > 0 {
@@ -48,7 +49,6 @@ pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Create
             a.preserve_fds
         );
     }
-    let cdir = ContainerDir::new(&g.root, &a.id)?;
     let lock = cdir.create(&g.root)?;
     let mut cleanup = Cleanup {
         container: cdir.clone(),
