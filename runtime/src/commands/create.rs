@@ -187,7 +187,7 @@ fn container_stdio(
         .process()
         .as_ref()
         .and_then(|p| p.console_size())
-        .map(|b| (b.height() as u16, b.width() as u16));
+        .map(|b| (clamp_u16(b.height()), clamp_u16(b.width())));
     let pty = console::open(size)?;
     console::send_master(socket, &pty.master)?;
     // Our copy of the master goes; the receiver keeps the terminal alive.
@@ -200,6 +200,10 @@ fn container_stdio(
         })
     };
     Ok([dup(&pty.slave)?, dup(&pty.slave)?, pty.slave])
+}
+
+fn clamp_u16(v: u64) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
 }
 
 fn inherit_stdio() -> Result<[OwnedFd; 3], Error> {
