@@ -29,6 +29,8 @@ fn text(s: String) -> Vec<u8> {
 fn proc_state_char(p: &Process) -> char {
     if p.is_zombie() {
         'Z'
+    } else if p.pid == current_pid() {
+        'R'
     } else {
         'S'
     }
@@ -43,7 +45,13 @@ fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
         v.push(("status".into(), file(dev, "status", salt, move |_| {
             let st = lock(&p1.state);
             let sig = lock(&p1.sig);
-            let state = if st.zombie.is_some() { "Z (zombie)" } else { "S (sleeping)" };
+            let state = if st.zombie.is_some() {
+                "Z (zombie)"
+            } else if p1.pid == current_pid() {
+                "R (running)"
+            } else {
+                "S (sleeping)"
+            };
             let umask = lock(&p1.fs).umask;
             text(format!(
                 "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t{}\nThreads:\t1\nSigQ:\t0/0\nSigPnd:\t0000000000000000\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\nNoNewPrivs:\t1\nSeccomp:\t0\n",

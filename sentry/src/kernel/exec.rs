@@ -52,6 +52,7 @@ fn parse_shebang(head: &[u8]) -> Option<(String, Option<String>)> {
 /// program's entry (returns EJUSTRETURN); a failure after the old image is
 /// gone kills the process.
 pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<u64> {
+    let exec_name = path.to_string();
     let mut path = path.to_string();
     let mut depth = 0;
     let (loc, file, image) = loop {
@@ -108,7 +109,8 @@ pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8
     t.clear_child_tid = 0;
     {
         let mut st = lock(&t.proc.state);
-        st.comm = loc.path.rsplit('/').next().unwrap_or("").chars().take(15).collect();
+        // Linux names the process after the file name it was exec'd by.
+        st.comm = exec_name.rsplit('/').next().unwrap_or("").chars().take(15).collect();
         st.cmdline = argv.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
         st.environ = envp.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
         st.exe = loc.path.clone();

@@ -65,7 +65,7 @@ pub fn syscall(pid: Pid, gadget: u64, nr: i64, args: &[u64]) -> Result<(i64, boo
                 ptrace::cont(pid, None).map_err(err("CONT", pid))?;
             }
             other => {
-                return Err(PlatformError::Other(format!("stub {pid} stopped unexpectedly during an injected call: {other:?}")))
+                return Err(PlatformError::Other(format!("stub {pid} stopped unexpectedly during injected call {nr} at {gadget:#x}: {other:?}")))
             }
         }
     }
