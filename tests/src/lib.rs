@@ -1,0 +1,34 @@
+//! Support for the integration tests in `tests/tests/`.
+//!
+//! Every test runs a real program through a real OCI runtime binary: the
+//! `sandbox` binary under test, and `runc` (or the host itself) as the control
+//! that proves the expectation is right and that the check can fail.
+//!
+//! - [`tempdir`]: temporary directories that refuse to delete through a leaked mount.
+//! - [`bundle`]: a busybox root filesystem and an OCI `config.json` with Docker-like defaults.
+//! - [`runner`]: running a runtime (or a native control) with a timeout, capturing its output.
+//! - [`cleanup`]: the check that nothing of a container is left behind.
+//! - [`reaper`]: acting as containerd's shim does (a child subreaper).
+
+pub mod bundle;
+pub mod cleanup;
+pub mod reaper;
+pub mod runner;
+pub mod tempdir;
+
+pub use bundle::Bundle;
+pub use cleanup::assert_clean;
+pub use runner::{native_in_chroot, DeleteOnPanic, Output, Runtime};
+pub use tempdir::TempDir;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A name unique to this test process and call: `st<pid>-<nnn>-<tag>`.
+///
+/// The counter is fixed-width, so one name is never a substring of another
+/// (the cleanup check searches for the name as a substring).
+pub fn unique_name(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    format!("st{}-{:04}-{}", std::process::id(), n, tag)
+}
