@@ -6,9 +6,15 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot open the container's root filesystem {path}: {source}")]
-    OpenRootfs { path: PathBuf, source: std::io::Error },
+    OpenRootfs {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open the source of the bind mount {path}: {source}")]
-    OpenBindSource { path: PathBuf, source: std::io::Error },
+    OpenBindSource {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("exec: {name:?}: executable file not found in $PATH")]
     ExecutableNotFound { name: String },
     #[error("exec: {path:?}: {reason}")]
@@ -22,7 +28,10 @@ pub enum Error {
     #[error("cannot install the Sentry's seccomp filter: {0}")]
     Seccomp(String),
     #[error("control socket {path}: {source}")]
-    Control { path: PathBuf, source: std::io::Error },
+    Control {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("control protocol: {0}")]
     Protocol(String),
     #[error("{0}")]

@@ -11,34 +11,103 @@ use crate::error::Error;
 
 const ALLOWED: &[i64] = &[
     // I/O on descriptors the Sentry holds (memory file, host files, stdio, control socket).
-    libc::SYS_read, libc::SYS_write, libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_readv, libc::SYS_writev,
-    libc::SYS_close, libc::SYS_close_range, libc::SYS_fstat, libc::SYS_newfstatat, libc::SYS_statx, libc::SYS_lseek,
-    libc::SYS_fcntl, libc::SYS_ioctl, libc::SYS_dup, libc::SYS_dup3, libc::SYS_poll, libc::SYS_ppoll,
-    libc::SYS_eventfd2, libc::SYS_fsync, libc::SYS_fdatasync, libc::SYS_ftruncate, libc::SYS_fallocate,
-    libc::SYS_getdents64, libc::SYS_memfd_create,
+    libc::SYS_read,
+    libc::SYS_write,
+    libc::SYS_pread64,
+    libc::SYS_pwrite64,
+    libc::SYS_readv,
+    libc::SYS_writev,
+    libc::SYS_close,
+    libc::SYS_close_range,
+    libc::SYS_fstat,
+    libc::SYS_newfstatat,
+    libc::SYS_statx,
+    libc::SYS_lseek,
+    libc::SYS_fcntl,
+    libc::SYS_ioctl,
+    libc::SYS_dup,
+    libc::SYS_dup3,
+    libc::SYS_poll,
+    libc::SYS_ppoll,
+    libc::SYS_eventfd2,
+    libc::SYS_fsync,
+    libc::SYS_fdatasync,
+    libc::SYS_ftruncate,
+    libc::SYS_fallocate,
+    libc::SYS_getdents64,
+    libc::SYS_memfd_create,
     // Confined file-system operations, always relative to a directory descriptor.
-    libc::SYS_openat, libc::SYS_openat2, libc::SYS_readlinkat, libc::SYS_mkdirat, libc::SYS_mknodat,
-    libc::SYS_unlinkat, libc::SYS_renameat, libc::SYS_renameat2, libc::SYS_symlinkat, libc::SYS_linkat,
-    libc::SYS_fchmodat, libc::SYS_fchownat, libc::SYS_utimensat,
+    libc::SYS_openat,
+    libc::SYS_openat2,
+    libc::SYS_readlinkat,
+    libc::SYS_mkdirat,
+    libc::SYS_mknodat,
+    libc::SYS_unlinkat,
+    libc::SYS_renameat,
+    libc::SYS_renameat2,
+    libc::SYS_symlinkat,
+    libc::SYS_linkat,
+    libc::SYS_fchmodat,
+    libc::SYS_fchownat,
+    libc::SYS_utimensat,
     // The Sentry's own memory and threads.
-    libc::SYS_mmap, libc::SYS_munmap, libc::SYS_mprotect, libc::SYS_madvise, libc::SYS_mremap, libc::SYS_brk,
-    libc::SYS_clone, libc::SYS_clone3, libc::SYS_futex, libc::SYS_set_robust_list, libc::SYS_rseq,
-    libc::SYS_sched_yield, libc::SYS_sched_getaffinity, libc::SYS_exit, libc::SYS_exit_group,
-    libc::SYS_rt_sigaction, libc::SYS_rt_sigprocmask, libc::SYS_rt_sigreturn, libc::SYS_sigaltstack,
-    libc::SYS_getpid, libc::SYS_gettid, libc::SYS_getrandom, libc::SYS_clock_gettime, libc::SYS_clock_nanosleep,
-    libc::SYS_nanosleep, libc::SYS_sysinfo, libc::SYS_prctl,
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mprotect,
+    libc::SYS_madvise,
+    libc::SYS_mremap,
+    libc::SYS_brk,
+    libc::SYS_clone,
+    libc::SYS_clone3,
+    libc::SYS_futex,
+    libc::SYS_set_robust_list,
+    libc::SYS_rseq,
+    libc::SYS_sched_yield,
+    libc::SYS_sched_getaffinity,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    libc::SYS_rt_sigaction,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_sigaltstack,
+    libc::SYS_getpid,
+    libc::SYS_gettid,
+    libc::SYS_getrandom,
+    libc::SYS_clock_gettime,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_nanosleep,
+    libc::SYS_sysinfo,
+    libc::SYS_prctl,
     // Stubs: create, trace, signal and reap them.
-    libc::SYS_ptrace, libc::SYS_wait4, libc::SYS_waitid, libc::SYS_kill, libc::SYS_tgkill, libc::SYS_seccomp,
+    libc::SYS_ptrace,
+    libc::SYS_wait4,
+    libc::SYS_waitid,
+    libc::SYS_kill,
+    libc::SYS_tgkill,
+    libc::SYS_seccomp,
     // The control socket.
-    libc::SYS_accept4, libc::SYS_accept, libc::SYS_recvmsg, libc::SYS_sendmsg, libc::SYS_recvfrom,
-    libc::SYS_sendto, libc::SYS_shutdown,
+    libc::SYS_accept4,
+    libc::SYS_accept,
+    libc::SYS_recvmsg,
+    libc::SYS_sendmsg,
+    libc::SYS_recvfrom,
+    libc::SYS_sendto,
+    libc::SYS_shutdown,
 ];
 
 /// Installs the allowlist on every thread of the Sentry.
 pub fn install() -> Result<(), Error> {
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = ALLOWED.iter().map(|&nr| (nr, vec![])).collect();
-    let filter = SeccompFilter::new(rules, SeccompAction::Errno(libc::EPERM as u32), SeccompAction::Allow, TargetArch::x86_64)
-        .map_err(|e| Error::Seccomp(e.to_string()))?;
-    let program: BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| Error::Seccomp(e.to_string()))?;
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+        ALLOWED.iter().map(|&nr| (nr, vec![])).collect();
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )
+    .map_err(|e| Error::Seccomp(e.to_string()))?;
+    let program: BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| Error::Seccomp(e.to_string()))?;
     seccompiler::apply_filter_all_threads(&program).map_err(|e| Error::Seccomp(e.to_string()))
 }

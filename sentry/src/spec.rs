@@ -65,7 +65,10 @@ pub enum MountKind {
     /// The Sentry's minimal /sys.
     Sysfs,
     /// An in-memory file system; `size` in bytes bounds it.
-    Tmpfs { size: Option<u64>, mode: Option<u32> },
+    Tmpfs {
+        size: Option<u64>,
+        mode: Option<u32>,
+    },
     /// The Sentry's /dev/pts.
     Devpts,
     /// POSIX message queues (an empty directory for now).

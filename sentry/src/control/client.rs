@@ -52,7 +52,13 @@ pub struct ExecSession {
 /// once the Sentry has started it (or refused, e.g. a missing program).
 pub fn exec(socket: &Path, process: &ProcessSpec, stdio: [RawFd; 3]) -> Result<ExecSession, Error> {
     let sock = connect(socket)?;
-    send_frame(&sock, &Request::Exec { process: process.clone() }, &stdio)?;
+    send_frame(
+        &sock,
+        &Request::Exec {
+            process: process.clone(),
+        },
+        &stdio,
+    )?;
     match recv_frame::<Response>(&sock)?.0 {
         Response::Started => Ok(ExecSession { sock }),
         Response::Error { message } => Err(Error::Protocol(message)),

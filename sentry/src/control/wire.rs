@@ -28,12 +28,18 @@ pub enum Request {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Response {
     Ok,
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// An exec'd process began.
     Started,
     /// An exec'd process ended with this shell-style status.
-    Exited { status: i32 },
-    Pids { pids: Vec<i32> },
+    Exited {
+        status: i32,
+    },
+    Pids {
+        pids: Vec<i32>,
+    },
 }
 
 /// Sends one frame, with `fds` attached.
@@ -58,15 +64,22 @@ pub fn send_frame<T: Serialize>(sock: &UnixStream, msg: &T, fds: &[RawFd]) -> Re
 }
 
 /// Receives one frame and the descriptors that came with it.
-pub fn recv_frame<T: for<'de> Deserialize<'de>>(sock: &UnixStream) -> Result<(T, Vec<OwnedFd>), Error> {
+pub fn recv_frame<T: for<'de> Deserialize<'de>>(
+    sock: &UnixStream,
+) -> Result<(T, Vec<OwnedFd>), Error> {
     let mut len = [0u8; 4];
     let mut fds = Vec::new();
     let mut got = 0;
     while got < 4 {
         let mut cmsg_buf = nix::cmsg_space!([RawFd; 8]);
         let mut iov = [IoSliceMut::new(&mut len[got..])];
-        let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg_buf), MsgFlags::MSG_CMSG_CLOEXEC)
-            .map_err(|e| Error::Protocol(format!("receive: {e}")))?;
+        let msg = recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg_buf),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| Error::Protocol(format!("receive: {e}")))?;
         if msg.bytes == 0 {
             return Err(Error::Protocol("the peer closed the connection".into()));
         }
@@ -76,7 +89,10 @@ pub fn recv_frame<T: for<'de> Deserialize<'de>>(sock: &UnixStream) -> Result<(T,
                 if let ControlMessageOwned::ScmRights(list) = c {
                     // SAFETY: the kernel just installed these descriptors for
                     // us; nothing else owns them.
-                    fds.extend(list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                    fds.extend(
+                        list.into_iter()
+                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                    );
                 }
             }
         }

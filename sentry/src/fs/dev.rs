@@ -116,11 +116,29 @@ fn makedev(major: u64, minor: u64) -> u64 {
 pub fn new_devfs(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
     let root = TmpFs::new_root(Some(64 << 20), 0o755);
     let dev = root.fs_id() as u64;
-    let nodes = [("null", Kind::Null, 3), ("zero", Kind::Zero, 5), ("full", Kind::Full, 7), ("random", Kind::Random, 8), ("urandom", Kind::Random, 9)];
+    let nodes = [
+        ("null", Kind::Null, 3),
+        ("zero", Kind::Zero, 5),
+        ("full", Kind::Full, 7),
+        ("random", Kind::Random, 8),
+        ("urandom", Kind::Random, 9),
+    ];
     for (i, (name, kind, minor)) in nodes.into_iter().enumerate() {
-        root.add_child(name, Arc::new(Device { kind, dev, ino: 100 + i as u64, rdev: makedev(1, minor) }));
+        root.add_child(
+            name,
+            Arc::new(Device {
+                kind,
+                dev,
+                ino: 100 + i as u64,
+                rdev: makedev(1, minor),
+            }),
+        );
     }
-    let c = Create { mode: 0o755, uid: 0, gid: 0 };
+    let c = Create {
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    };
     let _ = root.mkdir("pts", c);
     let _ = root.mkdir("shm", Create { mode: 0o1777, ..c });
     let _ = root.mkdir("mqueue", c);
@@ -130,7 +148,10 @@ pub fn new_devfs(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
     let _ = root.symlink("stderr", "/proc/self/fd/2", c);
     let _ = root.symlink("ptmx", "pts/ptmx", c);
     if let Some(fd) = console {
-        let term: Arc<dyn Inode> = Arc::new(Terminal { fd: fd.clone(), dev });
+        let term: Arc<dyn Inode> = Arc::new(Terminal {
+            fd: fd.clone(),
+            dev,
+        });
         root.add_child("console", term.clone());
         root.add_child("tty", term);
     }
@@ -142,7 +163,13 @@ pub fn new_devpts(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
     let root = TmpFs::new_root(Some(0), 0o755);
     if let Some(fd) = console {
         let dev = root.fs_id() as u64;
-        root.add_child("0", Arc::new(Terminal { fd: fd.clone(), dev }));
+        root.add_child(
+            "0",
+            Arc::new(Terminal {
+                fd: fd.clone(),
+                dev,
+            }),
+        );
     }
     root
 }

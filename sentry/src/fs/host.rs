@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use crate::errno::{err, last, Errno, SysResult};
-use crate::vfs::{Create, OpenCtx, DirEntry, FileOps, FileType, Inode, Stat};
+use crate::vfs::{Create, DirEntry, FileOps, FileType, Inode, OpenCtx, Stat};
 
 #[repr(C)]
 struct OpenHow {
@@ -36,11 +36,23 @@ fn open_beneath(dir: RawFd, name: &str, flags: i32, mode: u32) -> SysResult<Owne
     let c = cname(name)?;
     let how = OpenHow {
         flags: (flags | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
-        mode: if flags & libc::O_CREAT != 0 { mode as u64 } else { 0 },
+        mode: if flags & libc::O_CREAT != 0 {
+            mode as u64
+        } else {
+            0
+        },
         resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
     };
     // SAFETY: openat2 reads the NUL-terminated name and the open_how struct.
-    let fd = unsafe { libc::syscall(libc::SYS_openat2, dir, c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) };
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
     if fd < 0 {
         return last();
     }
@@ -74,21 +86,50 @@ pub struct HostInode {
 impl HostInode {
     /// Opens a host path as the root of a host mount (before the jail).
     pub fn open_root(path: &std::path::Path, readonly: bool) -> std::io::Result<Arc<HostInode>> {
-        let fs = Arc::new(HostFs { id: super::new_fs_id(), readonly });
+        let fs = Arc::new(HostFs {
+            id: super::new_fs_id(),
+            readonly,
+        });
         let meta = std::fs::symlink_metadata(path)?;
         if meta.is_dir() {
-            let fd = nix::fcntl::open(path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+            let fd = nix::fcntl::open(
+                path,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )?;
             // SAFETY: fresh descriptor from open.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            return Ok(Arc::new(HostInode { fs, fd, parent: None }));
+            return Ok(Arc::new(HostInode {
+                fs,
+                fd,
+                parent: None,
+            }));
         }
-        let dir = path.parent().ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        let dfd = nix::fcntl::open(dir, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+        let dir = path
+            .parent()
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        let dfd = nix::fcntl::open(
+            dir,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
         // SAFETY: fresh descriptor from open.
         let dfd = Arc::new(unsafe { OwnedFd::from_raw_fd(dfd) });
-        let fd = open_beneath(dfd.as_raw_fd(), name, libc::O_PATH, 0).map_err(|e| std::io::Error::from_raw_os_error(e.0))?;
-        Ok(Arc::new(HostInode { fs, fd, parent: Some((dfd, name.to_string())) }))
+        let fd = open_beneath(dfd.as_raw_fd(), name, libc::O_PATH, 0)
+            .map_err(|e| std::io::Error::from_raw_os_error(e.0))?;
+        Ok(Arc::new(HostInode {
+            fs,
+            fd,
+            parent: Some((dfd, name.to_string())),
+        }))
     }
 
     fn writable(&self) -> SysResult<()> {
@@ -107,7 +148,14 @@ impl HostInode {
     fn reopen(&self, flags: i32) -> SysResult<OwnedFd> {
         let stat = self.stat()?;
         if stat.file_type() == FileType::Directory {
-            let fd = nix::fcntl::openat(Some(self.dir_fd()), ".", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+            let fd = nix::fcntl::openat(
+                Some(self.dir_fd()),
+                ".",
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )?;
             // SAFETY: fresh descriptor from openat.
             return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
         }
@@ -127,7 +175,14 @@ impl Inode for HostInode {
         // SAFETY: libc::stat is plain data.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: fstatat on our descriptor with an empty path fills `st`.
-        check(unsafe { libc::fstatat(self.fd.as_raw_fd(), c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) })?;
+        check(unsafe {
+            libc::fstatat(
+                self.fd.as_raw_fd(),
+                c"".as_ptr(),
+                &mut st,
+                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            )
+        })?;
         Ok(Stat::from_host(&st))
     }
 
@@ -139,7 +194,9 @@ impl Inode for HostInode {
                 if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
                     self.writable()?;
                 }
-                Ok(Arc::new(HostFile { fd: self.reopen(flags)? }))
+                Ok(Arc::new(HostFile {
+                    fd: self.reopen(flags)?,
+                }))
             }
             // Host devices, fifos and sockets are never opened for the workload.
             _ => err(libc::EACCES),
@@ -149,11 +206,22 @@ impl Inode for HostInode {
     fn lookup(&self, name: &str) -> SysResult<Arc<dyn Inode>> {
         let fd = open_beneath(self.dir_fd(), name, libc::O_PATH, 0)?;
         let dir = Arc::new(self.fd.try_clone().map_err(|_| Errno(libc::EMFILE))?);
-        Ok(Arc::new(HostInode { fs: self.fs.clone(), fd, parent: Some((dir, name.to_string())) }))
+        Ok(Arc::new(HostInode {
+            fs: self.fs.clone(),
+            fd,
+            parent: Some((dir, name.to_string())),
+        }))
     }
 
     fn readdir(&self) -> SysResult<Vec<DirEntry>> {
-        let fd = nix::fcntl::openat(Some(self.dir_fd()), ".", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+        let fd = nix::fcntl::openat(
+            Some(self.dir_fd()),
+            ".",
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
         let mut dir = nix::dir::Dir::from_fd(fd)?;
         let mut out = Vec::new();
         for e in dir.iter() {
@@ -168,7 +236,11 @@ impl Inode for HostInode {
                 Some(nix::dir::Type::Socket) => FileType::Socket,
                 _ => FileType::Regular,
             };
-            out.push(DirEntry { name, ino: e.ino(), ftype });
+            out.push(DirEntry {
+                name,
+                ino: e.ino(),
+                ftype,
+            });
         }
         Ok(out)
     }
@@ -176,7 +248,14 @@ impl Inode for HostInode {
     fn readlink(&self) -> SysResult<String> {
         let mut buf = vec![0u8; 4096];
         // SAFETY: readlinkat writes at most buf.len() bytes.
-        let n = unsafe { libc::readlinkat(self.fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+        let n = unsafe {
+            libc::readlinkat(
+                self.fd.as_raw_fd(),
+                c"".as_ptr(),
+                buf.as_mut_ptr() as *mut libc::c_char,
+                buf.len(),
+            )
+        };
         if n < 0 {
             return last();
         }
@@ -188,9 +267,24 @@ impl Inode for HostInode {
         self.writable()?;
         let n = cname(name)?;
         // SAFETY: mknodat with a NUL-terminated name creates a regular file.
-        check(unsafe { libc::mknodat(self.dir_fd(), n.as_ptr(), libc::S_IFREG | (c.mode & 0o7777), 0) })?;
+        check(unsafe {
+            libc::mknodat(
+                self.dir_fd(),
+                n.as_ptr(),
+                libc::S_IFREG | (c.mode & 0o7777),
+                0,
+            )
+        })?;
         // SAFETY: as above; ownership is best effort like a rootless runtime.
-        unsafe { libc::fchownat(self.dir_fd(), n.as_ptr(), c.uid, c.gid, libc::AT_SYMLINK_NOFOLLOW) };
+        unsafe {
+            libc::fchownat(
+                self.dir_fd(),
+                n.as_ptr(),
+                c.uid,
+                c.gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
         self.lookup(name)
     }
 
@@ -200,7 +294,15 @@ impl Inode for HostInode {
         // SAFETY: mkdirat with a NUL-terminated name.
         check(unsafe { libc::mkdirat(self.dir_fd(), n.as_ptr(), c.mode & 0o7777) })?;
         // SAFETY: as above.
-        unsafe { libc::fchownat(self.dir_fd(), n.as_ptr(), c.uid, c.gid, libc::AT_SYMLINK_NOFOLLOW) };
+        unsafe {
+            libc::fchownat(
+                self.dir_fd(),
+                n.as_ptr(),
+                c.uid,
+                c.gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
         Ok(())
     }
 
@@ -211,7 +313,15 @@ impl Inode for HostInode {
         // SAFETY: symlinkat with NUL-terminated strings; the target is stored, not followed.
         check(unsafe { libc::symlinkat(t.as_ptr(), self.dir_fd(), n.as_ptr()) })?;
         // SAFETY: as above.
-        unsafe { libc::fchownat(self.dir_fd(), n.as_ptr(), c.uid, c.gid, libc::AT_SYMLINK_NOFOLLOW) };
+        unsafe {
+            libc::fchownat(
+                self.dir_fd(),
+                n.as_ptr(),
+                c.uid,
+                c.gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
         Ok(())
     }
 
@@ -231,7 +341,10 @@ impl Inode for HostInode {
 
     fn rename(&self, old: &str, new_dir: &dyn Inode, new: &str) -> SysResult<()> {
         self.writable()?;
-        let to = new_dir.as_any().downcast_ref::<HostInode>().ok_or(Errno(libc::EXDEV))?;
+        let to = new_dir
+            .as_any()
+            .downcast_ref::<HostInode>()
+            .ok_or(Errno(libc::EXDEV))?;
         let (o, n) = (cname(old)?, cname(new)?);
         // SAFETY: renameat with NUL-terminated names below our descriptors.
         check(unsafe { libc::renameat(self.dir_fd(), o.as_ptr(), to.dir_fd(), n.as_ptr()) })
@@ -239,7 +352,10 @@ impl Inode for HostInode {
 
     fn link(&self, name: &str, target: &dyn Inode) -> SysResult<()> {
         self.writable()?;
-        let t = target.as_any().downcast_ref::<HostInode>().ok_or(Errno(libc::EXDEV))?;
+        let t = target
+            .as_any()
+            .downcast_ref::<HostInode>()
+            .ok_or(Errno(libc::EXDEV))?;
         let (tdir, tname) = t.parent_op()?;
         let n = cname(name)?;
         // SAFETY: linkat with NUL-terminated names below our descriptors.
@@ -258,7 +374,15 @@ impl Inode for HostInode {
         let u = uid.unwrap_or(u32::MAX);
         let g = gid.unwrap_or(u32::MAX);
         // SAFETY: fchownat on our O_PATH descriptor with an empty path.
-        check(unsafe { libc::fchownat(self.fd.as_raw_fd(), c"".as_ptr(), u, g, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) })
+        check(unsafe {
+            libc::fchownat(
+                self.fd.as_raw_fd(),
+                c"".as_ptr(),
+                u,
+                g,
+                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            )
+        })
     }
 
     fn truncate(&self, len: u64) -> SysResult<()> {
@@ -268,13 +392,27 @@ impl Inode for HostInode {
         check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) })
     }
 
-    fn set_times(&self, atime: Option<libc::timespec>, mtime: Option<libc::timespec>) -> SysResult<()> {
+    fn set_times(
+        &self,
+        atime: Option<libc::timespec>,
+        mtime: Option<libc::timespec>,
+    ) -> SysResult<()> {
         self.writable()?;
-        let omit = libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT };
+        let omit = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        };
         let times = [atime.unwrap_or(omit), mtime.unwrap_or(omit)];
         let (dir, name) = self.parent_op()?;
         // SAFETY: utimensat with a NUL-terminated name and two timespecs.
-        check(unsafe { libc::utimensat(dir, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
+        check(unsafe {
+            libc::utimensat(
+                dir,
+                name.as_ptr(),
+                times.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        })
     }
 
     fn fs_id(&self) -> usize {
@@ -302,7 +440,9 @@ impl FileOps for HostFile {
         true
     }
     fn stat(&self) -> SysResult<Stat> {
-        Ok(Stat::from_host(&nix::sys::stat::fstat(self.fd.as_raw_fd())?))
+        Ok(Stat::from_host(&nix::sys::stat::fstat(
+            self.fd.as_raw_fd(),
+        )?))
     }
     fn truncate(&self, len: u64) -> SysResult<()> {
         Ok(nix::unistd::ftruncate(&self.fd, len as i64)?)

@@ -37,7 +37,11 @@ impl HostFd {
     pub fn new(fd: OwnedFd) -> HostFd {
         // SAFETY: isatty on a descriptor we own.
         let is_tty = unsafe { libc::isatty(fd.as_raw_fd()) } == 1;
-        HostFd { fd, is_tty, fg_pgrp: Mutex::new(1) }
+        HostFd {
+            fd,
+            is_tty,
+            fg_pgrp: Mutex::new(1),
+        }
     }
 
     pub fn is_tty(&self) -> bool {
@@ -54,7 +58,11 @@ impl HostFd {
     }
 
     fn ready(&self, events: i16) -> i16 {
-        let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events,
+            revents: 0,
+        };
         // SAFETY: poll on one valid pollfd without waiting.
         let n = unsafe { libc::poll(&mut p, 1, 0) };
         if n > 0 {
@@ -83,7 +91,9 @@ impl FileOps for HostFd {
     }
 
     fn stat(&self) -> SysResult<Stat> {
-        Ok(Stat::from_host(&nix::sys::stat::fstat(self.fd.as_raw_fd())?))
+        Ok(Stat::from_host(&nix::sys::stat::fstat(
+            self.fd.as_raw_fd(),
+        )?))
     }
 
     fn ioctl(&self, task: &mut Task, req: u64, arg: u64) -> SysResult<u64> {

@@ -35,8 +35,21 @@ const PIPE_DEV: u64 = 0xc;
 /// A new pipe: (read end, write end).
 pub fn new_pipe() -> (Arc<PipeEnd>, Arc<PipeEnd>) {
     static NEXT: AtomicU64 = AtomicU64::new(1000);
-    let pipe = Arc::new(Pipe { inner: Mutex::new(Inner { buf: VecDeque::new(), readers: 1, writers: 1 }), ino: NEXT.fetch_add(1, Ordering::Relaxed) });
-    (Arc::new(PipeEnd { pipe: pipe.clone(), write: false }), Arc::new(PipeEnd { pipe, write: true }))
+    let pipe = Arc::new(Pipe {
+        inner: Mutex::new(Inner {
+            buf: VecDeque::new(),
+            readers: 1,
+            writers: 1,
+        }),
+        ino: NEXT.fetch_add(1, Ordering::Relaxed),
+    });
+    (
+        Arc::new(PipeEnd {
+            pipe: pipe.clone(),
+            write: false,
+        }),
+        Arc::new(PipeEnd { pipe, write: true }),
+    )
 }
 
 impl PipeEnd {
@@ -52,7 +65,11 @@ impl FileOps for PipeEnd {
         }
         let mut p = lock(&self.pipe.inner);
         if p.buf.is_empty() {
-            return if p.writers == 0 { Ok(0) } else { err(libc::EAGAIN) };
+            return if p.writers == 0 {
+                Ok(0)
+            } else {
+                err(libc::EAGAIN)
+            };
         }
         let n = buf.len().min(p.buf.len());
         for (dst, src) in buf.iter_mut().zip(p.buf.drain(..n)) {

@@ -73,24 +73,66 @@ fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
             ))
         })));
         let p3 = p.clone();
-        v.push(("cmdline".into(), file(dev, "cmdline", salt, move |_| lock(&p3.state).cmdline.clone())));
+        v.push((
+            "cmdline".into(),
+            file(dev, "cmdline", salt, move |_| {
+                lock(&p3.state).cmdline.clone()
+            }),
+        ));
         let p4 = p.clone();
-        v.push(("comm".into(), file(dev, "comm", salt, move |_| text(format!("{}\n", lock(&p4.state).comm)))));
+        v.push((
+            "comm".into(),
+            file(dev, "comm", salt, move |_| {
+                text(format!("{}\n", lock(&p4.state).comm))
+            }),
+        ));
         let p5 = p.clone();
-        v.push(("environ".into(), file(dev, "environ", salt, move |_| lock(&p5.state).environ.clone())));
-        v.push(("maps".into(), file(dev, "maps", salt, move |ctx| if ctx.pid == pid { text(ctx.mm.maps_text()) } else { Vec::new() })));
+        v.push((
+            "environ".into(),
+            file(dev, "environ", salt, move |_| {
+                lock(&p5.state).environ.clone()
+            }),
+        ));
+        v.push((
+            "maps".into(),
+            file(dev, "maps", salt, move |ctx| {
+                if ctx.pid == pid {
+                    text(ctx.mm.maps_text())
+                } else {
+                    Vec::new()
+                }
+            }),
+        ));
         let p6 = p.clone();
-        v.push(("exe".into(), link(dev, "exe", salt, move || lock(&p6.state).exe.clone())));
+        v.push((
+            "exe".into(),
+            link(dev, "exe", salt, move || lock(&p6.state).exe.clone()),
+        ));
         let p7 = p.clone();
-        v.push(("cwd".into(), link(dev, "cwd", salt, move || lock(&p7.fs).cwd.path.clone())));
+        v.push((
+            "cwd".into(),
+            link(dev, "cwd", salt, move || lock(&p7.fs).cwd.path.clone()),
+        ));
         v.push(("root".into(), link(dev, "root", salt, || "/".into())));
         let p8 = p.clone();
-        v.push(("fd".into(), dir(dev, "fd", salt, move || {
-            lock(&p8.files).list().into_iter().map(|(fd, f)| {
-                let path = f.path.clone();
-                (fd.to_string(), link(dev, "fdlink", salt ^ (fd as u64) << 20, move || path.clone()))
-            }).collect()
-        })));
+        v.push((
+            "fd".into(),
+            dir(dev, "fd", salt, move || {
+                lock(&p8.files)
+                    .list()
+                    .into_iter()
+                    .map(|(fd, f)| {
+                        let path = f.path.clone();
+                        (
+                            fd.to_string(),
+                            link(dev, "fdlink", salt ^ (fd as u64) << 20, move || {
+                                path.clone()
+                            }),
+                        )
+                    })
+                    .collect()
+            }),
+        ));
         v
     })
 }
@@ -100,15 +142,43 @@ pub fn new_procfs() -> Arc<dyn Inode> {
     let dev = super::new_fs_id() as u64;
     dir(dev, "/proc", 0, move || {
         let mut v: Vec<(String, Arc<dyn Inode>)> = Vec::new();
-        v.push(("self".into(), link(dev, "self", 0, || current_pid().to_string())));
-        v.push(("thread-self".into(), link(dev, "thread-self", 0, || format!("{0}/task/{0}", current_pid()))));
-        v.push(("version".into(), file(dev, "version", 0, |_| text(format!("Linux version {RELEASE} (sandbox@sentry) {VERSION}\n")))));
-        v.push(("uptime".into(), file(dev, "uptime", 0, |_| {
-            let up = crate::kernel::get().map(|k| k.boot_time.elapsed().as_secs_f64()).unwrap_or(0.0);
-            text(format!("{up:.2} {up:.2}\n"))
-        })));
-        v.push(("loadavg".into(), file(dev, "loadavg", 0, |_| text("0.00 0.00 0.00 1/1 1\n".into()))));
-        v.push(("filesystems".into(), file(dev, "filesystems", 0, |_| text("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\n".into()))));
+        v.push((
+            "self".into(),
+            link(dev, "self", 0, || current_pid().to_string()),
+        ));
+        v.push((
+            "thread-self".into(),
+            link(dev, "thread-self", 0, || {
+                format!("{0}/task/{0}", current_pid())
+            }),
+        ));
+        v.push((
+            "version".into(),
+            file(dev, "version", 0, |_| {
+                text(format!(
+                    "Linux version {RELEASE} (sandbox@sentry) {VERSION}\n"
+                ))
+            }),
+        ));
+        v.push((
+            "uptime".into(),
+            file(dev, "uptime", 0, |_| {
+                let up = crate::kernel::get()
+                    .map(|k| k.boot_time.elapsed().as_secs_f64())
+                    .unwrap_or(0.0);
+                text(format!("{up:.2} {up:.2}\n"))
+            }),
+        ));
+        v.push((
+            "loadavg".into(),
+            file(dev, "loadavg", 0, |_| text("0.00 0.00 0.00 1/1 1\n".into())),
+        ));
+        v.push((
+            "filesystems".into(),
+            file(dev, "filesystems", 0, |_| {
+                text("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\n".into())
+            }),
+        ));
         v.push(("meminfo".into(), file(dev, "meminfo", 0, |_| {
             // SAFETY: sysinfo fills the struct.
             let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
@@ -117,22 +187,52 @@ pub fn new_procfs() -> Arc<dyn Inode> {
             let kb = |x: u64| x * si.mem_unit as u64 / 1024;
             text(format!("MemTotal:       {:>8} kB\nMemFree:        {:>8} kB\nMemAvailable:   {:>8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n", kb(si.totalram), kb(si.freeram), kb(si.freeram)))
         })));
-        v.push(("mounts".into(), file(dev, "mounts", 0, |_| {
-            let mut s = String::new();
-            if let Some(k) = crate::kernel::get() {
-                for (path, m) in k.mounts.iter() {
-                    s.push_str(&format!("{} {} {} {} 0 0\n", m.fstype, path, m.fstype, if m.readonly { "ro" } else { "rw" }));
+        v.push((
+            "mounts".into(),
+            file(dev, "mounts", 0, |_| {
+                let mut s = String::new();
+                if let Some(k) = crate::kernel::get() {
+                    for (path, m) in k.mounts.iter() {
+                        s.push_str(&format!(
+                            "{} {} {} {} 0 0\n",
+                            m.fstype,
+                            path,
+                            m.fstype,
+                            if m.readonly { "ro" } else { "rw" }
+                        ));
+                    }
                 }
-            }
-            text(s)
-        })));
+                text(s)
+            }),
+        ));
         let sys = dir(dev, "sys", 0, move || {
             let kernel = dir(dev, "sys/kernel", 0, move || {
                 vec![
-                    ("hostname".into(), file(dev, "hostname", 0, |_| text(format!("{}\n", crate::kernel::get().map(|k| lock(&k.hostname).clone()).unwrap_or_default())))),
-                    ("osrelease".into(), file(dev, "osrelease", 0, |_| text(format!("{RELEASE}\n")))),
-                    ("ostype".into(), file(dev, "ostype", 0, |_| text("Linux\n".into()))),
-                    ("pid_max".into(), file(dev, "pid_max", 0, |_| text(format!("{}\n", crate::kernel::PID_MAX)))),
+                    (
+                        "hostname".into(),
+                        file(dev, "hostname", 0, |_| {
+                            text(format!(
+                                "{}\n",
+                                crate::kernel::get()
+                                    .map(|k| lock(&k.hostname).clone())
+                                    .unwrap_or_default()
+                            ))
+                        }),
+                    ),
+                    (
+                        "osrelease".into(),
+                        file(dev, "osrelease", 0, |_| text(format!("{RELEASE}\n"))),
+                    ),
+                    (
+                        "ostype".into(),
+                        file(dev, "ostype", 0, |_| text("Linux\n".into())),
+                    ),
+                    (
+                        "pid_max".into(),
+                        file(dev, "pid_max", 0, |_| {
+                            text(format!("{}\n", crate::kernel::PID_MAX))
+                        }),
+                    ),
                 ]
             });
             vec![("kernel".to_string(), kernel)]

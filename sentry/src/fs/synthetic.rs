@@ -27,19 +27,51 @@ pub struct Node {
 
 fn ino_of(name: &str, salt: u64) -> u64 {
     // A stable inode number from the node's name.
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ salt, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)) | 1
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ salt, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    }) | 1
 }
 
-pub fn file(dev: u64, name: &str, salt: u64, render: impl Fn(&OpenCtx) -> Vec<u8> + Send + Sync + 'static) -> Arc<dyn Inode> {
-    Arc::new(Node { dev, ino: ino_of(name, salt), perm: 0o444, kind: Kind::File(Arc::new(render)) })
+pub fn file(
+    dev: u64,
+    name: &str,
+    salt: u64,
+    render: impl Fn(&OpenCtx) -> Vec<u8> + Send + Sync + 'static,
+) -> Arc<dyn Inode> {
+    Arc::new(Node {
+        dev,
+        ino: ino_of(name, salt),
+        perm: 0o444,
+        kind: Kind::File(Arc::new(render)),
+    })
 }
 
-pub fn link(dev: u64, name: &str, salt: u64, target: impl Fn() -> String + Send + Sync + 'static) -> Arc<dyn Inode> {
-    Arc::new(Node { dev, ino: ino_of(name, salt), perm: 0o777, kind: Kind::Link(Arc::new(target)) })
+pub fn link(
+    dev: u64,
+    name: &str,
+    salt: u64,
+    target: impl Fn() -> String + Send + Sync + 'static,
+) -> Arc<dyn Inode> {
+    Arc::new(Node {
+        dev,
+        ino: ino_of(name, salt),
+        perm: 0o777,
+        kind: Kind::Link(Arc::new(target)),
+    })
 }
 
-pub fn dir(dev: u64, name: &str, salt: u64, entries: impl Fn() -> Vec<(String, Arc<dyn Inode>)> + Send + Sync + 'static) -> Arc<dyn Inode> {
-    Arc::new(Node { dev, ino: ino_of(name, salt), perm: 0o555, kind: Kind::Dir(Arc::new(entries)) })
+pub fn dir(
+    dev: u64,
+    name: &str,
+    salt: u64,
+    entries: impl Fn() -> Vec<(String, Arc<dyn Inode>)> + Send + Sync + 'static,
+) -> Arc<dyn Inode> {
+    Arc::new(Node {
+        dev,
+        ino: ino_of(name, salt),
+        perm: 0o555,
+        kind: Kind::Dir(Arc::new(entries)),
+    })
 }
 
 impl Inode for Node {
@@ -66,7 +98,11 @@ impl Inode for Node {
 
     fn lookup(&self, name: &str) -> SysResult<Arc<dyn Inode>> {
         match &self.kind {
-            Kind::Dir(e) => e().into_iter().find(|(n, _)| n == name).map(|(_, i)| i).ok_or(Errno(libc::ENOENT)),
+            Kind::Dir(e) => e()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, i)| i)
+                .ok_or(Errno(libc::ENOENT)),
             _ => err(libc::ENOTDIR),
         }
     }
@@ -77,7 +113,11 @@ impl Inode for Node {
                 .into_iter()
                 .map(|(name, i)| {
                     let st = i.stat()?;
-                    Ok(DirEntry { name, ino: st.ino, ftype: st.file_type() })
+                    Ok(DirEntry {
+                        name,
+                        ino: st.ino,
+                        ftype: st.file_type(),
+                    })
                 })
                 .collect(),
             _ => err(libc::ENOTDIR),

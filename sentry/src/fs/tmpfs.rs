@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::errno::{err, Errno, SysResult};
 use crate::vfs::stat::now;
-use crate::vfs::{Create, OpenCtx, DirEntry, FileOps, FileType, Inode, Stat};
+use crate::vfs::{Create, DirEntry, FileOps, FileType, Inode, OpenCtx, Stat};
 
 pub struct TmpFs {
     id: usize,
@@ -48,8 +48,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl TmpFs {
     /// A new tmpfs; returns its root directory.
     pub fn new_root(size: Option<u64>, mode: u32) -> Arc<TmpInode> {
-        let fs = Arc::new(TmpFs { id: super::new_fs_id(), next_ino: AtomicU64::new(2), used: AtomicU64::new(0), limit: size.unwrap_or(u64::MAX) });
-        TmpInode::new(&fs, FileType::Directory, mode, 0, 0, Body::Dir(Mutex::new(BTreeMap::new())))
+        let fs = Arc::new(TmpFs {
+            id: super::new_fs_id(),
+            next_ino: AtomicU64::new(2),
+            used: AtomicU64::new(0),
+            limit: size.unwrap_or(u64::MAX),
+        });
+        TmpInode::new(
+            &fs,
+            FileType::Directory,
+            mode,
+            0,
+            0,
+            Body::Dir(Mutex::new(BTreeMap::new())),
+        )
     }
 
     pub fn id(&self) -> usize {
@@ -58,12 +70,27 @@ impl TmpFs {
 }
 
 impl TmpInode {
-    fn new(fs: &Arc<TmpFs>, ftype: FileType, perm: u32, uid: u32, gid: u32, body: Body) -> Arc<TmpInode> {
+    fn new(
+        fs: &Arc<TmpFs>,
+        ftype: FileType,
+        perm: u32,
+        uid: u32,
+        gid: u32,
+        body: Body,
+    ) -> Arc<TmpInode> {
         let t = now();
         Arc::new(TmpInode {
             fs: fs.clone(),
             ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
-            meta: Mutex::new(Meta { mode: ftype.mode_bits() | (perm & 0o7777), uid, gid, nlink: if ftype == FileType::Directory { 2 } else { 1 }, atime: t, mtime: t, ctime: t }),
+            meta: Mutex::new(Meta {
+                mode: ftype.mode_bits() | (perm & 0o7777),
+                uid,
+                gid,
+                nlink: if ftype == FileType::Directory { 2 } else { 1 },
+                atime: t,
+                mtime: t,
+                ctime: t,
+            }),
             body,
         })
     }
@@ -104,7 +131,9 @@ impl TmpInode {
     }
 
     fn file_read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
-        let Body::File(data) = &self.body else { return err(libc::EISDIR) };
+        let Body::File(data) = &self.body else {
+            return err(libc::EISDIR);
+        };
         let d = lock(data);
         let off = off as usize;
         if off >= d.len() {
@@ -116,9 +145,13 @@ impl TmpInode {
     }
 
     fn file_write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
-        let Body::File(data) = &self.body else { return err(libc::EISDIR) };
+        let Body::File(data) = &self.body else {
+            return err(libc::EISDIR);
+        };
         let mut d = lock(data);
-        let end = (off as usize).checked_add(buf.len()).ok_or(Errno(libc::EFBIG))?;
+        let end = (off as usize)
+            .checked_add(buf.len())
+            .ok_or(Errno(libc::EFBIG))?;
         if end > d.len() {
             self.reserve((end - d.len()) as u64)?;
             d.resize(end, 0);
@@ -139,13 +172,17 @@ impl TmpInode {
     }
 
     fn set_len(&self, len: u64) -> SysResult<()> {
-        let Body::File(data) = &self.body else { return err(libc::EISDIR) };
+        let Body::File(data) = &self.body else {
+            return err(libc::EISDIR);
+        };
         let mut d = lock(data);
         let len = usize::try_from(len).map_err(|_| Errno(libc::EFBIG))?;
         if len > d.len() {
             self.reserve((len - d.len()) as u64)?;
         } else {
-            self.fs.used.fetch_sub((d.len() - len) as u64, Ordering::Relaxed);
+            self.fs
+                .used
+                .fetch_sub((d.len() - len) as u64, Ordering::Relaxed);
         }
         d.resize(len, 0);
         drop(d);
@@ -157,7 +194,9 @@ impl TmpInode {
 impl Drop for TmpInode {
     fn drop(&mut self) {
         if let Body::File(d) = &self.body {
-            self.fs.used.fetch_sub(lock(d).len() as u64, Ordering::Relaxed);
+            self.fs
+                .used
+                .fetch_sub(lock(d).len() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -188,14 +227,20 @@ impl Inode for TmpInode {
     }
 
     fn open(self: Arc<Self>, flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
-        if flags & libc::O_TRUNC != 0 && matches!(self.body, Body::File(_)) && flags & libc::O_ACCMODE != libc::O_RDONLY {
+        if flags & libc::O_TRUNC != 0
+            && matches!(self.body, Body::File(_))
+            && flags & libc::O_ACCMODE != libc::O_RDONLY
+        {
             self.set_len(0)?;
         }
         Ok(Arc::new(TmpFile { inode: self }))
     }
 
     fn lookup(&self, name: &str) -> SysResult<Arc<dyn Inode>> {
-        lock(self.children()?).get(name).cloned().ok_or(Errno(libc::ENOENT))
+        lock(self.children()?)
+            .get(name)
+            .cloned()
+            .ok_or(Errno(libc::ENOENT))
     }
 
     fn readdir(&self) -> SysResult<Vec<DirEntry>> {
@@ -203,7 +248,11 @@ impl Inode for TmpInode {
         let mut out = Vec::with_capacity(c.len());
         for (name, inode) in c.iter() {
             let st = inode.stat()?;
-            out.push(DirEntry { name: name.clone(), ino: st.ino, ftype: st.file_type() });
+            out.push(DirEntry {
+                name: name.clone(),
+                ino: st.ino,
+                ftype: st.file_type(),
+            });
         }
         Ok(out)
     }
@@ -216,18 +265,39 @@ impl Inode for TmpInode {
     }
 
     fn create(&self, name: &str, c: Create) -> SysResult<Arc<dyn Inode>> {
-        let inode = TmpInode::new(&self.fs, FileType::Regular, c.mode, c.uid, c.gid, Body::File(Mutex::new(Vec::new())));
+        let inode = TmpInode::new(
+            &self.fs,
+            FileType::Regular,
+            c.mode,
+            c.uid,
+            c.gid,
+            Body::File(Mutex::new(Vec::new())),
+        );
         self.insert_new(name, inode.clone())?;
         Ok(inode)
     }
 
     fn mkdir(&self, name: &str, c: Create) -> SysResult<()> {
-        let inode = TmpInode::new(&self.fs, FileType::Directory, c.mode, c.uid, c.gid, Body::Dir(Mutex::new(BTreeMap::new())));
+        let inode = TmpInode::new(
+            &self.fs,
+            FileType::Directory,
+            c.mode,
+            c.uid,
+            c.gid,
+            Body::Dir(Mutex::new(BTreeMap::new())),
+        );
         self.insert_new(name, inode)
     }
 
     fn symlink(&self, name: &str, target: &str, c: Create) -> SysResult<()> {
-        let inode = TmpInode::new(&self.fs, FileType::Symlink, 0o777, c.uid, c.gid, Body::Symlink(target.to_string()));
+        let inode = TmpInode::new(
+            &self.fs,
+            FileType::Symlink,
+            0o777,
+            c.uid,
+            c.gid,
+            Body::Symlink(target.to_string()),
+        );
         self.insert_new(name, inode)
     }
 
@@ -263,7 +333,10 @@ impl Inode for TmpInode {
     }
 
     fn rename(&self, old: &str, new_dir: &dyn Inode, new: &str) -> SysResult<()> {
-        let to = new_dir.as_any().downcast_ref::<TmpInode>().ok_or(Errno(libc::EXDEV))?;
+        let to = new_dir
+            .as_any()
+            .downcast_ref::<TmpInode>()
+            .ok_or(Errno(libc::EXDEV))?;
         if !Arc::ptr_eq(&to.fs, &self.fs) {
             return err(libc::EXDEV);
         }
@@ -289,7 +362,10 @@ impl Inode for TmpInode {
     }
 
     fn link(&self, _name: &str, target: &dyn Inode) -> SysResult<()> {
-        let t = target.as_any().downcast_ref::<TmpInode>().ok_or(Errno(libc::EXDEV))?;
+        let t = target
+            .as_any()
+            .downcast_ref::<TmpInode>()
+            .ok_or(Errno(libc::EXDEV))?;
         if !Arc::ptr_eq(&t.fs, &self.fs) {
             return err(libc::EXDEV);
         }
@@ -321,7 +397,11 @@ impl Inode for TmpInode {
         self.set_len(len)
     }
 
-    fn set_times(&self, atime: Option<libc::timespec>, mtime: Option<libc::timespec>) -> SysResult<()> {
+    fn set_times(
+        &self,
+        atime: Option<libc::timespec>,
+        mtime: Option<libc::timespec>,
+    ) -> SysResult<()> {
         let mut m = lock(&self.meta);
         if let Some(a) = atime {
             m.atime = a;

@@ -42,38 +42,72 @@ pub struct Boot {
 }
 
 fn clean_path(p: &str) -> String {
-    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     format!("/{}", parts.join("/"))
 }
 
 impl Boot {
     pub fn open(spec: &SandboxSpec) -> Result<Boot, Error> {
-        let root = HostInode::open_root(&spec.rootfs, spec.root_readonly).map_err(|source| Error::OpenRootfs { path: spec.rootfs.clone(), source })?;
+        let root = HostInode::open_root(&spec.rootfs, spec.root_readonly).map_err(|source| {
+            Error::OpenRootfs {
+                path: spec.rootfs.clone(),
+                source,
+            }
+        })?;
         let mut binds = Vec::new();
         for m in &spec.mounts {
             if let MountKind::Bind { source } = &m.kind {
-                let inode = HostInode::open_root(source, m.readonly).map_err(|source_err| Error::OpenBindSource { path: source.clone(), source: source_err })?;
+                let inode = HostInode::open_root(source, m.readonly).map_err(|source_err| {
+                    Error::OpenBindSource {
+                        path: source.clone(),
+                        source: source_err,
+                    }
+                })?;
                 binds.push((clean_path(&m.destination), inode, m.readonly));
             }
         }
-        Ok(Boot { spec: spec.clone(), root, binds, kernel: None, init: None })
+        Ok(Boot {
+            spec: spec.clone(),
+            root,
+            binds,
+            kernel: None,
+            init: None,
+        })
     }
 
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
         let memfile = MemoryFile::new()?;
         let platform = Box::new(PtracePlatform::new(memfile.fd()));
         let root_inode: Arc<dyn Inode> = self.root.clone();
-        let root = Location { path: "/".into(), inode: root_inode.clone(), readonly: self.spec.root_readonly };
+        let root = Location {
+            path: "/".into(),
+            inode: root_inode.clone(),
+            readonly: self.spec.root_readonly,
+        };
         let mut mounts = Mounts::default();
-        mounts.add("/", Mount { root: root_inode, readonly: self.spec.root_readonly, fstype: "rootfs".into() });
+        mounts.add(
+            "/",
+            Mount {
+                root: root_inode,
+                readonly: self.spec.root_readonly,
+                fstype: "rootfs".into(),
+            },
+        );
         let mut binds = self.binds.clone().into_iter();
         for m in &self.spec.mounts {
             let dest = clean_path(&m.destination);
             let (inode, fstype): (Arc<dyn Inode>, &str) = match &m.kind {
                 MountKind::Proc => (proc::new_procfs(), "proc"),
                 MountKind::Sysfs => (TmpFs::new_root(Some(0), 0o555), "sysfs"),
-                MountKind::Tmpfs { .. } if dest == "/dev" => (dev::new_devfs(console.as_ref()), "tmpfs"),
-                MountKind::Tmpfs { size, mode } => (TmpFs::new_root(*size, mode.unwrap_or(0o1777)), "tmpfs"),
+                MountKind::Tmpfs { .. } if dest == "/dev" => {
+                    (dev::new_devfs(console.as_ref()), "tmpfs")
+                }
+                MountKind::Tmpfs { size, mode } => {
+                    (TmpFs::new_root(*size, mode.unwrap_or(0o1777)), "tmpfs")
+                }
                 MountKind::Devpts => (dev::new_devpts(console.as_ref()), "devpts"),
                 MountKind::Mqueue => (TmpFs::new_root(Some(0), 0o1777), "mqueue"),
                 MountKind::Bind { .. } => match binds.next() {
@@ -81,40 +115,93 @@ impl Boot {
                     None => continue,
                 },
             };
-            mounts.add(&dest, Mount { root: inode, readonly: m.readonly, fstype: fstype.into() });
+            mounts.add(
+                &dest,
+                Mount {
+                    root: inode,
+                    readonly: m.readonly,
+                    fstype: fstype.into(),
+                },
+            );
         }
         // No /dev in the spec: the Sentry still provides one.
         if mounts.get("/dev").is_none() {
-            mounts.add("/dev", Mount { root: dev::new_devfs(console.as_ref()), readonly: false, fstype: "tmpfs".into() });
+            mounts.add(
+                "/dev",
+                Mount {
+                    root: dev::new_devfs(console.as_ref()),
+                    readonly: false,
+                    fstype: "tmpfs".into(),
+                },
+            );
         }
         if mounts.get("/dev/pts").is_none() {
-            mounts.add("/dev/pts", Mount { root: dev::new_devpts(console.as_ref()), readonly: false, fstype: "devpts".into() });
+            mounts.add(
+                "/dev/pts",
+                Mount {
+                    root: dev::new_devpts(console.as_ref()),
+                    readonly: false,
+                    fstype: "devpts".into(),
+                },
+            );
         }
-        let resolver = Resolver { mounts: &mounts, root: &root };
+        let resolver = Resolver {
+            mounts: &mounts,
+            root: &root,
+        };
         let mut extra = Vec::new();
         for p in &self.spec.masked_paths {
             let p = clean_path(p);
             if let Ok(loc) = resolver.resolve(&root, &p, true) {
-                let inode: Arc<dyn Inode> = if loc.is_dir() { TmpFs::new_root(Some(0), 0o555) } else { synthetic::file(0x2, &p, 0, |_| Vec::new()) };
-                extra.push((p, Mount { root: inode, readonly: true, fstype: "tmpfs".into() }));
+                let inode: Arc<dyn Inode> = if loc.is_dir() {
+                    TmpFs::new_root(Some(0), 0o555)
+                } else {
+                    synthetic::file(0x2, &p, 0, |_| Vec::new())
+                };
+                extra.push((
+                    p,
+                    Mount {
+                        root: inode,
+                        readonly: true,
+                        fstype: "tmpfs".into(),
+                    },
+                ));
             }
         }
         for p in &self.spec.readonly_paths {
             let p = clean_path(p);
             if let Ok(loc) = resolver.resolve(&root, &p, true) {
-                extra.push((p, Mount { root: loc.inode, readonly: true, fstype: "bind".into() }));
+                extra.push((
+                    p,
+                    Mount {
+                        root: loc.inode,
+                        readonly: true,
+                        fstype: "bind".into(),
+                    },
+                ));
             }
         }
         for (p, m) in extra {
             mounts.add(&p, m);
         }
-        let k = Kernel::new(memfile, platform, mounts, root, self.spec.hostname.clone(), console);
-        Ok(Kernel::install(k))
+        let k = Kernel::new(
+            memfile,
+            platform,
+            mounts,
+            root,
+            self.spec.hostname.clone(),
+            console,
+        );
+        Kernel::install(k)
     }
 
     pub fn create_init(&mut self, stdio: [OwnedFd; 3]) -> Result<(), Error> {
         let [i, o, e] = stdio;
-        let console = if self.spec.process.terminal { Some(Arc::new(HostFd::new(i.try_clone()?))) } else { None };
+        let console = if self.spec.process.terminal {
+            Some(Arc::new(HostFd::new(i.try_clone()?)))
+        } else {
+            None
+        };
         let k = self.build_kernel(console)?;
         self.kernel = Some(k.clone());
         let init = prepare(&k, &self.spec.process, [i, o, e], 1, 0)?;
@@ -123,17 +210,33 @@ impl Boot {
     }
 
     pub fn serve(mut self, control: UnixListener) -> Result<i32, Error> {
-        let k = self.kernel.clone().ok_or_else(|| Error::Protocol("serve before create_init".into()))?;
-        let init = self.init.take().ok_or_else(|| Error::Protocol("serve before create_init".into()))?;
+        let k = self
+            .kernel
+            .clone()
+            .ok_or_else(|| Error::Protocol("serve before create_init".into()))?;
+        let init = self
+            .init
+            .take()
+            .ok_or_else(|| Error::Protocol("serve before create_init".into()))?;
         crate::jail::install()?;
         let (start_tx, start_rx) = mpsc::channel::<()>();
         let kc = k.clone();
-        std::thread::Builder::new().name("control".into()).spawn(move || control_loop(kc, control, start_tx))?;
+        std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || control_loop(kc, control, start_tx))?;
         // Signals to a created container (docker stop before start) still reach init.
         if start_rx.recv().is_err() {
-            return Err(Error::Protocol("the control socket closed before start".into()));
+            return Err(Error::Protocol(
+                "the control socket closed before start".into(),
+            ));
         }
-        let Prepared { proc, path, argv, envp, exit } = init;
+        let Prepared {
+            proc,
+            path,
+            argv,
+            envp,
+            exit,
+        } = init;
         spawn(&k, proc, path, argv, envp);
         let status = exit.recv().unwrap_or(libc::SIGKILL);
         k.kill_all();
@@ -175,7 +278,13 @@ fn fd_path(fd: &HostFd, console: bool) -> String {
 }
 
 /// Creates a process (not yet running) for `spec` with `stdio`.
-fn prepare(k: &Arc<Kernel>, spec: &ProcessSpec, stdio: [OwnedFd; 3], pid: i32, ppid: i32) -> Result<Prepared, Error> {
+fn prepare(
+    k: &Arc<Kernel>,
+    spec: &ProcessSpec,
+    stdio: [OwnedFd; 3],
+    pid: i32,
+    ppid: i32,
+) -> Result<Prepared, Error> {
     let first = spec.args.first().ok_or(Error::NoArgs)?;
     let mut files = FdTable::default();
     for (n, fd) in stdio.into_iter().enumerate() {
@@ -188,10 +297,27 @@ fn prepare(k: &Arc<Kernel>, spec: &ProcessSpec, stdio: [OwnedFd; 3], pid: i32, p
         let file = OpenFile::new(host, None, path, libc::O_RDWR);
         let _ = files.install_at(n as i32, file, false, 3);
     }
-    let resolver = Resolver { mounts: &k.mounts, root: &k.root };
-    let cwd = resolver.resolve(&k.root, &clean_path(if spec.cwd.is_empty() { "/" } else { &spec.cwd }), true).unwrap_or_else(|_| k.root.clone());
-    let path_env = spec.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
-    let program = find_program(k, &cwd, first, &path_env).ok_or_else(|| Error::ExecutableNotFound { name: first.clone() })?;
+    let resolver = Resolver {
+        mounts: &k.mounts,
+        root: &k.root,
+    };
+    let cwd = resolver
+        .resolve(
+            &k.root,
+            &clean_path(if spec.cwd.is_empty() { "/" } else { &spec.cwd }),
+            true,
+        )
+        .unwrap_or_else(|_| k.root.clone());
+    let path_env = spec
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH)
+        .to_string();
+    let program =
+        find_program(k, &cwd, first, &path_env).ok_or_else(|| Error::ExecutableNotFound {
+            name: first.clone(),
+        })?;
     let (tx, rx) = mpsc::channel();
     let state = ProcState {
         ppid,
@@ -199,7 +325,13 @@ fn prepare(k: &Arc<Kernel>, spec: &ProcessSpec, stdio: [OwnedFd; 3], pid: i32, p
         sid: pid,
         children: Default::default(),
         zombie: None,
-        comm: first.rsplit('/').next().unwrap_or("").chars().take(15).collect(),
+        comm: first
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(15)
+            .collect(),
         cmdline: Vec::new(),
         environ: Vec::new(),
         exe: program.clone(),
@@ -223,48 +355,77 @@ fn prepare(k: &Arc<Kernel>, spec: &ProcessSpec, stdio: [OwnedFd; 3], pid: i32, p
 
 /// Finds a program the way execvp does: a name with a '/' as is, else in $PATH.
 fn find_program(k: &Kernel, cwd: &Location, name: &str, path_env: &str) -> Option<String> {
-    let resolver = Resolver { mounts: &k.mounts, root: &k.root };
-    let ok = |p: &str| resolver.resolve(cwd, p, true).ok().and_then(|l| l.inode.stat().ok()).is_some_and(|s| s.file_type() == FileType::Regular && s.mode & 0o111 != 0);
+    let resolver = Resolver {
+        mounts: &k.mounts,
+        root: &k.root,
+    };
+    let ok = |p: &str| {
+        resolver
+            .resolve(cwd, p, true)
+            .ok()
+            .and_then(|l| l.inode.stat().ok())
+            .is_some_and(|s| s.file_type() == FileType::Regular && s.mode & 0o111 != 0)
+    };
     if name.contains('/') {
         return ok(name).then(|| name.to_string());
     }
-    path_env.split(':').filter(|d| !d.is_empty()).map(|d| format!("{}/{}", d.trim_end_matches('/'), name)).find(|p| ok(p))
+    path_env
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("{}/{}", d.trim_end_matches('/'), name))
+        .find(|p| ok(p))
 }
 
 /// Starts a prepared process on its own Sentry thread.
-fn spawn(k: &Arc<Kernel>, proc: Arc<Process>, path: String, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) {
+fn spawn(
+    k: &Arc<Kernel>,
+    proc: Arc<Process>,
+    path: String,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) {
     *lock(&k.live_tasks) += 1;
     let kc = k.clone();
     let pid = proc.pid;
-    let result = std::thread::Builder::new().name(format!("task-{pid}")).stack_size(1 << 20).spawn(move || {
-        proc::CURRENT_PID.with(|c| c.set(pid));
-        let ctx = match kc.platform.new_context() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!("cannot start pid {pid}: {e}");
-                super::exit::exit_process(&kc, &proc, super::task::Exit::Code(127));
-                return;
-            }
-        };
-        let mm = MemoryManager::new(kc.memfile.clone(), ctx);
-        // SAFETY: user_regs_struct is plain data; exec fills it in.
-        let mut regs: Regs = unsafe { std::mem::zeroed() };
-        regs.cs = 0x33;
-        regs.ss = 0x2b;
-        let mut task = Task::new(kc.clone(), proc, regs, mm);
-        match exec::execve(&mut task, &path, argv, envp) {
-            Err(e) if e == crate::errno::Errno::EJUSTRETURN => {}
-            Err(e) => {
-                let msg = format!("sandbox: exec {path}: {}\n", std::io::Error::from_raw_os_error(e.0));
-                if let Ok(f) = lock(&task.proc.files).get(2) {
-                    let _ = f.ops.write(msg.as_bytes(), 0);
+    let result = std::thread::Builder::new()
+        .name(format!("task-{pid}"))
+        .stack_size(1 << 20)
+        .spawn(move || {
+            proc::CURRENT_PID.with(|c| c.set(pid));
+            let ctx = match kc.platform.new_context() {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!("cannot start pid {pid}: {e}");
+                    super::exit::exit_process(&kc, &proc, super::task::Exit::Code(127));
+                    return;
                 }
-                task.exit = Some(super::task::Exit::Code(if e.0 == libc::ENOENT { 127 } else { 126 }));
+            };
+            let mm = MemoryManager::new(kc.memfile.clone(), ctx);
+            // SAFETY: user_regs_struct is plain data; exec fills it in.
+            let mut regs: Regs = unsafe { std::mem::zeroed() };
+            regs.cs = 0x33;
+            regs.ss = 0x2b;
+            let mut task = Task::new(kc.clone(), proc, regs, mm);
+            match exec::execve(&mut task, &path, argv, envp) {
+                Err(e) if e == crate::errno::Errno::EJUSTRETURN => {}
+                Err(e) => {
+                    let msg = format!(
+                        "sandbox: exec {path}: {}\n",
+                        std::io::Error::from_raw_os_error(e.0)
+                    );
+                    if let Ok(f) = lock(&task.proc.files).get(2) {
+                        let _ = f.ops.write(msg.as_bytes(), 0);
+                    }
+                    task.exit = Some(super::task::Exit::Code(if e.0 == libc::ENOENT {
+                        127
+                    } else {
+                        126
+                    }));
+                }
+                Ok(_) => {}
             }
-            Ok(_) => {}
-        }
-        task.run();
-    });
+            task.run();
+        });
     if let Err(e) = result {
         tracing::error!("cannot start a Sentry thread: {e}");
     }
@@ -280,7 +441,11 @@ fn control_loop(k: Arc<Kernel>, listener: UnixListener, start: mpsc::Sender<()>)
     }
 }
 
-fn handle(k: &Arc<Kernel>, conn: UnixStream, start: &mut Option<mpsc::Sender<()>>) -> Result<(), Error> {
+fn handle(
+    k: &Arc<Kernel>,
+    conn: UnixStream,
+    start: &mut Option<mpsc::Sender<()>>,
+) -> Result<(), Error> {
     let (req, fds) = recv_frame::<Request>(&conn)?;
     match req {
         Request::Start => {
@@ -289,13 +454,21 @@ fn handle(k: &Arc<Kernel>, conn: UnixStream, start: &mut Option<mpsc::Sender<()>
                     let _ = tx.send(());
                     Response::Ok
                 }
-                None => Response::Error { message: "the container was already started".into() },
+                None => Response::Error {
+                    message: "the container was already started".into(),
+                },
             };
             send_frame(&conn, &reply, &[])
         }
         Request::Signal { signal, all } => {
             if !(1..=64).contains(&signal) {
-                return send_frame(&conn, &Response::Error { message: format!("invalid signal {signal}") }, &[]);
+                return send_frame(
+                    &conn,
+                    &Response::Error {
+                        message: format!("invalid signal {signal}"),
+                    },
+                    &[],
+                );
             }
             let info = SigInfo::new(signal, SI_USER);
             if all {
@@ -308,29 +481,65 @@ fn handle(k: &Arc<Kernel>, conn: UnixStream, start: &mut Option<mpsc::Sender<()>
             send_frame(&conn, &Response::Ok, &[])
         }
         Request::Ps => {
-            let pids = k.all_processes().iter().filter(|p| !p.is_zombie()).map(|p| lock(&p.state).host_pid).filter(|&p| p > 0).collect();
+            let pids = k
+                .all_processes()
+                .iter()
+                .filter(|p| !p.is_zombie())
+                .map(|p| lock(&p.state).host_pid)
+                .filter(|&p| p > 0)
+                .collect();
             send_frame(&conn, &Response::Pids { pids }, &[])
         }
         Request::Exec { process } => {
             let mut it = fds.into_iter();
             let (Some(i), Some(o), Some(e)) = (it.next(), it.next(), it.next()) else {
-                return send_frame(&conn, &Response::Error { message: "exec needs three stdio descriptors".into() }, &[]);
+                return send_frame(
+                    &conn,
+                    &Response::Error {
+                        message: "exec needs three stdio descriptors".into(),
+                    },
+                    &[],
+                );
             };
             let Some(pid) = k.alloc_pid() else {
-                return send_frame(&conn, &Response::Error { message: "no free pid".into() }, &[]);
+                return send_frame(
+                    &conn,
+                    &Response::Error {
+                        message: "no free pid".into(),
+                    },
+                    &[],
+                );
             };
             match prepare(k, &process, [i, o, e], pid, 0) {
                 Err(err) => {
                     k.release(pid);
-                    send_frame(&conn, &Response::Error { message: err.to_string() }, &[])
+                    send_frame(
+                        &conn,
+                        &Response::Error {
+                            message: err.to_string(),
+                        },
+                        &[],
+                    )
                 }
                 Ok(p) => {
-                    let Prepared { proc, path, argv, envp, exit } = p;
+                    let Prepared {
+                        proc,
+                        path,
+                        argv,
+                        envp,
+                        exit,
+                    } = p;
                     spawn(k, proc, path, argv, envp);
                     send_frame(&conn, &Response::Started, &[])?;
                     std::thread::spawn(move || {
                         let status = exit.recv().unwrap_or(libc::SIGKILL);
-                        let _ = send_frame(&conn, &Response::Exited { status: shell_status(status) }, &[]);
+                        let _ = send_frame(
+                            &conn,
+                            &Response::Exited {
+                                status: shell_status(status),
+                            },
+                            &[],
+                        );
                         let _ = conn.as_raw_fd();
                     });
                     Ok(())

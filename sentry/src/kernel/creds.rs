@@ -13,7 +13,15 @@ pub struct Creds {
 
 impl Creds {
     pub fn new(uid: u32, gid: u32, groups: Vec<u32>) -> Creds {
-        Creds { uid, euid: uid, suid: uid, gid, egid: gid, sgid: gid, groups }
+        Creds {
+            uid,
+            euid: uid,
+            suid: uid,
+            gid,
+            egid: gid,
+            sgid: gid,
+            groups,
+        }
     }
 
     pub fn is_root(&self) -> bool {

@@ -31,7 +31,10 @@ pub fn wait(seen: u64, deadline: Option<Instant>) {
                 if now >= d {
                     return;
                 }
-                g = CHANGED.wait_timeout(g, d - now).unwrap_or_else(|p| p.into_inner()).0;
+                g = CHANGED
+                    .wait_timeout(g, d - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
         }
     }

@@ -17,7 +17,11 @@ const STACK_SIZE: u64 = 8 << 20;
 /// The program `path` resolved, checked for execute permission and opened.
 pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn FileOps>)> {
     let start = lock(&t.proc.fs).cwd.clone();
-    let loc = Resolver { mounts: &t.kernel.mounts, root: &t.kernel.root }.resolve(&start, path, true)?;
+    let loc = Resolver {
+        mounts: &t.kernel.mounts,
+        root: &t.kernel.root,
+    }
+    .resolve(&start, path, true)?;
     let st = loc.inode.stat()?;
     if st.file_type() == FileType::Directory {
         return err(libc::EACCES);
@@ -29,7 +33,10 @@ pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn Fil
     if !creds.may_access(st.mode, st.uid, st.gid, 1, false) {
         return err(libc::EACCES);
     }
-    let ctx = OpenCtx { pid: t.pid(), mm: &t.mm };
+    let ctx = OpenCtx {
+        pid: t.pid(),
+        mm: &t.mm,
+    };
     let file = loc.inode.clone().open(libc::O_RDONLY, &ctx)?;
     Ok((loc, file))
 }
@@ -44,14 +51,22 @@ fn parse_shebang(head: &[u8]) -> Option<(String, Option<String>)> {
     if interp.is_empty() {
         return None;
     }
-    let arg = parts.next().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+    let arg = parts
+        .next()
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty());
     Some((interp, arg))
 }
 
 /// Replaces the task's image. On success the registers point at the new
 /// program's entry (returns EJUSTRETURN); a failure after the old image is
 /// gone kills the process.
-pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<u64> {
+pub fn execve(
+    t: &mut Task,
+    path: &str,
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> SysResult<u64> {
     let exec_name = path.to_string();
     let mut path = path.to_string();
     let mut depth = 0;
@@ -81,7 +96,13 @@ pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8
     };
     let interp = match &image.interp {
         Some(p) => {
-            let (iloc, ifile) = open_executable(t, p).map_err(|e| if e.0 == libc::ENOENT { Errno(libc::ENOENT) } else { e })?;
+            let (iloc, ifile) = open_executable(t, p).map_err(|e| {
+                if e.0 == libc::ENOENT {
+                    Errno(libc::ENOENT)
+                } else {
+                    e
+                }
+            })?;
             let read = |buf: &mut [u8], off: u64| ifile.read(buf, off);
             let iimage = elf::parse(&read)?;
             Some((iloc, ifile, iimage))
@@ -91,7 +112,10 @@ pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8
 
     // The point of no return: the old image goes.
     if let Err(e) = load_image(t, &loc, &file, &image, interp.as_ref(), &argv, &envp) {
-        tracing::debug!(pid = t.pid(), "exec of {path} failed after the point of no return: {e:?}");
+        tracing::debug!(
+            pid = t.pid(),
+            "exec of {path} failed after the point of no return: {e:?}"
+        );
         t.exit = Some(super::task::Exit::Signal(libc::SIGSEGV));
         return Err(Errno::EJUSTRETURN);
     }
@@ -101,7 +125,10 @@ pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8
         let mut sig = lock(&t.proc.sig);
         for a in sig.actions.iter_mut() {
             if a.handler != SIG_IGN {
-                *a = super::signal::SigAction { handler: SIG_DFL, ..Default::default() };
+                *a = super::signal::SigAction {
+                    handler: SIG_DFL,
+                    ..Default::default()
+                };
             }
         }
     }
@@ -110,9 +137,21 @@ pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8
     {
         let mut st = lock(&t.proc.state);
         // Linux names the process after the file name it was exec'd by.
-        st.comm = exec_name.rsplit('/').next().unwrap_or("").chars().take(15).collect();
-        st.cmdline = argv.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
-        st.environ = envp.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
+        st.comm = exec_name
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(15)
+            .collect();
+        st.cmdline = argv
+            .iter()
+            .flat_map(|a| a.iter().copied().chain(std::iter::once(0)))
+            .collect();
+        st.environ = envp
+            .iter()
+            .flat_map(|a| a.iter().copied().chain(std::iter::once(0)))
+            .collect();
         st.exe = loc.path.clone();
         st.vfork_done = true;
     }
@@ -122,7 +161,12 @@ pub fn execve(t: &mut Task, path: &str, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8
 
 fn file_kind(loc: &Location) -> VmaKind {
     let st = loc.inode.stat().ok();
-    VmaKind::File { path: loc.path.clone(), offset: 0, dev: st.map(|s| s.dev).unwrap_or(0), ino: st.map(|s| s.ino).unwrap_or(0) }
+    VmaKind::File {
+        path: loc.path.clone(),
+        offset: 0,
+        dev: st.map(|s| s.dev).unwrap_or(0),
+        ino: st.map(|s| s.ino).unwrap_or(0),
+    }
 }
 
 fn load_image(

@@ -14,10 +14,19 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
         let mut st = lock(&p.state);
         st.zombie = Some(status);
         st.vfork_done = true;
-        (st.ppid, st.exit_notify.take(), std::mem::take(&mut st.children), st.creds.uid)
+        (
+            st.ppid,
+            st.exit_notify.take(),
+            std::mem::take(&mut st.children),
+            st.creds.uid,
+        )
     };
     lock(&p.sig).pending.clear();
-    let init = if p.pid == 1 { None } else { k.process(1).filter(|i| !i.is_zombie()) };
+    let init = if p.pid == 1 {
+        None
+    } else {
+        k.process(1).filter(|i| !i.is_zombie())
+    };
     for c in children {
         let Some(cp) = k.process(c) else { continue };
         let zombie = {

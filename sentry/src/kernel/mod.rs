@@ -49,12 +49,25 @@ pub fn get() -> Option<&'static Arc<Kernel>> {
 pub const PID_MAX: i32 = 4_194_304;
 
 impl Kernel {
-    pub fn install(k: Kernel) -> Arc<Kernel> {
-        let _ = KERNEL.set(Arc::new(k));
-        KERNEL.get().cloned().unwrap_or_else(|| unreachable_kernel())
+    /// Makes `k` the Sentry's kernel; a Sentry process runs one sandbox.
+    pub fn install(k: Kernel) -> Result<Arc<Kernel>, crate::Error> {
+        KERNEL
+            .set(Arc::new(k))
+            .map_err(|_| crate::Error::Protocol("this Sentry already runs a sandbox".into()))?;
+        KERNEL
+            .get()
+            .cloned()
+            .ok_or_else(|| crate::Error::Protocol("the kernel vanished".into()))
     }
 
-    pub fn new(memfile: Arc<MemoryFile>, platform: Box<dyn Platform>, mounts: Mounts, root: Location, hostname: String, console: Option<Arc<HostFd>>) -> Kernel {
+    pub fn new(
+        memfile: Arc<MemoryFile>,
+        platform: Box<dyn Platform>,
+        mounts: Mounts,
+        root: Location,
+        hostname: String,
+        console: Option<Arc<HostFd>>,
+    ) -> Kernel {
         Kernel {
             memfile,
             platform,
@@ -111,7 +124,12 @@ impl Kernel {
             return;
         }
         if info.signo == libc::SIGCONT {
-            sig.pending.retain(|p| !matches!(p.signo, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU));
+            sig.pending.retain(|p| {
+                !matches!(
+                    p.signo,
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                )
+            });
         }
         sig.queue(info);
         drop(sig);
@@ -156,10 +174,4 @@ impl Kernel {
             }
         }
     }
-}
-
-fn unreachable_kernel() -> Arc<Kernel> {
-    // OnceLock::set failing means a kernel exists already; get() then works.
-    // Reaching here would be a logic error in boot, so stop loudly.
-    panic!("the Sentry's kernel could not be installed")
 }

@@ -58,7 +58,13 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn new(pid: i32, state: ProcState, sig: SigState, files: FdTable, fs: FsContext) -> std::io::Result<Arc<Process>> {
+    pub fn new(
+        pid: i32,
+        state: ProcState,
+        sig: SigState,
+        files: FdTable,
+        fs: FsContext,
+    ) -> std::io::Result<Arc<Process>> {
         // SAFETY: eventfd with constant flags.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if fd < 0 {
@@ -91,7 +97,13 @@ impl Process {
     pub fn wake(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes to our eventfd; failure (counter full) is harmless.
-        unsafe { libc::write(self.wake_fd.as_raw_fd(), &one as *const u64 as *const libc::c_void, 8) };
+        unsafe {
+            libc::write(
+                self.wake_fd.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            )
+        };
         if let Some(i) = lock(&self.interrupter).as_ref() {
             i.interrupt();
         }
@@ -102,7 +114,13 @@ impl Process {
     pub fn drain_wake(&self) {
         let mut v: u64 = 0;
         // SAFETY: reads 8 bytes from our non-blocking eventfd.
-        unsafe { libc::read(self.wake_fd.as_raw_fd(), &mut v as *mut u64 as *mut libc::c_void, 8) };
+        unsafe {
+            libc::read(
+                self.wake_fd.as_raw_fd(),
+                &mut v as *mut u64 as *mut libc::c_void,
+                8,
+            )
+        };
     }
 
     pub fn is_zombie(&self) -> bool {

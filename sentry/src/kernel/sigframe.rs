@@ -23,7 +23,10 @@ const FP_SIZE: u64 = 512;
 fn mcontext(t: &Task, fp_addr: u64, old_mask: u64) -> [u64; 32] {
     let r = &t.regs;
     let mut m = [0u64; 32];
-    let vals = [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx, r.rsp, r.rip, r.eflags];
+    let vals = [
+        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
+        r.rax, r.rcx, r.rsp, r.rip, r.eflags,
+    ];
     m[..18].copy_from_slice(&vals);
     // cs, gs, fs, ss packed as four u16.
     m[18] = (r.cs & 0xffff) | ((r.ss & 0xffff) << 48);
@@ -40,7 +43,8 @@ pub fn setup(t: &mut Task, info: &SigInfo, action: &SigAction, old_mask: u64) ->
     let (ss_sp, ss_flags, ss_size) = t.altstack;
     let on_alt = ss_flags & libc::SS_ONSTACK != 0;
     let mut sp = t.regs.rsp;
-    if action.flags & SA_ONSTACK != 0 && ss_flags & libc::SS_DISABLE == 0 && !on_alt && ss_size > 0 {
+    if action.flags & SA_ONSTACK != 0 && ss_flags & libc::SS_DISABLE == 0 && !on_alt && ss_size > 0
+    {
         sp = ss_sp + ss_size;
     } else {
         sp = sp.checked_sub(128).ok_or(Errno(libc::EFAULT))?; // the red zone

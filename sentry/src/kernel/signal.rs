@@ -51,7 +51,13 @@ pub struct SigInfo {
 
 impl SigInfo {
     pub fn new(signo: i32, code: i32) -> SigInfo {
-        SigInfo { signo, errno: 0, code, pad: 0, fields: [0; 14] }
+        SigInfo {
+            signo,
+            errno: 0,
+            code,
+            pad: 0,
+            fields: [0; 14],
+        }
     }
 
     /// From kill(2): the sender's pid and uid.
@@ -99,7 +105,16 @@ pub fn default_action(sig: i32) -> DefaultAction {
         libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH => DefaultAction::Ignore,
         libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => DefaultAction::Stop,
         libc::SIGCONT => DefaultAction::Continue,
-        libc::SIGQUIT | libc::SIGILL | libc::SIGTRAP | libc::SIGABRT | libc::SIGBUS | libc::SIGFPE | libc::SIGSEGV | libc::SIGXCPU | libc::SIGXFSZ | libc::SIGSYS => DefaultAction::CoreDump,
+        libc::SIGQUIT
+        | libc::SIGILL
+        | libc::SIGTRAP
+        | libc::SIGABRT
+        | libc::SIGBUS
+        | libc::SIGFPE
+        | libc::SIGSEGV
+        | libc::SIGXCPU
+        | libc::SIGXFSZ
+        | libc::SIGSYS => DefaultAction::CoreDump,
         _ => DefaultAction::Terminate,
     }
 }
@@ -114,7 +129,11 @@ pub struct SigState {
 
 impl Default for SigState {
     fn default() -> Self {
-        SigState { actions: [SigAction::default(); NSIG + 1], pending: VecDeque::new(), mask: 0 }
+        SigState {
+            actions: [SigAction::default(); NSIG + 1],
+            pending: VecDeque::new(),
+            mask: 0,
+        }
     }
 }
 
@@ -125,11 +144,14 @@ impl SigState {
             return false;
         }
         let a = &self.actions[sig as usize];
-        a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+        a.handler == SIG_IGN
+            || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
     }
 
     pub fn has_deliverable(&self) -> bool {
-        self.pending.iter().any(|i| bit(i.signo) & (self.mask & !UNBLOCKABLE) == 0)
+        self.pending
+            .iter()
+            .any(|i| bit(i.signo) & (self.mask & !UNBLOCKABLE) == 0)
     }
 
     /// Takes the next deliverable signal: synchronous faults and lower

@@ -52,7 +52,18 @@ impl Task {
         let tid = proc.pid;
         proc.set_interrupter(Some(mm.context_ref().interrupter()));
         lock(&proc.state).host_pid = mm.context_ref().host_pid();
-        Task { kernel, proc, tid, regs, mm, restart: None, saved_mask: None, clear_child_tid: 0, exit: None, altstack: (0, libc::SS_DISABLE, 0) }
+        Task {
+            kernel,
+            proc,
+            tid,
+            regs,
+            mm,
+            restart: None,
+            saved_mask: None,
+            clear_child_tid: 0,
+            exit: None,
+            altstack: (0, libc::SS_DISABLE, 0),
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -85,7 +96,14 @@ impl Task {
 
     fn syscall(&mut self) {
         let nr = self.regs.orig_rax;
-        let args = [self.regs.rdi, self.regs.rsi, self.regs.rdx, self.regs.r10, self.regs.r8, self.regs.r9];
+        let args = [
+            self.regs.rdi,
+            self.regs.rsi,
+            self.regs.rdx,
+            self.regs.r10,
+            self.regs.r8,
+            self.regs.r9,
+        ];
         let result = crate::syscalls::dispatch(self, nr, args);
         match result {
             Ok(v) => self.regs.rax = v,
@@ -106,7 +124,12 @@ impl Task {
     /// Blocks until `ready` yields a value, a signal arrives (ERESTARTSYS)
     /// or `deadline` passes (ETIMEDOUT). With `host`, also wakes when that
     /// host descriptor polls ready for `events`.
-    pub fn block<T>(&mut self, host: Option<(i32, i16)>, deadline: Option<Instant>, mut ready: impl FnMut(&mut Task) -> Option<T>) -> SysResult<T> {
+    pub fn block<T>(
+        &mut self,
+        host: Option<(i32, i16)>,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut(&mut Task) -> Option<T>,
+    ) -> SysResult<T> {
         loop {
             let seen = events::generation();
             if let Some(v) = ready(self) {
@@ -121,10 +144,24 @@ impl Task {
             match host {
                 Some((fd, ev)) => {
                     let mut fds = [
-                        libc::pollfd { fd, events: ev, revents: 0 },
-                        libc::pollfd { fd: self.proc.wake_fd(), events: libc::POLLIN, revents: 0 },
+                        libc::pollfd {
+                            fd,
+                            events: ev,
+                            revents: 0,
+                        },
+                        libc::pollfd {
+                            fd: self.proc.wake_fd(),
+                            events: libc::POLLIN,
+                            revents: 0,
+                        },
                     ];
-                    let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32).unwrap_or(-1);
+                    let timeout = deadline
+                        .map(|d| {
+                            d.saturating_duration_since(Instant::now())
+                                .as_millis()
+                                .min(i32::MAX as u128) as i32
+                        })
+                        .unwrap_or(-1);
                     // SAFETY: poll on two valid pollfd entries.
                     unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
                     self.proc.drain_wake();
@@ -139,7 +176,8 @@ impl Task {
         loop {
             let next = {
                 let mut sig = lock(&self.proc.sig);
-                sig.take().map(|info| (info, sig.actions[info.signo as usize]))
+                sig.take()
+                    .map(|info| (info, sig.actions[info.signo as usize]))
             };
             let Some((info, action)) = next else { break };
             let signo = info.signo;
@@ -156,9 +194,15 @@ impl Task {
                 },
                 _ => {
                     self.apply_restart(Some(action.flags));
-                    let old_mask = self.saved_mask.take().unwrap_or_else(|| lock(&self.proc.sig).mask);
+                    let old_mask = self
+                        .saved_mask
+                        .take()
+                        .unwrap_or_else(|| lock(&self.proc.sig).mask);
                     if let Err(e) = sigframe::setup(self, &info, &action, old_mask) {
-                        tracing::debug!(pid = self.pid(), "cannot build a signal frame ({e:?}): killing with SIGSEGV");
+                        tracing::debug!(
+                            pid = self.pid(),
+                            "cannot build a signal frame ({e:?}): killing with SIGSEGV"
+                        );
                         self.exit = Some(Exit::Signal(libc::SIGSEGV));
                         return;
                     }
@@ -184,10 +228,15 @@ impl Task {
 
     /// Decides an interrupted call's fate: restart it, or let it fail with EINTR.
     fn apply_restart(&mut self, handler_flags: Option<u64>) {
-        let Some(code) = self.restart.take() else { return };
+        let Some(code) = self.restart.take() else {
+            return;
+        };
         let restart = match handler_flags {
             None => true,
-            Some(flags) => code == Errno::ERESTARTNOINTR || (code == Errno::ERESTARTSYS && flags & signal::SA_RESTART != 0),
+            Some(flags) => {
+                code == Errno::ERESTARTNOINTR
+                    || (code == Errno::ERESTARTSYS && flags & signal::SA_RESTART != 0)
+            }
         };
         if restart {
             self.regs.rax = self.regs.orig_rax;
@@ -200,7 +249,9 @@ impl Task {
     /// Tears the task down and turns its process into a zombie.
     fn finish(self) {
         let exit = self.exit.unwrap_or(Exit::Code(0));
-        let Task { kernel, proc, mm, .. } = self;
+        let Task {
+            kernel, proc, mm, ..
+        } = self;
         proc.set_interrupter(None);
         drop(mm);
         lock(&proc.files).clear();

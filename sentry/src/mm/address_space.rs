@@ -17,7 +17,12 @@ pub enum VmaKind {
     Heap,
     Stack,
     /// A private copy of a file's pages.
-    File { path: String, offset: u64, dev: u64, ino: u64 },
+    File {
+        path: String,
+        offset: u64,
+        dev: u64,
+        ino: u64,
+    },
 }
 
 #[derive(Clone)]
@@ -109,7 +114,11 @@ impl MemoryManager {
     }
 
     fn vma_at(&self, addr: u64) -> Option<&Vma> {
-        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
+        self.vmas
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| addr < v.end)
     }
 
     pub fn find(&self, addr: u64) -> Option<&Vma> {
@@ -141,13 +150,21 @@ impl MemoryManager {
 
     /// Maps fresh zeroed memory. `fixed` replaces whatever is there;
     /// otherwise `hint` is used when free, else a gap is chosen.
-    pub fn map_anon(&mut self, hint: u64, len: u64, prot: Prot, fixed: bool, shared: bool, kind: VmaKind) -> SysResult<u64> {
+    pub fn map_anon(
+        &mut self,
+        hint: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        shared: bool,
+        kind: VmaKind,
+    ) -> SysResult<u64> {
         let len = page_up(len).ok_or(Errno(libc::ENOMEM))?;
         if len == 0 {
             return err(libc::EINVAL);
         }
         let start = if fixed {
-            if hint % PAGE_SIZE != 0 {
+            if !hint.is_multiple_of(PAGE_SIZE) {
                 return err(libc::EINVAL);
             }
             let end = hint.checked_add(len).ok_or(Errno(libc::ENOMEM))?;
@@ -159,11 +176,22 @@ impl MemoryManager {
         } else if hint != 0 && self.is_free(page_down(hint), page_down(hint).saturating_add(len)) {
             page_down(hint)
         } else {
-            self.find_gap(len, self.mmap_top).ok_or(Errno(libc::ENOMEM))?
+            self.find_gap(len, self.mmap_top)
+                .ok_or(Errno(libc::ENOMEM))?
         };
         let backing = Arc::new(self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?);
-        let vma = Vma { start, end: start + len, prot, shared, kind, backing, boff: 0 };
-        self.ctx.map(start, len, prot, vma.file_offset(start)).map_err(platform_err)?;
+        let vma = Vma {
+            start,
+            end: start + len,
+            prot,
+            shared,
+            kind,
+            backing,
+            boff: 0,
+        };
+        self.ctx
+            .map(start, len, prot, vma.file_offset(start))
+            .map_err(platform_err)?;
         self.vmas.insert(start, vma);
         Ok(start)
     }
@@ -181,10 +209,11 @@ impl MemoryManager {
     }
 
     pub fn unmap(&mut self, addr: u64, len: u64) -> SysResult<()> {
-        if addr % PAGE_SIZE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return err(libc::EINVAL);
         }
-        let end = page_up(addr.checked_add(len).ok_or(Errno(libc::EINVAL))?).ok_or(Errno(libc::EINVAL))?;
+        let end = page_up(addr.checked_add(len).ok_or(Errno(libc::EINVAL))?)
+            .ok_or(Errno(libc::EINVAL))?;
         self.split_at(addr);
         self.split_at(end);
         let doomed: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
@@ -204,10 +233,11 @@ impl MemoryManager {
     }
 
     pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> SysResult<()> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return err(libc::EINVAL);
         }
-        let end = page_up(addr.checked_add(len).ok_or(Errno(libc::ENOMEM))?).ok_or(Errno(libc::ENOMEM))?;
+        let end = page_up(addr.checked_add(len).ok_or(Errno(libc::ENOMEM))?)
+            .ok_or(Errno(libc::ENOMEM))?;
         if end == addr {
             return Ok(());
         }
@@ -224,7 +254,9 @@ impl MemoryManager {
         for (_, v) in self.vmas.range_mut(addr..end) {
             v.prot = prot;
         }
-        self.ctx.protect(addr, end - addr, prot).map_err(platform_err)
+        self.ctx
+            .protect(addr, end - addr, prot)
+            .map_err(platform_err)
     }
 
     /// Moves the program break; returns the new (or unchanged) break.
@@ -240,7 +272,10 @@ impl MemoryManager {
                 return self.brk;
             }
             let rw = libc::PROT_READ | libc::PROT_WRITE;
-            if self.map_anon(old_end, new_end - old_end, rw, true, false, VmaKind::Heap).is_err() {
+            if self
+                .map_anon(old_end, new_end - old_end, rw, true, false, VmaKind::Heap)
+                .is_err()
+            {
                 return self.brk;
             }
         } else if new_end < old_end && self.unmap(new_end, old_end - new_end).is_err() {
@@ -259,24 +294,37 @@ impl MemoryManager {
             let mut copy = v.clone();
             if !v.shared {
                 let backing = self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?;
-                self.file.copy_populated(v.file_offset(v.start), backing.off, len);
+                self.file
+                    .copy_populated(v.file_offset(v.start), backing.off, len);
                 copy.backing = Arc::new(backing);
                 copy.boff = 0;
             }
             vmas.push(copy);
         }
-        Ok(MmSnapshot { vmas, brk: (self.brk_start, self.brk), mmap_top: self.mmap_top, arg_range: self.arg_range, env_range: self.env_range })
+        Ok(MmSnapshot {
+            vmas,
+            brk: (self.brk_start, self.brk),
+            mmap_top: self.mmap_top,
+            arg_range: self.arg_range,
+            env_range: self.env_range,
+        })
     }
 
     /// Builds a forked child's address space on `ctx`.
-    pub fn from_snapshot(file: Arc<MemoryFile>, ctx: Box<dyn Context>, snap: MmSnapshot) -> SysResult<MemoryManager> {
+    pub fn from_snapshot(
+        file: Arc<MemoryFile>,
+        ctx: Box<dyn Context>,
+        snap: MmSnapshot,
+    ) -> SysResult<MemoryManager> {
         let mut mm = MemoryManager::new(file, ctx);
         (mm.brk_start, mm.brk) = snap.brk;
         mm.mmap_top = snap.mmap_top;
         mm.arg_range = snap.arg_range;
         mm.env_range = snap.env_range;
         for v in snap.vmas {
-            mm.ctx.map(v.start, v.end - v.start, v.prot, v.file_offset(v.start)).map_err(platform_err)?;
+            mm.ctx
+                .map(v.start, v.end - v.start, v.prot, v.file_offset(v.start))
+                .map_err(platform_err)?;
             mm.vmas.insert(v.start, v);
         }
         Ok(mm)
@@ -285,7 +333,14 @@ impl MemoryManager {
     /// Walks `[addr, addr+len)` through the VMAs, calling `f` with each
     /// piece's memory-file offset and length. `need` is the protection the
     /// access requires; a gap or a forbidden page is EFAULT.
-    fn walk(&self, addr: u64, len: usize, need: Prot, force: bool, mut f: impl FnMut(u64, usize)) -> SysResult<()> {
+    fn walk(
+        &self,
+        addr: u64,
+        len: usize,
+        need: Prot,
+        force: bool,
+        mut f: impl FnMut(u64, usize),
+    ) -> SysResult<()> {
         let end = addr.checked_add(len as u64).ok_or(Errno(libc::EFAULT))?;
         let mut pos = addr;
         while pos < end {
@@ -368,7 +423,9 @@ impl MemoryManager {
     /// Writes a plain-data value.
     pub fn write_obj<T: Copy>(&self, addr: u64, v: &T) -> SysResult<()> {
         // SAFETY: T is a plain C struct; viewing it as bytes is sound.
-        let bytes = unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) };
+        let bytes = unsafe {
+            std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>())
+        };
         self.write(addr, bytes)
     }
 
@@ -378,7 +435,12 @@ impl MemoryManager {
         for v in self.vmas.values() {
             let p = |bit: i32, c: char| if v.prot & bit != 0 { c } else { '-' };
             let (off, dev, ino, name) = match &v.kind {
-                VmaKind::File { path, offset, dev, ino } => (*offset, *dev, *ino, path.as_str()),
+                VmaKind::File {
+                    path,
+                    offset,
+                    dev,
+                    ino,
+                } => (*offset, *dev, *ino, path.as_str()),
                 VmaKind::Heap => (0, 0, 0, "[heap]"),
                 VmaKind::Stack => (0, 0, 0, "[stack]"),
                 VmaKind::Anon => (0, 0, 0, ""),

@@ -107,7 +107,9 @@ pub fn parse(read: ReadAt) -> SysResult<ElfImage> {
         if h.kind == PT_LOAD {
             let bad = h.filesz > h.memsz
                 || h.offset.checked_add(h.filesz).is_none()
-                || h.vaddr.checked_add(h.memsz).is_none_or(|e| e > MAX_SPAN * 4096)
+                || h.vaddr
+                    .checked_add(h.memsz)
+                    .is_none_or(|e| e > MAX_SPAN * 4096)
                 || h.offset % 4096 != h.vaddr % 4096;
             if bad {
                 return err(libc::ENOEXEC);
@@ -129,7 +131,13 @@ pub fn parse(read: ReadAt) -> SysResult<ElfImage> {
     if !phdrs.iter().any(|h| h.kind == PT_LOAD) {
         return err(libc::ENOEXEC);
     }
-    Ok(ElfImage { elf_type, entry, phoff, phdrs, interp })
+    Ok(ElfImage {
+        elf_type,
+        entry,
+        phoff,
+        phdrs,
+        interp,
+    })
 }
 
 fn prot_of(flags: u32) -> i32 {
@@ -148,7 +156,13 @@ fn prot_of(flags: u32) -> i32 {
 
 /// Loads `image` into `mm`. The main program of type ET_DYN goes at the
 /// PIE base; an interpreter (`main == false`) wherever there is room.
-pub fn load(mm: &mut MemoryManager, image: &ElfImage, read: ReadAt, main: bool, kind: VmaKind) -> SysResult<Loaded> {
+pub fn load(
+    mm: &mut MemoryManager,
+    image: &ElfImage,
+    read: ReadAt,
+    main: bool,
+    kind: VmaKind,
+) -> SysResult<Loaded> {
     let loads: Vec<&ProgramHeader> = image.phdrs.iter().filter(|h| h.kind == PT_LOAD).collect();
     let lo = page_down(loads.iter().map(|h| h.vaddr).min().unwrap_or(0));
     let hi = loads.iter().map(|h| h.vaddr + h.memsz).max().unwrap_or(0);
@@ -180,9 +194,19 @@ pub fn load(mm: &mut MemoryManager, image: &ElfImage, read: ReadAt, main: bool, 
         Some(h) => bias + h.vaddr,
         None => {
             // The headers are usually inside the first segment.
-            let first = loads.iter().find(|h| h.offset <= image.phoff && image.phoff < h.offset + h.filesz);
-            first.map(|h| bias + h.vaddr + (image.phoff - h.offset)).unwrap_or(0)
+            let first = loads
+                .iter()
+                .find(|h| h.offset <= image.phoff && image.phoff < h.offset + h.filesz);
+            first
+                .map(|h| bias + h.vaddr + (image.phoff - h.offset))
+                .unwrap_or(0)
         }
     };
-    Ok(Loaded { entry: bias + image.entry, bias, phdr_addr, phnum: image.phdrs.len() as u64, end: bias + hi })
+    Ok(Loaded {
+        entry: bias + image.entry,
+        bias,
+        phdr_addr,
+        phnum: image.phdrs.len() as u64,
+        end: bias + hi,
+    })
 }

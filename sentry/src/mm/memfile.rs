@@ -62,7 +62,11 @@ impl MemoryFile {
         if base == libc::MAP_FAILED {
             return Err(Error::MemoryFile(std::io::Error::last_os_error()));
         }
-        Ok(Arc::new(MemoryFile { fd, base: base as *mut u8, free: Mutex::new(FreeSpace::default()) }))
+        Ok(Arc::new(MemoryFile {
+            fd,
+            base: base as *mut u8,
+            free: Mutex::new(FreeSpace::default()),
+        }))
     }
 
     pub fn fd(&self) -> RawFd {
@@ -72,7 +76,11 @@ impl MemoryFile {
     /// Reserves `len` bytes (a multiple of the page size) of file space.
     pub fn allocate(self: &Arc<Self>, len: u64) -> Option<Backing> {
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        let found = free.extents.iter().find(|(_, &l)| l >= len).map(|(&o, &l)| (o, l));
+        let found = free
+            .extents
+            .iter()
+            .find(|(_, &l)| l >= len)
+            .map(|(&o, &l)| (o, l));
         let off = match found {
             Some((off, l)) => {
                 free.extents.remove(&off);
@@ -90,7 +98,11 @@ impl MemoryFile {
                 off
             }
         };
-        Some(Backing { file: self.clone(), off, len })
+        Some(Backing {
+            file: self.clone(),
+            off,
+            len,
+        })
     }
 
     fn release(&self, off: u64, len: u64) {
@@ -134,6 +146,7 @@ impl MemoryFile {
     /// # Safety
     /// `[off, off+len)` must lie inside a backing the caller holds, and the
     /// caller must not keep the slice across calls that could free it.
+    #[allow(clippy::mut_from_ref)] // a view into the shared mapping, not into self
     pub unsafe fn slice(&self, off: u64, len: usize) -> &mut [u8] {
         std::slice::from_raw_parts_mut(self.base.add(off as usize), len)
     }
@@ -152,13 +165,21 @@ impl MemoryFile {
             }
             // SAFETY: as above.
             let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
-            let hole = if hole < 0 { end } else { (hole as u64).min(end) };
+            let hole = if hole < 0 {
+                end
+            } else {
+                (hole as u64).min(end)
+            };
             let data = data as u64;
             let n = (hole - data) as usize;
             // SAFETY: both ranges lie within backings the caller holds and
             // do not overlap (distinct allocations).
             unsafe {
-                std::ptr::copy_nonoverlapping(self.base.add(data as usize), self.base.add((dst + data - src) as usize), n);
+                std::ptr::copy_nonoverlapping(
+                    self.base.add(data as usize),
+                    self.base.add((dst + data - src) as usize),
+                    n,
+                );
             }
             pos = hole;
         }
@@ -193,4 +214,4 @@ impl Drop for Backing {
     }
 }
 
-const _: () = assert!(FILE_SIZE % PAGE_SIZE == 0);
+const _: () = assert!(FILE_SIZE.is_multiple_of(PAGE_SIZE));

@@ -29,7 +29,14 @@ pub const AT_EXECFN: u64 = 31;
 /// Maps the stack (`size` bytes) and writes the initial frame; returns the
 /// initial stack pointer. `auxv` gets AT_RANDOM, AT_PLATFORM and AT_EXECFN
 /// added here.
-pub fn build(mm: &mut MemoryManager, size: u64, argv: &[Vec<u8>], envp: &[Vec<u8>], execfn: &[u8], mut auxv: Vec<(u64, u64)>) -> SysResult<u64> {
+pub fn build(
+    mm: &mut MemoryManager,
+    size: u64,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    execfn: &[u8],
+    mut auxv: Vec<(u64, u64)>,
+) -> SysResult<u64> {
     let size = size.clamp(128 * 1024, 1 << 30);
     let bottom = STACK_TOP - size;
     let rw = libc::PROT_READ | libc::PROT_WRITE;
@@ -97,7 +104,13 @@ pub fn getrandom(buf: &mut [u8]) {
     let mut done = 0;
     while done < buf.len() {
         // SAFETY: writes at most the remaining length into buf.
-        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr() as *mut libc::c_void, buf.len() - done, 0) };
+        let n = unsafe {
+            libc::getrandom(
+                buf[done..].as_mut_ptr() as *mut libc::c_void,
+                buf.len() - done,
+                0,
+            )
+        };
         if n <= 0 {
             break;
         }

@@ -44,7 +44,11 @@ pub enum PlatformError {
     #[error("cannot create a stub process: {0}")]
     Spawn(std::io::Error),
     #[error("ptrace {op} on stub {pid}: {err}")]
-    Ptrace { op: &'static str, pid: i32, err: nix::errno::Errno },
+    Ptrace {
+        op: &'static str,
+        pid: i32,
+        err: nix::errno::Errno,
+    },
     #[error("stub {pid} died unexpectedly ({how})")]
     StubDied { pid: i32, how: String },
     #[error("the stub refused {op}: errno {errno}")]

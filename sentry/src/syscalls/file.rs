@@ -82,17 +82,23 @@ fn write_file(t: &mut Task, f: &OpenFile, data: &[u8], off: Option<u64>) -> SysR
                     break;
                 }
             }
-            Err(e) if e.0 == libc::EAGAIN && !f.nonblocking() => match wait_ready(t, f, libc::POLLOUT) {
-                Ok(()) => {}
-                Err(e) if done > 0 => {
-                    let _ = e;
-                    return Ok(done);
+            Err(e) if e.0 == libc::EAGAIN && !f.nonblocking() => {
+                match wait_ready(t, f, libc::POLLOUT) {
+                    Ok(()) => {}
+                    Err(e) if done > 0 => {
+                        let _ = e;
+                        return Ok(done);
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
-            },
+            }
             Err(e) if e.0 == libc::EAGAIN && done > 0 => return Ok(done),
             Err(e) if e.0 == libc::EPIPE => {
-                t.kernel.send_signal(&t.proc.clone(), SigInfo::user(libc::SIGPIPE, t.pid(), 0), false);
+                t.kernel.send_signal(
+                    &t.proc.clone(),
+                    SigInfo::user(libc::SIGPIPE, t.pid(), 0),
+                    false,
+                );
                 return if done > 0 { Ok(done) } else { Err(e) };
             }
             Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
@@ -103,7 +109,11 @@ fn write_file(t: &mut Task, f: &OpenFile, data: &[u8], off: Option<u64>) -> SysR
 
 pub fn read(t: &mut Task, a: Args) -> SysResult<u64> {
     let f = t.file(a[0])?;
-    if f.inode.as_ref().and_then(|i| i.stat().ok()).is_some_and(|s| s.file_type() == FileType::Directory) {
+    if f.inode
+        .as_ref()
+        .and_then(|i| i.stat().ok())
+        .is_some_and(|s| s.file_type() == FileType::Directory)
+    {
         return err(libc::EISDIR);
     }
     let data = read_file(t, &f, a[2] as usize, None)?;
@@ -233,13 +243,21 @@ pub fn ioctl(t: &mut Task, a: Args) -> SysResult<u64> {
     let f = t.file(a[0])?;
     match a[1] {
         // FIOCLEX / FIONCLEX
-        0x5451 => lock(&t.proc.files).set_cloexec(a[0] as i32, true).map(|_| 0),
-        0x5450 => lock(&t.proc.files).set_cloexec(a[0] as i32, false).map(|_| 0),
+        0x5451 => lock(&t.proc.files)
+            .set_cloexec(a[0] as i32, true)
+            .map(|_| 0),
+        0x5450 => lock(&t.proc.files)
+            .set_cloexec(a[0] as i32, false)
+            .map(|_| 0),
         // FIONBIO
         0x5421 => {
             let on = t.mm.read_obj::<i32>(a[2])? != 0;
             let fl = f.flags();
-            f.set_status_flags(if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK });
+            f.set_status_flags(if on {
+                fl | libc::O_NONBLOCK
+            } else {
+                fl & !libc::O_NONBLOCK
+            });
             Ok(0)
         }
         req => f.ops.ioctl(t, req, a[2]),
@@ -305,10 +323,14 @@ pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
             let limit = t.nofile();
             let cloexec = a[1] as i32 == libc::F_DUPFD_CLOEXEC;
             let min = i32::try_from(a[2]).map_err(|_| Errno(libc::EINVAL))?;
-            lock(&t.proc.files).install_from(min, f, cloexec, limit).map(|fd| fd as u64)
+            lock(&t.proc.files)
+                .install_from(min, f, cloexec, limit)
+                .map(|fd| fd as u64)
         }
         libc::F_GETFD => lock(&t.proc.files).cloexec(fd).map(|c| c as u64),
-        libc::F_SETFD => lock(&t.proc.files).set_cloexec(fd, a[2] & 1 != 0).map(|_| 0),
+        libc::F_SETFD => lock(&t.proc.files)
+            .set_cloexec(fd, a[2] & 1 != 0)
+            .map(|_| 0),
         libc::F_GETFL => Ok(f.flags() as u64),
         libc::F_SETFL => {
             f.set_status_flags(a[2] as i32);
@@ -346,8 +368,16 @@ pub fn getdents64(t: &mut Task, a: Args) -> SysResult<u64> {
     let mut snap = lock(&f.dir_snapshot);
     if snap.is_none() {
         let mut entries = vec![
-            crate::vfs::DirEntry { name: ".".into(), ino: inode.stat()?.ino, ftype: FileType::Directory },
-            crate::vfs::DirEntry { name: "..".into(), ino: 1, ftype: FileType::Directory },
+            crate::vfs::DirEntry {
+                name: ".".into(),
+                ino: inode.stat()?.ino,
+                ftype: FileType::Directory,
+            },
+            crate::vfs::DirEntry {
+                name: "..".into(),
+                ino: 1,
+                ftype: FileType::Directory,
+            },
         ];
         entries.extend(inode.readdir()?);
         *snap = Some(entries);
@@ -383,7 +413,11 @@ pub fn getdents64(t: &mut Task, a: Args) -> SysResult<u64> {
 pub fn sendfile(t: &mut Task, a: Args) -> SysResult<u64> {
     let out = t.file(a[0])?;
     let inp = t.file(a[1])?;
-    let off = if a[2] != 0 { Some(t.mm.read_u64(a[2])?) } else { None };
+    let off = if a[2] != 0 {
+        Some(t.mm.read_u64(a[2])?)
+    } else {
+        None
+    };
     let data = read_file(t, &inp, (a[3] as usize).min(CHUNK), off)?;
     if data.is_empty() {
         return Ok(0);
@@ -398,7 +432,8 @@ pub fn sendfile(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn poll(t: &mut Task, addr: u64, nfds: u64, timeout_ms: i64) -> SysResult<u64> {
-    let deadline = (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
+    let deadline =
+        (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
     poll_until(t, addr, nfds, deadline)
 }
 
@@ -424,15 +459,32 @@ pub fn ppoll(t: &mut Task, a: Args) -> SysResult<u64> {
             lock(&t.proc.sig).mask = m;
         }
     }
-    r.map_err(|e| if e.is_restart() { Errno::ERESTARTNOHAND } else { e })
+    r.map_err(|e| {
+        if e.is_restart() {
+            Errno::ERESTARTNOHAND
+        } else {
+            e
+        }
+    })
 }
 
 fn poll_until(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult<u64> {
     if nfds > t.nofile() {
         return err(libc::EINVAL);
     }
-    let mut fds: Vec<libc::pollfd> = (0..nfds).map(|i| t.mm.read_obj(addr + i * 8)).collect::<SysResult<_>>()?;
-    let files: Vec<Option<Arc<OpenFile>>> = fds.iter().map(|p| if p.fd < 0 { None } else { t.file(p.fd as u64).ok() }).collect();
+    let mut fds: Vec<libc::pollfd> = (0..nfds)
+        .map(|i| t.mm.read_obj(addr + i * 8))
+        .collect::<SysResult<_>>()?;
+    let files: Vec<Option<Arc<OpenFile>>> = fds
+        .iter()
+        .map(|p| {
+            if p.fd < 0 {
+                None
+            } else {
+                t.file(p.fd as u64).ok()
+            }
+        })
+        .collect();
     // Wait on the first host descriptor if any (stdio), else on kernel events.
     let host = files.iter().flatten().find_map(|f| match f.ops.wait_on() {
         WaitOn::Host(fd) => Some((fd, libc::POLLIN)),
@@ -459,7 +511,13 @@ fn poll_until(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> 
     let n = match result {
         Ok(n) => n,
         Err(e) if e.0 == libc::ETIMEDOUT => 0,
-        Err(e) => return Err(if e.is_restart() { Errno::ERESTARTNOHAND } else { e }),
+        Err(e) => {
+            return Err(if e.is_restart() {
+                Errno::ERESTARTNOHAND
+            } else {
+                e
+            })
+        }
     };
     for (i, p) in fds.iter().enumerate() {
         t.mm.write(addr + i as u64 * 8 + 6, &p.revents.to_le_bytes())?;

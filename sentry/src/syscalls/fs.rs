@@ -28,12 +28,22 @@ impl FileOps for PathOnly {
 fn creator(t: &Task, mode: u32) -> Create {
     let st = lock(&t.proc.state);
     let umask = lock(&t.proc.fs).umask;
-    Create { mode: mode & !umask & 0o7777, uid: st.creds.euid, gid: st.creds.egid }
+    Create {
+        mode: mode & !umask & 0o7777,
+        uid: st.creds.euid,
+        gid: st.creds.egid,
+    }
 }
 
 fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
     let creds = lock(&t.proc.state).creds.clone();
-    if creds.may_access(st.mode, st.uid, st.gid, want, st.file_type() == FileType::Directory) {
+    if creds.may_access(
+        st.mode,
+        st.uid,
+        st.gid,
+        want,
+        st.file_type() == FileType::Directory,
+    ) {
         Ok(())
     } else {
         err(libc::EACCES)
@@ -73,7 +83,11 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
                 writable(&parent)?;
                 check_access(t, &parent.inode.stat()?, 2 | 1)?;
                 let inode = parent.inode.create(&name, creator(t, mode as u32))?;
-                Location { path: join(&parent.path, &name), inode, readonly: parent.readonly }
+                Location {
+                    path: join(&parent.path, &name),
+                    inode,
+                    readonly: parent.readonly,
+                }
             }
             Err(e) => return Err(e),
         }
@@ -86,8 +100,15 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         if flags & libc::O_DIRECTORY != 0 && ftype != FileType::Directory {
             return err(libc::ENOTDIR);
         }
-        let ops = Arc::new(PathOnly { inode: loc.inode.clone() });
-        let f = OpenFile::new(ops, Some(loc.inode), loc.path, flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW));
+        let ops = Arc::new(PathOnly {
+            inode: loc.inode.clone(),
+        });
+        let f = OpenFile::new(
+            ops,
+            Some(loc.inode),
+            loc.path,
+            flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW),
+        );
         return t.install(f, flags & libc::O_CLOEXEC != 0);
     }
     if ftype == FileType::Symlink {
@@ -108,9 +129,17 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         _ => 4,
     };
     check_access(t, &st, want)?;
-    let ctx = OpenCtx { pid: t.pid(), mm: &t.mm };
+    let ctx = OpenCtx {
+        pid: t.pid(),
+        mm: &t.mm,
+    };
     let ops = loc.inode.clone().open(flags, &ctx)?;
-    let f = OpenFile::new(ops, Some(loc.inode), loc.path, flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC));
+    let f = OpenFile::new(
+        ops,
+        Some(loc.inode),
+        loc.path,
+        flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC),
+    );
     t.install(f, flags & libc::O_CLOEXEC != 0)
 }
 
@@ -194,12 +223,19 @@ pub fn readlink(t: &mut Task, dirfd: u64, path: u64, buf: u64, size: u64) -> Sys
 pub fn mkdir(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
     let p = t.path_arg(path)?;
     let (parent, name) = t.parent_at(dirfd, &p)?;
-    if name == "." || name == ".." || parent.inode.lookup(&name).is_ok() || t.kernel.mounts.get(&join(&parent.path, &name)).is_some() {
+    if name == "."
+        || name == ".."
+        || parent.inode.lookup(&name).is_ok()
+        || t.kernel.mounts.get(&join(&parent.path, &name)).is_some()
+    {
         return err(libc::EEXIST);
     }
     writable(&parent)?;
     check_access(t, &parent.inode.stat()?, 3)?;
-    parent.inode.mkdir(&name, creator(t, mode as u32)).map(|_| 0)
+    parent
+        .inode
+        .mkdir(&name, creator(t, mode as u32))
+        .map(|_| 0)
 }
 
 pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64> {
@@ -228,7 +264,14 @@ pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64>
     }
 }
 
-pub fn rename(t: &mut Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult<u64> {
+pub fn rename(
+    t: &mut Task,
+    olddir: u64,
+    old: u64,
+    newdir: u64,
+    new: u64,
+    flags: u64,
+) -> SysResult<u64> {
     let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
     let (from, oname) = t.parent_at(olddir, &op)?;
     let (to, nname) = t.parent_at(newdir, &np)?;
@@ -263,10 +306,20 @@ pub fn symlink(t: &mut Task, target: u64, dirfd: u64, path: u64) -> SysResult<u6
         return err(libc::EEXIST);
     }
     writable(&parent)?;
-    parent.inode.symlink(&name, &target, creator(t, 0o777)).map(|_| 0)
+    parent
+        .inode
+        .symlink(&name, &target, creator(t, 0o777))
+        .map(|_| 0)
 }
 
-pub fn link(t: &mut Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult<u64> {
+pub fn link(
+    t: &mut Task,
+    olddir: u64,
+    old: u64,
+    newdir: u64,
+    new: u64,
+    flags: u64,
+) -> SysResult<u64> {
     let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
     let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
     let src = t.lookup_at(olddir, &op, follow)?;
@@ -343,10 +396,21 @@ fn id_arg(v: u64) -> Option<u32> {
     (v as u32 != u32::MAX).then_some(v as u32)
 }
 
-pub fn chown(t: &mut Task, dirfd: u64, path: u64, uid: u64, gid: u64, flags: u64) -> SysResult<u64> {
+pub fn chown(
+    t: &mut Task,
+    dirfd: u64,
+    path: u64,
+    uid: u64,
+    gid: u64,
+    flags: u64,
+) -> SysResult<u64> {
     let p = t.path_arg(path)?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-    let loc = if p.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 { t.dir_start(dirfd)? } else { t.lookup_at(dirfd, &p, follow)? };
+    let loc = if p.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
+        t.dir_start(dirfd)?
+    } else {
+        t.lookup_at(dirfd, &p, follow)?
+    };
     writable(&loc)?;
     if !lock(&t.proc.state).creds.is_root() {
         return err(libc::EPERM);

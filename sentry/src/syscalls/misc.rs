@@ -16,7 +16,14 @@ fn utsfield(s: &str) -> [u8; 65] {
 
 pub fn uname(t: &mut Task, a: Args) -> SysResult<u64> {
     let host = lock(&t.kernel.hostname).clone();
-    let fields = ["Linux", &host, crate::fs::proc::RELEASE, crate::fs::proc::VERSION, "x86_64", "(none)"];
+    let fields = [
+        "Linux",
+        &host,
+        crate::fs::proc::RELEASE,
+        crate::fs::proc::VERSION,
+        "x86_64",
+        "(none)",
+    ];
     let mut out = Vec::with_capacity(65 * 6);
     for f in fields {
         out.extend_from_slice(&utsfield(f));
@@ -53,7 +60,10 @@ fn host_clock(clock: u64) -> SysResult<libc::timespec> {
     if !allowed.contains(&id) {
         return err(libc::EINVAL);
     }
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec. CPU-time clocks measure
     // the Sentry thread serving the task, a fair stand-in for now.
     unsafe { libc::clock_gettime(id, &mut ts) };
@@ -69,7 +79,13 @@ pub fn clock_gettime(t: &mut Task, a: Args) -> SysResult<u64> {
 pub fn clock_getres(t: &mut Task, a: Args) -> SysResult<u64> {
     host_clock(a[0])?;
     if a[1] != 0 {
-        t.mm.write_obj(a[1], &libc::timespec { tv_sec: 0, tv_nsec: 1 })?;
+        t.mm.write_obj(
+            a[1],
+            &libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 1,
+            },
+        )?;
     }
     Ok(0)
 }
@@ -77,7 +93,13 @@ pub fn clock_getres(t: &mut Task, a: Args) -> SysResult<u64> {
 pub fn gettimeofday(t: &mut Task, a: Args) -> SysResult<u64> {
     let ts = host_clock(libc::CLOCK_REALTIME as u64)?;
     if a[0] != 0 {
-        t.mm.write_obj(a[0], &libc::timeval { tv_sec: ts.tv_sec, tv_usec: ts.tv_nsec / 1000 })?;
+        t.mm.write_obj(
+            a[0],
+            &libc::timeval {
+                tv_sec: ts.tv_sec,
+                tv_usec: ts.tv_nsec / 1000,
+            },
+        )?;
     }
     if a[1] != 0 {
         t.mm.write_obj(a[1], &[0i32; 2])?;
@@ -112,7 +134,10 @@ pub fn nanosleep(t: &mut Task, clock: u64, flags: u64, req: u64, rem: u64) -> Sy
         Err(e) if e.is_restart() => {
             if rem != 0 && flags & libc::TIMER_ABSTIME as u64 == 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
-                let r = libc::timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+                let r = libc::timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: left.subsec_nanos() as i64,
+                };
                 t.mm.write_obj(rem, &r)?;
             }
             Err(Errno::ERESTARTNOHAND)
@@ -157,7 +182,13 @@ pub fn getcpu(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn getrusage(t: &mut Task, a: Args) -> SysResult<u64> {
     let who = a[0] as i32;
-    if ![libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN, libc::RUSAGE_THREAD].contains(&who) {
+    if ![
+        libc::RUSAGE_SELF,
+        libc::RUSAGE_CHILDREN,
+        libc::RUSAGE_THREAD,
+    ]
+    .contains(&who)
+    {
         return err(libc::EINVAL);
     }
     // SAFETY: rusage is plain data.
@@ -175,10 +206,13 @@ pub fn times(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn sched_getaffinity(t: &mut Task, a: Args) -> SysResult<u64> {
     let size = a[1] as usize;
-    if size < 8 || size % 8 != 0 {
+    if size < 8 || !size.is_multiple_of(8) {
         return err(libc::EINVAL);
     }
-    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(64);
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(64);
     let mask: u64 = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
     t.mm.write_obj(a[2], &mask)?;
     Ok(8)
@@ -191,7 +225,11 @@ pub fn capget(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::EINVAL);
     }
     if a[1] != 0 {
-        let full = if lock(&t.proc.state).creds.is_root() { 0xffff_ffffu32 } else { 0 };
+        let full = if lock(&t.proc.state).creds.is_root() {
+            0xffff_ffffu32
+        } else {
+            0
+        };
         let data = [full, full, 0, 0x1ff, 0x1ff, 0];
         t.mm.write_obj(a[1], &data)?;
     }

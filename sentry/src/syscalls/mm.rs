@@ -6,8 +6,9 @@ use crate::kernel::task::Task;
 use crate::mm::{page_down, page_up, VmaKind, PAGE_SIZE};
 
 pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
-    let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
-    if len == 0 || off % PAGE_SIZE != 0 {
+    let (addr, len, prot, flags, fd, off) =
+        (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
+    if len == 0 || !off.is_multiple_of(PAGE_SIZE) {
         return err(libc::EINVAL);
     }
     if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
@@ -38,15 +39,30 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
         if !f.writable() {
             return err(libc::EACCES);
         }
-        tracing::debug!(pid = t.pid(), "writable shared file mappings are not supported yet");
+        tracing::debug!(
+            pid = t.pid(),
+            "writable shared file mappings are not supported yet"
+        );
         return err(libc::ENODEV);
     }
     let st = f.ops.stat()?;
     if !f.ops.seekable() {
         return err(libc::ENODEV);
     }
-    let kind = VmaKind::File { path: f.path.clone(), offset: off, dev: st.dev, ino: st.ino };
-    let start = t.mm.map_anon(addr, len, libc::PROT_READ | libc::PROT_WRITE, fixed, false, kind)?;
+    let kind = VmaKind::File {
+        path: f.path.clone(),
+        offset: off,
+        dev: st.dev,
+        ino: st.ino,
+    };
+    let start = t.mm.map_anon(
+        addr,
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        fixed,
+        false,
+        kind,
+    )?;
     let avail = st.size.saturating_sub(off).min(len);
     let mut done = 0u64;
     let mut buf = vec![0u8; (avail.min(1 << 20)) as usize];
@@ -74,7 +90,7 @@ pub fn mprotect(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn madvise(t: &mut Task, a: Args) -> SysResult<u64> {
-    if a[0] % PAGE_SIZE != 0 {
+    if !a[0].is_multiple_of(PAGE_SIZE) {
         return err(libc::EINVAL);
     }
     if a[2] as i32 == libc::MADV_DONTNEED {
@@ -82,7 +98,9 @@ pub fn madvise(t: &mut Task, a: Args) -> SysResult<u64> {
         let end = page_up(a[0].saturating_add(a[1])).ok_or(Errno(libc::EINVAL))?;
         let mut pos = page_down(a[0]);
         while pos < end {
-            let Some(v) = t.mm.find(pos) else { return err(libc::ENOMEM) };
+            let Some(v) = t.mm.find(pos) else {
+                return err(libc::ENOMEM);
+            };
             let stop = v.end.min(end);
             let private = !v.shared;
             if private {

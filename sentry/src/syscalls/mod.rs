@@ -28,7 +28,13 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_write => file::write(t, a),
         SYS_open => fs::open(t, AT_FDCWD as u64, a[0], a[1], a[2]),
         SYS_openat => fs::open(t, a[0], a[1], a[2], a[3]),
-        SYS_creat => fs::open(t, AT_FDCWD as u64, a[0], (O_CREAT | O_WRONLY | O_TRUNC) as u64, a[1]),
+        SYS_creat => fs::open(
+            t,
+            AT_FDCWD as u64,
+            a[0],
+            (O_CREAT | O_WRONLY | O_TRUNC) as u64,
+            a[1],
+        ),
         SYS_close => file::close(t, a),
         SYS_stat => fs::stat_at(t, AT_FDCWD as u64, a[0], a[1], 0),
         SYS_lstat => fs::stat_at(t, AT_FDCWD as u64, a[0], a[1], AT_SYMLINK_NOFOLLOW as u64),
@@ -78,7 +84,14 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_fchmodat => fs::chmod(t, a[0], a[1], a[2]),
         SYS_fchmod => fs::fchmod(t, a),
         SYS_chown => fs::chown(t, AT_FDCWD as u64, a[0], a[1], a[2], 0),
-        SYS_lchown => fs::chown(t, AT_FDCWD as u64, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW as u64),
+        SYS_lchown => fs::chown(
+            t,
+            AT_FDCWD as u64,
+            a[0],
+            a[1],
+            a[2],
+            AT_SYMLINK_NOFOLLOW as u64,
+        ),
         SYS_fchownat => fs::chown(t, a[0], a[1], a[2], a[3], a[4]),
         SYS_fchown => fs::fchown(t, a),
         SYS_umask => fs::umask(t, a),
@@ -102,8 +115,10 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_getpgrp => process::getpgid(t, [0; 6]),
         SYS_setsid => process::setsid(t),
         SYS_getsid => process::getsid(t, a),
-        SYS_getuid | SYS_geteuid | SYS_getgid | SYS_getegid | SYS_getgroups | SYS_getresuid | SYS_getresgid => process::get_ids(t, nr, a),
-        SYS_setuid | SYS_setgid | SYS_setgroups | SYS_setresuid | SYS_setresgid | SYS_setreuid | SYS_setregid | SYS_setfsuid | SYS_setfsgid => process::set_ids(t, nr, a),
+        SYS_getuid | SYS_geteuid | SYS_getgid | SYS_getegid | SYS_getgroups | SYS_getresuid
+        | SYS_getresgid => process::get_ids(t, nr, a),
+        SYS_setuid | SYS_setgid | SYS_setgroups | SYS_setresuid | SYS_setresgid | SYS_setreuid
+        | SYS_setregid | SYS_setfsuid | SYS_setfsgid => process::set_ids(t, nr, a),
         SYS_set_tid_address => {
             t.clear_child_tid = a[0];
             Ok(t.tid as u64)
@@ -174,40 +189,64 @@ impl Task {
         }
         let f = self.file(dirfd)?;
         let inode = f.inode.clone().ok_or(Errno(libc::ENOTDIR))?;
-        Ok(Location { path: f.path.clone(), inode, readonly: false })
+        Ok(Location {
+            path: f.path.clone(),
+            inode,
+            readonly: false,
+        })
     }
 
     pub fn resolver(&self) -> Resolver<'_> {
-        Resolver { mounts: &self.kernel.mounts, root: &self.kernel.root }
+        Resolver {
+            mounts: &self.kernel.mounts,
+            root: &self.kernel.root,
+        }
     }
 
     /// Resolves a path argument relative to `dirfd`.
     pub fn lookup_at(&self, dirfd: u64, path: &str, follow: bool) -> SysResult<Location> {
-        let start = if path.starts_with('/') { self.kernel.root.clone() } else { self.dir_start(dirfd)? };
+        let start = if path.starts_with('/') {
+            self.kernel.root.clone()
+        } else {
+            self.dir_start(dirfd)?
+        };
         self.resolver().resolve(&start, path, follow)
     }
 
     /// Resolves the parent of a path argument.
     pub fn parent_at(&self, dirfd: u64, path: &str) -> SysResult<(Location, String)> {
-        let start = if path.starts_with('/') { self.kernel.root.clone() } else { self.dir_start(dirfd)? };
+        let start = if path.starts_with('/') {
+            self.kernel.root.clone()
+        } else {
+            self.dir_start(dirfd)?
+        };
         self.resolver().resolve_parent(&start, path)
     }
 
     pub fn nofile(&self) -> u64 {
-        self.rlimit(libc::RLIMIT_NOFILE as u32).0
+        self.rlimit(libc::RLIMIT_NOFILE).0
     }
 
     pub fn rlimit(&self, resource: u32) -> (u64, u64) {
         let st = lock(&self.proc.state);
-        st.rlimits.iter().find(|r| r.resource == resource).map(|r| (r.soft, r.hard)).unwrap_or(match resource as i32 {
-            r if r == libc::RLIMIT_NOFILE as i32 => (crate::vfs::fd_table::DEFAULT_NOFILE, crate::vfs::fd_table::DEFAULT_NOFILE),
-            r if r == libc::RLIMIT_STACK as i32 => (8 << 20, u64::MAX),
-            _ => (u64::MAX, u64::MAX),
-        })
+        st.rlimits
+            .iter()
+            .find(|r| r.resource == resource)
+            .map(|r| (r.soft, r.hard))
+            .unwrap_or(match resource as i32 {
+                r if r == libc::RLIMIT_NOFILE as i32 => (
+                    crate::vfs::fd_table::DEFAULT_NOFILE,
+                    crate::vfs::fd_table::DEFAULT_NOFILE,
+                ),
+                r if r == libc::RLIMIT_STACK as i32 => (8 << 20, u64::MAX),
+                _ => (u64::MAX, u64::MAX),
+            })
     }
 
     pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> SysResult<u64> {
         let limit = self.nofile();
-        lock(&self.proc.files).install(file, cloexec, limit).map(|fd| fd as u64)
+        lock(&self.proc.files)
+            .install(file, cloexec, limit)
+            .map(|fd| fd as u64)
     }
 }

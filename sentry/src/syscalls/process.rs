@@ -14,10 +14,21 @@ use crate::mm::MemoryManager;
 const MAX_ARGS: usize = 1 << 17;
 const MAX_ARG_BYTES: usize = 2 << 20;
 
-pub fn clone(t: &mut Task, flags: u64, newsp: u64, ptid: u64, ctid: u64, tls: u64) -> SysResult<u64> {
+pub fn clone(
+    t: &mut Task,
+    flags: u64,
+    newsp: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> SysResult<u64> {
     let f = flags as i32;
     if f & libc::CLONE_THREAD != 0 {
-        tracing::debug!(pid = t.pid(), flags, "clone of a thread: threads are not supported yet");
+        tracing::debug!(
+            pid = t.pid(),
+            flags,
+            "clone of a thread: threads are not supported yet"
+        );
         return err(libc::EINVAL);
     }
     let k = t.kernel.clone();
@@ -43,7 +54,11 @@ pub fn clone(t: &mut Task, flags: u64, newsp: u64, ptid: u64, ctid: u64, tls: u6
     };
     let sig = {
         let s = lock(&t.proc.sig);
-        SigState { actions: s.actions, pending: Default::default(), mask: s.mask }
+        SigState {
+            actions: s.actions,
+            pending: Default::default(),
+            mask: s.mask,
+        }
     };
     let files = lock(&t.proc.files).clone();
     let fs = lock(&t.proc.fs).clone();
@@ -65,33 +80,36 @@ pub fn clone(t: &mut Task, flags: u64, newsp: u64, ptid: u64, ctid: u64, tls: u6
     let (tx, rx) = mpsc::channel::<SysResult<()>>();
     let kc = k.clone();
     let cc = child.clone();
-    let spawned = std::thread::Builder::new().name(format!("task-{pid}")).stack_size(1 << 20).spawn(move || {
-        crate::fs::proc::CURRENT_PID.with(|c| c.set(pid));
-        let built = kc
-            .platform
-            .new_context()
-            .map_err(|e| {
-                tracing::warn!("cannot create a stub for pid {pid}: {e}");
-                Errno(libc::EAGAIN)
-            })
-            .and_then(|ctx| MemoryManager::from_snapshot(kc.memfile.clone(), ctx, snap));
-        let mm = match built {
-            Ok(mm) => mm,
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
+    let spawned = std::thread::Builder::new()
+        .name(format!("task-{pid}"))
+        .stack_size(1 << 20)
+        .spawn(move || {
+            crate::fs::proc::CURRENT_PID.with(|c| c.set(pid));
+            let built = kc
+                .platform
+                .new_context()
+                .map_err(|e| {
+                    tracing::warn!("cannot create a stub for pid {pid}: {e}");
+                    Errno(libc::EAGAIN)
+                })
+                .and_then(|ctx| MemoryManager::from_snapshot(kc.memfile.clone(), ctx, snap));
+            let mm = match built {
+                Ok(mm) => mm,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut task = Task::new(kc, cc, regs, mm);
+            if f & libc::CLONE_CHILD_SETTID != 0 {
+                let _ = task.mm.write(ctid, &pid.to_le_bytes());
             }
-        };
-        let mut task = Task::new(kc, cc, regs, mm);
-        if f & libc::CLONE_CHILD_SETTID != 0 {
-            let _ = task.mm.write(ctid, &pid.to_le_bytes());
-        }
-        if f & libc::CLONE_CHILD_CLEARTID != 0 {
-            task.clear_child_tid = ctid;
-        }
-        let _ = tx.send(Ok(()));
-        task.run();
-    });
+            if f & libc::CLONE_CHILD_CLEARTID != 0 {
+                task.clear_child_tid = ctid;
+            }
+            let _ = tx.send(Ok(()));
+            task.run();
+        });
     let started = match spawned {
         Ok(_) => rx.recv().unwrap_or(Err(Errno(libc::EAGAIN))),
         Err(_) => Err(Errno(libc::EAGAIN)),
@@ -112,7 +130,11 @@ pub fn clone(t: &mut Task, flags: u64, newsp: u64, ptid: u64, ctid: u64, tls: u6
             if lock(&child.state).vfork_done {
                 break;
             }
-            if lock(&t.proc.sig).pending.iter().any(|i| i.signo == libc::SIGKILL) {
+            if lock(&t.proc.sig)
+                .pending
+                .iter()
+                .any(|i| i.signo == libc::SIGKILL)
+            {
                 break;
             }
             events::wait(seen, None);
@@ -160,7 +182,15 @@ pub fn exit(t: &mut Task, a: Args) -> SysResult<u64> {
 pub fn wait4(t: &mut Task, a: Args) -> SysResult<u64> {
     let want = a[0] as i32;
     let options = a[2] as i32;
-    if options & !(libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD) != 0 {
+    if options
+        & !(libc::WNOHANG
+            | libc::WUNTRACED
+            | libc::WCONTINUED
+            | libc::__WALL
+            | libc::__WCLONE
+            | libc::__WNOTHREAD)
+        != 0
+    {
         return err(libc::EINVAL);
     }
     let k = t.kernel.clone();
@@ -286,7 +316,11 @@ pub fn getpgid(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn setsid(t: &mut Task) -> SysResult<u64> {
     let pid = t.pid();
-    let leader = t.kernel.all_processes().iter().any(|p| p.pid != pid && lock(&p.state).pgid == pid);
+    let leader = t
+        .kernel
+        .all_processes()
+        .iter()
+        .any(|p| p.pid != pid && lock(&p.state).pgid == pid);
     let mut st = lock(&t.proc.state);
     if st.pgid == pid || leader {
         return err(libc::EPERM);
@@ -346,8 +380,10 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
     let c = &mut st.creds;
     let root = c.is_root();
     let id = |v: u64| (v as u32 != u32::MAX).then_some(v as u32);
-    let allowed_u = |v: u32, c: &crate::kernel::creds::Creds| root || v == c.uid || v == c.euid || v == c.suid;
-    let allowed_g = |v: u32, c: &crate::kernel::creds::Creds| root || v == c.gid || v == c.egid || v == c.sgid;
+    let allowed_u =
+        |v: u32, c: &crate::kernel::creds::Creds| root || v == c.uid || v == c.euid || v == c.suid;
+    let allowed_g =
+        |v: u32, c: &crate::kernel::creds::Creds| root || v == c.gid || v == c.egid || v == c.sgid;
     match nr {
         libc::SYS_setuid => {
             let u = a[0] as u32;
@@ -370,7 +406,15 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
             }
         }
         libc::SYS_setresuid | libc::SYS_setreuid => {
-            let ids = [id(a[0]), id(a[1]), if nr == libc::SYS_setresuid { id(a[2]) } else { None }];
+            let ids = [
+                id(a[0]),
+                id(a[1]),
+                if nr == libc::SYS_setresuid {
+                    id(a[2])
+                } else {
+                    None
+                },
+            ];
             if ids.iter().flatten().any(|&v| !allowed_u(v, c)) {
                 return err(libc::EPERM);
             }
@@ -385,7 +429,15 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
             }
         }
         libc::SYS_setresgid | libc::SYS_setregid => {
-            let ids = [id(a[0]), id(a[1]), if nr == libc::SYS_setresgid { id(a[2]) } else { None }];
+            let ids = [
+                id(a[0]),
+                id(a[1]),
+                if nr == libc::SYS_setresgid {
+                    id(a[2])
+                } else {
+                    None
+                },
+            ];
             if ids.iter().flatten().any(|&v| !allowed_g(v, c)) {
                 return err(libc::EPERM);
             }
@@ -425,7 +477,13 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
 pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
     match a[0] as i32 {
         libc::PR_SET_NAME => {
-            let name = t.mm.read_cstr(a[1], 16).or_else(|e| if e.0 == libc::ENAMETOOLONG { t.mm.read_cstr(a[1], 15) } else { Err(e) });
+            let name = t.mm.read_cstr(a[1], 16).or_else(|e| {
+                if e.0 == libc::ENAMETOOLONG {
+                    t.mm.read_cstr(a[1], 15)
+                } else {
+                    Err(e)
+                }
+            });
             let name = match name {
                 Ok(n) => n,
                 Err(e) if e.0 == libc::ENAMETOOLONG => {
@@ -445,7 +503,11 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
             t.mm.write(a[1], &b)?;
             Ok(0)
         }
-        libc::PR_SET_PDEATHSIG | libc::PR_SET_DUMPABLE | libc::PR_SET_NO_NEW_PRIVS | libc::PR_SET_CHILD_SUBREAPER | libc::PR_SET_KEEPCAPS => Ok(0),
+        libc::PR_SET_PDEATHSIG
+        | libc::PR_SET_DUMPABLE
+        | libc::PR_SET_NO_NEW_PRIVS
+        | libc::PR_SET_CHILD_SUBREAPER
+        | libc::PR_SET_KEEPCAPS => Ok(0),
         libc::PR_GET_DUMPABLE | libc::PR_GET_NO_NEW_PRIVS => Ok(1),
         libc::PR_GET_SECUREBITS | libc::PR_GET_KEEPCAPS | libc::PR_GET_CHILD_SUBREAPER => Ok(0),
         libc::PR_CAPBSET_READ => Ok(lock(&t.proc.state).creds.is_root() as u64),
@@ -502,7 +564,11 @@ pub fn prlimit(t: &mut Task, pid: u64, resource: u64, new: u64, old: u64) -> Sys
         }
         let mut st = lock(&t.proc.state);
         st.rlimits.retain(|r| r.resource != resource);
-        st.rlimits.push(crate::spec::Rlimit { resource, soft, hard });
+        st.rlimits.push(crate::spec::Rlimit {
+            resource,
+            soft,
+            hard,
+        });
     }
     Ok(0)
 }

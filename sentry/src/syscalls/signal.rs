@@ -11,7 +11,11 @@ pub fn rt_sigaction(t: &mut Task, a: Args) -> SysResult<u64> {
     if sig == 0 || sig > NSIG || a[3] != 8 {
         return err(libc::EINVAL);
     }
-    let new = if a[1] != 0 { Some(t.mm.read_obj::<SigAction>(a[1])?) } else { None };
+    let new = if a[1] != 0 {
+        Some(t.mm.read_obj::<SigAction>(a[1])?)
+    } else {
+        None
+    };
     if new.is_some() && (sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize) {
         return err(libc::EINVAL);
     }
@@ -44,7 +48,11 @@ pub fn rt_sigprocmask(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[3] != 8 {
         return err(libc::EINVAL);
     }
-    let set = if a[1] != 0 { Some(t.mm.read_obj::<u64>(a[1])?) } else { None };
+    let set = if a[1] != 0 {
+        Some(t.mm.read_obj::<u64>(a[1])?)
+    } else {
+        None
+    };
     let old = lock(&t.proc.sig).mask;
     if let Some(set) = set {
         let new = match a[0] as i32 {
@@ -112,7 +120,11 @@ pub fn sigaltstack(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[1] != 0 {
         let (sp, flags, size) = old;
         let on = sp != 0 && t.regs.rsp > sp && t.regs.rsp <= sp + size;
-        let out = libc::stack_t { ss_sp: sp as *mut libc::c_void, ss_flags: if on { libc::SS_ONSTACK } else { flags }, ss_size: size as usize };
+        let out = libc::stack_t {
+            ss_sp: sp as *mut libc::c_void,
+            ss_flags: if on { libc::SS_ONSTACK } else { flags },
+            ss_size: size as usize,
+        };
         t.mm.write_obj(a[1], &out)?;
     }
     Ok(0)

@@ -46,7 +46,13 @@ impl FdTable {
     }
 
     /// Installs `file` at the lowest free descriptor >= `min`, below `limit`.
-    pub fn install_from(&mut self, min: i32, file: Arc<OpenFile>, cloexec: bool, limit: u64) -> SysResult<i32> {
+    pub fn install_from(
+        &mut self,
+        min: i32,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        limit: u64,
+    ) -> SysResult<i32> {
         let start = usize::try_from(min).map_err(|_| crate::errno::Errno(libc::EINVAL))?;
         let mut idx = start;
         while idx < self.slots.len() && self.slots[idx].is_some() {
@@ -67,7 +73,13 @@ impl FdTable {
     }
 
     /// Puts `file` at exactly `fd`, returning what was there.
-    pub fn install_at(&mut self, fd: i32, file: Arc<OpenFile>, cloexec: bool, limit: u64) -> SysResult<Option<Arc<OpenFile>>> {
+    pub fn install_at(
+        &mut self,
+        fd: i32,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        limit: u64,
+    ) -> SysResult<Option<Arc<OpenFile>>> {
         let idx = usize::try_from(fd).map_err(|_| crate::errno::Errno(libc::EBADF))?;
         if idx as u64 >= limit {
             return err(libc::EBADF);
@@ -75,12 +87,17 @@ impl FdTable {
         if idx >= self.slots.len() {
             self.slots.resize(idx + 1, None);
         }
-        Ok(self.slots[idx].replace(Slot { file, cloexec }).map(|s| s.file))
+        Ok(self.slots[idx]
+            .replace(Slot { file, cloexec })
+            .map(|s| s.file))
     }
 
     pub fn remove(&mut self, fd: i32) -> SysResult<Arc<OpenFile>> {
         match usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i)) {
-            Some(slot @ Some(_)) => Ok(slot.take().map(|s| s.file).ok_or(crate::errno::Errno(libc::EBADF))?),
+            Some(slot @ Some(_)) => Ok(slot
+                .take()
+                .map(|s| s.file)
+                .ok_or(crate::errno::Errno(libc::EBADF))?),
             _ => err(libc::EBADF),
         }
     }

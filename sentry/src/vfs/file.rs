@@ -67,7 +67,12 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
-    pub fn new(ops: Arc<dyn FileOps>, inode: Option<Arc<dyn Inode>>, path: String, flags: i32) -> Arc<OpenFile> {
+    pub fn new(
+        ops: Arc<dyn FileOps>,
+        inode: Option<Arc<dyn Inode>>,
+        path: String,
+        flags: i32,
+    ) -> Arc<OpenFile> {
         Arc::new(OpenFile {
             ops,
             inode,
@@ -84,9 +89,13 @@ impl OpenFile {
 
     /// F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
     pub fn set_status_flags(&self, flags: i32) {
-        let changeable = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+        let changeable =
+            libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
         let old = self.flags();
-        self.flags.store((old & !changeable) | (flags & changeable), Ordering::Relaxed);
+        self.flags.store(
+            (old & !changeable) | (flags & changeable),
+            Ordering::Relaxed,
+        );
     }
 
     pub fn readable(&self) -> bool {

@@ -90,7 +90,11 @@ pub trait Inode: Send + Sync + Any {
         err(libc::EROFS)
     }
     /// Sets access and modification times (None leaves one unchanged).
-    fn set_times(&self, _atime: Option<libc::timespec>, _mtime: Option<libc::timespec>) -> SysResult<()> {
+    fn set_times(
+        &self,
+        _atime: Option<libc::timespec>,
+        _mtime: Option<libc::timespec>,
+    ) -> SysResult<()> {
         err(libc::EROFS)
     }
     /// Identifies the file system, so rename and link across them fail with EXDEV.

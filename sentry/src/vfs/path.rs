@@ -22,7 +22,10 @@ pub struct Location {
 
 impl Location {
     pub fn is_dir(&self) -> bool {
-        self.inode.stat().map(|s| s.file_type() == FileType::Directory).unwrap_or(false)
+        self.inode
+            .stat()
+            .map(|s| s.file_type() == FileType::Directory)
+            .unwrap_or(false)
     }
 }
 
@@ -91,7 +94,13 @@ impl Resolver<'_> {
         Ok((parent, name.to_string()))
     }
 
-    fn walk(&self, mut stack: Vec<Location>, path: &str, follow_last: bool, depth: &mut u32) -> SysResult<Vec<Location>> {
+    fn walk(
+        &self,
+        mut stack: Vec<Location>,
+        path: &str,
+        follow_last: bool,
+        depth: &mut u32,
+    ) -> SysResult<Vec<Location>> {
         if path.starts_with('/') {
             stack = vec![self.root.clone()];
         }
@@ -114,7 +123,12 @@ impl Resolver<'_> {
                         stack.pop();
                     } else if cur.path != "/" {
                         // We started below the root: walk to the parent afresh.
-                        stack = self.walk(vec![self.root.clone()], parent_path(&cur.path), true, depth)?;
+                        stack = self.walk(
+                            vec![self.root.clone()],
+                            parent_path(&cur.path),
+                            true,
+                            depth,
+                        )?;
                     }
                 }
                 name => {
@@ -123,10 +137,18 @@ impl Resolver<'_> {
                     }
                     let child_path = join(&cur.path, name);
                     let child = match self.mounts.get(&child_path) {
-                        Some(m) => Location { path: child_path, inode: m.root.clone(), readonly: m.readonly },
+                        Some(m) => Location {
+                            path: child_path,
+                            inode: m.root.clone(),
+                            readonly: m.readonly,
+                        },
                         None => {
                             let inode = cur.inode.lookup(name)?;
-                            Location { path: child_path, inode, readonly: cur.readonly }
+                            Location {
+                                path: child_path,
+                                inode,
+                                readonly: cur.readonly,
+                            }
                         }
                     };
                     let is_link = child.inode.stat()?.file_type() == FileType::Symlink;

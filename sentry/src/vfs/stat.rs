@@ -105,9 +105,18 @@ impl Stat {
             size: s.st_size as u64,
             blksize: s.st_blksize as u64,
             blocks: s.st_blocks as u64,
-            atime: libc::timespec { tv_sec: s.st_atime, tv_nsec: s.st_atime_nsec },
-            mtime: libc::timespec { tv_sec: s.st_mtime, tv_nsec: s.st_mtime_nsec },
-            ctime: libc::timespec { tv_sec: s.st_ctime, tv_nsec: s.st_ctime_nsec },
+            atime: libc::timespec {
+                tv_sec: s.st_atime,
+                tv_nsec: s.st_atime_nsec,
+            },
+            mtime: libc::timespec {
+                tv_sec: s.st_mtime,
+                tv_nsec: s.st_mtime_nsec,
+            },
+            ctime: libc::timespec {
+                tv_sec: s.st_ctime,
+                tv_nsec: s.st_ctime_nsec,
+            },
         }
     }
 
@@ -137,7 +146,10 @@ impl Stat {
 
 /// The current real time.
 pub fn now() -> libc::timespec {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
     ts

@@ -13,7 +13,11 @@ use crate::platform::{PlatformError, Regs};
 pub const KICK_SIGNAL: Signal = Signal::SIGUSR2;
 
 fn err(op: &'static str, pid: Pid) -> impl Fn(nix::errno::Errno) -> PlatformError {
-    move |err| PlatformError::Ptrace { op, pid: pid.as_raw(), err }
+    move |err| PlatformError::Ptrace {
+        op,
+        pid: pid.as_raw(),
+        err,
+    }
 }
 
 pub fn get_regs(pid: Pid) -> Result<Regs, PlatformError> {
@@ -29,10 +33,16 @@ pub fn wait_stop(pid: Pid) -> Result<WaitStatus, PlatformError> {
     loop {
         match waitpid(pid, Some(WaitPidFlag::__WALL)) {
             Ok(WaitStatus::Exited(_, code)) => {
-                return Err(PlatformError::StubDied { pid: pid.as_raw(), how: format!("exited with {code}") })
+                return Err(PlatformError::StubDied {
+                    pid: pid.as_raw(),
+                    how: format!("exited with {code}"),
+                })
             }
             Ok(WaitStatus::Signaled(_, sig, _)) => {
-                return Err(PlatformError::StubDied { pid: pid.as_raw(), how: format!("killed by {sig}") })
+                return Err(PlatformError::StubDied {
+                    pid: pid.as_raw(),
+                    how: format!("killed by {sig}"),
+                })
             }
             Ok(status) => return Ok(status),
             Err(nix::errno::Errno::EINTR) => continue,
@@ -50,7 +60,14 @@ pub fn syscall(pid: Pid, gadget: u64, nr: i64, args: &[u64]) -> Result<(i64, boo
     regs.rip = gadget;
     regs.rax = nr as u64;
     regs.orig_rax = u64::MAX;
-    let slots = [&mut regs.rdi, &mut regs.rsi, &mut regs.rdx, &mut regs.r10, &mut regs.r8, &mut regs.r9];
+    let slots = [
+        &mut regs.rdi,
+        &mut regs.rsi,
+        &mut regs.rdx,
+        &mut regs.r10,
+        &mut regs.r8,
+        &mut regs.r9,
+    ];
     for (slot, value) in slots.into_iter().zip(args.iter()) {
         *slot = *value;
     }

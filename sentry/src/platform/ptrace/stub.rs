@@ -12,7 +12,9 @@ use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
 
 use super::inject::{self, KICK_SIGNAL};
 use super::STUB_PAGE;
-use crate::platform::{Context, Fault, FpRegs, Interrupter, PlatformError, Prot, Regs, Trap, USER_MAX};
+use crate::platform::{
+    Context, Fault, FpRegs, Interrupter, PlatformError, Prot, Regs, Trap, USER_MAX,
+};
 
 const PAGE: u64 = 4096;
 /// Top of the x86-64 user address space (TASK_SIZE).
@@ -55,10 +57,17 @@ fn stub_filter() -> Result<BpfProgram, PlatformError> {
         libc::SYS_exit,
         libc::SYS_exit_group,
     ];
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = allowed.iter().map(|&nr| (nr, vec![])).collect();
-    let filter = SeccompFilter::new(rules, SeccompAction::KillProcess, SeccompAction::Allow, TargetArch::x86_64)
-        .map_err(|e| PlatformError::Other(format!("stub seccomp filter: {e}")))?;
-    BpfProgram::try_from(filter).map_err(|e| PlatformError::Other(format!("stub seccomp filter: {e}")))
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+        allowed.iter().map(|&nr| (nr, vec![])).collect();
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )
+    .map_err(|e| PlatformError::Other(format!("stub seccomp filter: {e}")))?;
+    BpfProgram::try_from(filter)
+        .map_err(|e| PlatformError::Other(format!("stub seccomp filter: {e}")))
 }
 
 /// What another thread needs to interrupt a running stub.
@@ -96,7 +105,13 @@ unsafe fn stub_child(filter: &libc::sock_fprog) -> ! {
     // SAFETY (whole body): plain system calls on constant or stack arguments.
     libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL);
     let empty: libc::sigset_t = std::mem::zeroed();
-    libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const _, 0usize, 8usize);
+    libc::syscall(
+        libc::SYS_rt_sigprocmask,
+        libc::SIG_SETMASK,
+        &empty as *const _,
+        0usize,
+        8usize,
+    );
     // The fork inherited glibc's rseq registration; once the stub's memory
     // is gone the kernel would fault updating it, so unregister it.
     if __rseq_size > 0 {
@@ -112,7 +127,13 @@ unsafe fn stub_child(filter: &libc::sock_fprog) -> ! {
     }
     libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
     libc::syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, filter as *const _) != 0 {
+    if libc::syscall(
+        libc::SYS_seccomp,
+        libc::SECCOMP_SET_MODE_FILTER,
+        0,
+        filter as *const _,
+    ) != 0
+    {
         libc::syscall(libc::SYS_exit_group, 125);
     }
     let me = libc::syscall(libc::SYS_getpid);
@@ -128,7 +149,10 @@ impl StubContext {
     /// every descriptor but the memory file.
     pub fn spawn(memfd: i32) -> Result<StubContext, PlatformError> {
         let program = stub_filter()?;
-        let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut libc::sock_filter };
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        };
         // SAFETY: the child runs only raw system calls (stub_child) and never
         // returns into Rust code that could touch state copied mid-update.
         let pid = unsafe { libc::fork() };
@@ -145,14 +169,25 @@ impl StubContext {
             memfd,
             gadget: sandbox_syscall_gadget as *const () as u64,
             kicked: false,
-            kicker: Arc::new(Kicker { pid, alive: Mutex::new(true) }),
+            kicker: Arc::new(Kicker {
+                pid,
+                alive: Mutex::new(true),
+            }),
         };
         match inject::wait_stop(pid)? {
             WaitStatus::Stopped(_, Signal::SIGSTOP) => {}
-            other => return Err(PlatformError::Other(format!("new stub {pid} stopped unexpectedly: {other:?}"))),
+            other => {
+                return Err(PlatformError::Other(format!(
+                    "new stub {pid} stopped unexpectedly: {other:?}"
+                )))
+            }
         }
         let opts = ptrace::Options::PTRACE_O_TRACESYSGOOD | ptrace::Options::PTRACE_O_EXITKILL;
-        ptrace::setoptions(pid, opts).map_err(|err| PlatformError::Ptrace { op: "SETOPTIONS", pid: pid.as_raw(), err })?;
+        ptrace::setoptions(pid, opts).map_err(|err| PlatformError::Ptrace {
+            op: "SETOPTIONS",
+            pid: pid.as_raw(),
+            err,
+        })?;
         stub.install_gadget_page()?;
         stub.strip(memfd)?;
         Ok(stub)
@@ -162,7 +197,10 @@ impl StubContext {
         let (ret, kicked) = inject::syscall(self.pid, self.gadget, nr, args)?;
         self.kicked |= kicked;
         if (-4095..0).contains(&ret) {
-            return Err(PlatformError::Refused { op, errno: (-ret) as i32 });
+            return Err(PlatformError::Refused {
+                op,
+                errno: (-ret) as i32,
+            });
         }
         Ok(ret as u64)
     }
@@ -170,12 +208,25 @@ impl StubContext {
     fn install_gadget_page(&mut self) -> Result<(), PlatformError> {
         let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
         let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-        self.call("mmap stub page", libc::SYS_mmap, &[STUB_PAGE, PAGE, rw, flags, u64::MAX, 0])?;
+        self.call(
+            "mmap stub page",
+            libc::SYS_mmap,
+            &[STUB_PAGE, PAGE, rw, flags, u64::MAX, 0],
+        )?;
         let word = i64::from_le_bytes(STUB_CODE);
-        ptrace::write(self.pid, STUB_PAGE as ptrace::AddressType, word)
-            .map_err(|err| PlatformError::Ptrace { op: "POKEDATA", pid: self.pid.as_raw(), err })?;
+        ptrace::write(self.pid, STUB_PAGE as ptrace::AddressType, word).map_err(|err| {
+            PlatformError::Ptrace {
+                op: "POKEDATA",
+                pid: self.pid.as_raw(),
+                err,
+            }
+        })?;
         let rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
-        self.call("mprotect stub page", libc::SYS_mprotect, &[STUB_PAGE, PAGE, rx])?;
+        self.call(
+            "mprotect stub page",
+            libc::SYS_mprotect,
+            &[STUB_PAGE, PAGE, rx],
+        )?;
         self.gadget = STUB_PAGE;
         Ok(())
     }
@@ -188,17 +239,28 @@ impl StubContext {
         if memfd > 0 {
             self.call("close_range", libc::SYS_close_range, &[0, memfd - 1, 0])?;
         }
-        self.call("close_range", libc::SYS_close_range, &[memfd + 1, u32::MAX as u64, 0])?;
+        self.call(
+            "close_range",
+            libc::SYS_close_range,
+            &[memfd + 1, u32::MAX as u64, 0],
+        )?;
         Ok(())
     }
 
     fn fault_from_siginfo(&self, signo: i32) -> Result<Fault, PlatformError> {
-        let info = ptrace::getsiginfo(self.pid)
-            .map_err(|err| PlatformError::Ptrace { op: "GETSIGINFO", pid: self.pid.as_raw(), err })?;
+        let info = ptrace::getsiginfo(self.pid).map_err(|err| PlatformError::Ptrace {
+            op: "GETSIGINFO",
+            pid: self.pid.as_raw(),
+            err,
+        })?;
         // SAFETY: for the fault signals handled here the kernel filled the
         // si_addr member of the union.
         let addr = unsafe { info.si_addr() } as u64;
-        Ok(Fault { signo, code: info.si_code, addr })
+        Ok(Fault {
+            signo,
+            code: info.si_code,
+            addr,
+        })
     }
 }
 
@@ -207,20 +269,31 @@ impl Context for StubContext {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         // The stub's descriptor for the memory file has the Sentry's number.
         let memfd = self.memfd as u64;
-        self.call("mmap", libc::SYS_mmap, &[addr, len, prot as u64, flags, memfd, offset]).map(|_| ())
+        self.call(
+            "mmap",
+            libc::SYS_mmap,
+            &[addr, len, prot as u64, flags, memfd, offset],
+        )
+        .map(|_| ())
     }
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
-        self.call("munmap", libc::SYS_munmap, &[addr, len]).map(|_| ())
+        self.call("munmap", libc::SYS_munmap, &[addr, len])
+            .map(|_| ())
     }
 
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        self.call("mprotect", libc::SYS_mprotect, &[addr, len, prot as u64]).map(|_| ())
+        self.call("mprotect", libc::SYS_mprotect, &[addr, len, prot as u64])
+            .map(|_| ())
     }
 
     fn unmap_all(&mut self) -> Result<(), PlatformError> {
         self.call("munmap", libc::SYS_munmap, &[0, STUB_PAGE])?;
-        self.call("munmap", libc::SYS_munmap, &[STUB_PAGE + PAGE, TASK_SIZE - STUB_PAGE - PAGE])?;
+        self.call(
+            "munmap",
+            libc::SYS_munmap,
+            &[STUB_PAGE + PAGE, TASK_SIZE - STUB_PAGE - PAGE],
+        )?;
         Ok(())
     }
 
@@ -230,14 +303,23 @@ impl Context for StubContext {
         }
         inject::set_regs(self.pid, regs)?;
         loop {
-            ptrace::sysemu(self.pid, None).map_err(|err| PlatformError::Ptrace { op: "SYSEMU", pid: self.pid.as_raw(), err })?;
+            ptrace::sysemu(self.pid, None).map_err(|err| PlatformError::Ptrace {
+                op: "SYSEMU",
+                pid: self.pid.as_raw(),
+                err,
+            })?;
             let status = inject::wait_stop(self.pid)?;
             let trap = match status {
                 WaitStatus::PtraceSyscall(_) => Trap::Syscall,
                 WaitStatus::Stopped(_, sig) if sig == KICK_SIGNAL => Trap::Interrupted,
-                WaitStatus::Stopped(_, sig @ (Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGILL | Signal::SIGFPE | Signal::SIGTRAP)) => {
-                    Trap::Fault(self.fault_from_siginfo(sig as i32)?)
-                }
+                WaitStatus::Stopped(
+                    _,
+                    sig @ (Signal::SIGSEGV
+                    | Signal::SIGBUS
+                    | Signal::SIGILL
+                    | Signal::SIGFPE
+                    | Signal::SIGTRAP),
+                ) => Trap::Fault(self.fault_from_siginfo(sig as i32)?),
                 // Any other host signal (none should reach a stub) is dropped.
                 _ => continue,
             };
@@ -250,18 +332,40 @@ impl Context for StubContext {
         // SAFETY: user_fpregs_struct is plain data; zero is a valid value.
         let mut fp: FpRegs = unsafe { std::mem::zeroed() };
         // SAFETY: PTRACE_GETFPREGS writes exactly one user_fpregs_struct.
-        let r = unsafe { libc::ptrace(libc::PTRACE_GETFPREGS, self.pid.as_raw(), 0, &mut fp as *mut FpRegs) };
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GETFPREGS,
+                self.pid.as_raw(),
+                0,
+                &mut fp as *mut FpRegs,
+            )
+        };
         if r < 0 {
-            return Err(PlatformError::Ptrace { op: "GETFPREGS", pid: self.pid.as_raw(), err: nix::errno::Errno::last() });
+            return Err(PlatformError::Ptrace {
+                op: "GETFPREGS",
+                pid: self.pid.as_raw(),
+                err: nix::errno::Errno::last(),
+            });
         }
         Ok(fp)
     }
 
     fn set_fp_regs(&mut self, fp: &FpRegs) -> Result<(), PlatformError> {
         // SAFETY: PTRACE_SETFPREGS reads exactly one user_fpregs_struct.
-        let r = unsafe { libc::ptrace(libc::PTRACE_SETFPREGS, self.pid.as_raw(), 0, fp as *const FpRegs) };
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SETFPREGS,
+                self.pid.as_raw(),
+                0,
+                fp as *const FpRegs,
+            )
+        };
         if r < 0 {
-            return Err(PlatformError::Ptrace { op: "SETFPREGS", pid: self.pid.as_raw(), err: nix::errno::Errno::last() });
+            return Err(PlatformError::Ptrace {
+                op: "SETFPREGS",
+                pid: self.pid.as_raw(),
+                err: nix::errno::Errno::last(),
+            });
         }
         Ok(())
     }
