@@ -31,7 +31,10 @@ if [ ${#missing[@]} -gt 0 ] || [ "${SETUP_FORCE_APT:-0}" = 1 ]; then
     echo "tests/setup.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends "${packages[@]}"
+    # Only what is missing: installed packages are left at their versions.
+    to_install=("${missing[@]}")
+    [ ${#to_install[@]} -gt 0 ] || to_install=("${packages[@]}")
+    apt-get install -y --no-install-recommends "${to_install[@]}"
 else
     echo "tests/setup.sh: all packages present (${packages[*]})"
 fi
