@@ -20,13 +20,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-# Under sudo, find the invoking user's Rust toolchain if root has none.
-if ! command -v cargo >/dev/null && [ -n "${SUDO_USER:-}" ]; then
-    user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-    export PATH="$user_home/.cargo/bin:$PATH"
-    export CARGO_HOME=${CARGO_HOME:-$user_home/.cargo}
-    export RUSTUP_HOME=${RUSTUP_HOME:-$user_home/.rustup}
-fi
+# shellcheck source=tests/toolchain.sh
+. "$repo/tests/toolchain.sh"
 # Failing integration tests print their captured output; backtraces only add noise.
 export RUST_BACKTRACE=${TESTS_BACKTRACE:-0}
 

@@ -46,6 +46,8 @@ if ! [ -x /bin/busybox ]; then
     exit 1
 fi
 
+# shellcheck source=tests/toolchain.sh
+. "$(dirname "$0")/toolchain.sh"
 for tool in cargo rustc; do
     if ! command -v "$tool" >/dev/null; then
         echo "tests/setup.sh: $tool not found on PATH: install the Rust toolchain first" >&2
