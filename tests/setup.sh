@@ -1,14 +1,63 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian 12 machine (as root).
-# Idempotent: packages already present are left alone.
+# Installs what building and testing sandbox needs on a fresh Debian 12
+# machine, as root. Idempotent: when everything is there already it changes
+# nothing (SETUP_FORCE_APT=1 runs apt-get anyway). Uses only Debian's
+# archive (apt); the Rust toolchain (cargo, with rustfmt and clippy) must
+# already be installed.
 set -euo pipefail
-need=(busybox-static runc gcc make)
-missing=()
-for p in "${need[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "tests/setup.sh: run as root (sudo tests/setup.sh)" >&2
+    exit 2
 fi
-command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required" >&2; exit 1; }
+
+# busybox-static: the test root filesystems; docker.io, containerd, runc: the
+# Docker end-to-end tests (runc is also the control runtime of the Rust
+# tests); jq: daemon.json; util-linux: unshare for the native controls;
+# bsdutils: script; procps: pgrep; gcc, make: building C test programs.
+packages=(
+    busybox-static docker.io containerd runc jq gcc make
+    util-linux bsdutils procps coreutils tar ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ] || [ "${SETUP_FORCE_APT:-0}" = 1 ]; then
+    echo "tests/setup.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # Only what is missing: installed packages are left at their versions.
+    to_install=("${missing[@]}")
+    [ ${#to_install[@]} -gt 0 ] || to_install=("${packages[@]}")
+    apt-get install -y --no-install-recommends "${to_install[@]}"
+else
+    echo "tests/setup.sh: all packages present (${packages[*]})"
+fi
+
+# The static busybox must be the one at /bin/busybox (the dynamic `busybox`
+# package would conflict; busybox-static replaces it).
+if ! [ -x /bin/busybox ]; then
+    echo "tests/setup.sh: /bin/busybox is missing after installing busybox-static" >&2
+    exit 1
+fi
+
+# shellcheck source=tests/toolchain.sh
+. "$(dirname "$0")/toolchain.sh"
+for tool in cargo rustc; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "tests/setup.sh: $tool not found on PATH: install the Rust toolchain first" >&2
+        exit 1
+    fi
+done
+for sub in fmt clippy; do
+    if ! cargo "$sub" --version >/dev/null 2>&1; then
+        echo "tests/setup.sh: cargo $sub is missing: add the rustfmt and clippy components" >&2
+        exit 1
+    fi
+done
+echo "tests/setup.sh: ready ($(cargo --version))"

@@ -73,10 +73,18 @@ fn describe(cmd: &Command) -> String {
 /// after the runtime returns). On timeout the whole process group is killed
 /// and the test fails, showing what was printed so far.
 #[track_caller]
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+pub fn run_with_timeout(cmd: Command, timeout: Duration) -> Output {
     let dir = TempDir::new("output");
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
+    run_with_timeout_in(cmd, timeout, dir.path())
+}
+
+/// As [`run_with_timeout`], with stdout and stderr in `out_dir/stdout` and
+/// `out_dir/stderr`, which outlive the call: a container started by
+/// `create` goes on writing there, as it would to the shim's fifos.
+#[track_caller]
+pub fn run_with_timeout_in(mut cmd: Command, timeout: Duration, out_dir: &Path) -> Output {
+    let out_path = out_dir.join("stdout");
+    let err_path = out_dir.join("stderr");
     let create = |p: &Path| File::create(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let command = describe(&cmd);
     cmd.stdin(Stdio::null())
@@ -219,6 +227,12 @@ impl Runtime {
     #[track_caller]
     pub fn exec(&self, args: &[&str]) -> Output {
         run_with_timeout(self.command(args), DEFAULT_TIMEOUT)
+    }
+
+    /// As [`Runtime::exec`], with stdout and stderr kept in `out_dir`.
+    #[track_caller]
+    pub fn exec_in(&self, args: &[&str], out_dir: &Path) -> Output {
+        run_with_timeout_in(self.command(args), DEFAULT_TIMEOUT, out_dir)
     }
 
     /// `run --bundle B ID`: runs the bundle's process to completion.

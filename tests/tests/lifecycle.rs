@@ -7,7 +7,6 @@
 //! reparented to us, and we reap it, as the shim does.
 
 use std::fs;
-use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -19,8 +18,7 @@ use serde_json::Value;
 
 /// A workload that says when it began and exits 0 on SIGTERM. (It needs the
 /// trap: as pid 1 of its namespace, it would ignore an unhandled SIGTERM.)
-const WORKLOAD: &str =
-    "trap 'exit 0' TERM; echo started > /tmp/started; while true; do sleep 1; done";
+const WORKLOAD: &str = "trap 'exit 0' TERM; echo started; while true; do sleep 1; done";
 
 #[track_caller]
 fn state(rt: &Runtime, id: &str) -> Value {
@@ -51,15 +49,15 @@ fn wait_for_status(rt: &Runtime, id: &str, want: &str) -> Value {
     }
 }
 
-fn wait_for_file(path: &Path, timeout: Duration) -> bool {
+fn wait_until(cond: impl Fn() -> bool, timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
-        if path.exists() {
+        if cond() {
             return true;
         }
         sleep(Duration::from_millis(50));
     }
-    path.exists()
+    cond()
 }
 
 #[track_caller]
@@ -78,12 +76,18 @@ fn check_lifecycle(rt: &Runtime, signal: &str) {
     let _guard = DeleteOnPanic::new(rt, id);
     let b = bundle.path().to_string_lossy().into_owned();
     let pid_file = bundle.path().join("init.pid");
-    let started = bundle.rootfs().join("tmp/started");
+    // The container's stdio is create's: these files, as the shim's fifos.
+    let stdio = sandbox_tests::TempDir::new("stdio");
+    let stdout = stdio.path().join("stdout");
+    let started = || fs::read_to_string(&stdout).unwrap_or_default() == "started\n";
 
     // create: returns only after the pid file is written.
     let pf = pid_file.to_string_lossy().into_owned();
-    rt.exec(&["create", "--bundle", &b, "--pid-file", &pf, id])
-        .assert_success();
+    rt.exec_in(
+        &["create", "--bundle", &b, "--pid-file", &pf, id],
+        stdio.path(),
+    )
+    .assert_success();
     let text = fs::read_to_string(&pid_file)
         .unwrap_or_else(|e| panic!("no pid file when `create` returned: {e}"));
     let pid: i32 = text
@@ -110,15 +114,19 @@ fn check_lifecycle(rt: &Runtime, signal: &str) {
         "the container's init must descend from the runtime (and so be reparented to the subreaper)"
     );
     sleep(Duration::from_millis(300));
-    assert!(!started.exists(), "the workload began before `start`");
+    assert!(
+        fs::read_to_string(&stdout).unwrap_or_default().is_empty(),
+        "the workload began before `start`"
+    );
 
     // start: only once.
     rt.exec(&["start", id]).assert_success();
     let s = state(rt, id);
     assert_eq!(status_of(&s), "running", "state: {s}");
     assert!(
-        wait_for_file(&started, Duration::from_secs(20)),
-        "the workload did not begin after `start`"
+        wait_until(started, Duration::from_secs(20)),
+        "the workload did not print `started` after `start`: {:?}",
+        fs::read_to_string(&stdout)
     );
     let again = rt.exec(&["start", id]);
     assert!(!again.success(), "a second `start` must fail:\n{again}");
