@@ -27,6 +27,15 @@ pub struct InitArgs {
 
 /// Runs in the forked child; never returns.
 pub fn run(mut args: InitArgs) -> ! {
+    // Like runc's init, our own fds 0, 1, 2 become the workload's stdio, so
+    // the runtime's stdio (pipes the caller waits on, e.g. containerd's shim
+    // when a terminal replaces them) is not held open by the container.
+    if let Some(stdio) = &args.stdio {
+        for (target, fd) in stdio.iter().enumerate() {
+            // SAFETY: dup2 onto 0..=2 of descriptors we own; single-threaded child.
+            unsafe { libc::dup2(fd.as_raw_fd(), target as RawFd) };
+        }
+    }
     let mut keep: Vec<RawFd> = vec![0, 1, 2];
     keep.extend(args.stdio.iter().flatten().map(|f| f.as_raw_fd()));
     keep.extend(args.channel.raw_fds());
