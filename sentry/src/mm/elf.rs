@@ -11,6 +11,8 @@ use crate::errno::{err, Errno, SysResult};
 const PIE_BASE: u64 = 0x5555_5555_4000;
 /// Largest span of an image we accept.
 const MAX_SPAN: u64 = 1 << 36;
+/// Segment data moves through a buffer of at most this size.
+const COPY_CHUNK: u64 = 1 << 20;
 const PT_LOAD: u32 = 1;
 const PT_INTERP: u32 = 3;
 const PT_PHDR: u32 = 6;
@@ -181,9 +183,16 @@ pub fn load(
     let bias = start - lo;
     for h in &loads {
         let at = bias + h.vaddr;
-        let mut data = vec![0u8; h.filesz as usize];
-        read_exact(read, &mut data, h.offset)?;
-        mm.write_force(at, &data)?;
+        // Copy in bounded chunks: a hostile p_filesz meets end of file, not
+        // a huge allocation.
+        let mut done = 0u64;
+        let mut buf = vec![0u8; h.filesz.min(COPY_CHUNK) as usize];
+        while done < h.filesz {
+            let n = (h.filesz - done).min(COPY_CHUNK) as usize;
+            read_exact(read, &mut buf[..n], h.offset + done)?;
+            mm.write_force(at + done, &buf[..n])?;
+            done += n as u64;
+        }
         let pstart = page_down(at);
         let pend = page_up(at + h.memsz).ok_or(Errno(libc::ENOEXEC))?;
         if pend > pstart {

@@ -121,11 +121,61 @@ pub fn read(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(data.len() as u64)
 }
 
+/// Writes application memory `segments` to `f`, gathered through a Sentry
+/// buffer of at most CHUNK bytes, so a huge length never becomes a huge
+/// allocation. Writes of up to CHUNK bytes stay one write (pipe atomicity).
+fn write_from_user(
+    t: &mut Task,
+    f: &OpenFile,
+    segments: &[(u64, usize)],
+    off: Option<u64>,
+) -> SysResult<u64> {
+    let total: usize = segments
+        .iter()
+        .map(|s| s.1)
+        .fold(0usize, |a, b| a.saturating_add(b))
+        .min(MAX_RW);
+    let mut done = 0usize;
+    let mut seg = 0;
+    let mut seg_off = 0usize;
+    loop {
+        let want = (total - done).min(CHUNK);
+        let mut buf = Vec::with_capacity(want);
+        while buf.len() < want && seg < segments.len() {
+            let (base, len) = segments[seg];
+            let n = (len - seg_off).min(want - buf.len());
+            let start = buf.len();
+            buf.resize(start + n, 0);
+            if let Err(e) = t.mm.read(base + seg_off as u64, &mut buf[start..]) {
+                buf.truncate(start);
+                if buf.is_empty() {
+                    return if done > 0 { Ok(done as u64) } else { Err(e) };
+                }
+                seg = segments.len();
+                break;
+            }
+            seg_off += n;
+            if seg_off == len {
+                seg += 1;
+                seg_off = 0;
+            }
+        }
+        let result = write_file(t, f, &buf, off.map(|o| o + done as u64));
+        match result {
+            Ok(n) => {
+                done += n;
+                if n < buf.len() || done >= total || seg >= segments.len() {
+                    return Ok(done as u64);
+                }
+            }
+            Err(e) => return if done > 0 { Ok(done as u64) } else { Err(e) },
+        }
+    }
+}
+
 pub fn write(t: &mut Task, a: Args) -> SysResult<u64> {
     let f = t.file(a[0])?;
-    let mut data = vec![0u8; (a[2] as usize).min(MAX_RW)];
-    t.mm.read(a[1], &mut data)?;
-    write_file(t, &f, &data, None).map(|n| n as u64)
+    write_from_user(t, &f, &[(a[1], a[2] as usize)], None)
 }
 
 pub fn pread(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -149,9 +199,7 @@ pub fn pwrite(t: &mut Task, a: Args) -> SysResult<u64> {
     if (a[3] as i64) < 0 {
         return err(libc::EINVAL);
     }
-    let mut data = vec![0u8; (a[2] as usize).min(MAX_RW)];
-    t.mm.read(a[1], &mut data)?;
-    write_file(t, &f, &data, Some(a[3])).map(|n| n as u64)
+    write_from_user(t, &f, &[(a[1], a[2] as usize)], Some(a[3]))
 }
 
 fn iovecs(t: &Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
@@ -187,13 +235,7 @@ pub fn readv(t: &mut Task, a: Args) -> SysResult<u64> {
 pub fn writev(t: &mut Task, a: Args) -> SysResult<u64> {
     let f = t.file(a[0])?;
     let iov = iovecs(t, a[1], a[2])?;
-    let mut data = Vec::new();
-    for (base, len) in iov {
-        let start = data.len();
-        data.resize(start + len.min(MAX_RW - start.min(MAX_RW)), 0);
-        t.mm.read(base, &mut data[start..])?;
-    }
-    write_file(t, &f, &data, None).map(|n| n as u64)
+    write_from_user(t, &f, &iov, None)
 }
 
 pub fn close(t: &mut Task, a: Args) -> SysResult<u64> {
