@@ -1,7 +1,8 @@
 //! The Sentry's own confinement: the seccomp allowlist installed on every
 //! Sentry thread before any workload code runs. These are the host system
-//! calls the Sentry itself needs; anything else fails with EPERM without
-//! reaching the kernel. Stubs inherit this filter and add a stricter one.
+//! calls the Sentry itself needs; any other call kills the Sentry (and with
+//! it the sandbox) before it reaches the kernel. Stubs inherit this filter
+//! and add a stricter one.
 
 use std::collections::BTreeMap;
 
@@ -101,7 +102,7 @@ pub fn install() -> Result<(), Error> {
         ALLOWED.iter().map(|&nr| (nr, vec![])).collect();
     let filter = SeccompFilter::new(
         rules,
-        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::KillProcess,
         SeccompAction::Allow,
         TargetArch::x86_64,
     )
