@@ -259,14 +259,19 @@ check_stdin() {
 
 check_tty() {
     local st=0 out
-    # -t without -i needs no terminal on our side.
+    # -t without -i needs no terminal on our side. tty names the terminal;
+    # stty rows/cols/size set and read its window size (TIOCSWINSZ, TIOCGWINSZ) and stty -g its
+    # termios with TCGETS: the ioctls a shell needs.
     out=$(d run --rm -t --network=none --runtime="$rt" --label "$LABEL" "$IMG" \
-        tty </dev/null 2>"$work/err") || st=$?
+        sh -c 'tty; stty rows 24 cols 80 && stty size; stty -g >/dev/null && echo termios-ok' </dev/null 2>"$work/err") || st=$?
     out=$(tr -d '\r' <<<"$out")
-    if [[ "$out" =~ ^/dev/pts/[0-9]+$ ]] && [ "$st" = 0 ]; then
-        ok "docker run --rm -t: tty is $out"
+    local want='^/dev/pts/[0-9]+
+24 80
+termios-ok$'
+    if [[ "$out" =~ $want ]] && [ "$st" = 0 ]; then
+        ok "docker run --rm -t: tty is $(head -n 1 <<<"$out"), window size and termios readable"
     else
-        bad "docker run --rm -t: expected /dev/pts/N and status 0, got '$out' and status $st"
+        bad "docker run --rm -t: expected /dev/pts/N, a window size and termios-ok with status 0, got '$out' and status $st"
         show "$work/err"
     fi
 }
