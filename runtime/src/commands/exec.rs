@@ -8,6 +8,7 @@
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::Process;
@@ -65,7 +66,7 @@ pub fn command(g: &GlobalOpts, a: &ExecArgs) -> Result<i32, Error> {
         }
         let session = sentry::control::exec(&socket.path, &spec, stdio).map_err(exec_error)?;
         drop(pty_slave);
-        return session.wait().map_err(|source| Error::Control {
+        return wait_forwarding(session).map_err(|source| Error::Control {
             id: a.id.clone(),
             source,
         });
@@ -110,6 +111,42 @@ pub fn command(g: &GlobalOpts, a: &ExecArgs) -> Result<i32, Error> {
     }
 }
 
+/// Waits for an exec'd process, forwarding the signals we receive to it
+/// (the shim signals the pid it knows: ours).
+fn wait_forwarding(session: sentry::control::ExecSession) -> Result<i32, sentry::Error> {
+    let mut set = SigSet::empty();
+    for s in super::run::FORWARDED {
+        set.add(*s);
+    }
+    // SIGCHLD is our own wake-up: the waiter raises it when the process ends.
+    set.add(nix::sys::signal::Signal::SIGCHLD);
+    // Blocked, they wait for sigtimedwait instead of killing us.
+    let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+    let signaller = session.signaller()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(session.wait());
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGCHLD);
+    });
+    loop {
+        if let Ok(result) = rx.try_recv() {
+            return result;
+        }
+        let timeout = libc::timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        // SAFETY: sigtimedwait reads the set and timeout from our stack and
+        // writes no siginfo (null pointer).
+        let sig = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
+        if sig > 0 && sig != libc::SIGCHLD {
+            if let Err(e) = signaller.signal(sig) {
+                tracing::debug!("forwarding signal {sig}: {e}");
+            }
+        }
+    }
+}
+
 /// The proxy: start the process, report, wait, exit with its status.
 fn proxy(
     socket: &std::path::Path,
@@ -133,7 +170,7 @@ fn proxy(
     detach_stdio();
     let _ = channel.send(&Msg::Created);
     drop(channel);
-    let code = match session.wait() {
+    let code = match wait_forwarding(session) {
         Ok(status) => status,
         Err(e) => {
             error!("exec: lost the process: {e}");

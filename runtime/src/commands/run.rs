@@ -13,7 +13,7 @@ use super::{container, create, delete, start, Error};
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::control;
 
-const FORWARDED: &[Signal] = &[
+pub(crate) const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGINT,
     Signal::SIGQUIT,

@@ -3,16 +3,25 @@
 use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::time::Duration;
 
 use super::wire::{recv_frame, send_frame, Request, Response};
 use crate::error::Error;
 use crate::spec::ProcessSpec;
 
+/// How long a request may wait for the Sentry's answer: a Sentry that hangs
+/// must not hang `start`, `kill` or `ps` with it.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn connect(socket: &Path) -> Result<UnixStream, Error> {
-    UnixStream::connect(socket).map_err(|source| Error::Control {
+    let err = |source| Error::Control {
         path: socket.to_path_buf(),
         source,
-    })
+    };
+    let s = UnixStream::connect(socket).map_err(err)?;
+    s.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(err)?;
+    s.set_write_timeout(Some(ANSWER_TIMEOUT)).map_err(err)?;
+    Ok(s)
 }
 
 fn call(socket: &Path, req: &Request) -> Result<Response, Error> {
@@ -60,13 +69,36 @@ pub fn exec(socket: &Path, process: &ProcessSpec, stdio: [RawFd; 3]) -> Result<E
         &stdio,
     )?;
     match recv_frame::<Response>(&sock)?.0 {
-        Response::Started => Ok(ExecSession { sock }),
+        Response::Started => {
+            // The process may run for as long as it likes.
+            sock.set_read_timeout(None)?;
+            Ok(ExecSession { sock })
+        }
         Response::Error { message } => Err(Error::Protocol(message)),
         other => Err(Error::Protocol(format!("unexpected answer {other:?}"))),
     }
 }
 
+/// Sends signals to a process started by [`exec`], from any thread.
+pub struct ExecSignaller {
+    sock: UnixStream,
+}
+
+impl ExecSignaller {
+    /// Delivers `signal` to the exec'd process (as `kill` from outside would).
+    pub fn signal(&self, signal: i32) -> Result<(), Error> {
+        send_frame(&self.sock, &Request::Signal { signal, all: false }, &[])
+    }
+}
+
 impl ExecSession {
+    /// A handle that signals this process while another thread waits.
+    pub fn signaller(&self) -> Result<ExecSignaller, Error> {
+        Ok(ExecSignaller {
+            sock: self.sock.try_clone()?,
+        })
+    }
+
     /// Waits for the process to end; returns its shell-style exit status.
     pub fn wait(self) -> Result<i32, Error> {
         match recv_frame::<Response>(&self.sock)?.0 {

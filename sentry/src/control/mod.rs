@@ -2,9 +2,12 @@
 //! running Sentry. One Unix stream socket per sandbox, bound in the
 //! container's state directory before the jail; frames are a 4-byte length
 //! and a JSON message; stdio descriptors of `exec` travel with SCM_RIGHTS.
+//! An `exec` connection stays open while its process runs: the runtime may
+//! send `Signal` frames on it (for that process), and the Sentry answers
+//! `Exited` when the process ends.
 
 mod client;
 mod wire;
 
-pub use client::{exec, ps, signal, start, ExecSession};
+pub use client::{exec, ps, signal, start, ExecSession, ExecSignaller};
 pub use wire::{recv_frame, send_frame, Request, Response};

@@ -1,6 +1,6 @@
 //! Building a sandbox from its spec, and serving its control socket.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -529,8 +529,22 @@ fn handle(
                         envp,
                         exit,
                     } = p;
+                    let target = proc.clone();
                     spawn(k, proc, path, argv, envp);
                     send_frame(&conn, &Response::Started, &[])?;
+                    // Signals for this process arrive on the same connection.
+                    if let Ok(reader) = conn.try_clone() {
+                        let kc = k.clone();
+                        std::thread::spawn(move || {
+                            while let Ok((Request::Signal { signal, .. }, _)) =
+                                recv_frame::<Request>(&reader)
+                            {
+                                if (1..=64).contains(&signal) {
+                                    kc.send_signal(&target, SigInfo::new(signal, SI_USER), true);
+                                }
+                            }
+                        });
+                    }
                     std::thread::spawn(move || {
                         let status = exit.recv().unwrap_or(libc::SIGKILL);
                         let _ = send_frame(
@@ -540,7 +554,7 @@ fn handle(
                             },
                             &[],
                         );
-                        let _ = conn.as_raw_fd();
+                        let _ = conn.shutdown(std::net::Shutdown::Both);
                     });
                     Ok(())
                 }

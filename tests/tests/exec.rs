@@ -1,0 +1,66 @@
+//! Issue 2: `exec` into a running container — output, exit status, and
+//! signals sent to the exec command reach the process inside (the shim
+//! signals the pid it knows, which is the runtime's). runc is the control.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use sandbox_tests::{assert_clean, Bundle, DeleteOnPanic, Runtime};
+
+fn check_exec(rt: &Runtime) {
+    let bundle = Bundle::sh("exec", "while true; do sleep 1; done");
+    let id = bundle.id.as_str();
+    let _guard = DeleteOnPanic::new(rt, id);
+    let b = bundle.path().to_string_lossy().into_owned();
+    let out = rt.exec(&["run", "--detach", "--bundle", &b, id]);
+    assert_eq!(out.code(), Some(0), "run --detach:\n{out}");
+
+    let out = rt.exec(&["exec", id, "sh", "-c", "echo inside; exit 3"]);
+    assert_eq!(
+        out.code(),
+        Some(3),
+        "exec's status is the process's:\n{out}"
+    );
+    assert_eq!(out.stdout_lines(), ["inside"], "\n{out}");
+
+    // SIGTERM to the exec command reaches the process's trap.
+    let script = "trap 'echo got TERM; exit 5' TERM; echo ready; while true; do sleep 1; done";
+    let mut child = rt
+        .command(&["exec", id, "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn exec");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("the process starts");
+    assert_eq!(&first, b"ready\n");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal exec");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait exec") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "exec did not end after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read exec output");
+    assert_eq!(rest, "got TERM\n", "the trap ran inside");
+    assert_eq!(status.code(), Some(5), "the trap's exit status");
+
+    let out = rt.exec(&["delete", "--force", id]);
+    assert_eq!(out.code(), Some(0), "delete --force:\n{out}");
+    assert_clean(rt.root(), id, bundle.path());
+}
+
+#[test]
+fn runc_control_exec() {
+    check_exec(&Runtime::runc());
+}
+
+#[test]
+fn sandbox_exec() {
+    check_exec(&Runtime::sandbox());
+}
