@@ -75,6 +75,15 @@ fn prepare(args: &mut InitArgs) -> Result<(Sandbox, UnixListener), String> {
     expect(&mut args.channel, Msg::Go)?;
     namespaces::enter(&args.namespaces).map_err(|e| e.to_string())?;
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    if args.spec.process.terminal {
+        // The pty becomes our controlling terminal, so ^C, ^\ and ^Z typed
+        // into it raise SIGINT, SIGQUIT and SIGTSTP here; the Sentry hands
+        // them to the workload's foreground process group. A terminal that
+        // already belongs to another session (run in the foreground without
+        // a console socket) stays that session's: the runtime forwards then.
+        // SAFETY: TIOCSCTTY on fd 0 with argument 0 (do not steal).
+        unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    }
     args.channel
         .send(&Msg::NamespacesReady)
         .map_err(|e| e.to_string())?;

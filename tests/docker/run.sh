@@ -276,6 +276,22 @@ termios-ok$'
     fi
 }
 
+check_tty_interrupt() {
+    local st=0 out
+    # An interactive terminal: ^C typed into it interrupts the foreground
+    # command and runs the shell's INT trap. script(1) gives docker a tty.
+    local cmd="docker run --rm -it --network=none --runtime=$rt --label $LABEL $IMG"
+    cmd+=" sh -c 'trap \"echo got INT\" INT; echo ready; sleep 3; echo done'"
+    out=$( (sleep 2; printf '\003'; sleep 4) | timeout -k 10 "$TIMEOUT" script -qfc "$cmd" /dev/null 2>"$work/err") || st=$?
+    out=$(tr -d '\r' <<<"$out" | sed 's/^^C//')
+    if [ "$out" = $'ready\ngot INT\ndone' ] && [ "$st" = 0 ]; then
+        ok "docker run -it: ^C reached the foreground process group (INT trap ran)"
+    else
+        bad "docker run -it: expected ready / got INT / done and status 0, got '$out' and status $st"
+        show "$work/err"
+    fi
+}
+
 check_nothing_left() {
     local left
     left=$(timeout -k 5 30 docker ps -aq --filter "label=$LABEL")
@@ -296,6 +312,7 @@ for rt in "${runtimes[@]}"; do
     check_detached_exec_stop
     check_stdin
     check_tty
+    check_tty_interrupt
     check_nothing_left
     echo "$rt: $pass passed, $fail failed"
     if [ "$rt" = runc ] && [ "$fail" != 0 ]; then

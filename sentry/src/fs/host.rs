@@ -227,6 +227,10 @@ impl Inode for HostInode {
         for e in dir.iter() {
             let e = e?;
             let name = e.file_name().to_string_lossy().into_owned();
+            // The VFS adds "." and ".." itself.
+            if name == "." || name == ".." {
+                continue;
+            }
             let ftype = match e.file_type() {
                 Some(nix::dir::Type::Directory) => FileType::Directory,
                 Some(nix::dir::Type::Symlink) => FileType::Symlink,

@@ -44,6 +44,11 @@ impl HostFd {
         }
     }
 
+    /// The process group the terminal's signals go to.
+    pub fn foreground_pgrp(&self) -> i32 {
+        *lock(&self.fg_pgrp)
+    }
+
     pub fn is_tty(&self) -> bool {
         self.is_tty
     }

@@ -218,6 +218,17 @@ impl Boot {
             .init
             .take()
             .ok_or_else(|| Error::Protocol("serve before create_init".into()))?;
+        // Terminal signals arrive as host signals (the pty is the Sentry's
+        // controlling terminal); block them in every thread so one thread
+        // can take them and hand them to the workload.
+        let tty_signals = tty_signal_set();
+        let _ = tty_signals.thread_block();
+        if let Some(console) = k.console.clone() {
+            let kc = k.clone();
+            std::thread::Builder::new()
+                .name("tty-signals".into())
+                .spawn(move || forward_tty_signals(kc, console, tty_signals))?;
+        }
         crate::jail::install()?;
         let (start_tx, start_rx) = mpsc::channel::<()>();
         let kc = k.clone();
@@ -250,6 +261,25 @@ impl Boot {
             events::wait(seen, Some(deadline));
         }
         Ok(shell_status(status))
+    }
+}
+
+fn tty_signal_set() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::Signal::*;
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in [SIGINT, SIGQUIT, SIGTSTP, SIGWINCH, SIGHUP] {
+        set.add(s);
+    }
+    set
+}
+
+/// Hands signals the host terminal raised to the workload's foreground
+/// process group, as the terminal's line discipline would inside.
+fn forward_tty_signals(k: Arc<Kernel>, console: Arc<HostFd>, set: nix::sys::signal::SigSet) {
+    loop {
+        let Ok(sig) = set.wait() else { continue };
+        let pgrp = console.foreground_pgrp();
+        k.signal_group(pgrp, SigInfo::new(sig as i32, super::signal::SI_KERNEL));
     }
 }
 

@@ -1,7 +1,6 @@
 //! System calls on paths: open, stat, the *at family, directories, links,
 //! permissions. Every path is resolved by the Sentry's VFS.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use super::Args;
@@ -491,5 +490,10 @@ pub fn statfs(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
-#[allow(dead_code)]
-fn _assert_any(_: &dyn Any) {}
+/// Extended attributes are not supported by the Sentry's file systems yet:
+/// the file must exist, then ENOTSUP (what Linux says of such a file system).
+pub fn xattr_path(t: &mut Task, path: u64, follow: bool) -> SysResult<u64> {
+    let p = t.path_arg(path)?;
+    t.lookup_at(libc::AT_FDCWD as u64, &p, follow)?;
+    err(libc::ENOTSUP)
+}

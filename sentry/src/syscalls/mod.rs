@@ -98,6 +98,15 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_truncate => fs::truncate(t, a),
         SYS_utimensat => fs::utimensat(t, a),
         SYS_statfs | SYS_fstatfs => fs::statfs(t, a),
+        SYS_getxattr | SYS_listxattr | SYS_setxattr | SYS_removexattr => {
+            fs::xattr_path(t, a[0], true)
+        }
+        SYS_lgetxattr | SYS_llistxattr | SYS_lsetxattr | SYS_lremovexattr => {
+            fs::xattr_path(t, a[0], false)
+        }
+        SYS_fgetxattr | SYS_flistxattr | SYS_fsetxattr | SYS_fremovexattr => {
+            t.file(a[0]).and_then(|_| err(ENOTSUP))
+        }
         SYS_getpid => Ok(t.pid() as u64),
         SYS_gettid => Ok(t.tid as u64),
         SYS_getppid => Ok(lock(&t.proc.state).ppid as u64),
