@@ -14,10 +14,13 @@ fi
 # busybox-static: the test root filesystems; docker.io, containerd, runc: the
 # Docker end-to-end tests (runc is also the control runtime of the Rust
 # tests); jq: daemon.json; util-linux: unshare for the native controls;
-# bsdutils: script; procps: pgrep; gcc, make: building C test programs.
+# bsdutils: script; procps: pgrep; gcc, make: building C test programs;
+# coreutils, tar, gzip, grep, sed, findutils, python3-minimal: the dynamically
+# linked programs the real-program tests copy into their root filesystems.
 packages=(
     busybox-static docker.io containerd runc jq gcc make
-    util-linux bsdutils procps coreutils tar ca-certificates
+    util-linux bsdutils procps coreutils tar gzip grep sed findutils
+    python3-minimal ca-certificates
 )
 
 missing=()

@@ -1,0 +1,115 @@
+//! Issue 3 (first part): unmodified, dynamically linked glibc programs from
+//! Debian run under the Sentry (PT_INTERP, shared libraries, RELRO, TLS),
+//! with the same output as the host kernel gives them (the native control
+//! runs the same script in a chroot of the same root filesystem).
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use sandbox_tests::{assert_clean, native_in_chroot, Bundle, Runtime};
+
+/// Host programs copied into the rootfs, with their libraries.
+const PROGRAMS: &[&str] = &[
+    "/bin/ls",
+    "/bin/cp",
+    "/bin/mkdir",
+    "/bin/cat",
+    "/usr/bin/sort",
+    "/usr/bin/sha256sum",
+    "/bin/grep",
+    "/bin/sed",
+    "/usr/bin/find",
+    "/bin/tar",
+    "/bin/gzip",
+    "/usr/bin/head",
+    "/usr/bin/python3.11",
+];
+
+/// Copies `src` to the same path under `rootfs` (hard links where possible:
+/// the tests only read these files).
+fn install(rootfs: &Path, src: &Path) {
+    let dst = rootfs.join(src.strip_prefix("/").expect("absolute"));
+    if let Some(dir) = dst.parent() {
+        fs::create_dir_all(dir).expect("create_dir_all");
+    }
+    if dst.exists() {
+        return;
+    }
+    let real = fs::canonicalize(src).expect("canonicalize");
+    if fs::hard_link(&real, &dst).is_err() {
+        fs::copy(&real, &dst).expect("copy");
+    }
+}
+
+/// The shared libraries `ldd` lists for `prog`.
+fn libraries(prog: &str) -> Vec<String> {
+    let out = Command::new("ldd").arg(prog).output().expect("ldd runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+fn bundle(tag: &str, script: &str) -> Bundle {
+    let b = Bundle::sh(tag, script);
+    let rootfs = b.rootfs();
+    for p in PROGRAMS {
+        install(&rootfs, Path::new(p));
+        for lib in libraries(p) {
+            install(&rootfs, Path::new(&lib));
+        }
+    }
+    // Python's standard library, linked file by file.
+    fs::create_dir_all(rootfs.join("usr/lib")).expect("create usr/lib");
+    let status = Command::new("cp")
+        .args(["-al", "/usr/lib/python3.11"])
+        .arg(rootfs.join("usr/lib/"))
+        .status()
+        .expect("cp -al runs");
+    assert!(status.success(), "copying the Python standard library");
+    b
+}
+
+const SCRIPT: &str = r#"
+export PATH=/usr/bin:/bin
+cd /tmp
+/bin/mkdir -p d/e && echo hello > d/e/f && echo world > d/g
+/bin/cp -r d d2
+/bin/grep -r hello d2
+/bin/sed s/hello/bye/ d2/e/f
+/usr/bin/find d2 | /usr/bin/sort
+/bin/ls -la d2/e | /usr/bin/head -1
+/bin/tar czf a.tgz d2 && /bin/mkdir x && cd x && /bin/tar xzf ../a.tgz && /bin/cat d2/g && cd ..
+echo abc | /bin/gzip | /bin/gzip -d
+printf 'b\na\nc\n' | /usr/bin/sort
+/usr/bin/sha256sum d2/e/f
+/usr/bin/python3.11 -c 'import json, hashlib, os, sys; print(json.dumps({"sha": hashlib.sha256(b"x").hexdigest()[:16], "pid": os.getpid() > 0})); sys.exit(4)'
+echo python=$?
+"#;
+
+#[test]
+fn dynamic_programs_match_native() {
+    let native_bundle = bundle("dyn-native", SCRIPT);
+    let native = native_in_chroot(&native_bundle, SCRIPT);
+    assert_eq!(
+        native.code(),
+        Some(0),
+        "the native control must pass:\n{native}"
+    );
+    assert!(
+        native.stdout.contains("python=4"),
+        "the control runs python:\n{native}"
+    );
+
+    let b = bundle("dyn", SCRIPT);
+    let rt = Runtime::sandbox();
+    let out = rt.run(&b);
+    assert_eq!(out.code(), Some(0), "\n{out}");
+    assert_eq!(
+        out.stdout, native.stdout,
+        "sandbox and native outputs differ:\nsandbox:\n{out}\nnative:\n{native}"
+    );
+    assert_clean(rt.root(), &b.id, b.path());
+}
