@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::fs::host::HostInode;
 use crate::fs::host_fd::HostFd;
 use crate::fs::{dev, proc, synthetic, tmpfs::TmpFs};
-use crate::mm::{MemoryFile, MemoryManager};
+use crate::mm::{MemoryFile, MemoryManager, SharedMm};
 use crate::platform::ptrace::PtracePlatform;
 use crate::platform::Regs;
 use crate::spec::{MountKind, ProcessSpec, SandboxSpec};
@@ -430,12 +430,12 @@ fn spawn(
                     return;
                 }
             };
-            let mm = MemoryManager::new(kc.memfile.clone(), ctx);
+            let mm = Arc::new(SharedMm::new(MemoryManager::new(kc.memfile.clone())));
             // SAFETY: user_regs_struct is plain data; exec fills it in.
             let mut regs: Regs = unsafe { std::mem::zeroed() };
             regs.cs = 0x33;
             regs.ss = 0x2b;
-            let mut task = Task::new(kc.clone(), proc, regs, mm);
+            let mut task = Task::new(kc.clone(), proc, regs, mm, ctx);
             match exec::execve(&mut task, &path, argv, envp) {
                 Err(e) if e == crate::errno::Errno::EJUSTRETURN => {}
                 Err(e) => {

@@ -178,17 +178,19 @@ fn load_image(
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
 ) -> SysResult<()> {
-    t.mm.clear()?;
+    let mut mm = t.mm.lock();
+    let ctx = &mut *t.ctx;
+    mm.clear(ctx)?;
     let read = |buf: &mut [u8], off: u64| file.read(buf, off);
-    let main = elf::load(&mut t.mm, image, &read, true, file_kind(loc))?;
+    let main = elf::load(&mut mm, ctx, image, &read, true, file_kind(loc))?;
     let brk = page_up(main.end).ok_or(Errno(libc::ENOEXEC))?;
-    t.mm.brk_start = brk;
-    t.mm.brk = brk;
+    mm.brk_start = brk;
+    mm.brk = brk;
     let mut entry = main.entry;
     let mut base = 0;
     if let Some((iloc, ifile, iimage)) = interp {
         let read = |buf: &mut [u8], off: u64| ifile.read(buf, off);
-        let l = elf::load(&mut t.mm, iimage, &read, false, file_kind(iloc))?;
+        let l = elf::load(&mut mm, ctx, iimage, &read, false, file_kind(iloc))?;
         entry = l.entry;
         base = l.bias;
     }
@@ -211,7 +213,15 @@ fn load_image(
         (stack::AT_HWCAP, hwcap),
         (stack::AT_CLKTCK, 100),
     ];
-    let sp = stack::build(&mut t.mm, STACK_SIZE, argv, envp, loc.path.as_bytes(), auxv)?;
+    let sp = stack::build(
+        &mut mm,
+        ctx,
+        STACK_SIZE,
+        argv,
+        envp,
+        loc.path.as_bytes(),
+        auxv,
+    )?;
     let (cs, ss) = (t.regs.cs, t.regs.ss);
     // SAFETY: user_regs_struct is plain data; zero is valid.
     t.regs = unsafe { std::mem::zeroed() };

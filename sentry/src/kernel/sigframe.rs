@@ -49,7 +49,7 @@ pub fn setup(t: &mut Task, info: &SigInfo, action: &SigAction, old_mask: u64) ->
     } else {
         sp = sp.checked_sub(128).ok_or(Errno(libc::EFAULT))?; // the red zone
     }
-    let fp = t.mm.context().fp_regs().map_err(|_| Errno(libc::EFAULT))?;
+    let fp = t.ctx.fp_regs().map_err(|_| Errno(libc::EFAULT))?;
     let fp_addr = (sp.checked_sub(FP_SIZE).ok_or(Errno(libc::EFAULT))?) & !63;
     let frame = ((fp_addr.checked_sub(FRAME_SIZE).ok_or(Errno(libc::EFAULT))?) & !15) - 8;
 
@@ -132,7 +132,7 @@ pub fn sigreturn(t: &mut Task) -> SysResult<u64> {
         let mut fp: FpRegs = unsafe { std::mem::transmute_copy(&fp_bytes) };
         // Reserved MXCSR bits would make the host reject the state.
         fp.mxcsr &= 0xffff;
-        let _ = t.mm.context().set_fp_regs(&fp);
+        let _ = t.ctx.set_fp_regs(&fp);
     }
     let mask = word(SIGMASK_OFF);
     lock(&t.proc.sig).mask = mask & !super::signal::UNBLOCKABLE;

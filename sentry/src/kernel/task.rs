@@ -9,8 +9,8 @@ use super::process::{lock, Process};
 use super::signal::{self, DefaultAction as SigDefault, SigInfo, SIG_DFL, SIG_IGN};
 use super::{events, sigframe, Kernel};
 use crate::errno::{Errno, SysResult};
-use crate::mm::MemoryManager;
-use crate::platform::{Regs, Trap};
+use crate::mm::SharedMm;
+use crate::platform::{Context, Regs, Trap};
 
 /// How a task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +36,10 @@ pub struct Task {
     pub proc: Arc<Process>,
     pub tid: i32,
     pub regs: Regs,
-    pub mm: MemoryManager,
+    /// The address space, shared with the process's other threads.
+    pub mm: Arc<SharedMm>,
+    /// The platform's thread that runs this task.
+    pub ctx: Box<dyn Context>,
     /// A restartable error of the last system call, decided at signal delivery.
     restart: Option<Errno>,
     /// The mask to restore after sigsuspend-style calls deliver a signal.
@@ -48,16 +51,23 @@ pub struct Task {
 }
 
 impl Task {
-    pub fn new(kernel: Arc<Kernel>, proc: Arc<Process>, regs: Regs, mm: MemoryManager) -> Task {
+    pub fn new(
+        kernel: Arc<Kernel>,
+        proc: Arc<Process>,
+        regs: Regs,
+        mm: Arc<SharedMm>,
+        ctx: Box<dyn Context>,
+    ) -> Task {
         let tid = proc.pid;
-        proc.set_interrupter(Some(mm.context_ref().interrupter()));
-        lock(&proc.state).host_pid = mm.context_ref().host_pid();
+        proc.set_interrupter(Some(ctx.interrupter()));
+        lock(&proc.state).host_pid = ctx.host_pid();
         Task {
             kernel,
             proc,
             tid,
             regs,
             mm,
+            ctx,
             restart: None,
             saved_mask: None,
             clear_child_tid: 0,
@@ -73,7 +83,7 @@ impl Task {
     /// Runs the task until it exits.
     pub fn run(mut self) {
         while self.exit.is_none() {
-            let trap = match self.mm.context().run(&mut self.regs) {
+            let trap = match self.ctx.run(&mut self.regs) {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::warn!(pid = self.pid(), "the platform lost the task: {e}");
@@ -250,9 +260,15 @@ impl Task {
     fn finish(self) {
         let exit = self.exit.unwrap_or(Exit::Code(0));
         let Task {
-            kernel, proc, mm, ..
+            kernel,
+            proc,
+            mm,
+            ctx,
+            ..
         } = self;
         proc.set_interrupter(None);
+        // The platform thread goes before the parent can see the exit.
+        drop(ctx);
         drop(mm);
         lock(&proc.files).clear();
         super::exit::exit_process(&kernel, &proc, exit);

@@ -66,7 +66,6 @@ pub struct MmSnapshot {
 
 pub struct MemoryManager {
     file: Arc<MemoryFile>,
-    ctx: Box<dyn Context>,
     vmas: BTreeMap<u64, Vma>,
     pub brk_start: u64,
     pub brk: u64,
@@ -78,10 +77,9 @@ pub struct MemoryManager {
 }
 
 impl MemoryManager {
-    pub fn new(file: Arc<MemoryFile>, ctx: Box<dyn Context>) -> MemoryManager {
+    pub fn new(file: Arc<MemoryFile>) -> MemoryManager {
         MemoryManager {
             file,
-            ctx,
             vmas: BTreeMap::new(),
             brk_start: 0,
             brk: 0,
@@ -91,22 +89,14 @@ impl MemoryManager {
         }
     }
 
-    pub fn context(&mut self) -> &mut dyn Context {
-        &mut *self.ctx
-    }
-
-    pub fn context_ref(&self) -> &dyn Context {
-        &*self.ctx
-    }
-
     pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
         self.vmas.values()
     }
 
     /// Drops every mapping (exec into a fresh image on the same context).
-    pub fn clear(&mut self) -> SysResult<()> {
+    pub fn clear(&mut self, ctx: &mut dyn Context) -> SysResult<()> {
         self.vmas.clear();
-        self.ctx.unmap_all().map_err(platform_err)?;
+        ctx.unmap_all().map_err(platform_err)?;
         self.brk_start = 0;
         self.brk = 0;
         self.mmap_top = USER_MAX;
@@ -150,8 +140,11 @@ impl MemoryManager {
 
     /// Maps fresh zeroed memory. `fixed` replaces whatever is there;
     /// otherwise `hint` is used when free, else a gap is chosen.
+    // The arguments are mmap's own (less the file), plus the caller's context.
+    #[allow(clippy::too_many_arguments)]
     pub fn map_anon(
         &mut self,
+        ctx: &mut dyn Context,
         hint: u64,
         len: u64,
         prot: Prot,
@@ -171,7 +164,7 @@ impl MemoryManager {
             if hint < USER_MIN || end > USER_MAX {
                 return err(libc::ENOMEM);
             }
-            self.unmap(hint, len)?;
+            self.unmap(ctx, hint, len)?;
             hint
         } else if hint != 0 && self.is_free(page_down(hint), page_down(hint).saturating_add(len)) {
             page_down(hint)
@@ -189,8 +182,7 @@ impl MemoryManager {
             backing,
             boff: 0,
         };
-        self.ctx
-            .map(start, len, prot, vma.file_offset(start))
+        ctx.map(start, len, prot, vma.file_offset(start))
             .map_err(platform_err)?;
         self.vmas.insert(start, vma);
         Ok(start)
@@ -208,7 +200,7 @@ impl MemoryManager {
         }
     }
 
-    pub fn unmap(&mut self, addr: u64, len: u64) -> SysResult<()> {
+    pub fn unmap(&mut self, ctx: &mut dyn Context, addr: u64, len: u64) -> SysResult<()> {
         if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return err(libc::EINVAL);
         }
@@ -227,12 +219,18 @@ impl MemoryManager {
         }
         if addr < USER_MAX {
             let end = end.min(USER_MAX);
-            self.ctx.unmap(addr, end - addr).map_err(platform_err)?;
+            ctx.unmap(addr, end - addr).map_err(platform_err)?;
         }
         Ok(())
     }
 
-    pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> SysResult<()> {
+    pub fn protect(
+        &mut self,
+        ctx: &mut dyn Context,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+    ) -> SysResult<()> {
         if !addr.is_multiple_of(PAGE_SIZE) {
             return err(libc::EINVAL);
         }
@@ -254,13 +252,11 @@ impl MemoryManager {
         for (_, v) in self.vmas.range_mut(addr..end) {
             v.prot = prot;
         }
-        self.ctx
-            .protect(addr, end - addr, prot)
-            .map_err(platform_err)
+        ctx.protect(addr, end - addr, prot).map_err(platform_err)
     }
 
     /// Moves the program break; returns the new (or unchanged) break.
-    pub fn set_brk(&mut self, new: u64) -> u64 {
+    pub fn set_brk(&mut self, ctx: &mut dyn Context, new: u64) -> u64 {
         if new < self.brk_start {
             return self.brk;
         }
@@ -273,12 +269,20 @@ impl MemoryManager {
             }
             let rw = libc::PROT_READ | libc::PROT_WRITE;
             if self
-                .map_anon(old_end, new_end - old_end, rw, true, false, VmaKind::Heap)
+                .map_anon(
+                    ctx,
+                    old_end,
+                    new_end - old_end,
+                    rw,
+                    true,
+                    false,
+                    VmaKind::Heap,
+                )
                 .is_err()
             {
                 return self.brk;
             }
-        } else if new_end < old_end && self.unmap(new_end, old_end - new_end).is_err() {
+        } else if new_end < old_end && self.unmap(ctx, new_end, old_end - new_end).is_err() {
             return self.brk;
         }
         self.brk = new;
@@ -313,17 +317,16 @@ impl MemoryManager {
     /// Builds a forked child's address space on `ctx`.
     pub fn from_snapshot(
         file: Arc<MemoryFile>,
-        ctx: Box<dyn Context>,
+        ctx: &mut dyn Context,
         snap: MmSnapshot,
     ) -> SysResult<MemoryManager> {
-        let mut mm = MemoryManager::new(file, ctx);
+        let mut mm = MemoryManager::new(file);
         (mm.brk_start, mm.brk) = snap.brk;
         mm.mmap_top = snap.mmap_top;
         mm.arg_range = snap.arg_range;
         mm.env_range = snap.env_range;
         for v in snap.vmas {
-            mm.ctx
-                .map(v.start, v.end - v.start, v.prot, v.file_offset(v.start))
+            ctx.map(v.start, v.end - v.start, v.prot, v.file_offset(v.start))
                 .map_err(platform_err)?;
             mm.vmas.insert(v.start, v);
         }

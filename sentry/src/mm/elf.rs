@@ -6,6 +6,7 @@
 use super::address_space::{MemoryManager, VmaKind};
 use super::{page_down, page_up};
 use crate::errno::{err, Errno, SysResult};
+use crate::platform::Context;
 
 /// Where a position-independent main program is placed (Linux's ELF_ET_DYN_BASE).
 const PIE_BASE: u64 = 0x5555_5555_4000;
@@ -160,6 +161,7 @@ fn prot_of(flags: u32) -> i32 {
 /// PIE base; an interpreter (`main == false`) wherever there is room.
 pub fn load(
     mm: &mut MemoryManager,
+    ctx: &mut dyn Context,
     image: &ElfImage,
     read: ReadAt,
     main: bool,
@@ -174,11 +176,11 @@ pub fn load(
         return err(libc::ENOEXEC);
     }
     let start = if image.elf_type == ET_EXEC {
-        mm.map_anon(lo, span, libc::PROT_NONE, true, false, kind)?
+        mm.map_anon(ctx, lo, span, libc::PROT_NONE, true, false, kind)?
     } else if main {
-        mm.map_anon(PIE_BASE, span, libc::PROT_NONE, true, false, kind)?
+        mm.map_anon(ctx, PIE_BASE, span, libc::PROT_NONE, true, false, kind)?
     } else {
-        mm.map_anon(0, span, libc::PROT_NONE, false, false, kind)?
+        mm.map_anon(ctx, 0, span, libc::PROT_NONE, false, false, kind)?
     };
     let bias = start - lo;
     for h in &loads {
@@ -196,7 +198,7 @@ pub fn load(
         let pstart = page_down(at);
         let pend = page_up(at + h.memsz).ok_or(Errno(libc::ENOEXEC))?;
         if pend > pstart {
-            mm.protect(pstart, pend - pstart, prot_of(h.flags))?;
+            mm.protect(ctx, pstart, pend - pstart, prot_of(h.flags))?;
         }
     }
     let phdr_addr = match image.phdrs.iter().find(|h| h.kind == PT_PHDR) {

@@ -5,10 +5,12 @@
 pub mod address_space;
 pub mod elf;
 pub mod memfile;
+pub mod shared;
 pub mod stack;
 
 pub use address_space::{MemoryManager, Vma, VmaKind};
 pub use memfile::MemoryFile;
+pub use shared::SharedMm;
 
 pub const PAGE_SIZE: u64 = 4096;
 

@@ -3,6 +3,7 @@
 
 use super::address_space::{MemoryManager, VmaKind};
 use crate::errno::{err, SysResult};
+use crate::platform::Context;
 
 /// Top of the initial stack.
 pub const STACK_TOP: u64 = crate::platform::USER_MAX - 0x10_0000;
@@ -31,6 +32,7 @@ pub const AT_EXECFN: u64 = 31;
 /// added here.
 pub fn build(
     mm: &mut MemoryManager,
+    ctx: &mut dyn Context,
     size: u64,
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
@@ -40,7 +42,7 @@ pub fn build(
     let size = size.clamp(128 * 1024, 1 << 30);
     let bottom = STACK_TOP - size;
     let rw = libc::PROT_READ | libc::PROT_WRITE;
-    mm.map_anon(bottom, size, rw, true, false, VmaKind::Stack)?;
+    mm.map_anon(ctx, bottom, size, rw, true, false, VmaKind::Stack)?;
     mm.mmap_top = bottom - (128 << 20);
 
     let mut sp = STACK_TOP;

@@ -23,12 +23,15 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
     let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
     if flags & libc::MAP_FIXED_NOREPLACE != 0 {
         let end = addr.checked_add(len).ok_or(Errno(libc::ENOMEM))?;
-        if t.mm.vmas().any(|v| v.start < end && addr < v.end) {
+        if t.mm.lock().vmas().any(|v| v.start < end && addr < v.end) {
             return err(libc::EEXIST);
         }
     }
     if flags & libc::MAP_ANONYMOUS != 0 {
-        return t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::Anon);
+        return t
+            .mm
+            .lock()
+            .map_anon(&mut *t.ctx, addr, len, prot, fixed, shared, VmaKind::Anon);
     }
     // A file mapping: the Sentry copies the file's pages into private memory.
     let f = t.file(fd as u64)?;
@@ -55,7 +58,8 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
         dev: st.dev,
         ino: st.ino,
     };
-    let start = t.mm.map_anon(
+    let start = t.mm.lock().map_anon(
+        &mut *t.ctx,
         addr,
         len,
         libc::PROT_READ | libc::PROT_WRITE,
@@ -76,7 +80,7 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
         done += n as u64;
     }
     if prot != libc::PROT_READ | libc::PROT_WRITE {
-        t.mm.protect(start, len, prot)?;
+        t.mm.lock().protect(&mut *t.ctx, start, len, prot)?;
     }
     Ok(start)
 }
@@ -86,7 +90,9 @@ pub fn mprotect(t: &mut Task, a: Args) -> SysResult<u64> {
     if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
         return err(libc::EINVAL);
     }
-    t.mm.protect(a[0], a[1], prot).map(|_| 0)
+    t.mm.lock()
+        .protect(&mut *t.ctx, a[0], a[1], prot)
+        .map(|_| 0)
 }
 
 pub fn madvise(t: &mut Task, a: Args) -> SysResult<u64> {

@@ -9,7 +9,8 @@ use crate::kernel::process::{lock, ProcState, Process};
 use crate::kernel::signal::{SigInfo, SigState};
 use crate::kernel::task::{Exit, Task};
 use crate::kernel::{events, exec};
-use crate::mm::MemoryManager;
+use crate::mm::{MemoryManager, SharedMm};
+use std::sync::Arc;
 
 const MAX_ARGS: usize = 1 << 17;
 const MAX_ARG_BYTES: usize = 2 << 20;
@@ -92,15 +93,18 @@ pub fn clone(
                     tracing::warn!("cannot create a stub for pid {pid}: {e}");
                     Errno(libc::EAGAIN)
                 })
-                .and_then(|ctx| MemoryManager::from_snapshot(kc.memfile.clone(), ctx, snap));
-            let mm = match built {
-                Ok(mm) => mm,
+                .and_then(|mut ctx| {
+                    let mm = MemoryManager::from_snapshot(kc.memfile.clone(), &mut *ctx, snap)?;
+                    Ok((Arc::new(SharedMm::new(mm)), ctx))
+                });
+            let (mm, ctx) = match built {
+                Ok(built) => built,
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     return;
                 }
             };
-            let mut task = Task::new(kc, cc, regs, mm);
+            let mut task = Task::new(kc, cc, regs, mm, ctx);
             if f & libc::CLONE_CHILD_SETTID != 0 {
                 let _ = task.mm.write(ctid, &pid.to_le_bytes());
             }

@@ -26,7 +26,7 @@ use crate::errno::{err, SysResult};
 /// Who opens a file: what /proc needs to answer for the caller.
 pub struct OpenCtx<'a> {
     pub pid: i32,
-    pub mm: &'a crate::mm::MemoryManager,
+    pub mm: &'a crate::mm::SharedMm,
 }
 
 /// Who is creating a file: its owner and the mode after the umask.
