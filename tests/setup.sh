@@ -15,12 +15,12 @@ fi
 # Docker end-to-end tests (runc is also the control runtime of the Rust
 # tests); jq: daemon.json; util-linux: unshare for the native controls;
 # bsdutils: script; procps: pgrep; gcc, make: building C test programs;
-# coreutils, tar, gzip, grep, sed, findutils, python3-minimal: the dynamically
+# coreutils, tar, gzip, grep, sed, findutils, python3: the dynamically
 # linked programs the real-program tests copy into their root filesystems.
 packages=(
     busybox-static docker.io containerd runc jq gcc make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
-    python3-minimal ca-certificates
+    python3 ca-certificates
 )
 
 missing=()

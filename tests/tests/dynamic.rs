@@ -75,6 +75,13 @@ fn bundle(tag: &str, script: &str) -> Bundle {
         copy("-al") || copy("-a"),
         "copying the Python standard library"
     );
+    // The libraries of its extension modules (sqlite3 and friends).
+    let dynload = fs::read_dir("/usr/lib/python3.11/lib-dynload").expect("lib-dynload");
+    for e in dynload.flatten() {
+        for lib in libraries(&e.path().to_string_lossy()) {
+            install(&rootfs, Path::new(&lib));
+        }
+    }
     b
 }
 
@@ -93,6 +100,23 @@ printf 'b\na\nc\n' | /usr/bin/sort
 /usr/bin/sha256sum d2/e/f
 /usr/bin/python3.11 -c 'import json, hashlib, os, sys; print(json.dumps({"sha": hashlib.sha256(b"x").hexdigest()[:16], "pid": os.getpid() > 0})); sys.exit(4)'
 echo python=$?
+/usr/bin/python3.11 -c '
+import threading, subprocess, sqlite3, hashlib
+out = []
+lock = threading.Lock()
+def work(i):
+    with lock:
+        out.append(hashlib.sha256(str(i).encode()).hexdigest()[:6])
+ts = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(sorted(out))
+db = sqlite3.connect("/tmp/t.db")
+db.execute("create table t (a)")
+db.executemany("insert into t values (?)", [(i,) for i in range(100)])
+print(db.execute("select sum(a) from t").fetchone()[0])
+print(subprocess.run(["/bin/sh", "-c", "echo from a subprocess | /usr/bin/sort"], capture_output=True, text=True).stdout, end="")
+'
 "#;
 
 #[test]

@@ -54,10 +54,11 @@ fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
             };
             let umask = lock(&p1.fs).umask;
             text(format!(
-                "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t{}\nThreads:\t1\nSigQ:\t0/0\nSigPnd:\t0000000000000000\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\nNoNewPrivs:\t1\nSeccomp:\t0\n",
+                "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t{}\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t0000000000000000\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\nNoNewPrivs:\t1\nSeccomp:\t0\n",
                 st.comm, umask, state, p1.pid, p1.pid, st.ppid,
                 st.creds.groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(" "),
-                sig.pending_mask(), sig.mask,
+                p1.threads().len().max(1),
+                sig.pending.mask(), p1.threads().first().map(|t| t.mask()).unwrap_or(0),
                 (1..=64).filter(|&s| sig.actions[s].handler == 1).fold(0u64, |m, s| m | 1 << (s - 1)),
                 (1..=64).filter(|&s| sig.actions[s].handler > 1).fold(0u64, |m, s| m | 1 << (s - 1)),
                 u = st.creds.uid, eu = st.creds.euid, su = st.creds.suid, g = st.creds.gid, eg = st.creds.egid, sg = st.creds.sgid,

@@ -427,6 +427,8 @@ fn spawn(
                 Err(e) => {
                     tracing::error!("cannot start pid {pid}: {e}");
                     super::exit::exit_process(&kc, &proc, super::task::Exit::Code(127));
+                    *lock(&kc.live_tasks) -= 1;
+                    events::notify();
                     return;
                 }
             };
@@ -435,7 +437,17 @@ fn spawn(
             let mut regs: Regs = unsafe { std::mem::zeroed() };
             regs.cs = 0x33;
             regs.ss = 0x2b;
-            let mut task = Task::new(kc.clone(), proc, regs, mm, ctx);
+            let thread = match super::thread::Thread::new(pid, 0) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!("cannot start pid {pid}: {e}");
+                    super::exit::exit_process(&kc, &proc, super::task::Exit::Code(127));
+                    *lock(&kc.live_tasks) -= 1;
+                    events::notify();
+                    return;
+                }
+            };
+            let mut task = Task::new(kc.clone(), proc, thread, regs, mm, ctx);
             match exec::execve(&mut task, &path, argv, envp) {
                 Err(e) if e == crate::errno::Errno::EJUSTRETURN => {}
                 Err(e) => {

@@ -110,6 +110,35 @@ pub fn execve(
         None => None,
     };
 
+    // Other threads end first (Linux's de_thread).
+    let others: Vec<_> = t
+        .proc
+        .threads()
+        .into_iter()
+        .filter(|th| th.tid != t.tid)
+        .collect();
+    if !others.is_empty() {
+        if t.tid != t.pid() {
+            // The stub process belongs to the leader's Sentry thread.
+            tracing::debug!(
+                pid = t.pid(),
+                tid = t.tid,
+                "execve from a non-leader thread is not supported yet"
+            );
+            return err(libc::EAGAIN);
+        }
+        for th in &others {
+            th.zap();
+        }
+        loop {
+            let seen = super::events::generation();
+            if t.proc.threads().len() <= 1 {
+                break;
+            }
+            super::events::wait(seen, None);
+        }
+    }
+
     // The point of no return: the old image goes.
     if let Err(e) = load_image(t, &loc, &file, &image, interp.as_ref(), &argv, &envp) {
         tracing::debug!(

@@ -72,6 +72,5 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
             }
         }
     }
-    *lock(&k.live_tasks) -= 1;
     events::notify();
 }

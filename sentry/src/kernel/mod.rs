@@ -7,10 +7,12 @@ pub mod creds;
 pub mod events;
 pub mod exec;
 pub mod exit;
+pub mod futex;
 pub mod process;
 pub mod sigframe;
 pub mod signal;
 pub mod task;
+pub mod thread;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,6 +33,8 @@ pub struct Kernel {
     pub root: Location,
     pub hostname: Mutex<String>,
     pub procs: Mutex<BTreeMap<i32, Arc<Process>>>,
+    /// Every live thread id → its process's pid.
+    pub tids: Mutex<BTreeMap<i32, i32>>,
     next_pid: Mutex<i32>,
     pub boot_time: Instant,
     /// The terminal the runtime gave the workload, if any (/dev/console, /dev/pts/0).
@@ -75,6 +79,7 @@ impl Kernel {
             root,
             hostname: Mutex::new(hostname),
             procs: Mutex::new(BTreeMap::new()),
+            tids: Mutex::new(BTreeMap::new()),
             next_pid: Mutex::new(1),
             boot_time: Instant::now(),
             console,
@@ -85,11 +90,12 @@ impl Kernel {
     /// A free pid (1 for the first process).
     pub fn alloc_pid(&self) -> Option<i32> {
         let procs = lock(&self.procs);
+        let tids = lock(&self.tids);
         let mut next = lock(&self.next_pid);
         for _ in 0..PID_MAX {
             let pid = *next;
             *next = if pid >= PID_MAX - 1 { 2 } else { pid + 1 };
-            if !procs.contains_key(&pid) {
+            if !procs.contains_key(&pid) && !tids.contains_key(&pid) {
                 return Some(pid);
             }
         }
@@ -104,23 +110,30 @@ impl Kernel {
         lock(&self.procs).values().cloned().collect()
     }
 
-    /// Sends a signal. `outside` marks signals from the runtime (`kill`),
-    /// which may kill init with SIGKILL; from inside, init only receives
-    /// signals it has a handler for, as a pid namespace's init on Linux.
+    /// Whether init's protection drops `info`: from inside, init (pid 1)
+    /// only receives signals it has a handler for, as a pid namespace's
+    /// init on Linux; from outside (`kill` of the runtime) SIGKILL and
+    /// SIGSTOP also get through.
+    fn init_drops(target: &Process, action: &signal::SigAction, signo: i32, outside: bool) -> bool {
+        target.pid == 1
+            && action.handler == SIG_DFL
+            && !(outside && (signo == libc::SIGKILL || signo == libc::SIGSTOP))
+    }
+
+    /// Sends a signal to a process (any of its threads may take it).
     pub fn send_signal(&self, target: &Process, info: SigInfo, outside: bool) {
         if info.signo == 0 || target.is_zombie() {
             return;
         }
         let mut sig = lock(&target.sig);
         let action = sig.actions[info.signo as usize];
-        if target.pid == 1 && action.handler == SIG_DFL {
-            let forced = outside && (info.signo == libc::SIGKILL || info.signo == libc::SIGSTOP);
-            if !forced {
-                return;
-            }
+        if Self::init_drops(target, &action, info.signo, outside) {
+            return;
         }
-        let blocked = sig.mask & signal::bit(info.signo) != 0;
-        if sig.ignores(info.signo) && !blocked {
+        let threads = target.threads();
+        let bit = signal::bit(info.signo);
+        let blocked_everywhere = !threads.is_empty() && threads.iter().all(|t| t.mask() & bit != 0);
+        if sig.ignores(info.signo) && !blocked_everywhere {
             return;
         }
         if info.signo == libc::SIGCONT {
@@ -131,21 +144,49 @@ impl Kernel {
                 )
             });
         }
-        sig.queue(info);
+        sig.pending.queue(info);
         drop(sig);
         target.wake();
     }
 
-    /// Forces a synchronous signal (a fault): unblocked and, if ignored,
-    /// reset to the default action, as Linux's force_sig does.
-    pub fn force_signal(&self, target: &Process, info: SigInfo) {
-        let mut sig = lock(&target.sig);
-        let s = info.signo;
-        if sig.mask & signal::bit(s) != 0 || sig.actions[s as usize].handler == signal::SIG_IGN {
-            sig.actions[s as usize].handler = SIG_DFL;
-            sig.mask &= !signal::bit(s);
+    /// Sends a signal to one thread (tkill, tgkill).
+    pub fn send_thread_signal(&self, target: &Process, thread: &thread::Thread, info: SigInfo) {
+        if info.signo == 0 {
+            return;
         }
-        sig.pending.push_front(info);
+        let sig = lock(&target.sig);
+        let action = sig.actions[info.signo as usize];
+        if Self::init_drops(target, &action, info.signo, false) {
+            return;
+        }
+        let blocked = thread.mask() & signal::bit(info.signo) != 0;
+        if sig.ignores(info.signo) && !blocked {
+            return;
+        }
+        drop(sig);
+        lock(&thread.sig).pending.queue(info);
+        thread.wake();
+    }
+
+    /// Forces a synchronous signal (a fault) on a thread: unblocked and, if
+    /// ignored, reset to the default action, as Linux's force_sig does.
+    pub fn force_signal(&self, target: &Process, thread: &thread::Thread, info: SigInfo) {
+        let mut sig = lock(&target.sig);
+        let mut ts = lock(&thread.sig);
+        let s = info.signo;
+        if ts.mask & signal::bit(s) != 0 || sig.actions[s as usize].handler == signal::SIG_IGN {
+            sig.actions[s as usize].handler = SIG_DFL;
+            ts.mask &= !signal::bit(s);
+        }
+        ts.pending.push_front(info);
+    }
+
+    /// The process and thread of a thread id.
+    pub fn thread(&self, tid: i32) -> Option<(Arc<Process>, Arc<thread::Thread>)> {
+        let pid = *lock(&self.tids).get(&tid)?;
+        let p = self.process(pid)?;
+        let t = p.thread(tid)?;
+        Some((p, t))
     }
 
     /// Signals every process of a process group; returns whether any matched.
@@ -169,7 +210,9 @@ impl Kernel {
     pub fn kill_all(&self) {
         for p in self.all_processes() {
             if !p.is_zombie() {
-                lock(&p.sig).queue(SigInfo::new(libc::SIGKILL, signal::SI_KERNEL));
+                lock(&p.sig)
+                    .pending
+                    .queue(SigInfo::new(libc::SIGKILL, signal::SI_KERNEL));
                 p.wake();
             }
         }

@@ -2,14 +2,13 @@
 //! its exit status, its signal state, descriptors and working directory.
 
 use std::collections::BTreeSet;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::creds::Creds;
 use super::signal::SigState;
-use crate::platform::Interrupter;
+use super::thread::Thread;
 use crate::spec::Rlimit;
 use crate::vfs::{FdTable, Location};
 
@@ -53,8 +52,10 @@ pub struct Process {
     pub files: Mutex<FdTable>,
     pub fs: Mutex<FsContext>,
     pub start: Instant,
-    wake_fd: OwnedFd,
-    interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
+    /// The live threads, the first being the leader while it lives.
+    pub threads: Mutex<Vec<Arc<Thread>>>,
+    /// Set by exit_group or a fatal signal: how the whole process ends.
+    pub group_exit: Mutex<Option<super::task::Exit>>,
 }
 
 impl Process {
@@ -65,11 +66,6 @@ impl Process {
         files: FdTable,
         fs: FsContext,
     ) -> std::io::Result<Arc<Process>> {
-        // SAFETY: eventfd with constant flags.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
         Ok(Arc::new(Process {
             pid,
             state: Mutex::new(state),
@@ -77,50 +73,25 @@ impl Process {
             files: Mutex::new(files),
             fs: Mutex::new(fs),
             start: Instant::now(),
-            // SAFETY: a fresh descriptor we own.
-            wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            interrupter: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+            group_exit: Mutex::new(None),
         }))
     }
 
-    /// The descriptor a task polls beside a host descriptor to learn of signals.
-    pub fn wake_fd(&self) -> i32 {
-        self.wake_fd.as_raw_fd()
-    }
-
-    pub fn set_interrupter(&self, i: Option<Arc<dyn Interrupter>>) {
-        *lock(&self.interrupter) = i;
-    }
-
-    /// Makes the process look at its signals: wakes it wherever it waits
-    /// or runs.
+    /// Wakes every thread (a signal for the process as a whole).
     pub fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes to our eventfd; failure (counter full) is harmless.
-        unsafe {
-            libc::write(
-                self.wake_fd.as_raw_fd(),
-                &one as *const u64 as *const libc::c_void,
-                8,
-            )
-        };
-        if let Some(i) = lock(&self.interrupter).as_ref() {
-            i.interrupt();
+        for t in lock(&self.threads).iter() {
+            t.wake();
         }
         super::events::notify();
     }
 
-    /// Empties the wake descriptor after a wait.
-    pub fn drain_wake(&self) {
-        let mut v: u64 = 0;
-        // SAFETY: reads 8 bytes from our non-blocking eventfd.
-        unsafe {
-            libc::read(
-                self.wake_fd.as_raw_fd(),
-                &mut v as *mut u64 as *mut libc::c_void,
-                8,
-            )
-        };
+    pub fn threads(&self) -> Vec<Arc<Thread>> {
+        lock(&self.threads).clone()
+    }
+
+    pub fn thread(&self, tid: i32) -> Option<Arc<Thread>> {
+        lock(&self.threads).iter().find(|t| t.tid == tid).cloned()
     }
 
     pub fn is_zombie(&self) -> bool {

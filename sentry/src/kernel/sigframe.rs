@@ -5,7 +5,6 @@
 //! ucontext (flags, link, stack_t, sigcontext, signal mask), the siginfo,
 //! then, 64-byte aligned above it, the FXSAVE image of the FPU state.
 
-use super::process::lock;
 use super::signal::{SigAction, SigInfo, SA_ONSTACK, SA_SIGINFO};
 use super::task::Task;
 use crate::errno::{Errno, SysResult};
@@ -135,7 +134,7 @@ pub fn sigreturn(t: &mut Task) -> SysResult<u64> {
         let _ = t.ctx.set_fp_regs(&fp);
     }
     let mask = word(SIGMASK_OFF);
-    lock(&t.proc.sig).mask = mask & !super::signal::UNBLOCKABLE;
+    t.set_mask(mask);
     let ss_flags = i32::from_le_bytes([buf[32], buf[33], buf[34], buf[35]]);
     let _ = ss_flags;
     Err(Errno::EJUSTRETURN)

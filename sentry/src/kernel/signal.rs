@@ -119,20 +119,75 @@ pub fn default_action(sig: i32) -> DefaultAction {
     }
 }
 
-/// A process's signal state (processes are single-threaded for now, so the
-/// mask lives here too).
+/// Pending signals, of a process or of one thread.
+#[derive(Default)]
+pub struct SigQueue {
+    pub list: VecDeque<SigInfo>,
+}
+
+impl SigQueue {
+    /// Whether a signal not in `mask` is waiting.
+    pub fn has_deliverable(&self, mask: u64) -> bool {
+        let blocked = mask & !UNBLOCKABLE;
+        self.list.iter().any(|i| bit(i.signo) & blocked == 0)
+    }
+
+    /// The lowest-numbered signal not in `mask`, as Linux picks standard
+    /// signals (synchronous faults are queued at the front).
+    pub fn take(&mut self, mask: u64) -> Option<SigInfo> {
+        let blocked = mask & !UNBLOCKABLE;
+        let idx = self
+            .list
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| bit(i.signo) & blocked == 0)
+            .min_by_key(|(n, i)| (i.signo, *n))
+            .map(|(n, _)| n)?;
+        self.list.remove(idx)
+    }
+
+    /// Queues `info` unless a standard signal of that number is already pending.
+    pub fn queue(&mut self, info: SigInfo) {
+        if info.signo < 32 && self.list.iter().any(|p| p.signo == info.signo) {
+            return;
+        }
+        self.list.push_back(info);
+    }
+
+    /// The pending set as a mask (sigpending, /proc status).
+    pub fn mask(&self) -> u64 {
+        self.list.iter().fold(0, |m, i| m | bit(i.signo))
+    }
+
+    pub fn clear(&mut self) {
+        self.list.clear();
+    }
+
+    pub fn retain(&mut self, f: impl FnMut(&SigInfo) -> bool) {
+        self.list.retain(f);
+    }
+
+    pub fn push_front(&mut self, info: SigInfo) {
+        self.list.push_front(info);
+    }
+
+    pub fn contains(&self, signo: i32) -> bool {
+        self.list.iter().any(|i| i.signo == signo)
+    }
+}
+
+/// A process's signal state, shared by its threads: dispositions and the
+/// signals sent to the process as a whole.
 pub struct SigState {
     pub actions: [SigAction; NSIG + 1],
-    pub pending: VecDeque<SigInfo>,
-    pub mask: u64,
+    pub pending: SigQueue,
 }
 
 impl Default for SigState {
     fn default() -> Self {
         SigState {
             actions: [SigAction::default(); NSIG + 1],
-            pending: VecDeque::new(),
-            mask: 0,
+            pending: SigQueue::default(),
         }
     }
 }
@@ -147,37 +202,11 @@ impl SigState {
         a.handler == SIG_IGN
             || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
     }
+}
 
-    pub fn has_deliverable(&self) -> bool {
-        self.pending
-            .iter()
-            .any(|i| bit(i.signo) & (self.mask & !UNBLOCKABLE) == 0)
-    }
-
-    /// Takes the next deliverable signal: synchronous faults and lower
-    /// numbers first, as Linux does for standard signals.
-    pub fn take(&mut self) -> Option<SigInfo> {
-        let blocked = self.mask & !UNBLOCKABLE;
-        let idx = self
-            .pending
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| bit(i.signo) & blocked == 0)
-            .min_by_key(|(n, i)| (i.signo, *n))
-            .map(|(n, _)| n)?;
-        self.pending.remove(idx)
-    }
-
-    /// Queues `info` unless a standard signal of that number is already pending.
-    pub fn queue(&mut self, info: SigInfo) {
-        if info.signo < 32 && self.pending.iter().any(|p| p.signo == info.signo) {
-            return;
-        }
-        self.pending.push_back(info);
-    }
-
-    /// The pending set as a mask (sigpending, /proc status).
-    pub fn pending_mask(&self) -> u64 {
-        self.pending.iter().fold(0, |m, i| m | bit(i.signo))
-    }
+/// One thread's own signal state: its mask and the signals sent to it.
+#[derive(Default)]
+pub struct ThreadSig {
+    pub mask: u64,
+    pub pending: SigQueue,
 }

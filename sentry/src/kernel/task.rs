@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::process::{lock, Process};
 use super::signal::{self, DefaultAction as SigDefault, SigInfo, SIG_DFL, SIG_IGN};
+use super::thread::Thread;
 use super::{events, sigframe, Kernel};
 use crate::errno::{Errno, SysResult};
 use crate::mm::SharedMm;
@@ -34,6 +35,8 @@ impl Exit {
 pub struct Task {
     pub kernel: Arc<Kernel>,
     pub proc: Arc<Process>,
+    /// This thread as other threads see it (mask, pending signals, wake-up).
+    pub thread: Arc<Thread>,
     pub tid: i32,
     pub regs: Regs,
     /// The address space, shared with the process's other threads.
@@ -51,19 +54,26 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task for `thread` of `proc`, registered as one of its live threads.
     pub fn new(
         kernel: Arc<Kernel>,
         proc: Arc<Process>,
+        thread: Arc<Thread>,
         regs: Regs,
         mm: Arc<SharedMm>,
         ctx: Box<dyn Context>,
     ) -> Task {
-        let tid = proc.pid;
-        proc.set_interrupter(Some(ctx.interrupter()));
-        lock(&proc.state).host_pid = ctx.host_pid();
+        let tid = thread.tid;
+        thread.set_interrupter(Some(ctx.interrupter()));
+        if tid == proc.pid {
+            lock(&proc.state).host_pid = ctx.host_pid();
+        }
+        lock(&proc.threads).push(thread.clone());
+        lock(&kernel.tids).insert(tid, proc.pid);
         Task {
             kernel,
             proc,
+            thread,
             tid,
             regs,
             mm,
@@ -80,14 +90,28 @@ impl Task {
         self.proc.pid
     }
 
+    /// The calling thread's signal mask.
+    pub fn mask(&self) -> u64 {
+        self.thread.mask()
+    }
+
+    pub fn set_mask(&self, mask: u64) {
+        lock(&self.thread.sig).mask = mask & !signal::UNBLOCKABLE;
+    }
+
     /// Runs the task until it exits.
     pub fn run(mut self) {
         while self.exit.is_none() {
             let trap = match self.ctx.run(&mut self.regs) {
                 Ok(t) => t,
                 Err(e) => {
-                    tracing::warn!(pid = self.pid(), "the platform lost the task: {e}");
+                    tracing::warn!(
+                        pid = self.pid(),
+                        tid = self.tid,
+                        "the platform lost the task: {e}"
+                    );
                     self.exit = Some(Exit::Signal(libc::SIGKILL));
+                    self.end_group(Exit::Signal(libc::SIGKILL));
                     break;
                 }
             };
@@ -95,11 +119,14 @@ impl Task {
                 Trap::Syscall => self.syscall(),
                 Trap::Fault(f) => {
                     let info = SigInfo::fault(f.signo, f.code, f.addr);
-                    self.kernel.force_signal(&self.proc, info);
+                    self.kernel.force_signal(&self.proc, &self.thread, info);
                 }
                 Trap::Interrupted => {}
             }
             self.deliver_signals();
+            if self.exit.is_none() && self.thread.zapped() {
+                self.exit = Some(Exit::Code(0));
+            }
         }
         self.finish();
     }
@@ -128,7 +155,9 @@ impl Task {
 
     /// Whether a signal is waiting that should interrupt a blocking call.
     pub fn signal_pending(&self) -> bool {
-        lock(&self.proc.sig).has_deliverable()
+        let sig = lock(&self.proc.sig);
+        let ts = lock(&self.thread.sig);
+        ts.pending.has_deliverable(ts.mask) || sig.pending.has_deliverable(ts.mask)
     }
 
     /// Blocks until `ready` yields a value, a signal arrives (ERESTARTSYS)
@@ -145,7 +174,7 @@ impl Task {
             if let Some(v) = ready(self) {
                 return Ok(v);
             }
-            if self.signal_pending() {
+            if self.signal_pending() || self.thread.zapped() {
                 return Err(Errno::ERESTARTSYS);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -160,7 +189,7 @@ impl Task {
                             revents: 0,
                         },
                         libc::pollfd {
-                            fd: self.proc.wake_fd(),
+                            fd: self.thread.wake_fd(),
                             events: libc::POLLIN,
                             revents: 0,
                         },
@@ -174,9 +203,28 @@ impl Task {
                         .unwrap_or(-1);
                     // SAFETY: poll on two valid pollfd entries.
                     unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
-                    self.proc.drain_wake();
+                    self.thread.drain_wake();
                 }
                 None => events::wait(seen, deadline),
+            }
+        }
+    }
+
+    /// Ends the whole process (exit_group, a fatal signal): the first reason
+    /// wins, and every other thread is told to die.
+    pub fn end_group(&self, how: Exit) {
+        {
+            let mut g = lock(&self.proc.group_exit);
+            if g.is_none() {
+                *g = Some(how);
+            }
+        }
+        for t in self.proc.threads() {
+            if t.tid != self.tid {
+                lock(&t.sig)
+                    .pending
+                    .queue(SigInfo::new(libc::SIGKILL, signal::SI_KERNEL));
+                t.wake();
             }
         }
     }
@@ -186,8 +234,10 @@ impl Task {
         loop {
             let next = {
                 let mut sig = lock(&self.proc.sig);
-                sig.take()
-                    .map(|info| (info, sig.actions[info.signo as usize]))
+                let mut ts = lock(&self.thread.sig);
+                let mask = ts.mask;
+                let info = ts.pending.take(mask).or_else(|| sig.pending.take(mask));
+                info.map(|info| (info, sig.actions[info.signo as usize]))
             };
             let Some((info, action)) = next else { break };
             let signo = info.signo;
@@ -199,31 +249,30 @@ impl Task {
                     SigDefault::Stop if signo != libc::SIGKILL => continue,
                     _ => {
                         self.exit = Some(Exit::Signal(signo));
+                        self.end_group(Exit::Signal(signo));
                         return;
                     }
                 },
                 _ => {
                     self.apply_restart(Some(action.flags));
-                    let old_mask = self
-                        .saved_mask
-                        .take()
-                        .unwrap_or_else(|| lock(&self.proc.sig).mask);
+                    let old_mask = self.saved_mask.take().unwrap_or_else(|| self.mask());
                     if let Err(e) = sigframe::setup(self, &info, &action, old_mask) {
                         tracing::debug!(
                             pid = self.pid(),
                             "cannot build a signal frame ({e:?}): killing with SIGSEGV"
                         );
                         self.exit = Some(Exit::Signal(libc::SIGSEGV));
+                        self.end_group(Exit::Signal(libc::SIGSEGV));
                         return;
                     }
-                    let mut sig = lock(&self.proc.sig);
                     let mut add = action.mask;
                     if action.flags & signal::SA_NODEFER == 0 {
                         add |= signal::bit(signo);
                     }
-                    sig.mask = (sig.mask | add) & !signal::UNBLOCKABLE;
+                    let cur = self.mask();
+                    self.set_mask(cur | add);
                     if action.flags & signal::SA_RESETHAND != 0 {
-                        sig.actions[signo as usize].handler = SIG_DFL;
+                        lock(&self.proc.sig).actions[signo as usize].handler = SIG_DFL;
                     }
                     return;
                 }
@@ -232,7 +281,7 @@ impl Task {
         // No handler ran: interrupted calls restart.
         self.apply_restart(None);
         if let Some(m) = self.saved_mask.take() {
-            lock(&self.proc.sig).mask = m;
+            self.set_mask(m);
         }
     }
 
@@ -256,21 +305,57 @@ impl Task {
         }
     }
 
-    /// Tears the task down and turns its process into a zombie.
+    /// Tears the task down. The last thread of a process turns it into a
+    /// zombie; the leader's Sentry thread holds the platform's process until
+    /// every other thread is gone.
     fn finish(self) {
         let exit = self.exit.unwrap_or(Exit::Code(0));
         let Task {
             kernel,
             proc,
+            thread,
             mm,
             ctx,
+            clear_child_tid,
+            tid,
             ..
         } = self;
-        proc.set_interrupter(None);
+        thread.set_interrupter(None);
+        lock(&proc.threads).retain(|t| t.tid != tid);
+        lock(&kernel.tids).remove(&tid);
+        let remaining = lock(&proc.threads).len();
+        if clear_child_tid != 0 && remaining > 0 {
+            // pthread_join waits on this word: clear it and wake the joiner.
+            if mm.write(clear_child_tid, &0u32.to_le_bytes()).is_ok() {
+                super::futex::wake(&mm, clear_child_tid, 1, u32::MAX);
+            }
+        }
+        events::notify();
+        if remaining > 0 {
+            if tid == proc.pid {
+                // The leader's platform thread owns the stub process: keep it
+                // until the others are gone.
+                loop {
+                    let seen = events::generation();
+                    if lock(&proc.threads).is_empty() {
+                        break;
+                    }
+                    events::wait(seen, None);
+                }
+            }
+            drop(ctx);
+            drop(mm);
+            *lock(&kernel.live_tasks) -= 1;
+            events::notify();
+            return;
+        }
         // The platform thread goes before the parent can see the exit.
         drop(ctx);
         drop(mm);
         lock(&proc.files).clear();
-        super::exit::exit_process(&kernel, &proc, exit);
+        let status = lock(&proc.group_exit).unwrap_or(exit);
+        super::exit::exit_process(&kernel, &proc, status);
+        *lock(&kernel.live_tasks) -= 1;
+        events::notify();
     }
 }

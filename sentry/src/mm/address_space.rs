@@ -111,6 +111,11 @@ impl MemoryManager {
             .filter(|v| addr < v.end)
     }
 
+    /// The memory-file offset that backs `addr` (a futex's name).
+    pub fn file_offset_of(&self, addr: u64) -> Option<u64> {
+        self.vma_at(addr).map(|v| v.file_offset(addr))
+    }
+
     pub fn find(&self, addr: u64) -> Option<&Vma> {
         self.vma_at(addr)
     }

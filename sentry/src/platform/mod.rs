@@ -87,6 +87,15 @@ pub trait Context: Send {
     fn interrupter(&self) -> Arc<dyn Interrupter>;
     /// The host pid that runs this context (for `ps`).
     fn host_pid(&self) -> i32;
+    /// Starts a new thread in this address space (clone with CLONE_THREAD);
+    /// the new thread's own Sentry thread attaches to it with the seed.
+    fn spawn_thread(&mut self) -> Result<Box<dyn ThreadSeed>, PlatformError>;
+}
+
+/// A platform thread created by [`Context::spawn_thread`], waiting to be
+/// attached by the Sentry thread that will run it.
+pub trait ThreadSeed: Send {
+    fn attach(self: Box<Self>) -> Result<Box<dyn Context>, PlatformError>;
 }
 
 /// A way to run application threads.

@@ -491,14 +491,13 @@ pub fn ppoll(t: &mut Task, a: Args) -> SysResult<u64> {
     };
     if a[3] != 0 {
         let mask: u64 = t.mm.read_obj(a[3])?;
-        let mut sig = lock(&t.proc.sig);
-        t.saved_mask = Some(sig.mask);
-        sig.mask = mask & !crate::kernel::signal::UNBLOCKABLE;
+        t.saved_mask = Some(t.mask());
+        t.set_mask(mask);
     }
     let r = poll_until(t, a[0], a[1], deadline);
     if !matches!(r, Err(e) if e.is_restart()) {
         if let Some(m) = t.saved_mask.take() {
-            lock(&t.proc.sig).mask = m;
+            t.set_mask(m);
         }
     }
     r.map_err(|e| {

@@ -8,12 +8,29 @@ use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::{lock, ProcState, Process};
 use crate::kernel::signal::{SigInfo, SigState};
 use crate::kernel::task::{Exit, Task};
+use crate::kernel::thread::Thread;
 use crate::kernel::{events, exec};
 use crate::mm::{MemoryManager, SharedMm};
 use std::sync::Arc;
 
 const MAX_ARGS: usize = 1 << 17;
 const MAX_ARG_BYTES: usize = 2 << 20;
+
+/// The registers a new task starts with: the caller's, returning 0.
+fn child_regs(t: &Task, flags: i32, newsp: u64, tls: u64) -> SysResult<crate::platform::Regs> {
+    let mut regs = t.regs;
+    regs.rax = 0;
+    if newsp != 0 {
+        regs.rsp = newsp;
+    }
+    if flags & libc::CLONE_SETTLS != 0 {
+        if tls >= crate::platform::USER_MAX {
+            return err(libc::EPERM);
+        }
+        regs.fs_base = tls;
+    }
+    Ok(regs)
+}
 
 pub fn clone(
     t: &mut Task,
@@ -25,12 +42,7 @@ pub fn clone(
 ) -> SysResult<u64> {
     let f = flags as i32;
     if f & libc::CLONE_THREAD != 0 {
-        tracing::debug!(
-            pid = t.pid(),
-            flags,
-            "clone of a thread: threads are not supported yet"
-        );
-        return err(libc::EINVAL);
+        return clone_thread(t, f, newsp, ptid, ctid, tls);
     }
     let k = t.kernel.clone();
     let pid = k.alloc_pid().ok_or(Errno(libc::EAGAIN))?;
@@ -53,60 +65,140 @@ pub fn clone(
             host_pid: 0,
         }
     };
-    let sig = {
-        let s = lock(&t.proc.sig);
-        SigState {
-            actions: s.actions,
-            pending: Default::default(),
-            mask: s.mask,
-        }
+    let sig = SigState {
+        actions: lock(&t.proc.sig).actions,
+        pending: Default::default(),
     };
     let files = lock(&t.proc.files).clone();
     let fs = lock(&t.proc.fs).clone();
     let child = Process::new(pid, child_state, sig, files, fs).map_err(|_| Errno(libc::EAGAIN))?;
-    let mut regs = t.regs;
-    regs.rax = 0;
-    if newsp != 0 {
-        regs.rsp = newsp;
-    }
-    if f & libc::CLONE_SETTLS != 0 {
-        if tls >= crate::platform::USER_MAX {
-            return err(libc::EPERM);
-        }
-        regs.fs_base = tls;
-    }
+    let thread = Thread::new(pid, t.mask()).map_err(|_| Errno(libc::EAGAIN))?;
+    let regs = child_regs(t, f, newsp, tls)?;
+    // Private memory is copied now, while the caller is stopped. (CLONE_VM
+    // without CLONE_THREAD — vfork, posix_spawn — gets a copy too; the
+    // parent waits for it below as vfork requires.)
     let snap = t.mm.snapshot()?;
     lock(&k.procs).insert(pid, child.clone());
+    let started = start_task(
+        &k,
+        &child,
+        thread,
+        move |kc| {
+            let mut ctx = kc.platform.new_context().map_err(|e| {
+                tracing::warn!("cannot create a stub for pid {pid}: {e}");
+                Errno(libc::EAGAIN)
+            })?;
+            let mm = MemoryManager::from_snapshot(kc.memfile.clone(), &mut *ctx, snap)?;
+            Ok((Arc::new(SharedMm::new(mm)), ctx, regs))
+        },
+        f,
+        ctid,
+    );
+    if let Err(e) = started {
+        lock(&k.procs).remove(&pid);
+        return Err(e);
+    }
+    lock(&t.proc.state).children.insert(pid);
+    if f & libc::CLONE_PARENT_SETTID != 0 {
+        let _ = t.mm.write(ptid, &pid.to_le_bytes());
+    }
+    if f & libc::CLONE_VFORK != 0 {
+        // The parent sleeps until the child execs or exits (only SIGKILL ends the wait).
+        loop {
+            let seen = events::generation();
+            if lock(&child.state).vfork_done
+                || lock(&t.thread.sig).pending.contains(libc::SIGKILL)
+                || lock(&t.proc.sig).pending.contains(libc::SIGKILL)
+            {
+                break;
+            }
+            events::wait(seen, None);
+        }
+    }
+    Ok(pid as u64)
+}
+
+/// A new thread in the caller's process: a new platform thread in the same
+/// address space, run by a new Sentry thread.
+fn clone_thread(
+    t: &mut Task,
+    f: i32,
+    newsp: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> SysResult<u64> {
+    if f & libc::CLONE_VM == 0 || f & libc::CLONE_SIGHAND == 0 {
+        return err(libc::EINVAL);
+    }
+    let k = t.kernel.clone();
+    let tid = k.alloc_pid().ok_or(Errno(libc::EAGAIN))?;
+    let thread = Thread::new(tid, t.mask()).map_err(|_| Errno(libc::EAGAIN))?;
+    let regs = child_regs(t, f, newsp, tls)?;
+    let seed = t.ctx.spawn_thread().map_err(|e| {
+        tracing::warn!(pid = t.pid(), "cannot start a stub thread: {e}");
+        Errno(libc::EAGAIN)
+    })?;
+    let mm = t.mm.clone();
+    if f & libc::CLONE_PARENT_SETTID != 0 {
+        t.mm.write(ptid, &tid.to_le_bytes())?;
+    }
+    let proc = t.proc.clone();
+    start_task(
+        &k,
+        &proc,
+        thread,
+        move |_| {
+            let ctx = seed.attach().map_err(|e| {
+                tracing::warn!("cannot attach to stub thread {tid}: {e}");
+                Errno(libc::EAGAIN)
+            })?;
+            Ok((mm, ctx, regs))
+        },
+        f,
+        ctid,
+    )?;
+    Ok(tid as u64)
+}
+
+type TaskParts = (
+    Arc<SharedMm>,
+    Box<dyn crate::platform::Context>,
+    crate::platform::Regs,
+);
+
+/// Starts a task on a new Sentry thread; `build` runs there (a platform
+/// context must be created or attached by the thread that will use it).
+/// Returns once the task is ready to run, or why it could not start.
+fn start_task(
+    k: &Arc<crate::kernel::Kernel>,
+    proc: &Arc<Process>,
+    thread: Arc<Thread>,
+    build: impl FnOnce(&Arc<crate::kernel::Kernel>) -> SysResult<TaskParts> + Send + 'static,
+    f: i32,
+    ctid: u64,
+) -> SysResult<()> {
     *lock(&k.live_tasks) += 1;
     let (tx, rx) = mpsc::channel::<SysResult<()>>();
     let kc = k.clone();
-    let cc = child.clone();
+    let pc = proc.clone();
+    let tid = thread.tid;
+    let pid = proc.pid;
     let spawned = std::thread::Builder::new()
-        .name(format!("task-{pid}"))
+        .name(format!("task-{tid}"))
         .stack_size(1 << 20)
         .spawn(move || {
             crate::fs::proc::CURRENT_PID.with(|c| c.set(pid));
-            let built = kc
-                .platform
-                .new_context()
-                .map_err(|e| {
-                    tracing::warn!("cannot create a stub for pid {pid}: {e}");
-                    Errno(libc::EAGAIN)
-                })
-                .and_then(|mut ctx| {
-                    let mm = MemoryManager::from_snapshot(kc.memfile.clone(), &mut *ctx, snap)?;
-                    Ok((Arc::new(SharedMm::new(mm)), ctx))
-                });
-            let (mm, ctx) = match built {
-                Ok(built) => built,
+            let (mm, ctx, regs) = match build(&kc) {
+                Ok(parts) => parts,
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     return;
                 }
             };
-            let mut task = Task::new(kc, cc, regs, mm, ctx);
+            let mut task = Task::new(kc, pc, thread, regs, mm, ctx);
             if f & libc::CLONE_CHILD_SETTID != 0 {
-                let _ = task.mm.write(ctid, &pid.to_le_bytes());
+                let _ = task.mm.write(ctid, &tid.to_le_bytes());
             }
             if f & libc::CLONE_CHILD_CLEARTID != 0 {
                 task.clear_child_tid = ctid;
@@ -118,33 +210,10 @@ pub fn clone(
         Ok(_) => rx.recv().unwrap_or(Err(Errno(libc::EAGAIN))),
         Err(_) => Err(Errno(libc::EAGAIN)),
     };
-    if let Err(e) = started {
-        lock(&k.procs).remove(&pid);
+    if started.is_err() {
         *lock(&k.live_tasks) -= 1;
-        return Err(e);
     }
-    lock(&t.proc.state).children.insert(pid);
-    if f & libc::CLONE_PARENT_SETTID != 0 {
-        let _ = t.mm.write(ptid, &pid.to_le_bytes());
-    }
-    if f & libc::CLONE_VFORK != 0 {
-        // The parent sleeps until the child execs or exits (only SIGKILL ends the wait).
-        loop {
-            let seen = events::generation();
-            if lock(&child.state).vfork_done {
-                break;
-            }
-            if lock(&t.proc.sig)
-                .pending
-                .iter()
-                .any(|i| i.signo == libc::SIGKILL)
-            {
-                break;
-            }
-            events::wait(seen, None);
-        }
-    }
-    Ok(pid as u64)
+    started
 }
 
 fn read_strings(t: &Task, addr: u64) -> SysResult<Vec<Vec<u8>>> {
@@ -178,8 +247,17 @@ pub fn execve(t: &mut Task, a: Args) -> SysResult<u64> {
     exec::execve(t, &path, argv, envp)
 }
 
+/// exit(2): ends the calling thread (the process ends with its last thread).
 pub fn exit(t: &mut Task, a: Args) -> SysResult<u64> {
     t.exit = Some(Exit::Code(a[0] as i32 & 0xff));
+    Err(Errno::EJUSTRETURN)
+}
+
+/// exit_group(2): ends every thread of the process.
+pub fn exit_group(t: &mut Task, a: Args) -> SysResult<u64> {
+    let how = Exit::Code(a[0] as i32 & 0xff);
+    t.exit = Some(how);
+    t.end_group(how);
     Err(Errno::EJUSTRETURN)
 }
 
@@ -284,12 +362,20 @@ pub fn kill(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
-pub fn tkill(t: &mut Task, tid: u64, sig: u64) -> SysResult<u64> {
+/// tkill/tgkill: a signal to one thread (`tgid` 0 for tkill).
+pub fn tkill(t: &mut Task, tgid: u64, tid: u64, sig: u64) -> SysResult<u64> {
     let sig = check_signal(sig)?;
-    let target = t.kernel.process(tid as i32).ok_or(Errno(libc::ESRCH))?;
+    let (tgid, tid) = (tgid as i32, tid as i32);
+    if tid <= 0 || tgid < 0 {
+        return err(libc::EINVAL);
+    }
+    let (proc, thread) = t.kernel.thread(tid).ok_or(Errno(libc::ESRCH))?;
+    if tgid != 0 && proc.pid != tgid {
+        return err(libc::ESRCH);
+    }
     let mut info = SigInfo::user(sig, t.pid(), 0);
     info.code = crate::kernel::signal::SI_TKILL;
-    t.kernel.send_signal(&target, info, false);
+    t.kernel.send_thread_signal(&proc, &thread, info);
     Ok(0)
 }
 

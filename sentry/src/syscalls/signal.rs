@@ -53,7 +53,7 @@ pub fn rt_sigprocmask(t: &mut Task, a: Args) -> SysResult<u64> {
     } else {
         None
     };
-    let old = lock(&t.proc.sig).mask;
+    let old = t.mask();
     if let Some(set) = set {
         let new = match a[0] as i32 {
             libc::SIG_BLOCK => old | set,
@@ -61,7 +61,7 @@ pub fn rt_sigprocmask(t: &mut Task, a: Args) -> SysResult<u64> {
             libc::SIG_SETMASK => set,
             _ => return err(libc::EINVAL),
         };
-        lock(&t.proc.sig).mask = new & !UNBLOCKABLE;
+        t.set_mask(new);
     }
     if a[2] != 0 {
         t.mm.write_obj(a[2], &old)?;
@@ -70,9 +70,11 @@ pub fn rt_sigprocmask(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn rt_sigpending(t: &mut Task, a: Args) -> SysResult<u64> {
-    let s = lock(&t.proc.sig);
-    let pending = s.pending_mask() & s.mask;
-    drop(s);
+    let pending = {
+        let s = lock(&t.proc.sig);
+        let ts = lock(&t.thread.sig);
+        (s.pending.mask() | ts.pending.mask()) & ts.mask
+    };
     t.mm.write_obj(a[0], &pending)?;
     Ok(0)
 }
@@ -84,11 +86,8 @@ pub fn rt_sigsuspend(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::EINVAL);
     }
     let mask: u64 = t.mm.read_obj(a[0])?;
-    {
-        let mut s = lock(&t.proc.sig);
-        t.saved_mask = Some(s.mask);
-        s.mask = mask & !UNBLOCKABLE;
-    }
+    t.saved_mask = Some(t.mask());
+    t.set_mask(mask);
     let _ = t.block::<()>(None, None, |_| None);
     Err(Errno::ERESTARTNOHAND)
 }

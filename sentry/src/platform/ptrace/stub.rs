@@ -13,7 +13,7 @@ use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
 use super::inject::{self, KICK_SIGNAL};
 use super::STUB_PAGE;
 use crate::platform::{
-    Context, Fault, FpRegs, Interrupter, PlatformError, Prot, Regs, Trap, USER_MAX,
+    Context, Fault, FpRegs, Interrupter, PlatformError, Prot, Regs, ThreadSeed, Trap, USER_MAX,
 };
 
 const PAGE: u64 = 4096;
@@ -40,8 +40,25 @@ extern "C" {
     fn sandbox_syscall_gadget();
 }
 
-/// The code of the stub page: `syscall; int3`, padded with `int3`.
-const STUB_CODE: [u8; 8] = [0x0f, 0x05, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc];
+/// The code of the stub page, padded with `int3`:
+/// - offset 0, the syscall gadget: `syscall; int3`;
+/// - offset 16, the clone gadget: `syscall; test rax, rax; jz 1f; int3;
+///   1: jmp 1b` — the caller traps back to the Sentry, the new thread spins
+///   in place until its own Sentry thread attaches to it.
+const STUB_CODE: [u8; 32] = [
+    0x0f, 0x05, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    0xcc, //
+    0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, 0x01, 0xcc, 0xeb, 0xfe, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+];
+/// Where the clone gadget starts in the stub page.
+const CLONE_GADGET: u64 = 16;
+/// The clone flags of a new stub thread (a thread of the same process).
+const THREAD_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM) as u64;
 
 /// The seccomp filter every stub runs under: the few calls the Sentry injects
 /// (and the stop that hands the new stub to its tracer). The application's
@@ -57,8 +74,17 @@ fn stub_filter() -> Result<BpfProgram, PlatformError> {
         libc::SYS_exit,
         libc::SYS_exit_group,
     ];
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+    let mut rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
         allowed.iter().map(|&nr| (nr, vec![])).collect();
+    let thread_only = seccompiler::SeccompCondition::new(
+        0,
+        seccompiler::SeccompCmpArgLen::Qword,
+        seccompiler::SeccompCmpOp::Eq,
+        THREAD_FLAGS,
+    )
+    .and_then(|c| seccompiler::SeccompRule::new(vec![c]))
+    .map_err(|e| PlatformError::Other(format!("stub seccomp filter: {e}")))?;
+    rules.insert(libc::SYS_clone, vec![thread_only]);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::KillProcess,
@@ -70,9 +96,10 @@ fn stub_filter() -> Result<BpfProgram, PlatformError> {
         .map_err(|e| PlatformError::Other(format!("stub seccomp filter: {e}")))
 }
 
-/// What another thread needs to interrupt a running stub.
+/// What another thread needs to interrupt a running stub thread.
 struct Kicker {
-    pid: Pid,
+    tgid: Pid,
+    tid: Pid,
     /// False once the stub is being reaped, so a late kick never reaches a
     /// recycled pid.
     alive: Mutex<bool>,
@@ -82,14 +109,31 @@ impl Interrupter for Kicker {
     fn interrupt(&self) {
         let alive = self.alive.lock().unwrap_or_else(|p| p.into_inner());
         if *alive {
-            let _ = kill(self.pid, KICK_SIGNAL);
+            // SAFETY: tgkill with plain integers; the pair names our own stub
+            // thread, which cannot have been reaped while `alive` holds.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_tgkill,
+                    self.tgid.as_raw(),
+                    self.tid.as_raw(),
+                    KICK_SIGNAL as i32,
+                )
+            };
         }
     }
 }
 
-/// One traced stub process.
+/// One traced stub thread: the first thread of a stub process (the
+/// leader, which owns the process) or a thread added for an application
+/// thread.
 pub struct StubContext {
-    pid: Pid,
+    /// The stub process.
+    tgid: Pid,
+    /// This thread of it.
+    tid: Pid,
+    /// Whether this is the stub process's first thread: its context is
+    /// dropped last, and dropping it kills the whole stub.
+    leader: bool,
     /// The memory file's descriptor number, the same in the stub.
     memfd: i32,
     gadget: u64,
@@ -165,12 +209,15 @@ impl StubContext {
         }
         let pid = Pid::from_raw(pid);
         let mut stub = StubContext {
-            pid,
+            tgid: pid,
+            tid: pid,
+            leader: true,
             memfd,
             gadget: sandbox_syscall_gadget as *const () as u64,
             kicked: false,
             kicker: Arc::new(Kicker {
-                pid,
+                tgid: pid,
+                tid: pid,
                 alive: Mutex::new(true),
             }),
         };
@@ -194,7 +241,7 @@ impl StubContext {
     }
 
     fn call(&mut self, op: &'static str, nr: i64, args: &[u64]) -> Result<u64, PlatformError> {
-        let (ret, kicked) = inject::syscall(self.pid, self.gadget, nr, args)?;
+        let (ret, kicked) = inject::syscall(self.tid, self.gadget, nr, args)?;
         self.kicked |= kicked;
         if (-4095..0).contains(&ret) {
             return Err(PlatformError::Refused {
@@ -205,6 +252,16 @@ impl StubContext {
         Ok(ret as u64)
     }
 
+    fn poke(&self, addr: u64, word: i64) -> Result<(), PlatformError> {
+        ptrace::write(self.tid, addr as ptrace::AddressType, word).map_err(|err| {
+            PlatformError::Ptrace {
+                op: "POKEDATA",
+                pid: self.tid.as_raw(),
+                err,
+            }
+        })
+    }
+
     fn install_gadget_page(&mut self) -> Result<(), PlatformError> {
         let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
         let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
@@ -213,14 +270,11 @@ impl StubContext {
             libc::SYS_mmap,
             &[STUB_PAGE, PAGE, rw, flags, u64::MAX, 0],
         )?;
-        let word = i64::from_le_bytes(STUB_CODE);
-        ptrace::write(self.pid, STUB_PAGE as ptrace::AddressType, word).map_err(|err| {
-            PlatformError::Ptrace {
-                op: "POKEDATA",
-                pid: self.pid.as_raw(),
-                err,
-            }
-        })?;
+        for (i, chunk) in STUB_CODE.chunks_exact(8).enumerate() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            self.poke(STUB_PAGE + 8 * i as u64, i64::from_le_bytes(w))?;
+        }
         let rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
         self.call(
             "mprotect stub page",
@@ -248,9 +302,9 @@ impl StubContext {
     }
 
     fn fault_from_siginfo(&self, signo: i32) -> Result<Fault, PlatformError> {
-        let info = ptrace::getsiginfo(self.pid).map_err(|err| PlatformError::Ptrace {
+        let info = ptrace::getsiginfo(self.tid).map_err(|err| PlatformError::Ptrace {
             op: "GETSIGINFO",
-            pid: self.pid.as_raw(),
+            pid: self.tid.as_raw(),
             err,
         })?;
         // SAFETY: for the fault signals handled here the kernel filled the
@@ -301,14 +355,14 @@ impl Context for StubContext {
         if std::mem::take(&mut self.kicked) {
             return Ok(Trap::Interrupted);
         }
-        inject::set_regs(self.pid, regs)?;
+        inject::set_regs(self.tid, regs)?;
         loop {
-            ptrace::sysemu(self.pid, None).map_err(|err| PlatformError::Ptrace {
+            ptrace::sysemu(self.tid, None).map_err(|err| PlatformError::Ptrace {
                 op: "SYSEMU",
-                pid: self.pid.as_raw(),
+                pid: self.tid.as_raw(),
                 err,
             })?;
-            let status = inject::wait_stop(self.pid)?;
+            let status = inject::wait_stop(self.tid)?;
             let trap = match status {
                 WaitStatus::PtraceSyscall(_) => Trap::Syscall,
                 WaitStatus::Stopped(_, sig) if sig == KICK_SIGNAL => Trap::Interrupted,
@@ -323,7 +377,7 @@ impl Context for StubContext {
                 // Any other host signal (none should reach a stub) is dropped.
                 _ => continue,
             };
-            *regs = inject::get_regs(self.pid)?;
+            *regs = inject::get_regs(self.tid)?;
             return Ok(trap);
         }
     }
@@ -335,7 +389,7 @@ impl Context for StubContext {
         let r = unsafe {
             libc::ptrace(
                 libc::PTRACE_GETFPREGS,
-                self.pid.as_raw(),
+                self.tid.as_raw(),
                 0,
                 &mut fp as *mut FpRegs,
             )
@@ -343,7 +397,7 @@ impl Context for StubContext {
         if r < 0 {
             return Err(PlatformError::Ptrace {
                 op: "GETFPREGS",
-                pid: self.pid.as_raw(),
+                pid: self.tid.as_raw(),
                 err: nix::errno::Errno::last(),
             });
         }
@@ -355,7 +409,7 @@ impl Context for StubContext {
         let r = unsafe {
             libc::ptrace(
                 libc::PTRACE_SETFPREGS,
-                self.pid.as_raw(),
+                self.tid.as_raw(),
                 0,
                 fp as *const FpRegs,
             )
@@ -363,7 +417,7 @@ impl Context for StubContext {
         if r < 0 {
             return Err(PlatformError::Ptrace {
                 op: "SETFPREGS",
-                pid: self.pid.as_raw(),
+                pid: self.tid.as_raw(),
                 err: nix::errno::Errno::last(),
             });
         }
@@ -375,7 +429,78 @@ impl Context for StubContext {
     }
 
     fn host_pid(&self) -> i32 {
-        self.pid.as_raw()
+        self.tid.as_raw()
+    }
+
+    fn spawn_thread(&mut self) -> Result<Box<dyn ThreadSeed>, PlatformError> {
+        let (ret, kicked) = inject::syscall(
+            self.tid,
+            STUB_PAGE + CLONE_GADGET,
+            libc::SYS_clone,
+            &[THREAD_FLAGS, 0, 0, 0, 0],
+        )?;
+        self.kicked |= kicked;
+        if ret <= 0 {
+            return Err(PlatformError::Refused {
+                op: "clone",
+                errno: (-ret) as i32,
+            });
+        }
+        Ok(Box::new(StubThreadSeed {
+            tgid: self.tgid,
+            tid: Pid::from_raw(ret as i32),
+            memfd: self.memfd,
+        }))
+    }
+}
+
+/// A new stub thread, spinning in the clone gadget until attached.
+struct StubThreadSeed {
+    tgid: Pid,
+    tid: Pid,
+    memfd: i32,
+}
+
+impl ThreadSeed for StubThreadSeed {
+    /// Attaches the calling Sentry thread to the new stub thread as its
+    /// tracer (PTRACE_SEIZE, then PTRACE_INTERRUPT to stop it).
+    fn attach(self: Box<Self>) -> Result<Box<dyn Context>, PlatformError> {
+        let tid = self.tid;
+        let perr = |op: &'static str| {
+            move |err| PlatformError::Ptrace {
+                op,
+                pid: tid.as_raw(),
+                err,
+            }
+        };
+        let opts = ptrace::Options::PTRACE_O_TRACESYSGOOD | ptrace::Options::PTRACE_O_EXITKILL;
+        ptrace::seize(tid, opts).map_err(perr("SEIZE"))?;
+        ptrace::interrupt(tid).map_err(perr("INTERRUPT"))?;
+        loop {
+            match inject::wait_stop(tid)? {
+                WaitStatus::PtraceEvent(_, _, ev) if ev == libc::PTRACE_EVENT_STOP => break,
+                // A kick that raced the attach: swallow it and keep waiting.
+                WaitStatus::Stopped(_, _) => ptrace::cont(tid, None).map_err(perr("CONT"))?,
+                other => {
+                    return Err(PlatformError::Other(format!(
+                        "new stub thread {tid} stopped unexpectedly: {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(Box::new(StubContext {
+            tgid: self.tgid,
+            tid,
+            leader: false,
+            memfd: self.memfd,
+            gadget: STUB_PAGE,
+            kicked: false,
+            kicker: Arc::new(Kicker {
+                tgid: self.tgid,
+                tid,
+                alive: Mutex::new(true),
+            }),
+        }))
     }
 }
 
@@ -383,8 +508,15 @@ impl Drop for StubContext {
     fn drop(&mut self) {
         let mut alive = self.kicker.alive.lock().unwrap_or_else(|p| p.into_inner());
         *alive = false;
-        let _ = kill(self.pid, Signal::SIGKILL);
-        let _ = waitpid(self.pid, Some(WaitPidFlag::__WALL));
+        if self.leader {
+            // The last context of the stub process: the whole stub goes.
+            let _ = kill(self.tgid, Signal::SIGKILL);
+            let _ = waitpid(self.tid, Some(WaitPidFlag::__WALL));
+        } else if inject::syscall(self.tid, self.gadget, libc::SYS_exit, &[0]).is_ok() {
+            // exit(2) of one thread never returns; if it did, kill the stub.
+            let _ = kill(self.tgid, Signal::SIGKILL);
+            let _ = waitpid(self.tid, Some(WaitPidFlag::__WALL));
+        }
     }
 }
 

@@ -1,0 +1,93 @@
+//! A thread as other threads see it: its tid, its signal mask and pending
+//! signals, and how to wake it wherever it waits or runs.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::process::lock;
+use super::signal::ThreadSig;
+use crate::platform::Interrupter;
+
+pub struct Thread {
+    pub tid: i32,
+    pub sig: Mutex<ThreadSig>,
+    /// Set when another thread execs: this one ends quietly.
+    zapped: AtomicBool,
+    wake_fd: OwnedFd,
+    interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
+}
+
+impl Thread {
+    pub fn new(tid: i32, mask: u64) -> std::io::Result<Arc<Thread>> {
+        // SAFETY: eventfd with constant flags.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Arc::new(Thread {
+            tid,
+            sig: Mutex::new(ThreadSig {
+                mask,
+                ..Default::default()
+            }),
+            zapped: AtomicBool::new(false),
+            // SAFETY: a fresh descriptor we own.
+            wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            interrupter: Mutex::new(None),
+        }))
+    }
+
+    /// The descriptor a task polls beside a host descriptor to learn of signals.
+    pub fn wake_fd(&self) -> i32 {
+        self.wake_fd.as_raw_fd()
+    }
+
+    pub fn set_interrupter(&self, i: Option<Arc<dyn Interrupter>>) {
+        *lock(&self.interrupter) = i;
+    }
+
+    /// Ends this thread without ending its process (de_thread for exec).
+    pub fn zap(&self) {
+        self.zapped.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    pub fn zapped(&self) -> bool {
+        self.zapped.load(Ordering::SeqCst)
+    }
+
+    pub fn mask(&self) -> u64 {
+        lock(&self.sig).mask
+    }
+
+    /// Makes the thread look at its signals, wherever it waits or runs.
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes to our eventfd; a full counter is harmless.
+        unsafe {
+            libc::write(
+                self.wake_fd.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            )
+        };
+        if let Some(i) = lock(&self.interrupter).as_ref() {
+            i.interrupt();
+        }
+        super::events::notify();
+    }
+
+    /// Empties the wake descriptor after a wait.
+    pub fn drain_wake(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads 8 bytes from our non-blocking eventfd.
+        unsafe {
+            libc::read(
+                self.wake_fd.as_raw_fd(),
+                &mut v as *mut u64 as *mut libc::c_void,
+                8,
+            )
+        };
+    }
+}
