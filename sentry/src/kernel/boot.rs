@@ -422,8 +422,16 @@ fn spawn(
         .stack_size(1 << 20)
         .spawn(move || {
             proc::CURRENT_PID.with(|c| c.set(pid));
-            let ctx = match kc.platform.new_context() {
-                Ok(c) => c,
+            let parts = kc
+                .platform
+                .new_context()
+                .map_err(|e| e.to_string())
+                .and_then(|ctx| {
+                    let thread = super::thread::Thread::new(pid, 0).map_err(|e| e.to_string())?;
+                    Ok((ctx, thread))
+                });
+            let (ctx, thread) = match parts {
+                Ok(p) => p,
                 Err(e) => {
                     tracing::error!("cannot start pid {pid}: {e}");
                     super::exit::exit_process(&kc, &proc, super::task::Exit::Code(127));
@@ -437,16 +445,6 @@ fn spawn(
             let mut regs: Regs = unsafe { std::mem::zeroed() };
             regs.cs = 0x33;
             regs.ss = 0x2b;
-            let thread = match super::thread::Thread::new(pid, 0) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!("cannot start pid {pid}: {e}");
-                    super::exit::exit_process(&kc, &proc, super::task::Exit::Code(127));
-                    *lock(&kc.live_tasks) -= 1;
-                    events::notify();
-                    return;
-                }
-            };
             let mut task = Task::new(kc.clone(), proc, thread, regs, mm, ctx);
             match exec::execve(&mut task, &path, argv, envp) {
                 Err(e) if e == crate::errno::Errno::EJUSTRETURN => {}
