@@ -77,7 +77,8 @@ pub struct HostFs {
 /// One host file, held by an O_PATH descriptor.
 pub struct HostInode {
     fs: Arc<HostFs>,
-    fd: OwnedFd,
+    /// Shared with the inodes looked up below it (their `parent`).
+    fd: Arc<OwnedFd>,
     /// The directory it was found in and its name there (None for a mount root
     /// that is a directory), for operations O_PATH descriptors cannot do.
     parent: Option<(Arc<OwnedFd>, String)>,
@@ -103,7 +104,7 @@ impl HostInode {
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
             return Ok(Arc::new(HostInode {
                 fs,
-                fd,
+                fd: Arc::new(fd),
                 parent: None,
             }));
         }
@@ -127,7 +128,7 @@ impl HostInode {
             .map_err(|e| std::io::Error::from_raw_os_error(e.0))?;
         Ok(Arc::new(HostInode {
             fs,
-            fd,
+            fd: Arc::new(fd),
             parent: Some((dfd, name.to_string())),
         }))
     }
@@ -205,10 +206,10 @@ impl Inode for HostInode {
 
     fn lookup(&self, name: &str) -> SysResult<Arc<dyn Inode>> {
         let fd = open_beneath(self.dir_fd(), name, libc::O_PATH, 0)?;
-        let dir = Arc::new(self.fd.try_clone().map_err(|_| Errno(libc::EMFILE))?);
+        let dir = self.fd.clone();
         Ok(Arc::new(HostInode {
             fs: self.fs.clone(),
-            fd,
+            fd: Arc::new(fd),
             parent: Some((dir, name.to_string())),
         }))
     }

@@ -135,7 +135,5 @@ pub fn sigreturn(t: &mut Task) -> SysResult<u64> {
     }
     let mask = word(SIGMASK_OFF);
     t.set_mask(mask);
-    let ss_flags = i32::from_le_bytes([buf[32], buf[33], buf[34], buf[35]]);
-    let _ = ss_flags;
     Err(Errno::EJUSTRETURN)
 }
