@@ -24,7 +24,7 @@ impl FileOps for PathOnly {
     }
 }
 
-fn creator(t: &Task, mode: u32) -> Create {
+pub(super) fn creator(t: &Task, mode: u32) -> Create {
     let st = lock(&t.proc.state);
     let umask = lock(&t.proc.fs).umask;
     Create {
@@ -34,7 +34,7 @@ fn creator(t: &Task, mode: u32) -> Create {
     }
 }
 
-fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
+pub(super) fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
     let creds = lock(&t.proc.state).creds.clone();
     if creds.may_access(
         st.mode,
@@ -49,7 +49,7 @@ fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
     }
 }
 
-fn writable(loc: &Location) -> SysResult<()> {
+pub(super) fn writable(loc: &Location) -> SysResult<()> {
     if loc.readonly {
         err(libc::EROFS)
     } else {
@@ -112,6 +112,10 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
     }
     if ftype == FileType::Symlink {
         return err(libc::ELOOP);
+    }
+    // A socket file names a socket; it cannot be opened (connect instead).
+    if ftype == FileType::Socket {
+        return err(libc::ENXIO);
     }
     if flags & libc::O_DIRECTORY != 0 && ftype != FileType::Directory {
         return err(libc::ENOTDIR);
@@ -235,6 +239,32 @@ pub fn mkdir(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
         .inode
         .mkdir(&name, creator(t, mode as u32))
         .map(|_| 0)
+}
+
+/// mknod(2): regular files, FIFOs and socket files. Device nodes are
+/// refused: the sandbox's devices are the Sentry's own.
+pub fn mknod(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
+    let mode = mode as u32;
+    let ftype = match mode & libc::S_IFMT {
+        0 | libc::S_IFREG => FileType::Regular,
+        libc::S_IFIFO => FileType::Fifo,
+        libc::S_IFSOCK => FileType::Socket,
+        libc::S_IFCHR | libc::S_IFBLK => return err(libc::EPERM),
+        _ => return err(libc::EINVAL),
+    };
+    let p = t.path_arg(path)?;
+    let (parent, name) = t.parent_at(dirfd, &p)?;
+    if name == "." || name == ".." || parent.inode.lookup(&name).is_ok() {
+        return err(libc::EEXIST);
+    }
+    writable(&parent)?;
+    check_access(t, &parent.inode.stat()?, 3)?;
+    let c = creator(t, mode & 0o7777);
+    if ftype == FileType::Regular {
+        parent.inode.create(&name, c).map(|_| 0)
+    } else {
+        parent.inode.mknod(&name, ftype, c).map(|_| 0)
+    }
 }
 
 pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64> {

@@ -52,6 +52,10 @@ pub trait FileOps: Send + Sync {
     fn tty_index(&self) -> Option<u32> {
         None
     }
+    /// The socket behind a descriptor, for the socket system calls.
+    fn as_socket(&self) -> Option<&crate::net::UnixSocket> {
+        None
+    }
 }
 
 /// An open file description, shared by dup'ed descriptors and across fork.
