@@ -3,6 +3,7 @@
 //! and the host descriptors the runtime hands over as stdio.
 
 pub mod dev;
+pub mod fifo;
 pub mod host;
 pub mod host_fd;
 pub mod pipe;

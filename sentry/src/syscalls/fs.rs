@@ -136,6 +136,9 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         pid: t.pid(),
         mm: &t.mm,
     };
+    if ftype == FileType::Fifo {
+        return open_fifo(t, loc, &st, flags);
+    }
     let ops = loc.inode.clone().open(flags, &ctx)?;
     let f = OpenFile::new(
         ops,
@@ -143,6 +146,43 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         loc.path,
         flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC),
     );
+    t.install(f, flags & libc::O_CLOEXEC != 0)
+}
+
+/// Opens a FIFO: a blocking open for reading waits for a writer and one for
+/// writing waits for a reader; a non-blocking open for writing with no
+/// reader fails with ENXIO; O_RDWR never waits.
+fn open_fifo(t: &mut Task, loc: Location, st: &Stat, flags: i32) -> SysResult<u64> {
+    let pipe = crate::fs::fifo::pipe_for(st.dev, st.ino);
+    let nonblock = flags & libc::O_NONBLOCK != 0;
+    let (read, write) = match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => (true, false),
+        libc::O_WRONLY => (false, true),
+        _ => (true, true),
+    };
+    let (readers, _, reader_opens, writer_opens) = pipe.ends();
+    if write && !read && nonblock && readers == 0 {
+        return err(libc::ENXIO);
+    }
+    let end = pipe.open_end(read, write);
+    let f = OpenFile::new(
+        end,
+        Some(loc.inode),
+        loc.path,
+        flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC),
+    );
+    if read != write && !nonblock {
+        // Wait for the other side to be open, or to have come and gone.
+        t.block(None, None, |_| {
+            let (r, w, ro, wo) = pipe.ends();
+            let ready = if read {
+                w > 0 || wo != writer_opens
+            } else {
+                r > 0 || ro != reader_opens
+            };
+            ready.then_some(())
+        })?;
+    }
     t.install(f, flags & libc::O_CLOEXEC != 0)
 }
 
