@@ -12,6 +12,7 @@ mod select;
 mod signal;
 mod socket;
 mod sockmsg;
+mod wait;
 
 use std::sync::Arc;
 
@@ -123,7 +124,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_execve => process::execve(t, a),
         SYS_exit => process::exit(t, a),
         SYS_exit_group => process::exit_group(t, a),
-        SYS_wait4 => process::wait4(t, a),
+        SYS_wait4 => wait::wait4(t, a),
+        SYS_waitid => wait::waitid(t, a),
         SYS_kill => process::kill(t, a),
         SYS_tkill => process::tkill(t, 0, a[0], a[1]),
         SYS_tgkill => process::tkill(t, a[0], a[1], a[2]),
