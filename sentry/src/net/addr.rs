@@ -1,5 +1,5 @@
-//! Unix socket addresses (`struct sockaddr_un`) as the workload passes and
-//! receives them.
+//! Socket addresses: Unix socket names (`struct sockaddr_un`) and the
+//! family-independent [`SockAddr`] the socket core carries.
 
 use crate::errno::{err, SysResult};
 
@@ -17,6 +17,28 @@ pub enum UnixAddr {
     Abstract(Vec<u8>),
     /// A path in the sandbox's file system, as the caller gave it.
     Path(String),
+}
+
+/// A socket's address in any family the sandbox has.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SockAddr {
+    Unix(UnixAddr),
+    Inet(std::net::SocketAddr),
+}
+
+impl SockAddr {
+    /// The `sockaddr` bytes Linux reports for it.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            SockAddr::Unix(u) => u.encode(),
+            SockAddr::Inet(a) => super::inet::encode(a),
+        }
+    }
+
+    /// An unbound Unix socket: received messages from it carry no name.
+    pub fn is_unnamed(&self) -> bool {
+        matches!(self, SockAddr::Unix(UnixAddr::Unnamed))
+    }
 }
 
 /// What the caller asked for when it passed an address.

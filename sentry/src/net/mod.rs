@@ -1,10 +1,12 @@
-//! Sockets. The sandbox has no network of its own yet: Unix domain sockets
-//! live entirely inside the Sentry ([`unix`]), named in the abstract
-//! namespace or by socket files in the sandbox's file systems ([`names`]).
+//! Sockets. The sandbox has no network of its own: Unix domain sockets and
+//! loopback inet sockets (TCP and UDP on 127.0.0.0/8 and ::1) both live
+//! entirely inside the Sentry ([`socket`]), found by name ([`names`]): a
+//! socket file, an abstract name, or a port.
 
 pub mod addr;
+pub mod inet;
 pub mod names;
-pub mod unix;
+pub mod socket;
 
-pub use addr::UnixAddr;
-pub use unix::{Kind, UnixSocket};
+pub use addr::{SockAddr, UnixAddr};
+pub use socket::{Family, Kind, Socket};

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use super::unix::UnixSocket;
+use super::socket::Socket;
 use crate::errno::{err, SysResult};
 use crate::kernel::process::lock;
 
@@ -19,12 +19,17 @@ pub enum NameKey {
         dev: u64,
         ino: u64,
     },
+    /// An inet port (one space for v4 and v6, as a dual-stack host has).
+    Port {
+        udp: bool,
+        port: u16,
+    },
 }
 
-static NAMES: Mutex<Option<HashMap<NameKey, Weak<UnixSocket>>>> = Mutex::new(None);
+static NAMES: Mutex<Option<HashMap<NameKey, Weak<Socket>>>> = Mutex::new(None);
 
 /// Binds `key` to `sock`; EADDRINUSE if a live socket holds it.
-pub fn insert(key: NameKey, sock: &Arc<UnixSocket>) -> SysResult<()> {
+pub fn insert(key: NameKey, sock: &Arc<Socket>) -> SysResult<()> {
     let mut names = lock(&NAMES);
     let map = names.get_or_insert_with(HashMap::new);
     if map.get(&key).is_some_and(|w| w.strong_count() > 0) {
@@ -35,12 +40,12 @@ pub fn insert(key: NameKey, sock: &Arc<UnixSocket>) -> SysResult<()> {
 }
 
 /// The live socket bound to `key`.
-pub fn lookup(key: &NameKey) -> Option<Arc<UnixSocket>> {
+pub fn lookup(key: &NameKey) -> Option<Arc<Socket>> {
     lock(&NAMES).as_ref()?.get(key)?.upgrade()
 }
 
 /// Unbinds `key` if `sock` (or a dead socket) still holds it.
-pub fn remove(key: &NameKey, sock: *const UnixSocket) {
+pub fn remove(key: &NameKey, sock: *const Socket) {
     let mut names = lock(&NAMES);
     if let Some(map) = names.as_mut() {
         if map
@@ -52,8 +57,25 @@ pub fn remove(key: &NameKey, sock: *const UnixSocket) {
     }
 }
 
+/// Linux's default ephemeral port range (net.ipv4.ip_local_port_range).
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+/// Binds `sock` to a free ephemeral port.
+pub fn ephemeral_port(udp: bool, sock: &Arc<Socket>) -> SysResult<u16> {
+    let mut names = lock(&NAMES);
+    let map = names.get_or_insert_with(HashMap::new);
+    for port in EPHEMERAL {
+        let key = NameKey::Port { udp, port };
+        if map.get(&key).is_none_or(|w| w.strong_count() == 0) {
+            map.insert(key, Arc::downgrade(sock));
+            return Ok(port);
+        }
+    }
+    err(libc::EADDRINUSE)
+}
+
 /// Binds `sock` to a fresh abstract name of five hex digits (Linux's autobind).
-pub fn autobind(sock: &Arc<UnixSocket>) -> SysResult<Vec<u8>> {
+pub fn autobind(sock: &Arc<Socket>) -> SysResult<Vec<u8>> {
     let mut names = lock(&NAMES);
     let map = names.get_or_insert_with(HashMap::new);
     for n in 0..0x10_0000u32 {

@@ -11,13 +11,14 @@ use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
 use crate::kernel::task::Task;
 use crate::net::addr::{Requested, SOCKADDR_UN_LEN};
+use crate::net::inet;
 use crate::net::names::{self, NameKey};
-use crate::net::unix::Ucred;
-use crate::net::{Kind, UnixAddr, UnixSocket};
+use crate::net::socket::Ucred;
+use crate::net::{Family, Kind, SockAddr, Socket, UnixAddr};
 use crate::vfs::{FileType, OpenFile};
 
 /// The socket behind descriptor `fd` (ENOTSOCK for any other file).
-pub(super) fn socket_of(t: &Task, fd: u64) -> SysResult<(Arc<OpenFile>, Arc<UnixSocket>)> {
+pub(super) fn socket_of(t: &Task, fd: u64) -> SysResult<(Arc<OpenFile>, Arc<Socket>)> {
     let f = t.file(fd)?;
     let sock = f.ops.as_socket().ok_or(Errno(libc::ENOTSOCK))?.arc()?;
     Ok((f, sock))
@@ -44,51 +45,72 @@ pub(super) fn sender_creds(t: &Task) -> Ucred {
 }
 
 /// Splits SOCK_NONBLOCK/SOCK_CLOEXEC off a socket type.
-fn type_and_flags(ty: u64) -> SysResult<(Kind, i32, bool)> {
+fn type_and_flags(ty: u64) -> (i32, i32, bool) {
     let ty = ty as i32;
     let flags = ty & (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
     let base = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
-    // Linux turns a raw Unix socket into a datagram socket.
-    let base = if base == libc::SOCK_RAW {
-        libc::SOCK_DGRAM
-    } else {
-        base
-    };
-    let kind = Kind::from_type(base)?;
     let nonblock = if flags & libc::SOCK_NONBLOCK != 0 {
         libc::O_NONBLOCK
     } else {
         0
     };
-    Ok((kind, nonblock, flags & libc::SOCK_CLOEXEC != 0))
+    (base, nonblock, flags & libc::SOCK_CLOEXEC != 0)
 }
 
-fn check_domain(domain: u64, protocol: u64) -> SysResult<()> {
-    if domain as i32 != libc::AF_UNIX {
-        // No network stack yet: IP, netlink and packet sockets do not exist.
-        return err(libc::EAFNOSUPPORT);
+/// The family and kind socket(2) asks for.
+fn family_and_kind(domain: u64, base: i32, protocol: u64) -> SysResult<(Family, Kind)> {
+    let protocol = protocol as i32;
+    match domain as i32 {
+        libc::AF_UNIX => {
+            if protocol != 0 && protocol != libc::PF_UNIX {
+                return err(libc::EPROTONOSUPPORT);
+            }
+            // Linux turns a raw Unix socket into a datagram socket.
+            let base = if base == libc::SOCK_RAW {
+                libc::SOCK_DGRAM
+            } else {
+                base
+            };
+            Ok((Family::Unix, Kind::from_type(base)?))
+        }
+        d @ (libc::AF_INET | libc::AF_INET6) => {
+            let family = if d == libc::AF_INET {
+                Family::Inet
+            } else {
+                Family::Inet6
+            };
+            let kind = match (base, protocol) {
+                (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => Kind::Stream,
+                (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => Kind::Dgram,
+                (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => return err(libc::EPROTONOSUPPORT),
+                // Raw and packet-level access to a network that does not exist.
+                _ => return err(libc::ESOCKTNOSUPPORT),
+            };
+            Ok((family, kind))
+        }
+        // Netlink, packet and the rest: no such kernel facilities here.
+        _ => err(libc::EAFNOSUPPORT),
     }
-    if protocol != 0 && protocol as i32 != libc::PF_UNIX {
-        return err(libc::EPROTONOSUPPORT);
-    }
-    Ok(())
 }
 
-pub(super) fn open_file(sock: Arc<UnixSocket>, nonblock: i32) -> Arc<OpenFile> {
+pub(super) fn open_file(sock: Arc<Socket>, nonblock: i32) -> Arc<OpenFile> {
     let path = format!("socket:[{}]", sock.ino());
     OpenFile::new(sock, None, path, libc::O_RDWR | nonblock)
 }
 
 pub fn socket(t: &mut Task, a: Args) -> SysResult<u64> {
-    check_domain(a[0], a[2])?;
-    let (kind, nonblock, cloexec) = type_and_flags(a[1])?;
-    t.install(open_file(UnixSocket::new(kind), nonblock), cloexec)
+    let (base, nonblock, cloexec) = type_and_flags(a[1]);
+    let (family, kind) = family_and_kind(a[0], base, a[2])?;
+    t.install(open_file(Socket::new(family, kind), nonblock), cloexec)
 }
 
 pub fn socketpair(t: &mut Task, a: Args) -> SysResult<u64> {
-    check_domain(a[0], a[2])?;
-    let (kind, nonblock, cloexec) = type_and_flags(a[1])?;
-    let (x, y) = UnixSocket::pair(kind, peer_creds(t));
+    let (base, nonblock, cloexec) = type_and_flags(a[1]);
+    let (family, kind) = family_and_kind(a[0], base, a[2])?;
+    if family != Family::Unix {
+        return err(libc::EOPNOTSUPP);
+    }
+    let (x, y) = Socket::pair(kind, peer_creds(t));
     let limit = t.nofile();
     let mut files = lock(&t.proc.files);
     let fx = files.install(open_file(x, nonblock), cloexec, limit)?;
@@ -109,14 +131,33 @@ pub fn socketpair(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
-/// Reads a `sockaddr_un` argument.
-pub(super) fn read_addr(t: &Task, addr: u64, len: u64) -> SysResult<Requested> {
-    if len > SOCKADDR_UN_LEN as u64 || (len as i32) < 0 {
+/// An address argument, parsed for the socket's family.
+pub(super) enum Named {
+    /// A Unix socket given only its family: bind picks an abstract name.
+    Autobind,
+    Addr(SockAddr),
+}
+
+/// Reads a `sockaddr` argument for `sock`'s family.
+pub(super) fn read_addr(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Named> {
+    if len > 128 || (len as i32) < 0 {
         return err(libc::EINVAL);
     }
     let mut raw = vec![0u8; len as usize];
     t.mm.read(addr, &mut raw)?;
-    UnixAddr::parse(&raw)
+    match sock.family {
+        Family::Unix => {
+            if raw.len() > SOCKADDR_UN_LEN {
+                return err(libc::EINVAL);
+            }
+            Ok(match UnixAddr::parse(&raw)? {
+                Requested::Autobind => Named::Autobind,
+                Requested::Addr(a) => Named::Addr(SockAddr::Unix(a)),
+            })
+        }
+        Family::Inet => Ok(Named::Addr(SockAddr::Inet(inet::parse(&raw, false)?))),
+        Family::Inet6 => Ok(Named::Addr(SockAddr::Inet(inet::parse(&raw, true)?))),
+    }
 }
 
 /// Writes an address result: at most the caller's buffer length, and the
@@ -131,40 +172,100 @@ pub(super) fn write_addr(t: &Task, addr: u64, lenp: u64, bytes: &[u8]) -> SysRes
     t.mm.write_obj(lenp, &(bytes.len() as u32))
 }
 
-/// The socket bound to `addr`, for connect and sendto.
-pub(super) fn find_target(t: &Task, addr: &UnixAddr) -> SysResult<Arc<UnixSocket>> {
-    let key = match addr {
-        UnixAddr::Unnamed => return err(libc::EINVAL),
-        UnixAddr::Abstract(name) => NameKey::Abstract(name.clone()),
-        UnixAddr::Path(p) => {
+/// The key a socket bound to `addr` is found by.
+fn key_of(t: &Task, kind: Kind, addr: &SockAddr) -> SysResult<NameKey> {
+    match addr {
+        SockAddr::Unix(UnixAddr::Unnamed) => err(libc::EINVAL),
+        SockAddr::Unix(UnixAddr::Abstract(name)) => Ok(NameKey::Abstract(name.clone())),
+        SockAddr::Unix(UnixAddr::Path(p)) => {
             let loc = t.lookup_at(libc::AT_FDCWD as u64, p, true)?;
             let st = loc.inode.stat()?;
             if st.file_type() != FileType::Socket {
                 return err(libc::ECONNREFUSED);
             }
             check_access(t, &st, 2)?;
-            NameKey::Node {
+            Ok(NameKey::Node {
                 dev: st.dev,
                 ino: st.ino,
-            }
+            })
         }
-    };
+        SockAddr::Inet(a) => {
+            if !inet::is_local(&a.ip()) {
+                // Only loopback exists: there is no route anywhere else.
+                return err(libc::ENETUNREACH);
+            }
+            Ok(NameKey::Port {
+                udp: kind == Kind::Dgram,
+                port: a.port(),
+            })
+        }
+    }
+}
+
+/// The socket bound to `addr`, for connect and sendto.
+pub(super) fn find_target(t: &Task, kind: Kind, addr: &SockAddr) -> SysResult<Arc<Socket>> {
+    let key = key_of(t, kind, addr)?;
     names::lookup(&key).ok_or(Errno(libc::ECONNREFUSED))
+}
+
+/// Binds an inet socket to `addr` (port 0: an ephemeral port).
+fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysResult<()> {
+    if !inet::is_local(&addr.ip()) {
+        return err(libc::EADDRNOTAVAIL);
+    }
+    let udp = sock.kind == Kind::Dgram;
+    let port = if addr.port() == 0 {
+        names::ephemeral_port(udp, sock)?
+    } else {
+        // Ports below 1024 need CAP_NET_BIND_SERVICE (root in the sandbox).
+        if addr.port() < 1024 && !lock(&t.proc.state).creds.is_root() {
+            return err(libc::EACCES);
+        }
+        names::insert(
+            NameKey::Port {
+                udp,
+                port: addr.port(),
+            },
+            sock,
+        )?;
+        addr.port()
+    };
+    let mut bound = addr;
+    bound.set_port(port);
+    sock.claim(SockAddr::Inet(bound), NameKey::Port { udp, port })
+}
+
+/// An inet socket about to talk without a name gets an ephemeral port, as
+/// Linux's autobind does.
+pub(super) fn ensure_bound(t: &Task, sock: &Arc<Socket>) -> SysResult<()> {
+    if sock.is_inet() && !sock.is_bound() {
+        bind_inet(
+            t,
+            sock,
+            match sock.family {
+                Family::Inet6 => inet::unspecified(true),
+                _ => inet::unspecified(false),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 pub fn bind(t: &mut Task, a: Args) -> SysResult<u64> {
     let (_, sock) = socket_of(t, a[0])?;
-    let requested = read_addr(t, a[1], a[2])?;
+    let named = read_addr(t, &sock, a[1], a[2])?;
     if sock.is_bound() {
         return err(libc::EINVAL);
     }
-    let named = match requested {
-        Requested::Autobind => None,
-        Requested::Addr(UnixAddr::Unnamed) => return err(libc::EINVAL),
-        Requested::Addr(UnixAddr::Abstract(name)) => {
-            Some((UnixAddr::Abstract(name.clone()), NameKey::Abstract(name)))
-        }
-        Requested::Addr(UnixAddr::Path(p)) => {
+    let named = match named {
+        Named::Autobind => None,
+        Named::Addr(SockAddr::Inet(addr)) => return bind_inet(t, &sock, addr).map(|_| 0),
+        Named::Addr(SockAddr::Unix(UnixAddr::Unnamed)) => return err(libc::EINVAL),
+        Named::Addr(SockAddr::Unix(UnixAddr::Abstract(name))) => Some((
+            SockAddr::Unix(UnixAddr::Abstract(name.clone())),
+            NameKey::Abstract(name),
+        )),
+        Named::Addr(SockAddr::Unix(UnixAddr::Path(p))) => {
             let (parent, name) = t.parent_at(libc::AT_FDCWD as u64, &p)?;
             writable(&parent)?;
             check_access(t, &parent.inode.stat()?, 3)?;
@@ -175,7 +276,7 @@ pub fn bind(t: &mut Task, a: Args) -> SysResult<u64> {
             }
             let st = parent.inode.lookup(&name)?.stat()?;
             Some((
-                UnixAddr::Path(p),
+                SockAddr::Unix(UnixAddr::Path(p)),
                 NameKey::Node {
                     dev: st.dev,
                     ino: st.ino,
@@ -188,6 +289,9 @@ pub fn bind(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn listen(t: &mut Task, a: Args) -> SysResult<u64> {
     let (_, sock) = socket_of(t, a[0])?;
+    if sock.kind == Kind::Stream {
+        ensure_bound(t, &sock)?;
+    }
     sock.listen(a[1] as i32, peer_creds(t)).map(|_| 0)
 }
 
@@ -224,14 +328,42 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[2] >= 2 && t.mm.read_obj::<u16>(a[1])? == libc::AF_UNSPEC as u16 {
         return sock.disconnect().map(|_| 0);
     }
-    let target = match read_addr(t, a[1], a[2])? {
-        Requested::Autobind => return err(libc::EINVAL),
-        Requested::Addr(addr) => find_target(t, &addr)?,
+    let addr = match read_addr(t, &sock, a[1], a[2])? {
+        Named::Autobind => return err(libc::EINVAL),
+        Named::Addr(addr) => addr,
     };
+    let SockAddr::Inet(dest) = addr else {
+        let target = find_target(t, sock.kind, &addr)?;
+        let creds = peer_creds(t);
+        let (_, sndtimeo) = sock.timeouts();
+        return retry(t, f.nonblocking(), sndtimeo, |_| {
+            sock.connect(&target, creds, None)
+        })
+        .map(|_| 0);
+    };
+    // Inet: the client gets a port, and leaves from loopback when bound to "any".
+    let key = key_of(t, sock.kind, &addr)?;
+    ensure_bound(t, &sock)?;
+    if let SockAddr::Inet(mut local) = sock.local_addr() {
+        if local.ip().is_unspecified() {
+            local.set_ip(inet::arrival(dest.ip()));
+            sock.set_local(SockAddr::Inet(local));
+        }
+    }
+    let arrive_at = SockAddr::Inet(std::net::SocketAddr::new(
+        inet::arrival(dest.ip()),
+        dest.port(),
+    ));
+    if sock.kind == Kind::Dgram {
+        // UDP connect only sets the default destination; nobody need be there.
+        sock.set_remote(Some(arrive_at));
+        return Ok(0);
+    }
+    let target = names::lookup(&key).ok_or(Errno(libc::ECONNREFUSED))?;
     let creds = peer_creds(t);
     let (_, sndtimeo) = sock.timeouts();
     retry(t, f.nonblocking(), sndtimeo, |_| {
-        sock.connect(&target, creds)
+        sock.connect(&target, creds, Some(arrive_at.clone()))
     })
     .map(|_| 0)
 }
@@ -244,7 +376,9 @@ pub fn accept(t: &mut Task, a: Args, flags: u64) -> SysResult<u64> {
     let (f, sock) = socket_of(t, a[0])?;
     let (rcvtimeo, _) = sock.timeouts();
     let conn = retry(t, f.nonblocking(), rcvtimeo, |_| sock.accept())?;
-    let peer = conn.peer_addr().unwrap_or(UnixAddr::Unnamed);
+    let peer = conn
+        .peer_addr()
+        .unwrap_or(SockAddr::Unix(UnixAddr::Unnamed));
     let nonblock = if flags & libc::SOCK_NONBLOCK != 0 {
         libc::O_NONBLOCK
     } else {
@@ -275,10 +409,7 @@ pub fn shutdown(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn getsockopt(t: &mut Task, a: Args) -> SysResult<u64> {
     let (_, sock) = socket_of(t, a[0])?;
-    if a[1] as i32 != libc::SOL_SOCKET {
-        return err(libc::EOPNOTSUPP);
-    }
-    let value = sock.get_option(a[2] as i32)?;
+    let value = sock.get_option(a[1] as i32, a[2] as i32)?;
     let room: i32 = t.mm.read_obj(a[4])?;
     let room = usize::try_from(room).map_err(|_| Errno(libc::EINVAL))?;
     let n = room.min(value.len());
@@ -289,13 +420,10 @@ pub fn getsockopt(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn setsockopt(t: &mut Task, a: Args) -> SysResult<u64> {
     let (_, sock) = socket_of(t, a[0])?;
-    if a[1] as i32 != libc::SOL_SOCKET {
-        return err(libc::EOPNOTSUPP);
-    }
     if a[4] > 4096 {
         return err(libc::EINVAL);
     }
     let mut value = vec![0u8; a[4] as usize];
     t.mm.read(a[3], &mut value)?;
-    sock.set_option(a[2] as i32, &value).map(|_| 0)
+    sock.set_option(a[1] as i32, a[2] as i32, &value).map(|_| 0)
 }

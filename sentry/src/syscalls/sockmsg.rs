@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use super::file::iovecs;
-use super::socket::{find_target, read_addr, retry, sender_creds, socket_of};
+use super::socket::{ensure_bound, find_target, read_addr, retry, sender_creds, socket_of, Named};
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
-use crate::net::addr::Requested;
-use crate::net::unix::{Outgoing, Received, Ucred, MAX_RIGHTS};
-use crate::net::{UnixAddr, UnixSocket};
+use crate::net::socket::{Outgoing, Received, Ucred, MAX_RIGHTS};
+use crate::net::{Kind, SockAddr, Socket};
 use crate::vfs::OpenFile;
 
 /// Largest single transfer (Linux's MAX_RW_COUNT).
@@ -136,24 +135,29 @@ fn scatter(t: &Task, segments: &[(u64, usize)], data: &[u8]) -> SysResult<()> {
 struct SendArgs {
     segments: Vec<(u64, usize)>,
     flags: i32,
-    to: Option<Arc<UnixSocket>>,
+    dest: Dest,
     control: Control,
 }
 
-fn send(t: &mut Task, fd: u64, args: SendArgs) -> SysResult<u64> {
-    let (f, sock) = socket_of(t, fd)?;
+fn send(t: &mut Task, f: &OpenFile, sock: &Arc<Socket>, args: SendArgs) -> SysResult<u64> {
     if args.flags & libc::MSG_OOB != 0 {
         return err(libc::EOPNOTSUPP);
     }
+    ensure_bound(t, sock)?;
     let total = args
         .segments
         .iter()
         .fold(0usize, |a, s| a.saturating_add(s.1))
         .min(MAX_RW);
     let records = sock.kind != crate::net::Kind::Stream;
-    if records && total > 2 * crate::net::unix::DEFAULT_BUF {
+    if records && total > 2 * crate::net::socket::DEFAULT_BUF {
         return err(libc::EMSGSIZE);
     }
+    let to = match &args.dest {
+        Dest::Peer => None,
+        Dest::To(s) => Some(s.clone()),
+        Dest::Nowhere => return Ok(total as u64),
+    };
     let nonblock = f.nonblocking() || args.flags & libc::MSG_DONTWAIT != 0;
     let (_, sndtimeo) = sock.timeouts();
     let creds = args.control.creds.unwrap_or_else(|| sender_creds(t));
@@ -179,7 +183,7 @@ fn send(t: &mut Task, fd: u64, args: SendArgs) -> SysResult<u64> {
                 data: &buf,
                 rights,
                 creds,
-                to: args.to.clone(),
+                to: to.clone(),
             })
         });
         match r {
@@ -204,29 +208,58 @@ fn send(t: &mut Task, fd: u64, args: SendArgs) -> SysResult<u64> {
     }
 }
 
-/// The destination a sendto/sendmsg names, if any.
-fn destination(t: &Task, addr: u64, len: u64) -> SysResult<Option<Arc<UnixSocket>>> {
-    if addr == 0 || len == 0 {
-        return Ok(None);
+/// Where a send goes.
+enum Dest {
+    /// The connected peer.
+    Peer,
+    To(Arc<Socket>),
+    /// An inet datagram for a port nobody holds: UDP drops it silently.
+    Nowhere,
+}
+
+/// The destination of a sendto/sendmsg with name `addr` (if any).
+fn destination(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Dest> {
+    let named = if addr == 0 || len == 0 {
+        None
+    } else {
+        Some(read_addr(t, sock, addr, len)?)
+    };
+    if sock.kind != Kind::Dgram {
+        return match (named, sock.is_inet()) {
+            // TCP ignores a name; a connected Unix stream refuses one.
+            (None, _) | (Some(_), true) => Ok(Dest::Peer),
+            (Some(_), false) => err(if sock.peer_addr().is_ok() {
+                libc::EISCONN
+            } else {
+                libc::EOPNOTSUPP
+            }),
+        };
     }
-    match read_addr(t, addr, len)? {
-        Requested::Autobind => err(libc::EINVAL),
-        Requested::Addr(a) => find_target(t, &a).map(Some),
+    let target = match named {
+        Some(Named::Autobind) => return err(libc::EINVAL),
+        Some(Named::Addr(a)) => a,
+        None => match sock.remote() {
+            Some(r) => r,
+            None => return Ok(Dest::Peer),
+        },
+    };
+    match find_target(t, sock.kind, &target) {
+        Ok(s) => Ok(Dest::To(s)),
+        Err(e) if e.0 == libc::ECONNREFUSED && sock.is_inet() => Ok(Dest::Nowhere),
+        Err(e) => Err(e),
     }
 }
 
 pub fn sendto(t: &mut Task, a: Args) -> SysResult<u64> {
-    let to = destination(t, a[4], a[5])?;
-    send(
-        t,
-        a[0],
-        SendArgs {
-            segments: vec![(a[1], a[2] as usize)],
-            flags: a[3] as i32,
-            to,
-            control: Control::default(),
-        },
-    )
+    let (f, sock) = socket_of(t, a[0])?;
+    let dest = destination(t, &sock, a[4], a[5])?;
+    let args = SendArgs {
+        segments: vec![(a[1], a[2] as usize)],
+        flags: a[3] as i32,
+        dest,
+        control: Control::default(),
+    };
+    send(t, &f, &sock, args)
 }
 
 /// A `struct msghdr` as the workload laid it out.
@@ -245,9 +278,10 @@ struct MsgHdr {
 }
 
 fn sendmsg_at(t: &mut Task, fd: u64, hdr_addr: u64, flags: u64) -> SysResult<u64> {
+    let (f, sock) = socket_of(t, fd)?;
     let h: MsgHdr = t.mm.read_obj(hdr_addr)?;
     let segments = iovecs(t, h.iov, h.iovlen)?;
-    let to = destination(t, h.name, h.namelen as u64)?;
+    let dest = destination(t, &sock, h.name, h.namelen as u64)?;
     let control = if h.control != 0 && h.controllen > 0 {
         let len = usize::try_from(h.controllen).map_err(|_| Errno(libc::ENOBUFS))?;
         if len > MAX_CONTROL {
@@ -255,20 +289,21 @@ fn sendmsg_at(t: &mut Task, fd: u64, hdr_addr: u64, flags: u64) -> SysResult<u64
         }
         let mut raw = vec![0u8; len];
         t.mm.read(h.control, &mut raw)?;
+        if sock.is_inet() {
+            // Inet sockets carry neither descriptors nor credentials.
+            return err(libc::EINVAL);
+        }
         parse_control(t, &raw)?
     } else {
         Control::default()
     };
-    send(
-        t,
-        fd,
-        SendArgs {
-            segments,
-            flags: flags as i32,
-            to,
-            control,
-        },
-    )
+    let args = SendArgs {
+        segments,
+        flags: flags as i32,
+        dest,
+        control,
+    };
+    send(t, &f, &sock, args)
 }
 
 pub fn sendmsg(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -399,8 +434,8 @@ pub fn recvfrom(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 /// A received message's sender: an unnamed sender has no address at all.
-fn write_sender(t: &Task, addr: u64, lenp: u64, from: &UnixAddr) -> SysResult<()> {
-    if *from == UnixAddr::Unnamed {
+fn write_sender(t: &Task, addr: u64, lenp: u64, from: &SockAddr) -> SysResult<()> {
+    if from.is_unnamed() {
         return t.mm.write_obj(lenp, &0u32);
     }
     super::socket::write_addr(t, addr, lenp, &from.encode())
@@ -427,7 +462,7 @@ fn recvmsg_at(t: &mut Task, fd: u64, hdr_addr: u64, flags: u64) -> SysResult<u64
         msg_flags |= libc::MSG_TRUNC;
     }
     if h.name != 0 {
-        let bytes = if got.from == UnixAddr::Unnamed {
+        let bytes = if got.from.is_unnamed() {
             Vec::new()
         } else {
             got.from.encode()

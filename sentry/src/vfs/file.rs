@@ -53,7 +53,7 @@ pub trait FileOps: Send + Sync {
         None
     }
     /// The socket behind a descriptor, for the socket system calls.
-    fn as_socket(&self) -> Option<&crate::net::UnixSocket> {
+    fn as_socket(&self) -> Option<&crate::net::Socket> {
         None
     }
 }

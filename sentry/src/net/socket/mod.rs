@@ -7,14 +7,14 @@
 //! locks are never held at once: a sender takes its peer's reference under
 //! its own lock, drops it, then locks the peer.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 mod options;
 
-use super::addr::UnixAddr;
+use super::addr::{SockAddr, UnixAddr};
 use super::names::{self, NameKey};
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::events;
@@ -37,6 +37,14 @@ const SOCK_DEV: u64 = 0x8;
 const RCV_SHUTDOWN: u8 = 1;
 const SEND_SHUTDOWN: u8 = 2;
 const SHUTDOWN_MASK: u8 = RCV_SHUTDOWN | SEND_SHUTDOWN;
+
+/// The address family: what names a socket has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Unix,
+    Inet,
+    Inet6,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -90,7 +98,7 @@ struct Message {
     read: usize,
     rights: Vec<Arc<OpenFile>>,
     creds: Ucred,
-    from: UnixAddr,
+    from: SockAddr,
 }
 
 impl Message {
@@ -115,7 +123,7 @@ pub struct Received {
     pub truncated: bool,
     pub rights: Vec<Arc<OpenFile>>,
     pub creds: Ucred,
-    pub from: UnixAddr,
+    pub from: SockAddr,
 }
 
 /// What is sent: the bytes and what rides along.
@@ -124,13 +132,13 @@ pub struct Outgoing<'a> {
     pub rights: &'a [Arc<OpenFile>],
     pub creds: Ucred,
     /// An explicit destination (sendto/sendmsg with a name).
-    pub to: Option<Arc<UnixSocket>>,
+    pub to: Option<Arc<Socket>>,
 }
 
 enum Conn {
     Idle,
     Listening {
-        backlog: VecDeque<Arc<UnixSocket>>,
+        backlog: VecDeque<Arc<Socket>>,
         max: usize,
         creds: Ucred,
     },
@@ -138,11 +146,13 @@ enum Conn {
 }
 
 struct Inner {
-    local: Option<UnixAddr>,
+    local: Option<SockAddr>,
+    /// An inet datagram socket's connected destination (looked up at each send).
+    remote: Option<SockAddr>,
     key: Option<NameKey>,
     conn: Conn,
     /// The connected peer, or a datagram socket's default destination.
-    peer: Option<Arc<UnixSocket>>,
+    peer: Option<Arc<Socket>>,
     recv: VecDeque<Message>,
     recv_cost: usize,
     shutdown: u8,
@@ -155,10 +165,13 @@ struct Inner {
     rcvbuf: usize,
     rcvtimeo: Option<Duration>,
     sndtimeo: Option<Duration>,
+    /// Options kept only to be reported back: (level, name) → value.
+    remembered: HashMap<(i32, i32), i32>,
 }
 
-pub struct UnixSocket {
-    me: Weak<UnixSocket>,
+pub struct Socket {
+    me: Weak<Socket>,
+    pub family: Family,
     pub kind: Kind,
     ino: u64,
     inner: Mutex<Inner>,
@@ -169,14 +182,16 @@ fn next_ino() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-impl UnixSocket {
-    pub fn new(kind: Kind) -> Arc<UnixSocket> {
-        Arc::new_cyclic(|me| UnixSocket {
+impl Socket {
+    pub fn new(family: Family, kind: Kind) -> Arc<Socket> {
+        Arc::new_cyclic(|me| Socket {
             me: me.clone(),
+            family,
             kind,
             ino: next_ino(),
             inner: Mutex::new(Inner {
                 local: None,
+                remote: None,
                 key: None,
                 conn: Conn::Idle,
                 peer: None,
@@ -191,14 +206,15 @@ impl UnixSocket {
                 rcvbuf: DEFAULT_BUF,
                 rcvtimeo: None,
                 sndtimeo: None,
+                remembered: HashMap::new(),
             }),
         })
     }
 
     /// Two sockets connected to each other (socketpair).
-    pub fn pair(kind: Kind, creds: Ucred) -> (Arc<UnixSocket>, Arc<UnixSocket>) {
-        let a = UnixSocket::new(kind);
-        let b = UnixSocket::new(kind);
+    pub fn pair(kind: Kind, creds: Ucred) -> (Arc<Socket>, Arc<Socket>) {
+        let a = Socket::new(Family::Unix, kind);
+        let b = Socket::new(Family::Unix, kind);
         for (x, y) in [(&a, &b), (&b, &a)] {
             let mut i = lock(&x.inner);
             i.peer = Some(y.clone());
@@ -212,15 +228,55 @@ impl UnixSocket {
         self.ino
     }
 
-    pub fn arc(&self) -> SysResult<Arc<UnixSocket>> {
+    pub fn arc(&self) -> SysResult<Arc<Socket>> {
         self.me.upgrade().ok_or(Errno(libc::EBADF))
     }
 
-    pub fn local_addr(&self) -> UnixAddr {
-        lock(&self.inner).local.clone().unwrap_or(UnixAddr::Unnamed)
+    /// The name of an unbound socket of this family.
+    fn no_name(&self) -> SockAddr {
+        match self.family {
+            Family::Unix => SockAddr::Unix(UnixAddr::Unnamed),
+            Family::Inet => SockAddr::Inet(super::inet::unspecified(false)),
+            Family::Inet6 => SockAddr::Inet(super::inet::unspecified(true)),
+        }
     }
 
-    pub fn peer_addr(&self) -> SysResult<UnixAddr> {
+    pub fn is_inet(&self) -> bool {
+        self.family != Family::Unix
+    }
+
+    pub fn local_addr(&self) -> SockAddr {
+        lock(&self.inner)
+            .local
+            .clone()
+            .unwrap_or_else(|| self.no_name())
+    }
+
+    /// Renames a bound inet socket's address (the address a connection
+    /// from an "any" address leaves from is loopback).
+    pub fn set_local(&self, addr: SockAddr) {
+        lock(&self.inner).local = Some(addr);
+    }
+
+    /// An inet datagram socket's connected destination.
+    pub fn remote(&self) -> Option<SockAddr> {
+        lock(&self.inner).remote.clone()
+    }
+
+    pub fn set_remote(&self, addr: Option<SockAddr>) {
+        let mut i = lock(&self.inner);
+        i.conn = if addr.is_some() {
+            Conn::Connected
+        } else {
+            Conn::Idle
+        };
+        i.remote = addr;
+    }
+
+    pub fn peer_addr(&self) -> SysResult<SockAddr> {
+        if let Some(r) = self.remote() {
+            return Ok(r);
+        }
         let peer = lock(&self.inner)
             .peer
             .clone()
@@ -234,7 +290,7 @@ impl UnixSocket {
 
     /// Binds to `addr`, registered under `key` (None for autobind, which
     /// picks an abstract name).
-    pub fn bind(&self, addr: Option<(UnixAddr, NameKey)>) -> SysResult<()> {
+    pub fn bind(&self, addr: Option<(SockAddr, NameKey)>) -> SysResult<()> {
         let me = self.arc()?;
         if lock(&self.inner).local.is_some() {
             return err(libc::EINVAL);
@@ -246,13 +302,30 @@ impl UnixSocket {
             }
             None => {
                 let name = names::autobind(&me)?;
-                (UnixAddr::Abstract(name.clone()), NameKey::Abstract(name))
+                (
+                    SockAddr::Unix(UnixAddr::Abstract(name.clone())),
+                    NameKey::Abstract(name),
+                )
             }
         };
         let mut i = lock(&self.inner);
         if i.local.is_some() {
             drop(i);
             names::remove(&key, Arc::as_ptr(&me));
+            return err(libc::EINVAL);
+        }
+        i.local = Some(addr);
+        i.key = Some(key);
+        Ok(())
+    }
+
+    /// Takes `addr` as this socket's name; `key` is already registered to
+    /// it (ports are chosen under the names table's lock).
+    pub fn claim(&self, addr: SockAddr, key: NameKey) -> SysResult<()> {
+        let mut i = lock(&self.inner);
+        if i.local.is_some() {
+            drop(i);
+            names::remove(&key, self as *const Socket);
             return err(libc::EINVAL);
         }
         i.local = Some(addr);
@@ -292,8 +365,15 @@ impl UnixSocket {
 
     /// Connects to `target`. A stream or seqpacket connection queues a new
     /// server-side socket on the listener's backlog (EAGAIN while it is
-    /// full); a datagram socket just remembers its default destination.
-    pub fn connect(&self, target: &Arc<UnixSocket>, creds: Ucred) -> SysResult<()> {
+    /// full), named `arrive_at` if given (the address an inet client
+    /// dialled) or else like the listener; a datagram socket just remembers
+    /// its default destination.
+    pub fn connect(
+        &self,
+        target: &Arc<Socket>,
+        creds: Ucred,
+        arrive_at: Option<SockAddr>,
+    ) -> SysResult<()> {
         let me = self.arc()?;
         if target.kind != self.kind {
             return err(libc::EPROTOTYPE);
@@ -317,10 +397,10 @@ impl UnixSocket {
             Conn::Listening { .. } => return err(libc::EINVAL),
             Conn::Idle => {}
         }
-        let server = UnixSocket::new(self.kind);
+        let server = Socket::new(self.family, self.kind);
         let listener_creds = {
             let mut t = lock(&target.inner);
-            let local = t.local.clone();
+            let local = arrive_at.or_else(|| t.local.clone());
             let closed = t.closed;
             let (backlog, max, lcreds) = match (&mut t.conn, closed) {
                 (
@@ -368,7 +448,7 @@ impl UnixSocket {
     }
 
     /// Takes the next connection off a listener's backlog.
-    pub fn accept(&self) -> SysResult<Arc<UnixSocket>> {
+    pub fn accept(&self) -> SysResult<Arc<Socket>> {
         let conn = {
             let mut i = lock(&self.inner);
             match &mut i.conn {
@@ -403,6 +483,8 @@ impl UnixSocket {
                 }
                 match (&i.conn, &i.peer) {
                     (Conn::Connected, Some(p)) => p.clone(),
+                    // TCP answers EPIPE on a socket that never connected.
+                    _ if self.is_inet() => return err(libc::EPIPE),
                     _ => return err(libc::ENOTCONN),
                 }
             } else {
@@ -412,7 +494,15 @@ impl UnixSocket {
                     (None, None) => return err(libc::ENOTCONN),
                 }
             };
-            (target, i.local.clone().unwrap_or(UnixAddr::Unnamed))
+            let from = match i.local.clone().unwrap_or_else(|| self.no_name()) {
+                // What leaves from "any" arrives from loopback.
+                SockAddr::Inet(mut a) => {
+                    a.set_ip(super::inet::arrival(a.ip()));
+                    SockAddr::Inet(a)
+                }
+                other => other,
+            };
+            (target, from)
         };
         let me = self.arc()?;
         let limit = lock(&self.inner).sndbuf;
@@ -431,6 +521,7 @@ impl UnixSocket {
             return err(libc::EPIPE);
         }
         if !self.kind.connection_based()
+            && !self.is_inet()
             && t.peer.as_ref().is_some_and(|p| !Arc::ptr_eq(p, &me))
             && !Arc::ptr_eq(&target, &me)
         {
@@ -477,7 +568,13 @@ impl UnixSocket {
             }
             match (&i.conn, self.kind) {
                 (Conn::Listening { .. }, _) => return err(libc::EINVAL),
-                (Conn::Idle, Kind::Stream) => return err(libc::EINVAL),
+                (Conn::Idle, Kind::Stream) => {
+                    return err(if self.is_inet() {
+                        libc::ENOTCONN
+                    } else {
+                        libc::EINVAL
+                    })
+                }
                 (Conn::Idle, Kind::SeqPacket) => return err(libc::ENOTCONN),
                 _ => {}
             }
@@ -488,7 +585,7 @@ impl UnixSocket {
                     truncated: false,
                     rights: Vec::new(),
                     creds: Ucred::default(),
-                    from: UnixAddr::Unnamed,
+                    from: self.no_name(),
                 });
             }
             return err(libc::EAGAIN);
@@ -537,7 +634,7 @@ impl UnixSocket {
         let mut data = Vec::new();
         let mut rights = Vec::new();
         let mut creds = None;
-        let mut from = UnixAddr::Unnamed;
+        let mut from = self.no_name();
         let mut idx = 0;
         while data.len() < max {
             let Some(m) = i.recv.get_mut(idx) else { break };
@@ -634,7 +731,7 @@ impl UnixSocket {
             (i.peer.take(), queued, pending, i.key.take())
         };
         if let Some(key) = key {
-            names::remove(&key, self as *const UnixSocket);
+            names::remove(&key, self as *const Socket);
         }
         if let Some(p) = peer.filter(|_| self.kind.connection_based()) {
             let mut pi = lock(&p.inner);
@@ -729,7 +826,7 @@ pub fn current_creds() -> Ucred {
     }
 }
 
-impl FileOps for UnixSocket {
+impl FileOps for Socket {
     fn read(&self, buf: &mut [u8], _off: u64) -> SysResult<usize> {
         let got = self.recv(buf.len(), false)?;
         buf[..got.data.len()].copy_from_slice(&got.data);
@@ -773,7 +870,7 @@ impl FileOps for UnixSocket {
         self.close();
     }
 
-    fn as_socket(&self) -> Option<&UnixSocket> {
+    fn as_socket(&self) -> Option<&Socket> {
         Some(self)
     }
 }

@@ -13,7 +13,7 @@ fn out(data: &[u8]) -> Outgoing<'_> {
 
 #[test]
 fn stream_pair_carries_bytes_and_eof() {
-    let (a, b) = UnixSocket::pair(Kind::Stream, Ucred::default());
+    let (a, b) = Socket::pair(Kind::Stream, Ucred::default());
     assert_eq!(a.send(out(b"hello ")).ok(), Some(6));
     assert_eq!(a.send(out(b"world")).ok(), Some(5));
     let got = b.recv(64, false).expect("data");
@@ -26,7 +26,7 @@ fn stream_pair_carries_bytes_and_eof() {
 
 #[test]
 fn records_keep_boundaries_and_truncate() {
-    let (a, b) = UnixSocket::pair(Kind::SeqPacket, Ucred::default());
+    let (a, b) = Socket::pair(Kind::SeqPacket, Ucred::default());
     a.send(out(b"abcdef")).expect("send");
     a.send(out(b"gh")).expect("send");
     let got = b.recv(3, false).expect("record");
@@ -39,7 +39,7 @@ fn records_keep_boundaries_and_truncate() {
 
 #[test]
 fn stream_fills_then_refuses_with_eagain() {
-    let (a, b) = UnixSocket::pair(Kind::Stream, Ucred::default());
+    let (a, b) = Socket::pair(Kind::Stream, Ucred::default());
     let chunk = vec![7u8; 65536];
     let mut total = 0;
     loop {
@@ -60,7 +60,7 @@ fn stream_fills_then_refuses_with_eagain() {
 
 #[test]
 fn closing_with_unread_data_resets_the_peer() {
-    let (a, b) = UnixSocket::pair(Kind::Stream, Ucred::default());
+    let (a, b) = Socket::pair(Kind::Stream, Ucred::default());
     b.send(out(b"unread")).expect("send");
     a.close();
     assert_eq!(b.recv(8, false).err(), Some(Errno(libc::ECONNRESET)));

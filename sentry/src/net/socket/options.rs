@@ -1,0 +1,159 @@
+//! Socket options. SOL_SOCKET options that change behaviour are modelled;
+//! tuning knobs with no meaning inside the Sentry (SO_REUSEADDR, keepalive,
+//! TCP_NODELAY, IP_TOS, …) are remembered and reported back unchanged.
+
+use std::time::Duration;
+
+use super::{Conn, Family, Kind, Socket, Ucred, DEFAULT_BUF};
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::process::lock;
+
+/// SOL_SOCKET options that are only remembered.
+const REMEMBERED: &[i32] = &[
+    libc::SO_REUSEADDR,
+    libc::SO_REUSEPORT,
+    libc::SO_KEEPALIVE,
+    libc::SO_BROADCAST,
+    libc::SO_OOBINLINE,
+    libc::SO_PRIORITY,
+    libc::SO_DONTROUTE,
+    libc::SO_RCVLOWAT,
+    libc::SO_SNDLOWAT,
+    libc::SO_TIMESTAMP,
+];
+
+/// The protocol levels of inet sockets, whose options are only remembered.
+fn inet_level(level: i32) -> bool {
+    matches!(
+        level,
+        libc::IPPROTO_IP | libc::IPPROTO_IPV6 | libc::IPPROTO_TCP | libc::IPPROTO_UDP
+    )
+}
+
+fn int_of(value: &[u8]) -> SysResult<i32> {
+    let b: [u8; 4] = value
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Errno(libc::EINVAL))?;
+    Ok(i32::from_ne_bytes(b))
+}
+
+fn timeval(d: Option<Duration>) -> Vec<u8> {
+    let d = d.unwrap_or_default();
+    let mut v = (d.as_secs() as i64).to_ne_bytes().to_vec();
+    v.extend_from_slice(&(d.subsec_micros() as i64).to_ne_bytes());
+    v
+}
+
+impl Socket {
+    fn domain(&self) -> i32 {
+        match self.family {
+            Family::Unix => libc::AF_UNIX,
+            Family::Inet => libc::AF_INET,
+            Family::Inet6 => libc::AF_INET6,
+        }
+    }
+
+    fn protocol(&self) -> i32 {
+        match (self.family, self.kind) {
+            (Family::Unix, _) => 0,
+            (_, Kind::Dgram) => libc::IPPROTO_UDP,
+            _ => libc::IPPROTO_TCP,
+        }
+    }
+
+    /// getsockopt(level, name): the option's bytes.
+    pub fn get_option(&self, level: i32, name: i32) -> SysResult<Vec<u8>> {
+        let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
+        let mut i = lock(&self.inner);
+        if inet_level(level) {
+            if !self.is_inet() {
+                return err(libc::EOPNOTSUPP);
+            }
+            return int(i.remembered.get(&(level, name)).copied().unwrap_or(0));
+        }
+        if level != libc::SOL_SOCKET {
+            return err(libc::EOPNOTSUPP);
+        }
+        match name {
+            libc::SO_TYPE => int(self.kind.linux_type()),
+            libc::SO_DOMAIN => int(self.domain()),
+            libc::SO_PROTOCOL => int(self.protocol()),
+            libc::SO_ERROR => int(std::mem::take(&mut i.error)),
+            libc::SO_ACCEPTCONN => int(matches!(i.conn, Conn::Listening { .. }) as i32),
+            libc::SO_PASSCRED => int(i.passcred as i32),
+            libc::SO_SNDBUF => int(i.sndbuf as i32),
+            libc::SO_RCVBUF => int(i.rcvbuf as i32),
+            n if REMEMBERED.contains(&n) => {
+                int(i.remembered.get(&(level, n)).copied().unwrap_or(0))
+            }
+            libc::SO_PEERCRED => {
+                let c = i.peercred.unwrap_or(Ucred {
+                    pid: 0,
+                    uid: u32::MAX,
+                    gid: u32::MAX,
+                });
+                let mut v = c.pid.to_ne_bytes().to_vec();
+                v.extend_from_slice(&c.uid.to_ne_bytes());
+                v.extend_from_slice(&c.gid.to_ne_bytes());
+                Ok(v)
+            }
+            libc::SO_RCVTIMEO => Ok(timeval(i.rcvtimeo)),
+            libc::SO_SNDTIMEO => Ok(timeval(i.sndtimeo)),
+            libc::SO_LINGER => Ok(vec![0; 8]),
+            _ => err(libc::ENOPROTOOPT),
+        }
+    }
+
+    /// setsockopt(level, name, value).
+    pub fn set_option(&self, level: i32, name: i32, value: &[u8]) -> SysResult<()> {
+        let mut i = lock(&self.inner);
+        if inet_level(level) {
+            if !self.is_inet() {
+                return err(libc::EOPNOTSUPP);
+            }
+            let v = int_of(value).unwrap_or(0);
+            i.remembered.insert((level, name), v);
+            return Ok(());
+        }
+        if level != libc::SOL_SOCKET {
+            return err(libc::EOPNOTSUPP);
+        }
+        match name {
+            libc::SO_PASSCRED => i.passcred = int_of(value)? != 0,
+            // Linux doubles the value to allow for bookkeeping, within limits.
+            libc::SO_SNDBUF => {
+                i.sndbuf = (int_of(value)?.max(2304) as usize * 2).min(2 * DEFAULT_BUF)
+            }
+            libc::SO_RCVBUF => {
+                i.rcvbuf = (int_of(value)?.max(1152) as usize * 2).min(2 * DEFAULT_BUF)
+            }
+            libc::SO_RCVTIMEO | libc::SO_SNDTIMEO => {
+                if value.len() < 16 {
+                    return err(libc::EINVAL);
+                }
+                let secs =
+                    i64::from_ne_bytes(value[..8].try_into().map_err(|_| Errno(libc::EINVAL))?);
+                let usecs =
+                    i64::from_ne_bytes(value[8..16].try_into().map_err(|_| Errno(libc::EINVAL))?);
+                if !(0..1_000_000).contains(&usecs) {
+                    return err(libc::EDOM);
+                }
+                let d = (secs > 0 || usecs > 0)
+                    .then(|| Duration::new(secs.max(0) as u64, usecs as u32 * 1000));
+                if name == libc::SO_RCVTIMEO {
+                    i.rcvtimeo = d;
+                } else {
+                    i.sndtimeo = d;
+                }
+            }
+            libc::SO_LINGER => {}
+            n if REMEMBERED.contains(&n) => {
+                let v = int_of(value)?;
+                i.remembered.insert((level, n), v);
+            }
+            _ => return err(libc::ENOPROTOOPT),
+        }
+        Ok(())
+    }
+}
