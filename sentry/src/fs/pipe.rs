@@ -21,6 +21,8 @@ struct Inner {
 pub struct Pipe {
     inner: Mutex<Inner>,
     ino: u64,
+    /// Moves on every change of either end (edge-triggered epoll).
+    seq: events::Seq,
 }
 
 /// One end of a pipe.
@@ -42,6 +44,7 @@ pub fn new_pipe() -> (Arc<PipeEnd>, Arc<PipeEnd>) {
             writers: 1,
         }),
         ino: NEXT.fetch_add(1, Ordering::Relaxed),
+        seq: events::Seq::default(),
     });
     (
         Arc::new(PipeEnd {
@@ -76,7 +79,7 @@ impl FileOps for PipeEnd {
             *dst = src;
         }
         drop(p);
-        events::notify();
+        self.pipe.seq.bump();
         Ok(n)
     }
 
@@ -96,7 +99,7 @@ impl FileOps for PipeEnd {
         let n = buf.len().min(space);
         p.buf.extend(&buf[..n]);
         drop(p);
-        events::notify();
+        self.pipe.seq.bump();
         Ok(n)
     }
 
@@ -126,6 +129,10 @@ impl FileOps for PipeEnd {
         r
     }
 
+    fn event_seq(&self) -> u64 {
+        self.pipe.seq.get()
+    }
+
     fn release(&self) {
         let mut p = lock(&self.pipe.inner);
         if self.write {
@@ -134,6 +141,6 @@ impl FileOps for PipeEnd {
             p.readers -= 1;
         }
         drop(p);
-        events::notify();
+        self.pipe.seq.bump();
     }
 }
