@@ -137,7 +137,14 @@ impl Epoll {
     }
 
     /// epoll_ctl, once the descriptors are resolved and checked.
-    pub fn ctl(&self, op: Ctl, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> SysResult<()> {
+    pub fn ctl(
+        &self,
+        op: Ctl,
+        fd: i32,
+        file: &Arc<OpenFile>,
+        events: u32,
+        data: u64,
+    ) -> SysResult<()> {
         let nested = Epoll::of(&*file.ops);
         let _guard = nested.map(|_| lock(&NESTING));
         if let (Ctl::Add, Some(inner)) = (&op, nested) {

@@ -103,9 +103,7 @@ impl FileOps for SignalFd {
             let info = {
                 let mut ps = lock(&proc.sig);
                 let mut ts = lock(&thread.sig);
-                ts.pending
-                    .take_in(set)
-                    .or_else(|| ps.pending.take_in(set))
+                ts.pending.take_in(set).or_else(|| ps.pending.take_in(set))
             };
             let Some(info) = info else { break };
             buf[n..n + RECORD].copy_from_slice(&record(&info));

@@ -278,7 +278,10 @@ impl Clock {
         };
         // SAFETY: clock_gettime writes one timespec.
         unsafe { libc::clock_gettime(id, &mut ts) };
-        Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+        Duration::new(
+            ts.tv_sec.max(0) as u64,
+            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
     }
 
     /// The host instant at which this clock reads `abs`.
@@ -334,7 +337,11 @@ impl Expiry for SignalExpiry {
         let thread = self.tid.and_then(|tid| proc.thread(tid));
         let Some((id, value)) = self.posix else {
             // alarm and ITIMER_REAL: SIGALRM as the kernel sends it.
-            k.send_signal(&proc, SigInfo::new(self.signo, super::signal::SI_KERNEL), false);
+            k.send_signal(
+                &proc,
+                SigInfo::new(self.signo, super::signal::SI_KERNEL),
+                false,
+            );
             return;
         };
         if self.signo == 0 {

@@ -40,7 +40,11 @@ fn arm(timer: &Arc<Timer>, value: Duration, interval: Duration) -> Setting {
 
 pub fn alarm(t: &mut Task, secs: u64) -> SysResult<u64> {
     let secs = secs as u32;
-    let old = arm(&real_timer(t), Duration::from_secs(secs as u64), Duration::ZERO);
+    let old = arm(
+        &real_timer(t),
+        Duration::from_secs(secs as u64),
+        Duration::ZERO,
+    );
     // A pending alarm never reads as 0 seconds; half seconds round up.
     let v = old.value;
     let mut left = v.as_secs();
