@@ -46,6 +46,9 @@ static void on_alrm(int s, siginfo_t *si, void *u) { (void)s; (void)u; got_alrm+
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int s) { (void)s; got_usr1++; }
 
+static int thread_fired;
+static void on_timer_thread(union sigval v) { __atomic_add_fetch(&thread_fired, v.sival_int, __ATOMIC_SEQ_CST); }
+
 static void *late_writer(void *arg) { msleep(50); put(*(int *)arg, 5); return NULL; }
 
 static void test_eventfd(void) {
@@ -288,6 +291,10 @@ static void test_timerfd(void) {
     E(timerfd_settime(0, 0, &its, NULL));
     E(timerfd_settime(tf, 0, NULL, NULL));
     E(timerfd_gettime(tf, NULL));
+    struct itimerspec huge = {{0x7fffffffffffffffL, 999999999}, {0x7fffffffffffffffL, 999999999}};
+    E(timerfd_settime(tf, 0, &huge, NULL));
+    E(timerfd_settime(tf, TFD_TIMER_ABSTIME, &huge, NULL));
+    E(timerfd_gettime(tf, &cur));
     close(tf);
 
     /* One-shot, blocking. */
@@ -565,6 +572,30 @@ static void test_timers(const char *self) {
     ktimer_gettime(id2, &cur);
     P("none: value>9s", cur.it_value.tv_sec >= 9);
     ktimer_delete(id2);
+
+    /* sigwaitinfo/sigtimedwait, and glibc's SIGEV_THREAD built on them. */
+    sigset_t w; sigemptyset(&w); sigaddset(&w, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &w, NULL);
+    struct timespec wt = {0, 30000000};
+    siginfo_t info;
+    E(sigtimedwait(&w, &info, &wt));
+    wt.tv_nsec = 1000000000;
+    E(sigtimedwait(&w, &info, &wt));
+    kill(getpid(), SIGUSR1);
+    P("sigwaitinfo", sigwaitinfo(&w, &info));
+    P("si_code SI_USER", info.si_code);
+    P("si_pid is ours", info.si_pid == getpid());
+    sigprocmask(SIG_UNBLOCK, &w, NULL);
+    timer_t gt;
+    struct sigevent tev = {0};
+    tev.sigev_notify = SIGEV_THREAD; tev.sigev_notify_function = on_timer_thread;
+    tev.sigev_value.sival_int = 1;
+    E(timer_create(CLOCK_MONOTONIC, &tev, &gt));
+    its = (struct itimerspec){{0, 10000000}, {0, 10000000}};
+    E(timer_settime(gt, 0, &its, NULL));
+    for (int i = 0; i < 500 && __atomic_load_n(&thread_fired, __ATOMIC_SEQ_CST) < 3; i++) msleep(10);
+    E(timer_delete(gt));
+    P("SIGEV_THREAD ran>=3", __atomic_load_n(&thread_fired, __ATOMIC_SEQ_CST) >= 3);
 
     /* Not inherited by fork; gone after exec. */
     c = fork();

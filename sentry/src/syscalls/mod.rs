@@ -152,6 +152,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_rt_sigreturn => crate::kernel::sigframe::sigreturn(t),
         SYS_rt_sigsuspend => signal::rt_sigsuspend(t, a),
         SYS_rt_sigpending => signal::rt_sigpending(t, a),
+        SYS_rt_sigtimedwait => signal::rt_sigtimedwait(t, a),
         SYS_sigaltstack => signal::sigaltstack(t, a),
         SYS_pause => signal::pause(t),
         SYS_brk => Ok(t.mm.lock().set_brk(&mut *t.ctx, a[0])),
