@@ -17,6 +17,7 @@ pub mod fs;
 pub mod jail;
 pub mod kernel;
 pub mod mm;
+pub mod net;
 pub mod platform;
 pub mod sandbox;
 pub mod spec;

@@ -24,6 +24,7 @@ const PROGRAMS: &[&str] = &[
     "/bin/gzip",
     "/usr/bin/head",
     "/usr/bin/python3.11",
+    "/bin/bash",
 ];
 
 /// Copies `src` to the same path under `rootfs` (hard links where possible:
@@ -60,6 +61,18 @@ fn bundle(tag: &str, script: &str) -> Bundle {
         for lib in libraries(p) {
             install(&rootfs, Path::new(&lib));
         }
+    }
+    // bash points its background jobs' stdin at /dev/null: the native
+    // control's chroot needs one (the sandbox mounts its own /dev).
+    let null = rootfs.join("dev/null");
+    if !null.exists() {
+        fs::create_dir_all(rootfs.join("dev")).expect("create dev");
+        let made = Command::new("mknod")
+            .arg(&null)
+            .args(["c", "1", "3"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(made, "mknod {}", null.display());
     }
     // Python's standard library, linked file by file.
     fs::create_dir_all(rootfs.join("usr/lib")).expect("create usr/lib");
@@ -101,7 +114,7 @@ printf 'b\na\nc\n' | /usr/bin/sort
 /usr/bin/python3.11 -c 'import json, hashlib, os, sys; print(json.dumps({"sha": hashlib.sha256(b"x").hexdigest()[:16], "pid": os.getpid() > 0})); sys.exit(4)'
 echo python=$?
 /usr/bin/python3.11 -c '
-import threading, subprocess, sqlite3, hashlib
+import json, sqlite3, threading, subprocess, socket, hashlib, multiprocessing, select, sys
 out = []
 lock = threading.Lock()
 def work(i):
@@ -114,9 +127,53 @@ print(sorted(out))
 db = sqlite3.connect("/tmp/t.db")
 db.execute("create table t (a)")
 db.executemany("insert into t values (?)", [(i,) for i in range(100)])
-print(db.execute("select sum(a) from t").fetchone()[0])
+db.commit()
+db.close()
+print(sqlite3.connect("/tmp/t.db").execute("select sum(a) from t").fetchone()[0])
 print(subprocess.run(["/bin/sh", "-c", "echo from a subprocess | /usr/bin/sort"], capture_output=True, text=True).stdout, end="")
+p1 = subprocess.Popen(["/usr/bin/find", "/tmp/d2"], stdout=subprocess.PIPE)
+p2 = subprocess.Popen(["/usr/bin/sort", "-r"], stdin=p1.stdout, stdout=subprocess.PIPE, text=True)
+p1.stdout.close()
+print(p2.communicate()[0].split(), p1.wait(), p2.returncode)
+a, b = socket.socketpair()
+def echo():
+    b.sendall(b.recv(100).upper())
+t = threading.Thread(target=echo)
+t.start()
+a.sendall(b"ping over a socketpair")
+ready, _, _ = select.select([a], [], [], 10)
+print(ready == [a], a.recv(100).decode())
+t.join()
+print(json.dumps({"cpus": multiprocessing.cpu_count() > 0}))
+sys.exit(3)
 '
+echo python2=$?
+/bin/bash -c '
+set +m
+trap "echo trapped USR1" USR1
+f() { echo "in f $1"; }
+x=$(f sub)
+echo "got: $x"
+(sleep 0.2; echo bg1) &
+p1=$!
+(echo bg2) >/tmp/bg2.out &
+wait $p1
+echo "wait1=$?"
+wait
+cat /tmp/bg2.out
+cat <<EOF
+heredoc $x
+EOF
+kill -USR1 $$
+exec 3>/tmp/fd3
+echo via3 >&3
+exec 3>&-
+cat </tmp/fd3
+echo "to stderr" 2>/dev/null >&2
+(exit 5)
+echo "sub=$?"
+'
+echo bash=$?
 "#;
 
 #[test]
@@ -128,10 +185,18 @@ fn dynamic_programs_match_native() {
         Some(0),
         "the native control must pass:\n{native}"
     );
-    assert!(
-        native.stdout.contains("python=4"),
-        "the control runs python:\n{native}"
-    );
+    for marker in [
+        "python=4",
+        "python2=3",
+        "bash=0",
+        "PING OVER A SOCKETPAIR",
+        "trapped USR1",
+    ] {
+        assert!(
+            native.stdout.contains(marker),
+            "the control prints {marker}:\n{native}"
+        );
+    }
 
     let b = bundle("dyn", SCRIPT);
     let rt = Runtime::sandbox();

@@ -293,6 +293,35 @@ impl Inode for HostInode {
         self.lookup(name)
     }
 
+    fn mknod(&self, name: &str, ftype: FileType, c: Create) -> SysResult<()> {
+        self.writable()?;
+        if !matches!(ftype, FileType::Socket | FileType::Fifo) {
+            return err(libc::EPERM);
+        }
+        let n = cname(name)?;
+        // SAFETY: mknodat with a NUL-terminated name creates a socket or FIFO
+        // node (no device number), a single name beneath our directory.
+        check(unsafe {
+            libc::mknodat(
+                self.dir_fd(),
+                n.as_ptr(),
+                ftype.mode_bits() | (c.mode & 0o7777),
+                0,
+            )
+        })?;
+        // SAFETY: as in create; ownership is best effort.
+        unsafe {
+            libc::fchownat(
+                self.dir_fd(),
+                n.as_ptr(),
+                c.uid,
+                c.gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        Ok(())
+    }
+
     fn mkdir(&self, name: &str, c: Create) -> SysResult<()> {
         self.writable()?;
         let n = cname(name)?;

@@ -5,6 +5,7 @@
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;
+pub mod fifo;
 pub mod host;
 pub mod host_fd;
 pub mod pipe;

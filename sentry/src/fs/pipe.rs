@@ -16,6 +16,10 @@ struct Inner {
     buf: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// How many times each side was ever opened: a FIFO's blocking open
+    /// waits for the other side to come (and maybe go again).
+    reader_opens: u64,
+    writer_opens: u64,
 }
 
 pub struct Pipe {
@@ -25,34 +29,64 @@ pub struct Pipe {
     seq: events::Seq,
 }
 
-/// One end of a pipe.
+/// One end of a pipe (a FIFO opened O_RDWR is both ends at once).
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
+    read: bool,
     write: bool,
 }
 
 /// The st_dev of pipes.
 const PIPE_DEV: u64 = 0xc;
 
+impl Pipe {
+    /// A pipe with no ends open yet; `ino` None picks a pipefs number.
+    pub fn new(ino: Option<u64>) -> Arc<Pipe> {
+        static NEXT: AtomicU64 = AtomicU64::new(1000);
+        Arc::new(Pipe {
+            inner: Mutex::new(Inner {
+                buf: VecDeque::new(),
+                readers: 0,
+                writers: 0,
+                reader_opens: 0,
+                writer_opens: 0,
+            }),
+            ino: ino.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed)),
+            seq: events::Seq::default(),
+        })
+    }
+
+    /// Opens an end: for reading, writing or both.
+    pub fn open_end(self: &Arc<Pipe>, read: bool, write: bool) -> Arc<PipeEnd> {
+        let mut p = lock(&self.inner);
+        if read {
+            p.readers += 1;
+            p.reader_opens += 1;
+        }
+        if write {
+            p.writers += 1;
+            p.writer_opens += 1;
+        }
+        drop(p);
+        self.seq.bump();
+        Arc::new(PipeEnd {
+            pipe: self.clone(),
+            read,
+            write,
+        })
+    }
+
+    /// (open readers, open writers, reader opens ever, writer opens ever).
+    pub fn ends(&self) -> (usize, usize, u64, u64) {
+        let p = lock(&self.inner);
+        (p.readers, p.writers, p.reader_opens, p.writer_opens)
+    }
+}
+
 /// A new pipe: (read end, write end).
 pub fn new_pipe() -> (Arc<PipeEnd>, Arc<PipeEnd>) {
-    static NEXT: AtomicU64 = AtomicU64::new(1000);
-    let pipe = Arc::new(Pipe {
-        inner: Mutex::new(Inner {
-            buf: VecDeque::new(),
-            readers: 1,
-            writers: 1,
-        }),
-        ino: NEXT.fetch_add(1, Ordering::Relaxed),
-        seq: events::Seq::default(),
-    });
-    (
-        Arc::new(PipeEnd {
-            pipe: pipe.clone(),
-            write: false,
-        }),
-        Arc::new(PipeEnd { pipe, write: true }),
-    )
+    let pipe = Pipe::new(None);
+    (pipe.open_end(true, false), pipe.open_end(false, true))
 }
 
 impl PipeEnd {
@@ -63,7 +97,7 @@ impl PipeEnd {
 
 impl FileOps for PipeEnd {
     fn read(&self, buf: &mut [u8], _off: u64) -> SysResult<usize> {
-        if self.write {
+        if !self.read {
             return err(libc::EBADF);
         }
         let mut p = lock(&self.pipe.inner);
@@ -118,11 +152,13 @@ impl FileOps for PipeEnd {
             } else if DEFAULT_CAPACITY - p.buf.len() >= PIPE_BUF {
                 r |= libc::POLLOUT;
             }
-        } else {
+        }
+        if self.read {
             if !p.buf.is_empty() {
                 r |= libc::POLLIN;
             }
-            if p.writers == 0 {
+            // A FIFO nobody has opened for writing yet has not hung up.
+            if p.writers == 0 && p.writer_opens > 0 {
                 r |= libc::POLLHUP;
             }
         }
@@ -137,7 +173,8 @@ impl FileOps for PipeEnd {
         let mut p = lock(&self.pipe.inner);
         if self.write {
             p.writers -= 1;
-        } else {
+        }
+        if self.read {
             p.readers -= 1;
         }
         drop(p);

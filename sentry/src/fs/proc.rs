@@ -18,7 +18,7 @@ thread_local! {
     pub static CURRENT_PID: Cell<i32> = const { Cell::new(0) };
 }
 
-fn current_pid() -> i32 {
+pub fn current_pid() -> i32 {
     CURRENT_PID.with(|c| c.get())
 }
 
@@ -29,6 +29,8 @@ fn text(s: String) -> Vec<u8> {
 fn proc_state_char(p: &Process) -> char {
     if p.is_zombie() {
         'Z'
+    } else if lock(&p.state).stopped {
+        'T'
     } else if p.pid == current_pid() {
         'R'
     } else {
@@ -47,6 +49,8 @@ fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
             let sig = lock(&p1.sig);
             let state = if st.zombie.is_some() {
                 "Z (zombie)"
+            } else if st.stopped {
+                "T (stopped)"
             } else if p1.pid == current_pid() {
                 "R (running)"
             } else {

@@ -32,6 +32,8 @@ enum Body {
     Dir(Mutex<BTreeMap<String, Arc<dyn Inode>>>),
     File(Mutex<Vec<u8>>),
     Symlink(String),
+    /// A socket or FIFO: a name other objects are found by.
+    Special,
 }
 
 pub struct TmpInode {
@@ -208,6 +210,7 @@ impl Inode for TmpInode {
             Body::File(d) => lock(d).len() as u64,
             Body::Symlink(t) => t.len() as u64,
             Body::Dir(_) => 4096,
+            Body::Special => 0,
         };
         Ok(Stat {
             dev: self.fs.id as u64,
@@ -275,6 +278,11 @@ impl Inode for TmpInode {
         );
         self.insert_new(name, inode.clone())?;
         Ok(inode)
+    }
+
+    fn mknod(&self, name: &str, ftype: FileType, c: Create) -> SysResult<()> {
+        let inode = TmpInode::new(&self.fs, ftype, c.mode, c.uid, c.gid, Body::Special);
+        self.insert_new(name, inode)
     }
 
     fn mkdir(&self, name: &str, c: Create) -> SysResult<()> {

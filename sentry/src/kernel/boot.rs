@@ -367,6 +367,8 @@ fn prepare(
         exe: program.clone(),
         creds: Creds::new(spec.uid, spec.gid, spec.additional_gids.clone()),
         vfork_done: false,
+        stopped: false,
+        job_report: None,
         exit_notify: Some(tx),
         rlimits: spec.rlimits.clone(),
         host_pid: 0,

@@ -8,6 +8,7 @@ pub mod events;
 pub mod exec;
 pub mod exit;
 pub mod futex;
+pub mod jobctl;
 pub mod process;
 pub mod sigframe;
 pub mod signal;
@@ -126,6 +127,7 @@ impl Kernel {
         if info.signo == 0 || target.is_zombie() {
             return;
         }
+        self.job_control_on_send(target, info.signo);
         let mut sig = lock(&target.sig);
         let action = sig.actions[info.signo as usize];
         if Self::init_drops(target, &action, info.signo, outside) {
@@ -137,14 +139,6 @@ impl Kernel {
         if sig.ignores(info.signo) && !blocked_everywhere {
             return;
         }
-        if info.signo == libc::SIGCONT {
-            sig.pending.retain(|p| {
-                !matches!(
-                    p.signo,
-                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-                )
-            });
-        }
         sig.pending.queue(info);
         drop(sig);
         target.wake();
@@ -155,6 +149,7 @@ impl Kernel {
         if info.signo == 0 {
             return;
         }
+        self.job_control_on_send(target, info.signo);
         let sig = lock(&target.sig);
         let action = sig.actions[info.signo as usize];
         if Self::init_drops(target, &action, info.signo, false) {

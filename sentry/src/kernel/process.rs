@@ -43,6 +43,10 @@ pub struct ProcState {
     pub exit_notify: Option<Sender<i32>>,
     pub rlimits: Vec<Rlimit>,
     pub host_pid: i32,
+    /// Job control: stopped by a stop signal until SIGCONT.
+    pub stopped: bool,
+    /// A stop or continue not yet reported to wait (its wait status).
+    pub job_report: Option<i32>,
 }
 
 pub struct Process {

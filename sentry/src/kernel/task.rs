@@ -157,6 +157,9 @@ impl Task {
 
     /// Whether a signal is waiting that should interrupt a blocking call.
     pub fn signal_pending(&self) -> bool {
+        if self.stopped() {
+            return true;
+        }
         let sig = lock(&self.proc.sig);
         let ts = lock(&self.thread.sig);
         ts.pending.has_deliverable(ts.mask) || sig.pending.has_deliverable(ts.mask)
@@ -234,6 +237,7 @@ impl Task {
     /// Delivers pending signals at the return to user mode.
     fn deliver_signals(&mut self) {
         loop {
+            self.wait_while_stopped();
             let next = {
                 let mut sig = lock(&self.proc.sig);
                 let mut ts = lock(&self.thread.sig);
@@ -247,8 +251,10 @@ impl Task {
                 SIG_IGN if signo != libc::SIGKILL => continue,
                 SIG_DFL | SIG_IGN => match signal::default_action(signo) {
                     SigDefault::Ignore | SigDefault::Continue => continue,
-                    // Job-control stops are not modelled yet: treat as ignored.
-                    SigDefault::Stop if signo != libc::SIGKILL => continue,
+                    SigDefault::Stop => {
+                        self.kernel.stop_process(&self.proc, signo);
+                        continue;
+                    }
                     _ => {
                         self.exit = Some(Exit::Signal(signo));
                         self.end_group(Exit::Signal(signo));

@@ -196,7 +196,7 @@ pub fn pwrite(t: &mut Task, a: Args) -> SysResult<u64> {
     write_from_user(t, &f, &[(a[1], a[2] as usize)], Some(a[3]))
 }
 
-fn iovecs(t: &Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
+pub(super) fn iovecs(t: &Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
     if cnt > 1024 {
         return err(libc::EINVAL);
     }
@@ -215,7 +215,7 @@ fn iovecs(t: &Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
 pub fn readv(t: &mut Task, a: Args) -> SysResult<u64> {
     let f = t.file(a[0])?;
     let iov = iovecs(t, a[1], a[2])?;
-    let total: usize = iov.iter().map(|v| v.1).sum();
+    let total = iov.iter().fold(0usize, |acc, v| acc.saturating_add(v.1));
     let data = read_file(t, &f, total, None)?;
     let mut done = 0;
     for (base, len) in iov {

@@ -24,7 +24,7 @@ impl FileOps for PathOnly {
     }
 }
 
-fn creator(t: &Task, mode: u32) -> Create {
+pub(super) fn creator(t: &Task, mode: u32) -> Create {
     let st = lock(&t.proc.state);
     let umask = lock(&t.proc.fs).umask;
     Create {
@@ -34,7 +34,7 @@ fn creator(t: &Task, mode: u32) -> Create {
     }
 }
 
-fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
+pub(super) fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
     let creds = lock(&t.proc.state).creds.clone();
     if creds.may_access(
         st.mode,
@@ -49,7 +49,7 @@ fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
     }
 }
 
-fn writable(loc: &Location) -> SysResult<()> {
+pub(super) fn writable(loc: &Location) -> SysResult<()> {
     if loc.readonly {
         err(libc::EROFS)
     } else {
@@ -113,6 +113,10 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
     if ftype == FileType::Symlink {
         return err(libc::ELOOP);
     }
+    // A socket file names a socket; it cannot be opened (connect instead).
+    if ftype == FileType::Socket {
+        return err(libc::ENXIO);
+    }
     if flags & libc::O_DIRECTORY != 0 && ftype != FileType::Directory {
         return err(libc::ENOTDIR);
     }
@@ -132,6 +136,9 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         pid: t.pid(),
         mm: &t.mm,
     };
+    if ftype == FileType::Fifo {
+        return open_fifo(t, loc, &st, flags);
+    }
     let ops = loc.inode.clone().open(flags, &ctx)?;
     let f = OpenFile::new(
         ops,
@@ -139,6 +146,43 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         loc.path,
         flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC),
     );
+    t.install(f, flags & libc::O_CLOEXEC != 0)
+}
+
+/// Opens a FIFO: a blocking open for reading waits for a writer and one for
+/// writing waits for a reader; a non-blocking open for writing with no
+/// reader fails with ENXIO; O_RDWR never waits.
+fn open_fifo(t: &mut Task, loc: Location, st: &Stat, flags: i32) -> SysResult<u64> {
+    let pipe = crate::fs::fifo::pipe_for(st.dev, st.ino);
+    let nonblock = flags & libc::O_NONBLOCK != 0;
+    let (read, write) = match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => (true, false),
+        libc::O_WRONLY => (false, true),
+        _ => (true, true),
+    };
+    let (readers, _, reader_opens, writer_opens) = pipe.ends();
+    if write && !read && nonblock && readers == 0 {
+        return err(libc::ENXIO);
+    }
+    let end = pipe.open_end(read, write);
+    let f = OpenFile::new(
+        end,
+        Some(loc.inode),
+        loc.path,
+        flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC),
+    );
+    if read != write && !nonblock {
+        // Wait for the other side to be open, or to have come and gone.
+        t.block(None, None, |_| {
+            let (r, w, ro, wo) = pipe.ends();
+            let ready = if read {
+                w > 0 || wo != writer_opens
+            } else {
+                r > 0 || ro != reader_opens
+            };
+            ready.then_some(())
+        })?;
+    }
     t.install(f, flags & libc::O_CLOEXEC != 0)
 }
 
@@ -235,6 +279,32 @@ pub fn mkdir(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
         .inode
         .mkdir(&name, creator(t, mode as u32))
         .map(|_| 0)
+}
+
+/// mknod(2): regular files, FIFOs and socket files. Device nodes are
+/// refused: the sandbox's devices are the Sentry's own.
+pub fn mknod(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
+    let mode = mode as u32;
+    let ftype = match mode & libc::S_IFMT {
+        0 | libc::S_IFREG => FileType::Regular,
+        libc::S_IFIFO => FileType::Fifo,
+        libc::S_IFSOCK => FileType::Socket,
+        libc::S_IFCHR | libc::S_IFBLK => return err(libc::EPERM),
+        _ => return err(libc::EINVAL),
+    };
+    let p = t.path_arg(path)?;
+    let (parent, name) = t.parent_at(dirfd, &p)?;
+    if name == "." || name == ".." || parent.inode.lookup(&name).is_ok() {
+        return err(libc::EEXIST);
+    }
+    writable(&parent)?;
+    check_access(t, &parent.inode.stat()?, 3)?;
+    let c = creator(t, mode & 0o7777);
+    if ftype == FileType::Regular {
+        parent.inode.create(&name, c).map(|_| 0)
+    } else {
+        parent.inode.mknod(&name, ftype, c).map(|_| 0)
+    }
 }
 
 pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64> {

@@ -9,8 +9,12 @@ mod fs;
 mod misc;
 mod mm;
 mod process;
+mod select;
 mod signal;
+mod socket;
+mod sockmsg;
 mod timers;
+mod wait;
 
 use std::sync::Arc;
 
@@ -62,6 +66,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_close_range => file::close_range(t, a),
         SYS_poll => file::poll(t, a[0], a[1], a[2] as i32 as i64),
         SYS_ppoll => file::ppoll(t, a),
+        SYS_select => select::select(t, a),
+        SYS_pselect6 => select::pselect6(t, a),
         SYS_access => fs::access(t, AT_FDCWD as u64, a[0], a[1], 0),
         SYS_faccessat => fs::access(t, a[0], a[1], a[2], 0),
         SYS_faccessat2 => fs::access(t, a[0], a[1], a[2], a[3]),
@@ -69,6 +75,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_readlinkat => fs::readlink(t, a[0], a[1], a[2], a[3]),
         SYS_mkdir => fs::mkdir(t, AT_FDCWD as u64, a[0], a[1]),
         SYS_mkdirat => fs::mkdir(t, a[0], a[1], a[2]),
+        SYS_mknod => fs::mknod(t, AT_FDCWD as u64, a[0], a[1]),
+        SYS_mknodat => fs::mknod(t, a[0], a[1], a[2]),
         SYS_unlink => fs::unlink(t, AT_FDCWD as u64, a[0], 0),
         SYS_rmdir => fs::unlink(t, AT_FDCWD as u64, a[0], AT_REMOVEDIR as u64),
         SYS_unlinkat => fs::unlink(t, a[0], a[1], a[2]),
@@ -118,7 +126,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_execve => process::execve(t, a),
         SYS_exit => process::exit(t, a),
         SYS_exit_group => process::exit_group(t, a),
-        SYS_wait4 => process::wait4(t, a),
+        SYS_wait4 => wait::wait4(t, a),
+        SYS_waitid => wait::waitid(t, a),
         SYS_kill => process::kill(t, a),
         SYS_tkill => process::tkill(t, 0, a[0], a[1]),
         SYS_tgkill => process::tkill(t, a[0], a[1], a[2]),
@@ -195,6 +204,24 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_timer_delete => timers::timer_delete(t, a),
         SYS_sysinfo => misc::sysinfo(t, a),
         SYS_getcpu => misc::getcpu(t, a),
+        SYS_socket => socket::socket(t, a),
+        SYS_socketpair => socket::socketpair(t, a),
+        SYS_bind => socket::bind(t, a),
+        SYS_listen => socket::listen(t, a),
+        SYS_accept => socket::accept(t, a, 0),
+        SYS_accept4 => socket::accept(t, a, a[3]),
+        SYS_connect => socket::connect(t, a),
+        SYS_getsockname => socket::getsockname(t, a),
+        SYS_getpeername => socket::getpeername(t, a),
+        SYS_shutdown => socket::shutdown(t, a),
+        SYS_getsockopt => socket::getsockopt(t, a),
+        SYS_setsockopt => socket::setsockopt(t, a),
+        SYS_sendto => sockmsg::sendto(t, a),
+        SYS_recvfrom => sockmsg::recvfrom(t, a),
+        SYS_sendmsg => sockmsg::sendmsg(t, a),
+        SYS_recvmsg => sockmsg::recvmsg(t, a),
+        SYS_sendmmsg => sockmsg::sendmmsg(t, a),
+        SYS_recvmmsg => sockmsg::recvmmsg(t, a),
         _ => {
             tracing::debug!(pid = t.pid(), nr, "unimplemented system call: ENOSYS");
             err(ENOSYS)

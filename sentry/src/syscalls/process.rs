@@ -60,6 +60,8 @@ pub fn clone(
             exe: st.exe.clone(),
             creds: st.creds.clone(),
             vfork_done: false,
+            stopped: false,
+            job_report: None,
             exit_notify: None,
             rlimits: st.rlimits.clone(),
             host_pid: 0,
@@ -259,68 +261,6 @@ pub fn exit_group(t: &mut Task, a: Args) -> SysResult<u64> {
     t.exit = Some(how);
     t.end_group(how);
     Err(Errno::EJUSTRETURN)
-}
-
-pub fn wait4(t: &mut Task, a: Args) -> SysResult<u64> {
-    let want = a[0] as i32;
-    let options = a[2] as i32;
-    if options
-        & !(libc::WNOHANG
-            | libc::WUNTRACED
-            | libc::WCONTINUED
-            | libc::__WALL
-            | libc::__WCLONE
-            | libc::__WNOTHREAD)
-        != 0
-    {
-        return err(libc::EINVAL);
-    }
-    let k = t.kernel.clone();
-    let me = t.proc.clone();
-    let my_pgid = lock(&me.state).pgid;
-    let found = t.block(None, None, |_| {
-        let children: Vec<i32> = lock(&me.state).children.iter().copied().collect();
-        let mut any = false;
-        for c in children {
-            let Some(cp) = k.process(c) else { continue };
-            let (pgid, zombie) = {
-                let cs = lock(&cp.state);
-                (cs.pgid, cs.zombie)
-            };
-            let matches = match want {
-                -1 => true,
-                0 => pgid == my_pgid,
-                p if p > 0 => c == p,
-                p => pgid == -p,
-            };
-            if !matches {
-                continue;
-            }
-            any = true;
-            if let Some(status) = zombie {
-                lock(&me.state).children.remove(&c);
-                k.release(c);
-                return Some(Ok((c, status)));
-            }
-        }
-        if !any {
-            return Some(err(libc::ECHILD));
-        }
-        if options & libc::WNOHANG != 0 {
-            return Some(Ok((0, 0)));
-        }
-        None
-    })??;
-    let (pid, status) = found;
-    if pid > 0 && a[1] != 0 {
-        t.mm.write(a[1], &status.to_le_bytes())?;
-    }
-    if a[3] != 0 {
-        // SAFETY: rusage is plain data.
-        let ru: libc::rusage = unsafe { std::mem::zeroed() };
-        t.mm.write_obj(a[3], &ru)?;
-    }
-    Ok(pid as u64)
 }
 
 fn check_signal(sig: u64) -> SysResult<i32> {

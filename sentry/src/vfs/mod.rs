@@ -63,7 +63,8 @@ pub trait Inode: Send + Sync + Any {
     fn symlink(&self, _name: &str, _target: &str, _c: Create) -> SysResult<()> {
         err(libc::EROFS)
     }
-    fn mknod(&self, _name: &str, _c: Create, _rdev: u64) -> SysResult<()> {
+    /// Creates a special file `name` (a socket or a FIFO) in this directory.
+    fn mknod(&self, _name: &str, _ftype: FileType, _c: Create) -> SysResult<()> {
         err(libc::EPERM)
     }
     fn unlink(&self, _name: &str) -> SysResult<()> {

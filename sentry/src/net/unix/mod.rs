@@ -1,0 +1,782 @@
+//! Unix domain sockets, entirely inside the Sentry: stream, datagram and
+//! seqpacket sockets; connected pairs; listeners with a backlog; messages
+//! that carry descriptors (SCM_RIGHTS) and credentials (SCM_CREDENTIALS).
+//!
+//! Like every Sentry file, operations never block: they answer EAGAIN and
+//! the system call layer waits for the kernel's event counter. Two sockets'
+//! locks are never held at once: a sender takes its peer's reference under
+//! its own lock, drops it, then locks the peer.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+mod options;
+
+use super::addr::UnixAddr;
+use super::names::{self, NameKey};
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::events;
+use crate::kernel::process::lock;
+use crate::kernel::task::Task;
+use crate::vfs::{FileOps, FileType, OpenFile, Stat};
+
+/// Linux's default socket buffer size (net.core.wmem_default).
+pub const DEFAULT_BUF: usize = 212_992;
+/// What a queued datagram costs beyond its bytes, so that even empty
+/// datagrams eventually fill a queue (Linux charges the skb's truesize).
+const DATAGRAM_OVERHEAD: usize = 512;
+/// The most descriptors one message may carry (SCM_MAX_FD).
+pub const MAX_RIGHTS: usize = 253;
+/// Listen backlogs are capped at net.core.somaxconn.
+const SOMAXCONN: usize = 4096;
+/// The st_dev of sockets (sockfs).
+const SOCK_DEV: u64 = 0x8;
+
+const RCV_SHUTDOWN: u8 = 1;
+const SEND_SHUTDOWN: u8 = 2;
+const SHUTDOWN_MASK: u8 = RCV_SHUTDOWN | SEND_SHUTDOWN;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Stream,
+    Dgram,
+    SeqPacket,
+}
+
+impl Kind {
+    /// The kind for a socket(2) type (flags already removed).
+    pub fn from_type(ty: i32) -> SysResult<Kind> {
+        match ty {
+            libc::SOCK_STREAM => Ok(Kind::Stream),
+            libc::SOCK_DGRAM => Ok(Kind::Dgram),
+            libc::SOCK_SEQPACKET => Ok(Kind::SeqPacket),
+            _ => err(libc::ESOCKTNOSUPPORT),
+        }
+    }
+
+    pub fn linux_type(self) -> i32 {
+        match self {
+            Kind::Stream => libc::SOCK_STREAM,
+            Kind::Dgram => libc::SOCK_DGRAM,
+            Kind::SeqPacket => libc::SOCK_SEQPACKET,
+        }
+    }
+
+    fn connection_based(self) -> bool {
+        self != Kind::Dgram
+    }
+
+    /// Whether messages keep their boundaries.
+    fn records(self) -> bool {
+        self != Kind::Stream
+    }
+}
+
+/// A process's identity as sockets report it (`struct ucred`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(C)]
+pub struct Ucred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One queued message (or, on a stream, one write's worth of bytes).
+struct Message {
+    data: Vec<u8>,
+    /// Bytes of a stream message already read.
+    read: usize,
+    rights: Vec<Arc<OpenFile>>,
+    creds: Ucred,
+    from: UnixAddr,
+}
+
+impl Message {
+    fn remaining(&self) -> usize {
+        self.data.len() - self.read
+    }
+
+    fn cost(&self, kind: Kind) -> usize {
+        if kind.records() {
+            self.data.len() + DATAGRAM_OVERHEAD
+        } else {
+            self.data.len()
+        }
+    }
+}
+
+/// What a receive returns.
+pub struct Received {
+    pub data: Vec<u8>,
+    /// A record's full length (what MSG_TRUNC asks for).
+    pub full_len: usize,
+    pub truncated: bool,
+    pub rights: Vec<Arc<OpenFile>>,
+    pub creds: Ucred,
+    pub from: UnixAddr,
+}
+
+/// What is sent: the bytes and what rides along.
+pub struct Outgoing<'a> {
+    pub data: &'a [u8],
+    pub rights: &'a [Arc<OpenFile>],
+    pub creds: Ucred,
+    /// An explicit destination (sendto/sendmsg with a name).
+    pub to: Option<Arc<UnixSocket>>,
+}
+
+enum Conn {
+    Idle,
+    Listening {
+        backlog: VecDeque<Arc<UnixSocket>>,
+        max: usize,
+        creds: Ucred,
+    },
+    Connected,
+}
+
+struct Inner {
+    local: Option<UnixAddr>,
+    key: Option<NameKey>,
+    conn: Conn,
+    /// The connected peer, or a datagram socket's default destination.
+    peer: Option<Arc<UnixSocket>>,
+    recv: VecDeque<Message>,
+    recv_cost: usize,
+    shutdown: u8,
+    closed: bool,
+    /// A pending error (SO_ERROR), reported once.
+    error: i32,
+    passcred: bool,
+    peercred: Option<Ucred>,
+    sndbuf: usize,
+    rcvbuf: usize,
+    rcvtimeo: Option<Duration>,
+    sndtimeo: Option<Duration>,
+}
+
+pub struct UnixSocket {
+    me: Weak<UnixSocket>,
+    pub kind: Kind,
+    ino: u64,
+    inner: Mutex<Inner>,
+}
+
+fn next_ino() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(10_000);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl UnixSocket {
+    pub fn new(kind: Kind) -> Arc<UnixSocket> {
+        Arc::new_cyclic(|me| UnixSocket {
+            me: me.clone(),
+            kind,
+            ino: next_ino(),
+            inner: Mutex::new(Inner {
+                local: None,
+                key: None,
+                conn: Conn::Idle,
+                peer: None,
+                recv: VecDeque::new(),
+                recv_cost: 0,
+                shutdown: 0,
+                closed: false,
+                error: 0,
+                passcred: false,
+                peercred: None,
+                sndbuf: DEFAULT_BUF,
+                rcvbuf: DEFAULT_BUF,
+                rcvtimeo: None,
+                sndtimeo: None,
+            }),
+        })
+    }
+
+    /// Two sockets connected to each other (socketpair).
+    pub fn pair(kind: Kind, creds: Ucred) -> (Arc<UnixSocket>, Arc<UnixSocket>) {
+        let a = UnixSocket::new(kind);
+        let b = UnixSocket::new(kind);
+        for (x, y) in [(&a, &b), (&b, &a)] {
+            let mut i = lock(&x.inner);
+            i.peer = Some(y.clone());
+            i.peercred = Some(creds);
+            i.conn = Conn::Connected;
+        }
+        (a, b)
+    }
+
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    pub fn arc(&self) -> SysResult<Arc<UnixSocket>> {
+        self.me.upgrade().ok_or(Errno(libc::EBADF))
+    }
+
+    pub fn local_addr(&self) -> UnixAddr {
+        lock(&self.inner).local.clone().unwrap_or(UnixAddr::Unnamed)
+    }
+
+    pub fn peer_addr(&self) -> SysResult<UnixAddr> {
+        let peer = lock(&self.inner)
+            .peer
+            .clone()
+            .ok_or(Errno(libc::ENOTCONN))?;
+        Ok(peer.local_addr())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        lock(&self.inner).closed
+    }
+
+    /// Binds to `addr`, registered under `key` (None for autobind, which
+    /// picks an abstract name).
+    pub fn bind(&self, addr: Option<(UnixAddr, NameKey)>) -> SysResult<()> {
+        let me = self.arc()?;
+        if lock(&self.inner).local.is_some() {
+            return err(libc::EINVAL);
+        }
+        let (addr, key) = match addr {
+            Some((addr, key)) => {
+                names::insert(key.clone(), &me)?;
+                (addr, key)
+            }
+            None => {
+                let name = names::autobind(&me)?;
+                (UnixAddr::Abstract(name.clone()), NameKey::Abstract(name))
+            }
+        };
+        let mut i = lock(&self.inner);
+        if i.local.is_some() {
+            drop(i);
+            names::remove(&key, Arc::as_ptr(&me));
+            return err(libc::EINVAL);
+        }
+        i.local = Some(addr);
+        i.key = Some(key);
+        Ok(())
+    }
+
+    pub fn is_bound(&self) -> bool {
+        lock(&self.inner).local.is_some()
+    }
+
+    pub fn listen(&self, backlog: i32, creds: Ucred) -> SysResult<()> {
+        if !self.kind.connection_based() {
+            return err(libc::EOPNOTSUPP);
+        }
+        let max = usize::try_from(backlog).unwrap_or(0).min(SOMAXCONN);
+        let mut i = lock(&self.inner);
+        if i.local.is_none() {
+            return err(libc::EINVAL);
+        }
+        match &mut i.conn {
+            Conn::Connected => err(libc::EINVAL),
+            Conn::Listening { max: m, .. } => {
+                *m = max;
+                Ok(())
+            }
+            Conn::Idle => {
+                i.conn = Conn::Listening {
+                    backlog: VecDeque::new(),
+                    max,
+                    creds,
+                };
+                Ok(())
+            }
+        }
+    }
+
+    /// Connects to `target`. A stream or seqpacket connection queues a new
+    /// server-side socket on the listener's backlog (EAGAIN while it is
+    /// full); a datagram socket just remembers its default destination.
+    pub fn connect(&self, target: &Arc<UnixSocket>, creds: Ucred) -> SysResult<()> {
+        let me = self.arc()?;
+        if target.kind != self.kind {
+            return err(libc::EPROTOTYPE);
+        }
+        if !self.kind.connection_based() {
+            let t = lock(&target.inner);
+            if t.closed {
+                return err(libc::ECONNREFUSED);
+            }
+            if t.peer.as_ref().is_some_and(|p| !Arc::ptr_eq(p, &me)) && !Arc::ptr_eq(target, &me) {
+                return err(libc::EPERM);
+            }
+            drop(t);
+            let mut i = lock(&self.inner);
+            i.peer = Some(target.clone());
+            i.conn = Conn::Connected;
+            return Ok(());
+        }
+        match lock(&self.inner).conn {
+            Conn::Connected => return err(libc::EISCONN),
+            Conn::Listening { .. } => return err(libc::EINVAL),
+            Conn::Idle => {}
+        }
+        let server = UnixSocket::new(self.kind);
+        let listener_creds = {
+            let mut t = lock(&target.inner);
+            let local = t.local.clone();
+            let closed = t.closed;
+            let (backlog, max, lcreds) = match (&mut t.conn, closed) {
+                (
+                    Conn::Listening {
+                        backlog,
+                        max,
+                        creds,
+                    },
+                    false,
+                ) => (backlog, *max, *creds),
+                _ => return err(libc::ECONNREFUSED),
+            };
+            if backlog.len() > max {
+                return err(libc::EAGAIN);
+            }
+            {
+                let mut s = lock(&server.inner);
+                s.local = local;
+                s.peer = Some(me.clone());
+                s.peercred = Some(creds);
+                s.conn = Conn::Connected;
+            }
+            backlog.push_back(server.clone());
+            lcreds
+        };
+        {
+            let mut i = lock(&self.inner);
+            i.peer = Some(server);
+            i.peercred = Some(listener_creds);
+            i.conn = Conn::Connected;
+        }
+        events::notify();
+        Ok(())
+    }
+
+    /// Dissolves a datagram socket's association (connect to AF_UNSPEC).
+    pub fn disconnect(&self) -> SysResult<()> {
+        if self.kind.connection_based() {
+            return err(libc::EINVAL);
+        }
+        let mut i = lock(&self.inner);
+        i.peer = None;
+        i.conn = Conn::Idle;
+        Ok(())
+    }
+
+    /// Takes the next connection off a listener's backlog.
+    pub fn accept(&self) -> SysResult<Arc<UnixSocket>> {
+        let conn = {
+            let mut i = lock(&self.inner);
+            match &mut i.conn {
+                Conn::Listening { backlog, .. } => {
+                    backlog.pop_front().ok_or(Errno(libc::EAGAIN))?
+                }
+                _ => return err(libc::EINVAL),
+            }
+        };
+        events::notify();
+        Ok(conn)
+    }
+
+    /// Queues `out` for the peer (or `out.to`). Returns the bytes taken: a
+    /// stream takes what fits, a record is all or nothing.
+    pub fn send(&self, out: Outgoing) -> SysResult<usize> {
+        let (target, from) = {
+            let mut i = lock(&self.inner);
+            if i.error != 0 {
+                return Err(Errno(std::mem::take(&mut i.error)));
+            }
+            if i.shutdown & SEND_SHUTDOWN != 0 {
+                return err(libc::EPIPE);
+            }
+            let target = if self.kind.connection_based() {
+                if out.to.is_some() {
+                    return err(if matches!(i.conn, Conn::Connected) {
+                        libc::EISCONN
+                    } else {
+                        libc::EOPNOTSUPP
+                    });
+                }
+                match (&i.conn, &i.peer) {
+                    (Conn::Connected, Some(p)) => p.clone(),
+                    _ => return err(libc::ENOTCONN),
+                }
+            } else {
+                match (&out.to, &i.peer) {
+                    (Some(to), _) => to.clone(),
+                    (None, Some(p)) => p.clone(),
+                    (None, None) => return err(libc::ENOTCONN),
+                }
+            };
+            (target, i.local.clone().unwrap_or(UnixAddr::Unnamed))
+        };
+        let me = self.arc()?;
+        let limit = lock(&self.inner).sndbuf;
+        if self.kind.records() && out.data.len() > limit.saturating_sub(32) {
+            return err(libc::EMSGSIZE);
+        }
+        let mut t = lock(&target.inner);
+        if t.closed {
+            return err(if self.kind.connection_based() {
+                libc::EPIPE
+            } else {
+                libc::ECONNREFUSED
+            });
+        }
+        if self.kind.connection_based() && t.shutdown & RCV_SHUTDOWN != 0 {
+            return err(libc::EPIPE);
+        }
+        if !self.kind.connection_based()
+            && t.peer.as_ref().is_some_and(|p| !Arc::ptr_eq(p, &me))
+            && !Arc::ptr_eq(&target, &me)
+        {
+            return err(libc::EPERM);
+        }
+        if out.data.is_empty() && self.kind == Kind::Stream {
+            return Ok(0);
+        }
+        let space = limit.saturating_sub(t.recv_cost);
+        let n = if self.kind.records() {
+            if space < out.data.len() + DATAGRAM_OVERHEAD {
+                return err(libc::EAGAIN);
+            }
+            out.data.len()
+        } else {
+            if space == 0 {
+                return err(libc::EAGAIN);
+            }
+            out.data.len().min(space)
+        };
+        let msg = Message {
+            data: out.data[..n].to_vec(),
+            read: 0,
+            rights: out.rights.to_vec(),
+            creds: out.creds,
+            from,
+        };
+        t.recv_cost += msg.cost(self.kind);
+        t.recv.push_back(msg);
+        drop(t);
+        events::notify();
+        Ok(n)
+    }
+
+    /// Receives up to `max` bytes: a stream gathers across writes (never
+    /// past a message carrying descriptors, so they arrive with their
+    /// bytes); a record socket returns one record, truncated to `max`.
+    /// Ok with no data and `full_len == 0` means end of file.
+    pub fn recv(&self, max: usize, peek: bool) -> SysResult<Received> {
+        let mut i = lock(&self.inner);
+        if i.recv.is_empty() {
+            if i.error != 0 {
+                return Err(Errno(std::mem::take(&mut i.error)));
+            }
+            match (&i.conn, self.kind) {
+                (Conn::Listening { .. }, _) => return err(libc::EINVAL),
+                (Conn::Idle, Kind::Stream) => return err(libc::EINVAL),
+                (Conn::Idle, Kind::SeqPacket) => return err(libc::ENOTCONN),
+                _ => {}
+            }
+            if i.shutdown & RCV_SHUTDOWN != 0 {
+                return Ok(Received {
+                    data: Vec::new(),
+                    full_len: 0,
+                    truncated: false,
+                    rights: Vec::new(),
+                    creds: Ucred::default(),
+                    from: UnixAddr::Unnamed,
+                });
+            }
+            return err(libc::EAGAIN);
+        }
+        let kind = self.kind;
+        let got = if kind.records() {
+            let (data, full_len, rights, creds, from) = {
+                let m = i.recv.front().ok_or(Errno(libc::EAGAIN))?;
+                let n = max.min(m.data.len());
+                let rights = if peek { m.rights.clone() } else { Vec::new() };
+                (
+                    m.data[..n].to_vec(),
+                    m.data.len(),
+                    rights,
+                    m.creds,
+                    m.from.clone(),
+                )
+            };
+            let rights = if peek {
+                rights
+            } else {
+                let m = i.recv.pop_front().ok_or(Errno(libc::EAGAIN))?;
+                i.recv_cost -= m.cost(kind);
+                m.rights
+            };
+            Received {
+                truncated: data.len() < full_len,
+                data,
+                full_len,
+                rights,
+                creds,
+                from,
+            }
+        } else {
+            self.gather(&mut i, max, peek)
+        };
+        drop(i);
+        if !peek {
+            events::notify();
+        }
+        Ok(got)
+    }
+
+    fn gather(&self, i: &mut Inner, max: usize, peek: bool) -> Received {
+        let passcred = i.passcred;
+        let mut data = Vec::new();
+        let mut rights = Vec::new();
+        let mut creds = None;
+        let mut from = UnixAddr::Unnamed;
+        let mut idx = 0;
+        while data.len() < max {
+            let Some(m) = i.recv.get_mut(idx) else { break };
+            // A message with descriptors, or (when credentials are passed)
+            // from someone else, starts a new read.
+            if !data.is_empty() && (!m.rights.is_empty() || (passcred && creds != Some(m.creds))) {
+                break;
+            }
+            if creds.is_none() {
+                creds = Some(m.creds);
+                from = m.from.clone();
+            }
+            let n = (max - data.len()).min(m.remaining());
+            data.extend_from_slice(&m.data[m.read..m.read + n]);
+            let carried = if peek {
+                m.rights.clone()
+            } else {
+                m.read += n;
+                std::mem::take(&mut m.rights)
+            };
+            let finished = m.remaining() == 0;
+            let has_rights = !carried.is_empty();
+            rights.extend(carried);
+            if peek {
+                idx += 1;
+            } else if finished {
+                i.recv.pop_front();
+            }
+            if has_rights {
+                break;
+            }
+        }
+        if !peek {
+            i.recv_cost = i.recv.iter().map(|m| m.remaining()).sum();
+        }
+        let full_len = data.len();
+        Received {
+            data,
+            full_len,
+            truncated: false,
+            rights,
+            creds: creds.unwrap_or_default(),
+            from,
+        }
+    }
+
+    /// shutdown(2): `how` is SHUT_RD, SHUT_WR or SHUT_RDWR.
+    pub fn shutdown(&self, how: i32) -> SysResult<()> {
+        let mode = match how {
+            libc::SHUT_RD => RCV_SHUTDOWN,
+            libc::SHUT_WR => SEND_SHUTDOWN,
+            libc::SHUT_RDWR => SHUTDOWN_MASK,
+            _ => return err(libc::EINVAL),
+        };
+        let peer = {
+            let mut i = lock(&self.inner);
+            if self.kind.connection_based() && !matches!(i.conn, Conn::Connected) {
+                return err(libc::ENOTCONN);
+            }
+            i.shutdown |= mode;
+            i.peer.clone()
+        };
+        if let Some(p) = peer.filter(|_| self.kind.connection_based()) {
+            let mut peer_mode = 0;
+            if mode & RCV_SHUTDOWN != 0 {
+                peer_mode |= SEND_SHUTDOWN;
+            }
+            if mode & SEND_SHUTDOWN != 0 {
+                peer_mode |= RCV_SHUTDOWN;
+            }
+            lock(&p.inner).shutdown |= peer_mode;
+        }
+        events::notify();
+        Ok(())
+    }
+
+    /// Closes the socket: the peer sees end of file (and ECONNRESET when
+    /// this side leaves unread data), the name is freed, and connections
+    /// still waiting on a listener's backlog are closed.
+    fn close(&self) {
+        let (peer, queued, pending, key) = {
+            let mut i = lock(&self.inner);
+            if i.closed {
+                return;
+            }
+            i.closed = true;
+            i.shutdown = SHUTDOWN_MASK;
+            let queued: Vec<Message> = i.recv.drain(..).collect();
+            i.recv_cost = 0;
+            let pending = match std::mem::replace(&mut i.conn, Conn::Idle) {
+                Conn::Listening { backlog, .. } => backlog.into_iter().collect(),
+                _ => Vec::new(),
+            };
+            (i.peer.take(), queued, pending, i.key.take())
+        };
+        if let Some(key) = key {
+            names::remove(&key, self as *const UnixSocket);
+        }
+        if let Some(p) = peer.filter(|_| self.kind.connection_based()) {
+            let mut pi = lock(&p.inner);
+            pi.shutdown = SHUTDOWN_MASK;
+            if !queued.is_empty() || !pending.is_empty() {
+                pi.error = libc::ECONNRESET;
+            }
+        }
+        // Descriptors in flight are released outside every socket lock.
+        drop(queued);
+        for s in pending {
+            s.close();
+        }
+        events::notify();
+    }
+
+    /// Readiness as poll(2) bits.
+    fn readiness(&self) -> i16 {
+        let (mut r, peer) = {
+            let i = lock(&self.inner);
+            let mut r = 0;
+            if i.error != 0 {
+                r |= libc::POLLERR;
+            }
+            if i.shutdown & RCV_SHUTDOWN != 0 {
+                r |= libc::POLLRDHUP | libc::POLLIN | libc::POLLRDNORM;
+            }
+            if i.shutdown == SHUTDOWN_MASK {
+                r |= libc::POLLHUP;
+            }
+            if !i.recv.is_empty() {
+                r |= libc::POLLIN | libc::POLLRDNORM;
+            }
+            match &i.conn {
+                Conn::Listening { backlog, .. } => {
+                    if !backlog.is_empty() {
+                        r |= libc::POLLIN | libc::POLLRDNORM;
+                    }
+                    return r;
+                }
+                Conn::Idle if self.kind.connection_based() => r |= libc::POLLHUP,
+                _ => {}
+            }
+            (r, i.peer.clone().map(|p| (p, i.sndbuf)))
+        };
+        let writable = match peer {
+            // Writable while the peer's queue has room for a small write.
+            Some((p, limit)) => {
+                let pi = lock(&p.inner);
+                pi.closed || pi.recv_cost + DATAGRAM_OVERHEAD <= limit
+            }
+            None => !self.kind.connection_based(),
+        };
+        if writable {
+            r |= libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND;
+        }
+        r
+    }
+
+    /// The bytes readable now (FIONREAD): a record's length, or a stream's queue.
+    pub fn readable_bytes(&self) -> usize {
+        let i = lock(&self.inner);
+        if self.kind.records() {
+            i.recv.front().map_or(0, |m| m.data.len())
+        } else {
+            i.recv.iter().map(|m| m.remaining()).sum()
+        }
+    }
+
+    pub fn timeouts(&self) -> (Option<Duration>, Option<Duration>) {
+        let i = lock(&self.inner);
+        (i.rcvtimeo, i.sndtimeo)
+    }
+
+    pub fn passcred(&self) -> bool {
+        lock(&self.inner).passcred
+    }
+}
+
+/// The credentials of the task running on this Sentry thread, for data
+/// written with write(2) (which has no other way to know its sender).
+pub fn current_creds() -> Ucred {
+    let pid = crate::fs::proc::current_pid();
+    let creds = crate::kernel::get()
+        .and_then(|k| lock(&k.procs).get(&pid).cloned())
+        .map(|p| lock(&p.state).creds.clone())
+        .unwrap_or_default();
+    Ucred {
+        pid,
+        uid: creds.uid,
+        gid: creds.gid,
+    }
+}
+
+impl FileOps for UnixSocket {
+    fn read(&self, buf: &mut [u8], _off: u64) -> SysResult<usize> {
+        let got = self.recv(buf.len(), false)?;
+        buf[..got.data.len()].copy_from_slice(&got.data);
+        Ok(got.data.len())
+    }
+
+    fn write(&self, buf: &[u8], _off: u64) -> SysResult<usize> {
+        self.send(Outgoing {
+            data: buf,
+            rights: &[],
+            creds: current_creds(),
+            to: None,
+        })
+    }
+
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(Stat::synthetic(
+            SOCK_DEV,
+            self.ino,
+            FileType::Socket,
+            0o777,
+            0,
+        ))
+    }
+
+    fn poll(&self) -> i16 {
+        self.readiness()
+    }
+
+    fn ioctl(&self, t: &mut Task, req: u64, arg: u64) -> SysResult<u64> {
+        match req {
+            libc::FIONREAD => {
+                t.mm.write_obj(arg, &(self.readable_bytes() as i32))?;
+                Ok(0)
+            }
+            _ => err(libc::ENOTTY),
+        }
+    }
+
+    fn release(&self) {
+        self.close();
+    }
+
+    fn as_socket(&self) -> Option<&UnixSocket> {
+        Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;
