@@ -25,6 +25,7 @@ const PROGRAM: &str = r#"
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -164,6 +165,21 @@ static void test_epoll(void) {
     write(pfd[1], "d", 1);
     P("edge after drain", nready(ep, 0));
     while (read(pfd[0], buf, sizeof buf) > 0) ;
+
+    /* Edge-triggered on a Unix socket (a file without its own change
+       counter): a drained socket that gets new data reports again. */
+    int sp[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp);
+    int eps = epoll_create1(0);
+    struct epoll_event se = {.events = EPOLLIN | EPOLLET, .data.u32 = 11};
+    E(epoll_ctl(eps, EPOLL_CTL_ADD, sp[0], &se));
+    P("socket idle", nready(eps, 0));
+    write(sp[1], "ab", 2);
+    P("socket edge", nready(eps, 0));
+    while (read(sp[0], buf, sizeof buf) > 0) ;
+    write(sp[1], "c", 1);
+    P("socket edge after drain", nready(eps, -1));
+    close(sp[0]); close(sp[1]); close(eps);
 
     /* One-shot: disarmed after a report until MOD. */
     ev.events = EPOLLIN | EPOLLONESHOT;
