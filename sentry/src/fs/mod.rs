@@ -3,12 +3,16 @@
 //! and the host descriptors the runtime hands over as stdio.
 
 pub mod dev;
+pub mod epoll;
+pub mod eventfd;
 pub mod fifo;
 pub mod host;
 pub mod host_fd;
 pub mod pipe;
 pub mod proc;
+pub mod signalfd;
 pub mod synthetic;
+pub mod timerfd;
 pub mod tmpfs;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

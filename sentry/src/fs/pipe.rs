@@ -25,6 +25,8 @@ struct Inner {
 pub struct Pipe {
     inner: Mutex<Inner>,
     ino: u64,
+    /// Moves on every change of either end (edge-triggered epoll).
+    seq: events::Seq,
 }
 
 /// One end of a pipe (a FIFO opened O_RDWR is both ends at once).
@@ -50,6 +52,7 @@ impl Pipe {
                 writer_opens: 0,
             }),
             ino: ino.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed)),
+            seq: events::Seq::default(),
         })
     }
 
@@ -65,7 +68,7 @@ impl Pipe {
             p.writer_opens += 1;
         }
         drop(p);
-        events::notify();
+        self.seq.bump();
         Arc::new(PipeEnd {
             pipe: self.clone(),
             read,
@@ -110,7 +113,7 @@ impl FileOps for PipeEnd {
             *dst = src;
         }
         drop(p);
-        events::notify();
+        self.pipe.seq.bump();
         Ok(n)
     }
 
@@ -130,7 +133,7 @@ impl FileOps for PipeEnd {
         let n = buf.len().min(space);
         p.buf.extend(&buf[..n]);
         drop(p);
-        events::notify();
+        self.pipe.seq.bump();
         Ok(n)
     }
 
@@ -162,6 +165,10 @@ impl FileOps for PipeEnd {
         r
     }
 
+    fn event_seq(&self) -> u64 {
+        self.pipe.seq.get()
+    }
+
     fn release(&self) {
         let mut p = lock(&self.pipe.inner);
         if self.write {
@@ -171,6 +178,6 @@ impl FileOps for PipeEnd {
             p.readers -= 1;
         }
         drop(p);
-        events::notify();
+        self.pipe.seq.bump();
     }
 }

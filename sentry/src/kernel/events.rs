@@ -39,3 +39,19 @@ pub fn wait(seen: u64, deadline: Option<Instant>) {
         }
     }
 }
+
+/// One object's change counter (a file's `event_seq`): bumping it also
+/// wakes every waiter, so a file changes state with one call.
+#[derive(Default)]
+pub struct Seq(std::sync::atomic::AtomicU64);
+
+impl Seq {
+    pub fn bump(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        notify();
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

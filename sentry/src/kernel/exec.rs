@@ -150,6 +150,8 @@ pub fn execve(
     }
 
     lock(&t.proc.files).close_on_exec();
+    // POSIX timers do not survive execve; alarm and setitimer do.
+    lock(&t.proc.timers).exec();
     {
         let mut sig = lock(&t.proc.sig);
         for a in sig.actions.iter_mut() {

@@ -14,6 +14,7 @@ pub mod sigframe;
 pub mod signal;
 pub mod task;
 pub mod thread;
+pub mod timers;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};

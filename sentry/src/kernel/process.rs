@@ -60,6 +60,8 @@ pub struct Process {
     pub threads: Mutex<Vec<Arc<Thread>>>,
     /// Set by exit_group or a fatal signal: how the whole process ends.
     pub group_exit: Mutex<Option<super::task::Exit>>,
+    /// alarm/setitimer and POSIX timers; never inherited by fork.
+    pub timers: Mutex<super::timers::ProcessTimers>,
 }
 
 impl Process {
@@ -79,6 +81,7 @@ impl Process {
             start: Instant::now(),
             threads: Mutex::new(Vec::new()),
             group_exit: Mutex::new(None),
+            timers: Mutex::new(Default::default()),
         }))
     }
 

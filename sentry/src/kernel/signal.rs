@@ -122,6 +122,10 @@ pub fn default_action(sig: i32) -> DefaultAction {
     }
 }
 
+/// Counts signals queued anywhere: the `event_seq` of signalfds, so an
+/// edge-triggered epoll hears of every new signal.
+pub static QUEUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Pending signals, of a process or of one thread.
 #[derive(Default)]
 pub struct SigQueue {
@@ -155,6 +159,20 @@ impl SigQueue {
             return;
         }
         self.list.push_back(info);
+        QUEUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Takes the first pending signal in `set` (blocked or not), lowest
+    /// number first: signalfd's read.
+    pub fn take_in(&mut self, set: u64) -> Option<SigInfo> {
+        let idx = self
+            .list
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| bit(i.signo) & set != 0)
+            .min_by_key(|(n, i)| (i.signo, *n))
+            .map(|(n, _)| n)?;
+        self.list.remove(idx)
     }
 
     /// The pending set as a mask (sigpending, /proc status).

@@ -101,6 +101,7 @@ impl Task {
 
     /// Runs the task until it exits.
     pub fn run(mut self) {
+        super::thread::set_current(Some((self.proc.clone(), self.thread.clone())));
         while self.exit.is_none() {
             let trap = match self.ctx.run(&mut self.regs) {
                 Ok(t) => t,
@@ -128,6 +129,7 @@ impl Task {
                 self.exit = Some(Exit::Code(0));
             }
         }
+        super::thread::set_current(None);
         self.finish();
     }
 

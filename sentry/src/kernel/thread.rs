@@ -91,3 +91,21 @@ impl Thread {
         };
     }
 }
+
+thread_local! {
+    /// The process and thread the calling Sentry thread runs (each task has
+    /// its own Sentry thread), for files whose behaviour depends on the
+    /// caller, as signalfd's does.
+    static CURRENT: std::cell::RefCell<Option<(Arc<super::process::Process>, Arc<Thread>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Records (or, with None, forgets) the task this Sentry thread runs.
+pub fn set_current(cur: Option<(Arc<super::process::Process>, Arc<Thread>)>) {
+    CURRENT.with(|c| *c.borrow_mut() = cur);
+}
+
+/// The process and thread of the calling task, if a task runs here.
+pub fn current() -> Option<(Arc<super::process::Process>, Arc<Thread>)> {
+    CURRENT.with(|c| c.borrow().clone())
+}

@@ -78,7 +78,7 @@ fn write_file(t: &mut Task, f: &OpenFile, data: &[u8], off: Option<u64>) -> SysR
                     *lock(&f.pos) = pos + n as u64;
                 }
                 done += n;
-                if data.is_empty() {
+                if data.is_empty() || f.ops.whole_message() {
                     break;
                 }
             }

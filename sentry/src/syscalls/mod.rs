@@ -3,6 +3,7 @@
 //! without a handler returns ENOSYS and is logged at debug level: no call
 //! of the workload is ever passed through to the host.
 
+mod events;
 mod file;
 mod fs;
 mod misc;
@@ -12,6 +13,7 @@ mod select;
 mod signal;
 mod socket;
 mod sockmsg;
+mod timers;
 mod wait;
 
 use std::sync::Arc;
@@ -159,6 +161,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_rt_sigreturn => crate::kernel::sigframe::sigreturn(t),
         SYS_rt_sigsuspend => signal::rt_sigsuspend(t, a),
         SYS_rt_sigpending => signal::rt_sigpending(t, a),
+        SYS_rt_sigtimedwait => signal::rt_sigtimedwait(t, a),
         SYS_sigaltstack => signal::sigaltstack(t, a),
         SYS_pause => signal::pause(t),
         SYS_brk => Ok(t.mm.lock().set_brk(&mut *t.ctx, a[0])),
@@ -177,6 +180,28 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_nanosleep => misc::nanosleep(t, CLOCK_MONOTONIC as u64, 0, a[0], a[1]),
         SYS_clock_nanosleep => misc::nanosleep(t, a[0], a[1], a[2], a[3]),
         SYS_getrandom => misc::getrandom(t, a),
+        // Event descriptors and timers (syscalls/events.rs, syscalls/timers.rs).
+        SYS_eventfd => events::eventfd2(t, a[0], 0),
+        SYS_eventfd2 => events::eventfd2(t, a[0], a[1]),
+        SYS_epoll_create => events::epoll_create(t, a[0]),
+        SYS_epoll_create1 => events::epoll_create1(t, a[0]),
+        SYS_epoll_ctl => events::epoll_ctl(t, a),
+        SYS_epoll_wait => events::epoll_wait(t, a),
+        SYS_epoll_pwait => events::epoll_pwait(t, a),
+        SYS_epoll_pwait2 => events::epoll_pwait2(t, a),
+        SYS_timerfd_create => events::timerfd_create(t, a),
+        SYS_timerfd_settime => events::timerfd_settime(t, a),
+        SYS_timerfd_gettime => events::timerfd_gettime(t, a),
+        SYS_signalfd => events::signalfd4(t, a[0], a[1], a[2], 0),
+        SYS_signalfd4 => events::signalfd4(t, a[0], a[1], a[2], a[3]),
+        SYS_alarm => timers::alarm(t, a[0]),
+        SYS_setitimer => timers::setitimer(t, a),
+        SYS_getitimer => timers::getitimer(t, a),
+        SYS_timer_create => timers::timer_create(t, a),
+        SYS_timer_settime => timers::timer_settime(t, a),
+        SYS_timer_gettime => timers::timer_gettime(t, a),
+        SYS_timer_getoverrun => timers::timer_getoverrun(t, a),
+        SYS_timer_delete => timers::timer_delete(t, a),
         SYS_sysinfo => misc::sysinfo(t, a),
         SYS_getcpu => misc::getcpu(t, a),
         SYS_socket => socket::socket(t, a),

@@ -128,3 +128,37 @@ pub fn sigaltstack(t: &mut Task, a: Args) -> SysResult<u64> {
     }
     Ok(0)
 }
+
+/// rt_sigtimedwait (sigwaitinfo, sigtimedwait): takes a pending signal of
+/// `set`, waiting for one (with the set counting as unblocked meanwhile, so
+/// any other deliverable signal interrupts with EINTR). glibc's SIGEV_THREAD
+/// timers rely on it: their helper thread loops on sigwaitinfo.
+pub fn rt_sigtimedwait(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[3] != 8 {
+        return err(libc::EINVAL);
+    }
+    let set = t.mm.read_obj::<u64>(a[0])? & !UNBLOCKABLE;
+    let deadline = if a[2] != 0 {
+        let ts: libc::timespec = t.mm.read_obj(a[2])?;
+        Some(crate::kernel::timers::after(
+            crate::kernel::timers::duration_of(&ts)?,
+        ))
+    } else {
+        None
+    };
+    let take = |t: &mut Task| {
+        let mut ps = lock(&t.proc.sig);
+        let mut ts = lock(&t.thread.sig);
+        ts.pending.take_in(set).or_else(|| ps.pending.take_in(set))
+    };
+    let info = match t.block(None, deadline, take) {
+        Ok(info) => info,
+        Err(e) if e.0 == libc::ETIMEDOUT => return err(libc::EAGAIN),
+        Err(e) if e.is_restart() => return err(libc::EINTR),
+        Err(e) => return Err(e),
+    };
+    if a[1] != 0 {
+        t.mm.write(a[1], &info.as_bytes())?;
+    }
+    Ok(info.signo as u64)
+}

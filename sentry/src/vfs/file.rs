@@ -52,6 +52,24 @@ pub trait FileOps: Send + Sync {
     fn tty_index(&self) -> Option<u32> {
         None
     }
+    /// A counter that moves whenever the file's readiness may have changed
+    /// (data in, data out, a hang-up). Edge-triggered epoll reports a ready
+    /// file again only when it moved; 0 (the default) means the file keeps
+    /// no counter and epoll falls back to the kernel's event counter, which
+    /// never loses an edge but may report one extra time.
+    fn event_seq(&self) -> u64 {
+        0
+    }
+    /// One write is one message (eventfd): a successful write ends the
+    /// call even if it took fewer bytes than offered.
+    fn whole_message(&self) -> bool {
+        false
+    }
+    /// The concrete type, for calls that act on one kind of file
+    /// (epoll_ctl, timerfd_settime, signalfd4 on an existing descriptor).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
     /// The socket behind a descriptor, for the socket system calls.
     fn as_socket(&self) -> Option<&crate::net::Socket> {
         None
