@@ -171,6 +171,9 @@ struct Inner {
 
 pub struct Socket {
     me: Weak<Socket>,
+    /// Moves whenever this socket's readiness may have changed (for
+    /// edge-triggered epoll).
+    seq: events::Seq,
     pub family: Family,
     pub kind: Kind,
     ino: u64,
@@ -186,6 +189,7 @@ impl Socket {
     pub fn new(family: Family, kind: Kind) -> Arc<Socket> {
         Arc::new_cyclic(|me| Socket {
             me: me.clone(),
+            seq: events::Seq::default(),
             family,
             kind,
             ino: next_ino(),
@@ -432,7 +436,8 @@ impl Socket {
             i.peercred = Some(listener_creds);
             i.conn = Conn::Connected;
         }
-        events::notify();
+        target.seq.bump();
+        self.seq.bump();
         Ok(())
     }
 
@@ -458,7 +463,7 @@ impl Socket {
                 _ => return err(libc::EINVAL),
             }
         };
-        events::notify();
+        self.seq.bump();
         Ok(conn)
     }
 
@@ -552,7 +557,8 @@ impl Socket {
         t.recv_cost += msg.cost(self.kind);
         t.recv.push_back(msg);
         drop(t);
-        events::notify();
+        target.seq.bump();
+        self.seq.bump();
         Ok(n)
     }
 
@@ -622,9 +628,14 @@ impl Socket {
         } else {
             self.gather(&mut i, max, peek)
         };
+        let peer = i.peer.clone();
         drop(i);
         if !peek {
-            events::notify();
+            // Room in our queue may make the peer writable again.
+            self.seq.bump();
+            if let Some(p) = peer {
+                p.seq.bump();
+            }
         }
         Ok(got)
     }
@@ -706,8 +717,9 @@ impl Socket {
                 peer_mode |= RCV_SHUTDOWN;
             }
             lock(&p.inner).shutdown |= peer_mode;
+            p.seq.bump();
         }
-        events::notify();
+        self.seq.bump();
         Ok(())
     }
 
@@ -733,7 +745,8 @@ impl Socket {
         if let Some(key) = key {
             names::remove(&key, self as *const Socket);
         }
-        if let Some(p) = peer.filter(|_| self.kind.connection_based()) {
+        let bumped_peer = peer.filter(|_| self.kind.connection_based());
+        if let Some(p) = &bumped_peer {
             let mut pi = lock(&p.inner);
             pi.shutdown = SHUTDOWN_MASK;
             if !queued.is_empty() || !pending.is_empty() {
@@ -744,6 +757,9 @@ impl Socket {
         drop(queued);
         for s in pending {
             s.close();
+        }
+        if let Some(p) = bumped_peer {
+            p.seq.bump();
         }
         events::notify();
     }
@@ -868,6 +884,10 @@ impl FileOps for Socket {
 
     fn release(&self) {
         self.close();
+    }
+
+    fn event_seq(&self) -> u64 {
+        self.seq.get()
     }
 
     fn as_socket(&self) -> Option<&Socket> {
