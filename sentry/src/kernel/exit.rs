@@ -22,6 +22,8 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
         )
     };
     lock(&p.sig).pending.clear();
+    // Its POSIX record locks go with it.
+    crate::vfs::locks::release(crate::vfs::locks::Owner::Process(p.pid), None);
     // A dead process's timers stop (dropping them disarms them).
     drop(std::mem::take(&mut *lock(&p.timers)));
     let init = if p.pid == 1 {

@@ -233,7 +233,9 @@ pub fn writev(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn close(t: &mut Task, a: Args) -> SysResult<u64> {
-    lock(&t.proc.files).remove(a[0] as i32).map(|_| 0)
+    let f = lock(&t.proc.files).remove(a[0] as i32)?;
+    super::locks::closed(t.pid(), &f);
+    Ok(0)
 }
 
 pub fn close_range(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -372,12 +374,12 @@ pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
             f.set_status_flags(a[2] as i32);
             Ok(0)
         }
-        libc::F_GETLK => {
-            // No locks are held by others: report F_UNLCK in l_type.
-            t.mm.write(a[2], &(libc::F_UNLCK as i16).to_le_bytes())?;
-            Ok(0)
-        }
-        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => Ok(0),
+        cmd @ (libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW) => super::locks::fcntl_lock(t, &f, cmd, a[2]),
         libc::F_GETPIPE_SZ => Ok(65536),
         _ => err(libc::EINVAL),
     }

@@ -6,6 +6,7 @@
 mod events;
 mod file;
 mod fs;
+mod locks;
 mod misc;
 mod mm;
 mod process;
@@ -59,6 +60,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_dup2 => file::dup3(t, a[0], a[1], 0, true),
         SYS_dup3 => file::dup3(t, a[0], a[1], a[2], false),
         SYS_fcntl => file::fcntl(t, a),
+        SYS_flock => locks::flock(t, a),
         SYS_fsync | SYS_fdatasync => file::fsync(t, a),
         SYS_ftruncate => file::ftruncate(t, a),
         SYS_getdents64 => file::getdents64(t, a),

@@ -1,7 +1,7 @@
 //! Open file descriptions: what a descriptor refers to.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{DirEntry, Inode, Stat};
@@ -86,6 +86,10 @@ pub struct OpenFile {
     pub pos: Mutex<u64>,
     /// A directory's listing, taken at the first getdents64.
     pub dir_snapshot: Mutex<Option<Vec<DirEntry>>>,
+    /// Identifies the description as the owner of flock and OFD locks.
+    pub id: u64,
+    /// Set once it took such a lock, so its last close releases them.
+    pub locked: AtomicBool,
 }
 
 impl OpenFile {
@@ -102,6 +106,8 @@ impl OpenFile {
             flags: AtomicI32::new(flags & !libc::O_CLOEXEC),
             pos: Mutex::new(0),
             dir_snapshot: Mutex::new(None),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            locked: AtomicBool::new(false),
         })
     }
 
@@ -135,8 +141,13 @@ impl OpenFile {
     }
 }
 
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 impl Drop for OpenFile {
     fn drop(&mut self) {
+        if self.locked.load(Ordering::Relaxed) {
+            super::locks::release(super::locks::Owner::File(self.id), None);
+        }
         self.ops.release();
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod fd_table;
 pub mod file;
+pub mod locks;
 pub mod mount;
 pub mod path;
 pub mod stat;
