@@ -11,6 +11,9 @@ use crate::vfs::{FileOps, FileType, Stat};
 
 const PIPE_BUF: usize = 4096;
 const DEFAULT_CAPACITY: usize = 65536;
+/// The largest capacity an unprivileged F_SETPIPE_SZ may ask for
+/// (/proc/sys/fs/pipe-max-size).
+pub const MAX_CAPACITY: usize = 1 << 20;
 
 struct Inner {
     buf: VecDeque<u8>,
@@ -20,6 +23,7 @@ struct Inner {
     /// waits for the other side to come (and maybe go again).
     reader_opens: u64,
     writer_opens: u64,
+    capacity: usize,
 }
 
 pub struct Pipe {
@@ -50,6 +54,7 @@ impl Pipe {
                 writers: 0,
                 reader_opens: 0,
                 writer_opens: 0,
+                capacity: DEFAULT_CAPACITY,
             }),
             ino: ino.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed)),
             seq: events::Seq::default(),
@@ -93,6 +98,27 @@ impl PipeEnd {
     pub fn ino(&self) -> u64 {
         self.pipe.ino
     }
+
+    pub fn capacity(&self) -> usize {
+        lock(&self.pipe.inner).capacity
+    }
+
+    /// F_SETPIPE_SZ: rounds up to a power-of-two number of pages; EBUSY if
+    /// the data already queued would not fit. Returns the new capacity.
+    pub fn set_capacity(&self, want: usize) -> SysResult<usize> {
+        let size = want
+            .max(4096)
+            .checked_next_power_of_two()
+            .ok_or(crate::errno::Errno(libc::EINVAL))?;
+        let mut p = lock(&self.pipe.inner);
+        if p.buf.len() > size {
+            return err(libc::EBUSY);
+        }
+        p.capacity = size;
+        drop(p);
+        self.pipe.seq.bump();
+        Ok(size)
+    }
 }
 
 impl FileOps for PipeEnd {
@@ -125,7 +151,7 @@ impl FileOps for PipeEnd {
         if p.readers == 0 {
             return err(libc::EPIPE);
         }
-        let space = DEFAULT_CAPACITY.saturating_sub(p.buf.len());
+        let space = p.capacity.saturating_sub(p.buf.len());
         // Writes of up to PIPE_BUF bytes are atomic.
         if space == 0 || (buf.len() <= PIPE_BUF && space < buf.len()) {
             return err(libc::EAGAIN);
@@ -149,7 +175,7 @@ impl FileOps for PipeEnd {
         if self.write {
             if p.readers == 0 {
                 r |= libc::POLLERR;
-            } else if DEFAULT_CAPACITY - p.buf.len() >= PIPE_BUF {
+            } else if p.capacity.saturating_sub(p.buf.len()) >= PIPE_BUF {
                 r |= libc::POLLOUT;
             }
         }
@@ -163,6 +189,10 @@ impl FileOps for PipeEnd {
             }
         }
         r
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn event_seq(&self) -> u64 {

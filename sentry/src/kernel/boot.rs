@@ -369,6 +369,8 @@ fn prepare(
         vfork_done: false,
         stopped: false,
         job_report: None,
+        pdeathsig: 0,
+        nice: 0,
         exit_notify: Some(tx),
         rlimits: spec.rlimits.clone(),
         host_pid: 0,

@@ -33,11 +33,15 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
     };
     for c in children {
         let Some(cp) = k.process(c) else { continue };
-        let zombie = {
+        let (zombie, deathsig) = {
             let mut cs = lock(&cp.state);
             cs.ppid = if init.is_some() { 1 } else { 0 };
-            cs.zombie.is_some()
+            (cs.zombie.is_some(), cs.pdeathsig)
         };
+        // prctl(PR_SET_PDEATHSIG): the orphan is told its parent died.
+        if deathsig != 0 && !zombie {
+            k.send_signal(&cp, SigInfo::user(deathsig, p.pid, uid), false);
+        }
         match &init {
             Some(i) => {
                 lock(&i.state).children.insert(c);

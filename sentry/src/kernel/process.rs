@@ -47,6 +47,10 @@ pub struct ProcState {
     pub stopped: bool,
     /// A stop or continue not yet reported to wait (its wait status).
     pub job_report: Option<i32>,
+    /// prctl(PR_SET_PDEATHSIG): the signal sent when the parent dies.
+    pub pdeathsig: i32,
+    /// The nice value (getpriority/setpriority); the Sentry does not schedule by it.
+    pub nice: i32,
 }
 
 pub struct Process {

@@ -380,7 +380,24 @@ pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW) => super::locks::fcntl_lock(t, &f, cmd, a[2]),
-        libc::F_GETPIPE_SZ => Ok(65536),
+        libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
+            let pipe = f
+                .ops
+                .as_any()
+                .and_then(|a| a.downcast_ref::<crate::fs::pipe::PipeEnd>())
+                .ok_or(Errno(libc::EBADF))?;
+            if a[1] as i32 == libc::F_GETPIPE_SZ {
+                return Ok(pipe.capacity() as u64);
+            }
+            let want = usize::try_from(a[2] as u32).map_err(|_| Errno(libc::EINVAL))?;
+            if want > crate::fs::pipe::MAX_CAPACITY && !lock(&t.proc.state).creds.is_root() {
+                return err(libc::EPERM);
+            }
+            if want > i32::MAX as usize {
+                return err(libc::EINVAL);
+            }
+            pipe.set_capacity(want).map(|n| n as u64)
+        }
         _ => err(libc::EINVAL),
     }
 }

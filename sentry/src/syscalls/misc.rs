@@ -204,20 +204,6 @@ pub fn times(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok((t.kernel.boot_time.elapsed().as_millis() / 10) as u64)
 }
 
-pub fn sched_getaffinity(t: &mut Task, a: Args) -> SysResult<u64> {
-    let size = a[1] as usize;
-    if size < 8 || !size.is_multiple_of(8) {
-        return err(libc::EINVAL);
-    }
-    let n = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(64);
-    let mask: u64 = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-    t.mm.write_obj(a[2], &mask)?;
-    Ok(8)
-}
-
 pub fn capget(t: &mut Task, a: Args) -> SysResult<u64> {
     let version: u32 = t.mm.read_obj(a[0])?;
     if version != 0x2008_0522 && version != 0x2007_1026 {

@@ -95,8 +95,56 @@ pub fn mprotect(t: &mut Task, a: Args) -> SysResult<u64> {
         .map(|_| 0)
 }
 
-pub fn madvise(t: &mut Task, a: Args) -> SysResult<u64> {
+/// The advice values Linux knows (MADV_*), hardware poisoning aside.
+const KNOWN_ADVICE: &[i32] = &[
+    0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+];
+
+/// Whether [addr, addr + len) is mapped throughout (ENOMEM otherwise).
+fn check_mapped(t: &Task, addr: u64, len: u64) -> SysResult<u64> {
+    let end =
+        page_up(addr.checked_add(len).ok_or(Errno(libc::ENOMEM))?).ok_or(Errno(libc::ENOMEM))?;
+    let mut pos = addr;
+    while pos < end {
+        let v = t.mm.find(pos).ok_or(Errno(libc::ENOMEM))?;
+        pos = v.end;
+    }
+    Ok(end)
+}
+
+pub fn msync(t: &mut Task, a: Args) -> SysResult<u64> {
+    let flags = a[2] as i32;
+    if !a[0].is_multiple_of(PAGE_SIZE)
+        || flags & !(libc::MS_ASYNC | libc::MS_INVALIDATE | libc::MS_SYNC) != 0
+        || (flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0)
+    {
+        return err(libc::EINVAL);
+    }
+    // Private copies have nothing to write back; the range must be mapped.
+    check_mapped(t, a[0], a[1]).map(|_| 0)
+}
+
+/// mincore: every mapped page counts as resident (the Sentry's memory file
+/// backs them all).
+pub fn mincore(t: &mut Task, a: Args) -> SysResult<u64> {
     if !a[0].is_multiple_of(PAGE_SIZE) {
+        return err(libc::EINVAL);
+    }
+    let end = check_mapped(t, a[0], a[1])?;
+    let pages = ((end - a[0]) / PAGE_SIZE) as usize;
+    // Written in steps so a huge range is not a huge allocation.
+    let ones = vec![1u8; pages.min(1 << 16)];
+    let mut done = 0;
+    while done < pages {
+        let n = (pages - done).min(ones.len());
+        t.mm.write(a[2] + done as u64, &ones[..n])?;
+        done += n;
+    }
+    Ok(0)
+}
+
+pub fn madvise(t: &mut Task, a: Args) -> SysResult<u64> {
+    if !a[0].is_multiple_of(PAGE_SIZE) || !KNOWN_ADVICE.contains(&(a[2] as i32)) {
         return err(libc::EINVAL);
     }
     if a[2] as i32 == libc::MADV_DONTNEED {

@@ -10,6 +10,7 @@ mod locks;
 mod misc;
 mod mm;
 mod process;
+mod sched;
 mod select;
 mod signal;
 mod socket;
@@ -155,7 +156,16 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_setrlimit => process::prlimit(t, 0, a[0], a[1], 0),
         SYS_getrusage => misc::getrusage(t, a),
         SYS_times => misc::times(t, a),
-        SYS_sched_getaffinity => misc::sched_getaffinity(t, a),
+        SYS_sched_getaffinity => sched::sched_getaffinity(t, a),
+        SYS_sched_setaffinity => sched::sched_setaffinity(t, a),
+        SYS_getpriority => sched::getpriority(t, a),
+        SYS_setpriority => sched::setpriority(t, a),
+        SYS_sched_get_priority_max => sched::sched_get_priority_max(t, a),
+        SYS_sched_get_priority_min => sched::sched_get_priority_min(t, a),
+        SYS_sched_getscheduler => sched::sched_getscheduler(t, a),
+        SYS_sched_setscheduler => sched::sched_setscheduler(t, a),
+        SYS_sched_getparam => sched::sched_getparam(t, a),
+        SYS_sched_setparam => sched::sched_setparam(t, a),
         SYS_sched_yield => Ok(0),
         SYS_capget => misc::capget(t, a),
         SYS_rt_sigaction => signal::rt_sigaction(t, a),
@@ -165,6 +175,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_rt_sigpending => signal::rt_sigpending(t, a),
         SYS_rt_sigtimedwait => signal::rt_sigtimedwait(t, a),
         SYS_sigaltstack => signal::sigaltstack(t, a),
+        SYS_rt_sigqueueinfo => signal::rt_sigqueueinfo(t, a),
+        SYS_rt_tgsigqueueinfo => signal::rt_tgsigqueueinfo(t, a),
         SYS_pause => signal::pause(t),
         SYS_brk => Ok(t.mm.lock().set_brk(&mut *t.ctx, a[0])),
         SYS_mmap => mm::mmap(t, a),
@@ -172,7 +184,9 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_mprotect => mm::mprotect(t, a),
         SYS_madvise => mm::madvise(t, a),
         SYS_mremap => err(ENOMEM),
-        SYS_msync | SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall => Ok(0),
+        SYS_msync => mm::msync(t, a),
+        SYS_mincore => mm::mincore(t, a),
+        SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall => Ok(0),
         SYS_uname => misc::uname(t, a),
         SYS_sethostname => misc::sethostname(t, a),
         SYS_clock_gettime => misc::clock_gettime(t, a),

@@ -62,6 +62,9 @@ pub fn clone(
             vfork_done: false,
             stopped: false,
             job_report: None,
+            // The death signal is not inherited; the nice value is.
+            pdeathsig: 0,
+            nice: st.nice,
             exit_notify: None,
             rlimits: st.rlimits.clone(),
             host_pid: 0,
@@ -533,8 +536,23 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
             t.mm.write(a[1], &b)?;
             Ok(0)
         }
-        libc::PR_SET_PDEATHSIG
-        | libc::PR_SET_DUMPABLE
+        libc::PR_SET_PDEATHSIG => {
+            if a[1] > 64 {
+                return err(libc::EINVAL);
+            }
+            lock(&t.proc.state).pdeathsig = a[1] as i32;
+            Ok(0)
+        }
+        libc::PR_GET_PDEATHSIG => {
+            let sig = lock(&t.proc.state).pdeathsig;
+            t.mm.write_obj(a[1], &sig)?;
+            Ok(0)
+        }
+        // The workload always runs with no_new_privs; it cannot be cleared.
+        libc::PR_SET_NO_NEW_PRIVS if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 => {
+            err(libc::EINVAL)
+        }
+        libc::PR_SET_DUMPABLE
         | libc::PR_SET_NO_NEW_PRIVS
         | libc::PR_SET_CHILD_SUBREAPER
         | libc::PR_SET_KEEPCAPS => Ok(0),

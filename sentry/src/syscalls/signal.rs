@@ -3,7 +3,7 @@
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
-use crate::kernel::signal::{SigAction, NSIG, SA_RESTORER, UNBLOCKABLE};
+use crate::kernel::signal::{SigAction, SigInfo, NSIG, SA_RESTORER, UNBLOCKABLE};
 use crate::kernel::task::Task;
 
 pub fn rt_sigaction(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -161,4 +161,40 @@ pub fn rt_sigtimedwait(t: &mut Task, a: Args) -> SysResult<u64> {
         t.mm.write(a[1], &info.as_bytes())?;
     }
     Ok(info.signo as u64)
+}
+
+/// Reads the siginfo a sigqueue-style call passes. Only the sender's own
+/// process may claim a kernel-looking si_code (>= 0) or SI_TKILL, as on Linux.
+fn queued_info(t: &Task, addr: u64, sig: u64, target_pid: i32) -> SysResult<SigInfo> {
+    if sig > 64 {
+        return err(libc::EINVAL);
+    }
+    let mut info: SigInfo = t.mm.read_obj(addr)?;
+    if (info.code >= 0 || info.code == crate::kernel::signal::SI_TKILL) && target_pid != t.pid() {
+        return err(libc::EPERM);
+    }
+    info.signo = sig as i32;
+    Ok(info)
+}
+
+pub fn rt_sigqueueinfo(t: &mut Task, a: Args) -> SysResult<u64> {
+    let pid = a[0] as i32;
+    let target = t.kernel.process(pid).ok_or(Errno(libc::ESRCH))?;
+    let info = queued_info(t, a[2], a[1], pid)?;
+    t.kernel.send_signal(&target, info, false);
+    Ok(0)
+}
+
+pub fn rt_tgsigqueueinfo(t: &mut Task, a: Args) -> SysResult<u64> {
+    let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    if tgid <= 0 || tid <= 0 {
+        return err(libc::EINVAL);
+    }
+    let (proc, thread) = t.kernel.thread(tid).ok_or(Errno(libc::ESRCH))?;
+    if proc.pid != tgid {
+        return err(libc::ESRCH);
+    }
+    let info = queued_info(t, a[3], a[2], tgid)?;
+    t.kernel.send_thread_signal(&proc, &thread, info);
+    Ok(0)
 }
