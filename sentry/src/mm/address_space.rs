@@ -38,7 +38,7 @@ pub struct Vma {
 }
 
 impl Vma {
-    fn file_offset(&self, addr: u64) -> u64 {
+    pub(super) fn file_offset(&self, addr: u64) -> u64 {
         self.backing.off + self.boff + (addr - self.start)
     }
 
@@ -66,7 +66,7 @@ pub struct MmSnapshot {
 
 pub struct MemoryManager {
     file: Arc<MemoryFile>,
-    vmas: BTreeMap<u64, Vma>,
+    pub(super) vmas: BTreeMap<u64, Vma>,
     pub brk_start: u64,
     pub brk: u64,
     /// Top-down mmap placement starts below this address.
@@ -103,7 +103,7 @@ impl MemoryManager {
         Ok(())
     }
 
-    fn vma_at(&self, addr: u64) -> Option<&Vma> {
+    pub(super) fn vma_at(&self, addr: u64) -> Option<&Vma> {
         self.vmas
             .range(..=addr)
             .next_back()
@@ -120,7 +120,7 @@ impl MemoryManager {
         self.vma_at(addr)
     }
 
-    fn is_free(&self, start: u64, end: u64) -> bool {
+    pub(super) fn is_free(&self, start: u64, end: u64) -> bool {
         if start < USER_MIN || end > USER_MAX || start >= end {
             return false;
         }
@@ -131,7 +131,7 @@ impl MemoryManager {
     }
 
     /// Highest free gap of `len` bytes below `top`.
-    fn find_gap(&self, len: u64, top: u64) -> Option<u64> {
+    pub(super) fn find_gap(&self, len: u64, top: u64) -> Option<u64> {
         let mut end = top.min(USER_MAX);
         for (_, v) in self.vmas.range(..end).rev() {
             if v.end <= end && end - v.end >= len {
@@ -194,7 +194,7 @@ impl MemoryManager {
     }
 
     /// Splits VMAs so that none straddles `addr`.
-    fn split_at(&mut self, addr: u64) {
+    pub(super) fn split_at(&mut self, addr: u64) {
         let key = match self.vma_at(addr) {
             Some(v) if v.start < addr => v.start,
             _ => return,
@@ -482,7 +482,7 @@ impl MemoryManager {
     }
 }
 
-fn platform_err(e: crate::platform::PlatformError) -> Errno {
+pub(super) fn platform_err(e: crate::platform::PlatformError) -> Errno {
     tracing::warn!("platform refused an address-space change: {e}");
     Errno(libc::ENOMEM)
 }

@@ -5,6 +5,7 @@
 pub mod address_space;
 pub mod elf;
 pub mod memfile;
+pub mod remap;
 pub mod shared;
 pub mod stack;
 

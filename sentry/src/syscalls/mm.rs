@@ -85,6 +85,25 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(start)
 }
 
+pub fn mremap(t: &mut Task, a: Args) -> SysResult<u64> {
+    use crate::mm::remap::Placement;
+    let flags = a[3] as i32;
+    if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) != 0 {
+        // MREMAP_DONTUNMAP included: not supported yet.
+        return err(libc::EINVAL);
+    }
+    let placement = match (
+        flags & libc::MREMAP_MAYMOVE != 0,
+        flags & libc::MREMAP_FIXED != 0,
+    ) {
+        (_, true) if flags & libc::MREMAP_MAYMOVE == 0 => return err(libc::EINVAL),
+        (_, true) => Placement::Fixed(a[4]),
+        (true, false) => Placement::MayMove,
+        (false, false) => Placement::InPlace,
+    };
+    t.mm.lock().remap(&mut *t.ctx, a[0], a[1], a[2], placement)
+}
+
 pub fn mprotect(t: &mut Task, a: Args) -> SysResult<u64> {
     let prot = a[2] as i32 & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
     if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {

@@ -183,7 +183,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_munmap => t.mm.lock().unmap(&mut *t.ctx, a[0], a[1]).map(|_| 0),
         SYS_mprotect => mm::mprotect(t, a),
         SYS_madvise => mm::madvise(t, a),
-        SYS_mremap => err(ENOMEM),
+        SYS_mremap => mm::mremap(t, a),
         SYS_msync => mm::msync(t, a),
         SYS_mincore => mm::mincore(t, a),
         SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall => Ok(0),

@@ -1,0 +1,142 @@
+//! mremap: shrinking, growing in place, and moving a mapping. A move keeps
+//! the mapping's memory-file pages (nothing is copied): the same backing is
+//! mapped at the new address. Growth is fresh zeroed memory of the same
+//! kind, as anonymous memory grows on Linux.
+
+use super::address_space::{platform_err, MemoryManager, VmaKind};
+use super::{page_up, PAGE_SIZE};
+use crate::errno::{err, Errno, SysResult};
+use crate::platform::Context;
+
+/// Where a mapping may go.
+pub enum Placement {
+    /// Stay, or fail with ENOMEM if it cannot grow in place.
+    InPlace,
+    /// Stay if possible, else move anywhere (MREMAP_MAYMOVE).
+    MayMove,
+    /// Move to exactly this address (MREMAP_FIXED).
+    Fixed(u64),
+}
+
+impl MemoryManager {
+    pub fn remap(
+        &mut self,
+        ctx: &mut dyn Context,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        placement: Placement,
+    ) -> SysResult<u64> {
+        if !old.is_multiple_of(PAGE_SIZE) {
+            return err(libc::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno(libc::EINVAL))?;
+        let new_len = page_up(new_len).ok_or(Errno(libc::EINVAL))?;
+        if new_len == 0 || old_len == 0 {
+            return err(libc::EINVAL);
+        }
+        let old_end = old.checked_add(old_len).ok_or(Errno(libc::EFAULT))?;
+        // The old range must be mapped throughout. (Linux wants one VMA;
+        // the Sentry does not merge neighbours, so adjacent ones count.)
+        let mut pos = old;
+        let mut last = None;
+        while pos < old_end {
+            let v = self.vma_at(pos).ok_or(Errno(libc::EFAULT))?;
+            last = Some((v.prot, v.shared, v.kind.clone()));
+            pos = v.end;
+        }
+        let (prot, shared, kind) = last.ok_or(Errno(libc::EFAULT))?;
+        let grown_kind = |at: u64| match &kind {
+            VmaKind::File {
+                path,
+                offset,
+                dev,
+                ino,
+            } => VmaKind::File {
+                path: path.clone(),
+                offset: offset + at,
+                dev: *dev,
+                ino: *ino,
+            },
+            other => other.clone(),
+        };
+        let fixed = match placement {
+            Placement::Fixed(to) => {
+                if !to.is_multiple_of(PAGE_SIZE) {
+                    return err(libc::EINVAL);
+                }
+                let to_end = to.checked_add(new_len).ok_or(Errno(libc::EINVAL))?;
+                if to < old_end && old < to_end {
+                    return err(libc::EINVAL);
+                }
+                Some(to)
+            }
+            _ => None,
+        };
+        if fixed.is_none() {
+            if new_len <= old_len {
+                if new_len < old_len {
+                    self.unmap(ctx, old + new_len, old_len - new_len)?;
+                }
+                return Ok(old);
+            }
+            if self.is_free(old_end, old + new_len) {
+                self.map_anon(
+                    ctx,
+                    old_end,
+                    new_len - old_len,
+                    prot,
+                    true,
+                    shared,
+                    grown_kind(old_len),
+                )?;
+                return Ok(old);
+            }
+            if matches!(placement, Placement::InPlace) {
+                return err(libc::ENOMEM);
+            }
+        }
+        let dest = match fixed {
+            Some(to) => {
+                self.unmap(ctx, to, new_len)?;
+                to
+            }
+            None => self
+                .find_gap(new_len, self.mmap_top)
+                .ok_or(Errno(libc::ENOMEM))?,
+        };
+        // Carry the pages that stay (all of them, or the first new_len).
+        let keep = old_len.min(new_len);
+        if keep < old_len {
+            self.unmap(ctx, old + keep, old_len - keep)?;
+        }
+        self.split_at(old);
+        self.split_at(old + keep);
+        let moving: Vec<u64> = self.vmas.range(old..old + keep).map(|(&k, _)| k).collect();
+        ctx.unmap(old, keep).map_err(platform_err)?;
+        for k in moving {
+            let Some(mut vma) = self.vmas.remove(&k) else {
+                continue;
+            };
+            let offset = vma.file_offset(vma.start);
+            let len = vma.end - vma.start;
+            vma.start = dest + (k - old);
+            vma.end = vma.start + len;
+            ctx.map(vma.start, len, vma.prot, offset)
+                .map_err(platform_err)?;
+            self.vmas.insert(vma.start, vma);
+        }
+        if new_len > keep {
+            self.map_anon(
+                ctx,
+                dest + keep,
+                new_len - keep,
+                prot,
+                true,
+                shared,
+                grown_kind(keep),
+            )?;
+        }
+        Ok(dest)
+    }
+}
