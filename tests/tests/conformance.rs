@@ -28,7 +28,10 @@ use sandbox_tests::{
 };
 
 /// The areas, most fundamental first.
-const AREAS: &[&str] = &["files", "process", "signals", "memory", "pipes"];
+const AREAS: &[&str] = &[
+    "files", "process", "signals", "memory", "pipes", "threads", "time", "identity", "events",
+    "sockets", "timers",
+];
 
 /// The sandbox's platforms (`sandbox --platform`): every one that exists
 /// runs every program.
