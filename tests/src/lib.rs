@@ -18,7 +18,9 @@ pub mod tempdir;
 
 pub use bundle::Bundle;
 pub use cleanup::assert_clean;
-pub use runner::{native_in_chroot, DeleteOnPanic, Output, Runtime};
+pub use runner::{
+    native_command, native_in_chroot, run_bounded, run_quietly, DeleteOnPanic, Output, Runtime,
+};
 pub use tempdir::TempDir;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -82,7 +82,27 @@ pub fn run_with_timeout(cmd: Command, timeout: Duration) -> Output {
 /// `out_dir/stderr`, which outlive the call: a container started by
 /// `create` goes on writing there, as it would to the shim's fifos.
 #[track_caller]
-pub fn run_with_timeout_in(mut cmd: Command, timeout: Duration, out_dir: &Path) -> Output {
+pub fn run_with_timeout_in(cmd: Command, timeout: Duration, out_dir: &Path) -> Output {
+    match run_bounded_in(cmd, timeout, out_dir) {
+        Ok(out) => out,
+        Err(out) => panic!(
+            "TIMEOUT after {timeout:?}, killed: {}\n--- stdout so far ---\n{}\n--- stderr so far ---\n{}",
+            out.command, out.stdout, out.stderr
+        ),
+    }
+}
+
+/// As [`run_with_timeout`], but a timeout is an answer rather than a
+/// panic: `Err` holds what the killed command printed (for suites that
+/// report a hang as one failure among many).
+#[track_caller]
+pub fn run_bounded(cmd: Command, timeout: Duration) -> Result<Output, Output> {
+    let dir = TempDir::new("output");
+    run_bounded_in(cmd, timeout, dir.path())
+}
+
+#[track_caller]
+fn run_bounded_in(mut cmd: Command, timeout: Duration, out_dir: &Path) -> Result<Output, Output> {
     let out_path = out_dir.join("stdout");
     let err_path = out_dir.join("stderr");
     let create = |p: &Path| File::create(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -99,23 +119,26 @@ pub fn run_with_timeout_in(mut cmd: Command, timeout: Duration, out_dir: &Path) 
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
-                return Output {
+                return Ok(Output {
                     command,
                     status,
                     stdout: read(&out_path),
                     stderr: read(&err_path),
-                }
+                })
             }
             Ok(None) if start.elapsed() < timeout => sleep(Duration::from_millis(10)),
             Ok(None) => {
                 let pgid = Pid::from_raw(child.id() as i32);
                 let _ = killpg(pgid, Signal::SIGKILL);
-                let _ = child.wait();
-                panic!(
-                    "TIMEOUT after {timeout:?}, killed: {command}\n--- stdout so far ---\n{}\n--- stderr so far ---\n{}",
-                    read(&out_path),
-                    read(&err_path)
-                );
+                let status = child
+                    .wait()
+                    .unwrap_or_else(|e| panic!("waiting for `{command}`: {e}"));
+                return Err(Output {
+                    command,
+                    status,
+                    stdout: read(&out_path),
+                    stderr: read(&err_path),
+                });
             }
             Err(e) => panic!("waiting for `{command}`: {e}"),
         }
@@ -248,6 +271,11 @@ impl Runtime {
 /// with the spec's environment and umask 022 (the OCI runtimes' default).
 #[track_caller]
 pub fn native_in_chroot(bundle: &crate::Bundle, script: &str) -> Output {
+    run_with_timeout(native_command(bundle, script), DEFAULT_TIMEOUT)
+}
+
+/// The command [`native_in_chroot`] runs, not yet run.
+pub fn native_command(bundle: &crate::Bundle, script: &str) -> Command {
     let rootfs = bundle.rootfs();
     let mut cmd = Command::new("/bin/busybox");
     cmd.env_clear()
@@ -261,5 +289,5 @@ pub fn native_in_chroot(bundle: &crate::Bundle, script: &str) -> Output {
         .arg("/usr/sbin/chroot")
         .arg(&rootfs)
         .args(["/bin/sh", "-c", script]);
-    run_with_timeout(cmd, DEFAULT_TIMEOUT)
+    cmd
 }

@@ -262,6 +262,12 @@ impl Inode for HostInode {
             )
         };
         if n < 0 {
+            // With an empty path the host answers ENOENT for a descriptor
+            // that is not a symlink; readlink(2) on such a path is EINVAL.
+            let e = std::io::Error::last_os_error().raw_os_error();
+            if e == Some(libc::ENOENT) {
+                return err(libc::EINVAL);
+            }
             return last();
         }
         buf.truncate(n as usize);

@@ -1,0 +1,399 @@
+/* Files and paths: open flags, directories, links, metadata, offsets,
+ * vectored and positional I/O, descriptors, and the copy calls, checked
+ * against open(2), rename(2), stat(2), lseek(2), dup(2), fcntl(2) etc. */
+#include "check.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
+
+static char dir[64];
+
+/* dir/name, in one of a few rotating buffers. */
+static const char *at(const char *name) {
+    static char buf[8][128];
+    static int slot;
+    slot = (slot + 1) % 8;
+    snprintf(buf[slot], sizeof buf[slot], "%s/%s", dir, name);
+    return buf[slot];
+}
+
+static int put(const char *name, const char *text) {
+    int fd = open(at(name), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* The whole content of dir/name (up to 255 bytes), or "<errno name>". */
+static const char *get(const char *name) {
+    static char buf[256];
+    int fd = open(at(name), O_RDONLY);
+    if (fd < 0) return ename(errno);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) return ename(errno);
+    buf[n] = 0;
+    return buf;
+}
+
+static void open_flags(void) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    CHECK("open-directory", dfd >= 0, "open(dir, O_DIRECTORY): %s", ename(errno));
+    int fd = OK("openat-creat", openat(dfd, "a", O_RDWR | O_CREAT | O_EXCL, 0600));
+    ERR("openat-excl-eexist", openat(dfd, "a", O_RDWR | O_CREAT | O_EXCL, 0600), EEXIST);
+    ERR("open-enoent", open(at("missing"), O_RDONLY), ENOENT);
+    ERR("open-directory-enotdir", openat(dfd, "a", O_RDONLY | O_DIRECTORY), ENOTDIR);
+    ERR("open-through-file-enotdir", open(at("a/x"), O_RDONLY), ENOTDIR);
+    ERR("open-dir-for-write-eisdir", open(dir, O_WRONLY), EISDIR);
+    char longname[NAME_MAX + 2];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    ERR("open-enametoolong", openat(dfd, longname, O_RDONLY), ENAMETOOLONG);
+    struct stat st;
+    EQ("openat-creat-mode", (fstat(fd, &st), st.st_mode & 07777), 0600 & ~022);
+    close(fd);
+
+    symlink("a", at("link-a"));
+    ERR("open-nofollow-eloop", open(at("link-a"), O_RDONLY | O_NOFOLLOW), ELOOP);
+    int lfd = open(at("link-a"), O_RDONLY);
+    CHECK("open-follows-symlink", lfd >= 0, "open through a symlink: %s", ename(errno));
+    close(lfd);
+    symlink("loop2", at("loop1"));
+    symlink("loop1", at("loop2"));
+    ERR("open-symlink-loop-eloop", open(at("loop1"), O_RDONLY), ELOOP);
+
+    put("t", "hello world");
+    fd = open(at("t"), O_WRONLY | O_TRUNC);
+    EQ("open-trunc-size", (fstat(fd, &st), st.st_size), 0);
+    close(fd);
+
+    put("ap", "abc");
+    fd = open(at("ap"), O_WRONLY | O_APPEND);
+    lseek(fd, 0, SEEK_SET);
+    write(fd, "def", 3);
+    EQ("append-offset", lseek(fd, 0, SEEK_CUR), 6);
+    close(fd);
+    CHECK("append-writes-at-end", !strcmp(get("ap"), "abcdef"), "content %s", get("ap"));
+
+    fd = open(at("ap"), O_PATH);
+    CHECK("open-path", fd >= 0, "O_PATH: %s", ename(errno));
+    char c;
+    ERR("o-path-read-ebadf", read(fd, &c, 1), EBADF);
+    EQ("o-path-fstat", (fstat(fd, &st) == 0 ? st.st_size : -1), 6);
+    close(fd);
+
+    fd = open(at("ro"), O_RDONLY | O_CREAT, 0644);
+    ERR("write-rdonly-ebadf", write(fd, "x", 1), EBADF);
+    close(fd);
+    fd = open(at("ro"), O_WRONLY);
+    ERR("read-wronly-ebadf", read(fd, &c, 1), EBADF);
+    close(fd);
+    fd = open(dir, O_RDONLY);
+    ERR("read-directory-eisdir", read(fd, &c, 1), EISDIR);
+    close(fd);
+    ERR("close-ebadf", close(999), EBADF);
+
+    fd = open(at("cx"), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    EQ("o-cloexec-fd-flag", fcntl(fd, F_GETFD), FD_CLOEXEC);
+    close(fd);
+    close(dfd);
+}
+
+static void directories(void) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    OK("mkdirat", mkdirat(dfd, "d", 0755));
+    ERR("mkdir-eexist", mkdirat(dfd, "d", 0755), EEXIST);
+    ERR("mkdir-missing-parent-enoent", mkdir(at("nope/d"), 0755), ENOENT);
+    struct stat st;
+    EQ("mkdir-mode-umask", (stat(at("d"), &st) == 0 ? (long)(st.st_mode & 07777) : -1), 0755 & ~022);
+    ERR("unlinkat-dir-eisdir", unlinkat(dfd, "d", 0), EISDIR);
+    put("d/f", "x");
+    ERR("rmdir-nonempty-enotempty", unlinkat(dfd, "d", AT_REMOVEDIR), ENOTEMPTY);
+    ERR("rmdir-file-enotdir", rmdir(at("d/f")), ENOTDIR);
+    unlink(at("d/f"));
+    OK("unlinkat-removedir", unlinkat(dfd, "d", AT_REMOVEDIR));
+    ERR("removed-dir-enoent", stat(at("d"), &st), ENOENT);
+    ERR("rmdir-dot-einval", rmdir(at("./.")), EINVAL);
+
+    /* getdents64 lists exactly the entries, plus . and .. */
+    mkdir(at("ls"), 0755);
+    put("ls/one", "1");
+    put("ls/two", "2");
+    mkdir(at("ls/three"), 0755);
+    int lfd = open(at("ls"), O_RDONLY | O_DIRECTORY);
+    char buf[4096];
+    int seen = 0, count = 0, dtypes = 1;
+    for (;;) {
+        long n = syscall(SYS_getdents64, lfd, buf, sizeof buf);
+        if (n <= 0) break;
+        for (long off = 0; off < n;) {
+            struct { unsigned long long ino; long long off; unsigned short reclen; unsigned char type; char name[]; } *d = (void *)(buf + off);
+            count++;
+            if (!strcmp(d->name, ".")) seen |= 1;
+            else if (!strcmp(d->name, "..")) seen |= 2;
+            else if (!strcmp(d->name, "one")) { seen |= 4; dtypes &= d->type == DT_REG; }
+            else if (!strcmp(d->name, "two")) seen |= 8;
+            else if (!strcmp(d->name, "three")) { seen |= 16; dtypes &= d->type == DT_DIR; }
+            off += d->reclen;
+        }
+    }
+    CHECK("getdents64-listing", seen == 31 && count == 5, "seen mask %#x, %d entries", seen, count);
+    CHECK("getdents64-d-type", dtypes, "d_type wrong for one/three");
+    lseek(lfd, 0, SEEK_SET);
+    long again = syscall(SYS_getdents64, lfd, buf, sizeof buf);
+    CHECK("getdents64-rewind", again > 0, "after lseek(0): %ld %s", again, ename(errno));
+    ERR("getdents64-on-file-enotdir", (close(lfd), lfd = open(at("ls/one"), O_RDONLY), syscall(SYS_getdents64, lfd, buf, sizeof buf)), ENOTDIR);
+    close(lfd);
+
+    char cwd[PATH_MAX];
+    OK("chdir", chdir(at("ls")));
+    CHECK("getcwd", getcwd(cwd, sizeof cwd) && !strcmp(cwd, at("ls")), "getcwd %s", cwd);
+    int dd = open(dir, O_RDONLY);
+    OK("fchdir", fchdir(dd));
+    CHECK("getcwd-after-fchdir", getcwd(cwd, sizeof cwd) && !strcmp(cwd, dir), "getcwd %s", cwd);
+    close(dd);
+    ERR("chdir-file-enotdir", chdir(at("ls/one")), ENOTDIR);
+    chdir("/");
+    close(dfd);
+}
+
+static void renames_links(void) {
+    put("r1", "one");
+    put("r2", "two");
+    ERR("renameat2-noreplace-eexist", syscall(SYS_renameat2, AT_FDCWD, at("r1"), AT_FDCWD, at("r2"), RENAME_NOREPLACE), EEXIST);
+    OK("renameat2-exchange", syscall(SYS_renameat2, AT_FDCWD, at("r1"), AT_FDCWD, at("r2"), RENAME_EXCHANGE));
+    CHECK("renameat2-exchange-swapped", !strcmp(get("r1"), "two"), "r1 holds %s", get("r1"));
+    put("r1", "three");
+    OK("rename-replace", rename(at("r1"), at("r2")));
+    CHECK("rename-replaced-content", !strcmp(get("r2"), "three"), "r2 holds %s", get("r2"));
+    ERR("rename-source-gone", access(at("r1"), F_OK), ENOENT);
+    mkdir(at("rd"), 0755);
+    mkdir(at("rd2"), 0755);
+    put("rd2/x", "x");
+    ERR("rename-dir-over-nonempty", rename(at("rd"), at("rd2")), ENOTEMPTY);
+    ERR("rename-file-over-dir-eisdir", rename(at("r2"), at("rd")), EISDIR);
+    ERR("rename-dir-over-file-enotdir", rename(at("rd"), at("r2")), ENOTDIR);
+    ERR("rename-into-itself-einval", rename(at("rd"), at("rd/sub")), EINVAL);
+
+    OK("linkat", linkat(AT_FDCWD, at("r2"), AT_FDCWD, at("r2-link"), 0));
+    struct stat st;
+    EQ("link-nlink", (stat(at("r2"), &st) == 0 ? (long)st.st_nlink : -1), 2);
+    ERR("link-eexist", link(at("r2"), at("r2-link")), EEXIST);
+    ERR("link-dir-eperm", link(at("rd"), at("rd-link")), EPERM);
+
+    OK("symlinkat", symlinkat("target/path", AT_FDCWD, at("sl")));
+    char buf[64] = {0};
+    EQ("readlinkat-length", readlinkat(AT_FDCWD, at("sl"), buf, sizeof buf), 11);
+    CHECK("readlinkat-content", !strcmp(buf, "target/path"), "got %s", buf);
+    EQ("readlink-truncates", readlink(at("sl"), buf, 3), 3);
+    ERR("readlink-not-link-einval", readlink(at("r2"), buf, sizeof buf), EINVAL);
+    EQ("lstat-symlink", (lstat(at("sl"), &st) == 0 ? (long)S_ISLNK(st.st_mode) : -1), 1);
+    EQ("fstatat-nofollow", (fstatat(AT_FDCWD, at("sl"), &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_size : -1), 11);
+    ERR("stat-dangling-enoent", stat(at("sl"), &st), ENOENT);
+
+    /* An unlinked open file stays readable. */
+    put("gone", "still here");
+    int fd = open(at("gone"), O_RDONLY);
+    unlink(at("gone"));
+    char rb[32] = {0};
+    EQ("unlinked-open-readable", read(fd, rb, sizeof rb), 10);
+    EQ("unlinked-nlink-zero", (fstat(fd, &st) == 0 ? (long)st.st_nlink : -1), 0);
+    close(fd);
+}
+
+static void metadata(void) {
+    put("m", "12345");
+    OK("fchmodat", fchmodat(AT_FDCWD, at("m"), 0640, 0));
+    struct stat st;
+    EQ("fchmodat-mode", (stat(at("m"), &st) == 0 ? (long)(st.st_mode & 07777) : -1), 0640);
+    int fd = open(at("m"), O_RDWR);
+    OK("fchmod", fchmod(fd, 0604));
+    EQ("fchmod-mode", (fstat(fd, &st) == 0 ? (long)(st.st_mode & 07777) : -1), 0604);
+
+    struct timespec ts[2] = { { 1000000000, 5 }, { 1200000000, 7 } };
+    OK("utimensat", utimensat(AT_FDCWD, at("m"), ts, 0));
+    stat(at("m"), &st);
+    CHECK("utimensat-times", st.st_atim.tv_sec == 1000000000 && st.st_mtim.tv_sec == 1200000000 && st.st_mtim.tv_nsec == 7,
+          "atime %ld mtime %ld.%09ld", (long)st.st_atim.tv_sec, (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    struct timespec omit[2] = { { 0, UTIME_OMIT }, { 1300000000, 0 } };
+    utimensat(AT_FDCWD, at("m"), omit, 0);
+    stat(at("m"), &st);
+    CHECK("utimensat-omit", st.st_atim.tv_sec == 1000000000 && st.st_mtim.tv_sec == 1300000000,
+          "atime %ld mtime %ld", (long)st.st_atim.tv_sec, (long)st.st_mtim.tv_sec);
+    struct timespec bad[2] = { { 0, 1000000000 }, { 0, 0 } };
+    ERR("utimensat-bad-nsec-einval", utimensat(AT_FDCWD, at("m"), bad, 0), EINVAL);
+
+    OK("ftruncate", ftruncate(fd, 2));
+    EQ("ftruncate-size", (fstat(fd, &st) == 0 ? st.st_size : -1), 2);
+    OK("truncate-grow", truncate(at("m"), 10));
+    char buf[16];
+    memset(buf, 'x', sizeof buf);
+    EQ("truncate-grow-size", pread(fd, buf, sizeof buf, 0), 10);
+    CHECK("truncate-grow-zero-fill", buf[1] == '2' && buf[2] == 0 && buf[9] == 0, "bytes %d %d", buf[2], buf[9]);
+    ERR("ftruncate-negative-einval", ftruncate(fd, -1), EINVAL);
+    int ro = open(at("m"), O_RDONLY);
+    ERR("ftruncate-rdonly", ftruncate(ro, 0), EINVAL);
+    close(ro);
+
+    struct statx sx;
+    OK("statx", statx(AT_FDCWD, at("m"), 0, STATX_BASIC_STATS, &sx));
+    CHECK("statx-fields", sx.stx_size == 10 && (sx.stx_mask & STATX_SIZE) && (sx.stx_mode & 07777) == 0604 && S_ISREG(sx.stx_mode),
+          "size %llu mask %#x mode %o", (unsigned long long)sx.stx_size, sx.stx_mask, sx.stx_mode);
+    OK("statx-empty-path", statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx));
+    fstat(fd, &st);
+    CHECK("stat-fields", S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == getuid() && st.st_blksize > 0,
+          "mode %o nlink %ld uid %d blksize %ld", st.st_mode, (long)st.st_nlink, st.st_uid, (long)st.st_blksize);
+    struct stat st2;
+    stat(at("m"), &st2);
+    CHECK("stat-ino-dev-match-fstat", st.st_ino == st2.st_ino && st.st_dev == st2.st_dev, "ino %lu vs %lu", (unsigned long)st.st_ino, (unsigned long)st2.st_ino);
+    close(fd);
+
+    mode_t old = umask(077);
+    EQ("umask-returns-previous", umask(old), 077);
+
+    ERR("access-enoent", access(at("missing"), F_OK), ENOENT);
+    OK("access-f-ok", access(at("m"), F_OK));
+    chmod(at("m"), 0644);
+    /* Even root needs one execute bit for X_OK on a regular file. */
+    ERR("access-x-ok-eacces", faccessat(AT_FDCWD, at("m"), X_OK, 0), EACCES);
+    ERR("faccessat-bad-mode-einval", faccessat(AT_FDCWD, at("m"), 0100, 0), EINVAL);
+
+    /* Extended attributes either work or are refused with ENOTSUP. */
+    long r = setxattr(at("m"), "user.conf", "v1", 2, 0);
+    int e = errno;
+    if (r == 0) {
+        char v[8] = {0};
+        long n = getxattr(at("m"), "user.conf", v, sizeof v);
+        CHECK("xattr-works-or-enotsup", n == 2 && !strcmp(v, "v1"), "getxattr %ld %s", n, v);
+    } else {
+        CHECK("xattr-works-or-enotsup", e == ENOTSUP, "setxattr: %s", ename(e));
+    }
+}
+
+static void offsets_io(void) {
+    int fd = open(at("io"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    EQ("write", write(fd, "0123456789", 10), 10);
+    EQ("lseek-set", lseek(fd, 2, SEEK_SET), 2);
+    EQ("lseek-cur", lseek(fd, 3, SEEK_CUR), 5);
+    EQ("lseek-end", lseek(fd, -1, SEEK_END), 9);
+    ERR("lseek-negative-einval", lseek(fd, -100, SEEK_SET), EINVAL);
+    ERR("lseek-bad-whence-einval", lseek(fd, 0, 42), EINVAL);
+    EQ("lseek-past-end", lseek(fd, 20, SEEK_SET), 20);
+    char c = 'E';
+    write(fd, &c, 1);
+    struct stat st;
+    EQ("write-past-end-size", (fstat(fd, &st), st.st_size), 21);
+    char buf[32] = {0};
+    EQ("pread", pread(fd, buf, 4, 3), 4);
+    CHECK("pread-data", !memcmp(buf, "3456", 4), "got %.4s", buf);
+    EQ("pread-keeps-offset", lseek(fd, 0, SEEK_CUR), 21);
+    EQ("pwrite", pwrite(fd, "ab", 2, 0), 2);
+    EQ("pwrite-keeps-offset", lseek(fd, 0, SEEK_CUR), 21);
+    ERR("pread-negative-einval", pread(fd, buf, 1, -1), EINVAL);
+    EQ("read-at-eof", read(fd, buf, 4), 0);
+
+    lseek(fd, 0, SEEK_SET);
+    char a[3], b[4];
+    struct iovec iov[2] = { { a, 3 }, { b, 4 } };
+    EQ("readv", readv(fd, iov, 2), 7);
+    CHECK("readv-data", !memcmp(a, "ab2", 3) && !memcmp(b, "3456", 4), "got %.3s %.4s", a, b);
+    struct iovec wv[3] = { { "xy", 2 }, { "", 0 }, { "z", 1 } };
+    EQ("writev", writev(fd, wv, 3), 3);
+    pread(fd, buf, 3, 7);
+    CHECK("writev-data", !memcmp(buf, "xyz", 3), "got %.3s", buf);
+    struct iovec neg[1] = { { buf, (size_t)-1 } };
+    ERR("readv-huge-einval", readv(fd, neg, 1), EINVAL);
+    ERR("readv-bad-count-einval", syscall(SYS_readv, fd, iov, -1), EINVAL);
+    close(fd);
+}
+
+static void descriptors(void) {
+    int fd = open(at("fdf"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    int d = OK("dup", dup(fd));
+    write(fd, "abc", 3);
+    EQ("dup-shares-offset", lseek(d, 0, SEEK_CUR), 3);
+    EQ("dup2", dup2(fd, 50), 50);
+    EQ("dup2-same-fd", dup2(fd, fd), fd);
+    ERR("dup2-bad-ebadf", dup2(999, 51), EBADF);
+    ERR("dup3-same-einval", dup3(fd, fd, 0), EINVAL);
+    EQ("dup3-cloexec", (dup3(fd, 52, O_CLOEXEC), fcntl(52, F_GETFD)), FD_CLOEXEC);
+    EQ("dup-clears-cloexec", fcntl(d, F_GETFD), 0);
+    int c = fcntl(fd, F_DUPFD_CLOEXEC, 60);
+    CHECK("f-dupfd-cloexec", c >= 60 && fcntl(c, F_GETFD) == FD_CLOEXEC, "fd %d flags %d", c, fcntl(c, F_GETFD));
+    EQ("f-dupfd-lowest-above", fcntl(fd, F_DUPFD, 60), 61);
+    OK("f-setfd", fcntl(fd, F_SETFD, FD_CLOEXEC));
+    EQ("f-getfd", fcntl(fd, F_GETFD), FD_CLOEXEC);
+    EQ("f-getfl", fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK), O_RDWR);
+    fcntl(fd, F_SETFL, O_APPEND | O_NONBLOCK);
+    EQ("f-setfl", fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK), O_RDWR | O_APPEND | O_NONBLOCK);
+    EQ("f-setfl-shared-by-dup", fcntl(d, F_GETFL) & O_APPEND, O_APPEND);
+    ERR("fcntl-ebadf", fcntl(999, F_GETFD), EBADF);
+    ERR("fcntl-bad-cmd-einval", fcntl(fd, 9999), EINVAL);
+    /* The lowest free descriptor is used. */
+    close(d);
+    EQ("lowest-free-fd", open(at("fdf"), O_RDONLY), d);
+    close(d);
+    close(fd);
+}
+
+static void copies(void) {
+    put("src", "0123456789abcdef");
+    int in = open(at("src"), O_RDONLY);
+    int out = open(at("dst"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    off_t off = 4;
+    EQ("sendfile", sendfile(out, in, &off, 6), 6);
+    EQ("sendfile-offset-updated", off, 10);
+    EQ("sendfile-file-offset-unchanged", lseek(in, 0, SEEK_CUR), 0);
+    CHECK("sendfile-data", !strcmp(get("dst"), "456789"), "dst %s", get("dst"));
+    EQ("sendfile-no-offset", sendfile(out, in, NULL, 2), 2);
+    EQ("sendfile-advances-file-offset", lseek(in, 0, SEEK_CUR), 2);
+    close(out);
+
+    out = open(at("cfr"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    loff_t ioff = 10, ooff = 0;
+    EQ("copy-file-range", copy_file_range(in, &ioff, out, &ooff, 6, 0), 6);
+    CHECK("copy-file-range-data", !strcmp(get("cfr"), "abcdef"), "cfr %s", get("cfr"));
+    ERR("copy-file-range-flags-einval", copy_file_range(in, &ioff, out, &ooff, 1, 1), EINVAL);
+    close(out);
+    close(in);
+
+    int fd = open(at("falloc"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    OK("fallocate", fallocate(fd, 0, 0, 8192));
+    struct stat st;
+    EQ("fallocate-size", (fstat(fd, &st), st.st_size), 8192);
+    OK("fallocate-keep-size", fallocate(fd, FALLOC_FL_KEEP_SIZE, 8192, 4096));
+    EQ("fallocate-keep-size-size", (fstat(fd, &st), st.st_size), 8192);
+    close(fd);
+
+    int tf = open(dir, O_RDWR | O_TMPFILE, 0600);
+    CHECK("o-tmpfile", tf >= 0, "open(O_TMPFILE): %s", ename(errno));
+    EQ("o-tmpfile-write", write(tf, "t", 1), 1);
+    close(tf);
+
+    fd = open(at("src"), O_RDONLY);
+    OK("fsync", fsync(fd));
+    OK("fdatasync", fdatasync(fd));
+    close(fd);
+}
+
+static void checks(void) {
+    /* OCI runtimes start the process with umask 022. */
+    EQ("umask-initial", umask(022), 022);
+    strcpy(dir, "/tmp/files-XXXXXX");
+    if (!mkdtemp(dir)) {
+        say("FAIL mkdtemp: %s", ename(errno));
+        return;
+    }
+    open_flags();
+    directories();
+    renames_links();
+    metadata();
+    offsets_io();
+    descriptors();
+    copies();
+}

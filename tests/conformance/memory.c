@@ -1,0 +1,259 @@
+/* Memory: mmap of anonymous and file memory, private and shared, fixed
+ * placement, protection, remapping, advice, residency, locking, brk, and
+ * /proc/self/maps, checked against mmap(2), munmap(2), mprotect(2),
+ * mremap(2), madvise(2), msync(2), mincore(2), mlock(2) and brk(2). */
+#include "check.h"
+#include <fcntl.h>
+#include <setjmp.h>
+#include <sys/mman.h>
+
+#define PG 4096L
+
+static sigjmp_buf jb;
+static volatile int faulted;
+static void *fault_addr;
+static void on_segv(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
+    faulted = sig;
+    fault_addr = si->si_addr;
+    siglongjmp(jb, 1);
+}
+
+/* Does writing one byte at p fault? */
+static int write_faults(volatile char *p) {
+    faulted = 0;
+    if (!sigsetjmp(jb, 1)) *p = 1;
+    return faulted;
+}
+static int read_faults(volatile char *p) {
+    faulted = 0;
+    volatile char c;
+    if (!sigsetjmp(jb, 1)) c = *p;
+    (void)c;
+    return faulted;
+}
+
+static void anon_checks(void) {
+    char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("mmap-anon", p != MAP_FAILED, "mmap: %s", ename(errno));
+    CHECK("mmap-page-aligned", ((long)p & (PG - 1)) == 0, "%p", (void *)p);
+    CHECK("mmap-anon-zeroed", p[0] == 0 && p[4 * PG - 1] == 0, "not zero");
+    memset(p, 0xab, 4 * PG);
+    OK("munmap-middle", munmap(p + PG, PG));
+    CHECK("munmap-hole-faults", write_faults(p + PG) == SIGSEGV && fault_addr == p + PG, "fault %d at %p", faulted, fault_addr);
+    CHECK("munmap-keeps-rest", (unsigned char)p[0] == 0xab && (unsigned char)p[2 * PG] == 0xab, "neighbours changed");
+    OK("munmap-unmapped-ok", munmap(p + PG, PG));
+    ERR("munmap-unaligned-einval", munmap(p + 1, PG), EINVAL);
+    ERR("munmap-zero-einval", munmap(p, 0), EINVAL);
+    ERR("mmap-zero-length-einval", (long)mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), EINVAL);
+    ERR("mmap-no-type-einval", (long)mmap(NULL, PG, PROT_READ, MAP_ANONYMOUS, -1, 0), EINVAL);
+    ERR("mmap-bad-fd-ebadf", (long)mmap(NULL, PG, PROT_READ, MAP_PRIVATE, 999, 0), EBADF);
+    ERR("mmap-unaligned-offset-einval", (long)mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 100), EINVAL);
+
+    char *f = mmap(p + PG, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    EQ("map-fixed-address", (long)f, (long)(p + PG));
+    char *g = mmap(p, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    CHECK("map-fixed-replaces", g == p && p[0] == 0, "map %p byte %d", (void *)g, p[0]);
+    ERR("map-fixed-noreplace-eexist", (long)mmap(p, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0), EEXIST);
+    ERR("map-fixed-unaligned-einval", (long)mmap(p + 1, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), EINVAL);
+    munmap(p, 4 * PG);
+    char *n = mmap(p, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    EQ("map-fixed-noreplace-free", (long)n, (long)p);
+    /* A hint that is free is honoured. */
+    munmap(n, PG);
+    char *h = mmap(p, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    EQ("mmap-hint-honoured", (long)h, (long)p);
+    munmap(h, PG);
+
+    char *pop = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    unsigned char vec[16];
+    OK("mincore", mincore(pop, 16 * PG, vec));
+    int resident = 0;
+    for (int i = 0; i < 16; i++) resident += vec[i] & 1;
+    EQ("map-populate-resident", resident, 16);
+    ERR("mincore-unaligned-einval", mincore(pop + 1, PG, vec), EINVAL);
+    ERR("mincore-unmapped-enomem", mincore((void *)PG, PG, vec), ENOMEM);
+    munmap(pop, 16 * PG);
+
+    char *big = mmap(NULL, 1L << 36, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK("mmap-huge-noreserve", big != MAP_FAILED, "64 GiB PROT_NONE: %s", ename(errno));
+    if (big != MAP_FAILED) munmap(big, 1L << 36);
+    ERR("mmap-too-big-enomem", (long)mmap(NULL, 1L << 48, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), ENOMEM);
+}
+
+static void protect_checks(void) {
+    char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    p[0] = 5;
+    OK("mprotect-none", mprotect(p, PG, PROT_NONE));
+    CHECK("prot-none-read-segv", read_faults(p) == SIGSEGV && fault_addr == p, "fault %d at %p", faulted, fault_addr);
+    OK("mprotect-read", mprotect(p, PG, PROT_READ));
+    CHECK("prot-read-readable", read_faults(p) == 0 && p[0] == 5, "fault %d", faulted);
+    CHECK("prot-read-write-segv", write_faults(p) == SIGSEGV, "fault %d", faulted);
+    CHECK("mprotect-only-range", write_faults(p + PG) == 0, "the next page faulted");
+    ERR("mprotect-unaligned-einval", mprotect(p + 1, PG, PROT_READ), EINVAL);
+    ERR("mprotect-unmapped-enomem", mprotect((void *)PG, PG, PROT_READ), ENOMEM);
+    ERR("mprotect-bad-prot-einval", mprotect(p, PG, 0x100), EINVAL);
+    munmap(p, 2 * PG);
+}
+
+static void remap_advise(void) {
+    char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(p, 7, 2 * PG);
+    /* Reserve room after p so the grow can happen in place or move. */
+    char *q = mremap(p, 2 * PG, 8 * PG, MREMAP_MAYMOVE);
+    CHECK("mremap-grow", q != MAP_FAILED, "mremap: %s", ename(errno));
+    if (q != MAP_FAILED) {
+        CHECK("mremap-grow-keeps-data", q[0] == 7 && q[2 * PG - 1] == 7 && q[2 * PG] == 0, "bytes %d %d %d", q[0], q[2 * PG - 1], q[2 * PG]);
+        p = q;
+    } else {
+        say("FAIL mremap-grow-keeps-data: no mapping");
+        check_failures++;
+    }
+    char *dst = mmap(NULL, 8 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *m = mremap(p, q != MAP_FAILED ? 8 * PG : 2 * PG, 8 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+    CHECK("mremap-fixed-move", m == dst && m[0] == 7, "mremap: %p %s", (void *)m, m == MAP_FAILED ? ename(errno) : "");
+    if (m == dst) p = m;
+    char *s = mremap(p, 8 * PG, PG, 0);
+    CHECK("mremap-shrink", s == p, "mremap shrink: %s", ename(errno));
+    munmap(p, 8 * PG);
+    /* Growing in place into an occupied range, without MREMAP_MAYMOVE. */
+    p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ERR("mremap-grow-in-place-enomem", (long)mremap(p, PG, 2 * PG, 0), ENOMEM);
+    ERR("mremap-unaligned-einval", (long)mremap(p + 1, PG, 2 * PG, MREMAP_MAYMOVE), EINVAL);
+    munmap(p, 2 * PG);
+
+    p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(p, 9, 4 * PG);
+    OK("madvise-dontneed", madvise(p, 2 * PG, MADV_DONTNEED));
+    CHECK("madvise-dontneed-zeroes", p[0] == 0 && p[2 * PG - 1] == 0 && p[2 * PG] == 9, "bytes %d %d %d", p[0], p[2 * PG - 1], p[2 * PG]);
+    OK("madvise-willneed", madvise(p, PG, MADV_WILLNEED));
+    ERR("madvise-bad-advice-einval", madvise(p, PG, 12345), EINVAL);
+    ERR("madvise-unaligned-einval", madvise(p + 1, PG, MADV_DONTNEED), EINVAL);
+    OK("msync-anon", msync(p, PG, MS_SYNC));
+    ERR("msync-both-flags-einval", msync(p, PG, MS_SYNC | MS_ASYNC), EINVAL);
+    OK("mlock", mlock(p, PG));
+    OK("munlock", munlock(p, PG));
+    munmap(p, 4 * PG);
+}
+
+static void file_checks(void) {
+    int fd = open("/tmp/mem-file", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    char page[PG];
+    memset(page, 'a', PG);
+    write(fd, page, PG);
+    write(fd, page, PG);
+    char *priv = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK("mmap-file-private", priv != MAP_FAILED && priv[0] == 'a' && priv[PG] == 'a', "mmap: %s", ename(errno));
+    if (priv == MAP_FAILED) priv = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    priv[0] = 'p';
+    char c = 0;
+    pread(fd, &c, 1, 0);
+    EQ("private-write-not-in-file", c, 'a');
+    char *off = mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, PG);
+    CHECK("mmap-file-offset", off != MAP_FAILED && off[0] == 'a', "mmap at offset: %s", ename(errno));
+    ERR("mmap-write-on-rdonly-fd-eacces", (long)(close(fd), fd = open("/tmp/mem-file", O_RDONLY), mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)), EACCES);
+    close(fd);
+
+    fd = open("/tmp/mem-file", O_RDWR);
+    char *sh = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK("mmap-file-shared-writable", sh != MAP_FAILED, "mmap MAP_SHARED: %s", ename(errno));
+    if (sh == MAP_FAILED) sh = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    sh[1] = 'S';
+    c = 0;
+    pread(fd, &c, 1, 1);
+    EQ("shared-mapping-write-visible-to-read", c, 'S');
+    pwrite(fd, "W", 1, 2);
+    EQ("write-visible-in-shared-mapping", sh[2], 'W');
+    OK("msync-file", msync(sh, PG, MS_SYNC));
+    close(fd);
+    sh[3] = 'C';
+    fd = open("/tmp/mem-file", O_RDONLY);
+    c = 0;
+    pread(fd, &c, 1, 3);
+    EQ("shared-mapping-outlives-fd", c, 'C');
+    /* A read-only shared mapping sees later writes to the file. */
+    char *ro = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK("mmap-file-shared-readonly", ro != MAP_FAILED, "mmap: %s", ename(errno));
+    int wfd = open("/tmp/mem-file", O_WRONLY);
+    pwrite(wfd, "Z", 1, 100);
+    EQ("shared-readonly-sees-write", ro != MAP_FAILED ? ro[100] : -1, 'Z');
+    close(wfd);
+    close(fd);
+    unlink("/tmp/mem-file");
+}
+
+static void fork_checks(void) {
+    char *sh = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    char *pv = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    sh[0] = 1;
+    pv[0] = 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int saw = sh[0] == 1 && pv[0] == 1;
+        sh[0] = 2;
+        pv[0] = 2;
+        _exit(saw ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    EQ("fork-child-sees-memory", WEXITSTATUS(st), 0);
+    EQ("map-shared-anon-across-fork", sh[0], 2);
+    EQ("map-private-copied-on-fork", pv[0], 1);
+    munmap(sh, PG);
+    munmap(pv, PG);
+}
+
+static void brk_checks(void) {
+    char *cur = (char *)syscall(SYS_brk, 0);
+    CHECK("brk-query", cur != NULL && cur != (char *)-1, "brk(0) = %p", (void *)cur);
+    char *grown = (char *)syscall(SYS_brk, cur + 64 * PG);
+    EQ("brk-grow", (long)grown, (long)(cur + 64 * PG));
+    CHECK("brk-memory-writable", write_faults(cur + 63 * PG) == 0, "fault %d", faulted);
+    EQ("brk-memory-zeroed", cur[10 * PG], 1 - 1);
+    char *shrunk = (char *)syscall(SYS_brk, cur);
+    EQ("brk-shrink", (long)shrunk, (long)cur);
+    char *bad = (char *)syscall(SYS_brk, 1L << 47);
+    EQ("brk-impossible-unchanged", (long)bad, (long)cur);
+    void *m = malloc(1 << 20);
+    CHECK("malloc-large", m != NULL, "malloc");
+    free(m);
+}
+
+static void maps_checks(void) {
+    char *p = mmap(NULL, 3 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char want[64];
+    snprintf(want, sizeof want, "%lx-%lx r--p", (long)p, (long)(p + 3 * PG));
+    int fd = open("/proc/self/maps", O_RDONLY);
+    static char buf[1 << 16];
+    long n = 0, r;
+    while (fd >= 0 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += r;
+    buf[n] = 0;
+    close(fd);
+    CHECK("proc-self-maps-mapping", strstr(buf, want) != NULL, "no line starting %s", want);
+    CHECK("proc-self-maps-stack", strstr(buf, "[stack]") != NULL, "no [stack] line");
+    mprotect(p + PG, PG, PROT_READ | PROT_WRITE);
+    fd = open("/proc/self/maps", O_RDONLY);
+    n = 0;
+    while (fd >= 0 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += r;
+    buf[n] = 0;
+    close(fd);
+    snprintf(want, sizeof want, "%lx-%lx rw-p", (long)(p + PG), (long)(p + 2 * PG));
+    CHECK("proc-self-maps-split-by-mprotect", strstr(buf, want) != NULL, "no line starting %s", want);
+    munmap(p, 3 * PG);
+}
+
+static void checks(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    group("anon", anon_checks, 10000);
+    group("protect", protect_checks, 10000);
+    group("remap", remap_advise, 10000);
+    group("file", file_checks, 10000);
+    group("fork", fork_checks, 10000);
+    group("brk", brk_checks, 10000);
+    group("maps", maps_checks, 10000);
+}

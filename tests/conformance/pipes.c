@@ -1,0 +1,229 @@
+/* Pipes: atomic writes up to PIPE_BUF, capacity and F_GETPIPE_SZ /
+ * F_SETPIPE_SZ, EPIPE and SIGPIPE, non-blocking EAGAIN, pipe2 flags, poll
+ * and select readiness, and end of file, checked against pipe(7), pipe(2),
+ * fcntl(2), poll(2) and select(2). */
+#include "check.h"
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+
+static void basic_checks(void) {
+    int p[2];
+    OK("pipe", pipe(p));
+    EQ("pipe-write", write(p[1], "hello", 5), 5);
+    char buf[16] = {0};
+    EQ("pipe-read", read(p[0], buf, sizeof buf), 5);
+    CHECK("pipe-data", !strcmp(buf, "hello"), "got %s", buf);
+    ERR("pipe-read-end-write-ebadf", write(p[0], "x", 1), EBADF);
+    ERR("pipe-write-end-read-ebadf", read(p[1], buf, 1), EBADF);
+    ERR("pipe-lseek-espipe", lseek(p[0], 0, SEEK_SET), ESPIPE);
+    ERR("pipe-pread-espipe", pread(p[0], buf, 1, 0), ESPIPE);
+    struct stat st;
+    fstat(p[0], &st);
+    CHECK("pipe-fstat-fifo", S_ISFIFO(st.st_mode), "mode %o", st.st_mode);
+    write(p[1], "abc", 3);
+    int avail = -1;
+    OK("fionread", ioctl(p[0], FIONREAD, &avail));
+    EQ("fionread-count", avail, 3);
+    close(p[1]);
+    EQ("read-rest-after-close", read(p[0], buf, sizeof buf), 3);
+    EQ("eof-when-writers-close", read(p[0], buf, sizeof buf), 0);
+    close(p[0]);
+
+    OK("pipe2-cloexec-nonblock", pipe2(p, O_CLOEXEC | O_NONBLOCK));
+    EQ("pipe2-cloexec", fcntl(p[0], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    EQ("pipe2-nonblock", fcntl(p[1], F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    EQ("pipe2-access-modes", (fcntl(p[0], F_GETFL) & O_ACCMODE) * 10 + (fcntl(p[1], F_GETFL) & O_ACCMODE), O_RDONLY * 10 + O_WRONLY);
+    ERR("nonblock-empty-read-eagain", read(p[0], buf, 1), EAGAIN);
+    close(p[0]);
+    close(p[1]);
+    ERR("pipe2-bad-flags-einval", pipe2(p, O_RDWR | 0x40000000), EINVAL);
+}
+
+static void capacity_checks(void) {
+    int p[2];
+    pipe2(p, O_NONBLOCK);
+    EQ("f-getpipe-sz-default", fcntl(p[1], F_GETPIPE_SZ), 65536);
+    static char big[1 << 20];
+    memset(big, 'c', sizeof big);
+    long total = 0, n;
+    while ((n = write(p[1], big, 4096)) > 0) total += n;
+    int e = errno;
+    EQ("nonblock-full-write-eagain", e, EAGAIN);
+    EQ("pipe-capacity-64k", total, 65536);
+    /* A non-blocking write above PIPE_BUF into a pipe with some room is
+     * partial: from 1 to n-1 bytes (pipe(7)). */
+    static char tmp[8192];
+    EQ("drain-two-pages", read(p[0], tmp, sizeof tmp), 8192);
+    n = write(p[1], big, 3 * 4096);
+    CHECK("nonblock-partial-write-above-pipe-buf", n >= 1 && n < 3 * 4096, "write = %ld %s", n, ename(errno));
+    close(p[0]);
+    close(p[1]);
+
+    pipe2(p, O_NONBLOCK);
+    long sz = fcntl(p[1], F_SETPIPE_SZ, 5000);
+    CHECK("f-setpipe-sz-rounds-up", sz >= 5000 && sz % 4096 == 0, "F_SETPIPE_SZ 5000 = %ld %s", sz, ename(errno));
+    EQ("f-setpipe-sz", fcntl(p[1], F_SETPIPE_SZ, 4096 * 4), 16384);
+    EQ("f-getpipe-sz-after-set", fcntl(p[0], F_GETPIPE_SZ), 16384);
+    total = 0;
+    while ((n = write(p[1], big, 1024)) > 0) total += n;
+    EQ("pipe-capacity-after-set", total, 16384);
+    ERR("f-setpipe-sz-below-content-ebusy", fcntl(p[1], F_SETPIPE_SZ, 4096), EBUSY);
+    ERR("f-setpipe-sz-above-2g-einval", fcntl(p[1], F_SETPIPE_SZ, 0x80000001U), EINVAL);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void atomic_checks(void) {
+    /* Writers of PIPE_BUF-sized records never interleave. */
+    int p[2];
+    pipe(p);
+    enum { WRITERS = 4, RECORDS = 64 };
+    for (int w = 0; w < WRITERS; w++) {
+        if (fork() == 0) {
+            close(p[0]);
+            char rec[PIPE_BUF];
+            memset(rec, 'A' + w, sizeof rec);
+            for (int i = 0; i < RECORDS; i++)
+                if (write(p[1], rec, sizeof rec) != sizeof rec) _exit(1);
+            _exit(0);
+        }
+    }
+    close(p[1]);
+    static char rec[PIPE_BUF];
+    long got = 0, torn = 0, short_reads = 0;
+    for (;;) {
+        long have = 0, n;
+        while (have < PIPE_BUF && (n = read(p[0], rec + have, PIPE_BUF - have)) > 0) {
+            if (have == 0 && n < PIPE_BUF) short_reads++;
+            have += n;
+        }
+        if (have == 0) break;
+        for (int i = 1; i < have; i++)
+            if (rec[i] != rec[0]) { torn++; break; }
+        got++;
+    }
+    close(p[0]);
+    int st, bad = 0;
+    for (int w = 0; w < WRITERS; w++) { wait(&st); bad += !WIFEXITED(st) || WEXITSTATUS(st); }
+    EQ("pipe-buf-records-count", got, WRITERS * RECORDS);
+    EQ("pipe-buf-writes-atomic", torn, 0);
+    EQ("pipe-writers-ok", bad, 0);
+    EQ("pipe-buf-value", PIPE_BUF, 4096);
+}
+
+static void epipe_checks(void) {
+    int p[2];
+    pipe(p);
+    close(p[0]);
+    signal(SIGPIPE, SIG_IGN);
+    ERR("write-no-reader-epipe", write(p[1], "x", 1), EPIPE);
+    signal(SIGPIPE, SIG_DFL);
+    pid_t pid = fork();
+    if (pid == 0) { write(p[1], "x", 1); _exit(0); }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK("write-no-reader-sigpipe", WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE, "%s", wstatus(st));
+    /* With SIGPIPE blocked, it is left pending and the write fails EPIPE. */
+    sigset_t s, pend;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &s, NULL);
+    ERR("blocked-sigpipe-epipe", write(p[1], "x", 1), EPIPE);
+    sigpending(&pend);
+    EQ("blocked-sigpipe-pending", sigismember(&pend, SIGPIPE), 1);
+    signal(SIGPIPE, SIG_IGN);
+    sigprocmask(SIG_UNBLOCK, &s, NULL);
+    close(p[1]);
+
+    /* A blocked reader wakes with EOF when the last writer goes. */
+    pipe(p);
+    pid = fork();
+    if (pid == 0) { sleep_ms(100); _exit(0); }
+    int w = p[1];
+    if ((pid = fork()) == 0) { close(p[0]); sleep_ms(100); close(w); _exit(0); }
+    close(p[1]);
+    char c;
+    EQ("blocked-reader-eof", read(p[0], &c, 1), 0);
+    while (wait(NULL) > 0) {}
+    close(p[0]);
+}
+
+static void poll_checks(void) {
+    int p[2];
+    pipe(p);
+    struct pollfd pf[2] = { { p[0], POLLIN, 0 }, { p[1], POLLOUT, 0 } };
+    EQ("poll-empty", poll(pf, 1, 0), 0);
+    EQ("poll-writable", poll(&pf[1], 1, 0), 1);
+    EQ("poll-writable-revents", pf[1].revents, POLLOUT);
+    write(p[1], "x", 1);
+    EQ("poll-readable", poll(pf, 1, 0), 1);
+    EQ("poll-readable-revents", pf[0].revents, POLLIN);
+    struct timespec a, b;
+    char c;
+    read(p[0], &c, 1);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    EQ("poll-timeout", poll(pf, 1, 100), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    CHECK("poll-timeout-waits", ms >= 95 && ms < 2000, "waited %ld ms", ms);
+    /* A writer in another process wakes a blocked poll. */
+    pid_t pid = fork();
+    if (pid == 0) { sleep_ms(50); write(p[1], "y", 1); _exit(0); }
+    EQ("poll-wakes-on-write", poll(pf, 1, 3000), 1);
+    waitpid(pid, NULL, 0);
+    read(p[0], &c, 1);
+
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_SET(p[0], &r);
+    FD_SET(p[1], &w);
+    struct timeval tv = { 0, 0 };
+    EQ("select-writable-only", select(p[1] + 1, &r, &w, NULL, &tv), 1);
+    CHECK("select-sets", !FD_ISSET(p[0], &r) && FD_ISSET(p[1], &w), "readable %d writable %d", FD_ISSET(p[0], &r), FD_ISSET(p[1], &w));
+    write(p[1], "z", 1);
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    tv.tv_usec = 0;
+    EQ("select-readable", select(p[0] + 1, &r, NULL, NULL, &tv), 1);
+    read(p[0], &c, 1);
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    tv.tv_sec = 0;
+    tv.tv_usec = 50000;
+    EQ("select-timeout", select(p[0] + 1, &r, NULL, NULL, &tv), 0);
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    struct timespec ts = { 0, 0 };
+    EQ("pselect-empty", pselect(p[0] + 1, &r, NULL, NULL, &ts, NULL), 0);
+    FD_ZERO(&r);
+    /* A closed descriptor below the descriptor table's size. */
+    FD_SET(40, &r);
+    ERR("select-ebadf", select(41, &r, NULL, NULL, &tv), EBADF);
+
+    close(p[1]);
+    pf[0].events = POLLIN;
+    EQ("poll-hup-after-writer-closes", (poll(pf, 1, 0), pf[0].revents & POLLHUP), POLLHUP);
+    close(p[0]);
+    pipe(p);
+    close(p[0]);
+    pf[1].fd = p[1];
+    pf[1].events = POLLOUT;
+    EQ("poll-err-after-reader-closes", (poll(&pf[1], 1, 0), pf[1].revents & POLLERR), POLLERR);
+    close(p[1]);
+    pf[0].fd = 900;
+    pf[0].events = POLLIN;
+    EQ("poll-nval", (poll(pf, 1, 0), pf[0].revents), POLLNVAL);
+}
+
+static void checks(void) {
+    group("basic", basic_checks, 10000);
+    group("capacity", capacity_checks, 10000);
+    group("atomic", atomic_checks, 20000);
+    group("epipe", epipe_checks, 10000);
+    group("poll", poll_checks, 10000);
+}

@@ -1,0 +1,356 @@
+/* Processes: fork and the wait family, exit statuses, execve, process
+ * groups and sessions, prctl, resource usage, CPU affinity, vfork and
+ * clone3, checked against fork(2), wait4(2), waitid(2), execve(2),
+ * setpgid(2), setsid(2), prctl(2), getrusage(2), sched_getaffinity(2). */
+#include "check.h"
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <linux/sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/times.h>
+
+static void burn_cpu(long ms) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    volatile unsigned long x = 0;
+    do {
+        for (int i = 0; i < 100000; i++) x += i;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+}
+
+static void waiting(void) {
+    pid_t me = getpid();
+    int p[2];
+    pipe(p);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pid_t ppid = getppid();
+        write(p[1], &ppid, sizeof ppid);
+        _exit(42);
+    }
+    CHECK("fork-returns-pid", pid > 0 && pid != me, "fork = %d (me %d)", pid, me);
+    pid_t seen = 0;
+    read(p[0], &seen, sizeof seen);
+    EQ("getppid-in-child", seen, me);
+    int st = 0;
+    struct rusage ru;
+    EQ("wait4-pid", wait4(pid, &st, 0, &ru), pid);
+    CHECK("wait4-exit-status", WIFEXITED(st) && WEXITSTATUS(st) == 42, "%s", wstatus(st));
+    ERR("wait4-echild", wait4(-1, &st, 0, NULL), ECHILD);
+    ERR("waitpid-bad-options-einval", waitpid(-1, &st, 0x1000), EINVAL);
+
+    if ((pid = fork()) == 0) exit(255);
+    waitpid(pid, &st, 0);
+    EQ("exit-255", WEXITSTATUS(st), 255);
+    if ((pid = fork()) == 0) _exit(256 + 3);
+    waitpid(pid, &st, 0);
+    EQ("exit-status-low-byte", WEXITSTATUS(st), 3);
+
+    if ((pid = fork()) == 0) { for (;;) pause(); }
+    EQ("waitpid-wnohang-running", waitpid(pid, &st, WNOHANG), 0);
+    EQ("kill-0-alive", kill(pid, 0), 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    CHECK("killed-by-sigkill", WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "%s", wstatus(st));
+    ERR("kill-reaped-esrch", kill(pid, 0), ESRCH);
+
+    if ((pid = fork()) == 0) { for (;;) pause(); }
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+    CHECK("killed-by-sigterm", WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "%s", wstatus(st));
+
+    /* A zombie still exists for kill(pid, 0) until it is reaped. */
+    pipe(p);
+    if ((pid = fork()) == 0) _exit(0);
+    sleep_ms(50);
+    EQ("zombie-kill-0", kill(pid, 0), 0);
+    waitpid(pid, &st, 0);
+
+    /* waitpid(-1) picks whichever child exited; a specific pid waits for that one. */
+    pid_t a = fork();
+    if (a == 0) _exit(1);
+    pid_t b = fork();
+    if (b == 0) { sleep_ms(100); _exit(2); }
+    EQ("waitpid-specific", waitpid(b, &st, 0), b);
+    EQ("waitpid-specific-status", WEXITSTATUS(st), 2);
+    EQ("waitpid-any", waitpid(-1, &st, 0), a);
+
+    /* waitid */
+    if ((pid = fork()) == 0) _exit(9);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    sleep_ms(50);
+    OK("waitid-wnowait", waitid(P_PID, pid, &si, WEXITED | WNOWAIT));
+    memset(&si, 0, sizeof si);
+    OK("waitid-wexited", waitid(P_PID, pid, &si, WEXITED));
+    CHECK("waitid-siginfo", si.si_pid == pid && si.si_signo == SIGCHLD && si.si_code == CLD_EXITED && si.si_status == 9,
+          "pid %d signo %d code %d status %d", si.si_pid, si.si_signo, si.si_code, si.si_status);
+    if ((pid = fork()) == 0) { for (;;) pause(); }
+    memset(&si, 0xff, sizeof si);
+    EQ("waitid-wnohang", waitid(P_ALL, 0, &si, WEXITED | WNOHANG), 0);
+    EQ("waitid-wnohang-zero-pid", si.si_pid, 0);
+    kill(pid, SIGKILL);
+    memset(&si, 0, sizeof si);
+    waitid(P_PID, pid, &si, WEXITED);
+    CHECK("waitid-killed", si.si_code == CLD_KILLED && si.si_status == SIGKILL, "code %d status %d", si.si_code, si.si_status);
+    ERR("waitid-no-options-einval", waitid(P_ALL, 0, &si, 0), EINVAL);
+
+    /* With SIGCHLD ignored, children are reaped by the kernel. */
+    signal(SIGCHLD, SIG_IGN);
+    if ((pid = fork()) == 0) _exit(0);
+    ERR("sigchld-ignored-autoreap", waitpid(pid, &st, 0), ECHILD);
+    signal(SIGCHLD, SIG_DFL);
+}
+
+static void exec_checks(void) {
+    int st = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = { "sh", "-c", "exit $X", NULL };
+        char *envp[] = { "X=7", NULL };
+        execve("/bin/sh", argv, envp);
+        _exit(100);
+    }
+    waitpid(pid, &st, 0);
+    CHECK("execve-runs-with-env", WIFEXITED(st) && WEXITSTATUS(st) == 7, "%s", wstatus(st));
+
+    char *argv[] = { "x", NULL };
+    ERR("execve-enoent", execve("/nonexistent", argv, NULL), ENOENT);
+    ERR("execve-directory-eacces", execve("/tmp", argv, NULL), EACCES);
+    int fd = open("/tmp/noexec-file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    write(fd, "#!/bin/sh\n", 10);
+    close(fd);
+    ERR("execve-not-executable-eacces", execve("/tmp/noexec-file", argv, NULL), EACCES);
+    fd = open("/tmp/garbage-exe", O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    write(fd, "\x01\x02\x03\x04garbage", 11);
+    close(fd);
+    ERR("execve-bad-format-enoexec", execve("/tmp/garbage-exe", argv, NULL), ENOEXEC);
+
+    /* Descriptors survive execve unless close-on-exec. */
+    int p[2];
+    pipe(p);
+    dup2(p[1], 9);
+    if ((pid = fork()) == 0) {
+        execl("/bin/sh", "sh", "-c", "echo x >&9", (char *)NULL);
+        _exit(100);
+    }
+    waitpid(pid, &st, 0);
+    CHECK("execve-keeps-fds", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+    fcntl(9, F_SETFD, FD_CLOEXEC);
+    if ((pid = fork()) == 0) {
+        execl("/bin/sh", "sh", "-c", "echo x >&9 || exit 3", (char *)NULL);
+        _exit(100);
+    }
+    waitpid(pid, &st, 0);
+    CHECK("execve-closes-cloexec", WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 100, "%s", wstatus(st));
+    close(9);
+    close(p[0]);
+    close(p[1]);
+
+    /* A handled signal is reset to the default by execve; an ignored one stays ignored. */
+    signal(SIGUSR1, SIG_IGN);
+    if ((pid = fork()) == 0) {
+        execl("/bin/sh", "sh", "-c", "kill -USR1 $$; exit 0", (char *)NULL);
+        _exit(100);
+    }
+    waitpid(pid, &st, 0);
+    CHECK("execve-keeps-ignored-signal", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+    signal(SIGUSR1, SIG_DFL);
+}
+
+static void groups_sessions(void) {
+    int st = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int bad = 0;
+        if (setpgid(0, 0) != 0) bad |= 1;
+        if (getpgid(0) != getpid()) bad |= 2;
+        if (getpgrp() != getpid()) bad |= 4;
+        /* A process group leader cannot start a session. */
+        if (setsid() != -1 || errno != EPERM) bad |= 8;
+        _exit(bad);
+    }
+    waitpid(pid, &st, 0);
+    EQ("setpgid-getpgid-leader", WEXITSTATUS(st) & 7, 0);
+    EQ("setsid-group-leader-eperm", WEXITSTATUS(st) & 8, 0);
+
+    if ((pid = fork()) == 0) {
+        pid_t sid = setsid();
+        int bad = 0;
+        if (sid != getpid()) bad |= 1;
+        if (getsid(0) != getpid()) bad |= 2;
+        if (getpgid(0) != getpid()) bad |= 4;
+        _exit(bad);
+    }
+    waitpid(pid, &st, 0);
+    EQ("setsid-new-session", WEXITSTATUS(st), 0);
+
+    /* The parent can move its child into a new group. */
+    if ((pid = fork()) == 0) { for (;;) pause(); }
+    OK("setpgid-child", setpgid(pid, pid));
+    EQ("getpgid-child", getpgid(pid), pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    ERR("setpgid-esrch", setpgid(99999, 0), ESRCH);
+    ERR("getpgid-esrch", getpgid(99999), ESRCH);
+    ERR("setpgid-negative-einval", setpgid(0, -1), EINVAL);
+    EQ("getsid-self", getsid(0), getsid(getpid()));
+}
+
+static void prctl_checks(void) {
+    char name[32] = {0};
+    OK("pr-set-name", prctl(PR_SET_NAME, "a-very-long-thread-name", 0, 0, 0));
+    OK("pr-get-name", prctl(PR_GET_NAME, name, 0, 0, 0));
+    CHECK("pr-name-truncated-to-15", !strcmp(name, "a-very-long-thr"), "name %s", name);
+    int fd = open("/proc/self/comm", O_RDONLY);
+    char comm[32] = {0};
+    read(fd, comm, sizeof comm - 1);
+    close(fd);
+    CHECK("proc-self-comm", !strcmp(comm, "a-very-long-thr\n"), "comm %s", comm);
+
+    OK("pr-set-pdeathsig", prctl(PR_SET_PDEATHSIG, SIGUSR2, 0, 0, 0));
+    int sig = 0;
+    OK("pr-get-pdeathsig", prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0));
+    EQ("pr-pdeathsig-value", sig, SIGUSR2);
+    ERR("pr-set-pdeathsig-einval", prctl(PR_SET_PDEATHSIG, 65, 0, 0, 0), EINVAL);
+    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    /* The parent-death signal reaches a child when its parent exits:
+     * B forks C (pdeathsig SIGKILL) and exits; C would otherwise live 5 s.
+     * C's end of a pipe closing tells us it died. */
+    int p[2];
+    pipe(p);
+    pid_t b = fork();
+    if (b == 0) {
+        pid_t c = fork();
+        if (c == 0) {
+            close(p[0]);
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            write(p[1], "r", 1);
+            sleep_ms(5000);
+            _exit(0);
+        }
+        char r;
+        close(p[1]);
+        read(p[0], &r, 1);
+        _exit(0);
+    }
+    close(p[1]);
+    int st;
+    waitpid(b, &st, 0);
+    char r;
+    read(p[0], &r, 1);
+    struct pollfd pf = { p[0], POLLIN, 0 };
+    int n = poll(&pf, 1, 2000);
+    CHECK("pdeathsig-delivered", n == 1 && read(p[0], &r, 1) == 0, "the child outlived its parent (poll %d)", n);
+    close(p[0]);
+
+    OK("pr-set-no-new-privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    EQ("pr-get-no-new-privs", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), 1);
+    ERR("pr-no-new-privs-unset-einval", prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0), EINVAL);
+    EQ("pr-get-dumpable", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+    ERR("prctl-bad-option-einval", prctl(0x7fff1234, 0, 0, 0, 0), EINVAL);
+}
+
+static void usage_checks(void) {
+    pid_t pid = fork();
+    if (pid == 0) { burn_cpu(200); _exit(0); }
+    int st;
+    struct rusage ru4;
+    memset(&ru4, 0, sizeof ru4);
+    wait4(pid, &st, 0, &ru4);
+    long w4 = ru4.ru_utime.tv_sec * 1000000 + ru4.ru_utime.tv_usec + ru4.ru_stime.tv_sec * 1000000 + ru4.ru_stime.tv_usec;
+    CHECK("wait4-rusage-cpu", w4 >= 50000, "child used %ld us (burned ~200 ms)", w4);
+    struct rusage ru;
+    OK("getrusage-children", getrusage(RUSAGE_CHILDREN, &ru));
+    long us = ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    CHECK("getrusage-children-cpu", us >= 50000, "children used %ld us (burned ~200 ms)", us);
+    burn_cpu(100);
+    OK("getrusage-self", getrusage(RUSAGE_SELF, &ru));
+    us = ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    CHECK("getrusage-self-cpu", us >= 30000, "self used %ld us (burned ~100 ms)", us);
+    CHECK("getrusage-maxrss", ru.ru_maxrss > 0, "ru_maxrss %ld", ru.ru_maxrss);
+    ERR("getrusage-bad-who-einval", getrusage(42, &ru), EINVAL);
+    struct tms t;
+    clock_t c = times(&t);
+    CHECK("times", c != (clock_t)-1 && t.tms_cutime + t.tms_cstime >= 5, "times %ld cutime %ld cstime %ld", (long)c, (long)t.tms_cutime, (long)t.tms_cstime);
+}
+
+static int vfork_shared;
+
+static void sched_checks(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    OK("sched-getaffinity", sched_getaffinity(0, sizeof set, &set));
+    CHECK("sched-getaffinity-count", CPU_COUNT(&set) >= 1, "%d cpus", CPU_COUNT(&set));
+    EQ("sched-getaffinity-raw-size", syscall(SYS_sched_getaffinity, 0, sizeof set, &set) % sizeof(long), 0);
+    ERR("sched-getaffinity-small-einval", syscall(SYS_sched_getaffinity, 0, 1, &set), EINVAL);
+    ERR("sched-getaffinity-esrch", sched_getaffinity(99999, sizeof set, &set), ESRCH);
+    CHECK("nprocs", sysconf(_SC_NPROCESSORS_ONLN) >= 1, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    OK("sched-yield", sched_yield());
+    unsigned cpu = 12345, node = 12345;
+    OK("getcpu", syscall(SYS_getcpu, &cpu, &node, NULL));
+    CHECK("getcpu-in-affinity", cpu < CPU_SETSIZE && CPU_ISSET(cpu, &set), "cpu %u", cpu);
+    EQ("sched-getscheduler", sched_getscheduler(0), SCHED_OTHER);
+    struct sched_param sp = { 0 };
+    OK("sched-getparam", sched_getparam(0, &sp));
+    EQ("sched-get-priority-max-fifo", sched_get_priority_max(SCHED_FIFO), 99);
+    errno = 0;
+    int prio = getpriority(PRIO_PROCESS, 0);
+    CHECK("getpriority", errno == 0 && prio >= -20 && prio <= 19, "getpriority %d %s", prio, ename(errno));
+}
+
+static void vfork_clone(void) {
+    int st;
+    vfork_shared = 0;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        vfork_shared = 77;
+        _exit(3);
+    }
+    waitpid(pid, &st, 0);
+    EQ("vfork-exit", WEXITSTATUS(st), 3);
+    EQ("vfork-shares-memory", vfork_shared, 77);
+
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.exit_signal = SIGCHLD;
+    long r = syscall(SYS_clone3, &args, sizeof args);
+    if (r == 0) _exit(5);
+    if (r > 0) {
+        waitpid(r, &st, 0);
+        CHECK("clone3-enosys-or-works", WIFEXITED(st) && WEXITSTATUS(st) == 5, "%s", wstatus(st));
+    } else {
+        CHECK("clone3-enosys-or-works", errno == ENOSYS, "clone3: %s", ename(errno));
+    }
+
+    /* An orphan is reparented to the namespace's init (our program's main process, pid 1). */
+    int p[2];
+    pipe(p);
+    pid = fork();
+    if (pid == 0) {
+        if (fork() == 0) {
+            sleep_ms(200);
+            pid_t pp = getppid();
+            write(p[1], &pp, sizeof pp);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    pid_t pp = -1;
+    read(p[0], &pp, sizeof pp);
+    EQ("orphan-reparented-to-init", pp, 1);
+}
+
+static void checks(void) {
+    waiting();
+    exec_checks();
+    groups_sessions();
+    prctl_checks();
+    usage_checks();
+    sched_checks();
+    vfork_clone();
+}

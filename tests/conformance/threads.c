@@ -1,0 +1,295 @@
+/* Threads: futex operations, robust lists, pthread synchronisation,
+ * thread identity, thread exit, and signals aimed at threads, checked
+ * against futex(2), set_robust_list(2), gettid(2), tgkill(2),
+ * pthread_mutexattr_setrobust(3) and signal(7). Each group runs in its own
+ * process with a bound, so a lost wake-up fails only its own checks. */
+#include "check.h"
+#include <dirent.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+static long futex(_Atomic int *uaddr, int op, int val, const struct timespec *ts, _Atomic int *uaddr2, int val3) {
+    return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
+}
+
+static _Atomic int f1, f2, ready;
+
+static void *waiter(void *arg) {
+    long bits = (long)arg;
+    atomic_fetch_add(&ready, 1);
+    long r;
+    do {
+        if (bits) r = futex(&f1, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0, NULL, NULL, (int)bits);
+        else r = futex(&f1, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    } while (r == -1 && errno == EINTR);
+    return (void *)r;
+}
+
+/* Waits until `n` waiters have announced themselves, then gives them time to sleep. */
+static void await_ready(int n) {
+    while (atomic_load(&ready) < n) sched_yield();
+    sleep_ms(100);
+}
+
+static void futex_checks(void) {
+    f1 = 5;
+    ERR("futex-wait-mismatch-eagain", futex(&f1, FUTEX_WAIT_PRIVATE, 4, NULL, NULL, 0), EAGAIN);
+    struct timespec rel = { 0, 50 * 1000000 };
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ERR("futex-wait-timeout-etimedout", futex(&f1, FUTEX_WAIT_PRIVATE, 5, &rel, NULL, 0), ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    CHECK("futex-wait-timeout-waits", ms >= 45 && ms < 2000, "waited %ld ms", ms);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    a.tv_nsec += 50 * 1000000;
+    if (a.tv_nsec >= 1000000000) { a.tv_sec++; a.tv_nsec -= 1000000000; }
+    ERR("futex-wait-bitset-abs-etimedout", futex(&f1, FUTEX_WAIT_BITSET_PRIVATE, 5, &a, NULL, FUTEX_BITSET_MATCH_ANY), ETIMEDOUT);
+    ERR("futex-wait-bitset-zero-einval", futex(&f1, FUTEX_WAIT_BITSET_PRIVATE, 5, NULL, NULL, 0), EINVAL);
+    struct timespec bad = { 0, 1000000000 };
+    ERR("futex-wait-bad-timeout-einval", futex(&f1, FUTEX_WAIT_PRIVATE, 5, &bad, NULL, 0), EINVAL);
+    EQ("futex-wake-nobody", futex(&f1, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), 0);
+    ERR("futex-bad-op-enosys", futex(&f1, 99, 0, NULL, NULL, 0), ENOSYS);
+    ERR("futex-unaligned-einval", syscall(SYS_futex, (char *)&f1 + 1, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), EINVAL);
+    ERR("futex-wait-bad-address-efault", syscall(SYS_futex, (int *)8, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0), EFAULT);
+
+    /* WAKE wakes exactly the number asked for. */
+    f1 = 0;
+    ready = 0;
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++) pthread_create(&t[i], NULL, waiter, NULL);
+    await_ready(3);
+    EQ("futex-wake-one", futex(&f1, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), 1);
+    EQ("futex-wake-rest", futex(&f1, FUTEX_WAKE_PRIVATE, 10, NULL, NULL, 0), 2);
+    void *r;
+    long zeros = 0;
+    for (int i = 0; i < 3; i++) { pthread_join(t[i], &r); zeros += r == NULL; }
+    EQ("futex-wait-returns-0", zeros, 3);
+
+    /* WAKE_BITSET only wakes waiters whose bits intersect. */
+    ready = 0;
+    pthread_create(&t[0], NULL, waiter, (void *)1L);
+    await_ready(1);
+    EQ("futex-wake-bitset-miss", futex(&f1, FUTEX_WAKE_BITSET_PRIVATE, 1, NULL, NULL, 2), 0);
+    EQ("futex-wake-bitset-hit", futex(&f1, FUTEX_WAKE_BITSET_PRIVATE, 1, NULL, NULL, 1), 1);
+    pthread_join(t[0], NULL);
+
+    /* CMP_REQUEUE: wake one, move one to f2; EAGAIN when the value changed. */
+    ready = 0;
+    for (long i = 0; i < 2; i++) pthread_create(&t[i], NULL, waiter, NULL);
+    await_ready(2);
+    ERR("futex-cmp-requeue-mismatch-eagain", futex(&f1, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)1L, &f2, 7), EAGAIN);
+    EQ("futex-cmp-requeue", futex(&f1, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)1L, &f2, 0), 2);
+    sleep_ms(50);
+    EQ("futex-requeued-waiter-on-f2", futex(&f2, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), 1);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+
+    /* WAKE_OP: *f2 = 1 (old value 0 == 0, so f2's waiters are woken too). */
+    f2 = 0;
+    int op = FUTEX_OP(FUTEX_OP_SET, 1, FUTEX_OP_CMP_EQ, 0);
+    EQ("futex-wake-op", futex(&f1, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &f2, op), 0);
+    EQ("futex-wake-op-sets-value", f2, 1);
+}
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_barrier_t bar;
+static int plain_counter, done_threads;
+static __thread int tls_value;
+static _Atomic int tls_ok;
+
+static void *worker(void *arg) {
+    tls_value = (int)(long)arg;
+    pthread_barrier_wait(&bar);
+    for (int i = 0; i < 10000; i++) {
+        pthread_mutex_lock(&mu);
+        plain_counter++;
+        pthread_mutex_unlock(&mu);
+    }
+    if (tls_value == (int)(long)arg) atomic_fetch_add(&tls_ok, 1);
+    pthread_mutex_lock(&mu);
+    done_threads++;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    return (void *)(long)gettid();
+}
+
+static void pthread_checks(void) {
+    enum { N = 4 };
+    pthread_t t[N];
+    pthread_barrier_init(&bar, NULL, N);
+    for (long i = 0; i < N; i++) pthread_create(&t[i], NULL, worker, (void *)i);
+    pthread_mutex_lock(&mu);
+    while (done_threads < N) pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    long tids[N];
+    for (int i = 0; i < N; i++) { void *r; pthread_join(t[i], &r); tids[i] = (long)r; }
+    EQ("mutex-counter", plain_counter, N * 10000);
+    EQ("tls-per-thread", tls_ok, N);
+    int distinct = 1;
+    for (int i = 0; i < N; i++) {
+        if (tids[i] == getpid()) distinct = 0;
+        for (int j = 0; j < i; j++) if (tids[i] == tids[j]) distinct = 0;
+    }
+    CHECK("gettid-distinct-in-threads", distinct, "thread ids %ld %ld %ld %ld (pid %d)", tids[0], tids[1], tids[2], tids[3], getpid());
+    EQ("main-thread-tid-is-pid", gettid(), getpid());
+
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    abs.tv_nsec += 50 * 1000000;
+    if (abs.tv_nsec >= 1000000000) { abs.tv_sec++; abs.tv_nsec -= 1000000000; }
+    pthread_mutex_lock(&mu);
+    EQ("cond-timedwait-etimedout", pthread_cond_timedwait(&cv, &mu, &abs), ETIMEDOUT);
+    pthread_mutex_unlock(&mu);
+    pthread_mutex_t em;
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init(&em, &ma);
+    pthread_mutex_lock(&em);
+    EQ("errorcheck-mutex-edeadlk", pthread_mutex_lock(&em), EDEADLK);
+    pthread_mutex_unlock(&em);
+    EQ("mutex-trylock-free", pthread_mutex_trylock(&em), 0);
+}
+
+static void *getpid_thread(void *arg) {
+    (void)arg;
+    return (void *)(long)getpid();
+}
+static void *exiting_thread(void *arg) {
+    (void)arg;
+    pthread_exit((void *)42L);
+}
+static void *sleeping_thread(void *arg) {
+    (void)arg;
+    for (;;) sleep_ms(100);
+    return NULL;
+}
+static void *exit_group_thread(void *arg) {
+    (void)arg;
+    sleep_ms(50);
+    exit(3);
+}
+
+static void robust_owner_dies(pthread_mutex_t *m) {
+    pthread_mutex_lock(m);
+}
+static void *robust_thread(void *arg) {
+    robust_owner_dies(arg);
+    return NULL; /* exits holding the mutex */
+}
+
+static void lifecycle_checks(void) {
+    pthread_t t;
+    void *r;
+    pthread_create(&t, NULL, getpid_thread, NULL);
+    pthread_join(t, &r);
+    EQ("getpid-same-in-thread", (long)r, getpid());
+    pthread_create(&t, NULL, exiting_thread, NULL);
+    pthread_join(t, &r);
+    EQ("pthread-exit-value", (long)r, 42);
+
+    /* A thread exits while others run; the process goes on. */
+    pthread_t s;
+    pthread_create(&s, NULL, sleeping_thread, NULL);
+    pthread_create(&t, NULL, exiting_thread, NULL);
+    pthread_join(t, &r);
+    EQ("thread-exit-while-others-run", (long)r, 42);
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) n += e->d_name[0] != '.';
+        closedir(d);
+    }
+    EQ("proc-self-task-count", n, 2);
+
+    /* exit() from a thread ends the whole process with its status. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_t x;
+        pthread_create(&x, NULL, exit_group_thread, NULL);
+        for (;;) sleep_ms(100);
+    }
+    int st;
+    EQ("exit-from-thread-status", (wait_bounded(pid, &st, 3000) == pid && WIFEXITED(st)) ? WEXITSTATUS(st) : -1, 3);
+
+    struct robust_list_head *head = NULL;
+    size_t len = 0;
+    OK("get-robust-list", syscall(SYS_get_robust_list, 0, &head, &len));
+    CHECK("robust-list-set-by-libc", head != NULL && len == sizeof(struct robust_list_head), "head %p len %zu", (void *)head, len);
+    ERR("set-robust-list-bad-len-einval", syscall(SYS_set_robust_list, head, len + 1), EINVAL);
+
+    /* A robust mutex whose owner died: the next locker gets EOWNERDEAD. */
+    pthread_mutex_t rm;
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&rm, &ma);
+    pthread_create(&t, NULL, robust_thread, &rm);
+    pthread_join(t, NULL);
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    abs.tv_sec += 1;
+    EQ("robust-mutex-eownerdead", pthread_mutex_timedlock(&rm, &abs), EOWNERDEAD);
+}
+
+static _Atomic long handled_tid;
+static _Atomic int target_ready;
+static long target_tid;
+
+static void on_usr1(int sig) {
+    (void)sig;
+    handled_tid = gettid();
+}
+static void *target_thread(void *arg) {
+    (void)arg;
+    target_tid = gettid();
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    target_ready = 1;
+    for (int i = 0; i < 300 && !handled_tid; i++) sleep_ms(10);
+    return NULL;
+}
+
+static void signal_checks(void) {
+    signal(SIGUSR1, on_usr1);
+    pthread_t t;
+    target_ready = 0;
+    handled_tid = 0;
+    pthread_create(&t, NULL, target_thread, NULL);
+    while (!target_ready) sched_yield();
+    OK("tgkill-thread", syscall(SYS_tgkill, getpid(), target_tid, SIGUSR1));
+    pthread_join(t, NULL);
+    EQ("tgkill-runs-in-target-thread", handled_tid, target_tid);
+
+    /* A process-directed signal goes to a thread that does not block it. */
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    target_ready = 0;
+    handled_tid = 0;
+    pthread_create(&t, NULL, target_thread, NULL);
+    while (!target_ready) sched_yield();
+    kill(getpid(), SIGUSR1);
+    pthread_join(t, NULL);
+    EQ("kill-picks-unblocking-thread", handled_tid, target_tid);
+    sigset_t mine;
+    pthread_sigmask(SIG_BLOCK, NULL, &mine);
+    EQ("thread-mask-is-per-thread", sigismember(&mine, SIGUSR1), 1);
+    ERR("tgkill-dead-thread-esrch", syscall(SYS_tgkill, getpid(), target_tid, SIGUSR1), ESRCH);
+    signal(SIGUSR1, SIG_IGN);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+}
+
+static void checks(void) {
+    group("futex", futex_checks, 10000);
+    group("pthread", pthread_checks, 10000);
+    group("lifecycle", lifecycle_checks, 10000);
+    group("signals", signal_checks, 10000);
+}

@@ -1,0 +1,442 @@
+//! Issue 3: the C conformance suite. One small C program per area
+//! (`tests/conformance/<area>.c`), compiled here with gcc, static and
+//! dynamic, checks results against Linux's documented behaviour (errno
+//! values included) and prints one `ok NAME` or `FAIL NAME: ...` line per
+//! check. Each build runs natively (the control: in a chroot of the same
+//! root filesystem; it must pass, or the check is wrong) and under the
+//! sandbox on every platform. A report lists native / platform results per
+//! program.
+//!
+//! The regression rule: `tests/conformance/known-failures` lists the
+//! checks the Sentry fails today. The test fails when the native control
+//! fails anything, when a sandboxed check fails that is not listed, or when
+//! a listed check passes (the list must not go stale). The native run's
+//! check names are the plan: a name the sandboxed run never printed (it
+//! crashed or hung first) is a failure of that check.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sandbox_tests::cleanup::leftovers;
+use sandbox_tests::{
+    native_command, run_bounded, run_quietly, unique_name, Bundle, Output, Runtime, TempDir,
+};
+
+/// The areas, most fundamental first.
+const AREAS: &[&str] = &[
+    "files", "process", "signals", "memory", "pipes", "threads", "time", "identity", "events",
+    "sockets", "timers",
+];
+
+/// The sandbox's platforms (`sandbox --platform`): every one that exists
+/// runs every program.
+const PLATFORMS: &[&str] = &["ptrace"];
+
+const VARIANTS: &[(&str, &[&str])] = &[("static", &["-static"]), ("dynamic", &[])];
+
+/// How long one program may run; each program has its own, shorter,
+/// watchdog (check.h), so this only catches a wedged runtime.
+const PROGRAM_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The pseudo-check that fails when a program's exit status disagrees with
+/// its checks (it exited non-zero, or was killed, with every check passed;
+/// or it exited 0 with a failure), or when it had to be killed on timeout.
+const EXIT_CHECK: &str = "exit-status";
+
+fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
+}
+
+/// The result of one check in one run.
+#[derive(Clone, Debug, PartialEq)]
+enum Verdict {
+    Ok,
+    Fail(String),
+}
+
+/// One run of one program: its checks in the order printed.
+struct Run {
+    checks: Vec<(String, Verdict)>,
+    output: Output,
+    timed_out: bool,
+}
+
+impl Run {
+    fn parse(output: Output, timed_out: bool) -> Run {
+        let mut checks = Vec::new();
+        for line in output.stdout.lines() {
+            if let Some(name) = line.strip_prefix("ok ") {
+                checks.push((name.trim().to_string(), Verdict::Ok));
+            } else if let Some(rest) = line.strip_prefix("FAIL ") {
+                let (name, why) = rest.split_once(": ").unwrap_or((rest, ""));
+                checks.push((name.trim().to_string(), Verdict::Fail(why.to_string())));
+            }
+        }
+        Run {
+            checks,
+            output,
+            timed_out,
+        }
+    }
+
+    fn all_ok(&self) -> bool {
+        self.checks.iter().all(|(_, v)| *v == Verdict::Ok)
+    }
+
+    /// Does the exit status agree with the printed checks?
+    fn exit_agrees(&self) -> bool {
+        !self.timed_out && (self.output.code() == Some(0)) == self.all_ok()
+    }
+
+    fn describe_exit(&self) -> String {
+        let st = self.output.status;
+        let how = match (st.code(), st.signal()) {
+            (Some(c), _) => format!("exited {c}"),
+            (None, Some(s)) => format!("killed by signal {s}"),
+            _ => format!("{st}"),
+        };
+        if self.timed_out {
+            format!("timed out after {PROGRAM_TIMEOUT:?} and was killed ({how})")
+        } else {
+            how
+        }
+    }
+
+    /// The failures of this sandboxed run against the native plan: check
+    /// name -> why. Checks not in the plan are failures too (a program
+    /// that takes another path under the sandbox).
+    fn failures(&self, plan: &[String]) -> BTreeMap<String, String> {
+        let mut seen: BTreeMap<&str, &Verdict> = BTreeMap::new();
+        let mut failed = BTreeMap::new();
+        for (name, v) in &self.checks {
+            if seen.insert(name, v).is_some() {
+                failed.insert(name.clone(), "printed more than once".to_string());
+            }
+            if let Verdict::Fail(why) = v {
+                failed.insert(name.clone(), why.clone());
+            }
+            if !plan.contains(name) {
+                failed.entry(name.clone()).or_insert_with(|| {
+                    "printed a check the native control does not have".to_string()
+                });
+            }
+        }
+        let last = self.checks.last().map(|(n, _)| n.as_str()).unwrap_or("");
+        for name in plan {
+            if !seen.contains_key(name.as_str()) {
+                failed.insert(
+                    name.clone(),
+                    format!(
+                        "never printed ({}; last check printed: {last:?})",
+                        self.describe_exit()
+                    ),
+                );
+            }
+        }
+        if !self.exit_agrees() {
+            failed.insert(EXIT_CHECK.to_string(), self.describe_exit());
+        }
+        failed
+    }
+}
+
+/// `area/variant/check` entries of tests/conformance/known-failures; the
+/// variant may be `*` (both builds).
+struct KnownFailures {
+    entries: BTreeMap<(String, String, String), String>,
+}
+
+impl KnownFailures {
+    fn load() -> KnownFailures {
+        let path = source_dir().join("known-failures");
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut entries = BTreeMap::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, reason) = line.split_once('#').unwrap_or((line, ""));
+            let where_ = format!("{}:{}", path.display(), i + 1);
+            assert!(
+                !reason.trim().is_empty(),
+                "{where_}: every known failure needs a `# reason`"
+            );
+            let parts: Vec<&str> = key.trim().split('/').collect();
+            assert!(
+                parts.len() == 3
+                    && AREAS.contains(&parts[0])
+                    && ["static", "dynamic", "*"].contains(&parts[1])
+                    && !parts[2].is_empty(),
+                "{where_}: want `<area>/<static|dynamic|*>/<check>  # reason`, got {raw:?}"
+            );
+            let k = (parts[0].into(), parts[1].into(), parts[2].into());
+            assert!(
+                entries.insert(k, reason.trim().to_string()).is_none(),
+                "{where_}: listed twice"
+            );
+        }
+        KnownFailures { entries }
+    }
+
+    /// The entry covering `check` of `area`'s `variant` build, if any.
+    fn covers(&self, area: &str, variant: &str, check: &str) -> bool {
+        [variant, "*"].iter().any(|v| {
+            let k = (area.to_string(), v.to_string(), check.to_string());
+            self.entries.contains_key(&k)
+        })
+    }
+}
+
+/// Compiles every area, static and dynamic, into `out`, and returns the
+/// shared libraries the dynamic builds need.
+fn compile(out: &Path) -> BTreeSet<PathBuf> {
+    let src = source_dir();
+    let mut libs = BTreeSet::new();
+    for area in AREAS {
+        for (variant, flags) in VARIANTS {
+            let bin = out.join(format!("{area}-{variant}"));
+            let res = Command::new("gcc")
+                .args(*flags)
+                .args(["-O1", "-pthread", "-Wall", "-I"])
+                .arg(&src)
+                .arg("-o")
+                .arg(&bin)
+                .arg(src.join(format!("{area}.c")))
+                .arg("-lrt")
+                .output()
+                .expect("gcc runs (install gcc)");
+            assert!(
+                res.status.success(),
+                "gcc {area}.c ({variant}):\n{}",
+                String::from_utf8_lossy(&res.stderr)
+            );
+            if !res.stderr.is_empty() {
+                eprintln!(
+                    "gcc {area}.c ({variant}) warned:\n{}",
+                    String::from_utf8_lossy(&res.stderr)
+                );
+            }
+            if flags.is_empty() {
+                let ldd = Command::new("ldd").arg(&bin).output().expect("ldd runs");
+                libs.extend(
+                    String::from_utf8_lossy(&ldd.stdout)
+                        .split_whitespace()
+                        .filter(|w| w.starts_with('/'))
+                        .map(PathBuf::from),
+                );
+            }
+        }
+    }
+    // pthread_exit and pthread_cancel load libgcc_s to unwind.
+    let libgcc = Command::new("gcc")
+        .arg("-print-file-name=libgcc_s.so.1")
+        .output()
+        .expect("gcc runs");
+    let libgcc = PathBuf::from(String::from_utf8_lossy(&libgcc.stdout).trim());
+    if libgcc.is_absolute() {
+        libs.insert(libgcc);
+    }
+    libs
+}
+
+/// Copies `src` (resolving symlinks) to `dst_rel` under `rootfs`.
+fn install(rootfs: &Path, src: &Path, dst_rel: &Path) {
+    let dst = rootfs.join(dst_rel.strip_prefix("/").unwrap_or(dst_rel));
+    fs::create_dir_all(dst.parent().expect("a parent")).expect("create_dir_all in the rootfs");
+    let real = fs::canonicalize(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    fs::copy(&real, &dst)
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", real.display(), dst.display()));
+}
+
+/// A fresh busybox bundle running `/bin/conf-<program>`, with the dynamic
+/// builds' libraries. Fresh for every run, so no run sees another's files.
+fn bundle(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Bundle {
+    let prog = format!("/bin/conf-{program}");
+    let b = Bundle::busybox(&format!("conf-{program}"), &[&prog]);
+    install(&b.rootfs(), &bins.join(program), Path::new(&prog));
+    for lib in libs {
+        // The library's own path, as ldd named it (the loader looks there).
+        let name = if lib.file_name().is_some_and(|n| n == "libgcc_s.so.1") {
+            PathBuf::from("/lib/x86_64-linux-gnu/libgcc_s.so.1")
+        } else {
+            lib.clone()
+        };
+        install(&b.rootfs(), lib, &name);
+    }
+    b
+}
+
+fn run_native(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Run {
+    let b = bundle(bins, libs, program);
+    let cmd = native_command(&b, &format!("exec /bin/conf-{program}"));
+    match run_bounded(cmd, PROGRAM_TIMEOUT) {
+        Ok(out) => Run::parse(out, false),
+        Err(out) => Run::parse(out, true),
+    }
+}
+
+/// Runs `program` under the sandbox on `platform`; also returns anything
+/// the container left behind.
+fn run_sandbox(
+    rt: &Runtime,
+    platform: &str,
+    bins: &Path,
+    libs: &BTreeSet<PathBuf>,
+    program: &str,
+) -> (Run, Vec<String>) {
+    let mut b = bundle(bins, libs, program);
+    b.id = unique_name(&format!("conf-{}-{platform}", program.replace('/', "-")));
+    let bundle_path = b.path().to_string_lossy().into_owned();
+    let cmd = rt.command(&[
+        "--platform",
+        platform,
+        "run",
+        "--bundle",
+        &bundle_path,
+        &b.id,
+    ]);
+    let run = match run_bounded(cmd, PROGRAM_TIMEOUT) {
+        Ok(out) => Run::parse(out, false),
+        Err(out) => {
+            let t = Duration::from_secs(10);
+            run_quietly(rt.command(&["kill", &b.id, "9"]), t);
+            run_quietly(rt.command(&["delete", "--force", &b.id]), t);
+            Run::parse(out, true)
+        }
+    };
+    // Leftovers may take a moment to go (a killed process on its way out).
+    let start = Instant::now();
+    let mut left = leftovers(rt.root(), &b.id, b.path());
+    while !left.is_empty() && start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+        left = leftovers(rt.root(), &b.id, b.path());
+    }
+    (run, left)
+}
+
+#[test]
+fn conformance() {
+    let known = KnownFailures::load();
+    let build = TempDir::new("conformance-build");
+    let libs = compile(build.path());
+    let rt = Runtime::sandbox();
+
+    let mut problems: Vec<String> = Vec::new();
+    let mut report = String::new();
+    let mut details = String::new();
+    let _ = write!(report, "{:<20} {:<8}", "program", "native");
+    for p in PLATFORMS {
+        let _ = write!(report, " {p:<24}");
+    }
+    report.push('\n');
+
+    for area in AREAS {
+        for (variant, _) in VARIANTS {
+            let program = format!("{area}-{variant}");
+            let label = format!("{area}/{variant}");
+            let native = run_native(build.path(), &libs, &program);
+            let plan: Vec<String> = native.checks.iter().map(|(n, _)| n.clone()).collect();
+            let native_ok = native.all_ok()
+                && native.exit_agrees()
+                && !plan.is_empty()
+                && plan.iter().collect::<BTreeSet<_>>().len() == plan.len();
+            let _ = write!(
+                report,
+                "{label:<20} {:<8}",
+                if native_ok { "pass" } else { "FAIL" }
+            );
+            if !native_ok {
+                problems.push(format!(
+                    "{label}: the native control failed, so the program is wrong (fix the C \
+                     program, not the expectation):\n{}",
+                    native.output
+                ));
+            }
+            for platform in PLATFORMS {
+                let (run, left) = run_sandbox(&rt, platform, build.path(), &libs, &program);
+                if !left.is_empty() {
+                    problems.push(format!(
+                        "{label} on {platform}: the container left things behind:\n  {}",
+                        left.join("\n  ")
+                    ));
+                }
+                let failures = run.failures(&plan);
+                let mut unexpected = 0;
+                for (check, why) in &failures {
+                    if !known.covers(area, variant, check) {
+                        unexpected += 1;
+                        problems.push(format!(
+                            "{label} on {platform}: check {check} failed and is not in \
+                             known-failures: {why}"
+                        ));
+                    }
+                }
+                // A listed check that passed: the list is stale.
+                for (a, v, check) in known.entries.keys() {
+                    if a == area && (v == variant || v == "*") && !failures.contains_key(check) {
+                        if plan.contains(check) || check == EXIT_CHECK {
+                            problems.push(format!(
+                                "{label} on {platform}: {check} is listed in known-failures \
+                                 but passes now: remove it from known-failures"
+                            ));
+                        } else {
+                            problems.push(format!(
+                                "{area}/{v}/{check} in known-failures names no check of \
+                                 {label}: remove or correct it"
+                            ));
+                        }
+                    }
+                }
+                let cell = if failures.is_empty() {
+                    "pass".to_string()
+                } else {
+                    format!(
+                        "FAIL {}/{} ({} known)",
+                        failures.len(),
+                        plan.len(),
+                        failures.len() - unexpected
+                    )
+                };
+                let _ = write!(report, " {cell:<24}");
+                if !failures.is_empty() {
+                    let _ = writeln!(
+                        details,
+                        "--- {label} on {platform}: {}",
+                        run.describe_exit()
+                    );
+                    for (check, why) in &failures {
+                        let mark = if known.covers(area, variant, check) {
+                            "known"
+                        } else {
+                            "NEW  "
+                        };
+                        let _ = writeln!(details, "  {mark} FAIL {check}: {why}");
+                    }
+                    if !run.output.stderr.trim().is_empty() {
+                        let tail: Vec<&str> = run.output.stderr.lines().rev().take(10).collect();
+                        let _ = writeln!(details, "  stderr (last lines):");
+                        for l in tail.iter().rev() {
+                            let _ = writeln!(details, "    {l}");
+                        }
+                    }
+                }
+            }
+            report.push('\n');
+            // Show progress: the whole suite takes a while.
+            eprintln!("conformance: {label} done");
+        }
+    }
+    println!("\n{report}\n{details}");
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
