@@ -195,6 +195,17 @@ impl FileOps for PipeEnd {
         Some(self)
     }
 
+    fn ioctl(&self, t: &mut crate::kernel::task::Task, req: u64, arg: u64) -> SysResult<u64> {
+        match req {
+            libc::FIONREAD => {
+                let n = lock(&self.pipe.inner).buf.len() as i32;
+                t.mm.write_obj(arg, &n)?;
+                Ok(0)
+            }
+            _ => err(libc::ENOTTY),
+        }
+    }
+
     fn event_seq(&self) -> u64 {
         self.pipe.seq.get()
     }

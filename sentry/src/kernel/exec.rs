@@ -165,6 +165,10 @@ pub fn execve(
     }
     t.altstack = (0, libc::SS_DISABLE, 0);
     t.clear_child_tid = 0;
+    // The new image registers its own robust list.
+    t.thread
+        .robust_list
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     {
         let mut st = lock(&t.proc.state);
         // Linux names the process after the file name it was exec'd by.

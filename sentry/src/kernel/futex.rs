@@ -191,3 +191,75 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
         }
     }
 }
+
+/// `sizeof(struct robust_list_head)`: what set_robust_list insists on.
+pub const ROBUST_LIST_HEAD_LEN: u64 = 24;
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+/// Linux stops walking a list after this many entries (ROBUST_LIST_LIMIT).
+const ROBUST_LIST_LIMIT: usize = 2048;
+
+/// A dying thread's robust futexes (glibc's robust and process-shared
+/// mutexes): each lock it still holds is marked FUTEX_OWNER_DIED and one
+/// waiter is woken, who then gets EOWNERDEAD. Bad pointers end the walk.
+pub fn exit_robust_list(mm: &SharedMm, head: u64, tid: i32) {
+    let Ok(first) = mm.read_u64(head) else { return };
+    let Ok(offset) = mm.read_u64(head + 8) else {
+        return;
+    };
+    let pending = mm.read_u64(head + 16).unwrap_or(0);
+    let release = |entry: u64| {
+        let word = entry.wrapping_add(offset);
+        let Ok(val) = read_word(mm, word) else { return };
+        if val & FUTEX_TID_MASK != tid as u32 {
+            return;
+        }
+        let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+        if mm.write(word, &new.to_le_bytes()).is_ok() && val & FUTEX_WAITERS != 0 {
+            wake(mm, word, 1, u32::MAX);
+        }
+    };
+    let mut entry = first;
+    let mut seen = 0;
+    while entry != head && entry != 0 && seen < ROBUST_LIST_LIMIT {
+        let next = mm.read_u64(entry);
+        // The entry being locked or unlocked right now is done last.
+        if entry != pending {
+            release(entry);
+        }
+        match next {
+            Ok(n) => entry = n,
+            Err(_) => break,
+        }
+        seen += 1;
+    }
+    if pending != 0 {
+        release(pending);
+    }
+}
+
+pub fn set_robust_list(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
+    if a[1] != ROBUST_LIST_HEAD_LEN {
+        return err(libc::EINVAL);
+    }
+    t.thread.robust_list.store(a[0], Ordering::Relaxed);
+    Ok(0)
+}
+
+/// get_robust_list(tid, head_ptr, len_ptr): any thread of the sandbox.
+pub fn get_robust_list(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
+    let head = if a[0] == 0 {
+        t.thread.robust_list.load(Ordering::Relaxed)
+    } else {
+        let tid = i32::try_from(a[0]).map_err(|_| crate::errno::Errno(libc::ESRCH))?;
+        let (_, thread) = t
+            .kernel
+            .thread(tid)
+            .ok_or(crate::errno::Errno(libc::ESRCH))?;
+        thread.robust_list.load(Ordering::Relaxed)
+    };
+    t.mm.write_obj(a[1], &head)?;
+    t.mm.write_obj(a[2], &ROBUST_LIST_HEAD_LEN)?;
+    Ok(0)
+}

@@ -51,6 +51,59 @@ pub struct ProcState {
     pub pdeathsig: i32,
     /// The nice value (getpriority/setpriority); the Sentry does not schedule by it.
     pub nice: i32,
+    /// personality(2)'s execution domain and flags (kept and reported).
+    pub personality: u32,
+    /// CPU time the platform's process used, in ns: sampled from the host
+    /// as threads end.
+    pub cpu_ns: u64,
+    /// CPU time the Sentry spent serving the process's ended tasks (its
+    /// "system" time: system calls run in the Sentry, not in the stub).
+    pub sentry_cpu_ns: u64,
+    /// CPU time of reaped descendants (RUSAGE_CHILDREN, times' cutime).
+    pub children_cpu_ns: u64,
+}
+
+/// The CPU time the host has charged to the process with host pid `pid`
+/// (the platform's stub running the workload), in ns. Linux lets any
+/// process read another's process CPU clock.
+pub fn host_cpu_ns(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    // MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
+    let clock = ((!pid) << 3) | 2;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    let r = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (r == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// CPU time of the calling Sentry thread (the one serving a task), in ns.
+pub fn sentry_thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl ProcState {
+    /// CPU time used so far: the platform process's (its live clock, or
+    /// the last sample) plus the Sentry's time for its ended tasks. Live
+    /// tasks add their own Sentry thread's time ([`sentry_thread_cpu_ns`]).
+    pub fn cpu_now(&self) -> u64 {
+        let stub = if self.zombie.is_some() {
+            self.cpu_ns
+        } else {
+            host_cpu_ns(self.host_pid).unwrap_or(0).max(self.cpu_ns)
+        };
+        stub + self.sentry_cpu_ns
+    }
 }
 
 pub struct Process {

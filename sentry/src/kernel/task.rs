@@ -329,6 +329,12 @@ impl Task {
             ..
         } = self;
         thread.set_interrupter(None);
+        let robust = thread
+            .robust_list
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if robust != 0 {
+            super::futex::exit_robust_list(&mm, robust, tid);
+        }
         lock(&proc.threads).retain(|t| t.tid != tid);
         lock(&kernel.tids).remove(&tid);
         let remaining = lock(&proc.threads).len();
@@ -351,6 +357,7 @@ impl Task {
                     events::wait(seen, None);
                 }
             }
+            sample_cpu(&proc);
             drop(ctx);
             drop(mm);
             *lock(&kernel.live_tasks) -= 1;
@@ -358,6 +365,7 @@ impl Task {
             return;
         }
         // The platform thread goes before the parent can see the exit.
+        sample_cpu(&proc);
         drop(ctx);
         drop(mm);
         lock(&proc.files).clear();
@@ -366,4 +374,14 @@ impl Task {
         *lock(&kernel.live_tasks) -= 1;
         events::notify();
     }
+}
+
+/// Records the process's CPU time while its platform process still exists,
+/// with what this Sentry thread spent serving the task.
+fn sample_cpu(proc: &Process) {
+    let mut st = lock(&proc.state);
+    if let Some(ns) = super::process::host_cpu_ns(st.host_pid) {
+        st.cpu_ns = st.cpu_ns.max(ns);
+    }
+    st.sentry_cpu_ns += super::process::sentry_thread_cpu_ns();
 }

@@ -16,6 +16,8 @@ pub struct Thread {
     zapped: AtomicBool,
     wake_fd: OwnedFd,
     interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
+    /// set_robust_list's head: the locks to release if the thread dies.
+    pub robust_list: std::sync::atomic::AtomicU64,
 }
 
 impl Thread {
@@ -32,6 +34,7 @@ impl Thread {
                 ..Default::default()
             }),
             zapped: AtomicBool::new(false),
+            robust_list: std::sync::atomic::AtomicU64::new(0),
             // SAFETY: a fresh descriptor we own.
             wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
             interrupter: Mutex::new(None),

@@ -361,6 +361,9 @@ pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
             let limit = t.nofile();
             let cloexec = a[1] as i32 == libc::F_DUPFD_CLOEXEC;
             let min = i32::try_from(a[2]).map_err(|_| Errno(libc::EINVAL))?;
+            if min as u64 >= limit {
+                return err(libc::EINVAL);
+            }
             lock(&t.proc.files)
                 .install_from(min, f, cloexec, limit)
                 .map(|fd| fd as u64)

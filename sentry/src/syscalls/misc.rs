@@ -45,6 +45,51 @@ pub fn sethostname(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// A process's CPU time; the caller's own includes the Sentry time of the
+/// task asking, which has not ended yet.
+fn cpu_of(t: &Task, proc: &crate::kernel::process::Process) -> u64 {
+    let mut ns = lock(&proc.state).cpu_now();
+    if std::ptr::eq(proc, &*t.proc) {
+        ns += crate::kernel::process::sentry_thread_cpu_ns();
+    }
+    ns
+}
+
+/// A CPU-time clock of the sandbox: the calling process's (PROCESS and
+/// THREAD_CPUTIME_ID; a thread reports its whole process, as the host lets
+/// the Sentry read only process clocks of the stubs) or, for the negative
+/// ids clock_getcpuclockid makes, another process's.
+fn cpu_clock(t: &Task, clock: u64) -> Option<SysResult<libc::timespec>> {
+    let id = clock as i32;
+    let proc = match id {
+        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => t.proc.clone(),
+        id if id < 0 => {
+            // CPUCLOCK_PID: !(id >> 3); 0 means the caller. Only SCHED (2)
+            // and the per-thread bit are meaningful here.
+            if id & 3 == 3 {
+                return Some(err(libc::EINVAL));
+            }
+            let pid = !(id >> 3);
+            if pid == 0 {
+                t.proc.clone()
+            } else if let Some(p) = t.kernel.process(pid) {
+                p
+            } else {
+                match t.kernel.thread(pid) {
+                    Some((p, _)) => p,
+                    None => return Some(err(libc::EINVAL)),
+                }
+            }
+        }
+        _ => return None,
+    };
+    let ns = cpu_of(t, &proc);
+    Some(Ok(libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as i64,
+        tv_nsec: (ns % 1_000_000_000) as i64,
+    }))
+}
+
 fn host_clock(clock: u64) -> SysResult<libc::timespec> {
     let id = clock as i32;
     let allowed = [
@@ -71,13 +116,23 @@ fn host_clock(clock: u64) -> SysResult<libc::timespec> {
 }
 
 pub fn clock_gettime(t: &mut Task, a: Args) -> SysResult<u64> {
-    let ts = host_clock(a[0])?;
+    let ts = match cpu_clock(t, a[0]) {
+        Some(r) => r?,
+        None => host_clock(a[0])?,
+    };
     t.mm.write_obj(a[1], &ts)?;
     Ok(0)
 }
 
 pub fn clock_getres(t: &mut Task, a: Args) -> SysResult<u64> {
-    host_clock(a[0])?;
+    match cpu_clock(t, a[0]) {
+        Some(r) => {
+            r?;
+        }
+        None => {
+            host_clock(a[0])?;
+        }
+    }
     if a[1] != 0 {
         t.mm.write_obj(
             a[1],
@@ -163,7 +218,10 @@ pub fn sysinfo(t: &mut Task, a: Args) -> SysResult<u64> {
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     unsafe { libc::sysinfo(&mut si) };
-    si.uptime = t.kernel.boot_time.elapsed().as_secs() as i64;
+    // Like CLOCK_BOOTTIME (which the sandbox shares with the host).
+    si.uptime = host_clock(libc::CLOCK_BOOTTIME as u64)
+        .map(|ts| ts.tv_sec)
+        .unwrap_or_else(|_| t.kernel.boot_time.elapsed().as_secs() as i64);
     si.loads = [0; 3];
     si.procs = lock(&t.kernel.procs).len() as u16;
     t.mm.write_obj(a[0], &si)?;
@@ -180,26 +238,42 @@ pub fn getcpu(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
-pub fn getrusage(t: &mut Task, a: Args) -> SysResult<u64> {
-    let who = a[0] as i32;
-    if ![
-        libc::RUSAGE_SELF,
-        libc::RUSAGE_CHILDREN,
-        libc::RUSAGE_THREAD,
-    ]
-    .contains(&who)
-    {
-        return err(libc::EINVAL);
-    }
+/// A `struct rusage` with `cpu_ns` of CPU time (all counted as user time:
+/// the host's clock does not split it) and `maxrss_kb`.
+pub fn rusage(cpu_ns: u64, maxrss_kb: i64) -> libc::rusage {
     // SAFETY: rusage is plain data.
-    let ru: libc::rusage = unsafe { std::mem::zeroed() };
-    t.mm.write_obj(a[1], &ru)?;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    ru.ru_utime = libc::timeval {
+        tv_sec: (cpu_ns / 1_000_000_000) as i64,
+        tv_usec: ((cpu_ns % 1_000_000_000) / 1000) as i64,
+    };
+    ru.ru_maxrss = maxrss_kb;
+    ru
+}
+
+pub fn getrusage(t: &mut Task, a: Args) -> SysResult<u64> {
+    let (cpu, rss) = match a[0] as i32 {
+        libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
+            let cpu = cpu_of(t, &t.proc);
+            (cpu, (t.mm.lock().mapped_bytes() / 1024) as i64)
+        }
+        libc::RUSAGE_CHILDREN => (lock(&t.proc.state).children_cpu_ns, 0),
+        _ => return err(libc::EINVAL),
+    };
+    t.mm.write_obj(a[1], &rusage(cpu, rss))?;
     Ok(0)
+}
+
+/// Clock ticks (USER_HZ, 100 per second) of `ns`.
+fn ticks(ns: u64) -> i64 {
+    (ns / 10_000_000) as i64
 }
 
 pub fn times(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[0] != 0 {
-        t.mm.write_obj(a[0], &[0i64; 4])?;
+        let children = lock(&t.proc.state).children_cpu_ns;
+        let tms = [ticks(cpu_of(t, &t.proc)), 0, ticks(children), 0];
+        t.mm.write_obj(a[0], &tms)?;
     }
     Ok((t.kernel.boot_time.elapsed().as_millis() / 10) as u64)
 }
@@ -208,7 +282,8 @@ pub fn capget(t: &mut Task, a: Args) -> SysResult<u64> {
     let version: u32 = t.mm.read_obj(a[0])?;
     if version != 0x2008_0522 && version != 0x2007_1026 {
         t.mm.write_obj(a[0], &0x2008_0522u32)?;
-        return err(libc::EINVAL);
+        // With no data pointer this is a probe for the preferred version.
+        return if a[1] == 0 { Ok(0) } else { err(libc::EINVAL) };
     }
     if a[1] != 0 {
         let full = if lock(&t.proc.state).creds.is_root() {
@@ -220,4 +295,17 @@ pub fn capget(t: &mut Task, a: Args) -> SysResult<u64> {
         t.mm.write_obj(a[1], &data)?;
     }
     Ok(0)
+}
+
+/// clock_settime: only CLOCK_REALTIME can be set on Linux, and setting it
+/// needs CAP_SYS_TIME, which the sandbox never has (the clock is the host's).
+pub fn clock_settime(t: &mut Task, a: Args) -> SysResult<u64> {
+    let ts: libc::timespec = t.mm.read_obj(a[1])?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return err(libc::EINVAL);
+    }
+    match a[0] as i32 {
+        libc::CLOCK_REALTIME => err(libc::EPERM),
+        _ => err(libc::EINVAL),
+    }
 }

@@ -148,8 +148,10 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
             t.clear_child_tid = a[0];
             Ok(t.tid as u64)
         }
-        SYS_set_robust_list => Ok(0),
+        SYS_set_robust_list => crate::kernel::futex::set_robust_list(t, a),
+        SYS_get_robust_list => crate::kernel::futex::get_robust_list(t, a),
         SYS_prctl => process::prctl(t, a),
+        SYS_personality => process::personality(t, a),
         SYS_arch_prctl => process::arch_prctl(t, a),
         SYS_prlimit64 => process::prlimit(t, a[0], a[1], a[2], a[3]),
         SYS_getrlimit => process::prlimit(t, 0, a[0], 0, a[1]),
@@ -191,6 +193,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_sethostname => misc::sethostname(t, a),
         SYS_clock_gettime => misc::clock_gettime(t, a),
         SYS_clock_getres => misc::clock_getres(t, a),
+        SYS_clock_settime => misc::clock_settime(t, a),
+        SYS_settimeofday => err(EPERM),
         SYS_gettimeofday => misc::gettimeofday(t, a),
         SYS_time => misc::time(t, a),
         SYS_nanosleep => misc::nanosleep(t, CLOCK_MONOTONIC as u64, 0, a[0], a[1]),

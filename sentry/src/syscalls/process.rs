@@ -65,6 +65,10 @@ pub fn clone(
             // The death signal is not inherited; the nice value is.
             pdeathsig: 0,
             nice: st.nice,
+            personality: st.personality,
+            cpu_ns: 0,
+            sentry_cpu_ns: 0,
+            children_cpu_ns: 0,
             exit_notify: None,
             rlimits: st.rlimits.clone(),
             host_pid: 0,
@@ -507,6 +511,20 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// personality(2): 0xffffffff queries; any other value is kept (the
+/// Sentry runs x86_64 Linux binaries whatever the persona says).
+pub fn personality(t: &mut Task, a: Args) -> SysResult<u64> {
+    let mut st = lock(&t.proc.state);
+    let old = st.personality;
+    if a[0] as u32 != 0xffff_ffff {
+        st.personality = a[0] as u32;
+    }
+    Ok(old as u64)
+}
+
+/// The highest capability number Linux knows (CAP_CHECKPOINT_RESTORE).
+const CAP_LAST_CAP: u64 = 40;
+
 pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
     match a[0] as i32 {
         libc::PR_SET_NAME => {
@@ -558,6 +576,7 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
         | libc::PR_SET_KEEPCAPS => Ok(0),
         libc::PR_GET_DUMPABLE | libc::PR_GET_NO_NEW_PRIVS => Ok(1),
         libc::PR_GET_SECUREBITS | libc::PR_GET_KEEPCAPS | libc::PR_GET_CHILD_SUBREAPER => Ok(0),
+        libc::PR_CAPBSET_READ if a[1] > CAP_LAST_CAP => err(libc::EINVAL),
         libc::PR_CAPBSET_READ => Ok(lock(&t.proc.state).creds.is_root() as u64),
         _ => err(libc::EINVAL),
     }

@@ -21,6 +21,8 @@ struct Found {
     pid: i32,
     status: i32,
     uid: u32,
+    /// The reaped child's CPU time and its reaped descendants'.
+    cpu_ns: u64,
 }
 
 /// waitid's option bits beyond wait4's.
@@ -48,16 +50,21 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
             }
             any = true;
             let uid = cs.creds.uid;
+            let cpu_ns = cs.cpu_ns + cs.sentry_cpu_ns + cs.children_cpu_ns;
             if let Some(status) = cs.zombie.filter(|_| options & libc::WEXITED != 0) {
                 drop(cs);
                 if consume {
-                    lock(&me.state).children.remove(&c);
+                    let mut mine = lock(&me.state);
+                    mine.children.remove(&c);
+                    mine.children_cpu_ns += cpu_ns;
+                    drop(mine);
                     k.release(c);
                 }
                 return Some(Ok(Some(Found {
                     pid: c,
                     status,
                     uid,
+                    cpu_ns,
                 })));
             }
             let report = cs.job_report.filter(|&r| {
@@ -75,6 +82,7 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
                     pid: c,
                     status,
                     uid,
+                    cpu_ns: 0,
                 })));
             }
         }
@@ -88,11 +96,9 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
     })?
 }
 
-fn write_rusage(t: &Task, addr: u64) -> SysResult<()> {
+fn write_rusage(t: &Task, addr: u64, cpu_ns: u64) -> SysResult<()> {
     if addr != 0 {
-        // SAFETY: rusage is plain data; the Sentry does not account usage per child yet.
-        let ru: libc::rusage = unsafe { std::mem::zeroed() };
-        t.mm.write_obj(addr, &ru)?;
+        t.mm.write_obj(addr, &crate::syscalls::misc::rusage(cpu_ns, 0))?;
     }
     Ok(())
 }
@@ -125,7 +131,7 @@ pub fn wait4(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[1] != 0 {
         t.mm.write(a[1], &f.status.to_le_bytes())?;
     }
-    write_rusage(t, a[3])?;
+    write_rusage(t, a[3], f.cpu_ns)?;
     Ok(f.pid as u64)
 }
 
@@ -177,6 +183,6 @@ pub fn waitid(t: &mut Task, a: Args) -> SysResult<u64> {
         };
         t.mm.write(a[2], &info)?;
     }
-    write_rusage(t, a[4])?;
+    write_rusage(t, a[4], found.as_ref().map_or(0, |f| f.cpu_ns))?;
     Ok(0)
 }
