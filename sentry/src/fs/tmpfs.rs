@@ -41,10 +41,25 @@ pub struct TmpInode {
     ino: u64,
     meta: Mutex<Meta>,
     body: Body,
+    /// A memfd's seals (F_SEAL_*); None for every other file.
+    seals: Mutex<Option<u32>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A tmpfs without a size= option gets half of memory, as on Linux: never
+/// an unbounded one (a write at a huge offset must fail, not allocate).
+fn default_limit() -> u64 {
+    // SAFETY: sysinfo fills the struct it is given.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::sysinfo(&mut si) } == 0 {
+        (si.totalram as u64).saturating_mul(si.mem_unit as u64) / 2
+    } else {
+        1 << 30
+    }
 }
 
 impl TmpFs {
@@ -54,7 +69,7 @@ impl TmpFs {
             id: super::new_fs_id(),
             next_ino: AtomicU64::new(2),
             used: AtomicU64::new(0),
-            limit: size.unwrap_or(u64::MAX),
+            limit: size.unwrap_or_else(default_limit),
         });
         TmpInode::new(
             &fs,
@@ -68,6 +83,16 @@ impl TmpFs {
 
     pub fn id(&self) -> usize {
         self.id
+    }
+
+    /// The file system of memfds (no root, no size limit beyond tmpfs's default).
+    pub fn for_memfds() -> Arc<TmpFs> {
+        Arc::new(TmpFs {
+            id: super::new_fs_id(),
+            next_ino: AtomicU64::new(2),
+            used: AtomicU64::new(0),
+            limit: default_limit(),
+        })
     }
 }
 
@@ -94,7 +119,53 @@ impl TmpInode {
                 ctime: t,
             }),
             body,
+            seals: Mutex::new(None),
         })
+    }
+
+    /// A memfd: a regular file in no directory; `sealing` says whether
+    /// F_ADD_SEALS may add seals (else F_SEAL_SEAL is set from the start).
+    pub fn new_memfd(fs: &Arc<TmpFs>, sealing: bool) -> Arc<TmpInode> {
+        let inode = TmpInode::new(
+            fs,
+            FileType::Regular,
+            0o777,
+            0,
+            0,
+            Body::File(Mutex::new(Vec::new())),
+        );
+        *lock(&inode.seals) = Some(if sealing { 0 } else { libc::F_SEAL_SEAL as u32 });
+        inode
+    }
+
+    /// F_GET_SEALS: None (EINVAL) unless this is a memfd.
+    pub fn seals(&self) -> Option<u32> {
+        *lock(&self.seals)
+    }
+
+    /// F_ADD_SEALS.
+    pub fn add_seals(&self, add: u32) -> SysResult<()> {
+        let known = (libc::F_SEAL_SEAL
+            | libc::F_SEAL_SHRINK
+            | libc::F_SEAL_GROW
+            | libc::F_SEAL_WRITE
+            | libc::F_SEAL_FUTURE_WRITE) as u32;
+        if add & !known != 0 {
+            return err(libc::EINVAL);
+        }
+        let mut seals = lock(&self.seals);
+        match seals.as_mut() {
+            None => err(libc::EINVAL),
+            Some(s) if *s & libc::F_SEAL_SEAL as u32 != 0 => err(libc::EPERM),
+            Some(s) => {
+                *s |= add;
+                Ok(())
+            }
+        }
+    }
+
+    fn sealed(&self, seal: i32) -> bool {
+        lock(&self.seals).is_some_and(|s| s & seal as u32 != 0)
     }
 
     fn children(&self) -> SysResult<&Mutex<BTreeMap<String, Arc<dyn Inode>>>> {
@@ -150,10 +221,17 @@ impl TmpInode {
         let Body::File(data) = &self.body else {
             return err(libc::EISDIR);
         };
+        if self.sealed(libc::F_SEAL_WRITE | libc::F_SEAL_FUTURE_WRITE) {
+            return err(libc::EPERM);
+        }
         let mut d = lock(data);
-        let end = (off as usize)
-            .checked_add(buf.len())
+        let end = usize::try_from(off)
+            .ok()
+            .and_then(|o| o.checked_add(buf.len()))
             .ok_or(Errno(libc::EFBIG))?;
+        if end > d.len() && self.sealed(libc::F_SEAL_GROW) {
+            return err(libc::EPERM);
+        }
         if end > d.len() {
             self.reserve((end - d.len()) as u64)?;
             d.resize(end, 0);
@@ -179,6 +257,11 @@ impl TmpInode {
         };
         let mut d = lock(data);
         let len = usize::try_from(len).map_err(|_| Errno(libc::EFBIG))?;
+        if (len < d.len() && self.sealed(libc::F_SEAL_SHRINK))
+            || (len > d.len() && self.sealed(libc::F_SEAL_GROW))
+        {
+            return err(libc::EPERM);
+        }
         if len > d.len() {
             self.reserve((len - d.len()) as u64)?;
         } else {

@@ -98,6 +98,55 @@ fn deadline(t: &Task, op: i32, flags: i32, addr: u64) -> SysResult<Option<Instan
     Ok(Some(Instant::now() + d.saturating_sub(now)))
 }
 
+/// FUTEX_WAKE_OP: changes the word at `addr2` by `encoded`'s operation,
+/// wakes `n` waiters on `addr`, and, if the old value of the word at
+/// `addr2` passes `encoded`'s comparison, `n2` waiters there. The update is
+/// made under the waiters' lock (atomic with respect to other futex calls,
+/// not to plain atomics in the workload's other threads).
+fn wake_op(t: &Task, addr: u64, n: u32, n2: u32, addr2: u64, encoded: u32) -> SysResult<u64> {
+    let op = (encoded >> 28) & 0xf;
+    let cmp = (encoded >> 24) & 0xf;
+    // Both arguments are signed 12-bit fields.
+    let mut oparg = (((encoded >> 12) & 0xfff) as i32) << 20 >> 20;
+    let cmparg = ((encoded & 0xfff) as i32) << 20 >> 20;
+    if op & 8 != 0 {
+        if !(0..32).contains(&oparg) {
+            return err(libc::EINVAL);
+        }
+        oparg = 1 << oparg;
+    }
+    let key = key_of(&t.mm, addr)?;
+    let key2 = key_of(&t.mm, addr2)?;
+    let old = {
+        let _w = lock(&WAITERS);
+        let old = read_word(&t.mm, addr2)? as i32;
+        let new = match op & 7 {
+            0 => oparg,                   // FUTEX_OP_SET
+            1 => old.wrapping_add(oparg), // FUTEX_OP_ADD
+            2 => old | oparg,             // FUTEX_OP_OR
+            3 => old & !oparg,            // FUTEX_OP_ANDN
+            4 => old ^ oparg,             // FUTEX_OP_XOR
+            _ => return err(libc::ENOSYS),
+        };
+        t.mm.write(addr2, &new.to_le_bytes())?;
+        old
+    };
+    let hit = match cmp {
+        0 => old == cmparg,
+        1 => old != cmparg,
+        2 => old < cmparg,
+        3 => old <= cmparg,
+        4 => old > cmparg,
+        5 => old >= cmparg,
+        _ => return err(libc::ENOSYS),
+    };
+    let mut woken = wake_key(key, n, u32::MAX);
+    if hit {
+        woken += wake_key(key2, n2, u32::MAX);
+    }
+    Ok(woken as u64)
+}
+
 /// futex(2).
 pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
     let (addr, op_full, val) = (a[0], a[1] as i32, a[2] as u32);
@@ -157,6 +206,7 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
             let key = key_of(&t.mm, addr)?;
             Ok(wake_key(key, val, bitset) as u64)
         }
+        libc::FUTEX_WAKE_OP => wake_op(t, addr, val, a[3] as u32, a[4], a[5] as u32),
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             let n_requeue = a[3] as u32;
             let key = key_of(&t.mm, addr)?;

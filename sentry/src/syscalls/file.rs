@@ -383,6 +383,8 @@ pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW) => super::locks::fcntl_lock(t, &f, cmd, a[2]),
+        libc::F_GET_SEALS => super::memfd::get_seals(&f),
+        libc::F_ADD_SEALS => super::memfd::add_seals(&f, a[2]),
         libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
             let pipe = f
                 .ops
@@ -580,4 +582,126 @@ fn poll_until(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> 
         t.mm.write(addr + i as u64 * 8 + 6, &p.revents.to_le_bytes())?;
     }
     Ok(n)
+}
+
+/// Writes zeros over [off, end) of `f`, a chunk at a time.
+fn zero_range(f: &OpenFile, off: u64, end: u64) -> SysResult<()> {
+    let zeros = vec![0u8; CHUNK.min((end - off) as usize)];
+    let mut pos = off;
+    while pos < end {
+        let n = ((end - pos) as usize).min(zeros.len());
+        pos += f.ops.write(&zeros[..n], pos)? as u64;
+    }
+    Ok(())
+}
+
+/// fallocate: space is not reserved (the Sentry's files have no blocks),
+/// but sizes and zeroed ranges are as Linux leaves them.
+pub fn fallocate(t: &mut Task, a: Args) -> SysResult<u64> {
+    const KEEP_SIZE: i32 = 0x01;
+    const PUNCH_HOLE: i32 = 0x02;
+    const ZERO_RANGE: i32 = 0x10;
+    let f = t.file(a[0])?;
+    let (mode, off, len) = (a[1] as i32, a[2] as i64, a[3] as i64);
+    if off < 0 || len <= 0 {
+        return err(libc::EINVAL);
+    }
+    if !f.writable() {
+        return err(libc::EBADF);
+    }
+    match f.ops.stat()?.file_type() {
+        FileType::Regular => {}
+        FileType::Directory => return err(libc::EISDIR),
+        FileType::Fifo => return err(libc::ESPIPE),
+        _ => return err(libc::ENODEV),
+    }
+    let (off, end) = (
+        off as u64,
+        off.checked_add(len).ok_or(Errno(libc::EFBIG))? as u64,
+    );
+    let size = f.ops.stat()?.size;
+    match mode {
+        0 => {
+            if end > size {
+                f.ops.truncate(end)?;
+            }
+        }
+        KEEP_SIZE => {}
+        m if m == PUNCH_HOLE | KEEP_SIZE => {
+            if off < size {
+                zero_range(&f, off, end.min(size))?;
+            }
+        }
+        ZERO_RANGE | 0x11 => {
+            if off < size {
+                zero_range(&f, off, end.min(size))?;
+            }
+            if mode & KEEP_SIZE == 0 && end > size {
+                f.ops.truncate(end)?;
+            }
+        }
+        // A hole punched without KEEP_SIZE, and the collapse/insert modes.
+        PUNCH_HOLE => return err(libc::EINVAL),
+        _ => return err(libc::EOPNOTSUPP),
+    }
+    Ok(0)
+}
+
+/// copy_file_range: a copy through the Sentry between two regular files.
+pub fn copy_file_range(t: &mut Task, a: Args) -> SysResult<u64> {
+    if a[5] != 0 {
+        return err(libc::EINVAL);
+    }
+    let inp = t.file(a[0])?;
+    let out = t.file(a[2])?;
+    if !inp.readable() || !out.writable() || out.flags() & libc::O_APPEND != 0 {
+        return err(libc::EBADF);
+    }
+    let (si, so) = (inp.ops.stat()?, out.ops.stat()?);
+    if si.file_type() == FileType::Directory || so.file_type() == FileType::Directory {
+        return err(libc::EISDIR);
+    }
+    if si.file_type() != FileType::Regular || so.file_type() != FileType::Regular {
+        return err(libc::EINVAL);
+    }
+    let read_off = |ptr: u64, f: &OpenFile| -> SysResult<u64> {
+        if ptr == 0 {
+            return Ok(*lock(&f.pos));
+        }
+        let v: i64 = t.mm.read_obj(ptr)?;
+        u64::try_from(v).map_err(|_| Errno(libc::EINVAL))
+    };
+    let (mut ioff, mut ooff) = (read_off(a[1], &inp)?, read_off(a[3], &out)?);
+    let len = (a[4] as usize).min(MAX_RW) as u64;
+    // Overlapping ranges of one file are refused.
+    if (si.dev, si.ino) == (so.dev, so.ino) && ioff < ooff + len && ooff < ioff + len {
+        return err(libc::EINVAL);
+    }
+    let mut done = 0u64;
+    let mut buf = vec![0u8; CHUNK.min(len as usize)];
+    while done < len {
+        let want = ((len - done) as usize).min(buf.len());
+        let n = inp.ops.read(&mut buf[..want], ioff)?;
+        if n == 0 {
+            break;
+        }
+        let w = out.ops.write(&buf[..n], ooff)?;
+        ioff += w as u64;
+        ooff += w as u64;
+        done += w as u64;
+        if w < n {
+            break;
+        }
+    }
+    let write_off = |ptr: u64, f: &OpenFile, v: u64| -> SysResult<()> {
+        if ptr == 0 {
+            *lock(&f.pos) = v;
+            Ok(())
+        } else {
+            t.mm.write_obj(ptr, &(v as i64))
+        }
+    };
+    write_off(a[1], &inp, ioff)?;
+    write_off(a[3], &out, ooff)?;
+    Ok(done)
 }

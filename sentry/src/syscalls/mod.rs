@@ -7,6 +7,7 @@ mod events;
 mod file;
 mod fs;
 mod locks;
+mod memfd;
 mod misc;
 mod mm;
 mod process;
@@ -62,10 +63,13 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_dup3 => file::dup3(t, a[0], a[1], a[2], false),
         SYS_fcntl => file::fcntl(t, a),
         SYS_flock => locks::flock(t, a),
+        SYS_memfd_create => memfd::memfd_create(t, a),
         SYS_fsync | SYS_fdatasync => file::fsync(t, a),
         SYS_ftruncate => file::ftruncate(t, a),
         SYS_getdents64 => file::getdents64(t, a),
         SYS_sendfile => file::sendfile(t, a),
+        SYS_fallocate => file::fallocate(t, a),
+        SYS_copy_file_range => file::copy_file_range(t, a),
         SYS_close_range => file::close_range(t, a),
         SYS_poll => file::poll(t, a[0], a[1], a[2] as i32 as i64),
         SYS_ppoll => file::ppoll(t, a),
