@@ -165,6 +165,32 @@ impl HostInode {
         open_beneath(dir.as_raw_fd(), name, flags & keep, 0)
     }
 
+    /// Creates a regular file, socket or FIFO `name` (`kind` is its S_IF*
+    /// bits) beneath this directory, owned as `c` says.
+    fn make_node(&self, name: &str, kind: u32, c: Create) -> SysResult<()> {
+        self.writable()?;
+        let n = cname(name)?;
+        // SAFETY: mknodat with a NUL-terminated single name, no device number.
+        check(unsafe { libc::mknodat(self.dir_fd(), n.as_ptr(), kind | (c.mode & 0o7777), 0) })?;
+        self.give_to(&n, c);
+        Ok(())
+    }
+
+    /// Hands a new entry to its creator; best effort, like a rootless runtime.
+    fn give_to(&self, n: &CString, c: Create) {
+        // SAFETY: fchownat on a NUL-terminated name beneath our directory,
+        // without following a symlink.
+        unsafe {
+            libc::fchownat(
+                self.dir_fd(),
+                n.as_ptr(),
+                c.uid,
+                c.gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+    }
+
     fn parent_op(&self) -> SysResult<(RawFd, CString)> {
         let (dir, name) = self.parent.as_ref().ok_or(Errno(libc::EBUSY))?;
         Ok((dir.as_raw_fd(), cname(name)?))
@@ -275,57 +301,15 @@ impl Inode for HostInode {
     }
 
     fn create(&self, name: &str, c: Create) -> SysResult<Arc<dyn Inode>> {
-        self.writable()?;
-        let n = cname(name)?;
-        // SAFETY: mknodat with a NUL-terminated name creates a regular file.
-        check(unsafe {
-            libc::mknodat(
-                self.dir_fd(),
-                n.as_ptr(),
-                libc::S_IFREG | (c.mode & 0o7777),
-                0,
-            )
-        })?;
-        // SAFETY: as above; ownership is best effort like a rootless runtime.
-        unsafe {
-            libc::fchownat(
-                self.dir_fd(),
-                n.as_ptr(),
-                c.uid,
-                c.gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
+        self.make_node(name, libc::S_IFREG, c)?;
         self.lookup(name)
     }
 
     fn mknod(&self, name: &str, ftype: FileType, c: Create) -> SysResult<()> {
-        self.writable()?;
         if !matches!(ftype, FileType::Socket | FileType::Fifo) {
             return err(libc::EPERM);
         }
-        let n = cname(name)?;
-        // SAFETY: mknodat with a NUL-terminated name creates a socket or FIFO
-        // node (no device number), a single name beneath our directory.
-        check(unsafe {
-            libc::mknodat(
-                self.dir_fd(),
-                n.as_ptr(),
-                ftype.mode_bits() | (c.mode & 0o7777),
-                0,
-            )
-        })?;
-        // SAFETY: as in create; ownership is best effort.
-        unsafe {
-            libc::fchownat(
-                self.dir_fd(),
-                n.as_ptr(),
-                c.uid,
-                c.gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        Ok(())
+        self.make_node(name, ftype.mode_bits(), c)
     }
 
     fn mkdir(&self, name: &str, c: Create) -> SysResult<()> {
@@ -333,16 +317,7 @@ impl Inode for HostInode {
         let n = cname(name)?;
         // SAFETY: mkdirat with a NUL-terminated name.
         check(unsafe { libc::mkdirat(self.dir_fd(), n.as_ptr(), c.mode & 0o7777) })?;
-        // SAFETY: as above.
-        unsafe {
-            libc::fchownat(
-                self.dir_fd(),
-                n.as_ptr(),
-                c.uid,
-                c.gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
+        self.give_to(&n, c);
         Ok(())
     }
 
@@ -352,16 +327,7 @@ impl Inode for HostInode {
         let t = CString::new(target).map_err(|_| Errno(libc::EINVAL))?;
         // SAFETY: symlinkat with NUL-terminated strings; the target is stored, not followed.
         check(unsafe { libc::symlinkat(t.as_ptr(), self.dir_fd(), n.as_ptr()) })?;
-        // SAFETY: as above.
-        unsafe {
-            libc::fchownat(
-                self.dir_fd(),
-                n.as_ptr(),
-                c.uid,
-                c.gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
+        self.give_to(&n, c);
         Ok(())
     }
 
