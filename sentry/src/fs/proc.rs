@@ -18,7 +18,7 @@ thread_local! {
     pub static CURRENT_PID: Cell<i32> = const { Cell::new(0) };
 }
 
-pub fn current_pid() -> i32 {
+fn current_pid() -> i32 {
     CURRENT_PID.with(|c| c.get())
 }
 

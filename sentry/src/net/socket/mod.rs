@@ -830,15 +830,16 @@ impl Socket {
 /// The credentials of the task running on this Sentry thread, for data
 /// written with write(2) (which has no other way to know its sender).
 pub fn current_creds() -> Ucred {
-    let pid = crate::fs::proc::current_pid();
-    let creds = crate::kernel::get()
-        .and_then(|k| lock(&k.procs).get(&pid).cloned())
-        .map(|p| lock(&p.state).creds.clone())
-        .unwrap_or_default();
-    Ucred {
-        pid,
-        uid: creds.uid,
-        gid: creds.gid,
+    match crate::kernel::thread::current() {
+        Some((p, _)) => {
+            let st = lock(&p.state);
+            Ucred {
+                pid: p.pid,
+                uid: st.creds.uid,
+                gid: st.creds.gid,
+            }
+        }
+        None => Ucred::default(),
     }
 }
 
