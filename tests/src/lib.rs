@@ -8,10 +8,12 @@
 //! - [`bundle`]: a busybox root filesystem and an OCI `config.json` with Docker-like defaults.
 //! - [`runner`]: running a runtime (or a native control) with a timeout, capturing its output.
 //! - [`cleanup`]: the check that nothing of a container is left behind.
+//! - [`cprog`]: C test programs built with gcc, static and dynamic.
 //! - [`reaper`]: acting as containerd's shim does (a child subreaper).
 
 pub mod bundle;
 pub mod cleanup;
+pub mod cprog;
 pub mod reaper;
 pub mod runner;
 pub mod tempdir;

@@ -5,7 +5,6 @@
 //! "expirations>=3 1".
 
 use std::fs;
-use std::process::Command;
 
 use sandbox_tests::{assert_clean, native_in_chroot, Bundle, Runtime};
 
@@ -670,33 +669,7 @@ fn bundle(tag: &str) -> Bundle {
     let b = Bundle::sh(tag, SCRIPT);
     let src = b.path().join("events.c");
     fs::write(&src, PROGRAM).expect("write events.c");
-    for (name, extra) in [("events-static", &["-static"][..]), ("events", &[][..])] {
-        let out = Command::new("gcc")
-            .args(extra)
-            .args(["-O1", "-Wall", "-pthread", "-o"])
-            .arg(b.rootfs().join("bin").join(name))
-            .arg(&src)
-            .output()
-            .expect("gcc runs");
-        assert!(
-            out.status.success(),
-            "gcc: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // The dynamic build needs the C library in the rootfs.
-    let ldd = Command::new("ldd")
-        .arg(b.rootfs().join("bin/events"))
-        .output()
-        .expect("ldd runs");
-    for lib in String::from_utf8_lossy(&ldd.stdout)
-        .split_whitespace()
-        .filter(|w| w.starts_with('/'))
-    {
-        let dst = b.rootfs().join(lib.trim_start_matches('/'));
-        fs::create_dir_all(dst.parent().expect("a parent")).expect("mkdir");
-        fs::copy(lib, &dst).expect("copy a library");
-    }
+    sandbox_tests::cprog::build_both(&b.rootfs(), &src, "events", &[]);
     fs::create_dir_all(b.rootfs().join("tmp")).expect("mkdir /tmp");
     b
 }

@@ -81,47 +81,19 @@ fn bundle(tag: &str) -> Bundle {
     let b = Bundle::sh(tag, SCRIPT);
     let src = b.path().join("threads.c");
     fs::write(&src, PROGRAM).expect("write threads.c");
-    for (name, extra) in [("threads-static", &["-static"][..]), ("threads", &[][..])] {
-        let out = Command::new("gcc")
-            .args(extra)
-            .args(["-O1", "-pthread", "-o"])
-            .arg(b.rootfs().join("bin").join(name))
-            .arg(&src)
-            .output()
-            .expect("gcc runs");
-        assert!(
-            out.status.success(),
-            "gcc: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // The dynamic build needs the C library in the rootfs, and pthread_exit
-    // and pthread_cancel load libgcc_s to unwind.
-    let ldd = Command::new("ldd")
-        .arg(b.rootfs().join("bin/threads"))
-        .output()
-        .expect("ldd runs");
+    sandbox_tests::cprog::build_both(&b.rootfs(), &src, "threads", &[]);
+    // pthread_exit and pthread_cancel load libgcc_s to unwind.
     let libgcc = Command::new("gcc")
         .arg("-print-file-name=libgcc_s.so.1")
         .output()
         .expect("gcc runs");
     let libgcc = fs::canonicalize(String::from_utf8_lossy(&libgcc.stdout).trim())
         .expect("libgcc_s.so.1 exists");
-    let libgcc_dst = format!("/lib/x86_64-linux-gnu/libgcc_s.so.1 {}", libgcc.display());
-    let mut libs: Vec<String> = String::from_utf8_lossy(&ldd.stdout)
-        .split_whitespace()
-        .filter(|w| w.starts_with('/'))
-        .map(str::to_string)
-        .collect();
-    libs.push(libgcc_dst);
-    for entry in &libs {
-        let mut parts = entry.split(' ');
-        let lib = parts.next().expect("a path");
-        let src = parts.next().unwrap_or(lib);
-        let dst = b.rootfs().join(lib.trim_start_matches('/'));
-        fs::create_dir_all(dst.parent().expect("a parent")).expect("mkdir");
-        fs::copy(src, &dst).expect("copy a library");
-    }
+    sandbox_tests::cprog::copy_to_root(
+        &b.rootfs(),
+        std::path::Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1"),
+        &libgcc,
+    );
     b
 }
 
