@@ -99,6 +99,11 @@ impl Task {
     /// Sleeps while the process is stopped; only SIGKILL (or the end of the
     /// process) cuts a stop short.
     pub fn wait_while_stopped(&self) {
+        // Every return to user mode passes here: the common case takes only
+        // the process's own lock, never the kernel's event counter.
+        if !self.stopped() {
+            return;
+        }
         loop {
             let seen = events::generation();
             if !self.stopped() || self.thread.zapped() || self.sigkill_pending() {

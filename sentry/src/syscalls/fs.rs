@@ -140,13 +140,14 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         return open_fifo(t, loc, &st, flags);
     }
     let ops = loc.inode.clone().open(flags, &ctx)?;
-    let f = OpenFile::new(
-        ops,
-        Some(loc.inode),
-        loc.path,
-        flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC),
-    );
+    let f = OpenFile::new(ops, Some(loc.inode), loc.path, description_flags(flags));
     t.install(f, flags & libc::O_CLOEXEC != 0)
+}
+
+/// The flags an open file description keeps: those that only steer the
+/// open itself are dropped.
+fn description_flags(flags: i32) -> i32 {
+    flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC)
 }
 
 /// Opens a FIFO: a blocking open for reading waits for a writer and one for
@@ -165,12 +166,7 @@ fn open_fifo(t: &mut Task, loc: Location, st: &Stat, flags: i32) -> SysResult<u6
         return err(libc::ENXIO);
     }
     let end = pipe.open_end(read, write);
-    let f = OpenFile::new(
-        end,
-        Some(loc.inode),
-        loc.path,
-        flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC),
-    );
+    let f = OpenFile::new(end, Some(loc.inode), loc.path, description_flags(flags));
     if read != write && !nonblock {
         // Wait for the other side to be open, or to have come and gone.
         t.block(None, None, |_| {

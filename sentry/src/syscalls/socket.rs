@@ -10,7 +10,7 @@ use super::Args;
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
 use crate::kernel::task::Task;
-use crate::net::addr::{Requested, SOCKADDR_UN_LEN};
+use crate::net::addr::Requested;
 use crate::net::inet;
 use crate::net::names::{self, NameKey};
 use crate::net::socket::Ucred;
@@ -146,15 +146,11 @@ pub(super) fn read_addr(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResu
     let mut raw = vec![0u8; len as usize];
     t.mm.read(addr, &mut raw)?;
     match sock.family {
-        Family::Unix => {
-            if raw.len() > SOCKADDR_UN_LEN {
-                return err(libc::EINVAL);
-            }
-            Ok(match UnixAddr::parse(&raw)? {
-                Requested::Autobind => Named::Autobind,
-                Requested::Addr(a) => Named::Addr(SockAddr::Unix(a)),
-            })
-        }
+        // UnixAddr::parse checks the length against sockaddr_un's.
+        Family::Unix => Ok(match UnixAddr::parse(&raw)? {
+            Requested::Autobind => Named::Autobind,
+            Requested::Addr(a) => Named::Addr(SockAddr::Unix(a)),
+        }),
         Family::Inet => Ok(Named::Addr(SockAddr::Inet(inet::parse(&raw, false)?))),
         Family::Inet6 => Ok(Named::Addr(SockAddr::Inet(inet::parse(&raw, true)?))),
     }

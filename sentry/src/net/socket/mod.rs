@@ -288,10 +288,6 @@ impl Socket {
         Ok(peer.local_addr())
     }
 
-    pub fn is_closed(&self) -> bool {
-        lock(&self.inner).closed
-    }
-
     /// Binds to `addr`, registered under `key` (None for autobind, which
     /// picks an abstract name).
     pub fn bind(&self, addr: Option<(SockAddr, NameKey)>) -> SysResult<()> {
