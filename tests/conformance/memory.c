@@ -182,6 +182,84 @@ static void file_checks(void) {
     unlink("/tmp/mem-file");
 }
 
+/* Shared file mappings: the file's own pages, across processes, growth
+ * and shrinking of the file, mremap, and a tmpfs file (/dev/shm). */
+static void shared_file_checks(const char *path, const char *tag) {
+    char name[96];
+#define N(s) (snprintf(name, sizeof name, "%s-%s", s, tag), name)
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(N("shared-open"), fd >= 0, "open %s: %s", path, ename(errno));
+    ftruncate(fd, PG);
+    char *m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(N("shared-map"), m != MAP_FAILED, "mmap: %s", ename(errno));
+    if (m == MAP_FAILED) { close(fd); return; }
+    /* Past the end of the file: SIGBUS with BUS_ADRERR at the address. */
+    EQ(N("shared-past-eof-sigbus"), read_faults(m + PG + 8), SIGBUS);
+    EQ(N("shared-past-eof-addr"), (long)fault_addr, (long)(m + PG + 8));
+    /* The file grows: the same mapping now reaches the new page. */
+    ftruncate(fd, 2 * PG);
+    EQ(N("shared-grown-file-readable"), read_faults(m + PG + 8), 0);
+    pwrite(fd, "G", 1, PG + 9);
+    EQ(N("shared-grown-file-sees-write"), m[PG + 9], 'G');
+    /* Another process writes through its own mapping; we see it. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        int cfd = open(path, O_RDWR);
+        char *cm = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+        if (cm == MAP_FAILED) _exit(2);
+        cm[10] = 'K';
+        m[11] = 'F'; /* the inherited mapping is shared too */
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    EQ(N("shared-child-exit"), WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+    EQ(N("shared-child-write-seen"), m[10], 'K');
+    EQ(N("shared-inherited-write-seen"), m[11], 'F');
+    /* Shrinking the file zeroes what was cut off. */
+    m[PG + 100] = 'x';
+    ftruncate(fd, PG);
+    ftruncate(fd, 2 * PG);
+    char c = 1;
+    pread(fd, &c, 1, PG + 100);
+    EQ(N("shared-shrink-zeroes"), c, 0);
+    /* mremap moves the mapping, keeping its pages. */
+    m[20] = 'R';
+    char *dst = mmap(NULL, 4 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *r = mremap(m, 4 * PG, 4 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+    CHECK(N("shared-mremap"), r != MAP_FAILED, "mremap: %s", ename(errno));
+    if (r != MAP_FAILED) {
+        m = r;
+        c = 0;
+        pread(fd, &c, 1, 20);
+        EQ(N("shared-mremap-keeps-pages"), m[20] == 'R' && c == 'R', 1);
+        m[21] = 'M';
+        pread(fd, &c, 1, 21);
+        EQ(N("shared-mremap-still-shared"), c, 'M');
+    }
+    /* A private mapping of the same file is a copy. */
+    char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    EQ(N("private-sees-shared-data"), p != MAP_FAILED ? p[10] : -1, 'K');
+    if (p != MAP_FAILED) {
+        p[10] = 'p';
+        EQ(N("private-write-not-shared"), m[10], 'K');
+        munmap(p, PG);
+    }
+    munmap(m, 4 * PG);
+    close(fd);
+    /* After the last mapping is gone, the file holds what was written. */
+    fd = open(path, O_RDONLY);
+    char buf[12] = {0};
+    pread(fd, buf, 12, 10);
+    EQ(N("shared-data-in-file-after-unmap"), buf[0] == 'K' && buf[1] == 'F' && buf[11] == 'M', 1);
+    close(fd);
+    unlink(path);
+#undef N
+}
+
+static void shared_host_file(void) { shared_file_checks("/tmp/mem-shared", "rootfs"); }
+static void shared_tmpfs_file(void) { shared_file_checks("/dev/shm/mem-shared", "tmpfs"); }
+
 static void fork_checks(void) {
     char *sh = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     char *pv = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -253,6 +331,8 @@ static void checks(void) {
     group("protect", protect_checks, 10000);
     group("remap", remap_advise, 10000);
     group("file", file_checks, 10000);
+    group("shared-rootfs", shared_host_file, 10000);
+    group("shared-tmpfs", shared_tmpfs_file, 10000);
     group("fork", fork_checks, 10000);
     group("brk", brk_checks, 10000);
     group("maps", maps_checks, 10000);

@@ -286,7 +286,14 @@ pub fn native_command(bundle: &crate::Bundle, script: &str) -> Command {
         .arg("/usr/bin/unshare")
         .args(["--mount", "--pid", "--fork", "--propagation", "private"])
         .arg(format!("--mount-proc={}", rootfs.join("proc").display()))
-        .arg("/usr/sbin/chroot")
+        // A private tmpfs at /dev/shm, as the sandbox's bundles have.
+        .args([
+            "/bin/sh",
+            "-c",
+            "mkdir -p \"$1/dev/shm\" && mount -t tmpfs -o mode=1777 shm \"$1/dev/shm\" \
+             && exec /usr/sbin/chroot \"$@\"",
+            "native-root",
+        ])
         .arg(&rootfs)
         .args(["/bin/sh", "-c", script]);
     cmd

@@ -10,7 +10,9 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
+use super::host_cache;
 use crate::errno::{err, last, Errno, SysResult};
+use crate::mm::Mappable;
 use crate::vfs::{Create, DirEntry, FileOps, FileType, Inode, OpenCtx, Stat};
 
 #[repr(C)]
@@ -221,8 +223,10 @@ impl Inode for HostInode {
                 if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
                     self.writable()?;
                 }
+                let st = self.stat()?;
                 Ok(Arc::new(HostFile {
-                    fd: self.reopen(flags)?,
+                    fd: Arc::new(self.reopen(flags)?),
+                    key: (st.dev, st.ino),
                 }))
             }
             // Host devices, fifos and sockets are never opened for the workload.
@@ -395,7 +399,12 @@ impl Inode for HostInode {
         self.writable()?;
         let fd = self.reopen(libc::O_WRONLY)?;
         // SAFETY: ftruncate on a descriptor we own.
-        check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) })
+        check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) })?;
+        let st = self.stat()?;
+        if let Some(cache) = host_cache::lookup((st.dev, st.ino)) {
+            cache.truncated(len);
+        }
+        Ok(())
     }
 
     fn set_times(
@@ -430,17 +439,26 @@ impl Inode for HostInode {
     }
 }
 
-/// An open host regular file.
+/// An open host regular file. While the file is mapped shared, its reads,
+/// writes and truncates also go through its page cache (`host_cache.rs`).
 pub struct HostFile {
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
+    key: host_cache::Key,
 }
 
 impl FileOps for HostFile {
     fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
-        Ok(nix::sys::uio::pread(&self.fd, buf, off as i64)?)
+        if let Some(cache) = host_cache::lookup(self.key) {
+            return Ok(cache.read(buf, off));
+        }
+        Ok(nix::sys::uio::pread(&*self.fd, buf, off as i64)?)
     }
     fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
-        Ok(nix::sys::uio::pwrite(&self.fd, buf, off as i64)?)
+        let n = nix::sys::uio::pwrite(&*self.fd, buf, off as i64)?;
+        if let Some(cache) = host_cache::lookup(self.key) {
+            cache.wrote(&buf[..n], off);
+        }
+        Ok(n)
     }
     fn seekable(&self) -> bool {
         true
@@ -451,10 +469,20 @@ impl FileOps for HostFile {
         )?))
     }
     fn truncate(&self, len: u64) -> SysResult<()> {
-        Ok(nix::unistd::ftruncate(&self.fd, len as i64)?)
+        nix::unistd::ftruncate(&*self.fd, len as i64)?;
+        if let Some(cache) = host_cache::lookup(self.key) {
+            cache.truncated(len);
+        }
+        Ok(())
     }
     fn sync(&self) -> SysResult<()> {
+        if let Some(cache) = host_cache::lookup(self.key) {
+            cache.sync()?;
+        }
         Ok(nix::unistd::fsync(self.fd.as_raw_fd())?)
+    }
+    fn mappable(&self, writable: bool) -> SysResult<Arc<dyn Mappable>> {
+        Ok(host_cache::get_or_create(self.key, &self.fd, writable)?)
     }
 }
 

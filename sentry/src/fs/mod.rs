@@ -7,6 +7,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod fifo;
 pub mod host;
+pub mod host_cache;
 pub mod host_fd;
 pub mod pipe;
 pub mod proc;

@@ -1,6 +1,7 @@
 //! tmpfs: an in-memory file system (also the skeleton of /dev and masked
-//! directories). File data lives on the Sentry's heap, bounded by the
-//! mount's size limit.
+//! directories). File data lives in the memory file (`mm/file_pages.rs`),
+//! so shared mappings of a tmpfs file or memfd map the file's own pages;
+//! it is bounded by the mount's size limit.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::errno::{err, Errno, SysResult};
+use crate::mm::{FilePages, Mappable, MemoryFile};
 use crate::vfs::stat::now;
 use crate::vfs::{Create, DirEntry, FileOps, FileType, Inode, OpenCtx, Stat};
 
@@ -30,7 +32,7 @@ struct Meta {
 
 enum Body {
     Dir(Mutex<BTreeMap<String, Arc<dyn Inode>>>),
-    File(Mutex<Vec<u8>>),
+    File(Arc<FilePages>),
     Symlink(String),
     /// A socket or FIFO: a name other objects are found by.
     Special,
@@ -43,6 +45,21 @@ pub struct TmpInode {
     body: Body,
     /// A memfd's seals (F_SEAL_*); None for every other file.
     seals: Mutex<Option<u32>>,
+    /// Serialises size changes (write past the end, truncate) so the
+    /// mount's usage stays exact.
+    size_lock: Mutex<()>,
+}
+
+/// Linux's largest file size (MAX_LFS_FILESIZE).
+const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+/// A new regular file's body: its pages live in the memory file.
+fn file_body() -> SysResult<Body> {
+    let file = MemoryFile::global().map_err(|e| {
+        tracing::warn!("no memory file for a tmpfs file: {e}");
+        Errno(libc::ENOMEM)
+    })?;
+    Ok(Body::File(Arc::new(FilePages::new(file, 0, None))))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -120,22 +137,27 @@ impl TmpInode {
             }),
             body,
             seals: Mutex::new(None),
+            size_lock: Mutex::new(()),
         })
     }
 
     /// A memfd: a regular file in no directory; `sealing` says whether
     /// F_ADD_SEALS may add seals (else F_SEAL_SEAL is set from the start).
-    pub fn new_memfd(fs: &Arc<TmpFs>, sealing: bool) -> Arc<TmpInode> {
-        let inode = TmpInode::new(
-            fs,
-            FileType::Regular,
-            0o777,
-            0,
-            0,
-            Body::File(Mutex::new(Vec::new())),
-        );
+    pub fn new_memfd(fs: &Arc<TmpFs>, sealing: bool) -> SysResult<Arc<TmpInode>> {
+        let inode = TmpInode::new(fs, FileType::Regular, 0o777, 0, 0, file_body()?);
         *lock(&inode.seals) = Some(if sealing { 0 } else { libc::F_SEAL_SEAL as u32 });
-        inode
+        Ok(inode)
+    }
+
+    /// The file's pages, for a shared mapping (regular files only).
+    pub fn mappable(&self, writable: bool) -> SysResult<Arc<dyn Mappable>> {
+        if writable && self.sealed(libc::F_SEAL_WRITE | libc::F_SEAL_FUTURE_WRITE) {
+            return err(libc::EPERM);
+        }
+        match &self.body {
+            Body::File(d) => Ok(d.clone()),
+            _ => err(libc::ENODEV),
+        }
     }
 
     /// F_GET_SEALS: None (EINVAL) unless this is a memfd.
@@ -207,14 +229,7 @@ impl TmpInode {
         let Body::File(data) = &self.body else {
             return err(libc::EISDIR);
         };
-        let d = lock(data);
-        let off = off as usize;
-        if off >= d.len() {
-            return Ok(0);
-        }
-        let n = buf.len().min(d.len() - off);
-        buf[..n].copy_from_slice(&d[off..off + n]);
-        Ok(n)
+        Ok(data.read(buf, off))
     }
 
     fn file_write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
@@ -224,20 +239,25 @@ impl TmpInode {
         if self.sealed(libc::F_SEAL_WRITE | libc::F_SEAL_FUTURE_WRITE) {
             return err(libc::EPERM);
         }
-        let mut d = lock(data);
-        let end = usize::try_from(off)
-            .ok()
-            .and_then(|o| o.checked_add(buf.len()))
+        let _size = lock(&self.size_lock);
+        let end = off
+            .checked_add(buf.len() as u64)
+            .filter(|&e| e <= MAX_FILE_SIZE)
             .ok_or(Errno(libc::EFBIG))?;
-        if end > d.len() && self.sealed(libc::F_SEAL_GROW) {
+        let size = data.size();
+        if end > size && self.sealed(libc::F_SEAL_GROW) {
             return err(libc::EPERM);
         }
-        if end > d.len() {
-            self.reserve((end - d.len()) as u64)?;
-            d.resize(end, 0);
+        if end > size {
+            self.reserve(end - size)?;
         }
-        d[off as usize..end].copy_from_slice(buf);
-        drop(d);
+        if let Err(e) = data.write(buf, off) {
+            if end > size {
+                self.fs.used.fetch_sub(end - size, Ordering::Relaxed);
+            }
+            return Err(e);
+        }
+        drop(_size);
         self.touch();
         Ok(buf.len())
     }
@@ -255,22 +275,23 @@ impl TmpInode {
         let Body::File(data) = &self.body else {
             return err(libc::EISDIR);
         };
-        let mut d = lock(data);
-        let len = usize::try_from(len).map_err(|_| Errno(libc::EFBIG))?;
-        if (len < d.len() && self.sealed(libc::F_SEAL_SHRINK))
-            || (len > d.len() && self.sealed(libc::F_SEAL_GROW))
+        let _size = lock(&self.size_lock);
+        if len > MAX_FILE_SIZE {
+            return err(libc::EFBIG);
+        }
+        let size = data.size();
+        if (len < size && self.sealed(libc::F_SEAL_SHRINK))
+            || (len > size && self.sealed(libc::F_SEAL_GROW))
         {
             return err(libc::EPERM);
         }
-        if len > d.len() {
-            self.reserve((len - d.len()) as u64)?;
+        if len > size {
+            self.reserve(len - size)?;
         } else {
-            self.fs
-                .used
-                .fetch_sub((d.len() - len) as u64, Ordering::Relaxed);
+            self.fs.used.fetch_sub(size - len, Ordering::Relaxed);
         }
-        d.resize(len, 0);
-        drop(d);
+        data.set_size(len);
+        drop(_size);
         self.touch();
         Ok(())
     }
@@ -279,9 +300,7 @@ impl TmpInode {
 impl Drop for TmpInode {
     fn drop(&mut self) {
         if let Body::File(d) = &self.body {
-            self.fs
-                .used
-                .fetch_sub(lock(d).len() as u64, Ordering::Relaxed);
+            self.fs.used.fetch_sub(d.size(), Ordering::Relaxed);
         }
     }
 }
@@ -290,7 +309,7 @@ impl Inode for TmpInode {
     fn stat(&self) -> SysResult<Stat> {
         let m = lock(&self.meta);
         let size = match &self.body {
-            Body::File(d) => lock(d).len() as u64,
+            Body::File(d) => d.size(),
             Body::Symlink(t) => t.len() as u64,
             Body::Dir(_) => 4096,
             Body::Special => 0,
@@ -357,7 +376,7 @@ impl Inode for TmpInode {
             c.mode,
             c.uid,
             c.gid,
-            Body::File(Mutex::new(Vec::new())),
+            file_body()?,
         );
         self.insert_new(name, inode.clone())?;
         Ok(inode)
@@ -533,5 +552,8 @@ impl FileOps for TmpFile {
     }
     fn truncate(&self, len: u64) -> SysResult<()> {
         self.inode.set_len(len)
+    }
+    fn mappable(&self, writable: bool) -> SysResult<Arc<dyn Mappable>> {
+        self.inode.mappable(writable)
     }
 }

@@ -79,7 +79,7 @@ impl Boot {
     }
 
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
-        let memfile = MemoryFile::new()?;
+        let memfile = MemoryFile::global()?;
         let platform = Box::new(PtracePlatform::new(memfile.fd()));
         let root_inode: Arc<dyn Inode> = self.root.clone();
         let root = Location {

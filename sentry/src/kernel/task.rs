@@ -118,10 +118,7 @@ impl Task {
             };
             match trap {
                 Trap::Syscall => self.syscall(),
-                Trap::Fault(f) => {
-                    let info = SigInfo::fault(f.signo, f.code, f.addr);
-                    self.kernel.force_signal(&self.proc, &self.thread, info);
-                }
+                Trap::Fault(f) => self.fault(f),
                 Trap::Interrupted => {}
             }
             self.deliver_signals();
@@ -131,6 +128,23 @@ impl Task {
         }
         super::thread::set_current(None);
         self.finish();
+    }
+
+    /// A fault: the memory manager may map the page (a shared file that
+    /// grew) or call it SIGBUS (past the end of a mapped file); the rest
+    /// becomes the signal the platform reported.
+    fn fault(&mut self, f: crate::platform::Fault) {
+        use crate::mm::address_space::FaultOutcome;
+        let (mut signo, mut code) = (f.signo, f.code);
+        if f.signo == libc::SIGSEGV {
+            match self.mm.lock().resolve_fault(&mut *self.ctx, f.addr) {
+                FaultOutcome::Resolved => return,
+                FaultOutcome::PastEof => (signo, code) = (libc::SIGBUS, libc::BUS_ADRERR),
+                FaultOutcome::Signal => {}
+            }
+        }
+        let info = SigInfo::fault(signo, code, f.addr);
+        self.kernel.force_signal(&self.proc, &self.thread, info);
     }
 
     fn syscall(&mut self) {

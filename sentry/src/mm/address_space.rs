@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::file_pages::Mappable;
 use super::memfile::{Backing, MemoryFile};
 use super::{page_down, page_up, PAGE_SIZE};
 use crate::errno::{err, Errno, SysResult};
@@ -25,6 +26,17 @@ pub enum VmaKind {
     },
 }
 
+/// Where a mapping's bytes live in the memory file.
+#[derive(Clone)]
+pub(super) enum Memory {
+    /// Anonymous memory, or a private copy of a file: one contiguous range
+    /// of the memory file, `off` being where the mapping's start lies in it.
+    Own { backing: Arc<Backing>, off: u64 },
+    /// A shared mapping of a file: the file's own pages, from file offset
+    /// `off` at the mapping's start.
+    File { file: Arc<dyn Mappable>, off: u64 },
+}
+
 #[derive(Clone)]
 pub struct Vma {
     pub start: u64,
@@ -32,27 +44,115 @@ pub struct Vma {
     pub prot: Prot,
     pub shared: bool,
     pub kind: VmaKind,
-    backing: Arc<Backing>,
-    /// Offset of `start` within `backing`.
-    boff: u64,
+    pub(super) mem: Memory,
+    /// The platform maps `[start, mapped_end)`; pages above it lie past the
+    /// end of the mapped file: touching them is SIGBUS (or, for a shared
+    /// mapping of a file that has grown since, maps them then).
+    pub(super) mapped_end: u64,
 }
 
 impl Vma {
-    pub(super) fn file_offset(&self, addr: u64) -> u64 {
-        self.backing.off + self.boff + (addr - self.start)
+    /// Calls `f(memfile_off, len)` for the memory-file pieces behind
+    /// `[addr, addr+len)` (inside the VMA); EFAULT past the mapped file.
+    pub(super) fn runs(&self, addr: u64, len: u64, mut f: impl FnMut(u64, u64)) -> SysResult<()> {
+        match &self.mem {
+            Memory::Own { backing, off } => {
+                if addr + len > self.mapped_end {
+                    return err(libc::EFAULT);
+                }
+                f(backing.off + off + (addr - self.start), len);
+                Ok(())
+            }
+            Memory::File { file, off } => {
+                let foff = off + (addr - self.start);
+                let eof = page_up(file.pages().size()).unwrap_or(u64::MAX);
+                if foff.saturating_add(len) > eof {
+                    return err(libc::EFAULT);
+                }
+                file.pages().runs(foff, len, |_, m, n| f(m, n))
+            }
+        }
+    }
+
+    /// The memory-file offset behind `addr` (a futex's name).
+    pub(super) fn file_offset(&self, addr: u64) -> Option<u64> {
+        match &self.mem {
+            Memory::Own { backing, off } => Some(backing.off + off + (addr - self.start)),
+            Memory::File { file, off } => file.pages().offset_of(off + (addr - self.start)),
+        }
+    }
+
+    /// Mirrors `[from, to)` of this VMA into the platform.
+    pub(super) fn map_into(&self, ctx: &mut dyn Context, from: u64, to: u64) -> SysResult<()> {
+        if from >= to {
+            return Ok(());
+        }
+        let mut at = from;
+        let mut result = Ok(());
+        self.runs(from, to - from, |m, n| {
+            if result.is_ok() {
+                result = ctx.map(at, n, self.prot, m).map_err(platform_err);
+            }
+            at += n;
+        })?;
+        result
     }
 
     /// Splits at `at` (inside the VMA): self keeps the low part.
     fn split_off(&mut self, at: u64) -> Vma {
         let mut high = self.clone();
+        let delta = at - self.start;
         high.start = at;
-        high.boff = self.boff + (at - self.start);
-        if let VmaKind::File { offset, .. } = &mut high.kind {
-            *offset += at - self.start;
+        match &mut high.mem {
+            Memory::Own { off, .. } | Memory::File { off, .. } => *off += delta,
         }
+        if let VmaKind::File { offset, .. } = &mut high.kind {
+            *offset += delta;
+        }
+        high.mapped_end = self.mapped_end.max(at);
+        self.mapped_end = self.mapped_end.min(at);
         self.end = at;
         high
     }
+
+    /// The shared file behind the mapping and the file offset at `addr`.
+    pub(super) fn file_at(&self, addr: u64) -> Option<(Arc<dyn Mappable>, u64)> {
+        match &self.mem {
+            Memory::File { file, off } => Some((file.clone(), off + (addr - self.start))),
+            Memory::Own { .. } => None,
+        }
+    }
+
+    /// The shared file behind the mapping, if it is one.
+    pub fn shared_file(&self) -> Option<&Arc<dyn Mappable>> {
+        match &self.mem {
+            Memory::File { file, .. } => Some(file),
+            Memory::Own { .. } => None,
+        }
+    }
+}
+
+/// How many bytes of `v`, from its start, lie inside its shared file
+/// (rounded up to a page); the whole VMA for other kinds.
+fn file_extent(v: &Vma) -> u64 {
+    let len = v.end - v.start;
+    match &v.mem {
+        Memory::File { file, off } => page_up(file.pages().size())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(*off)
+            .min(len),
+        Memory::Own { .. } => len,
+    }
+}
+
+/// What a fault on a mapped address turned out to be.
+pub enum FaultOutcome {
+    /// The Sentry mapped the page: run the instruction again.
+    Resolved,
+    /// The page lies past the end of the mapped file: SIGBUS, BUS_ADRERR.
+    PastEof,
+    /// Not the Sentry's business: deliver the fault as it came.
+    Signal,
 }
 
 /// A forked address space in transit to the child's Sentry thread.
@@ -113,7 +213,7 @@ impl MemoryManager {
 
     /// The memory-file offset that backs `addr` (a futex's name).
     pub fn file_offset_of(&self, addr: u64) -> Option<u64> {
-        self.vma_at(addr).map(|v| v.file_offset(addr))
+        self.vma_at(addr).and_then(|v| v.file_offset(addr))
     }
 
     pub fn find(&self, addr: u64) -> Option<&Vma> {
@@ -143,8 +243,27 @@ impl MemoryManager {
         (start >= USER_MIN).then_some(start)
     }
 
-    /// Maps fresh zeroed memory. `fixed` replaces whatever is there;
-    /// otherwise `hint` is used when free, else a gap is chosen.
+    /// Where a new mapping of `len` bytes goes: `fixed` replaces whatever
+    /// is at `hint`; otherwise `hint` is used when free, else a gap is chosen.
+    fn place(&mut self, ctx: &mut dyn Context, hint: u64, len: u64, fixed: bool) -> SysResult<u64> {
+        if fixed {
+            if !hint.is_multiple_of(PAGE_SIZE) {
+                return err(libc::EINVAL);
+            }
+            let end = hint.checked_add(len).ok_or(Errno(libc::ENOMEM))?;
+            if hint < USER_MIN || end > USER_MAX {
+                return err(libc::ENOMEM);
+            }
+            self.unmap(ctx, hint, len)?;
+            Ok(hint)
+        } else if hint != 0 && self.is_free(page_down(hint), page_down(hint).saturating_add(len)) {
+            Ok(page_down(hint))
+        } else {
+            self.find_gap(len, self.mmap_top).ok_or(Errno(libc::ENOMEM))
+        }
+    }
+
+    /// Maps fresh zeroed memory (see `place` for `hint` and `fixed`).
     // The arguments are mmap's own (less the file), plus the caller's context.
     #[allow(clippy::too_many_arguments)]
     pub fn map_anon(
@@ -161,22 +280,7 @@ impl MemoryManager {
         if len == 0 {
             return err(libc::EINVAL);
         }
-        let start = if fixed {
-            if !hint.is_multiple_of(PAGE_SIZE) {
-                return err(libc::EINVAL);
-            }
-            let end = hint.checked_add(len).ok_or(Errno(libc::ENOMEM))?;
-            if hint < USER_MIN || end > USER_MAX {
-                return err(libc::ENOMEM);
-            }
-            self.unmap(ctx, hint, len)?;
-            hint
-        } else if hint != 0 && self.is_free(page_down(hint), page_down(hint).saturating_add(len)) {
-            page_down(hint)
-        } else {
-            self.find_gap(len, self.mmap_top)
-                .ok_or(Errno(libc::ENOMEM))?
-        };
+        let start = self.place(ctx, hint, len, fixed)?;
         let backing = Arc::new(self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?);
         let vma = Vma {
             start,
@@ -184,13 +288,90 @@ impl MemoryManager {
             prot,
             shared,
             kind,
-            backing,
-            boff: 0,
+            mem: Memory::Own { backing, off: 0 },
+            mapped_end: start + len,
         };
-        ctx.map(start, len, prot, vma.file_offset(start))
-            .map_err(platform_err)?;
+        vma.map_into(ctx, start, start + len)?;
         self.vmas.insert(start, vma);
         Ok(start)
+    }
+
+    /// Maps `len` bytes of `file` from file offset `off`, shared: the
+    /// mapping shows the file's own pages. Pages past the end of the file
+    /// stay unmapped in the platform (SIGBUS, or mapped on a fault once the
+    /// file has grown).
+    // The arguments are mmap's own, plus the caller's context.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_file(
+        &mut self,
+        ctx: &mut dyn Context,
+        hint: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        file: Arc<dyn Mappable>,
+        off: u64,
+        kind: VmaKind,
+    ) -> SysResult<u64> {
+        let len = page_up(len).ok_or(Errno(libc::ENOMEM))?;
+        if len == 0 {
+            return err(libc::EINVAL);
+        }
+        off.checked_add(len).ok_or(Errno(libc::EOVERFLOW))?;
+        let start = self.place(ctx, hint, len, fixed)?;
+        let mut vma = Vma {
+            start,
+            end: start + len,
+            prot,
+            shared: true,
+            kind,
+            mem: Memory::File { file, off },
+            mapped_end: start,
+        };
+        vma.mapped_end = start + file_extent(&vma);
+        vma.map_into(ctx, start, vma.mapped_end)?;
+        self.vmas.insert(start, vma);
+        Ok(start)
+    }
+
+    /// Leaves `[from, end)` of the VMA starting at `start` unmapped in the
+    /// platform: a private file mapping's pages past the end of its file.
+    pub fn hide_tail(&mut self, ctx: &mut dyn Context, start: u64, from: u64) -> SysResult<()> {
+        let Some(v) = self.vmas.get_mut(&start) else {
+            return err(libc::EFAULT);
+        };
+        let from = from.clamp(v.start, v.end);
+        if from < v.mapped_end {
+            ctx.unmap(from, v.mapped_end - from).map_err(platform_err)?;
+            v.mapped_end = from;
+        }
+        Ok(())
+    }
+
+    /// Looks at a page fault at `addr`: a shared file mapping whose file
+    /// has grown gets the new pages mapped; a page past the end of a mapped
+    /// file is SIGBUS.
+    pub fn resolve_fault(&mut self, ctx: &mut dyn Context, addr: u64) -> FaultOutcome {
+        let Some(v) = self.vma_at(addr) else {
+            return FaultOutcome::Signal;
+        };
+        if addr < v.mapped_end {
+            return FaultOutcome::Signal;
+        }
+        if let Memory::File { .. } = v.mem {
+            let want = v.start + file_extent(v);
+            if addr < want {
+                let (key, from) = (v.start, v.mapped_end);
+                if v.map_into(ctx, from, want).is_ok() {
+                    if let Some(v) = self.vmas.get_mut(&key) {
+                        v.mapped_end = want;
+                    }
+                    return FaultOutcome::Resolved;
+                }
+                return FaultOutcome::Signal;
+            }
+        }
+        FaultOutcome::PastEof
     }
 
     /// Splits VMAs so that none straddles `addr`.
@@ -217,8 +398,8 @@ impl MemoryManager {
         for k in doomed {
             if let Some(v) = self.vmas.remove(&k) {
                 // A private range is only ours: give its pages back now.
-                if !v.shared {
-                    self.file.punch(v.file_offset(v.start), v.end - v.start);
+                if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
+                    self.file.punch(backing.off + off, v.end - v.start);
                 }
             }
         }
@@ -256,8 +437,13 @@ impl MemoryManager {
         self.split_at(end);
         for (_, v) in self.vmas.range_mut(addr..end) {
             v.prot = prot;
+            // Pages past a mapped file's end are not in the platform.
+            if v.mapped_end > v.start {
+                ctx.protect(v.start, v.mapped_end - v.start, prot)
+                    .map_err(platform_err)?;
+            }
         }
-        ctx.protect(addr, end - addr, prot).map_err(platform_err)
+        Ok(())
     }
 
     /// Moves the program break; returns the new (or unchanged) break.
@@ -301,12 +487,13 @@ impl MemoryManager {
         for v in self.vmas.values() {
             let len = v.end - v.start;
             let mut copy = v.clone();
-            if !v.shared {
-                let backing = self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?;
-                self.file
-                    .copy_populated(v.file_offset(v.start), backing.off, len);
-                copy.backing = Arc::new(backing);
-                copy.boff = 0;
+            if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
+                let fresh = self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?;
+                self.file.copy_populated(backing.off + off, fresh.off, len);
+                copy.mem = Memory::Own {
+                    backing: Arc::new(fresh),
+                    off: 0,
+                };
             }
             vmas.push(copy);
         }
@@ -331,8 +518,7 @@ impl MemoryManager {
         mm.arg_range = snap.arg_range;
         mm.env_range = snap.env_range;
         for v in snap.vmas {
-            ctx.map(v.start, v.end - v.start, v.prot, v.file_offset(v.start))
-                .map_err(platform_err)?;
+            v.map_into(ctx, v.start, v.mapped_end)?;
             mm.vmas.insert(v.start, v);
         }
         Ok(mm)
@@ -356,9 +542,9 @@ impl MemoryManager {
             if !force && (v.prot & need != need || v.prot == libc::PROT_NONE) {
                 return err(libc::EFAULT);
             }
-            let n = (v.end.min(end) - pos) as usize;
-            f(v.file_offset(pos), n);
-            pos += n as u64;
+            let n = v.end.min(end) - pos;
+            v.runs(pos, n, |off, k| f(off, k as usize))?;
+            pos += n;
         }
         Ok(())
     }

@@ -69,6 +69,19 @@ impl MemoryFile {
         }))
     }
 
+    /// The Sentry's one memory file, created by the first caller (boot,
+    /// before the jail; later callers, such as tmpfs, share it).
+    pub fn global() -> Result<Arc<MemoryFile>, Error> {
+        static GLOBAL: Mutex<Option<Arc<MemoryFile>>> = Mutex::new(None);
+        let mut g = GLOBAL.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = g.as_ref() {
+            return Ok(f.clone());
+        }
+        let f = MemoryFile::new()?;
+        *g = Some(f.clone());
+        Ok(f)
+    }
+
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }

@@ -4,12 +4,14 @@
 
 pub mod address_space;
 pub mod elf;
+pub mod file_pages;
 pub mod memfile;
 pub mod remap;
 pub mod shared;
 pub mod stack;
 
 pub use address_space::{MemoryManager, Vma, VmaKind};
+pub use file_pages::{FilePages, Mappable};
 pub use memfile::MemoryFile;
 pub use shared::SharedMm;
 

@@ -3,7 +3,10 @@
 //! mapped at the new address. Growth is fresh zeroed memory of the same
 //! kind, as anonymous memory grows on Linux.
 
+use std::sync::Arc;
+
 use super::address_space::{platform_err, MemoryManager, VmaKind};
+use super::file_pages::Mappable;
 use super::{page_up, PAGE_SIZE};
 use crate::errno::{err, Errno, SysResult};
 use crate::platform::Context;
@@ -40,9 +43,14 @@ impl MemoryManager {
         // the Sentry does not merge neighbours, so adjacent ones count.)
         let mut pos = old;
         let mut last = None;
+        let mut file = None;
         while pos < old_end {
             let v = self.vma_at(pos).ok_or(Errno(libc::EFAULT))?;
             last = Some((v.prot, v.shared, v.kind.clone()));
+            // A shared file mapping grows over the file's next pages.
+            file = v
+                .file_at(v.start)
+                .and_then(|(f, off)| Some((f, off.checked_sub(v.start - old)?)));
             pos = v.end;
         }
         let (prot, shared, kind) = last.ok_or(Errno(libc::EFAULT))?;
@@ -81,14 +89,14 @@ impl MemoryManager {
                 return Ok(old);
             }
             if self.is_free(old_end, old + new_len) {
-                self.map_anon(
+                self.grow(
                     ctx,
                     old_end,
                     new_len - old_len,
                     prot,
-                    true,
                     shared,
                     grown_kind(old_len),
+                    file.clone().map(|(f, off)| (f, off + old_len)),
                 )?;
                 return Ok(old);
             }
@@ -118,25 +126,45 @@ impl MemoryManager {
             let Some(mut vma) = self.vmas.remove(&k) else {
                 continue;
             };
-            let offset = vma.file_offset(vma.start);
             let len = vma.end - vma.start;
+            let mapped = vma.mapped_end - vma.start;
             vma.start = dest + (k - old);
             vma.end = vma.start + len;
-            ctx.map(vma.start, len, vma.prot, offset)
-                .map_err(platform_err)?;
+            vma.mapped_end = vma.start + mapped;
+            vma.map_into(ctx, vma.start, vma.mapped_end)?;
             self.vmas.insert(vma.start, vma);
         }
         if new_len > keep {
-            self.map_anon(
+            self.grow(
                 ctx,
                 dest + keep,
                 new_len - keep,
                 prot,
-                true,
                 shared,
                 grown_kind(keep),
+                file.map(|(f, off)| (f, off + keep)),
             )?;
         }
         Ok(dest)
+    }
+
+    /// Maps the grown part of a mapping at `at`: more of the same file for
+    /// a shared file mapping, fresh memory for everything else.
+    #[allow(clippy::too_many_arguments)]
+    fn grow(
+        &mut self,
+        ctx: &mut dyn Context,
+        at: u64,
+        len: u64,
+        prot: i32,
+        shared: bool,
+        kind: VmaKind,
+        file: Option<(Arc<dyn Mappable>, u64)>,
+    ) -> SysResult<()> {
+        match file {
+            Some((f, off)) => self.map_file(ctx, at, len, prot, true, f, off, kind),
+            None => self.map_anon(ctx, at, len, prot, true, shared, kind),
+        }
+        .map(|_| ())
     }
 }

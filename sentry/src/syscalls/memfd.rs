@@ -32,7 +32,7 @@ pub fn memfd_create(t: &mut Task, a: Args) -> SysResult<u64> {
         }
     })?;
     let name = String::from_utf8_lossy(&name).into_owned();
-    let inode = TmpInode::new_memfd(memfd_fs(), flags & libc::MFD_ALLOW_SEALING != 0);
+    let inode = TmpInode::new_memfd(memfd_fs(), flags & libc::MFD_ALLOW_SEALING != 0)?;
     let ctx = OpenCtx {
         pid: t.pid(),
         mm: &t.mm,

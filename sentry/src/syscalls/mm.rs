@@ -33,20 +33,12 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
             .lock()
             .map_anon(&mut *t.ctx, addr, len, prot, fixed, shared, VmaKind::Anon);
     }
-    // A file mapping: the Sentry copies the file's pages into private memory.
     let f = t.file(fd as u64)?;
     if !f.readable() {
         return err(libc::EACCES);
     }
-    if shared && prot & libc::PROT_WRITE != 0 {
-        if !f.writable() {
-            return err(libc::EACCES);
-        }
-        tracing::debug!(
-            pid = t.pid(),
-            "writable shared file mappings are not supported yet"
-        );
-        return err(libc::ENODEV);
+    if shared && prot & libc::PROT_WRITE != 0 && !f.writable() {
+        return err(libc::EACCES);
     }
     let st = f.ops.stat()?;
     if !f.ops.seekable() {
@@ -58,6 +50,15 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
         dev: st.dev,
         ino: st.ino,
     };
+    if shared {
+        // A shared mapping shows the file's own pages.
+        let pages = f.ops.mappable(prot & libc::PROT_WRITE != 0)?;
+        return t
+            .mm
+            .lock()
+            .map_file(&mut *t.ctx, addr, len, prot, fixed, pages, off, kind);
+    }
+    // A private mapping: the Sentry copies the file's pages into private memory.
     let start = t.mm.lock().map_anon(
         &mut *t.ctx,
         addr,
@@ -79,8 +80,12 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
         t.mm.write_force(start + done, &buf[..n])?;
         done += n as u64;
     }
+    let mut mm = t.mm.lock();
+    // Pages wholly past the end of the file are SIGBUS, as on Linux.
+    let visible = page_up(avail).ok_or(Errno(libc::ENOMEM))?;
+    mm.hide_tail(&mut *t.ctx, start, start + visible)?;
     if prot != libc::PROT_READ | libc::PROT_WRITE {
-        t.mm.lock().protect(&mut *t.ctx, start, len, prot)?;
+        mm.protect(&mut *t.ctx, start, len, prot)?;
     }
     Ok(start)
 }
@@ -139,8 +144,22 @@ pub fn msync(t: &mut Task, a: Args) -> SysResult<u64> {
     {
         return err(libc::EINVAL);
     }
-    // Private copies have nothing to write back; the range must be mapped.
-    check_mapped(t, a[0], a[1]).map(|_| 0)
+    // Private copies have nothing to write back; shared file mappings
+    // write theirs back to the file's home (a host file).
+    let end = check_mapped(t, a[0], a[1])?;
+    let mut files = Vec::new();
+    let mut pos = a[0];
+    while pos < end {
+        let Some(v) = t.mm.find(pos) else { break };
+        if let Some(f) = v.shared_file() {
+            files.push(f.clone());
+        }
+        pos = v.end;
+    }
+    for f in files {
+        f.sync()?;
+    }
+    Ok(0)
 }
 
 /// mincore: every mapped page counts as resident (the Sentry's memory file

@@ -70,6 +70,11 @@ pub trait FileOps: Send + Sync {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+    /// The file's pages, for a shared mapping of it, `writable` or not
+    /// (ENODEV: the file cannot be mapped shared).
+    fn mappable(&self, _writable: bool) -> SysResult<Arc<dyn crate::mm::Mappable>> {
+        err(libc::ENODEV)
+    }
     /// The socket behind a descriptor, for the socket system calls.
     fn as_socket(&self) -> Option<&crate::net::Socket> {
         None
