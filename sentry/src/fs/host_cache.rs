@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::errno::{Errno, SysResult};
 use crate::mm::file_pages::PageSource;
+use crate::mm::memfile::for_each_data;
 use crate::mm::{FilePages, Mappable, MemoryFile};
 
 /// Identifies a host file: its (device, inode) as the Sentry stats it.
@@ -143,18 +144,26 @@ struct HostSource {
 
 impl PageSource for HostSource {
     fn fill(&self, off: u64, buf: &mut [u8]) {
-        let mut done = 0;
-        while done < buf.len() {
-            match nix::sys::uio::pread(&*self.fd, &mut buf[done..], (off + done as u64) as i64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => {
-                    tracing::warn!("filling a host file's cache failed: {e}");
-                    break;
+        let end = off + buf.len() as u64;
+        // Only the host file's data: its holes stay holes of the memory file.
+        for_each_data(self.fd.as_raw_fd(), off, end, |data, len| {
+            let piece = &mut buf[(data - off) as usize..(data - off + len) as usize];
+            let mut done = 0;
+            while done < piece.len() {
+                match nix::sys::uio::pread(
+                    &*self.fd,
+                    &mut piece[done..],
+                    (data + done as u64) as i64,
+                ) {
+                    Ok(0) => break,
+                    Ok(n) => done += n,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        tracing::warn!("filling a host file's cache failed: {e}");
+                        break;
+                    }
                 }
             }
-        }
-        buf[done..].fill(0);
+        });
     }
 }

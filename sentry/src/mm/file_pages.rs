@@ -22,8 +22,8 @@ pub const CHUNK: u64 = 2 << 20;
 /// Fills a chunk the first time it is needed (a host file's cache reads
 /// the file; tmpfs has no source and starts from zeros).
 pub trait PageSource: Send + Sync {
-    /// Copies the file's bytes at `off` into `buf` (short at the end of
-    /// the file: the rest stays zero).
+    /// Copies the file's bytes at `off` into `buf`, which reads as zero
+    /// already; holes of the file may be skipped, so they cost no memory.
     fn fill(&self, off: u64, buf: &mut [u8]);
 }
 
@@ -131,11 +131,13 @@ impl FilePages {
                 // SAFETY: the chunk belongs to this file while `st` is held.
                 Some(base) => buf[done..done + k]
                     .copy_from_slice(unsafe { self.file.slice(base + within as u64, k) }),
-                None => match &self.source {
+                None => {
+                    buf[done..done + k].fill(0);
                     // The memory file is exhausted: read around the cache.
-                    Some(src) => src.fill(pos, &mut buf[done..done + k]),
-                    None => buf[done..done + k].fill(0),
-                },
+                    if let Some(src) = &self.source {
+                        src.fill(pos, &mut buf[done..done + k]);
+                    }
+                }
             }
             done += k;
         }
@@ -205,8 +207,9 @@ impl FilePages {
         st.size = len;
     }
 
-    /// Calls `f(file_off, bytes)` for every allocated chunk's bytes below
-    /// the end of the file (write-back of a host cache).
+    /// Calls `f(file_off, bytes)` for the populated bytes of every chunk
+    /// below the end of the file (write-back of a host cache): pages never
+    /// filled nor written are holes of the memory file and are skipped.
     pub fn for_each_loaded(&self, mut f: impl FnMut(u64, &[u8])) {
         let st = self.lock();
         for (&idx, b) in &st.chunks {
@@ -214,9 +217,13 @@ impl FilePages {
             if start >= st.size {
                 break;
             }
-            let n = (st.size - start).min(CHUNK) as usize;
-            // SAFETY: the chunk belongs to this file while `st` is held.
-            f(start, unsafe { self.file.slice(b.off, n) });
+            let n = (st.size - start).min(CHUNK);
+            self.file.for_each_populated(b.off, n, |m, k| {
+                // SAFETY: the chunk belongs to this file while `st` is held.
+                f(start + (m - b.off), unsafe {
+                    self.file.slice(m, k as usize)
+                });
+            });
         }
     }
 }

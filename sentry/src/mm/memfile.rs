@@ -167,35 +167,47 @@ impl MemoryFile {
     /// Copies the populated parts of `[src, src+len)` to `dst` (which must
     /// read as zero), skipping holes so sparse memory stays sparse.
     pub fn copy_populated(&self, src: u64, dst: u64, len: u64) {
-        let fd = self.fd.as_raw_fd();
-        let end = src + len;
-        let mut pos = src;
-        while pos < end {
-            // SAFETY: lseek on our own descriptor.
-            let data = unsafe { libc::lseek(fd, pos as i64, libc::SEEK_DATA) };
-            if data < 0 || data as u64 >= end {
-                break;
-            }
-            // SAFETY: as above.
-            let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
-            let hole = if hole < 0 {
-                end
-            } else {
-                (hole as u64).min(end)
-            };
-            let data = data as u64;
-            let n = (hole - data) as usize;
+        self.for_each_populated(src, len, |data, n| {
             // SAFETY: both ranges lie within backings the caller holds and
             // do not overlap (distinct allocations).
             unsafe {
                 std::ptr::copy_nonoverlapping(
                     self.base.add(data as usize),
                     self.base.add((dst + data - src) as usize),
-                    n,
+                    n as usize,
                 );
             }
-            pos = hole;
+        });
+    }
+
+    /// Calls `f(off, len)` for the populated (not hole) pieces of
+    /// `[start, start+len)`.
+    pub fn for_each_populated(&self, start: u64, len: u64, mut f: impl FnMut(u64, u64)) {
+        for_each_data(self.fd.as_raw_fd(), start, start + len, |off, n| {
+            f(off, n);
+        });
+    }
+}
+
+/// Calls `f(off, len)` for the pieces of `[start, end)` of the file `fd`
+/// that hold data (SEEK_DATA/SEEK_HOLE), so holes are never read.
+pub fn for_each_data(fd: RawFd, start: u64, end: u64, mut f: impl FnMut(u64, u64)) {
+    let mut pos = start;
+    while pos < end {
+        // SAFETY: lseek on a descriptor the caller holds.
+        let data = unsafe { libc::lseek(fd, pos as i64, libc::SEEK_DATA) };
+        if data < 0 || data as u64 >= end {
+            break;
         }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+        let hole = if hole < 0 {
+            end
+        } else {
+            (hole as u64).min(end)
+        };
+        f(data as u64, hole - data as u64);
+        pos = hole;
     }
 }
 
