@@ -139,6 +139,9 @@ pub fn execve(
         }
     }
 
+    // A vfork child stops sharing its parent's memory.
+    t.return_borrowed_mm()?;
+
     // The point of no return: the old image goes.
     if let Err(e) = load_image(t, &loc, &file, &image, interp.as_ref(), &argv, &envp) {
         tracing::debug!(

@@ -10,7 +10,7 @@ use super::signal::{self, DefaultAction as SigDefault, SigInfo, SIG_DFL, SIG_IGN
 use super::thread::Thread;
 use super::{events, sigframe, Kernel};
 use crate::errno::{Errno, SysResult};
-use crate::mm::SharedMm;
+use crate::mm::{MemoryManager, SharedMm};
 use crate::platform::{Context, Regs, Trap};
 
 /// How a task ended.
@@ -51,6 +51,9 @@ pub struct Task {
     pub exit: Option<Exit>,
     /// sigaltstack: (sp, flags, size).
     pub altstack: (u64, i32, u64),
+    /// The address space is the parent's, lent by vfork (CLONE_VM without
+    /// CLONE_THREAD) until this process execs or exits.
+    pub borrowed_mm: bool,
 }
 
 impl Task {
@@ -83,7 +86,30 @@ impl Task {
             clear_child_tid: 0,
             exit: None,
             altstack: (0, libc::SS_DISABLE, 0),
+            borrowed_mm: false,
         }
+    }
+
+    /// Gives a borrowed address space back (exec of a vfork child): the
+    /// task gets an empty address space on a platform context of its own,
+    /// and leaves the parent's untouched.
+    pub fn return_borrowed_mm(&mut self) -> SysResult<()> {
+        if !self.borrowed_mm {
+            return Ok(());
+        }
+        let ctx = self.kernel.platform.new_context().map_err(|e| {
+            tracing::warn!(pid = self.pid(), "cannot create a stub for exec: {e}");
+            Errno(libc::EAGAIN)
+        })?;
+        self.thread.set_interrupter(Some(ctx.interrupter()));
+        lock(&self.proc.state).host_pid = ctx.host_pid();
+        // Dropping the old context ends its platform thread only.
+        self.ctx = ctx;
+        self.mm = Arc::new(SharedMm::new(MemoryManager::new(
+            self.kernel.memfile.clone(),
+        )));
+        self.borrowed_mm = false;
+        Ok(())
     }
 
     pub fn pid(&self) -> i32 {

@@ -83,22 +83,39 @@ pub fn clone(
     let child = Process::new(pid, child_state, sig, files, fs).map_err(|_| Errno(libc::EAGAIN))?;
     let thread = Thread::new(pid, t.mask()).map_err(|_| Errno(libc::EAGAIN))?;
     let regs = child_regs(t, f, newsp, tls)?;
-    // Private memory is copied now, while the caller is stopped. (CLONE_VM
-    // without CLONE_THREAD — vfork, posix_spawn — gets a copy too; the
-    // parent waits for it below as vfork requires.)
-    let snap = t.mm.snapshot()?;
+    // CLONE_VM (vfork, posix_spawn): the child runs on a new platform
+    // thread in the parent's address space until it execs or exits.
+    // Otherwise private memory is copied now, while the caller is stopped.
+    let memory = if f & libc::CLONE_VM != 0 {
+        let seed = t.ctx.spawn_thread().map_err(|e| {
+            tracing::warn!(pid = t.pid(), "cannot start a stub thread for vfork: {e}");
+            Errno(libc::EAGAIN)
+        })?;
+        ChildMemory::Borrowed(t.mm.clone(), seed)
+    } else {
+        ChildMemory::Copied(t.mm.snapshot()?)
+    };
     lock(&k.procs).insert(pid, child.clone());
     let started = start_task(
         &k,
         &child,
         thread,
-        move |kc| {
-            let mut ctx = kc.platform.new_context().map_err(|e| {
-                tracing::warn!("cannot create a stub for pid {pid}: {e}");
-                Errno(libc::EAGAIN)
-            })?;
-            let mm = MemoryManager::from_snapshot(kc.memfile.clone(), &mut *ctx, snap)?;
-            Ok((Arc::new(SharedMm::new(mm)), ctx, regs))
+        move |kc| match memory {
+            ChildMemory::Borrowed(mm, seed) => {
+                let ctx = seed.attach().map_err(|e| {
+                    tracing::warn!("cannot attach to the vfork stub thread of {pid}: {e}");
+                    Errno(libc::EAGAIN)
+                })?;
+                Ok((mm, ctx, regs))
+            }
+            ChildMemory::Copied(snap) => {
+                let mut ctx = kc.platform.new_context().map_err(|e| {
+                    tracing::warn!("cannot create a stub for pid {pid}: {e}");
+                    Errno(libc::EAGAIN)
+                })?;
+                let mm = MemoryManager::from_snapshot(kc.memfile.clone(), &mut *ctx, snap)?;
+                Ok((Arc::new(SharedMm::new(mm)), ctx, regs))
+            }
         },
         f,
         ctid,
@@ -170,6 +187,15 @@ fn clone_thread(
     Ok(tid as u64)
 }
 
+/// How a new process gets its memory.
+enum ChildMemory {
+    /// The parent's address space, lent (CLONE_VM), and the platform
+    /// thread in it that will run the child.
+    Borrowed(Arc<SharedMm>, Box<dyn crate::platform::ThreadSeed>),
+    /// A copy of the parent's (fork).
+    Copied(crate::mm::address_space::MmSnapshot),
+}
+
 type TaskParts = (
     Arc<SharedMm>,
     Box<dyn crate::platform::Context>,
@@ -206,6 +232,7 @@ fn start_task(
                 }
             };
             let mut task = Task::new(kc, pc, thread, regs, mm, ctx);
+            task.borrowed_mm = f & libc::CLONE_VM != 0 && f & libc::CLONE_THREAD == 0;
             if f & libc::CLONE_CHILD_SETTID != 0 {
                 let _ = task.mm.write(ctid, &tid.to_le_bytes());
             }
