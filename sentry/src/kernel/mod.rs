@@ -10,6 +10,7 @@ pub mod exit;
 pub mod futex;
 pub mod jobctl;
 pub mod process;
+pub mod rlimits;
 pub mod sigframe;
 pub mod signal;
 pub mod task;
