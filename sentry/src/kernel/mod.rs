@@ -3,6 +3,7 @@
 //! exec, and the boot sequence that builds a sandbox.
 
 pub mod boot;
+pub mod cputimers;
 pub mod creds;
 pub mod events;
 pub mod exec;
