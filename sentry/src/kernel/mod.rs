@@ -9,6 +9,7 @@ pub mod events;
 pub mod exec;
 pub mod exit;
 pub mod futex;
+pub mod ipc;
 pub mod jobctl;
 pub mod process;
 pub mod rlimits;

@@ -23,6 +23,11 @@ pub enum VmaKind {
         dev: u64,
         ino: u64,
     },
+    /// An attached SysV shared memory segment (mm/sysv_shm.rs).
+    SysvShm {
+        key: i32,
+        id: i32,
+    },
 }
 
 #[derive(Clone)]
@@ -32,9 +37,9 @@ pub struct Vma {
     pub prot: Prot,
     pub shared: bool,
     pub kind: VmaKind,
-    backing: Arc<Backing>,
+    pub(super) backing: Arc<Backing>,
     /// Offset of `start` within `backing`.
-    boff: u64,
+    pub(super) boff: u64,
 }
 
 impl Vma {
@@ -442,6 +447,7 @@ impl MemoryManager {
         let mut s = String::new();
         for v in self.vmas.values() {
             let p = |bit: i32, c: char| if v.prot & bit != 0 { c } else { '-' };
+            let shm_name: String;
             let (off, dev, ino, name) = match &v.kind {
                 VmaKind::File {
                     path,
@@ -452,6 +458,10 @@ impl MemoryManager {
                 VmaKind::Heap => (0, 0, 0, "[heap]"),
                 VmaKind::Stack => (0, 0, 0, "[stack]"),
                 VmaKind::Anon => (0, 0, 0, ""),
+                VmaKind::SysvShm { key, id } => {
+                    shm_name = super::sysv_shm::maps_name(*key);
+                    (v.boff, 1, *id as u64, shm_name.as_str())
+                }
             };
             let line = format!(
                 "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {}",

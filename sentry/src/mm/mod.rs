@@ -8,6 +8,7 @@ pub mod memfile;
 pub mod remap;
 pub mod shared;
 pub mod stack;
+pub mod sysv_shm;
 
 pub use address_space::{MemoryManager, Vma, VmaKind};
 pub use memfile::MemoryFile;

@@ -6,6 +6,7 @@
 mod events;
 mod file;
 mod fs;
+mod ipc;
 mod locks;
 mod memfd;
 mod misc;
@@ -245,6 +246,19 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_sendmsg => sockmsg::sendmsg(t, a),
         SYS_recvmsg => sockmsg::recvmsg(t, a),
         SYS_sendmmsg => sockmsg::sendmmsg(t, a),
+        // SysV IPC (syscalls/ipc.rs).
+        SYS_shmget => ipc::shmget(t, a),
+        SYS_shmat => ipc::shmat(t, a),
+        SYS_shmdt => ipc::shmdt(t, a),
+        SYS_shmctl => ipc::shmctl(t, a),
+        SYS_semget => ipc::semget(t, a),
+        SYS_semop => ipc::semop(t, a),
+        SYS_semtimedop => ipc::semtimedop(t, a),
+        SYS_semctl => ipc::semctl(t, a),
+        SYS_msgget => ipc::msgget(t, a),
+        SYS_msgsnd => ipc::msgsnd(t, a),
+        SYS_msgrcv => ipc::msgrcv(t, a),
+        SYS_msgctl => ipc::msgctl(t, a),
         SYS_recvmmsg => sockmsg::recvmmsg(t, a),
         _ => {
             tracing::debug!(pid = t.pid(), nr, "unimplemented system call: ENOSYS");
