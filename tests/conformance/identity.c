@@ -5,7 +5,9 @@
  * personality(2). The control runs as root, like the container. */
 #include "check.h"
 #include <fcntl.h>
+#include <alloca.h>
 #include <grp.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
@@ -160,8 +162,200 @@ static void rlimit_checks(void) {
     CHECK("rlimit-stack-sane", rl2.rlim_cur >= (1 << 20), "cur %lu", rl2.rlim_cur);
 }
 
+static volatile sig_atomic_t xfsz_seen;
+static void on_xfsz(int sig) { (void)sig; xfsz_seen++; }
+
+/* RLIMIT_FSIZE beyond write(2): the signal, pwrite, ftruncate, truncate,
+ * fallocate, and the default action of SIGXFSZ. */
+static void fsize_checks(void) {
+    signal(SIGXFSZ, on_xfsz);
+    struct rlimit f = { 4096, RLIM_INFINITY };
+    OK("fsize-setrlimit", setrlimit(RLIMIT_FSIZE, &f));
+    int fd = open("/tmp/fsize-more", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    static char buf[8192];
+    EQ("fsize-write-short", write(fd, buf, sizeof buf), 4096);
+    EQ("fsize-short-write-no-signal", xfsz_seen, 0);
+    ERR("fsize-write-at-limit-efbig", write(fd, buf, 1), EFBIG);
+    EQ("fsize-sigxfsz-delivered", xfsz_seen, 1);
+    EQ("fsize-write-zero-at-limit", write(fd, buf, 0), 0);
+    ERR("fsize-pwrite-beyond-efbig", pwrite(fd, buf, 10, 5000), EFBIG);
+    EQ("fsize-pwrite-below-short", pwrite(fd, buf, 100, 4000), 96);
+    ERR("fsize-ftruncate-grow-efbig", ftruncate(fd, 4097), EFBIG);
+    OK("fsize-ftruncate-shrink", ftruncate(fd, 100));
+    ERR("fsize-truncate-grow-efbig", truncate("/tmp/fsize-more", 10000), EFBIG);
+    ERR("fsize-fallocate-grow-efbig", fallocate(fd, 0, 0, 8192), EFBIG);
+    OK("fsize-fallocate-within", fallocate(fd, 0, 0, 2048));
+    int p[2];
+    OK("fsize-pipe", pipe(p));
+    EQ("fsize-pipe-not-limited", write(p[1], buf, 6000), 6000);
+    close(fd);
+    unlink("/tmp/fsize-more");
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_DFL);
+        setrlimit(RLIMIT_FSIZE, &f);
+        int fd2 = open("/tmp/fsize-kill", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        unlink("/tmp/fsize-kill");
+        pwrite(fd2, buf, 1, 4096);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK("fsize-sigxfsz-default-kills", WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ, "%s", wstatus(st));
+}
+
+/* RLIMIT_AS for brk and mremap as well as mmap. */
+static void as_checks(void) {
+    struct rlimit as = { 512L << 20, RLIM_INFINITY };
+    OK("as-setrlimit", setrlimit(RLIMIT_AS, &as));
+    void *small = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("as-small-mmap-ok", small != MAP_FAILED, "%s", ename(errno));
+    errno = 0;
+    void *big = mmap(NULL, 600L << 20, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK("as-shared-mmap-enomem", big == MAP_FAILED && errno == ENOMEM, "got %p, %s", big, ename(errno));
+    errno = 0;
+    void *grown = mremap(small, 1 << 20, 600L << 20, MREMAP_MAYMOVE);
+    CHECK("as-mremap-grow-enomem", grown == MAP_FAILED && errno == ENOMEM, "got %p, %s", grown, ename(errno));
+    void *cur = sbrk(0);
+    errno = 0;
+    void *r = sbrk(600L << 20);
+    CHECK("as-sbrk-enomem", r == (void *)-1 && errno == ENOMEM && sbrk(0) == cur, "got %p, %s", r, ename(errno));
+    /* Replacing a mapping with MAP_FIXED costs only the difference. */
+    void *fixed = mmap(small, 1 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    CHECK("as-fixed-replace-ok", fixed == small, "got %p, %s", fixed, ename(errno));
+    as.rlim_cur = RLIM_INFINITY;
+    OK("as-raise-back", setrlimit(RLIMIT_AS, &as));
+    big = mmap(NULL, 600L << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("as-unlimited-mmap-ok", big != MAP_FAILED, "%s", ename(errno));
+}
+
+static void *idle_thread(void *arg) { return arg; }
+
+/* fork for a check that expects it to fail: a child (the limit did not
+ * hold) leaves at once instead of running the parent's checks. */
+static pid_t fork_or_exit(void) {
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    if (p > 0) waitpid(p, NULL, 0);
+    return p;
+}
+
+/* RLIMIT_NPROC counts the tasks of the caller's real uid; root is exempt. */
+static void nproc_checks(void) {
+    struct rlimit one = { 1, 1 };
+    OK("nproc-setrlimit", setrlimit(RLIMIT_NPROC, &one));
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    CHECK("nproc-root-exempt", pid > 0, "fork: %s", ename(errno));
+    if (pid > 0) waitpid(pid, NULL, 0);
+    OK("nproc-setuid", setresuid(12345, 12345, 12345));
+    ERR("nproc-fork-eagain", fork_or_exit(), EAGAIN);
+    pthread_t th;
+    EQ("nproc-thread-eagain", pthread_create(&th, NULL, idle_thread, NULL), EAGAIN);
+    struct rlimit more = { 3, 3 };
+    ERR("nproc-raise-hard-eperm", setrlimit(RLIMIT_NPROC, &more), EPERM);
+}
+
+static void nproc_raise_checks(void) {
+    struct rlimit two = { 2, 2 };
+    setrlimit(RLIMIT_NPROC, &two);
+    setresuid(12345, 12345, 12345);
+    pid_t a = fork();
+    if (a == 0) { sleep_ms(300); _exit(0); }
+    CHECK("nproc-fork-below-limit", a > 0, "fork: %s", ename(errno));
+    ERR("nproc-fork-at-limit-eagain", fork_or_exit(), EAGAIN);
+    if (a > 0) waitpid(a, NULL, 0);
+    pid_t b = fork();
+    if (b == 0) _exit(0);
+    CHECK("nproc-fork-after-reap", b > 0, "fork: %s", ename(errno));
+    if (b > 0) waitpid(b, NULL, 0);
+}
+
+/* prlimit on another process of the sandbox. */
+static void prlimit_checks(void) {
+    int go[2];
+    pipe(go);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        read(go[0], &c, 1);
+        struct rlimit r;
+        getrlimit(RLIMIT_CORE, &r);
+        _exit(r.rlim_cur == 12345 ? 0 : 1);
+    }
+    struct rlimit set = { 12345, RLIM_INFINITY }, old, now;
+    OK("prlimit-other-set", prlimit(pid, RLIMIT_CORE, &set, &old));
+    OK("prlimit-other-get", prlimit(pid, RLIMIT_CORE, NULL, &now));
+    EQ("prlimit-other-read-back", now.rlim_cur, 12345);
+    write(go[1], "x", 1);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK("prlimit-other-seen-by-target", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+    pid = fork();
+    if (pid == 0) {
+        setresuid(12345, 12345, 12345);
+        struct rlimit r;
+        _exit(prlimit(getppid(), RLIMIT_CORE, NULL, &r) == -1 && errno == EPERM ? 0 : 1);
+    }
+    waitpid(pid, &st, 0);
+    CHECK("prlimit-other-uid-eperm", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+    struct rlimit huge = { 1 << 21, 1 << 21 };
+    ERR("prlimit-nofile-above-nr-open-eperm", setrlimit(RLIMIT_NOFILE, &huge), EPERM);
+    struct rlimit core = { 0, RLIM_INFINITY }, mem = { 65536, 65536 };
+    OK("rlimit-core-accepted", setrlimit(RLIMIT_CORE, &core));
+    OK("rlimit-memlock-accepted", setrlimit(RLIMIT_MEMLOCK, &mem));
+}
+
+/* RLIMIT_STACK sizes a new program's stack: exec this program again with a
+ * probe (see stack_probe) that uses `use_mb` of stack under a limit of
+ * `limit_mb`; returns the probe's wait status. */
+static int run_stack_probe(long limit_mb, long use_mb) {
+    char self[256];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return -1;
+    self[n] = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit r = { limit_mb << 20, RLIM_INFINITY };
+        setrlimit(RLIMIT_STACK, &r);
+        char env[64];
+        snprintf(env, sizeof env, "CONF_STACK_PROBE_MB=%ld", use_mb);
+        char *argv[] = { self, NULL };
+        char *envp[] = { env, NULL };
+        execve(self, argv, envp);
+        _exit(127);
+    }
+    int st = 0;
+    if (wait_bounded(pid, &st, 10000) != pid) return -1;
+    return st;
+}
+
+/* Runs before main in the re-executed program: touch the stack, top down. */
+__attribute__((constructor)) static void stack_probe(void) {
+    const char *mb = getenv("CONF_STACK_PROBE_MB");
+    if (!mb) return;
+    long n = atol(mb) << 20;
+    volatile char *p = alloca(n);
+    for (long i = n - 1; i >= 0; i -= 4096) p[i] = 1;
+    _exit(0);
+}
+
+static void stack_checks(void) {
+    int st = run_stack_probe(64, 40);
+    CHECK("rlimit-stack-large-limit-usable", st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", st == -1 ? "no probe" : wstatus(st));
+    st = run_stack_probe(2, 8);
+    CHECK("rlimit-stack-small-limit-segv", st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "%s", st == -1 ? "no probe" : wstatus(st));
+}
+
 static void checks(void) {
     group("system", system_checks, 10000);
     group("ids", id_checks, 10000);
     group("rlimits", rlimit_checks, 10000);
+    group("fsize", fsize_checks, 10000);
+    group("as", as_checks, 10000);
+    group("nproc", nproc_checks, 10000);
+    group("nproc-raise", nproc_raise_checks, 10000);
+    group("prlimit", prlimit_checks, 10000);
+    group("stack", stack_checks, 25000);
 }

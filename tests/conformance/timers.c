@@ -141,8 +141,119 @@ static void posix_timer_checks(void) {
     timer_delete(t2);
 }
 
+static long long cpu_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+/* Burns `ms` of the process's CPU time. */
+static void burn_cpu(long ms) {
+    long long end = cpu_ms() + ms;
+    volatile unsigned long x = 0;
+    while (cpu_ms() < end)
+        for (int i = 0; i < 100000; i++) x += i;
+}
+
+static long tv_ms(struct timeval tv) { return tv.tv_sec * 1000L + tv.tv_usec / 1000; }
+
+/* CPU-time interval timers: they count CPU time only, periodically, are
+ * read back counting down, and are not inherited by fork. */
+static void cpu_itimer_checks(void) {
+    signal(SIGVTALRM, on_vtalrm);
+    signal(SIGPROF, on_prof);
+    vtalrm = prof = 0;
+    struct itimerval v = { { 0, 0 }, { 0, 50000 } }, cur;
+    OK("itimer-virtual-arm-sleeping", setitimer(ITIMER_VIRTUAL, &v, NULL));
+    sleep_ms(300);
+    EQ("itimer-virtual-not-while-sleeping", vtalrm, 0);
+    OK("getitimer-virtual-while-sleeping", getitimer(ITIMER_VIRTUAL, &cur));
+    CHECK("getitimer-virtual-unspent", tv_ms(cur.it_value) > 25 && tv_ms(cur.it_value) <= 60, "value %ld ms (Linux adds a tick)", tv_ms(cur.it_value));
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_VIRTUAL, &off, NULL);
+
+    struct itimerval ten = { { 0, 0 }, { 10, 0 } };
+    setitimer(ITIMER_PROF, &ten, NULL);
+    burn_cpu(200);
+    getitimer(ITIMER_PROF, &cur);
+    long left = tv_ms(cur.it_value);
+    CHECK("getitimer-prof-counts-down", left >= 9000 && left <= 9850, "value %ld ms after ~200 ms of CPU", left);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct itimerval c;
+        getitimer(ITIMER_PROF, &c);
+        _exit(c.it_value.tv_sec == 0 && c.it_value.tv_usec == 0 ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK("itimer-prof-not-inherited", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+    setitimer(ITIMER_PROF, &off, NULL);
+
+    prof = 0;
+    struct itimerval per = { { 0, 20000 }, { 0, 20000 } };
+    OK("itimer-prof-periodic-arm", setitimer(ITIMER_PROF, &per, NULL));
+    burn_until(&prof, 4, 5000);
+    CHECK("itimer-prof-periodic", prof >= 4, "%d SIGPROFs", (int)prof);
+    setitimer(ITIMER_PROF, &off, NULL);
+    getitimer(ITIMER_PROF, &cur);
+    CHECK("itimer-prof-disarmed", cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0, "value %ld ms", tv_ms(cur.it_value));
+}
+
+/* POSIX timers on CPU-time clocks. */
+static void cpu_timer_checks(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_rt;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGRTMIN, &sa, NULL);
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGRTMIN;
+    sev.sigev_value.sival_int = 77;
+    timer_t t;
+    rt_count = 0;
+    OK("timer-create-process-cputime", timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &t));
+    struct itimerspec its = { { 0, 0 }, { 0, 100 * 1000000 } }, cur;
+    OK("timer-cputime-settime", timer_settime(t, 0, &its, NULL));
+    sleep_ms(300);
+    EQ("timer-cputime-not-while-sleeping", rt_count, 0);
+    burn_until(&rt_count, 1, 3000);
+    CHECK("timer-cputime-fires-on-cpu", rt_count == 1 && rt_value == 77 && rt_code == SI_TIMER, "%d signals, value %d, code %d", (int)rt_count, rt_value, rt_code);
+    OK("timer-cputime-gettime", timer_gettime(t, &cur));
+    CHECK("timer-cputime-one-shot-disarmed", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0, "value %ld.%09ld", (long)cur.it_value.tv_sec, cur.it_value.tv_nsec);
+    /* An absolute expiry on the clock itself. */
+    struct timespec now;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    struct itimerspec abs = { { 0, 0 }, { now.tv_sec, now.tv_nsec } };
+    abs.it_value.tv_nsec += 50 * 1000000;
+    if (abs.it_value.tv_nsec >= 1000000000) { abs.it_value.tv_sec++; abs.it_value.tv_nsec -= 1000000000; }
+    rt_count = 0;
+    OK("timer-cputime-settime-abstime", timer_settime(t, TIMER_ABSTIME, &abs, NULL));
+    burn_until(&rt_count, 1, 3000);
+    EQ("timer-cputime-abstime-fires", rt_count, 1);
+    timer_delete(t);
+
+    timer_t tt;
+    OK("timer-create-thread-cputime", timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &tt));
+    rt_count = 0;
+    its.it_value.tv_nsec = 50 * 1000000;
+    timer_settime(tt, 0, &its, NULL);
+    burn_until(&rt_count, 1, 3000);
+    EQ("timer-thread-cputime-fires-on-cpu", rt_count, 1);
+    timer_delete(tt);
+
+    clockid_t cid;
+    OK("clock-getcpuclockid-self", clock_getcpuclockid(0, &cid));
+    timer_t tp;
+    OK("timer-create-pid-cpuclock", timer_create(cid, &sev, &tp));
+    timer_delete(tp);
+}
+
 static void checks(void) {
     group("alarm", alarm_checks, 10000);
     group("itimer", itimer_checks, 15000);
     group("posix-timers", posix_timer_checks, 10000);
+    group("cpu-itimers", cpu_itimer_checks, 15000);
+    group("cpu-timers", cpu_timer_checks, 15000);
 }

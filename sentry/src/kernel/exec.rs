@@ -11,8 +11,6 @@ use crate::mm::{elf, page_up, stack, VmaKind};
 use crate::vfs::{FileOps, FileType, Location, OpenCtx, Resolver};
 
 const MAX_SCRIPT_DEPTH: usize = 4;
-/// Default RLIMIT_STACK.
-const STACK_SIZE: u64 = 8 << 20;
 
 /// The program `path` resolved, checked for execute permission and opened.
 pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn FileOps>)> {
@@ -216,6 +214,7 @@ fn load_image(
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
 ) -> SysResult<()> {
+    let stack_size = super::rlimits::stack_size(&t.proc);
     let mut mm = t.mm.lock();
     let ctx = &mut *t.ctx;
     mm.clear(ctx)?;
@@ -254,7 +253,7 @@ fn load_image(
     let sp = stack::build(
         &mut mm,
         ctx,
-        STACK_SIZE,
+        stack_size,
         argv,
         envp,
         loc.path.as_bytes(),

@@ -26,6 +26,8 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
     crate::vfs::locks::release(crate::vfs::locks::Owner::Process(p.pid), None);
     // A dead process's timers stop (dropping them disarms them).
     drop(std::mem::take(&mut *lock(&p.timers)));
+    // Its SEM_UNDO adjustments apply.
+    super::ipc::sem::exit(p.pid);
     let init = if p.pid == 1 {
         None
     } else {

@@ -3,13 +3,16 @@
 //! exec, and the boot sequence that builds a sandbox.
 
 pub mod boot;
+pub mod cputimers;
 pub mod creds;
 pub mod events;
 pub mod exec;
 pub mod exit;
 pub mod futex;
+pub mod ipc;
 pub mod jobctl;
 pub mod process;
+pub mod rlimits;
 pub mod sigframe;
 pub mod signal;
 pub mod task;

@@ -128,6 +128,10 @@ impl Task {
     /// Runs the task until it exits.
     pub fn run(mut self) {
         super::thread::set_current(Some((self.proc.clone(), self.thread.clone())));
+        self.thread.host_tid.store(
+            super::cputimers::gettid(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         while self.exit.is_none() {
             let trap = match self.ctx.run(&mut self.regs) {
                 Ok(t) => t,

@@ -18,6 +18,9 @@ pub struct Thread {
     interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
     /// set_robust_list's head: the locks to release if the thread dies.
     pub robust_list: std::sync::atomic::AtomicU64,
+    /// The host tid of the Sentry thread running this task (its CPU clock
+    /// is the task's system time); 0 until it runs.
+    pub host_tid: std::sync::atomic::AtomicI32,
 }
 
 impl Thread {
@@ -35,6 +38,7 @@ impl Thread {
             }),
             zapped: AtomicBool::new(false),
             robust_list: std::sync::atomic::AtomicU64::new(0),
+            host_tid: std::sync::atomic::AtomicI32::new(0),
             // SAFETY: a fresh descriptor we own.
             wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
             interrupter: Mutex::new(None),

@@ -247,8 +247,7 @@ fn run() {
 
 // Clocks.
 
-/// The clocks timers may measure. CPU-time clocks are not offered: the
-/// Sentry does not account the workload's CPU time.
+/// The wall clocks timers may measure (CPU-time clocks: cputimers.rs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clock {
     Realtime,
@@ -377,11 +376,18 @@ impl Expiry for SignalExpiry {
     }
 }
 
+/// What a POSIX timer measures.
+pub enum PosixClock {
+    /// A wall clock, run by the timer thread.
+    Wall(Clock, Arc<Timer>),
+    /// A process's CPU time, run by the CPU timer poller.
+    Cpu(Arc<super::cputimers::CpuTimer>),
+}
+
 /// A POSIX timer (timer_create).
 pub struct PosixTimer {
-    pub timer: Arc<Timer>,
+    pub clock: PosixClock,
     pub expiry: Arc<SignalExpiry>,
-    pub clock: Clock,
 }
 
 /// Forwards to a shared expiry, so its owner can read its state.
@@ -394,23 +400,54 @@ impl<E: Expiry> Expiry for Shared<E> {
 }
 
 impl PosixTimer {
+    /// A timer on a wall clock.
     pub fn new(expiry: SignalExpiry, clock: Clock) -> PosixTimer {
         let expiry = Arc::new(expiry);
         PosixTimer {
-            timer: Timer::new(Box::new(Shared(expiry.clone()))),
+            clock: PosixClock::Wall(clock, Timer::new(Box::new(Shared(expiry.clone())))),
             expiry,
-            clock,
         }
     }
-}
 
-/// An interval timer that the Sentry accepts but cannot run (ITIMER_VIRTUAL,
-/// ITIMER_PROF: the workload's CPU time is not accounted): its setting is
-/// kept and reported back unchanged.
-#[derive(Clone, Copy, Default)]
-pub struct CpuItimer {
-    pub value: Duration,
-    pub interval: Duration,
+    /// A timer on `target`'s CPU-time clock.
+    pub fn new_cpu(expiry: SignalExpiry, target: &Arc<Process>) -> PosixTimer {
+        use super::cputimers::{CpuTimer, Measure};
+        let expiry = Arc::new(expiry);
+        let cpu = CpuTimer::new(target, Measure::Total, Box::new(Shared(expiry.clone())));
+        PosixTimer {
+            clock: PosixClock::Cpu(cpu),
+            expiry,
+        }
+    }
+
+    /// timer_settime: `value` from now, or the clock's absolute `value`
+    /// with `abs`; zero disarms. Returns the previous setting.
+    pub fn arm(&self, value: Duration, interval: Duration, abs: bool) -> Setting {
+        match &self.clock {
+            PosixClock::Wall(clock, timer) => {
+                let deadline = if value.is_zero() {
+                    None
+                } else if abs {
+                    Some(clock.instant_at(value))
+                } else {
+                    Some(after(value))
+                };
+                timer.set(deadline, interval)
+            }
+            PosixClock::Cpu(cpu) if abs && !value.is_zero() => {
+                let at = u64::try_from(value.as_nanos()).unwrap_or(u64::MAX);
+                cpu.set_at(Some(at), interval)
+            }
+            PosixClock::Cpu(cpu) => cpu.set(value, interval),
+        }
+    }
+
+    pub fn get(&self) -> Setting {
+        match &self.clock {
+            PosixClock::Wall(_, timer) => timer.get(),
+            PosixClock::Cpu(cpu) => cpu.get(),
+        }
+    }
 }
 
 /// The timers of one process. Dropping them stops them.
@@ -418,8 +455,9 @@ pub struct CpuItimer {
 pub struct ProcessTimers {
     /// ITIMER_REAL, shared by alarm; survives execve.
     pub real: Option<Arc<Timer>>,
-    pub virt: CpuItimer,
-    pub prof: CpuItimer,
+    /// ITIMER_VIRTUAL and ITIMER_PROF; they survive execve too.
+    pub virt: Option<Arc<super::cputimers::CpuTimer>>,
+    pub prof: Option<Arc<super::cputimers::CpuTimer>>,
     pub posix: BTreeMap<i32, PosixTimer>,
 }
 

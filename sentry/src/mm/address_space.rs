@@ -24,6 +24,11 @@ pub enum VmaKind {
         dev: u64,
         ino: u64,
     },
+    /// An attached SysV shared memory segment (mm/sysv_shm.rs).
+    SysvShm {
+        key: i32,
+        id: i32,
+    },
 }
 
 /// Where a mapping's bytes live in the memory file.
@@ -628,6 +633,7 @@ impl MemoryManager {
         let mut s = String::new();
         for v in self.vmas.values() {
             let p = |bit: i32, c: char| if v.prot & bit != 0 { c } else { '-' };
+            let shm_name: String;
             let (off, dev, ino, name) = match &v.kind {
                 VmaKind::File {
                     path,
@@ -638,6 +644,13 @@ impl MemoryManager {
                 VmaKind::Heap => (0, 0, 0, "[heap]"),
                 VmaKind::Stack => (0, 0, 0, "[stack]"),
                 VmaKind::Anon => (0, 0, 0, ""),
+                VmaKind::SysvShm { key, id } => {
+                    shm_name = super::sysv_shm::maps_name(*key);
+                    let off = match &v.mem {
+                        Memory::Own { off, .. } | Memory::File { off, .. } => *off,
+                    };
+                    (off, 1, *id as u64, shm_name.as_str())
+                }
             };
             let line = format!(
                 "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {}",

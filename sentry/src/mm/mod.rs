@@ -9,6 +9,7 @@ pub mod memfile;
 pub mod remap;
 pub mod shared;
 pub mod stack;
+pub mod sysv_shm;
 
 pub use address_space::{MemoryManager, Vma, VmaKind};
 pub use file_pages::{FilePages, Mappable};

@@ -3,7 +3,7 @@
 
 use super::address_space::{MemoryManager, VmaKind};
 use crate::errno::{err, SysResult};
-use crate::platform::Context;
+use crate::platform::{Context, USER_MAX};
 
 /// Top of the initial stack.
 pub const STACK_TOP: u64 = crate::platform::USER_MAX - 0x10_0000;
@@ -39,11 +39,17 @@ pub fn build(
     execfn: &[u8],
     mut auxv: Vec<(u64, u64)>,
 ) -> SysResult<u64> {
+    // `size` is RLIMIT_STACK. The stack is mapped whole (at most 1 GiB);
+    // mmap's area starts below a gap that leaves the stack its limit, as
+    // Linux's mmap_base: at least 128 MiB, at most 5/6 of the space.
+    let gap = size
+        .saturating_add(1 << 20)
+        .clamp(128 << 20, USER_MAX / 6 * 5);
     let size = size.clamp(128 * 1024, 1 << 30);
     let bottom = STACK_TOP - size;
     let rw = libc::PROT_READ | libc::PROT_WRITE;
     mm.map_anon(ctx, bottom, size, rw, true, false, VmaKind::Stack)?;
-    mm.mmap_top = bottom - (128 << 20);
+    mm.mmap_top = super::page_down(STACK_TOP - gap);
 
     let mut sp = STACK_TOP;
     fn push_str(mm: &MemoryManager, sp: &mut u64, bytes: &[u8]) -> SysResult<u64> {

@@ -8,6 +8,7 @@ use super::Args;
 use crate::errno::{err, Errno, SysResult};
 use crate::fs::pipe::new_pipe;
 use crate::kernel::process::lock;
+use crate::kernel::rlimits;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
 use crate::vfs::file::WaitOn;
@@ -54,11 +55,30 @@ fn read_file(t: &mut Task, f: &OpenFile, len: usize, off: Option<u64>) -> SysRes
     }
 }
 
+/// Whether RLIMIT_FSIZE applies to writes to `f` (a regular file while a
+/// limit is set).
+fn fsize_limited(t: &Task, f: &OpenFile) -> bool {
+    rlimits::soft(&t.proc, libc::RLIMIT_FSIZE) != rlimits::INFINITY
+        && f.ops.seekable()
+        && f.ops
+            .stat()
+            .is_ok_and(|s| s.file_type() == FileType::Regular)
+}
+
 /// Writes all of `data` (or as much as a non-blocking file takes).
-fn write_file(t: &mut Task, f: &OpenFile, data: &[u8], off: Option<u64>) -> SysResult<usize> {
+/// `fresh`: nothing has been written yet by this call, so reaching
+/// RLIMIT_FSIZE is EFBIG and SIGXFSZ rather than a short count.
+fn write_file(
+    t: &mut Task,
+    f: &OpenFile,
+    data: &[u8],
+    off: Option<u64>,
+    fresh: bool,
+) -> SysResult<usize> {
     if !f.writable() {
         return err(libc::EBADF);
     }
+    let limited = !data.is_empty() && fsize_limited(t, f);
     let mut done = 0;
     while done < data.len() || data.is_empty() {
         let pos = match off {
@@ -72,7 +92,18 @@ fn write_file(t: &mut Task, f: &OpenFile, data: &[u8], off: Option<u64>) -> SysR
             }
             None => 0,
         };
-        match f.ops.write(&data[done..], pos) {
+        let mut chunk = &data[done..];
+        if limited {
+            // Clamped to RLIMIT_FSIZE: the call's first byte past the limit
+            // is EFBIG (and SIGXFSZ); after some bytes, a short count.
+            let limit = rlimits::soft(&t.proc, libc::RLIMIT_FSIZE);
+            if pos >= limit && (done > 0 || !fresh) {
+                return Ok(done);
+            }
+            let allow = rlimits::fsize_allow(&t.kernel, &t.proc, pos, chunk.len())?;
+            chunk = &chunk[..allow];
+        }
+        match f.ops.write(chunk, pos) {
             Ok(n) => {
                 if off.is_none() && f.ops.seekable() {
                     *lock(&f.pos) = pos + n as u64;
@@ -154,7 +185,7 @@ fn write_from_user(
                 seg_off = 0;
             }
         }
-        let result = write_file(t, f, &buf, off.map(|o| o + done as u64));
+        let result = write_file(t, f, &buf, off.map(|o| o + done as u64), done == 0);
         match result {
             Ok(n) => {
                 done += n;
@@ -419,6 +450,12 @@ pub fn ftruncate(t: &mut Task, a: Args) -> SysResult<u64> {
     if (a[1] as i64) < 0 {
         return err(libc::EINVAL);
     }
+    if f.ops
+        .stat()
+        .is_ok_and(|s| s.file_type() == FileType::Regular && a[1] > s.size)
+    {
+        rlimits::fsize_check_size(&t.kernel, &t.proc, a[1])?;
+    }
     f.ops.truncate(a[1]).map(|_| 0)
 }
 
@@ -482,7 +519,7 @@ pub fn sendfile(t: &mut Task, a: Args) -> SysResult<u64> {
     if data.is_empty() {
         return Ok(0);
     }
-    let n = write_file(t, &out, &data, None)?;
+    let n = write_file(t, &out, &data, None, true)?;
     if let Some(o) = off {
         t.mm.write_obj(a[2], &(o + n as u64))?;
     } else if n < data.len() && inp.ops.seekable() {
@@ -620,6 +657,9 @@ pub fn fallocate(t: &mut Task, a: Args) -> SysResult<u64> {
         off.checked_add(len).ok_or(Errno(libc::EFBIG))? as u64,
     );
     let size = f.ops.stat()?.size;
+    if mode & KEEP_SIZE == 0 && end > size && (mode == 0 || mode == ZERO_RANGE) {
+        rlimits::fsize_check_size(&t.kernel, &t.proc, end)?;
+    }
     match mode {
         0 => {
             if end > size {
@@ -672,7 +712,10 @@ pub fn copy_file_range(t: &mut Task, a: Args) -> SysResult<u64> {
         u64::try_from(v).map_err(|_| Errno(libc::EINVAL))
     };
     let (mut ioff, mut ooff) = (read_off(a[1], &inp)?, read_off(a[3], &out)?);
-    let len = (a[4] as usize).min(MAX_RW) as u64;
+    let mut len = (a[4] as usize).min(MAX_RW) as u64;
+    if len > 0 {
+        len = rlimits::fsize_allow(&t.kernel, &t.proc, ooff, len as usize)? as u64;
+    }
     // Overlapping ranges of one file are refused.
     if (si.dev, si.ino) == (so.dev, so.ino) && ioff < ooff + len && ooff < ioff + len {
         return err(libc::EINVAL);

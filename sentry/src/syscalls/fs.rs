@@ -511,6 +511,9 @@ pub fn truncate(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::EISDIR);
     }
     check_access(t, &st, 2)?;
+    if st.file_type() == FileType::Regular && a[1] > st.size {
+        crate::kernel::rlimits::fsize_check_size(&t.kernel, &t.proc, a[1])?;
+    }
     loc.inode.truncate(a[1]).map(|_| 0)
 }
 

@@ -45,14 +45,9 @@ pub fn sethostname(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
-/// A process's CPU time; the caller's own includes the Sentry time of the
-/// task asking, which has not ended yet.
-fn cpu_of(t: &Task, proc: &crate::kernel::process::Process) -> u64 {
-    let mut ns = lock(&proc.state).cpu_now();
-    if std::ptr::eq(proc, &*t.proc) {
-        ns += crate::kernel::process::sentry_thread_cpu_ns();
-    }
-    ns
+/// A process's CPU time, its live tasks' Sentry time included.
+fn cpu_of(proc: &crate::kernel::process::Process) -> u64 {
+    crate::kernel::cputimers::sample(proc).total
 }
 
 /// A CPU-time clock of the sandbox: the calling process's (PROCESS and
@@ -83,7 +78,7 @@ fn cpu_clock(t: &Task, clock: u64) -> Option<SysResult<libc::timespec>> {
         }
         _ => return None,
     };
-    let ns = cpu_of(t, &proc);
+    let ns = cpu_of(&proc);
     Some(Ok(libc::timespec {
         tv_sec: (ns / 1_000_000_000) as i64,
         tv_nsec: (ns % 1_000_000_000) as i64,
@@ -254,7 +249,7 @@ pub fn rusage(cpu_ns: u64, maxrss_kb: i64) -> libc::rusage {
 pub fn getrusage(t: &mut Task, a: Args) -> SysResult<u64> {
     let (cpu, rss) = match a[0] as i32 {
         libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
-            let cpu = cpu_of(t, &t.proc);
+            let cpu = cpu_of(&t.proc);
             (cpu, (t.mm.lock().mapped_bytes() / 1024) as i64)
         }
         libc::RUSAGE_CHILDREN => (lock(&t.proc.state).children_cpu_ns, 0),
@@ -272,7 +267,7 @@ fn ticks(ns: u64) -> i64 {
 pub fn times(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[0] != 0 {
         let children = lock(&t.proc.state).children_cpu_ns;
-        let tms = [ticks(cpu_of(t, &t.proc)), 0, ticks(children), 0];
+        let tms = [ticks(cpu_of(&t.proc)), 0, ticks(children), 0];
         t.mm.write_obj(a[0], &tms)?;
     }
     Ok((t.kernel.boot_time.elapsed().as_millis() / 10) as u64)

@@ -2,6 +2,7 @@
 
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
+use crate::kernel::rlimits;
 use crate::kernel::task::Task;
 use crate::mm::{page_down, page_up, VmaKind, PAGE_SIZE};
 
@@ -27,6 +28,7 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
             return err(libc::EEXIST);
         }
     }
+    check_address_space(t, addr, len, fixed)?;
     if flags & libc::MAP_ANONYMOUS != 0 {
         return t
             .mm
@@ -90,6 +92,39 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(start)
 }
 
+/// RLIMIT_AS: may `len` bytes be mapped (at `addr`, replacing what is
+/// there when `fixed`)? ENOMEM if the address space would outgrow it.
+fn check_address_space(t: &Task, addr: u64, len: u64, fixed: bool) -> SysResult<()> {
+    let limit = rlimits::soft(&t.proc, libc::RLIMIT_AS);
+    if limit == rlimits::INFINITY {
+        return Ok(());
+    }
+    let mm = t.mm.lock();
+    let end = addr.saturating_add(len);
+    let replaced: u64 = if fixed {
+        mm.vmas()
+            .map(|v| v.end.min(end).saturating_sub(v.start.max(addr)))
+            .sum()
+    } else {
+        0
+    };
+    rlimits::may_expand(limit, mm.mapped_bytes() - replaced, len)
+}
+
+/// brk: the break moves only within RLIMIT_AS.
+pub fn brk(t: &mut Task, a: Args) -> SysResult<u64> {
+    let (old, grow) = {
+        let mm = t.mm.lock();
+        let old_end = page_up(mm.brk).unwrap_or(mm.brk);
+        let new_end = page_up(a[0]).unwrap_or(a[0]);
+        (mm.brk, new_end.saturating_sub(old_end))
+    };
+    if grow > 0 && a[0] > old && check_address_space(t, 0, grow, false).is_err() {
+        return Ok(old);
+    }
+    Ok(t.mm.lock().set_brk(&mut *t.ctx, a[0]))
+}
+
 pub fn mremap(t: &mut Task, a: Args) -> SysResult<u64> {
     use crate::mm::remap::Placement;
     let flags = a[3] as i32;
@@ -106,6 +141,11 @@ pub fn mremap(t: &mut Task, a: Args) -> SysResult<u64> {
         (true, false) => Placement::MayMove,
         (false, false) => Placement::InPlace,
     };
+    if let (Some(old_len), Some(new_len)) = (page_up(a[1]), page_up(a[2])) {
+        if new_len > old_len {
+            check_address_space(t, 0, new_len - old_len, false)?;
+        }
+    }
     t.mm.lock().remap(&mut *t.ctx, a[0], a[1], a[2], placement)
 }
 

@@ -6,6 +6,7 @@
 mod events;
 mod file;
 mod fs;
+mod ipc;
 mod locks;
 mod memfd;
 mod misc;
@@ -184,7 +185,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_rt_sigqueueinfo => signal::rt_sigqueueinfo(t, a),
         SYS_rt_tgsigqueueinfo => signal::rt_tgsigqueueinfo(t, a),
         SYS_pause => signal::pause(t),
-        SYS_brk => Ok(t.mm.lock().set_brk(&mut *t.ctx, a[0])),
+        SYS_brk => mm::brk(t, a),
         SYS_mmap => mm::mmap(t, a),
         SYS_munmap => t.mm.lock().unmap(&mut *t.ctx, a[0], a[1]).map(|_| 0),
         SYS_mprotect => mm::mprotect(t, a),
@@ -245,6 +246,19 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_sendmsg => sockmsg::sendmsg(t, a),
         SYS_recvmsg => sockmsg::recvmsg(t, a),
         SYS_sendmmsg => sockmsg::sendmmsg(t, a),
+        // SysV IPC (syscalls/ipc.rs).
+        SYS_shmget => ipc::shmget(t, a),
+        SYS_shmat => ipc::shmat(t, a),
+        SYS_shmdt => ipc::shmdt(t, a),
+        SYS_shmctl => ipc::shmctl(t, a),
+        SYS_semget => ipc::semget(t, a),
+        SYS_semop => ipc::semop(t, a),
+        SYS_semtimedop => ipc::semtimedop(t, a),
+        SYS_semctl => ipc::semctl(t, a),
+        SYS_msgget => ipc::msgget(t, a),
+        SYS_msgsnd => ipc::msgsnd(t, a),
+        SYS_msgrcv => ipc::msgrcv(t, a),
+        SYS_msgctl => ipc::msgctl(t, a),
         SYS_recvmmsg => sockmsg::recvmmsg(t, a),
         _ => {
             tracing::debug!(pid = t.pid(), nr, "unimplemented system call: ENOSYS");
@@ -315,19 +329,7 @@ impl Task {
     }
 
     pub fn rlimit(&self, resource: u32) -> (u64, u64) {
-        let st = lock(&self.proc.state);
-        st.rlimits
-            .iter()
-            .find(|r| r.resource == resource)
-            .map(|r| (r.soft, r.hard))
-            .unwrap_or(match resource as i32 {
-                r if r == libc::RLIMIT_NOFILE as i32 => (
-                    crate::vfs::fd_table::DEFAULT_NOFILE,
-                    crate::vfs::fd_table::DEFAULT_NOFILE,
-                ),
-                r if r == libc::RLIMIT_STACK as i32 => (8 << 20, u64::MAX),
-                _ => (u64::MAX, u64::MAX),
-            })
+        lock(&self.proc.state).rlimit(resource)
     }
 
     pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> SysResult<u64> {

@@ -41,6 +41,7 @@ pub fn clone(
     tls: u64,
 ) -> SysResult<u64> {
     let f = flags as i32;
+    crate::kernel::rlimits::nproc_check(&t.kernel, &t.proc)?;
     if f & libc::CLONE_THREAD != 0 {
         return clone_thread(t, f, newsp, ptid, ctid, tls);
     }
@@ -632,37 +633,60 @@ pub fn arch_prctl(t: &mut Task, a: Args) -> SysResult<u64> {
     }
 }
 
+/// prlimit64 (and getrlimit/setrlimit, pid 0): any process of the sandbox
+/// whose credentials match the caller's, or any at all for root
+/// (CAP_SYS_RESOURCE), as Linux's check_prlimit_permission.
 pub fn prlimit(t: &mut Task, pid: u64, resource: u64, new: u64, old: u64) -> SysResult<u64> {
-    if pid != 0 && pid as i32 != t.pid() {
-        if t.kernel.process(pid as i32).is_none() {
-            return err(libc::ESRCH);
-        }
-        return err(libc::EPERM);
-    }
-    if resource >= 16 {
+    use crate::kernel::rlimits;
+    if resource >= rlimits::NLIMITS as u64 {
         return err(libc::EINVAL);
     }
     let resource = resource as u32;
-    if old != 0 {
-        let (soft, hard) = t.rlimit(resource);
-        t.mm.write_obj(old, &[soft, hard])?;
+    let me = lock(&t.proc.state).creds.clone();
+    let target = match pid as i32 {
+        0 => t.proc.clone(),
+        p if p == t.pid() => t.proc.clone(),
+        p if p < 0 => return err(libc::ESRCH),
+        p => t
+            .kernel
+            .process(p)
+            .or_else(|| t.kernel.thread(p).map(|(proc, _)| proc))
+            .filter(|proc| !proc.is_zombie())
+            .ok_or(Errno(libc::ESRCH))?,
+    };
+    if !Arc::ptr_eq(&target, &t.proc) && !me.is_root() {
+        let c = lock(&target.state).creds.clone();
+        let same = [c.uid, c.euid, c.suid].iter().all(|&u| u == me.uid)
+            && [c.gid, c.egid, c.sgid].iter().all(|&g| g == me.gid);
+        if !same {
+            return err(libc::EPERM);
+        }
     }
-    if new != 0 {
+    let new = if new != 0 {
         let [soft, hard]: [u64; 2] = t.mm.read_obj(new)?;
         if soft > hard {
             return err(libc::EINVAL);
         }
-        let (_, cur_hard) = t.rlimit(resource);
-        if hard > cur_hard && !lock(&t.proc.state).creds.is_root() {
+        if resource == libc::RLIMIT_NOFILE && hard > rlimits::NR_OPEN {
             return err(libc::EPERM);
         }
-        let mut st = lock(&t.proc.state);
-        st.rlimits.retain(|r| r.resource != resource);
-        st.rlimits.push(crate::spec::Rlimit {
-            resource,
-            soft,
-            hard,
-        });
+        Some((soft, hard))
+    } else {
+        None
+    };
+    let previous = {
+        let mut st = lock(&target.state);
+        let cur = st.rlimit(resource);
+        if let Some((soft, hard)) = new {
+            if hard > cur.1 && !me.is_root() {
+                return err(libc::EPERM);
+            }
+            st.set_rlimit(resource, soft, hard);
+        }
+        cur
+    };
+    if old != 0 {
+        t.mm.write_obj(old, &[previous.0, previous.1])?;
     }
     Ok(0)
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 use super::events::{read_itimerspec, write_itimerspec};
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
+use crate::kernel::cputimers::{CpuTimer, Measure};
 use crate::kernel::process::lock;
 use crate::kernel::signal::NSIG;
 use crate::kernel::task::Task;
-use crate::kernel::timers::{self, Clock, CpuItimer, PosixTimer, Setting, SignalExpiry, Timer};
+use crate::kernel::timers::{self, Clock, PosixTimer, Setting, SignalExpiry, Timer};
 
 const ITIMER_REAL: i32 = 0;
 const ITIMER_VIRTUAL: i32 = 1;
@@ -73,21 +74,44 @@ fn timeval_of(d: Duration) -> libc::timeval {
     }
 }
 
-fn current_itimer(t: &Task, which: i32) -> SysResult<Setting> {
-    let cpu = |c: CpuItimer| Setting {
-        value: c.value,
-        interval: c.interval,
+/// ITIMER_VIRTUAL (SIGVTALRM on user time) or ITIMER_PROF (SIGPROF on
+/// user and system time) of the calling process, made on first use.
+fn cpu_itimer(t: &Task, which: i32) -> Arc<CpuTimer> {
+    let (measure, signo) = if which == ITIMER_VIRTUAL {
+        (Measure::User, libc::SIGVTALRM)
+    } else {
+        (Measure::Total, libc::SIGPROF)
     };
-    match which {
-        ITIMER_REAL => Ok(lock(&t.proc.timers)
-            .real
-            .as_ref()
-            .map(|r| r.get())
-            .unwrap_or_default()),
-        ITIMER_VIRTUAL => Ok(cpu(lock(&t.proc.timers).virt)),
-        ITIMER_PROF => Ok(cpu(lock(&t.proc.timers).prof)),
-        _ => err(libc::EINVAL),
-    }
+    let mut timers = lock(&t.proc.timers);
+    let slot = if which == ITIMER_VIRTUAL {
+        &mut timers.virt
+    } else {
+        &mut timers.prof
+    };
+    slot.get_or_insert_with(|| {
+        let expiry = SignalExpiry {
+            proc: Arc::downgrade(&t.proc),
+            signo,
+            tid: None,
+            posix: None,
+            overrun: AtomicU64::new(0),
+        };
+        CpuTimer::new(&t.proc, measure, Box::new(expiry))
+    })
+    .clone()
+}
+
+fn current_itimer(t: &Task, which: i32) -> SysResult<Setting> {
+    let timers = lock(&t.proc.timers);
+    let timer = match which {
+        ITIMER_REAL => return Ok(timers.real.as_ref().map(|r| r.get()).unwrap_or_default()),
+        ITIMER_VIRTUAL => timers.virt.clone(),
+        ITIMER_PROF => timers.prof.clone(),
+        _ => return err(libc::EINVAL),
+    };
+    drop(timers);
+    // Read outside the timers' lock: sampling the clock takes others.
+    Ok(timer.map(|c| c.get()).unwrap_or_default())
 }
 
 fn write_itimerval(t: &Task, addr: u64, s: Setting) -> SysResult<()> {
@@ -104,8 +128,8 @@ pub fn getitimer(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
-/// setitimer. ITIMER_VIRTUAL and ITIMER_PROF are kept but never expire:
-/// the Sentry does not account the workload's CPU time.
+/// setitimer: ITIMER_REAL on the wall clock, ITIMER_VIRTUAL and
+/// ITIMER_PROF on the process's CPU time (kernel/cputimers.rs).
 pub fn setitimer(t: &mut Task, a: Args) -> SysResult<u64> {
     let which = a[0] as i32;
     let (value, interval) = if a[1] != 0 {
@@ -120,17 +144,7 @@ pub fn setitimer(t: &mut Task, a: Args) -> SysResult<u64> {
     };
     let old = match which {
         ITIMER_REAL => arm(&real_timer(t), value, interval),
-        ITIMER_VIRTUAL | ITIMER_PROF => {
-            let old = current_itimer(t, which)?;
-            let new = CpuItimer { value, interval };
-            let mut timers = lock(&t.proc.timers);
-            if which == ITIMER_VIRTUAL {
-                timers.virt = new;
-            } else {
-                timers.prof = new;
-            }
-            old
-        }
+        ITIMER_VIRTUAL | ITIMER_PROF => cpu_itimer(t, which).set(value, interval),
         _ => return err(libc::EINVAL),
     };
     if a[2] != 0 {
@@ -145,14 +159,12 @@ const SIGEV_THREAD: i32 = 2;
 const SIGEV_THREAD_ID: i32 = 4;
 
 pub fn timer_create(t: &mut Task, a: Args) -> SysResult<u64> {
+    // A wall clock, or the CPU time of a process (a thread's CPU clock
+    // measures its whole process, as clock_gettime reports it).
     let clock = match a[0] as i32 {
-        // POSIX's answer for a CPU-time timer the system cannot run: the
-        // Sentry does not account the workload's CPU time.
-        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => {
-            return err(libc::EOPNOTSUPP)
-        }
-        id if id < 0 => return err(libc::EOPNOTSUPP),
-        _ => Clock::from_id(a[0])?,
+        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Err(t.proc.clone()),
+        id if id < 0 => Err(cpu_clock_owner(t, id)?),
+        _ => Ok(Clock::from_id(a[0])?),
     };
     // struct sigevent: sigev_value, sigev_signo, sigev_notify, then the
     // thread id of SIGEV_THREAD_ID.
@@ -176,16 +188,17 @@ pub fn timer_create(t: &mut Task, a: Args) -> SysResult<u64> {
         SIGEV_THREAD_ID if valid_signo && t.proc.thread(tid).is_some() => (signo, Some(tid)),
         _ => return err(libc::EINVAL),
     };
-    let timer = PosixTimer::new(
-        SignalExpiry {
-            proc: Arc::downgrade(&t.proc),
-            signo,
-            tid,
-            posix: Some((id, value)),
-            overrun: AtomicU64::new(0),
-        },
-        clock,
-    );
+    let expiry = SignalExpiry {
+        proc: Arc::downgrade(&t.proc),
+        signo,
+        tid,
+        posix: Some((id, value)),
+        overrun: AtomicU64::new(0),
+    };
+    let timer = match clock {
+        Ok(clock) => PosixTimer::new(expiry, clock),
+        Err(target) => PosixTimer::new_cpu(expiry, &target),
+    };
     timers.posix.insert(id, timer);
     drop(timers);
     if let Err(e) = t.mm.write_obj(a[2], &id) {
@@ -193,6 +206,24 @@ pub fn timer_create(t: &mut Task, a: Args) -> SysResult<u64> {
         return Err(e);
     }
     Ok(0)
+}
+
+/// The process whose CPU clock a clock_getcpuclockid id names (a pid's
+/// clock or a thread's; 0 is the caller); EINVAL for anything else.
+fn cpu_clock_owner(t: &Task, id: i32) -> SysResult<Arc<crate::kernel::process::Process>> {
+    // CPUCLOCK_PID: !(id >> 3); the low bits are the kind (3 is invalid).
+    if id & 3 == 3 {
+        return err(libc::EINVAL);
+    }
+    let pid = !(id >> 3);
+    if pid == 0 {
+        return Ok(t.proc.clone());
+    }
+    t.kernel
+        .process(pid)
+        .or_else(|| t.kernel.thread(pid).map(|(p, _)| p))
+        .filter(|p| !p.is_zombie())
+        .ok_or(Errno(libc::EINVAL))
 }
 
 /// Runs `f` on the POSIX timer `id` of the calling process (EINVAL if none).
@@ -209,15 +240,8 @@ pub fn timer_settime(t: &mut Task, a: Args) -> SysResult<u64> {
     let (interval, value) = read_itimerspec(t, a[2])?;
     let abs = a[1] as i32 & libc::TIMER_ABSTIME != 0;
     let old = with_timer(t, a[0], |p| {
-        let deadline = if value.is_zero() {
-            None
-        } else if abs {
-            Some(p.clock.instant_at(value))
-        } else {
-            Some(timers::after(value))
-        };
         p.expiry.overrun.store(0, Ordering::Relaxed);
-        p.timer.set(deadline, interval)
+        p.arm(value, interval, abs)
     })?;
     if a[3] != 0 {
         write_itimerspec(t, a[3], old)?;
@@ -226,7 +250,7 @@ pub fn timer_settime(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn timer_gettime(t: &mut Task, a: Args) -> SysResult<u64> {
-    let cur = with_timer(t, a[0], |p| p.timer.get())?;
+    let cur = with_timer(t, a[0], |p| p.get())?;
     write_itimerspec(t, a[1], cur)?;
     Ok(0)
 }
