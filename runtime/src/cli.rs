@@ -43,6 +43,11 @@ pub struct GlobalOpts {
     /// Isolation backend; a `dev.sandbox.backend` annotation overrides it.
     #[arg(long, global = true, default_value = "sentry")]
     pub backend: String,
+    /// Where writes to the container's root go: `none` (the bundle's
+    /// rootfs) or `memory` (a sandbox-private in-memory layer); a
+    /// `dev.sandbox.overlay` annotation overrides it.
+    #[arg(long, global = true, default_value = "none")]
+    pub overlay: String,
     /// How the Sentry traps the workload's system calls.
     #[arg(long, global = true, default_value = "ptrace")]
     pub platform: String,

@@ -21,6 +21,8 @@ pub enum Error {
     Exec { path: String, reason: String },
     #[error("the process has no arguments: set process.args in config.json")]
     NoArgs,
+    #[error("cannot build the memory overlay over the root filesystem: errno {0}")]
+    Overlay(i32),
     #[error("memory file: {0}")]
     MemoryFile(std::io::Error),
     #[error("platform: {0}")]

@@ -12,6 +12,8 @@ pub struct SandboxSpec {
     pub rootfs: PathBuf,
     /// `root.readonly` from the spec.
     pub root_readonly: bool,
+    /// Where writes to the root go.
+    pub root_overlay: RootOverlay,
     /// The spec's mounts, in order.
     pub mounts: Vec<MountSpec>,
     /// Paths that must look empty / absent (`linux.maskedPaths`).
@@ -22,6 +24,17 @@ pub struct SandboxSpec {
     pub hostname: String,
     /// The container's first process.
     pub process: ProcessSpec,
+}
+
+/// Where writes to the container's root go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RootOverlay {
+    /// To the bundle's rootfs on the host, through the confined opener
+    /// (so `docker diff` and `docker cp` see them).
+    #[default]
+    None,
+    /// To a sandbox-private in-memory layer over the (untouched) rootfs.
+    Memory,
 }
 
 /// One process to start inside the sandbox (init, or `exec`).

@@ -122,6 +122,8 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
     Ok(SandboxSpec {
         rootfs: bundle.join(root.path()),
         root_readonly: root.readonly().unwrap_or(false),
+        // Decided by the caller from the flag and annotations.
+        root_overlay: sentry::RootOverlay::None,
         mounts: spec
             .mounts()
             .as_deref()

@@ -24,6 +24,7 @@ use crate::fsutil::write_atomic;
 use crate::hooks::{self, HookKind};
 use crate::init::{self, InitArgs};
 use crate::jail::namespaces::{self, PidNamespace};
+use crate::overlay;
 use crate::state::{State, Status};
 use crate::sync::{Channel, Msg, SyncError};
 use crate::{backend, logging, procs};
@@ -41,7 +42,13 @@ pub struct Created {
 /// process the runtime's own stdio when there is no console socket.
 pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Created, Error> {
     let cdir = ContainerDir::new(&g.root, &a.id)?;
-    let bundle = Bundle::load(&a.bundle)?;
+    let mut bundle = Bundle::load(&a.bundle)?;
+    bundle.sandbox.root_overlay = overlay::select(
+        &g.overlay,
+        &bundle.annotations(),
+        &bundle.sandbox.rootfs,
+        bundle.sandbox.root_readonly,
+    )?;
     backend::select(&g.backend, &g.platform, &bundle.annotations())?;
     if a.preserve_fds > 0 {
         warn!(

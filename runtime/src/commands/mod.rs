@@ -41,6 +41,8 @@ pub enum Error {
     #[error(transparent)]
     Backend(#[from] BackendError),
     #[error(transparent)]
+    Overlay(#[from] crate::overlay::OverlayError),
+    #[error(transparent)]
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Hook(#[from] HookError),

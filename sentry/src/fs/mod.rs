@@ -9,6 +9,7 @@ pub mod fifo;
 pub mod host;
 pub mod host_cache;
 pub mod host_fd;
+pub mod overlay;
 pub mod pipe;
 pub mod proc;
 pub mod signalfd;

@@ -14,11 +14,12 @@ use crate::control::{recv_frame, send_frame, Request, Response};
 use crate::error::Error;
 use crate::fs::host::HostInode;
 use crate::fs::host_fd::HostFd;
+use crate::fs::overlay::OverlayFs;
 use crate::fs::{dev, proc, synthetic, tmpfs::TmpFs};
 use crate::mm::{MemoryFile, MemoryManager, SharedMm};
 use crate::platform::ptrace::PtracePlatform;
 use crate::platform::Regs;
-use crate::spec::{MountKind, ProcessSpec, SandboxSpec};
+use crate::spec::{MountKind, ProcessSpec, RootOverlay, SandboxSpec};
 use crate::vfs::mount::Mount;
 use crate::vfs::{FdTable, FileType, Inode, Location, Mounts, OpenFile, Resolver};
 
@@ -51,7 +52,9 @@ fn clean_path(p: &str) -> String {
 
 impl Boot {
     pub fn open(spec: &SandboxSpec) -> Result<Boot, Error> {
-        let root = HostInode::open_root(&spec.rootfs, spec.root_readonly).map_err(|source| {
+        // Under a memory overlay the host rootfs is only ever read.
+        let host_readonly = spec.root_readonly || spec.root_overlay == RootOverlay::Memory;
+        let root = HostInode::open_root(&spec.rootfs, host_readonly).map_err(|source| {
             Error::OpenRootfs {
                 path: spec.rootfs.clone(),
                 source,
@@ -81,7 +84,13 @@ impl Boot {
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
         let memfile = MemoryFile::global()?;
         let platform = Box::new(PtracePlatform::new(memfile.fd()));
-        let root_inode: Arc<dyn Inode> = self.root.clone();
+        let (root_inode, root_fstype): (Arc<dyn Inode>, &str) = match self.spec.root_overlay {
+            RootOverlay::None => (self.root.clone(), "rootfs"),
+            RootOverlay::Memory => (
+                OverlayFs::new_root(self.root.clone(), None).map_err(|e| Error::Overlay(e.0))?,
+                "overlay",
+            ),
+        };
         let root = Location {
             path: "/".into(),
             inode: root_inode.clone(),
@@ -93,7 +102,7 @@ impl Boot {
             Mount {
                 root: root_inode,
                 readonly: self.spec.root_readonly,
-                fstype: "rootfs".into(),
+                fstype: root_fstype.into(),
             },
         );
         let mut binds = self.binds.clone().into_iter();
