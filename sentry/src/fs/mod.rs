@@ -8,10 +8,12 @@ pub mod eventfd;
 pub mod fifo;
 pub mod host;
 pub mod host_fd;
+pub mod inotify;
 pub mod pipe;
 pub mod proc;
 pub mod signalfd;
 pub mod synthetic;
+pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
 

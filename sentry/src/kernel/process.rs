@@ -93,6 +93,23 @@ pub fn sentry_thread_cpu_ns() -> u64 {
 }
 
 impl ProcState {
+    /// The (soft, hard) limit of `resource` (RLIMIT_*): the spec's or a
+    /// later setrlimit's, else Linux's defaults.
+    pub fn rlimit(&self, resource: u32) -> (u64, u64) {
+        self.rlimits
+            .iter()
+            .find(|r| r.resource == resource)
+            .map(|r| (r.soft, r.hard))
+            .unwrap_or(match resource {
+                libc::RLIMIT_NOFILE => (
+                    crate::vfs::fd_table::DEFAULT_NOFILE,
+                    crate::vfs::fd_table::DEFAULT_NOFILE,
+                ),
+                libc::RLIMIT_STACK => (8 << 20, u64::MAX),
+                _ => (u64::MAX, u64::MAX),
+            })
+    }
+
     /// CPU time used so far: the platform process's (its live clock, or
     /// the last sample) plus the Sentry's time for its ended tasks. Live
     /// tasks add their own Sentry thread's time ([`sentry_thread_cpu_ns`]).

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
+use crate::fs::inotify;
 use crate::fs::pipe::new_pipe;
 use crate::kernel::process::lock;
 use crate::kernel::signal::SigInfo;
@@ -46,6 +47,9 @@ fn read_file(t: &mut Task, f: &OpenFile, len: usize, off: Option<u64>) -> SysRes
                     *lock(&f.pos) = pos + n as u64;
                 }
                 buf.truncate(n);
+                if n > 0 {
+                    inotify::on_open_file(f, inotify::IN_ACCESS);
+                }
                 return Ok(buf);
             }
             Err(e) if e.0 == libc::EAGAIN && !f.nonblocking() => wait_ready(t, f, libc::POLLIN)?,
@@ -56,6 +60,14 @@ fn read_file(t: &mut Task, f: &OpenFile, len: usize, off: Option<u64>) -> SysRes
 
 /// Writes all of `data` (or as much as a non-blocking file takes).
 fn write_file(t: &mut Task, f: &OpenFile, data: &[u8], off: Option<u64>) -> SysResult<usize> {
+    let n = write_some(t, f, data, off)?;
+    if n > 0 {
+        inotify::on_open_file(f, inotify::IN_MODIFY);
+    }
+    Ok(n)
+}
+
+fn write_some(t: &mut Task, f: &OpenFile, data: &[u8], off: Option<u64>) -> SysResult<usize> {
     if !f.writable() {
         return err(libc::EBADF);
     }
@@ -419,7 +431,9 @@ pub fn ftruncate(t: &mut Task, a: Args) -> SysResult<u64> {
     if (a[1] as i64) < 0 {
         return err(libc::EINVAL);
     }
-    f.ops.truncate(a[1]).map(|_| 0)
+    f.ops.truncate(a[1])?;
+    inotify::on_open_file(&f, inotify::IN_MODIFY);
+    Ok(0)
 }
 
 pub fn getdents64(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -644,6 +658,7 @@ pub fn fallocate(t: &mut Task, a: Args) -> SysResult<u64> {
         PUNCH_HOLE => return err(libc::EINVAL),
         _ => return err(libc::EOPNOTSUPP),
     }
+    inotify::on_open_file(&f, inotify::IN_MODIFY);
     Ok(0)
 }
 
