@@ -66,7 +66,7 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
     let (vm, rss) = memory(ctx, p.pid);
     let threads = p.threads();
     let thread = threads.iter().find(|t| t.tid == tid);
-    let st = lock(&p.state);
+    // One lock at a time: no order between these locks is imposed here.
     let umask = lock(&p.fs).umask;
     let fdsize = lock(&p.files)
         .list()
@@ -83,6 +83,7 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
             .unwrap_or((0, 0));
         (sig.pending.mask(), tp, bl)
     };
+    let st = lock(&p.state);
     let c = &st.creds;
     let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
     let n = super::system::cpus();
