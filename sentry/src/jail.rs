@@ -50,6 +50,15 @@ const ALLOWED: &[i64] = &[
     libc::SYS_linkat,
     libc::SYS_fchmodat,
     libc::SYS_fchownat,
+    // An O_TMPFILE file has no name to chmod by.
+    libc::SYS_fchmod,
+    // user. extended attributes and statfs figures of rootfs files, on
+    // descriptors the confined opener produced.
+    libc::SYS_fgetxattr,
+    libc::SYS_fsetxattr,
+    libc::SYS_flistxattr,
+    libc::SYS_fremovexattr,
+    libc::SYS_fstatfs,
     libc::SYS_utimensat,
     // The Sentry's own memory and threads.
     libc::SYS_mmap,

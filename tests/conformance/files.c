@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
 
@@ -381,6 +382,124 @@ static void copies(void) {
     close(fd);
 }
 
+/* A check name with the file system's tag appended ("name-tmpfs"). */
+static const char *tagged(const char *name, const char *tag) {
+    static char buf[8][96];
+    static int slot;
+    slot = (slot + 1) % 8;
+    snprintf(buf[slot], sizeof buf[slot], "%s-%s", name, tag);
+    return buf[slot];
+}
+
+static const char *slurp(const char *path) {
+    static char buf[256];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return ename(errno);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) return ename(errno);
+    buf[n] = 0;
+    return buf;
+}
+
+/* O_TMPFILE, linkat, renameat2 and extended attributes on one file
+ * system: `base` is a fresh directory on it. */
+static void on_fs(const char *base, const char *tag) {
+    char a[128], b[128], p[128], named[128], proc[64];
+    snprintf(a, sizeof a, "%s/xa", base);
+    snprintf(b, sizeof b, "%s/xb", base);
+    snprintf(named, sizeof named, "%s/named", base);
+
+    /* O_TMPFILE: no name until linkat gives it one. */
+    int tf = open(base, O_RDWR | O_TMPFILE, 0640);
+    CHECK(tagged("o-tmpfile-open", tag), tf >= 0, "open(O_TMPFILE): %s", ename(errno));
+    EQ(tagged("o-tmpfile-written", tag), write(tf, "tmp", 3), 3);
+    struct stat st;
+    EQ(tagged("o-tmpfile-nlink-zero", tag), (fstat(tf, &st) == 0 ? (long)st.st_nlink : -1), 0);
+    EQ(tagged("o-tmpfile-mode", tag), (fstat(tf, &st) == 0 ? (long)(st.st_mode & 07777) : -1), 0640 & ~022);
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", tf);
+    OK(tagged("o-tmpfile-linkat-proc-fd", tag), linkat(AT_FDCWD, proc, AT_FDCWD, named, AT_SYMLINK_FOLLOW));
+    CHECK(tagged("o-tmpfile-named-content", tag), !strcmp(slurp(named), "tmp"), "content %s", slurp(named));
+    EQ(tagged("o-tmpfile-nlink-after-link", tag), (fstat(tf, &st) == 0 ? (long)st.st_nlink : -1), 1);
+    close(tf);
+    tf = open(base, O_WRONLY | O_TMPFILE | O_EXCL, 0600);
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", tf);
+    snprintf(p, sizeof p, "%s/excl", base);
+    ERR(tagged("o-tmpfile-excl-linkat-enoent", tag), linkat(AT_FDCWD, proc, AT_FDCWD, p, AT_SYMLINK_FOLLOW), ENOENT);
+    close(tf);
+    ERR(tagged("o-tmpfile-rdonly-einval", tag), open(base, O_RDONLY | O_TMPFILE, 0600), EINVAL);
+    snprintf(p, sizeof p, "%s/named", base);
+    ERR(tagged("o-tmpfile-on-file-enotdir", tag), open(p, O_RDWR | O_TMPFILE, 0600), ENOTDIR);
+    /* An unlinked file cannot be linked again through its descriptor. */
+    int uf = open(named, O_RDONLY);
+    unlink(named);
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", uf);
+    snprintf(p, sizeof p, "%s/again", base);
+    ERR(tagged("linkat-unlinked-enoent", tag), linkat(AT_FDCWD, proc, AT_FDCWD, p, AT_SYMLINK_FOLLOW), ENOENT);
+    close(uf);
+
+    /* renameat2. */
+    int fa = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    write(fa, "A", 1);
+    close(fa);
+    snprintf(p, sizeof p, "%s/xd", base);
+    mkdir(p, 0755);
+    OK(tagged("renameat2-exchange-file-dir", tag), syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, p, RENAME_EXCHANGE));
+    CHECK(tagged("renameat2-exchange-types-swapped", tag),
+          stat(a, &st) == 0 && S_ISDIR(st.st_mode) && !strcmp(slurp(p), "A"), "a dir? %d, xd holds %s", S_ISDIR(st.st_mode), slurp(p));
+    ERR(tagged("renameat2-exchange-missing-enoent", tag), syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE), ENOENT);
+    ERR(tagged("renameat2-exchange-noreplace-einval", tag), syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, p, RENAME_EXCHANGE | RENAME_NOREPLACE), EINVAL);
+    ERR(tagged("renameat2-bad-flag-einval", tag), syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, p, 1 << 7), EINVAL);
+
+    /* user. extended attributes. */
+    fa = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    close(fa);
+    OK(tagged("setxattr-user", tag), setxattr(b, "user.k", "value", 5, 0));
+    char v[16] = {0};
+    EQ(tagged("getxattr-size-query", tag), getxattr(b, "user.k", NULL, 0), 5);
+    EQ(tagged("getxattr-value", tag), getxattr(b, "user.k", v, sizeof v), 5);
+    CHECK(tagged("getxattr-value-bytes", tag), !memcmp(v, "value", 5), "got %.5s", v);
+    ERR(tagged("getxattr-small-buffer-erange", tag), getxattr(b, "user.k", v, 2), ERANGE);
+    ERR(tagged("getxattr-missing-enodata", tag), getxattr(b, "user.none", v, sizeof v), ENODATA);
+    ERR(tagged("setxattr-create-eexist", tag), setxattr(b, "user.k", "x", 1, XATTR_CREATE), EEXIST);
+    ERR(tagged("setxattr-replace-enodata", tag), setxattr(b, "user.new", "x", 1, XATTR_REPLACE), ENODATA);
+    ERR(tagged("setxattr-bad-flags-einval", tag), setxattr(b, "user.k", "x", 1, 4), EINVAL);
+    ERR(tagged("setxattr-empty-name-erange", tag), setxattr(b, "", "x", 1, 0), ERANGE);
+    ERR(tagged("setxattr-unknown-namespace-eopnotsupp", tag), setxattr(b, "bogus.k", "x", 1, 0), EOPNOTSUPP);
+    int xf = open(b, O_RDONLY);
+    OK(tagged("fsetxattr", tag), fsetxattr(xf, "user.f", "1", 1, 0));
+    char list[256];
+    long ln = listxattr(b, list, sizeof list);
+    int found = 0;
+    for (long off = 0; ln > 0 && off < ln; off += strlen(list + off) + 1)
+        found += !strcmp(list + off, "user.k") || !strcmp(list + off, "user.f");
+    EQ(tagged("listxattr-names", tag), found, 2);
+    EQ(tagged("listxattr-size-query", tag), listxattr(b, NULL, 0), ln);
+    OK(tagged("fremovexattr", tag), fremovexattr(xf, "user.f"));
+    ERR(tagged("removexattr-missing-enodata", tag), removexattr(b, "user.f"), ENODATA);
+    close(xf);
+    snprintf(p, sizeof p, "%s/xl", base);
+    symlink("xb", p);
+    ERR(tagged("lsetxattr-user-on-symlink-eperm", tag), lsetxattr(p, "user.k", "x", 1, 0), EPERM);
+    EQ(tagged("getxattr-follows-symlink", tag), getxattr(p, "user.k", v, sizeof v), 5);
+}
+
+/* The same semantics on the root file system (/tmp) and on a tmpfs. */
+static void file_systems(void) {
+    on_fs(dir, "rootfs");
+    char shm[64];
+    strcpy(shm, "/dev/shm/files-XXXXXX");
+    if (!mkdtemp(shm)) {
+        say("FAIL mkdtemp-dev-shm: %s", ename(errno));
+        return;
+    }
+    on_fs(shm, "tmpfs");
+    /* /proc keeps no extended attributes. */
+    ERR("setxattr-proc-eopnotsupp", setxattr("/proc/self/comm", "user.k", "x", 1, 0), EOPNOTSUPP);
+    char v[8];
+    ERR("getxattr-proc-eopnotsupp", getxattr("/proc/self/comm", "user.k", v, sizeof v), EOPNOTSUPP);
+}
+
 static void checks(void) {
     /* OCI runtimes start the process with umask 022. */
     EQ("umask-initial", umask(022), 022);
@@ -396,4 +515,5 @@ static void checks(void) {
     offsets_io();
     descriptors();
     copies();
+    file_systems();
 }

@@ -30,7 +30,7 @@ use sandbox_tests::{
 /// The areas, most fundamental first.
 const AREAS: &[&str] = &[
     "files", "process", "signals", "memory", "pipes", "threads", "time", "identity", "events",
-    "sockets", "timers", "ipc",
+    "sockets", "timers", "ipc", "procfs", "inotify",
 ];
 
 /// The sandbox's platforms (`sandbox --platform`): every one that exists
@@ -285,7 +285,16 @@ fn bundle(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Bundle {
 
 fn run_native(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Run {
     let b = bundle(bins, libs, program);
-    let cmd = native_command(&b, &format!("exec /bin/conf-{program}"));
+    // The mounts a container has beyond /proc: a tmpfs /dev/shm of the
+    // bundle's size and the host's /sys, so the control meets the same
+    // kinds of file system as the sandboxed run.
+    let cmd = native_command(
+        &b,
+        &format!(
+            "mkdir -p /dev/shm && mount -t tmpfs -o size=65536k shm /dev/shm && \
+             mount -t sysfs sysfs /sys && exec /bin/conf-{program}"
+        ),
+    );
     match run_bounded(cmd, PROGRAM_TIMEOUT) {
         Ok(out) => Run::parse(out, false),
         Err(out) => Run::parse(out, true),

@@ -62,6 +62,10 @@ fn open_beneath(dir: RawFd, name: &str, flags: i32, mode: u32) -> SysResult<Owne
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Linux's limits on one attribute's value and on a file's list of names.
+const XATTR_SIZE_MAX: usize = 65536;
+const XATTR_LIST_MAX: usize = 65536;
+
 fn check(r: libc::c_int) -> SysResult<()> {
     if r < 0 {
         last()
@@ -162,6 +166,17 @@ impl HostInode {
             // SAFETY: fresh descriptor from openat.
             return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
         }
+        if self.is_tmpfile() {
+            // Held open read-write since O_TMPFILE; the description's
+            // flags decide what the workload may do with it.
+            let fd = nix::fcntl::fcntl(self.fd.as_raw_fd(), nix::fcntl::F_DUPFD_CLOEXEC(0))?;
+            // SAFETY: fresh descriptor from F_DUPFD_CLOEXEC.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            if flags & libc::O_TRUNC != 0 {
+                nix::unistd::ftruncate(&fd, 0)?;
+            }
+            return Ok(fd);
+        }
         let (dir, name) = self.parent.as_ref().ok_or(Errno(libc::EIO))?;
         let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_TRUNC;
         open_beneath(dir.as_raw_fd(), name, flags & keep, 0)
@@ -191,6 +206,26 @@ impl HostInode {
                 libc::AT_SYMLINK_NOFOLLOW,
             )
         };
+    }
+
+    /// An O_TMPFILE file: a regular file known by its descriptor only
+    /// (a mount root that is a file keeps its parent).
+    fn is_tmpfile(&self) -> bool {
+        self.parent.is_none()
+            && self
+                .stat()
+                .is_ok_and(|s| s.file_type() != FileType::Directory)
+    }
+
+    /// A descriptor extended attributes can be read and written through
+    /// (O_PATH ones cannot): the file itself, opened read-only beneath its
+    /// directory. Only regular files and directories carry user.
+    /// attributes (Linux: EPERM for the others).
+    fn xattr_fd(&self) -> SysResult<OwnedFd> {
+        match self.stat()?.file_type() {
+            FileType::Regular | FileType::Directory => self.reopen(libc::O_RDONLY),
+            _ => err(libc::EPERM),
+        }
     }
 
     fn parent_op(&self) -> SysResult<(RawFd, CString)> {
@@ -360,20 +395,101 @@ impl Inode for HostInode {
         check(unsafe { libc::renameat(self.dir_fd(), o.as_ptr(), to.dir_fd(), n.as_ptr()) })
     }
 
-    fn link(&self, name: &str, target: &dyn Inode) -> SysResult<()> {
+    fn exchange(&self, old: &str, new_dir: &dyn Inode, new: &str) -> SysResult<()> {
+        self.writable()?;
+        let to = new_dir
+            .as_any()
+            .downcast_ref::<HostInode>()
+            .ok_or(Errno(libc::EXDEV))?;
+        let (o, n) = (cname(old)?, cname(new)?);
+        // SAFETY: renameat2 with NUL-terminated single names below our
+        // descriptors; RENAME_EXCHANGE follows no link.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                self.dir_fd(),
+                o.as_ptr(),
+                to.dir_fd(),
+                n.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            ) as libc::c_int
+        })
+    }
+
+    fn link(&self, name: &str, target: &Arc<dyn Inode>) -> SysResult<()> {
         self.writable()?;
         let t = target
             .as_any()
             .downcast_ref::<HostInode>()
             .ok_or(Errno(libc::EXDEV))?;
-        let (tdir, tname) = t.parent_op()?;
         let n = cname(name)?;
+        if t.parent.is_none() {
+            // An O_TMPFILE file: link the descriptor itself (the host
+            // refuses one opened with O_EXCL, as Linux must).
+            // SAFETY: linkat of our own descriptor (AT_EMPTY_PATH) to a
+            // NUL-terminated single name below our directory.
+            return check(unsafe {
+                libc::linkat(
+                    t.fd.as_raw_fd(),
+                    c"".as_ptr(),
+                    self.dir_fd(),
+                    n.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            });
+        }
+        let (tdir, tname) = t.parent_op()?;
         // SAFETY: linkat with NUL-terminated names below our descriptors.
         check(unsafe { libc::linkat(tdir, tname.as_ptr(), self.dir_fd(), n.as_ptr(), 0) })
     }
 
+    fn tmpfile(&self, c: Create, linkable: bool) -> SysResult<Arc<dyn Inode>> {
+        self.writable()?;
+        let excl = if linkable { 0 } else { libc::O_EXCL };
+        let how = OpenHow {
+            flags: (libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC | excl) as u64,
+            mode: (c.mode & 0o7777) as u64,
+            resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+        };
+        // SAFETY: openat2 of "." (this very directory) with an open_how
+        // struct; nothing is resolved beyond the directory itself.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.dir_fd(),
+                c".".as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if fd < 0 {
+            return last();
+        }
+        // SAFETY: the kernel returned a new descriptor we now own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        // SAFETY: fchownat of our own new descriptor; best effort, as give_to.
+        unsafe {
+            libc::fchownat(
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                c.uid,
+                c.gid,
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        Ok(Arc::new(HostInode {
+            fs: self.fs.clone(),
+            fd: Arc::new(fd),
+            parent: None,
+        }))
+    }
+
     fn chmod(&self, mode: u32) -> SysResult<()> {
         self.writable()?;
+        if self.is_tmpfile() {
+            // SAFETY: fchmod of the O_TMPFILE descriptor we hold.
+            return check(unsafe { libc::fchmod(self.fd.as_raw_fd(), mode & 0o7777) });
+        }
         let (dir, name) = self.parent_op()?;
         // SAFETY: fchmodat with a NUL-terminated name.
         check(unsafe { libc::fchmodat(dir, name.as_ptr(), mode & 0o7777, 0) })
@@ -397,6 +513,9 @@ impl Inode for HostInode {
 
     fn truncate(&self, len: u64) -> SysResult<()> {
         self.writable()?;
+        if self.is_tmpfile() {
+            return Ok(nix::unistd::ftruncate(&*self.fd, len as i64)?);
+        }
         let fd = self.reopen(libc::O_WRONLY)?;
         // SAFETY: ftruncate on a descriptor we own.
         check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) })?;
@@ -418,6 +537,13 @@ impl Inode for HostInode {
             tv_nsec: libc::UTIME_OMIT,
         };
         let times = [atime.unwrap_or(omit), mtime.unwrap_or(omit)];
+        if self.is_tmpfile() {
+            // SAFETY: utimensat with a null path sets the times of the
+            // descriptor itself (futimens).
+            return check(unsafe {
+                libc::utimensat(self.fd.as_raw_fd(), std::ptr::null(), times.as_ptr(), 0)
+            });
+        }
         let (dir, name) = self.parent_op()?;
         // SAFETY: utimensat with a NUL-terminated name and two timespecs.
         check(unsafe {
@@ -428,6 +554,99 @@ impl Inode for HostInode {
                 libc::AT_SYMLINK_NOFOLLOW,
             )
         })
+    }
+
+    fn getxattr(&self, name: &str) -> SysResult<Vec<u8>> {
+        if !name.starts_with("user.") {
+            return err(libc::ENODATA);
+        }
+        let fd = self.xattr_fd()?;
+        let n = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+        let mut buf = vec![0u8; XATTR_SIZE_MAX];
+        // SAFETY: fgetxattr on our descriptor writes at most buf.len() bytes.
+        let r = unsafe {
+            libc::fgetxattr(
+                fd.as_raw_fd(),
+                n.as_ptr(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
+        if r < 0 {
+            return last();
+        }
+        buf.truncate(r as usize);
+        Ok(buf)
+    }
+
+    fn setxattr(&self, name: &str, value: &[u8], flags: i32) -> SysResult<()> {
+        self.writable()?;
+        if !name.starts_with("user.") {
+            return err(libc::EOPNOTSUPP);
+        }
+        let fd = self.xattr_fd()?;
+        let n = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: fsetxattr on our descriptor reads value.len() bytes.
+        check(unsafe {
+            libc::fsetxattr(
+                fd.as_raw_fd(),
+                n.as_ptr(),
+                value.as_ptr() as *const libc::c_void,
+                value.len(),
+                flags,
+            )
+        })
+    }
+
+    fn listxattr(&self) -> SysResult<Vec<String>> {
+        let ftype = self.stat()?.file_type();
+        if !matches!(ftype, FileType::Regular | FileType::Directory) {
+            return Ok(Vec::new());
+        }
+        let fd = self.xattr_fd()?;
+        let mut buf = vec![0u8; XATTR_LIST_MAX];
+        // SAFETY: flistxattr on our descriptor writes at most buf.len() bytes.
+        let r = unsafe {
+            libc::flistxattr(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_char,
+                buf.len(),
+            )
+        };
+        if r < 0 {
+            return last();
+        }
+        buf.truncate(r as usize);
+        Ok(buf
+            .split(|&b| b == 0)
+            .filter_map(|n| std::str::from_utf8(n).ok())
+            .filter(|n| n.starts_with("user."))
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn removexattr(&self, name: &str) -> SysResult<()> {
+        self.writable()?;
+        if !name.starts_with("user.") {
+            return err(libc::EOPNOTSUPP);
+        }
+        let fd = self.xattr_fd()?;
+        let n = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: fremovexattr on our descriptor with a NUL-terminated name.
+        check(unsafe { libc::fremovexattr(fd.as_raw_fd(), n.as_ptr()) })
+    }
+
+    fn statfs(&self) -> Option<crate::vfs::stat::FsStat> {
+        let mut s = crate::vfs::stat::FsStat::default();
+        // SAFETY: fstatfs on our O_PATH descriptor fills `s`, which has
+        // the kernel's struct statfs layout (and libc's size).
+        let r = unsafe {
+            libc::fstatfs(
+                self.fd.as_raw_fd(),
+                &mut s as *mut crate::vfs::stat::FsStat as *mut libc::statfs,
+            )
+        };
+        (r == 0).then_some(s)
     }
 
     fn fs_id(&self) -> usize {

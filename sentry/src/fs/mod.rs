@@ -9,11 +9,13 @@ pub mod fifo;
 pub mod host;
 pub mod host_cache;
 pub mod host_fd;
+pub mod inotify;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;
 pub mod signalfd;
 pub mod synthetic;
+pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
 

@@ -242,6 +242,14 @@ impl OverlayInode {
         }
     }
 
+    /// The upper layer's root directory.
+    fn root_upper(&self) -> Option<Arc<dyn Inode>> {
+        match &self.parent {
+            Some((p, _)) => p.root_upper(),
+            None => self.upper(),
+        }
+    }
+
     /// Whether `name` exists in the lower directory under this one.
     fn in_lower(&self, name: &str) -> bool {
         self.lower_visible() && self.lower.as_ref().is_some_and(|l| l.lookup(name).is_ok())
@@ -482,7 +490,7 @@ impl Inode for OverlayInode {
         Ok(())
     }
 
-    fn link(&self, name: &str, target: &dyn Inode) -> SysResult<()> {
+    fn link(&self, name: &str, target: &Arc<dyn Inode>) -> SysResult<()> {
         let t = target
             .as_any()
             .downcast_ref::<OverlayInode>()
@@ -490,7 +498,7 @@ impl Inode for OverlayInode {
             .ok_or(Errno(libc::EXDEV))?;
         let tu = t.copy_up()?;
         let (u, _) = self.make_room(name)?;
-        u.link(name, &*tu)?;
+        u.link(name, &tu)?;
         self.created(name)
     }
 
@@ -512,6 +520,28 @@ impl Inode for OverlayInode {
         mtime: Option<libc::timespec>,
     ) -> SysResult<()> {
         self.copy_up()?.set_times(atime, mtime)
+    }
+
+    fn getxattr(&self, name: &str) -> SysResult<Vec<u8>> {
+        self.top()?.getxattr(name)
+    }
+
+    fn setxattr(&self, name: &str, value: &[u8], flags: i32) -> SysResult<()> {
+        self.copy_up()?.setxattr(name, value, flags)
+    }
+
+    fn listxattr(&self) -> SysResult<Vec<String>> {
+        self.top()?.listxattr()
+    }
+
+    fn removexattr(&self, name: &str) -> SysResult<()> {
+        self.copy_up()?.removexattr(name)
+    }
+
+    /// The upper layer's figures (its size limit and use), as overlayfs
+    /// reports its upper file system's.
+    fn statfs(&self) -> Option<crate::vfs::stat::FsStat> {
+        self.root_upper()?.statfs()
     }
 
     fn fs_id(&self) -> usize {

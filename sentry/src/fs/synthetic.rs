@@ -23,6 +23,8 @@ pub struct Node {
     ino: u64,
     perm: u32,
     kind: Kind,
+    /// For a magic link: the file it stands for (see Inode::magic_target).
+    magic: Option<(String, Arc<dyn Inode>)>,
 }
 
 fn ino_of(name: &str, salt: u64) -> u64 {
@@ -43,6 +45,7 @@ pub fn file(
         ino: ino_of(name, salt),
         perm: 0o444,
         kind: Kind::File(Arc::new(render)),
+        magic: None,
     })
 }
 
@@ -57,6 +60,26 @@ pub fn link(
         ino: ino_of(name, salt),
         perm: 0o777,
         kind: Kind::Link(Arc::new(target)),
+        magic: None,
+    })
+}
+
+/// A magic link (/proc/PID/fd/N): reads as `path`, and path resolution
+/// enters `inode` itself, as Linux does for a deleted or unnamed file.
+pub fn magic_link(
+    dev: u64,
+    name: &str,
+    salt: u64,
+    path: String,
+    inode: Option<Arc<dyn Inode>>,
+) -> Arc<dyn Inode> {
+    let text = path.clone();
+    Arc::new(Node {
+        dev,
+        ino: ino_of(name, salt),
+        perm: 0o777,
+        kind: Kind::Link(Arc::new(move || text.clone())),
+        magic: inode.map(|i| (path, i)),
     })
 }
 
@@ -71,6 +94,7 @@ pub fn dir(
         ino: ino_of(name, salt),
         perm: 0o555,
         kind: Kind::Dir(Arc::new(entries)),
+        magic: None,
     })
 }
 
@@ -129,6 +153,10 @@ impl Inode for Node {
             Kind::Link(t) => Ok(t()),
             _ => err(libc::EINVAL),
         }
+    }
+
+    fn magic_target(&self) -> Option<(String, Arc<dyn Inode>)> {
+        self.magic.clone()
     }
 
     fn fs_id(&self) -> usize {

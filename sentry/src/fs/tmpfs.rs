@@ -13,6 +13,9 @@ use crate::mm::{FilePages, Mappable, MemoryFile};
 use crate::vfs::stat::now;
 use crate::vfs::{Create, DirEntry, FileOps, FileType, Inode, OpenCtx, Stat};
 
+/// statfs's f_type of a tmpfs.
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+
 pub struct TmpFs {
     id: usize,
     next_ino: AtomicU64,
@@ -48,6 +51,11 @@ pub struct TmpInode {
     /// Serialises size changes (write past the end, truncate) so the
     /// mount's usage stays exact.
     size_lock: Mutex<()>,
+    /// An O_TMPFILE file opened without O_EXCL, not yet linked: linkat
+    /// may give it a name although it has no link (Linux's I_LINKABLE).
+    linkable: std::sync::atomic::AtomicBool,
+    /// Extended attributes (user., trusted. and security. names).
+    xattrs: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
 /// Linux's largest file size (MAX_LFS_FILESIZE).
@@ -138,6 +146,8 @@ impl TmpInode {
             body,
             seals: Mutex::new(None),
             size_lock: Mutex::new(()),
+            linkable: std::sync::atomic::AtomicBool::new(false),
+            xattrs: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -184,6 +194,21 @@ impl TmpInode {
                 Ok(())
             }
         }
+    }
+
+    /// tmpfs keeps user., trusted. and security. attributes; user. ones
+    /// only on regular files and directories (Linux: EPERM elsewhere).
+    fn xattr_namespace(&self, name: &str) -> SysResult<()> {
+        if name.starts_with("user.") {
+            return match &self.body {
+                Body::File(_) | Body::Dir(_) => Ok(()),
+                _ => err(libc::EPERM),
+            };
+        }
+        if name.starts_with("trusted.") || name.starts_with("security.") {
+            return Ok(());
+        }
+        err(libc::EOPNOTSUPP)
     }
 
     fn sealed(&self, seal: i32) -> bool {
@@ -471,7 +496,7 @@ impl Inode for TmpInode {
         Ok(())
     }
 
-    fn link(&self, _name: &str, target: &dyn Inode) -> SysResult<()> {
+    fn link(&self, name: &str, target: &Arc<dyn Inode>) -> SysResult<()> {
         let t = target
             .as_any()
             .downcast_ref::<TmpInode>()
@@ -479,9 +504,54 @@ impl Inode for TmpInode {
         if !Arc::ptr_eq(&t.fs, &self.fs) {
             return err(libc::EXDEV);
         }
-        // Find the Arc for the target through our own tree is not possible
-        // from a reference; hard links on tmpfs are not supported yet.
-        err(libc::EPERM)
+        // A file whose last link is gone cannot get a new one, unless it
+        // is an O_TMPFILE file made linkable.
+        if lock(&t.meta).nlink == 0 && !t.linkable.swap(false, Ordering::Relaxed) {
+            return err(libc::ENOENT);
+        }
+        self.insert_new(name, target.clone())?;
+        let mut m = lock(&t.meta);
+        m.nlink += 1;
+        m.ctime = now();
+        Ok(())
+    }
+
+    fn tmpfile(&self, c: Create, linkable: bool) -> SysResult<Arc<dyn Inode>> {
+        self.children()?;
+        let inode = TmpInode::new(
+            &self.fs,
+            FileType::Regular,
+            c.mode,
+            c.uid,
+            c.gid,
+            file_body()?,
+        );
+        lock(&inode.meta).nlink = 0;
+        inode.linkable.store(linkable, Ordering::Relaxed);
+        Ok(inode)
+    }
+
+    fn exchange(&self, old: &str, new_dir: &dyn Inode, new: &str) -> SysResult<()> {
+        let to = new_dir
+            .as_any()
+            .downcast_ref::<TmpInode>()
+            .ok_or(Errno(libc::EXDEV))?;
+        if !Arc::ptr_eq(&to.fs, &self.fs) {
+            return err(libc::EXDEV);
+        }
+        let a = self.lookup(old)?;
+        let b = to.lookup(new)?;
+        if std::ptr::eq(self, to) {
+            let mut c = lock(self.children()?);
+            c.insert(old.to_string(), b);
+            c.insert(new.to_string(), a);
+        } else {
+            lock(self.children()?).insert(old.to_string(), b);
+            lock(to.children()?).insert(new.to_string(), a);
+        }
+        self.touch();
+        to.touch();
+        Ok(())
     }
 
     fn chmod(&self, mode: u32) -> SysResult<()> {
@@ -521,6 +591,61 @@ impl Inode for TmpInode {
         }
         m.ctime = now();
         Ok(())
+    }
+
+    fn getxattr(&self, name: &str) -> SysResult<Vec<u8>> {
+        self.xattr_namespace(name)?;
+        lock(&self.xattrs)
+            .get(name)
+            .cloned()
+            .ok_or(Errno(libc::ENODATA))
+    }
+
+    fn setxattr(&self, name: &str, value: &[u8], flags: i32) -> SysResult<()> {
+        self.xattr_namespace(name)?;
+        let mut x = lock(&self.xattrs);
+        let exists = x.contains_key(name);
+        if flags & libc::XATTR_CREATE != 0 && exists {
+            return err(libc::EEXIST);
+        }
+        if flags & libc::XATTR_REPLACE != 0 && !exists {
+            return err(libc::ENODATA);
+        }
+        x.insert(name.to_string(), value.to_vec());
+        drop(x);
+        lock(&self.meta).ctime = now();
+        Ok(())
+    }
+
+    fn listxattr(&self) -> SysResult<Vec<String>> {
+        Ok(lock(&self.xattrs).keys().cloned().collect())
+    }
+
+    fn removexattr(&self, name: &str) -> SysResult<()> {
+        self.xattr_namespace(name)?;
+        lock(&self.xattrs)
+            .remove(name)
+            .ok_or(Errno(libc::ENODATA))?;
+        lock(&self.meta).ctime = now();
+        Ok(())
+    }
+
+    fn statfs(&self) -> Option<crate::vfs::stat::FsStat> {
+        let mut s = crate::vfs::stat::FsStat::default();
+        let used = self.fs.used.load(Ordering::Relaxed);
+        s.f_type = TMPFS_MAGIC;
+        s.f_bsize = 4096;
+        s.f_frsize = 4096;
+        s.f_blocks = self.fs.limit / 4096;
+        s.f_bfree = self.fs.limit.saturating_sub(used) / 4096;
+        s.f_bavail = s.f_bfree;
+        // Linux's default inode limit for tmpfs: half the pages of memory.
+        let inodes = self.fs.limit / 4096 / 2 + 1;
+        let made = self.fs.next_ino.load(Ordering::Relaxed);
+        s.f_files = inodes;
+        s.f_ffree = inodes.saturating_sub(made);
+        s.f_namelen = 255;
+        Some(s)
     }
 
     fn fs_id(&self) -> usize {

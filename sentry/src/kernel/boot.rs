@@ -110,7 +110,7 @@ impl Boot {
             let dest = clean_path(&m.destination);
             let (inode, fstype): (Arc<dyn Inode>, &str) = match &m.kind {
                 MountKind::Proc => (proc::new_procfs(), "proc"),
-                MountKind::Sysfs => (TmpFs::new_root(Some(0), 0o555), "sysfs"),
+                MountKind::Sysfs => (crate::fs::sysfs::new_sysfs(), "sysfs"),
                 MountKind::Tmpfs { .. } if dest == "/dev" => {
                     (dev::new_devfs(console.as_ref()), "tmpfs")
                 }

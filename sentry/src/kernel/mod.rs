@@ -107,6 +107,11 @@ impl Kernel {
         None
     }
 
+    /// The pid handed out last (/proc/loadavg's last field).
+    pub fn last_pid(&self) -> i32 {
+        (*lock(&self.next_pid) - 1).max(1)
+    }
+
     pub fn process(&self, pid: i32) -> Option<Arc<Process>> {
         lock(&self.procs).get(&pid).cloned()
     }

@@ -92,6 +92,20 @@ pub fn sentry_thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+impl ProcState {
+    /// CPU time used so far: the platform process's (its live clock, or
+    /// the last sample) plus the Sentry's time for its ended tasks. Live
+    /// tasks add their own Sentry thread's time ([`sentry_thread_cpu_ns`]).
+    pub fn cpu_now(&self) -> u64 {
+        let stub = if self.zombie.is_some() {
+            self.cpu_ns
+        } else {
+            host_cpu_ns(self.host_pid).unwrap_or(0).max(self.cpu_ns)
+        };
+        stub + self.sentry_cpu_ns
+    }
+}
+
 pub struct Process {
     pub pid: i32,
     pub state: Mutex<ProcState>,

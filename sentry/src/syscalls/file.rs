@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
+use crate::fs::inotify;
 use crate::fs::pipe::new_pipe;
 use crate::kernel::process::lock;
 use crate::kernel::rlimits;
@@ -47,6 +48,9 @@ fn read_file(t: &mut Task, f: &OpenFile, len: usize, off: Option<u64>) -> SysRes
                     *lock(&f.pos) = pos + n as u64;
                 }
                 buf.truncate(n);
+                if n > 0 {
+                    inotify::on_open_file(f, inotify::IN_ACCESS);
+                }
                 return Ok(buf);
             }
             Err(e) if e.0 == libc::EAGAIN && !f.nonblocking() => wait_ready(t, f, libc::POLLIN)?,
@@ -69,6 +73,20 @@ fn fsize_limited(t: &Task, f: &OpenFile) -> bool {
 /// `fresh`: nothing has been written yet by this call, so reaching
 /// RLIMIT_FSIZE is EFBIG and SIGXFSZ rather than a short count.
 fn write_file(
+    t: &mut Task,
+    f: &OpenFile,
+    data: &[u8],
+    off: Option<u64>,
+    fresh: bool,
+) -> SysResult<usize> {
+    let n = write_some(t, f, data, off, fresh)?;
+    if n > 0 {
+        inotify::on_open_file(f, inotify::IN_MODIFY);
+    }
+    Ok(n)
+}
+
+fn write_some(
     t: &mut Task,
     f: &OpenFile,
     data: &[u8],
@@ -456,7 +474,9 @@ pub fn ftruncate(t: &mut Task, a: Args) -> SysResult<u64> {
     {
         rlimits::fsize_check_size(&t.kernel, &t.proc, a[1])?;
     }
-    f.ops.truncate(a[1]).map(|_| 0)
+    f.ops.truncate(a[1])?;
+    inotify::on_open_file(&f, inotify::IN_MODIFY);
+    Ok(0)
 }
 
 pub fn getdents64(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -684,6 +704,7 @@ pub fn fallocate(t: &mut Task, a: Args) -> SysResult<u64> {
         PUNCH_HOLE => return err(libc::EINVAL),
         _ => return err(libc::EOPNOTSUPP),
     }
+    inotify::on_open_file(&f, inotify::IN_MODIFY);
     Ok(0)
 }
 

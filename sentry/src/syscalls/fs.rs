@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
+use crate::fs::inotify;
 use crate::kernel::process::lock;
 use crate::kernel::task::Task;
 use crate::vfs::path::join;
@@ -64,15 +65,16 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
     let acc = flags & libc::O_ACCMODE;
     let wants_write = acc == libc::O_WRONLY || acc == libc::O_RDWR || flags & libc::O_TRUNC != 0;
     if flags & libc::O_TMPFILE == libc::O_TMPFILE {
-        return err(libc::EOPNOTSUPP);
+        return open_tmpfile(t, dirfd, &path, flags, mode as u32);
     }
-    let loc = if flags & libc::O_CREAT != 0 {
-        match t.lookup_at(dirfd, &path, follow) {
-            Ok(loc) => {
+    let mut created = false;
+    let (loc, parent) = if flags & libc::O_CREAT != 0 {
+        match t.lookup_in(dirfd, &path, follow) {
+            Ok(found) => {
                 if flags & libc::O_EXCL != 0 {
                     return err(libc::EEXIST);
                 }
-                loc
+                found
             }
             Err(e) if e.0 == libc::ENOENT => {
                 let (parent, name) = t.parent_at(dirfd, &path)?;
@@ -82,16 +84,19 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
                 writable(&parent)?;
                 check_access(t, &parent.inode.stat()?, 2 | 1)?;
                 let inode = parent.inode.create(&name, creator(t, mode as u32))?;
-                Location {
+                inotify::on_child(&*parent.inode, &name, inotify::IN_CREATE, false, 0);
+                created = true;
+                let loc = Location {
                     path: join(&parent.path, &name),
                     inode,
                     readonly: parent.readonly,
-                }
+                };
+                (loc, Some(parent))
             }
             Err(e) => return Err(e),
         }
     } else {
-        t.lookup_at(dirfd, &path, follow)?
+        t.lookup_in(dirfd, &path, follow)?
     };
     let st = loc.inode.stat()?;
     let ftype = st.file_type();
@@ -136,11 +141,80 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         pid: t.pid(),
         mm: &t.mm,
     };
-    if ftype == FileType::Fifo {
-        return open_fifo(t, loc, &st, flags);
+    let truncates = flags & libc::O_TRUNC != 0 && !created && ftype == FileType::Regular;
+    let f = if ftype == FileType::Fifo {
+        open_fifo(t, loc, &st, flags)?
+    } else {
+        let ops = loc.inode.clone().open(flags, &ctx)?;
+        OpenFile::new(ops, Some(loc.inode), loc.path, description_flags(flags))
+    };
+    if let Some(dir) = parent {
+        let name = f.path.rsplit('/').next().unwrap_or("").to_string();
+        let _ = f.parent.set((dir.inode, name));
     }
-    let ops = loc.inode.clone().open(flags, &ctx)?;
-    let f = OpenFile::new(ops, Some(loc.inode), loc.path, description_flags(flags));
+    if truncates {
+        inotify::on_open_file(&f, inotify::IN_MODIFY);
+    }
+    inotify::on_open_file(&f, inotify::IN_OPEN);
+    t.install(f, flags & libc::O_CLOEXEC != 0)
+}
+
+impl Task {
+    /// Resolves a path argument relative to `dirfd`, with the directory
+    /// the file was found in (for inotify's events on that directory).
+    pub fn lookup_in(
+        &self,
+        dirfd: u64,
+        path: &str,
+        follow: bool,
+    ) -> SysResult<(Location, Option<Location>)> {
+        let start = if path.starts_with('/') {
+            self.kernel.root.clone()
+        } else {
+            self.dir_start(dirfd)?
+        };
+        self.resolver().resolve_in(&start, path, follow)
+    }
+}
+
+/// The last component of a canonical path.
+pub(super) fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or("")
+}
+
+/// Reports an event of the file at `loc` (found in `parent`) to inotify.
+pub(super) fn notify_loc(loc: &Location, parent: Option<&Location>, mask: u32) {
+    inotify::on_file(
+        &*loc.inode,
+        parent.map(|p| (&*p.inode, base_name(&loc.path))),
+        mask,
+    );
+}
+
+/// open(2) with O_TMPFILE: an unnamed regular file on the file system of
+/// the directory `path`; linkat may name it later unless O_EXCL was given.
+fn open_tmpfile(t: &mut Task, dirfd: u64, path: &str, flags: i32, mode: u32) -> SysResult<u64> {
+    let acc = flags & libc::O_ACCMODE;
+    if (acc != libc::O_WRONLY && acc != libc::O_RDWR) || flags & libc::O_CREAT != 0 {
+        return err(libc::EINVAL);
+    }
+    let loc = t.lookup_at(dirfd, path, true)?;
+    if !loc.is_dir() {
+        return err(libc::ENOTDIR);
+    }
+    writable(&loc)?;
+    check_access(t, &loc.inode.stat()?, 2 | 1)?;
+    let inode = loc
+        .inode
+        .tmpfile(creator(t, mode), flags & libc::O_EXCL == 0)?;
+    let ino = inode.stat()?.ino;
+    let ctx = OpenCtx {
+        pid: t.pid(),
+        mm: &t.mm,
+    };
+    let ops = inode.clone().open(flags & !libc::O_TRUNC, &ctx)?;
+    let name = join(&loc.path, &format!("#{ino} (deleted)"));
+    let f = OpenFile::new(ops, Some(inode), name, description_flags(flags));
     t.install(f, flags & libc::O_CLOEXEC != 0)
 }
 
@@ -153,7 +227,7 @@ fn description_flags(flags: i32) -> i32 {
 /// Opens a FIFO: a blocking open for reading waits for a writer and one for
 /// writing waits for a reader; a non-blocking open for writing with no
 /// reader fails with ENXIO; O_RDWR never waits.
-fn open_fifo(t: &mut Task, loc: Location, st: &Stat, flags: i32) -> SysResult<u64> {
+fn open_fifo(t: &mut Task, loc: Location, st: &Stat, flags: i32) -> SysResult<Arc<OpenFile>> {
     let pipe = crate::fs::fifo::pipe_for(st.dev, st.ino);
     let nonblock = flags & libc::O_NONBLOCK != 0;
     let (read, write) = match flags & libc::O_ACCMODE {
@@ -179,7 +253,7 @@ fn open_fifo(t: &mut Task, loc: Location, st: &Stat, flags: i32) -> SysResult<u6
             ready.then_some(())
         })?;
     }
-    t.install(f, flags & libc::O_CLOEXEC != 0)
+    Ok(f)
 }
 
 /// The file a stat-like call names (AT_EMPTY_PATH on "" means dirfd itself).
@@ -271,10 +345,9 @@ pub fn mkdir(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
     }
     writable(&parent)?;
     check_access(t, &parent.inode.stat()?, 3)?;
-    parent
-        .inode
-        .mkdir(&name, creator(t, mode as u32))
-        .map(|_| 0)
+    parent.inode.mkdir(&name, creator(t, mode as u32))?;
+    inotify::on_child(&*parent.inode, &name, inotify::IN_CREATE, true, 0);
+    Ok(0)
 }
 
 /// mknod(2): regular files, FIFOs and socket files. Device nodes are
@@ -297,10 +370,12 @@ pub fn mknod(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
     check_access(t, &parent.inode.stat()?, 3)?;
     let c = creator(t, mode & 0o7777);
     if ftype == FileType::Regular {
-        parent.inode.create(&name, c).map(|_| 0)
+        parent.inode.create(&name, c)?;
     } else {
-        parent.inode.mknod(&name, ftype, c).map(|_| 0)
+        parent.inode.mknod(&name, ftype, c)?;
     }
+    inotify::on_child(&*parent.inode, &name, inotify::IN_CREATE, false, 0);
+    Ok(0)
 }
 
 pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64> {
@@ -318,15 +393,26 @@ pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64>
     }
     writable(&parent)?;
     check_access(t, &parent.inode.stat()?, 3)?;
-    if rmdir {
-        parent.inode.rmdir(&name).map(|_| 0)
+    let victim = parent.inode.lookup(&name)?;
+    let who = inotify::identity(&*victim);
+    let gone = if rmdir {
+        parent.inode.rmdir(&name)?;
+        true
     } else {
-        let victim = parent.inode.lookup(&name)?;
         if victim.stat()?.file_type() == FileType::Directory {
             return err(libc::EISDIR);
         }
-        parent.inode.unlink(&name).map(|_| 0)
+        parent.inode.unlink(&name)?;
+        // The link count changed; with the last link gone, so is the file.
+        inotify::on_file(&*victim, None, inotify::IN_ATTRIB);
+        victim.stat().map_or(true, |s| s.nlink == 0)
+    };
+    // Linux's order: the name goes, then the file (DELETE_SELF, IGNORED).
+    inotify::on_child(&*parent.inode, &name, inotify::IN_DELETE, rmdir, 0);
+    if gone {
+        inotify::on_gone(who);
     }
+    Ok(0)
 }
 
 pub fn rename(
@@ -337,6 +423,19 @@ pub fn rename(
     new: u64,
     flags: u64,
 ) -> SysResult<u64> {
+    const RENAME_NOREPLACE: u64 = 1;
+    const RENAME_EXCHANGE: u64 = 2;
+    const RENAME_WHITEOUT: u64 = 4;
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
+        || (flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0)
+    {
+        return err(libc::EINVAL);
+    }
+    // Whiteouts belong to overlay file systems; the Sentry's file systems
+    // answer as Linux's without them do.
+    if flags & RENAME_WHITEOUT != 0 {
+        return err(libc::EINVAL);
+    }
     let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
     let (from, oname) = t.parent_at(olddir, &op)?;
     let (to, nname) = t.parent_at(newdir, &np)?;
@@ -348,19 +447,65 @@ pub fn rename(
     if from.inode.fs_id() != to.inode.fs_id() {
         return err(libc::EXDEV);
     }
-    const RENAME_NOREPLACE: u64 = 1;
     if flags & RENAME_NOREPLACE != 0 && to.inode.lookup(&nname).is_ok() {
         return err(libc::EEXIST);
-    }
-    if flags & !RENAME_NOREPLACE != 0 {
-        return err(libc::EINVAL);
     }
     let target_path = join(&to.path, &nname);
     let source_path = join(&from.path, &oname);
     if target_path.starts_with(&format!("{source_path}/")) {
         return err(libc::EINVAL);
     }
-    from.inode.rename(&oname, &*to.inode, &nname).map(|_| 0)
+    if flags & RENAME_EXCHANGE != 0 {
+        // Both names must exist, and neither may be above the other.
+        from.inode.lookup(&oname)?;
+        to.inode.lookup(&nname)?;
+        if source_path.starts_with(&format!("{target_path}/")) {
+            return err(libc::EINVAL);
+        }
+        let (a, b) = (from.inode.lookup(&oname)?, to.inode.lookup(&nname)?);
+        from.inode.exchange(&oname, &*to.inode, &nname)?;
+        let is_dir =
+            |i: &Arc<dyn Inode>| i.stat().is_ok_and(|s| s.file_type() == FileType::Directory);
+        notify_move(&from, &oname, &to, &nname, &a, is_dir(&a));
+        notify_move(&to, &nname, &from, &oname, &b, is_dir(&b));
+        return Ok(0);
+    }
+    let moving = inotify::active()
+        .then(|| from.inode.lookup(&oname))
+        .transpose()?;
+    let replaced = to
+        .inode
+        .lookup(&nname)
+        .ok()
+        .filter(|r| moving.as_ref().is_none_or(|m| !Arc::ptr_eq(m, r)))
+        .and_then(|r| inotify::identity(&*r));
+    from.inode.rename(&oname, &*to.inode, &nname)?;
+    if let Some(m) = moving {
+        let is_dir = m.stat().is_ok_and(|s| s.file_type() == FileType::Directory);
+        if replaced.is_some_and(|(key, _)| m.stat().is_ok_and(|s| (s.dev, s.ino) != key)) {
+            inotify::on_gone(replaced);
+        }
+        notify_move(&from, &oname, &to, &nname, &m, is_dir);
+    }
+    Ok(0)
+}
+
+/// IN_MOVED_FROM and IN_MOVED_TO (one cookie) and the file's IN_MOVE_SELF.
+fn notify_move(
+    from: &Location,
+    oname: &str,
+    to: &Location,
+    nname: &str,
+    file: &Arc<dyn Inode>,
+    is_dir: bool,
+) {
+    if !inotify::active() {
+        return;
+    }
+    let cookie = inotify::cookie();
+    inotify::on_child(&*from.inode, oname, inotify::IN_MOVED_FROM, is_dir, cookie);
+    inotify::on_child(&*to.inode, nname, inotify::IN_MOVED_TO, is_dir, cookie);
+    inotify::on_file(&**file, None, inotify::IN_MOVE_SELF);
 }
 
 pub fn symlink(t: &mut Task, target: u64, dirfd: u64, path: u64) -> SysResult<u64> {
@@ -371,10 +516,9 @@ pub fn symlink(t: &mut Task, target: u64, dirfd: u64, path: u64) -> SysResult<u6
         return err(libc::EEXIST);
     }
     writable(&parent)?;
-    parent
-        .inode
-        .symlink(&name, &target, creator(t, 0o777))
-        .map(|_| 0)
+    parent.inode.symlink(&name, &target, creator(t, 0o777))?;
+    inotify::on_child(&*parent.inode, &name, inotify::IN_CREATE, false, 0);
+    Ok(0)
 }
 
 pub fn link(
@@ -385,9 +529,17 @@ pub fn link(
     new: u64,
     flags: u64,
 ) -> SysResult<u64> {
+    if flags & !((libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) as u64) != 0 {
+        return err(libc::EINVAL);
+    }
     let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
     let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
-    let src = t.lookup_at(olddir, &op, follow)?;
+    let src = if op.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
+        // The descriptor itself (how an O_TMPFILE file gets its name).
+        t.dir_start(olddir)?
+    } else {
+        t.lookup_at(olddir, &op, follow)?
+    };
     if src.inode.stat()?.file_type() == FileType::Directory {
         return err(libc::EPERM);
     }
@@ -399,7 +551,10 @@ pub fn link(
     if parent.inode.fs_id() != src.inode.fs_id() {
         return err(libc::EXDEV);
     }
-    parent.inode.link(&name, &*src.inode).map(|_| 0)
+    parent.inode.link(&name, &src.inode)?;
+    inotify::on_file(&*src.inode, None, inotify::IN_ATTRIB);
+    inotify::on_child(&*parent.inode, &name, inotify::IN_CREATE, false, 0);
+    Ok(0)
 }
 
 pub fn chdir(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -444,17 +599,21 @@ fn owner_or_root(t: &Task, st: &Stat) -> SysResult<()> {
 
 pub fn chmod(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
     let p = t.path_arg(path)?;
-    let loc = t.lookup_at(dirfd, &p, true)?;
+    let (loc, parent) = t.lookup_in(dirfd, &p, true)?;
     writable(&loc)?;
     owner_or_root(t, &loc.inode.stat()?)?;
-    loc.inode.chmod(mode as u32).map(|_| 0)
+    loc.inode.chmod(mode as u32)?;
+    notify_loc(&loc, parent.as_ref(), inotify::IN_ATTRIB);
+    Ok(0)
 }
 
 pub fn fchmod(t: &mut Task, a: Args) -> SysResult<u64> {
     let f = t.file(a[0])?;
     let inode = f.inode.clone().ok_or(Errno(libc::EBADF))?;
     owner_or_root(t, &inode.stat()?)?;
-    inode.chmod(a[1] as u32).map(|_| 0)
+    inode.chmod(a[1] as u32)?;
+    inotify::on_open_file(&f, inotify::IN_ATTRIB);
+    Ok(0)
 }
 
 fn id_arg(v: u64) -> Option<u32> {
@@ -471,16 +630,18 @@ pub fn chown(
 ) -> SysResult<u64> {
     let p = t.path_arg(path)?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-    let loc = if p.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
-        t.dir_start(dirfd)?
+    let (loc, parent) = if p.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
+        (t.dir_start(dirfd)?, None)
     } else {
-        t.lookup_at(dirfd, &p, follow)?
+        t.lookup_in(dirfd, &p, follow)?
     };
     writable(&loc)?;
     if !lock(&t.proc.state).creds.is_root() {
         return err(libc::EPERM);
     }
-    loc.inode.chown(id_arg(uid), id_arg(gid)).map(|_| 0)
+    loc.inode.chown(id_arg(uid), id_arg(gid))?;
+    notify_loc(&loc, parent.as_ref(), inotify::IN_ATTRIB);
+    Ok(0)
 }
 
 pub fn fchown(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -489,7 +650,9 @@ pub fn fchown(t: &mut Task, a: Args) -> SysResult<u64> {
     if !lock(&t.proc.state).creds.is_root() {
         return err(libc::EPERM);
     }
-    inode.chown(id_arg(a[1]), id_arg(a[2])).map(|_| 0)
+    inode.chown(id_arg(a[1]), id_arg(a[2]))?;
+    inotify::on_open_file(&f, inotify::IN_ATTRIB);
+    Ok(0)
 }
 
 pub fn umask(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -504,7 +667,7 @@ pub fn truncate(t: &mut Task, a: Args) -> SysResult<u64> {
     if (a[1] as i64) < 0 {
         return err(libc::EINVAL);
     }
-    let loc = t.lookup_at(libc::AT_FDCWD as u64, &p, true)?;
+    let (loc, parent) = t.lookup_in(libc::AT_FDCWD as u64, &p, true)?;
     writable(&loc)?;
     let st = loc.inode.stat()?;
     if st.file_type() == FileType::Directory {
@@ -514,18 +677,23 @@ pub fn truncate(t: &mut Task, a: Args) -> SysResult<u64> {
     if st.file_type() == FileType::Regular && a[1] > st.size {
         crate::kernel::rlimits::fsize_check_size(&t.kernel, &t.proc, a[1])?;
     }
-    loc.inode.truncate(a[1]).map(|_| 0)
+    loc.inode.truncate(a[1])?;
+    notify_loc(&loc, parent.as_ref(), inotify::IN_MODIFY);
+    Ok(0)
 }
 
 pub fn utimensat(t: &mut Task, a: Args) -> SysResult<u64> {
     let follow = a[3] & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-    let inode = if a[1] == 0 {
-        t.file(a[0])?.inode.clone().ok_or(Errno(libc::EBADF))?
+    let (inode, parent) = if a[1] == 0 {
+        let f = t.file(a[0])?;
+        let inode = f.inode.clone().ok_or(Errno(libc::EBADF))?;
+        (inode, f.parent.get().cloned())
     } else {
         let p = t.path_arg(a[1])?;
-        let loc = t.lookup_at(a[0], &p, follow)?;
+        let (loc, parent) = t.lookup_in(a[0], &p, follow)?;
         writable(&loc)?;
-        loc.inode
+        let name = base_name(&loc.path).to_string();
+        (loc.inode, parent.map(|d| (d.inode, name)))
     };
     let now = crate::vfs::stat::now();
     let (at, mt) = if a[2] == 0 {
@@ -540,29 +708,8 @@ pub fn utimensat(t: &mut Task, a: Args) -> SysResult<u64> {
         };
         (pick(ts[0])?, pick(ts[1])?)
     };
-    inode.set_times(at, mt).map(|_| 0)
-}
-
-pub fn statfs(t: &mut Task, a: Args) -> SysResult<u64> {
-    // SAFETY: statfs is plain data.
-    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
-    s.f_type = 0x0102_1994; // TMPFS_MAGIC: the Sentry's own file systems
-    s.f_bsize = 4096;
-    s.f_blocks = 1 << 20;
-    s.f_bfree = 1 << 19;
-    s.f_bavail = 1 << 19;
-    s.f_files = 1 << 20;
-    s.f_ffree = 1 << 19;
-    s.f_namelen = 255;
-    s.f_frsize = 4096;
-    t.mm.write_obj(a[1], &s)?;
+    inode.set_times(at, mt)?;
+    let parent = parent.as_ref().map(|(d, n)| (&**d, n.as_str()));
+    inotify::on_file(&*inode, parent, inotify::IN_ATTRIB);
     Ok(0)
-}
-
-/// Extended attributes are not supported by the Sentry's file systems yet:
-/// the file must exist, then ENOTSUP (what Linux says of such a file system).
-pub fn xattr_path(t: &mut Task, path: u64, follow: bool) -> SysResult<u64> {
-    let p = t.path_arg(path)?;
-    t.lookup_at(libc::AT_FDCWD as u64, &p, follow)?;
-    err(libc::ENOTSUP)
 }

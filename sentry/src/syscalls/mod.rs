@@ -6,6 +6,7 @@
 mod events;
 mod file;
 mod fs;
+mod inotify;
 mod ipc;
 mod locks;
 mod memfd;
@@ -17,8 +18,10 @@ mod select;
 mod signal;
 mod socket;
 mod sockmsg;
+mod statfs;
 mod timers;
 mod wait;
+mod xattr;
 
 use std::sync::Arc;
 
@@ -115,16 +118,24 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_umask => fs::umask(t, a),
         SYS_truncate => fs::truncate(t, a),
         SYS_utimensat => fs::utimensat(t, a),
-        SYS_statfs | SYS_fstatfs => fs::statfs(t, a),
-        SYS_getxattr | SYS_listxattr | SYS_setxattr | SYS_removexattr => {
-            fs::xattr_path(t, a[0], true)
-        }
-        SYS_lgetxattr | SYS_llistxattr | SYS_lsetxattr | SYS_lremovexattr => {
-            fs::xattr_path(t, a[0], false)
-        }
-        SYS_fgetxattr | SYS_flistxattr | SYS_fsetxattr | SYS_fremovexattr => {
-            t.file(a[0]).and_then(|_| err(ENOTSUP))
-        }
+        SYS_statfs => self::statfs::statfs(t, a),
+        SYS_fstatfs => self::statfs::fstatfs(t, a),
+        SYS_setxattr => xattr::setxattr(t, xattr::By::Path { follow: true }, a),
+        SYS_lsetxattr => xattr::setxattr(t, xattr::By::Path { follow: false }, a),
+        SYS_fsetxattr => xattr::setxattr(t, xattr::By::Fd, a),
+        SYS_getxattr => xattr::getxattr(t, xattr::By::Path { follow: true }, a),
+        SYS_lgetxattr => xattr::getxattr(t, xattr::By::Path { follow: false }, a),
+        SYS_fgetxattr => xattr::getxattr(t, xattr::By::Fd, a),
+        SYS_listxattr => xattr::listxattr(t, xattr::By::Path { follow: true }, a),
+        SYS_llistxattr => xattr::listxattr(t, xattr::By::Path { follow: false }, a),
+        SYS_flistxattr => xattr::listxattr(t, xattr::By::Fd, a),
+        SYS_removexattr => xattr::removexattr(t, xattr::By::Path { follow: true }, a),
+        SYS_lremovexattr => xattr::removexattr(t, xattr::By::Path { follow: false }, a),
+        SYS_fremovexattr => xattr::removexattr(t, xattr::By::Fd, a),
+        SYS_inotify_init => inotify::inotify_init1(t, 0),
+        SYS_inotify_init1 => inotify::inotify_init1(t, a[0]),
+        SYS_inotify_add_watch => inotify::inotify_add_watch(t, a),
+        SYS_inotify_rm_watch => inotify::inotify_rm_watch(t, a),
         SYS_getpid => Ok(t.pid() as u64),
         SYS_gettid => Ok(t.tid as u64),
         SYS_getppid => Ok(lock(&t.proc.state).ppid as u64),

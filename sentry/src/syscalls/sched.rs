@@ -143,10 +143,7 @@ pub fn sched_setparam(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 fn cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(64)
+    crate::fs::proc::cpus()
 }
 
 pub fn sched_getaffinity(t: &mut Task, a: Args) -> SysResult<u64> {

@@ -2,7 +2,7 @@
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{DirEntry, Inode, Stat};
 use crate::errno::{err, SysResult};
@@ -95,6 +95,9 @@ pub struct OpenFile {
     pub id: u64,
     /// Set once it took such a lock, so its last close releases them.
     pub locked: AtomicBool,
+    /// The directory it was opened in and its name there, for inotify
+    /// events a watch on that directory sees (set by open).
+    pub parent: OnceLock<(Arc<dyn Inode>, String)>,
 }
 
 impl OpenFile {
@@ -113,6 +116,7 @@ impl OpenFile {
             dir_snapshot: Mutex::new(None),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             locked: AtomicBool::new(false),
+            parent: OnceLock::new(),
         })
     }
 
@@ -150,6 +154,12 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
+        let closed = if self.writable() {
+            crate::fs::inotify::IN_CLOSE_WRITE
+        } else {
+            crate::fs::inotify::IN_CLOSE_NOWRITE
+        };
+        crate::fs::inotify::on_open_file(self, closed);
         if self.locked.load(Ordering::Relaxed) {
             super::locks::release(super::locks::Owner::File(self.id), None);
         }

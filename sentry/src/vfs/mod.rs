@@ -78,9 +78,25 @@ pub trait Inode: Send + Sync + Any {
     fn rename(&self, _old: &str, _new_dir: &dyn Inode, _new: &str) -> SysResult<()> {
         err(libc::EROFS)
     }
+    /// Swaps `old` in this directory with `new` in `new_dir` (same file
+    /// system; renameat2's RENAME_EXCHANGE). Both must exist.
+    fn exchange(&self, _old: &str, _new_dir: &dyn Inode, _new: &str) -> SysResult<()> {
+        err(libc::EINVAL)
+    }
     /// Makes `name` in this directory a new link to `target`.
-    fn link(&self, _name: &str, _target: &dyn Inode) -> SysResult<()> {
+    fn link(&self, _name: &str, _target: &Arc<dyn Inode>) -> SysResult<()> {
         err(libc::EROFS)
+    }
+    /// Creates an unnamed regular file on this directory's file system
+    /// (open's O_TMPFILE); `linkable` says whether linkat may name it later.
+    fn tmpfile(&self, _c: Create, _linkable: bool) -> SysResult<Arc<dyn Inode>> {
+        err(libc::EOPNOTSUPP)
+    }
+    /// A magic link (/proc/PID/fd/N): the file it stands for, with its
+    /// path, which path resolution enters directly instead of reading
+    /// the link's text.
+    fn magic_target(&self) -> Option<(String, Arc<dyn Inode>)> {
+        None
     }
     fn chmod(&self, _mode: u32) -> SysResult<()> {
         err(libc::EROFS)
@@ -98,6 +114,27 @@ pub trait Inode: Send + Sync + Any {
         _mtime: Option<libc::timespec>,
     ) -> SysResult<()> {
         err(libc::EROFS)
+    }
+    /// Extended attributes. The system call layer checks names, sizes and
+    /// permissions; a file system decides which namespaces it keeps.
+    /// Without any, Linux says EOPNOTSUPP (and lists nothing).
+    fn getxattr(&self, _name: &str) -> SysResult<Vec<u8>> {
+        err(libc::EOPNOTSUPP)
+    }
+    /// `flags`: XATTR_CREATE or XATTR_REPLACE, or 0.
+    fn setxattr(&self, _name: &str, _value: &[u8], _flags: i32) -> SysResult<()> {
+        err(libc::EOPNOTSUPP)
+    }
+    fn listxattr(&self) -> SysResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn removexattr(&self, _name: &str) -> SysResult<()> {
+        err(libc::EOPNOTSUPP)
+    }
+    /// statfs figures of the file system, when it has its own (host file
+    /// systems, tmpfs); None: the system call layer fills in generic ones.
+    fn statfs(&self) -> Option<stat::FsStat> {
+        None
     }
     /// Identifies the file system, so rename and link across them fail with EXDEV.
     fn fs_id(&self) -> usize;

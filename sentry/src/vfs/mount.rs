@@ -28,6 +28,20 @@ impl Mounts {
         self.table.get(path)
     }
 
+    /// The mount `path` lies on (the longest mount point above it).
+    pub fn containing(&self, path: &str) -> Option<(&String, &Mount)> {
+        self.table
+            .iter()
+            .filter(|(m, _)| {
+                m.as_str() == "/"
+                    || path == m.as_str()
+                    || path
+                        .strip_prefix(m.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            })
+            .max_by_key(|(m, _)| m.len())
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Mount)> {
         self.table.iter()
     }

@@ -52,6 +52,18 @@ pub struct Resolver<'a> {
 impl Resolver<'_> {
     /// Resolves `path` relative to `start` (ignored for absolute paths).
     pub fn resolve(&self, start: &Location, path: &str, follow_last: bool) -> SysResult<Location> {
+        self.resolve_in(start, path, follow_last)
+            .map(|(loc, _)| loc)
+    }
+
+    /// Like `resolve`, also returning the directory the file was found in
+    /// (None for the root, a start directory, or the target of a magic link).
+    pub fn resolve_in(
+        &self,
+        start: &Location,
+        path: &str,
+        follow_last: bool,
+    ) -> SysResult<(Location, Option<Location>)> {
         if path.is_empty() {
             return err(libc::ENOENT);
         }
@@ -59,12 +71,12 @@ impl Resolver<'_> {
             return err(libc::ENAMETOOLONG);
         }
         let mut depth = 0;
-        let stack = self.walk(vec![start.clone()], path, follow_last, &mut depth)?;
-        let loc = stack.last().cloned().ok_or(Errno(libc::ENOENT))?;
+        let mut stack = self.walk(vec![start.clone()], path, follow_last, &mut depth)?;
+        let loc = stack.pop().ok_or(Errno(libc::ENOENT))?;
         if path.ends_with('/') && !loc.is_dir() {
             return err(libc::ENOTDIR);
         }
-        Ok(loc)
+        Ok((loc, stack.pop()))
     }
 
     /// Resolves all but the last component; returns the parent directory and
@@ -156,6 +168,19 @@ impl Resolver<'_> {
                         *depth += 1;
                         if *depth > MAX_SYMLINKS {
                             return err(libc::ELOOP);
+                        }
+                        if let Some((path, inode)) = child.inode.magic_target() {
+                            // A magic link: the open file itself, not its name.
+                            let readonly = self
+                                .mounts
+                                .containing(&path)
+                                .is_some_and(|(_, m)| m.readonly);
+                            stack = vec![Location {
+                                path,
+                                inode,
+                                readonly,
+                            }];
+                            continue;
                         }
                         let target = child.inode.readlink()?;
                         stack = self.walk(stack, &target, true, depth)?;

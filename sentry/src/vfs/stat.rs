@@ -161,3 +161,23 @@ pub struct DirEntry {
     pub ino: u64,
     pub ftype: FileType,
 }
+
+/// The kernel's struct statfs on x86-64 (libc's hides f_flags).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FsStat {
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    pub f_spare: [i64; 4],
+}
+
+const _: () = assert!(std::mem::size_of::<FsStat>() == std::mem::size_of::<libc::statfs>());

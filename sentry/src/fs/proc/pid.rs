@@ -1,0 +1,420 @@
+//! /proc/PID and /proc/PID/task/TID: a process and its threads as the
+//! Sentry knows them.
+
+use std::sync::Arc;
+
+use super::system::{mount_id_of, mountinfo_text, mounts_text};
+use super::{current_pid, text, uptime_secs, HZ};
+use crate::fs::synthetic::{dir, file, link, magic_link};
+use crate::kernel::process::{lock, Process};
+use crate::vfs::{Inode, OpenCtx};
+
+type Entries = Vec<(String, Arc<dyn Inode>)>;
+
+const PAGE: u64 = 4096;
+
+fn state_of(p: &Process) -> (char, &'static str) {
+    let st = lock(&p.state);
+    if st.zombie.is_some() {
+        ('Z', "zombie")
+    } else if st.stopped {
+        ('T', "stopped")
+    } else if p.pid == current_pid() {
+        ('R', "running")
+    } else {
+        ('S', "sleeping")
+    }
+}
+
+/// Memory figures of the caller's own address space, in bytes: (mapped,
+/// resident). Every mapped page counts as resident, as mincore says; the
+/// address space of another process is not reachable from here: zeros.
+fn memory(ctx: &OpenCtx, pid: i32) -> (u64, u64) {
+    if ctx.pid != pid {
+        return (0, 0);
+    }
+    let size = ctx.mm.lock().mapped_bytes();
+    (size, size)
+}
+
+/// Where a process's mm is: the caller's own only (see `memory`).
+fn vmas_text(ctx: &OpenCtx, pid: i32) -> String {
+    if ctx.pid == pid {
+        ctx.mm.maps_text()
+    } else {
+        String::new()
+    }
+}
+
+fn sig_bits(p: &Process, ign: bool) -> u64 {
+    let sig = lock(&p.sig);
+    (1..=64usize)
+        .filter(|&s| {
+            let h = sig.actions[s].handler;
+            if ign {
+                h == 1
+            } else {
+                h > 1
+            }
+        })
+        .fold(0u64, |m, s| m | 1 << (s - 1))
+}
+
+fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
+    let (_, state) = state_of(p);
+    let (state_c, _) = state_of(p);
+    let (vm, rss) = memory(ctx, p.pid);
+    let threads = p.threads();
+    let thread = threads.iter().find(|t| t.tid == tid);
+    // One lock at a time: no order between these locks is imposed here.
+    let umask = lock(&p.fs).umask;
+    let fdsize = lock(&p.files)
+        .list()
+        .last()
+        .map(|(fd, _)| (*fd as u64 + 1).div_ceil(64) * 64)
+        .unwrap_or(64);
+    let (shared, thread_pending, blocked) = {
+        let sig = lock(&p.sig);
+        let (tp, bl) = thread
+            .map(|t| {
+                let ts = lock(&t.sig);
+                (ts.pending.mask(), ts.mask)
+            })
+            .unwrap_or((0, 0));
+        (sig.pending.mask(), tp, bl)
+    };
+    let st = lock(&p.state);
+    let c = &st.creds;
+    let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
+    let n = super::system::cpus();
+    let kb = |b: u64| b / 1024;
+    text(format!(
+        "Name:\t{}\nUmask:\t{umask:04o}\nState:\t{state_c} ({state})\nTgid:\t{}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\n\
+         Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\nGroups:\t{}\n\
+         VmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmRSS:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\n\
+         Threads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{thread_pending:016x}\nShdPnd:\t{shared:016x}\nSigBlk:\t{blocked:016x}\n\
+         SigIgn:\t{:016x}\nSigCgt:\t{:016x}\nCapInh:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n\
+         Cpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        st.comm,
+        p.pid,
+        st.ppid,
+        c.uid,
+        c.euid,
+        c.suid,
+        c.euid,
+        c.gid,
+        c.egid,
+        c.sgid,
+        c.egid,
+        groups.join(" "),
+        kb(vm),
+        kb(vm),
+        kb(rss),
+        kb(vm),
+        kb(132 * 1024),
+        threads.len().max(1),
+        st.rlimit(libc::RLIMIT_SIGPENDING).0.min(i64::MAX as u64),
+        sig_bits(p, true),
+        sig_bits(p, false),
+        n - 1,
+    ))
+}
+
+fn stat(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
+    let (state, _) = state_of(p);
+    let (vm, rss) = memory(ctx, p.pid);
+    let threads = p.threads().len().max(1);
+    let st = lock(&p.state);
+    let tick = 1_000_000_000 / HZ;
+    let utime = st.cpu_now() / tick;
+    let cutime = st.children_cpu_ns / tick;
+    // Ticks since boot when the process started (boot: CLOCK_BOOTTIME's zero).
+    let start = ((uptime_secs() - p.start.elapsed().as_secs_f64()).max(0.0) * HZ as f64) as u64;
+    let (soft_rss, _) = st.rlimit(libc::RLIMIT_RSS);
+    text(format!(
+        "{tid} ({}) {state} {} {} {} 0 -1 4194560 0 0 0 0 {utime} 0 {cutime} 0 {} {} {threads} 0 {start} {vm} {} {soft_rss} 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+        st.comm,
+        st.ppid,
+        st.pgid,
+        st.sid,
+        20 + st.nice,
+        st.nice,
+        rss / PAGE,
+    ))
+}
+
+fn statm(ctx: &OpenCtx, pid: i32) -> Vec<u8> {
+    let (vm, rss) = memory(ctx, pid);
+    text(format!(
+        "{} {} 0 0 0 {} 0\n",
+        vm / PAGE,
+        rss / PAGE,
+        vm / PAGE
+    ))
+}
+
+fn smaps_rollup(ctx: &OpenCtx, pid: i32) -> Vec<u8> {
+    let (_, rss) = memory(ctx, pid);
+    let maps = vmas_text(ctx, pid);
+    let (lo, hi) = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.split_once('-'))
+        .filter_map(|(a, b)| {
+            Some((
+                u64::from_str_radix(a, 16).ok()?,
+                u64::from_str_radix(b, 16).ok()?,
+            ))
+        })
+        .fold((u64::MAX, 0), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
+    let mut s = if lo <= hi {
+        format!("{lo:08x}-{hi:08x} ---p 00000000 00:00 0                          [rollup]\n")
+    } else {
+        "00000000-00000000 ---p 00000000 00:00 0                          [rollup]\n".to_string()
+    };
+    let kb = |b: u64| b / 1024;
+    for (name, v) in [
+        ("Rss", rss),
+        ("Pss", rss),
+        ("Pss_Anon", rss),
+        ("Pss_File", 0),
+        ("Pss_Shmem", 0),
+        ("Shared_Clean", 0),
+        ("Shared_Dirty", 0),
+        ("Private_Clean", 0),
+        ("Private_Dirty", rss),
+        ("Referenced", rss),
+        ("Anonymous", rss),
+        ("LazyFree", 0),
+        ("AnonHugePages", 0),
+        ("ShmemPmdMapped", 0),
+        ("FilePmdMapped", 0),
+        ("Shared_Hugetlb", 0),
+        ("Private_Hugetlb", 0),
+        ("Swap", 0),
+        ("SwapPss", 0),
+        ("Locked", 0),
+    ] {
+        s.push_str(&format!("{:<16}{:>8} kB\n", format!("{name}:"), kb(v)));
+    }
+    text(s)
+}
+
+/// /proc/PID/limits, from the process's own resource limits.
+fn limits(p: &Process) -> Vec<u8> {
+    const ROWS: [(&str, u32, &str); 16] = [
+        ("Max cpu time", libc::RLIMIT_CPU, "seconds"),
+        ("Max file size", libc::RLIMIT_FSIZE, "bytes"),
+        ("Max data size", libc::RLIMIT_DATA, "bytes"),
+        ("Max stack size", libc::RLIMIT_STACK, "bytes"),
+        ("Max core file size", libc::RLIMIT_CORE, "bytes"),
+        ("Max resident set", libc::RLIMIT_RSS, "bytes"),
+        ("Max processes", libc::RLIMIT_NPROC, "processes"),
+        ("Max open files", libc::RLIMIT_NOFILE, "files"),
+        ("Max locked memory", libc::RLIMIT_MEMLOCK, "bytes"),
+        ("Max address space", libc::RLIMIT_AS, "bytes"),
+        ("Max file locks", libc::RLIMIT_LOCKS, "locks"),
+        ("Max pending signals", libc::RLIMIT_SIGPENDING, "signals"),
+        ("Max msgqueue size", libc::RLIMIT_MSGQUEUE, "bytes"),
+        ("Max nice priority", libc::RLIMIT_NICE, ""),
+        ("Max realtime priority", libc::RLIMIT_RTPRIO, ""),
+        ("Max realtime timeout", libc::RLIMIT_RTTIME, "us"),
+    ];
+    let st = lock(&p.state);
+    let show = |v: u64| {
+        if v == u64::MAX {
+            "unlimited".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let mut s = format!(
+        "{:<26}{:<21}{:<21}{:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
+    for (name, res, unit) in ROWS {
+        let (soft, hard) = st.rlimit(res);
+        s.push_str(&format!(
+            "{name:<26}{:<21}{:<21}{unit:<10}\n",
+            show(soft),
+            show(hard)
+        ));
+    }
+    text(s)
+}
+
+/// /proc/PID/fd: one magic link per descriptor.
+fn fd_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
+    dir(dev, "fd", salt, move || {
+        lock(&p.files)
+            .list()
+            .into_iter()
+            .map(|(fd, f)| {
+                let name = fd.to_string();
+                let node = magic_link(
+                    dev,
+                    "fdlink",
+                    salt ^ (fd as u64) << 20,
+                    f.path.clone(),
+                    f.inode.clone(),
+                );
+                (name, node)
+            })
+            .collect()
+    })
+}
+
+/// /proc/PID/fdinfo: position, flags and mount of each descriptor.
+fn fdinfo_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
+    dir(dev, "fdinfo", salt, move || {
+        let files = lock(&p.files);
+        files
+            .list()
+            .into_iter()
+            .map(|(fd, f)| {
+                let cloexec = files.cloexec(fd).unwrap_or(false);
+                let node = file(dev, "fdinfo", salt ^ (fd as u64) << 20, move |_| {
+                    let mut flags = f.flags();
+                    if cloexec {
+                        flags |= libc::O_CLOEXEC;
+                    }
+                    // Files opened by name are opened large on x86-64.
+                    if f.inode.is_some() {
+                        flags |= libc::O_LARGEFILE;
+                    }
+                    let ino = f.ops.stat().map(|s| s.ino).unwrap_or(0);
+                    let mnt = if f.inode.is_some() {
+                        mount_id_of(&f.path)
+                    } else {
+                        // Pipes, sockets and anonymous files: a mount of
+                        // their own that the mount table does not show.
+                        15
+                    };
+                    let mut s = format!(
+                        "pos:\t{}\nflags:\t0{flags:o}\nmnt_id:\t{mnt}\nino:\t{ino}\n",
+                        *lock(&f.pos)
+                    );
+                    if let Some(extra) = crate::fs::inotify::fdinfo(&*f.ops) {
+                        s.push_str(&extra);
+                    }
+                    text(s)
+                });
+                (fd.to_string(), node)
+            })
+            .collect()
+    })
+}
+
+/// The entries a process directory and its threads' directories share;
+/// `tid` is the thread a task directory describes (the pid for /proc/PID).
+fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
+    let pid = p.pid;
+    let (p1, p2, p3, p4, p5, p6, p7) = (
+        p.clone(),
+        p.clone(),
+        p.clone(),
+        p.clone(),
+        p.clone(),
+        p.clone(),
+        p.clone(),
+    );
+    vec![
+        (
+            "status".into(),
+            file(dev, "status", salt, move |ctx| status(&p1, tid, ctx)),
+        ),
+        (
+            "stat".into(),
+            file(dev, "stat", salt, move |ctx| stat(&p2, tid, ctx)),
+        ),
+        (
+            "statm".into(),
+            file(dev, "statm", salt, move |ctx| statm(ctx, pid)),
+        ),
+        (
+            "cmdline".into(),
+            file(dev, "cmdline", salt, move |_| {
+                lock(&p3.state).cmdline.clone()
+            }),
+        ),
+        (
+            "comm".into(),
+            file(dev, "comm", salt, move |_| {
+                text(format!("{}\n", lock(&p4.state).comm))
+            }),
+        ),
+        (
+            "environ".into(),
+            file(dev, "environ", salt, move |_| {
+                lock(&p5.state).environ.clone()
+            }),
+        ),
+        (
+            "maps".into(),
+            file(dev, "maps", salt, move |ctx| text(vmas_text(ctx, pid))),
+        ),
+        (
+            "smaps_rollup".into(),
+            file(dev, "smaps_rollup", salt, move |ctx| smaps_rollup(ctx, pid)),
+        ),
+        (
+            "limits".into(),
+            file(dev, "limits", salt, move |_| limits(&p6)),
+        ),
+        (
+            "cgroup".into(),
+            // The sandbox is its own cgroup namespace: its root.
+            file(dev, "cgroup", salt, |_| text("0::/\n".into())),
+        ),
+        (
+            "mounts".into(),
+            file(dev, "mounts", salt, |_| mounts_text()),
+        ),
+        (
+            "mountinfo".into(),
+            file(dev, "mountinfo", salt, |_| mountinfo_text()),
+        ),
+        (
+            "oom_score_adj".into(),
+            file(dev, "oom_score_adj", salt, |_| text("0\n".into())),
+        ),
+        (
+            "exe".into(),
+            link(dev, "exe", salt, move || lock(&p7.state).exe.clone()),
+        ),
+        {
+            let p = p.clone();
+            (
+                "cwd".into(),
+                link(dev, "cwd", salt, move || lock(&p.fs).cwd.path.clone()),
+            )
+        },
+        ("root".into(), link(dev, "root", salt, || "/".into())),
+        ("fd".into(), fd_dir(dev, p.clone(), salt)),
+        ("fdinfo".into(), fdinfo_dir(dev, p.clone(), salt)),
+    ]
+}
+
+/// /proc/PID.
+pub(super) fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
+    let salt = p.pid as u64;
+    dir(dev, "pid", salt, move || {
+        let mut v = entries(dev, &p, p.pid, salt);
+        let p2 = p.clone();
+        v.push((
+            "task".into(),
+            dir(dev, "task", salt, move || {
+                p2.threads()
+                    .iter()
+                    .map(|t| (t.tid.to_string(), task_dir(dev, p2.clone(), t.tid)))
+                    .collect()
+            }),
+        ));
+        v
+    })
+}
+
+/// /proc/PID/task/TID.
+fn task_dir(dev: u64, p: Arc<Process>, tid: i32) -> Arc<dyn Inode> {
+    let salt = (p.pid as u64) << 32 | tid as u64;
+    dir(dev, "tid", salt, move || entries(dev, &p, tid, salt))
+}

@@ -1,0 +1,356 @@
+//! The system-wide files of /proc: version, uptime, loadavg, stat,
+//! meminfo, cpuinfo, filesystems, and the mount table renderings that
+//! /proc/PID/mounts and mountinfo share.
+
+use std::sync::Arc;
+
+use super::{text, uptime_secs, HZ, RELEASE, VERSION};
+use crate::fs::synthetic::file;
+use crate::kernel::process::lock;
+use crate::vfs::Inode;
+
+/// The number of CPUs the sandbox reports (sched_getaffinity, /sys,
+/// /proc/cpuinfo and /proc/stat agree on it).
+pub fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(64)
+}
+
+/// Live threads and processes of the sandbox: (running, threads).
+fn task_counts() -> (usize, usize) {
+    let Some(k) = crate::kernel::get() else {
+        return (1, 1);
+    };
+    let mut threads = 0;
+    for p in k.all_processes() {
+        if !p.is_zombie() {
+            threads += p.threads().len().max(1);
+        }
+    }
+    // The reader is running; the others are waiting for the Sentry.
+    (1, threads.max(1))
+}
+
+/// CPU time the sandbox's live processes used so far, in ticks.
+fn busy_ticks() -> u64 {
+    let Some(k) = crate::kernel::get() else {
+        return 0;
+    };
+    k.all_processes()
+        .iter()
+        .map(|p| lock(&p.state).cpu_now())
+        .sum::<u64>()
+        / (1_000_000_000 / HZ)
+}
+
+pub(super) fn files(dev: u64) -> Vec<(String, Arc<dyn Inode>)> {
+    vec![
+        (
+            "version".into(),
+            file(dev, "version", 0, |_| {
+                text(format!(
+                    "Linux version {RELEASE} (sandbox@sentry) {VERSION}\n"
+                ))
+            }),
+        ),
+        (
+            "cmdline".into(),
+            file(dev, "cmdline", 0, |_| text("sandbox\n".into())),
+        ),
+        (
+            "uptime".into(),
+            file(dev, "uptime", 0, |_| {
+                let up = uptime_secs();
+                let idle = (up * cpus() as f64 - busy_ticks() as f64 / HZ as f64).max(0.0);
+                text(format!("{up:.2} {idle:.2}\n"))
+            }),
+        ),
+        (
+            "loadavg".into(),
+            file(dev, "loadavg", 0, |_| {
+                let (running, threads) = task_counts();
+                let last = crate::kernel::get().map(|k| k.last_pid()).unwrap_or(1);
+                text(format!("0.00 0.00 0.00 {running}/{threads} {last}\n"))
+            }),
+        ),
+        (
+            "filesystems".into(),
+            file(dev, "filesystems", 0, |_| {
+                text(
+                    "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\tmqueue\n"
+                        .into(),
+                )
+            }),
+        ),
+        ("meminfo".into(), file(dev, "meminfo", 0, |_| meminfo())),
+        ("stat".into(), file(dev, "stat", 0, |_| stat())),
+        ("cpuinfo".into(), file(dev, "cpuinfo", 0, |_| cpuinfo())),
+    ]
+}
+
+fn meminfo() -> Vec<u8> {
+    // SAFETY: sysinfo fills the struct.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::sysinfo(&mut si) };
+    let kb = |x: u64| x * si.mem_unit as u64 / 1024;
+    let mut s = String::new();
+    for (name, v) in [
+        ("MemTotal", kb(si.totalram)),
+        ("MemFree", kb(si.freeram)),
+        ("MemAvailable", kb(si.freeram)),
+        ("Buffers", 0),
+        ("Cached", 0),
+        ("SwapCached", 0),
+        ("Active", 0),
+        ("Inactive", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Dirty", 0),
+        ("Shmem", 0),
+        ("CommitLimit", kb(si.totalram)),
+        ("HugePages_Total", 0),
+        ("Hugepagesize", 2048),
+    ] {
+        if name.starts_with("HugePages") {
+            s.push_str(&format!("{:<16}{v:>8}\n", format!("{name}:")));
+        } else {
+            s.push_str(&format!("{:<16}{v:>8} kB\n", format!("{name}:")));
+        }
+    }
+    text(s)
+}
+
+/// /proc/stat: the sandbox's CPU time (all of it user time, as getrusage
+/// reports it), boot time, and process counts.
+fn stat() -> Vec<u8> {
+    let n = cpus() as u64;
+    let up = (uptime_secs() * HZ as f64) as u64;
+    let user = busy_ticks();
+    let idle = (up * n).saturating_sub(user);
+    let mut s = format!("cpu  {user} 0 0 {idle} 0 0 0 0 0 0\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "cpu{i} {} 0 0 {} 0 0 0 0 0 0\n",
+            user / n,
+            idle / n
+        ));
+    }
+    let now = crate::vfs::stat::now().tv_sec as u64;
+    let btime = now.saturating_sub(up / HZ);
+    let (running, _) = task_counts();
+    let forks = crate::kernel::get().map(|k| k.last_pid()).unwrap_or(1);
+    s.push_str(&format!(
+        "intr 0\nctxt 0\nbtime {btime}\nprocesses {forks}\nprocs_running {running}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n"
+    ));
+    text(s)
+}
+
+/// One CPUID leaf of the CPU the Sentry runs on (the workload runs on the
+/// same CPUs and may execute CPUID itself).
+fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    let r = std::arch::x86_64::__cpuid_count(leaf, sub);
+    [r.eax, r.ebx, r.ecx, r.edx]
+}
+
+/// Feature flags as /proc/cpuinfo names them: (leaf, register, bit, name).
+const FLAGS: &[(u32, usize, u32, &str)] = &[
+    (1, 3, 0, "fpu"),
+    (1, 3, 1, "vme"),
+    (1, 3, 2, "de"),
+    (1, 3, 3, "pse"),
+    (1, 3, 4, "tsc"),
+    (1, 3, 5, "msr"),
+    (1, 3, 6, "pae"),
+    (1, 3, 7, "mce"),
+    (1, 3, 8, "cx8"),
+    (1, 3, 9, "apic"),
+    (1, 3, 11, "sep"),
+    (1, 3, 12, "mtrr"),
+    (1, 3, 13, "pge"),
+    (1, 3, 14, "mca"),
+    (1, 3, 15, "cmov"),
+    (1, 3, 16, "pat"),
+    (1, 3, 17, "pse36"),
+    (1, 3, 19, "clflush"),
+    (1, 3, 23, "mmx"),
+    (1, 3, 24, "fxsr"),
+    (1, 3, 25, "sse"),
+    (1, 3, 26, "sse2"),
+    (1, 3, 27, "ss"),
+    (1, 3, 28, "ht"),
+    (0x8000_0001, 3, 11, "syscall"),
+    (0x8000_0001, 3, 20, "nx"),
+    (0x8000_0001, 3, 26, "pdpe1gb"),
+    (0x8000_0001, 3, 27, "rdtscp"),
+    (0x8000_0001, 3, 29, "lm"),
+    (1, 2, 0, "pni"),
+    (1, 2, 1, "pclmulqdq"),
+    (1, 2, 9, "ssse3"),
+    (1, 2, 12, "fma"),
+    (1, 2, 13, "cx16"),
+    (1, 2, 19, "sse4_1"),
+    (1, 2, 20, "sse4_2"),
+    (1, 2, 21, "x2apic"),
+    (1, 2, 22, "movbe"),
+    (1, 2, 23, "popcnt"),
+    (1, 2, 25, "aes"),
+    (1, 2, 26, "xsave"),
+    (1, 2, 28, "avx"),
+    (1, 2, 29, "f16c"),
+    (1, 2, 30, "rdrand"),
+    (1, 2, 31, "hypervisor"),
+    (0x8000_0001, 2, 0, "lahf_lm"),
+    (0x8000_0001, 2, 5, "abm"),
+    (0x8000_0001, 2, 8, "3dnowprefetch"),
+    (7, 1, 0, "fsgsbase"),
+    (7, 1, 3, "bmi1"),
+    (7, 1, 5, "avx2"),
+    (7, 1, 7, "smep"),
+    (7, 1, 8, "bmi2"),
+    (7, 1, 9, "erms"),
+    (7, 1, 10, "invpcid"),
+    (7, 1, 16, "avx512f"),
+    (7, 1, 17, "avx512dq"),
+    (7, 1, 18, "rdseed"),
+    (7, 1, 19, "adx"),
+    (7, 1, 20, "smap"),
+    (7, 1, 23, "clflushopt"),
+    (7, 1, 24, "clwb"),
+    (7, 1, 28, "avx512cd"),
+    (7, 1, 29, "sha_ni"),
+    (7, 1, 30, "avx512bw"),
+    (7, 1, 31, "avx512vl"),
+    (7, 2, 1, "avx512vbmi"),
+    (7, 2, 4, "pku"),
+    (7, 2, 22, "rdpid"),
+];
+
+fn cpuinfo() -> Vec<u8> {
+    let v = cpuid(0, 0);
+    let max_leaf = v[0];
+    let vendor: Vec<u8> = [v[1], v[3], v[2]]
+        .iter()
+        .flat_map(|r| r.to_le_bytes())
+        .collect();
+    let vendor = String::from_utf8_lossy(&vendor).into_owned();
+    let sig = cpuid(1, 0)[0];
+    let base_family = (sig >> 8) & 0xf;
+    let family = if base_family == 0xf {
+        base_family + ((sig >> 20) & 0xff)
+    } else {
+        base_family
+    };
+    let model = if base_family == 0x6 || base_family == 0xf {
+        ((sig >> 4) & 0xf) | (((sig >> 16) & 0xf) << 4)
+    } else {
+        (sig >> 4) & 0xf
+    };
+    let max_ext = cpuid(0x8000_0000, 0)[0];
+    let name = if max_ext >= 0x8000_0004 {
+        let bytes: Vec<u8> = (0x8000_0002..=0x8000_0004)
+            .flat_map(|l| cpuid(l, 0))
+            .flat_map(|r| r.to_le_bytes())
+            .collect();
+        String::from_utf8_lossy(&bytes)
+            .trim_matches(char::from(0))
+            .trim()
+            .to_string()
+    } else {
+        "unknown".into()
+    };
+    let flags: Vec<&str> = FLAGS
+        .iter()
+        .filter(|(leaf, reg, bit, _)| {
+            let avail = if *leaf >= 0x8000_0000 {
+                max_ext >= *leaf
+            } else {
+                max_leaf >= *leaf
+            };
+            avail && cpuid(*leaf, 0)[*reg] & (1 << bit) != 0
+        })
+        .map(|f| f.3)
+        .collect();
+    let n = cpus();
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(&format!(
+            "processor\t: {i}\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\nmodel name\t: {name}\nstepping\t: {}\nphysical id\t: 0\nsiblings\t: {n}\ncore id\t\t: {i}\ncpu cores\t: {n}\napicid\t\t: {i}\nfpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: {max_leaf}\nwp\t\t: yes\nflags\t\t: {}\nclflush size\t: 64\ncache_alignment\t: 64\naddress sizes\t: 46 bits physical, 48 bits virtual\n\n",
+            sig & 0xf,
+            flags.join(" ")
+        ));
+    }
+    text(s)
+}
+
+/// A mount's id in /proc/PID/mountinfo and fdinfo's mnt_id: its place in
+/// the mount table, after a few ids Linux would give to mounts outside.
+fn mount_ids() -> Vec<(String, crate::vfs::mount::Mount, u64)> {
+    let Some(k) = crate::kernel::get() else {
+        return Vec::new();
+    };
+    k.mounts
+        .iter()
+        .enumerate()
+        .map(|(i, (p, m))| (p.clone(), m.clone(), 20 + i as u64))
+        .collect()
+}
+
+/// The id of the mount a file at `path` lies on.
+pub(super) fn mount_id_of(path: &str) -> u64 {
+    let Some(k) = crate::kernel::get() else {
+        return 0;
+    };
+    let Some((mp, _)) = k.mounts.containing(path) else {
+        return 0;
+    };
+    mount_ids()
+        .into_iter()
+        .find(|(p, _, _)| p == mp)
+        .map(|(_, _, id)| id)
+        .unwrap_or(0)
+}
+
+/// /proc/mounts and /proc/PID/mounts.
+pub(super) fn mounts_text() -> Vec<u8> {
+    let mut s = String::new();
+    for (path, m, _) in mount_ids() {
+        s.push_str(&format!(
+            "{} {} {} {} 0 0\n",
+            m.fstype,
+            path,
+            m.fstype,
+            if m.readonly { "ro" } else { "rw" }
+        ));
+    }
+    text(s)
+}
+
+/// /proc/PID/mountinfo: ids, parents, device numbers and options.
+pub(super) fn mountinfo_text() -> Vec<u8> {
+    let ids = mount_ids();
+    let mut s = String::new();
+    for (path, m, id) in &ids {
+        let parent = if path == "/" {
+            // The root's parent lies outside the sandbox, as in a container.
+            19
+        } else {
+            let up = path.rsplit_once('/').map(|(a, _)| a).unwrap_or("/");
+            let up = if up.is_empty() { "/" } else { up };
+            crate::kernel::get()
+                .and_then(|k| k.mounts.containing(up).map(|(p, _)| p.clone()))
+                .and_then(|p| ids.iter().find(|(q, _, _)| *q == p).map(|x| x.2))
+                .unwrap_or(19)
+        };
+        let dev = m.root.stat().map(|st| st.dev).unwrap_or(0);
+        let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & !0xff));
+        let rw = if m.readonly { "ro" } else { "rw" };
+        s.push_str(&format!(
+            "{id} {parent} {major}:{minor} / {path} {rw},relatime - {} {} {rw}\n",
+            m.fstype, m.fstype
+        ));
+    }
+    text(s)
+}
