@@ -1,10 +1,14 @@
 /* System V IPC: shared memory, semaphores and message queues, checked
  * against shmget(2), shmat(2), shmctl(2), semget(2), semop(2),
- * semctl(2), msgget(2), msgsnd(2), msgrcv(2) and msgctl(2). The native
+ * semctl(2), msgget(2), msgsnd(2), msgrcv(2) and msgctl(2), and POSIX
+ * message queues against mq_open(3), mq_send(3), mq_receive(3),
+ * mq_notify(3) and mq_getattr(3). The native
  * control shares the host's IPC namespace, so keys are made unique per run
  * and every object is removed at the end. */
 #include "check.h"
 #include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
@@ -371,9 +375,113 @@ static void msg_checks(void) {
     msgctl(kid, IPC_RMID, NULL);
 }
 
+static volatile sig_atomic_t mq_sigs;
+static volatile int mq_code, mq_value, mq_pid;
+static void on_mq(int sig, siginfo_t *si, void *uc) {
+    (void)sig; (void)uc;
+    mq_sigs++;
+    mq_code = si->si_code;
+    mq_value = si->si_value.sival_int;
+    mq_pid = si->si_pid;
+}
+
+static void mq_checks(void) {
+    char name[64];
+    snprintf(name, sizeof name, "/conf-ipc-%d", getpid());
+    struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = 64 }, got;
+    mqd_t q = OK("mq-open-create", mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &attr));
+    ERR("mq-open-excl-eexist", mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &attr), EEXIST);
+    OK("mq-getattr", mq_getattr(q, &got));
+    CHECK("mq-getattr-values", got.mq_maxmsg == 4 && got.mq_msgsize == 64 && got.mq_curmsgs == 0 && got.mq_flags == 0,
+          "maxmsg %ld msgsize %ld curmsgs %ld flags %ld", got.mq_maxmsg, got.mq_msgsize, got.mq_curmsgs, got.mq_flags);
+    OK("mq-send", mq_send(q, "low", 4, 1));
+    mq_send(q, "high", 5, 9);
+    mq_send(q, "low2", 5, 1);
+    mq_getattr(q, &got);
+    EQ("mq-curmsgs", got.mq_curmsgs, 3);
+    struct pollfd pfd = { q, POLLIN | POLLOUT, 0 };
+    EQ("mq-poll", poll(&pfd, 1, 0), 1);
+    EQ("mq-poll-in-out", pfd.revents, POLLIN | POLLOUT);
+    char buf[64];
+    unsigned prio = 0;
+    EQ("mq-receive-highest-first", mq_receive(q, buf, sizeof buf, &prio), 5);
+    CHECK("mq-receive-highest-text", !strcmp(buf, "high") && prio == 9, "%s prio %u", buf, prio);
+    mq_receive(q, buf, sizeof buf, &prio);
+    CHECK("mq-receive-fifo-within-priority", !strcmp(buf, "low"), "%s", buf);
+    ERR("mq-receive-small-buffer-emsgsize", mq_receive(q, buf, 10, NULL), EMSGSIZE);
+    mq_receive(q, buf, sizeof buf, NULL);
+    static char big[100];
+    ERR("mq-send-too-long-emsgsize", mq_send(q, big, 65, 0), EMSGSIZE);
+    ERR("mq-send-bad-prio-einval", mq_send(q, "x", 1, 32768), EINVAL);
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    abs.tv_nsec += 100 * 1000000;
+    if (abs.tv_nsec >= 1000000000) { abs.tv_sec++; abs.tv_nsec -= 1000000000; }
+    ERR("mq-timedreceive-timeout", mq_timedreceive(q, buf, sizeof buf, NULL, &abs), ETIMEDOUT);
+
+    /* A receiver waits for a sender. */
+    pid_t c = fork();
+    if (c == 0) { sleep_ms(150); mqd_t q2 = mq_open(name, O_WRONLY); mq_send(q2, "late", 5, 3); _exit(0); }
+    EQ("mq-receive-blocks-until-send", mq_receive(q, buf, sizeof buf, &prio), 5);
+    child_status(c);
+
+    /* Non-blocking mode through mq_setattr; a full queue. */
+    struct mq_attr nb = { .mq_flags = O_NONBLOCK }, old;
+    OK("mq-setattr-nonblock", mq_setattr(q, &nb, &old));
+    EQ("mq-setattr-old-flags", old.mq_flags, 0);
+    ERR("mq-receive-empty-eagain", mq_receive(q, buf, sizeof buf, NULL), EAGAIN);
+    for (int i = 0; i < 4; i++) mq_send(q, "f", 1, 0);
+    ERR("mq-send-full-eagain", mq_send(q, "f", 1, 0), EAGAIN);
+    pfd.revents = 0;
+    poll(&pfd, 1, 0);
+    EQ("mq-poll-full", pfd.revents, POLLIN);
+    while (mq_receive(q, buf, sizeof buf, NULL) > 0) {}
+    nb.mq_flags = 0;
+    mq_setattr(q, &nb, NULL);
+
+    /* Notification: a signal when a message reaches the empty queue. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_mq;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR2, &sa, NULL);
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGUSR2;
+    ev.sigev_value.sival_int = 4321;
+    OK("mq-notify", mq_notify(q, &ev));
+    c = fork();
+    if (c == 0) _exit(mq_notify(q, &ev) == -1 && errno == EBUSY ? 0 : 1);
+    EQ("mq-notify-other-ebusy", child_status(c), 0);
+    mq_send(q, "n", 1, 0);
+    for (int i = 0; i < 200 && !mq_sigs; i++) sleep_ms(5);
+    CHECK("mq-notify-signal", mq_sigs == 1 && mq_code == SI_MESGQ && mq_value == 4321 && mq_pid == getpid(),
+          "%d signals, code %d, value %d, pid %d", (int)mq_sigs, mq_code, mq_value, mq_pid);
+    mq_send(q, "n", 1, 0);
+    sleep_ms(50);
+    EQ("mq-notify-once", mq_sigs, 1);
+    OK("mq-notify-again", mq_notify(q, &ev));
+    OK("mq-notify-remove", mq_notify(q, NULL));
+
+    mqd_t ro = mq_open(name, O_RDONLY);
+    ERR("mq-send-readonly-ebadf", mq_send(ro, "x", 1, 0), EBADF);
+    mq_close(ro);
+    ERR("mq-send-not-a-queue-ebadf", mq_send(0, "x", 1, 0), EBADF);
+    OK("mq-unlink", mq_unlink(name));
+    ERR("mq-open-unlinked-enoent", mq_open(name, O_RDWR), ENOENT);
+    EQ("mq-usable-after-unlink", mq_receive(q, buf, sizeof buf, NULL), 1);
+    ERR("mq-unlink-missing-enoent", mq_unlink(name), ENOENT);
+    ERR("mq-open-slash-eacces", mq_open("/a/b", O_RDWR | O_CREAT, 0600, NULL), EACCES);
+    struct mq_attr zero = { .mq_maxmsg = 0, .mq_msgsize = 8 };
+    ERR("mq-open-zero-maxmsg-einval", mq_open(name, O_RDWR | O_CREAT, 0600, &zero), EINVAL);
+    mq_close(q);
+}
+
 static void checks(void) {
     group("shm", shm_checks, 15000);
     group("shm-keys", shm_key_checks, 10000);
     group("sem", sem_checks, 15000);
     group("msg", msg_checks, 15000);
+    group("mqueue", mq_checks, 10000);
 }

@@ -37,8 +37,9 @@ pub enum JailError {
 }
 
 /// Everything after the namespaces: call once the Sentry has opened its
-/// host resources. `rlimits` apply to this process (the Sentry enforces
-/// them for the workload too).
+/// host resources. `rlimits` apply to this process as host-side bounds,
+/// except those the Sentry enforces per workload process itself (see
+/// [`SENTRY_ENFORCED`]); the Sentry enforces all of them for the workload.
 pub fn enter(dir: &Path, rlimits: &[Rlimit]) -> Result<(), JailError> {
     pivot::into_empty_root(dir)?;
     // Before the capability drop: raising a hard limit needs CAP_SYS_RESOURCE.
@@ -47,8 +48,27 @@ pub fn enter(dir: &Path, rlimits: &[Rlimit]) -> Result<(), JailError> {
     set_no_new_privs()
 }
 
+/// Limits that would bound the Sentry as a whole instead of each workload
+/// process, and break it: its memory file is a 1 TiB sparse file mapped
+/// whole (RLIMIT_FSIZE, RLIMIT_AS, RLIMIT_DATA), it runs a thread per task
+/// (RLIMIT_NPROC, RLIMIT_STACK), and it holds no locked memory or message
+/// queues of its own. The Sentry applies these inside the sandbox, with
+/// Linux's per-process meaning (sentry/src/kernel/rlimits.rs).
+pub const SENTRY_ENFORCED: [u32; 7] = [
+    libc::RLIMIT_FSIZE,
+    libc::RLIMIT_AS,
+    libc::RLIMIT_DATA,
+    libc::RLIMIT_NPROC,
+    libc::RLIMIT_STACK,
+    libc::RLIMIT_MEMLOCK,
+    libc::RLIMIT_MSGQUEUE,
+];
+
 fn set_rlimits(rlimits: &[Rlimit]) -> Result<(), JailError> {
-    for r in rlimits {
+    for r in rlimits
+        .iter()
+        .filter(|r| !SENTRY_ENFORCED.contains(&r.resource))
+    {
         let lim = libc::rlimit {
             rlim_cur: r.soft,
             rlim_max: r.hard,

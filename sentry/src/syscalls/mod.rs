@@ -12,6 +12,7 @@ mod locks;
 mod memfd;
 mod misc;
 mod mm;
+mod mqueue;
 mod process;
 mod sched;
 mod select;
@@ -270,6 +271,12 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_msgsnd => ipc::msgsnd(t, a),
         SYS_msgrcv => ipc::msgrcv(t, a),
         SYS_msgctl => ipc::msgctl(t, a),
+        SYS_mq_open => mqueue::mq_open(t, a),
+        SYS_mq_unlink => mqueue::mq_unlink(t, a),
+        SYS_mq_timedsend => mqueue::mq_timedsend(t, a),
+        SYS_mq_timedreceive => mqueue::mq_timedreceive(t, a),
+        SYS_mq_notify => mqueue::mq_notify(t, a),
+        SYS_mq_getsetattr => mqueue::mq_getsetattr(t, a),
         SYS_recvmmsg => sockmsg::recvmmsg(t, a),
         _ => {
             tracing::debug!(pid = t.pid(), nr, "unimplemented system call: ENOSYS");

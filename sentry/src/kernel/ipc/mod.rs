@@ -7,6 +7,7 @@
 //! permission record (`struct ipc64_perm`), and the registry that maps
 //! both to objects.
 
+pub mod mqueue;
 pub mod msg;
 pub mod sem;
 pub mod shm;
