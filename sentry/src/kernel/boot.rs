@@ -17,8 +17,9 @@ use crate::fs::host_fd::HostFd;
 use crate::fs::{dev, proc, synthetic, tmpfs::TmpFs};
 use crate::mm::{MemoryFile, MemoryManager, SharedMm};
 use crate::platform::ptrace::PtracePlatform;
-use crate::platform::Regs;
-use crate::spec::{MountKind, ProcessSpec, SandboxSpec};
+use crate::platform::seccomp::SeccompPlatform;
+use crate::platform::{Platform, Regs};
+use crate::spec::{MountKind, PlatformKind, ProcessSpec, SandboxSpec};
 use crate::vfs::mount::Mount;
 use crate::vfs::{FdTable, FileType, Inode, Location, Mounts, OpenFile, Resolver};
 
@@ -80,7 +81,10 @@ impl Boot {
 
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
         let memfile = MemoryFile::new()?;
-        let platform = Box::new(PtracePlatform::new(memfile.fd()));
+        let platform: Box<dyn Platform> = match self.spec.platform {
+            PlatformKind::Ptrace => Box::new(PtracePlatform::new(memfile.fd())),
+            PlatformKind::Seccomp => Box::new(SeccompPlatform::new(memfile.fd())?),
+        };
         let root_inode: Arc<dyn Inode> = self.root.clone();
         let root = Location {
             path: "/".into(),
