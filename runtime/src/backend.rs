@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use sentry::PlatformKind;
+
 pub const ANNOTATION: &str = "dev.sandbox.backend";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -12,15 +14,15 @@ pub enum BackendError {
     NotYet(String),
     #[error("unknown backend {0:?}: use --backend sentry")]
     Unknown(String),
-    #[error("the {0} platform is not yet supported: use --platform ptrace")]
+    #[error("the {0} platform is not yet supported: use --platform seccomp or ptrace")]
     PlatformNotYet(String),
-    #[error("unknown platform {0:?}: use --platform ptrace")]
+    #[error("unknown platform {0:?}: use --platform seccomp or ptrace")]
     UnknownPlatform(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// The Sentry on the ptrace platform.
+    /// The Sentry (on the ptrace or seccomp platform).
     Sentry,
 }
 
@@ -38,9 +40,15 @@ pub fn select(
         "microvm" => return Err(BackendError::NotYet(name.into())),
         other => return Err(BackendError::Unknown(other.into())),
     };
-    match platform {
-        "ptrace" => Ok(backend),
-        "seccomp" | "kvm" => Err(BackendError::PlatformNotYet(platform.into())),
+    sentry_platform(platform).map(|_| backend)
+}
+
+/// The Sentry platform a `--platform` name stands for.
+pub fn sentry_platform(name: &str) -> Result<PlatformKind, BackendError> {
+    match name {
+        "ptrace" => Ok(PlatformKind::Ptrace),
+        "seccomp" => Ok(PlatformKind::Seccomp),
+        "kvm" => Err(BackendError::PlatformNotYet(name.into())),
         other => Err(BackendError::UnknownPlatform(other.into())),
     }
 }
@@ -63,5 +71,9 @@ mod tests {
         assert!(select("sentry", "ptrace", &ann).is_err());
         assert!(select("sentry", "kvm", &none).is_err());
         assert!(select("gvisor", "ptrace", &none).is_err());
+        assert_eq!(select("sentry", "seccomp", &none), Ok(Backend::Sentry));
+        assert_eq!(sentry_platform("seccomp"), Ok(PlatformKind::Seccomp));
+        assert_eq!(sentry_platform("ptrace"), Ok(PlatformKind::Ptrace));
+        assert!(sentry_platform("sysemu").is_err());
     }
 }

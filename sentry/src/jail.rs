@@ -1,8 +1,15 @@
 //! The Sentry's own confinement: the seccomp allowlist installed on every
 //! Sentry thread before any workload code runs. These are the host system
-//! calls the Sentry itself needs; any other call kills the Sentry (and with
-//! it the sandbox) before it reaches the kernel. Stubs inherit this filter
+//! calls the Sentry itself needs; any other call never reaches the kernel:
+//! it raises SIGSYS (SECCOMP_RET_TRAP), which the Sentry does not handle,
+//! so the Sentry (and with it the sandbox) dies. Stubs inherit this filter
 //! and add a stricter one.
+//!
+//! Why trap rather than kill: when several filters apply, the kernel takes
+//! the strictest action. A seccomp-platform stub inherits this filter, and
+//! every system call of the application it runs must reach the stub's
+//! SIGSYS handler (the Sentry services it); a kill here would end the
+//! stub at the first call outside this list instead.
 
 use std::collections::BTreeMap;
 
@@ -112,7 +119,7 @@ pub fn install() -> Result<(), Error> {
         ALLOWED.iter().map(|&nr| (nr, vec![])).collect();
     let filter = SeccompFilter::new(
         rules,
-        SeccompAction::KillProcess,
+        SeccompAction::Trap,
         SeccompAction::Allow,
         TargetArch::x86_64,
     )

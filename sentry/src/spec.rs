@@ -24,6 +24,18 @@ pub struct SandboxSpec {
     pub hostname: String,
     /// The container's first process.
     pub process: ProcessSpec,
+    /// How the workload's threads run and trap into the Sentry.
+    pub platform: PlatformKind,
+}
+
+/// The Sentry's platforms (`--platform`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PlatformKind {
+    /// Stubs traced with PTRACE_SYSEMU.
+    #[default]
+    Ptrace,
+    /// Stubs under a SECCOMP_RET_TRAP filter, with a shared-memory hand-off.
+    Seccomp,
 }
 
 /// Where writes to the container's root go.

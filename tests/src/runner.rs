@@ -197,12 +197,16 @@ pub struct Runtime {
     pub name: &'static str,
     pub bin: PathBuf,
     root: TempDir,
+    /// `--platform` for every command that does not choose its own.
+    platform: Option<String>,
 }
 
 impl Runtime {
     /// The binary under test: `$SANDBOX_BIN`, else `<workspace>/target/debug/sandbox`
     /// (`$CARGO_TARGET_DIR/debug/sandbox` when that is set). Building it is
-    /// the test runner's job (tests/run.sh), not the test's.
+    /// the test runner's job (tests/run.sh), not the test's. With
+    /// `$SANDBOX_PLATFORM` set, every command runs on that platform
+    /// (`--platform`), unless it names one itself.
     pub fn sandbox() -> Runtime {
         let bin = match std::env::var_os("SANDBOX_BIN") {
             Some(p) => PathBuf::from(p),
@@ -218,7 +222,11 @@ impl Runtime {
             "the sandbox binary is missing at {} (build it: `cargo build -p sandbox-runtime`, or set SANDBOX_BIN)",
             bin.display()
         );
-        Runtime::new("sandbox", bin)
+        let mut rt = Runtime::new("sandbox", bin);
+        rt.platform = std::env::var("SANDBOX_PLATFORM")
+            .ok()
+            .filter(|p| !p.is_empty());
+        rt
     }
 
     /// The control: runc (`$RUNC_BIN`, else `runc` on PATH).
@@ -231,7 +239,12 @@ impl Runtime {
 
     fn new(name: &'static str, bin: PathBuf) -> Runtime {
         let root = TempDir::new(&format!("{name}-root"));
-        Runtime { name, bin, root }
+        Runtime {
+            name,
+            bin,
+            root,
+            platform: None,
+        }
     }
 
     /// The state directory given as `--root`.
@@ -242,7 +255,13 @@ impl Runtime {
     /// `BIN --root ROOT ARGS...`, not yet run.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--root").arg(self.root()).args(args);
+        cmd.arg("--root").arg(self.root());
+        if let Some(p) = &self.platform {
+            if !args.contains(&"--platform") {
+                cmd.arg("--platform").arg(p);
+            }
+        }
+        cmd.args(args);
         cmd
     }
 

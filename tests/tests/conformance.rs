@@ -35,7 +35,7 @@ const AREAS: &[&str] = &[
 
 /// The sandbox's platforms (`sandbox --platform`): every one that exists
 /// runs every program.
-const PLATFORMS: &[&str] = &["ptrace"];
+const PLATFORMS: &[&str] = &["ptrace", "seccomp"];
 
 const VARIANTS: &[(&str, &[&str])] = &[("static", &["-static"]), ("dynamic", &[])];
 

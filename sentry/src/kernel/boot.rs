@@ -18,8 +18,9 @@ use crate::fs::overlay::OverlayFs;
 use crate::fs::{dev, proc, synthetic, tmpfs::TmpFs};
 use crate::mm::{MemoryFile, MemoryManager, SharedMm};
 use crate::platform::ptrace::PtracePlatform;
-use crate::platform::Regs;
-use crate::spec::{MountKind, ProcessSpec, RootOverlay, SandboxSpec};
+use crate::platform::seccomp::SeccompPlatform;
+use crate::platform::{Platform, Regs};
+use crate::spec::{MountKind, PlatformKind, ProcessSpec, RootOverlay, SandboxSpec};
 use crate::vfs::mount::Mount;
 use crate::vfs::{FdTable, FileType, Inode, Location, Mounts, OpenFile, Resolver};
 
@@ -83,7 +84,10 @@ impl Boot {
 
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
         let memfile = MemoryFile::global()?;
-        let platform = Box::new(PtracePlatform::new(memfile.fd()));
+        let platform: Box<dyn Platform> = match self.spec.platform {
+            PlatformKind::Ptrace => Box::new(PtracePlatform::new(memfile.fd())),
+            PlatformKind::Seccomp => Box::new(SeccompPlatform::new(memfile.fd())?),
+        };
         let (root_inode, root_fstype): (Arc<dyn Inode>, &str) = match self.spec.root_overlay {
             RootOverlay::None => (self.root.clone(), "rootfs"),
             RootOverlay::Memory => (

@@ -6,6 +6,7 @@
 //! trap. Everything else (exec, signals, fork, files) is the Sentry's.
 
 pub mod ptrace;
+pub mod seccomp;
 
 use std::sync::Arc;
 
@@ -107,6 +108,8 @@ pub trait Platform: Send + Sync {
 
 /// Lowest address the application may map.
 pub const USER_MIN: u64 = 0x1_0000;
-/// One past the highest address the application may map: the page above it
-/// belongs to the platform (the ptrace stub's code).
-pub const USER_MAX: u64 = 0x7fff_ffff_0000;
+/// One past the highest address the application may map: what lies above
+/// it (up to the top of the user address space) belongs to the platform:
+/// the ptrace stub's code page; the seccomp stub's code, command pages and
+/// per-thread areas.
+pub const USER_MAX: u64 = 0x7fff_0000_0000;
