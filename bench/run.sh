@@ -8,6 +8,9 @@
 #   SANDBOX=path/to/sandbox   the binary (default target/release/sandbox,
 #                             else target/debug/sandbox)
 #   PLATFORMS="seccomp ptrace"
+#   SANDBOX_SPIN_US, SANDBOX_STUB_SPIN   the seccomp hand-off's largest spin
+#                             budgets (Sentry: microseconds, default 20; stub:
+#                             polls, default 2000); 0 and 1 mean futex only
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

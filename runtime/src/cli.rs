@@ -20,7 +20,7 @@ const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\nspec: ",
     "1.0.2",
-    "\nbackends: sentry (platforms ptrace, seccomp)"
+    "\nbackends: sentry (platforms seccomp, ptrace)"
 );
 
 #[derive(Debug, Args)]
@@ -48,8 +48,9 @@ pub struct GlobalOpts {
     /// `dev.sandbox.overlay` annotation overrides it.
     #[arg(long, global = true, default_value = "none")]
     pub overlay: String,
-    /// How the Sentry traps the workload's system calls.
-    #[arg(long, global = true, default_value = "ptrace")]
+    /// How the Sentry traps the workload's system calls: seccomp (fast) or
+    /// ptrace.
+    #[arg(long, global = true, default_value = "seccomp")]
     pub platform: String,
     /// Accepted for runc compatibility; checkpointing is not supported.
     #[arg(long, global = true, hide = true)]

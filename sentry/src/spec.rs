@@ -31,11 +31,11 @@ pub struct SandboxSpec {
 /// The Sentry's platforms (`--platform`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PlatformKind {
-    /// Stubs traced with PTRACE_SYSEMU.
-    #[default]
-    Ptrace,
     /// Stubs under a SECCOMP_RET_TRAP filter, with a shared-memory hand-off.
+    #[default]
     Seccomp,
+    /// Stubs traced with PTRACE_SYSEMU.
+    Ptrace,
 }
 
 /// Where writes to the container's root go.

@@ -61,6 +61,9 @@ pub struct Command {
     /// For OP_RUN: the thread pointers (not part of a signal frame).
     pub fs_base: u64,
     pub gs_base: u64,
+    /// How many times the stub polls for the next command before it
+    /// sleeps (at least 1).
+    pub spin: u32,
 }
 
 /// A state page: written by the stub (and so by anything the application
@@ -96,6 +99,7 @@ pub const CMD_NR: usize = 16;
 pub const CMD_ARGS: usize = 24;
 pub const CMD_FS_BASE: usize = 72;
 pub const CMD_GS_BASE: usize = 80;
+pub const CMD_SPIN: usize = 88;
 pub const ST_SEQ: usize = 0;
 pub const ST_STUB_WAITING: usize = 4;
 pub const ST_CMD_SEEN: usize = 8;
@@ -122,6 +126,7 @@ const _: () = {
     assert!(offset_of!(Command, args) == CMD_ARGS);
     assert!(offset_of!(Command, fs_base) == CMD_FS_BASE);
     assert!(offset_of!(Command, gs_base) == CMD_GS_BASE);
+    assert!(offset_of!(Command, spin) == CMD_SPIN);
     assert!(offset_of!(State, seq) == ST_SEQ);
     assert!(offset_of!(State, stub_waiting) == ST_STUB_WAITING);
     assert!(offset_of!(State, cmd_seen) == ST_CMD_SEEN);

@@ -50,6 +50,10 @@ pub const STUB_MASK: u64 = {
     m
 };
 
+/// How many times the stub polls for a command after it had to wake the
+/// Sentry (which may be about to run on this very CPU).
+const WOKE_SPIN: u32 = 32;
+
 /// sa_flags bit: `sa_restorer` holds the signal return trampoline.
 const SA_RESTORER: i32 = 0x0400_0000;
 
@@ -62,10 +66,6 @@ pub const THREAD_FLAGS: u64 = (libc::CLONE_VM
     | libc::CLONE_THREAD
     | libc::CLONE_SYSVSEM
     | libc::CLONE_CHILD_CLEARTID) as u64;
-
-/// How many times a waiting stub polls the command word before it sleeps
-/// (each poll is one `pause`, tens of cycles).
-const STUB_SPIN: u32 = 2000;
 
 std::arch::global_asm!(
     ".pushsection .text.sandbox_seccomp_stub, \"ax\", @progbits",
@@ -97,6 +97,7 @@ std::arch::global_asm!(
     // Report: bump the state word; wake the Sentry if it sleeps.
     "2:",
     "lock inc dword ptr [r12 + {st_seq}]",
+    "mov r15d, dword ptr [r13 + {cmd_spin}]",
     "cmp dword ptr [r13 + {cmd_sentry_waiting}], 0",
     "je 3f",
     "lea rdi, [r12 + {st_seq}]",
@@ -104,11 +105,12 @@ std::arch::global_asm!(
     "mov edx, 1",
     "mov eax, {sys_futex}",
     "syscall",
+    // The Sentry was asleep: it may need this CPU, so barely spin.
+    "mov r15d, {woke_spin}",
     // Wait for the next command: spin, then sleep on the command word.
     "3:",
+    "or r15d, 1",
     "mov r14d, dword ptr [r12 + {st_cmd_seen}]",
-    "4:",
-    "mov r15d, {spin}",
     "5:",
     "mov eax, dword ptr [r13 + {cmd_seq}]",
     "cmp eax, r14d",
@@ -128,7 +130,8 @@ std::arch::global_asm!(
     "mov eax, {sys_futex}",
     "syscall",
     "mov dword ptr [r12 + {st_stub_waiting}], 0",
-    "jmp 4b",
+    "mov r15d, 1",
+    "jmp 5b",
     "6:",
     "mov dword ptr [r12 + {st_stub_waiting}], 0",
     "7:",
@@ -407,7 +410,8 @@ std::arch::global_asm!(
     op_run = const OP_RUN,
     op_syscall = const OP_SYSCALL,
     op_clone = const OP_CLONE,
-    spin = const STUB_SPIN,
+    cmd_spin = const CMD_SPIN,
+    woke_spin = const WOKE_SPIN,
     futex_wait = const libc::FUTEX_WAIT,
     futex_wake = const libc::FUTEX_WAKE,
     thread_flags = const THREAD_FLAGS,
