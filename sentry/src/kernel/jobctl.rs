@@ -113,7 +113,7 @@ impl Task {
         }
     }
 
-    fn sigkill_pending(&self) -> bool {
+    pub(super) fn sigkill_pending(&self) -> bool {
         let only_kill = !signal::bit(libc::SIGKILL);
         lock(&self.thread.sig).pending.has_deliverable(only_kill)
             || lock(&self.proc.sig).pending.has_deliverable(only_kill)

@@ -8,6 +8,7 @@ pub mod creds;
 pub mod events;
 pub mod exec;
 pub mod exit;
+pub mod freeze;
 pub mod futex;
 pub mod ipc;
 pub mod jobctl;

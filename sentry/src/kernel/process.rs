@@ -119,6 +119,9 @@ pub struct Process {
     pub group_exit: Mutex<Option<super::task::Exit>>,
     /// alarm/setitimer and POSIX timers; never inherited by fork.
     pub timers: Mutex<super::timers::ProcessTimers>,
+    /// How many forks are copying the address space now: the other
+    /// threads stay out of application code meanwhile (kernel/freeze.rs).
+    pub frozen: std::sync::atomic::AtomicU32,
 }
 
 impl Process {
@@ -139,6 +142,7 @@ impl Process {
             threads: Mutex::new(Vec::new()),
             group_exit: Mutex::new(None),
             timers: Mutex::new(Default::default()),
+            frozen: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 

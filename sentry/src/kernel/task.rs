@@ -133,7 +133,12 @@ impl Task {
             std::sync::atomic::Ordering::Relaxed,
         );
         while self.exit.is_none() {
-            let trap = match self.ctx.run(&mut self.regs) {
+            super::freeze::enter_user(&self.proc, &self.thread, || {
+                self.thread.zapped() || self.sigkill_pending()
+            });
+            let ran = self.ctx.run(&mut self.regs);
+            super::freeze::leave_user(&self.thread);
+            let trap = match ran {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::warn!(

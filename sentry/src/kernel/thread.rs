@@ -21,6 +21,9 @@ pub struct Thread {
     /// The host tid of the Sentry thread running this task (its CPU clock
     /// is the task's system time); 0 until it runs.
     pub host_tid: std::sync::atomic::AtomicI32,
+    /// Inside the platform's `run` (application code may be running);
+    /// see kernel/freeze.rs.
+    pub in_user: AtomicBool,
 }
 
 impl Thread {
@@ -39,6 +42,7 @@ impl Thread {
             zapped: AtomicBool::new(false),
             robust_list: std::sync::atomic::AtomicU64::new(0),
             host_tid: std::sync::atomic::AtomicI32::new(0),
+            in_user: AtomicBool::new(false),
             // SAFETY: a fresh descriptor we own.
             wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
             interrupter: Mutex::new(None),

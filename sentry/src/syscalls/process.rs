@@ -94,6 +94,8 @@ pub fn clone(
         })?;
         ChildMemory::Borrowed(t.mm.clone(), seed)
     } else {
+        // The other threads stay out of application code during the copy.
+        let _frozen = crate::kernel::freeze::Frozen::new(&t.proc, &t.thread);
         ChildMemory::Copied(t.mm.snapshot()?)
     };
     lock(&k.procs).insert(pid, child.clone());
