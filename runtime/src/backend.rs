@@ -4,27 +4,42 @@
 
 use std::collections::HashMap;
 
+use sentry::PlatformKind;
+
 pub const ANNOTATION: &str = "dev.sandbox.backend";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BackendError {
-    #[error("the {0} backend is not yet supported: use --backend sentry")]
-    NotYet(String),
-    #[error("unknown backend {0:?}: use --backend sentry")]
+    #[error("unknown backend {0:?}: use --backend sentry or --backend microvm")]
     Unknown(String),
-    #[error("the {0} platform is not yet supported: use --platform ptrace")]
+    #[error("the {0} platform is not yet supported: use --platform ptrace or kvm")]
     PlatformNotYet(String),
-    #[error("unknown platform {0:?}: use --platform ptrace")]
+    #[error("unknown platform {0:?}: use --platform ptrace or kvm")]
     UnknownPlatform(String),
+    #[error("the microvm backend needs KVM, which is not usable here: {0}")]
+    NoKvm(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// The Sentry on the ptrace platform.
     Sentry,
+    /// The Sentry with the workload in a KVM virtual machine (kvm platform).
+    MicroVm,
 }
 
-pub fn select(
+impl Backend {
+    pub fn platform(self) -> PlatformKind {
+        match self {
+            Backend::Sentry => PlatformKind::Ptrace,
+            Backend::MicroVm => PlatformKind::Kvm,
+        }
+    }
+}
+
+/// Chooses the backend from the global flags and the annotation (which
+/// wins). `--platform kvm` means the microvm backend too.
+pub fn choose(
     flag: &str,
     platform: &str,
     annotations: &HashMap<String, String>,
@@ -35,14 +50,29 @@ pub fn select(
         .unwrap_or(flag);
     let backend = match name {
         "sentry" => Backend::Sentry,
-        "microvm" => return Err(BackendError::NotYet(name.into())),
+        "microvm" => Backend::MicroVm,
         other => return Err(BackendError::Unknown(other.into())),
     };
     match platform {
         "ptrace" => Ok(backend),
-        "seccomp" | "kvm" => Err(BackendError::PlatformNotYet(platform.into())),
+        "kvm" => Ok(Backend::MicroVm),
+        "seccomp" => Err(BackendError::PlatformNotYet(platform.into())),
         other => Err(BackendError::UnknownPlatform(other.into())),
     }
+}
+
+/// [`choose`], then checks the host can run the backend, so `create` fails
+/// with a clear message before it makes anything.
+pub fn select(
+    flag: &str,
+    platform: &str,
+    annotations: &HashMap<String, String>,
+) -> Result<Backend, BackendError> {
+    let backend = choose(flag, platform, annotations)?;
+    if backend == Backend::MicroVm {
+        sentry::platform::kvm::probe().map_err(|e| BackendError::NoKvm(e.to_string()))?;
+    }
+    Ok(backend)
 }
 
 #[cfg(test)]
@@ -52,16 +82,15 @@ mod tests {
     #[test]
     fn annotation_wins() {
         let none = HashMap::new();
-        assert_eq!(select("sentry", "ptrace", &none), Ok(Backend::Sentry));
-        assert_eq!(
-            select("microvm", "ptrace", &none),
-            Err(BackendError::NotYet("microvm".into()))
-        );
+        assert_eq!(choose("sentry", "ptrace", &none), Ok(Backend::Sentry));
+        assert_eq!(choose("microvm", "ptrace", &none), Ok(Backend::MicroVm));
         let ann = HashMap::from([(ANNOTATION.to_string(), "sentry".to_string())]);
-        assert_eq!(select("microvm", "ptrace", &ann), Ok(Backend::Sentry));
+        assert_eq!(choose("microvm", "ptrace", &ann), Ok(Backend::Sentry));
         let ann = HashMap::from([(ANNOTATION.to_string(), "microvm".to_string())]);
-        assert!(select("sentry", "ptrace", &ann).is_err());
-        assert!(select("sentry", "kvm", &none).is_err());
-        assert!(select("gvisor", "ptrace", &none).is_err());
+        assert_eq!(choose("sentry", "ptrace", &ann), Ok(Backend::MicroVm));
+        assert_eq!(choose("sentry", "kvm", &none), Ok(Backend::MicroVm));
+        assert_eq!(Backend::MicroVm.platform(), PlatformKind::Kvm);
+        assert!(choose("sentry", "seccomp", &none).is_err());
+        assert!(choose("gvisor", "ptrace", &none).is_err());
     }
 }

@@ -26,4 +26,4 @@ pub mod vfs;
 
 pub use error::Error;
 pub use sandbox::Sandbox;
-pub use spec::{MountKind, MountSpec, ProcessSpec, Rlimit, SandboxSpec};
+pub use spec::{MountKind, MountSpec, PlatformKind, ProcessSpec, Rlimit, SandboxSpec};

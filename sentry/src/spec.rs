@@ -22,6 +22,18 @@ pub struct SandboxSpec {
     pub hostname: String,
     /// The container's first process.
     pub process: ProcessSpec,
+    /// How the workload's threads run.
+    pub platform: PlatformKind,
+}
+
+/// The platform that runs the workload's threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PlatformKind {
+    /// Stub processes under PTRACE_SYSEMU (the `sentry` backend).
+    #[default]
+    Ptrace,
+    /// vCPUs of a KVM virtual machine (the `microvm` backend).
+    Kvm,
 }
 
 /// One process to start inside the sandbox (init, or `exec`).

@@ -24,5 +24,6 @@ pub mod vm;
 pub use error::{Error, Result};
 pub use fault::Signal;
 pub use kick::Kick;
+pub use kvm_ioctls::Kvm;
 pub use vcpu::{Exit, FpRegs, Regs, Vcpu};
 pub use vm::{open_kvm, probe, AddressSpace, StatsSnapshot, Vm};

@@ -137,6 +137,8 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
             .unwrap_or_default(),
         hostname,
         process: process::translate(process)?,
+        // The backend (chosen by flag and annotation in `create`) decides.
+        platform: sentry::PlatformKind::Ptrace,
     })
 }
 

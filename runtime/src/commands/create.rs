@@ -41,8 +41,9 @@ pub struct Created {
 /// process the runtime's own stdio when there is no console socket.
 pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Created, Error> {
     let cdir = ContainerDir::new(&g.root, &a.id)?;
-    let bundle = Bundle::load(&a.bundle)?;
-    backend::select(&g.backend, &g.platform, &bundle.annotations())?;
+    let mut bundle = Bundle::load(&a.bundle)?;
+    let backend = backend::select(&g.backend, &g.platform, &bundle.annotations())?;
+    bundle.sandbox.platform = backend.platform();
     if a.preserve_fds > 0 {
         warn!(
             "--preserve-fds {}: extra descriptors are not passed to the container yet",

@@ -1,6 +1,6 @@
 //! Building a sandbox from its spec, and serving its control socket.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -16,9 +16,10 @@ use crate::fs::host::HostInode;
 use crate::fs::host_fd::HostFd;
 use crate::fs::{dev, proc, synthetic, tmpfs::TmpFs};
 use crate::mm::{MemoryFile, MemoryManager, SharedMm};
+use crate::platform::kvm::KvmPlatform;
 use crate::platform::ptrace::PtracePlatform;
-use crate::platform::Regs;
-use crate::spec::{MountKind, ProcessSpec, SandboxSpec};
+use crate::platform::{Platform, Regs};
+use crate::spec::{MountKind, PlatformKind, ProcessSpec, SandboxSpec};
 use crate::vfs::mount::Mount;
 use crate::vfs::{FdTable, FileType, Inode, Location, Mounts, OpenFile, Resolver};
 
@@ -39,6 +40,8 @@ pub struct Boot {
     binds: Vec<(String, Arc<HostInode>, bool)>,
     kernel: Option<Arc<Kernel>>,
     init: Option<Prepared>,
+    /// /dev/kvm, opened before the jail (kvm platform only).
+    kvm: Option<vmm::Kvm>,
 }
 
 fn clean_path(p: &str) -> String {
@@ -69,18 +72,37 @@ impl Boot {
                 binds.push((clean_path(&m.destination), inode, m.readonly));
             }
         }
+        let kvm = match spec.platform {
+            PlatformKind::Kvm => Some(crate::platform::kvm::open()?),
+            PlatformKind::Ptrace => None,
+        };
         Ok(Boot {
             spec: spec.clone(),
             root,
             binds,
             kernel: None,
             init: None,
+            kvm,
         })
     }
 
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
-        let memfile = MemoryFile::new()?;
-        let platform = Box::new(PtracePlatform::new(memfile.fd()));
+        let (memfile, platform): (_, Box<dyn Platform>) = match &self.kvm {
+            Some(kvm) => {
+                let slot = crate::platform::kvm::DEFAULT_SLOT_SIZE;
+                let memfile = MemoryFile::with_size(slot)?;
+                // SAFETY: the descriptor is open for the whole call (the
+                // memory file owns it); the VM keeps a duplicate of its own.
+                let fd = unsafe { BorrowedFd::borrow_raw(memfile.fd()) };
+                let vm = KvmPlatform::new(kvm, fd, slot)?;
+                (memfile, Box::new(vm))
+            }
+            None => {
+                let memfile = MemoryFile::new()?;
+                let platform = Box::new(PtracePlatform::new(memfile.fd()));
+                (memfile, platform)
+            }
+        };
         let root_inode: Arc<dyn Inode> = self.root.clone();
         let root = Location {
             path: "/".into(),

@@ -17,6 +17,8 @@ const FILE_SIZE: u64 = 1 << 40;
 pub struct MemoryFile {
     fd: OwnedFd,
     base: *mut u8,
+    /// The file's size: no allocation goes beyond it.
+    size: u64,
     free: Mutex<FreeSpace>,
 }
 
@@ -36,6 +38,12 @@ struct FreeSpace {
 
 impl MemoryFile {
     pub fn new() -> Result<Arc<MemoryFile>, Error> {
+        Self::with_size(FILE_SIZE)
+    }
+
+    /// A memory file of `size` bytes (a multiple of the page size): the kvm
+    /// platform's guest can map only so much of it.
+    pub fn with_size(size: u64) -> Result<Arc<MemoryFile>, Error> {
         // SAFETY: memfd_create with a static NUL-terminated name.
         let fd = unsafe { libc::memfd_create(c"sandbox-memory".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
@@ -44,7 +52,7 @@ impl MemoryFile {
         // SAFETY: fd was just created and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: plain ftruncate on our own descriptor.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), FILE_SIZE as i64) } != 0 {
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), size as i64) } != 0 {
             return Err(Error::MemoryFile(std::io::Error::last_os_error()));
         }
         // SAFETY: a fresh shared mapping of the whole file; nothing else is
@@ -52,7 +60,7 @@ impl MemoryFile {
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                FILE_SIZE as usize,
+                size as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED | libc::MAP_NORESERVE,
                 fd.as_raw_fd(),
@@ -65,8 +73,13 @@ impl MemoryFile {
         Ok(Arc::new(MemoryFile {
             fd,
             base: base as *mut u8,
+            size,
             free: Mutex::new(FreeSpace::default()),
         }))
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     pub fn fd(&self) -> RawFd {
@@ -91,7 +104,7 @@ impl MemoryFile {
             }
             None => {
                 let off = free.next;
-                if off.checked_add(len)? > FILE_SIZE {
+                if off.checked_add(len)? > self.size {
                     return None;
                 }
                 free.next += len;
@@ -190,7 +203,7 @@ impl Drop for MemoryFile {
     fn drop(&mut self) {
         // SAFETY: unmapping the mapping made in new(); nothing refers to it
         // once the last Arc is gone.
-        unsafe { libc::munmap(self.base as *mut libc::c_void, FILE_SIZE as usize) };
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.size as usize) };
     }
 }
 

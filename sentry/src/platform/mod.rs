@@ -5,6 +5,7 @@
 //! memory file) and a context that runs a thread's registers until the next
 //! trap. Everything else (exec, signals, fork, files) is the Sentry's.
 
+pub mod kvm;
 pub mod ptrace;
 
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub enum PlatformError {
     Refused { op: &'static str, errno: i32 },
     #[error("{0}")]
     Other(String),
+    #[error("virtual machine: {0}")]
+    Vm(String),
 }
 
 /// Interrupts a context from another thread: the running `run` returns
