@@ -102,17 +102,36 @@ impl Kick {
         }
     }
 
-    /// Takes a pending interruption, clearing `immediate_exit`.
+    /// Takes a pending interruption.
     pub(crate) fn take(&self) -> bool {
         let was = self.pending.swap(false, Ordering::SeqCst);
         if was {
-            let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(p) = t.immediate_exit {
-                // SAFETY: as in interrupt().
-                unsafe { std::ptr::write_volatile(p, 0) };
-            }
+            self.arm();
         }
         was
+    }
+
+    fn set_immediate_exit(t: &Target, v: u8) {
+        if let Some(p) = t.immediate_exit {
+            // SAFETY: as in interrupt().
+            unsafe { std::ptr::write_volatile(p, v) };
+        }
+    }
+
+    /// Sets `immediate_exit` to whether an interruption is pending. Under
+    /// the lock, so an interrupter that comes later sets it again: call it
+    /// (after [`Kick::enter`]) right before KVM_RUN.
+    pub(crate) fn arm(&self) {
+        let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        Self::set_immediate_exit(&t, self.pending.load(Ordering::SeqCst) as u8);
+    }
+
+    /// Forces `immediate_exit` to `v` (completing a port write with 1,
+    /// running the flush gadget to its end with 0); call [`Kick::arm`]
+    /// afterwards.
+    pub(crate) fn force(&self, v: u8) {
+        let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        Self::set_immediate_exit(&t, v);
     }
 
     /// Whether an interruption is pending (without taking it).

@@ -428,8 +428,9 @@ impl Vcpu {
         };
         let core = self.core.as_mut().expect("a live vCPU has its core");
         core.fd.set_regs(&k).map_err(Error::kvm("SET_REGS"))?;
-        core.fd.set_kvm_immediate_exit(0);
         let outcome = loop {
+            // An interruption waits until the gadget is done: it is short.
+            self.kick.force(0);
             match core.fd.run() {
                 Ok(VcpuExit::IoOut(FLUSH_PORT, _)) => break Ok(()),
                 Ok(VcpuExit::IoOut(port, _)) => {
@@ -446,9 +447,7 @@ impl Vcpu {
                 Err(e) => break Err(Error::Kvm { op: "RUN", err: e }),
             }
         };
-        if self.kick.is_pending() {
-            core.fd.set_kvm_immediate_exit(1);
-        }
+        self.kick.arm();
         outcome?;
         let rip = core.fd.get_regs().map_err(Error::kvm("GET_REGS"))?.rip;
         self.parked = Parked::Kernel { rip, io: true };
@@ -459,11 +458,9 @@ impl Vcpu {
     /// write and returns at once; rip may move afterwards.
     fn complete_io(&mut self) -> Result<()> {
         let core = self.core.as_mut().expect("a live vCPU has its core");
-        core.fd.set_kvm_immediate_exit(1);
+        self.kick.force(1);
         let r = core.fd.run().map(|_| ());
-        if !self.kick.is_pending() {
-            core.fd.set_kvm_immediate_exit(0);
-        }
+        self.kick.arm();
         match r {
             Err(e) if e.errno() == libc::EINTR => {}
             Err(e) => return Err(Error::Kvm { op: "RUN", err: e }),
@@ -482,6 +479,9 @@ impl Vcpu {
     /// None for a fault that only needs a TLB flush and a retry.
     fn enter(&mut self, regs: &mut Regs) -> Result<Option<Exit>> {
         loop {
+            // After Kick::enter: an interrupter that comes later sets
+            // immediate_exit again or signals this thread.
+            self.kick.arm();
             let r = self
                 .core
                 .as_mut()
