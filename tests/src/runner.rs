@@ -197,6 +197,8 @@ pub struct Runtime {
     pub name: &'static str,
     pub bin: PathBuf,
     root: TempDir,
+    /// Global flags given before every command (`--backend=microvm`).
+    global: Vec<String>,
 }
 
 impl Runtime {
@@ -221,6 +223,24 @@ impl Runtime {
         Runtime::new("sandbox", bin)
     }
 
+    /// The binary under test with the microvm backend (`--backend=microvm`,
+    /// the workload in a KVM guest), or None, with a note on stderr, where
+    /// /dev/kvm cannot be opened.
+    pub fn sandbox_vm() -> Option<Runtime> {
+        if let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+        {
+            eprintln!("SKIPPED: the microvm backend needs /dev/kvm: {e}");
+            return None;
+        }
+        let mut rt = Runtime::sandbox();
+        rt.name = "sandbox-vm";
+        rt.global = vec!["--backend=microvm".into()];
+        Some(rt)
+    }
+
     /// The control: runc (`$RUNC_BIN`, else `runc` on PATH).
     pub fn runc() -> Runtime {
         let bin = std::env::var_os("RUNC_BIN")
@@ -231,7 +251,12 @@ impl Runtime {
 
     fn new(name: &'static str, bin: PathBuf) -> Runtime {
         let root = TempDir::new(&format!("{name}-root"));
-        Runtime { name, bin, root }
+        Runtime {
+            name,
+            bin,
+            root,
+            global: Vec::new(),
+        }
     }
 
     /// The state directory given as `--root`.
@@ -242,7 +267,10 @@ impl Runtime {
     /// `BIN --root ROOT ARGS...`, not yet run.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--root").arg(self.root()).args(args);
+        cmd.args(&self.global)
+            .arg("--root")
+            .arg(self.root())
+            .args(args);
         cmd
     }
 
