@@ -282,6 +282,9 @@ impl Boot {
             }
             events::wait(seen, Some(deadline));
         }
+        if let Some(stats) = k.platform.stats() {
+            tracing::info!("platform {}: {stats}", k.platform.name());
+        }
         Ok(shell_status(status))
     }
 }

@@ -106,6 +106,11 @@ pub trait Platform: Send + Sync {
     /// Creates an empty address space with one thread, on the calling thread.
     fn new_context(&self) -> Result<Box<dyn Context>, PlatformError>;
     fn name(&self) -> &'static str;
+    /// Counters worth a log line when the sandbox ends (the kvm platform's
+    /// exits), if the platform keeps any.
+    fn stats(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Lowest address the application may map.

@@ -56,11 +56,6 @@ impl KvmPlatform {
             vm: Vm::new(kvm, memfd, slot)?,
         })
     }
-
-    /// The VM's exit counters.
-    pub fn stats(&self) -> vmm::StatsSnapshot {
-        self.vm.stats()
-    }
 }
 
 impl Platform for KvmPlatform {
@@ -75,6 +70,14 @@ impl Platform for KvmPlatform {
 
     fn name(&self) -> &'static str {
         "kvm"
+    }
+
+    fn stats(&self) -> Option<String> {
+        let s = self.vm.stats();
+        Some(format!(
+            "guest exits: syscalls={} faults={} interrupts={} kvm_run_returns={}",
+            s.syscalls, s.faults, s.interrupts, s.exits
+        ))
     }
 }
 
