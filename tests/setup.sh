@@ -16,11 +16,13 @@ fi
 # tests); jq: daemon.json; util-linux: unshare for the native controls;
 # bsdutils: script; procps: pgrep; gcc, make: building C test programs;
 # coreutils, tar, gzip, grep, sed, findutils, python3: the dynamically
-# linked programs the real-program tests copy into their root filesystems.
+# linked programs the real-program tests copy into their root filesystems;
+# strace: the host-side trace that proves the microvm workload's system calls
+# never reach the host (tests/tests/microvm.rs).
 packages=(
     busybox-static docker.io containerd runc jq gcc make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
-    python3 ca-certificates
+    python3 ca-certificates strace
 )
 
 missing=()

@@ -20,7 +20,7 @@ const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\nspec: ",
     "1.0.2",
-    "\nbackends: sentry (platforms seccomp, ptrace)"
+    "\nbackends: sentry (platforms seccomp, ptrace), microvm (platform kvm)"
 );
 
 #[derive(Debug, Args)]

@@ -110,8 +110,8 @@ fn unsupported_options_say_so() {
     let o = sandbox(
         &root,
         &[
-            "--backend",
-            "microvm",
+            "--platform",
+            "sysemu",
             "create",
             "--bundle",
             bundle.to_str().unwrap(),
@@ -119,7 +119,7 @@ fn unsupported_options_say_so() {
         ],
     );
     assert!(
-        stderr(&o).contains("microvm backend is not yet supported"),
+        stderr(&o).contains("unknown platform") && stderr(&o).contains("sysemu"),
         "{}",
         stderr(&o)
     );

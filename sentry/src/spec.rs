@@ -31,11 +31,14 @@ pub struct SandboxSpec {
 /// The Sentry's platforms (`--platform`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PlatformKind {
-    /// Stubs under a SECCOMP_RET_TRAP filter, with a shared-memory hand-off.
+    /// Stubs under a SECCOMP_RET_TRAP filter, with a shared-memory hand-off
+    /// (the `sentry` backend's default).
     #[default]
     Seccomp,
-    /// Stubs traced with PTRACE_SYSEMU.
+    /// Stubs traced with PTRACE_SYSEMU (the `sentry` backend).
     Ptrace,
+    /// vCPUs of a KVM virtual machine (the `microvm` backend).
+    Kvm,
 }
 
 /// Where writes to the container's root go.

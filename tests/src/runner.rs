@@ -199,6 +199,8 @@ pub struct Runtime {
     root: TempDir,
     /// `--platform` for every command that does not choose its own.
     platform: Option<String>,
+    /// Global flags given before every command (`--backend=microvm`).
+    global: Vec<String>,
 }
 
 impl Runtime {
@@ -229,6 +231,24 @@ impl Runtime {
         rt
     }
 
+    /// The binary under test with the microvm backend (`--backend=microvm`,
+    /// the workload in a KVM guest), or None, with a note on stderr, where
+    /// /dev/kvm cannot be opened.
+    pub fn sandbox_vm() -> Option<Runtime> {
+        if let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+        {
+            eprintln!("SKIPPED: the microvm backend needs /dev/kvm: {e}");
+            return None;
+        }
+        let mut rt = Runtime::sandbox();
+        rt.name = "sandbox-vm";
+        rt.global = vec!["--backend=microvm".into()];
+        Some(rt)
+    }
+
     /// The control: runc (`$RUNC_BIN`, else `runc` on PATH).
     pub fn runc() -> Runtime {
         let bin = std::env::var_os("RUNC_BIN")
@@ -244,6 +264,7 @@ impl Runtime {
             bin,
             root,
             platform: None,
+            global: Vec::new(),
         }
     }
 
@@ -255,7 +276,7 @@ impl Runtime {
     /// `BIN --root ROOT ARGS...`, not yet run.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--root").arg(self.root());
+        cmd.args(&self.global).arg("--root").arg(self.root());
         if let Some(p) = &self.platform {
             if !args.contains(&"--platform") {
                 cmd.arg("--platform").arg(p);

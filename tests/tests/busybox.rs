@@ -107,3 +107,26 @@ fn runc_control_missing_program() {
 fn sandbox_missing_program() {
     check_missing_program(&Runtime::sandbox());
 }
+
+// The same programs with the microvm backend (the workload in a KVM guest).
+
+#[test]
+fn microvm_script() {
+    if let Some(rt) = Runtime::sandbox_vm() {
+        check_script(&rt);
+    }
+}
+
+#[test]
+fn microvm_exit_status() {
+    if let Some(rt) = Runtime::sandbox_vm() {
+        check_exit_status(&rt);
+    }
+}
+
+#[test]
+fn microvm_missing_program() {
+    if let Some(rt) = Runtime::sandbox_vm() {
+        check_missing_program(&rt);
+    }
+}

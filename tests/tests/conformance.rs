@@ -33,9 +33,28 @@ const AREAS: &[&str] = &[
     "sockets", "timers", "ipc", "procfs", "inotify",
 ];
 
-/// The sandbox's platforms (`sandbox --platform`): every one that exists
-/// runs every program.
-const PLATFORMS: &[&str] = &["ptrace", "seccomp"];
+/// The sandbox's platforms (`sandbox --platform`): every one this host can
+/// run runs every program. kvm needs a usable /dev/kvm; without one the
+/// suite says so and runs ptrace and seccomp only.
+fn platforms() -> Vec<&'static str> {
+    let mut p = vec!["ptrace", "seccomp"];
+    match fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => p.push("kvm"),
+        Err(e) => eprintln!("conformance: NOT running the kvm platform: /dev/kvm: {e}"),
+    }
+    p
+}
+
+/// A known failure whose reason starts with this fails only sometimes (a
+/// race the reason names): the suite accepts it passing.
+const INTERMITTENT: &str = "intermittent:";
+
+/// Every platform name a known-failures entry may be limited to.
+const ALL_PLATFORMS: &[&str] = &["ptrace", "seccomp", "kvm"];
 
 const VARIANTS: &[(&str, &[&str])] = &[("static", &["-static"]), ("dynamic", &[])];
 
@@ -156,10 +175,12 @@ impl Run {
     }
 }
 
-/// `area/variant/check` entries of tests/conformance/known-failures; the
-/// variant may be `*` (both builds).
+/// `[platform:]area/variant/check` entries of
+/// tests/conformance/known-failures; the variant may be `*` (both builds),
+/// and an entry without a platform applies to every platform.
 struct KnownFailures {
-    entries: BTreeMap<(String, String, String), String>,
+    /// (platform or "*", area, variant, check) → reason.
+    entries: BTreeMap<(String, String, String, String), String>,
 }
 
 impl KnownFailures {
@@ -178,15 +199,26 @@ impl KnownFailures {
                 !reason.trim().is_empty(),
                 "{where_}: every known failure needs a `# reason`"
             );
-            let parts: Vec<&str> = key.trim().split('/').collect();
+            let (platform, key) = match key.trim().split_once(':') {
+                Some((p, k)) => (p, k),
+                None => ("*", key.trim()),
+            };
+            let parts: Vec<&str> = key.split('/').collect();
             assert!(
-                parts.len() == 3
+                (platform == "*" || ALL_PLATFORMS.contains(&platform))
+                    && parts.len() == 3
                     && AREAS.contains(&parts[0])
                     && ["static", "dynamic", "*"].contains(&parts[1])
                     && !parts[2].is_empty(),
-                "{where_}: want `<area>/<static|dynamic|*>/<check>  # reason`, got {raw:?}"
+                "{where_}: want `[<platform>:]<area>/<static|dynamic|*>/<check>  # reason`, \
+                 got {raw:?}"
             );
-            let k = (parts[0].into(), parts[1].into(), parts[2].into());
+            let k = (
+                platform.into(),
+                parts[0].into(),
+                parts[1].into(),
+                parts[2].into(),
+            );
             assert!(
                 entries.insert(k, reason.trim().to_string()).is_none(),
                 "{where_}: listed twice"
@@ -195,11 +227,19 @@ impl KnownFailures {
         KnownFailures { entries }
     }
 
-    /// The entry covering `check` of `area`'s `variant` build, if any.
-    fn covers(&self, area: &str, variant: &str, check: &str) -> bool {
-        [variant, "*"].iter().any(|v| {
-            let k = (area.to_string(), v.to_string(), check.to_string());
-            self.entries.contains_key(&k)
+    /// Whether an entry covers `check` of `area`'s `variant` build on
+    /// `platform`.
+    fn covers(&self, platform: &str, area: &str, variant: &str, check: &str) -> bool {
+        [platform, "*"].iter().any(|p| {
+            [variant, "*"].iter().any(|v| {
+                let k = (
+                    p.to_string(),
+                    area.to_string(),
+                    v.to_string(),
+                    check.to_string(),
+                );
+                self.entries.contains_key(&k)
+            })
         })
     }
 }
@@ -346,12 +386,13 @@ fn conformance() {
     let build = TempDir::new("conformance-build");
     let libs = compile(build.path());
     let rt = Runtime::sandbox();
+    let platforms = platforms();
 
     let mut problems: Vec<String> = Vec::new();
     let mut report = String::new();
     let mut details = String::new();
     let _ = write!(report, "{:<20} {:<8}", "program", "native");
-    for p in PLATFORMS {
+    for p in &platforms {
         let _ = write!(report, " {p:<24}");
     }
     report.push('\n');
@@ -378,7 +419,7 @@ fn conformance() {
                     native.output
                 ));
             }
-            for platform in PLATFORMS {
+            for &platform in &platforms {
                 let (run, left) = run_sandbox(&rt, platform, build.path(), &libs, &program);
                 if !left.is_empty() {
                     problems.push(format!(
@@ -389,7 +430,7 @@ fn conformance() {
                 let failures = run.failures(&plan);
                 let mut unexpected = 0;
                 for (check, why) in &failures {
-                    if !known.covers(area, variant, check) {
+                    if !known.covers(platform, area, variant, check) {
                         unexpected += 1;
                         problems.push(format!(
                             "{label} on {platform}: check {check} failed and is not in \
@@ -398,8 +439,16 @@ fn conformance() {
                     }
                 }
                 // A listed check that passed: the list is stale.
-                for (a, v, check) in known.entries.keys() {
-                    if a == area && (v == variant || v == "*") && !failures.contains_key(check) {
+                for ((p, a, v, check), reason) in &known.entries {
+                    // An intermittent failure may pass; it is never stale.
+                    if reason.starts_with(INTERMITTENT) {
+                        continue;
+                    }
+                    if (p == platform || p == "*")
+                        && a == area
+                        && (v == variant || v == "*")
+                        && !failures.contains_key(check)
+                    {
                         if plan.contains(check) || check == EXIT_CHECK {
                             problems.push(format!(
                                 "{label} on {platform}: {check} is listed in known-failures \
@@ -407,7 +456,7 @@ fn conformance() {
                             ));
                         } else {
                             problems.push(format!(
-                                "{area}/{v}/{check} in known-failures names no check of \
+                                "{p}:{area}/{v}/{check} in known-failures names no check of \
                                  {label}: remove or correct it"
                             ));
                         }
@@ -431,7 +480,7 @@ fn conformance() {
                         run.describe_exit()
                     );
                     for (check, why) in &failures {
-                        let mark = if known.covers(area, variant, check) {
+                        let mark = if known.covers(platform, area, variant, check) {
                             "known"
                         } else {
                             "NEW  "

@@ -209,13 +209,17 @@ fn dynamic_programs_match_native() {
         );
     }
 
-    let b = bundle("dyn", SCRIPT);
-    let rt = Runtime::sandbox();
-    let out = rt.run(&b);
-    assert_eq!(out.code(), Some(0), "\n{out}");
-    assert_eq!(
-        out.stdout, native.stdout,
-        "sandbox and native outputs differ:\nsandbox:\n{out}\nnative:\n{native}"
-    );
-    assert_clean(rt.root(), &b.id, b.path());
+    // Every backend this host can run: the same output as native.
+    let runtimes = std::iter::once(Runtime::sandbox()).chain(Runtime::sandbox_vm());
+    for rt in runtimes {
+        let b = bundle("dyn", SCRIPT);
+        let out = rt.run(&b);
+        let name = rt.name;
+        assert_eq!(out.code(), Some(0), "{name}:\n{out}");
+        assert_eq!(
+            out.stdout, native.stdout,
+            "{name} and native outputs differ:\n{name}:\n{out}\nnative:\n{native}"
+        );
+        assert_clean(rt.root(), &b.id, b.path());
+    }
 }

@@ -139,6 +139,7 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
             .unwrap_or_default(),
         hostname,
         process: process::translate(process)?,
+        // The backend (chosen by flag and annotation in `create`) decides.
         platform: Default::default(),
     })
 }

@@ -49,8 +49,8 @@ pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Create
         &bundle.sandbox.rootfs,
         bundle.sandbox.root_readonly,
     )?;
-    backend::select(&g.backend, &g.platform, &bundle.annotations())?;
-    bundle.sandbox.platform = backend::sentry_platform(&g.platform)?;
+    let backend = backend::select(&g.backend, &g.platform, &bundle.annotations())?;
+    bundle.sandbox.platform = backend.platform();
     if a.preserve_fds > 0 {
         warn!(
             "--preserve-fds {}: extra descriptors are not passed to the container yet",

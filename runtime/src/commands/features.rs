@@ -35,9 +35,22 @@ pub fn features() -> Value {
             "mountExtensions": {"idmap": {"enabled": false}}
         },
         "annotations": {
-            ANNOTATION: "sentry (default) | microvm (not yet supported)"
+            ANNOTATION: "sentry (default) | microvm"
+        },
+        // Our own extension: which backends this host can run, and why not.
+        "dev.sandbox.backends": {
+            "sentry": {"usable": true, "platform": "ptrace"},
+            "microvm": kvm_status()
         }
     })
+}
+
+/// Whether the microvm backend (KVM) works on this host.
+fn kvm_status() -> Value {
+    match sentry::platform::kvm::probe() {
+        Ok(()) => json!({"usable": true, "platform": "kvm"}),
+        Err(e) => json!({"usable": false, "platform": "kvm", "reason": e.to_string()}),
+    }
 }
 
 fn cap_name(c: u32) -> &'static str {

@@ -1,6 +1,6 @@
 //! Building a sandbox from its spec, and serving its control socket.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use crate::fs::host_fd::HostFd;
 use crate::fs::overlay::OverlayFs;
 use crate::fs::{dev, proc, synthetic, tmpfs::TmpFs};
 use crate::mm::{MemoryFile, MemoryManager, SharedMm};
+use crate::platform::kvm::KvmPlatform;
 use crate::platform::ptrace::PtracePlatform;
 use crate::platform::seccomp::SeccompPlatform;
 use crate::platform::{Platform, Regs};
@@ -41,6 +42,8 @@ pub struct Boot {
     binds: Vec<(String, Arc<HostInode>, bool)>,
     kernel: Option<Arc<Kernel>>,
     init: Option<Prepared>,
+    /// /dev/kvm, opened before the jail (kvm platform only).
+    kvm: Option<vmm::Kvm>,
 }
 
 fn clean_path(p: &str) -> String {
@@ -73,20 +76,39 @@ impl Boot {
                 binds.push((clean_path(&m.destination), inode, m.readonly));
             }
         }
+        let kvm = match spec.platform {
+            PlatformKind::Kvm => Some(crate::platform::kvm::open()?),
+            PlatformKind::Ptrace | PlatformKind::Seccomp => None,
+        };
         Ok(Boot {
             spec: spec.clone(),
             root,
             binds,
             kernel: None,
             init: None,
+            kvm,
         })
     }
 
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
-        let memfile = MemoryFile::global()?;
-        let platform: Box<dyn Platform> = match self.spec.platform {
-            PlatformKind::Ptrace => Box::new(PtracePlatform::new(memfile.fd())),
-            PlatformKind::Seccomp => Box::new(SeccompPlatform::new(memfile.fd())?),
+        let (memfile, platform): (_, Box<dyn Platform>) = match &self.kvm {
+            Some(kvm) => {
+                let slot = crate::platform::kvm::DEFAULT_SLOT_SIZE;
+                let memfile = MemoryFile::init_global(slot)?;
+                // SAFETY: the descriptor is open for the whole call (the
+                // memory file owns it); the VM keeps a duplicate of its own.
+                let fd = unsafe { BorrowedFd::borrow_raw(memfile.fd()) };
+                let vm = KvmPlatform::new(kvm, fd, slot)?;
+                (memfile, Box::new(vm))
+            }
+            None => {
+                let memfile = MemoryFile::global()?;
+                let platform: Box<dyn Platform> = match self.spec.platform {
+                    PlatformKind::Seccomp => Box::new(SeccompPlatform::new(memfile.fd())?),
+                    _ => Box::new(PtracePlatform::new(memfile.fd())),
+                };
+                (memfile, platform)
+            }
         };
         let (root_inode, root_fstype): (Arc<dyn Inode>, &str) = match self.spec.root_overlay {
             RootOverlay::None => (self.root.clone(), "rootfs"),
@@ -272,6 +294,9 @@ impl Boot {
                 break;
             }
             events::wait(seen, Some(deadline));
+        }
+        if let Some(stats) = k.platform.stats() {
+            tracing::info!("platform {}: {stats}", k.platform.name());
         }
         Ok(shell_status(status))
     }

@@ -17,6 +17,8 @@ const FILE_SIZE: u64 = 1 << 40;
 pub struct MemoryFile {
     fd: OwnedFd,
     base: *mut u8,
+    /// The file's size: no allocation goes beyond it.
+    size: u64,
     free: Mutex<FreeSpace>,
 }
 
@@ -36,6 +38,12 @@ struct FreeSpace {
 
 impl MemoryFile {
     pub fn new() -> Result<Arc<MemoryFile>, Error> {
+        Self::with_size(FILE_SIZE)
+    }
+
+    /// A memory file of `size` bytes (a multiple of the page size): the kvm
+    /// platform's guest can map only so much of it.
+    pub fn with_size(size: u64) -> Result<Arc<MemoryFile>, Error> {
         // SAFETY: memfd_create with a static NUL-terminated name.
         let fd = unsafe { libc::memfd_create(c"sandbox-memory".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
@@ -44,7 +52,7 @@ impl MemoryFile {
         // SAFETY: fd was just created and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: plain ftruncate on our own descriptor.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), FILE_SIZE as i64) } != 0 {
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), size as i64) } != 0 {
             return Err(Error::MemoryFile(std::io::Error::last_os_error()));
         }
         // SAFETY: a fresh shared mapping of the whole file; nothing else is
@@ -52,7 +60,7 @@ impl MemoryFile {
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                FILE_SIZE as usize,
+                size as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED | libc::MAP_NORESERVE,
                 fd.as_raw_fd(),
@@ -65,21 +73,39 @@ impl MemoryFile {
         Ok(Arc::new(MemoryFile {
             fd,
             base: base as *mut u8,
+            size,
             free: Mutex::new(FreeSpace::default()),
         }))
     }
 
-    /// The Sentry's one memory file, created by the first caller (boot,
-    /// before the jail; later callers, such as tmpfs, share it).
+    /// The Sentry's one memory file (the default size), created by the
+    /// first caller unless [`MemoryFile::init_global`] made it (boot, before
+    /// the jail); later callers, such as tmpfs, share it.
     pub fn global() -> Result<Arc<MemoryFile>, Error> {
+        Self::global_with(MemoryFile::new)
+    }
+
+    /// Creates the Sentry's one memory file with `size` bytes (the kvm
+    /// platform's memory slot); the existing one if there is one already.
+    pub fn init_global(size: u64) -> Result<Arc<MemoryFile>, Error> {
+        Self::global_with(|| MemoryFile::with_size(size))
+    }
+
+    fn global_with(
+        make: impl FnOnce() -> Result<Arc<MemoryFile>, Error>,
+    ) -> Result<Arc<MemoryFile>, Error> {
         static GLOBAL: Mutex<Option<Arc<MemoryFile>>> = Mutex::new(None);
         let mut g = GLOBAL.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = g.as_ref() {
             return Ok(f.clone());
         }
-        let f = MemoryFile::new()?;
+        let f = make()?;
         *g = Some(f.clone());
         Ok(f)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     pub fn fd(&self) -> RawFd {
@@ -104,7 +130,7 @@ impl MemoryFile {
             }
             None => {
                 let off = free.next;
-                if off.checked_add(len)? > FILE_SIZE {
+                if off.checked_add(len)? > self.size {
                     return None;
                 }
                 free.next += len;
@@ -215,7 +241,7 @@ impl Drop for MemoryFile {
     fn drop(&mut self) {
         // SAFETY: unmapping the mapping made in new(); nothing refers to it
         // once the last Arc is gone.
-        unsafe { libc::munmap(self.base as *mut libc::c_void, FILE_SIZE as usize) };
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.size as usize) };
     }
 }
 

@@ -5,6 +5,7 @@
 //! memory file) and a context that runs a thread's registers until the next
 //! trap. Everything else (exec, signals, fork, files) is the Sentry's.
 
+pub mod kvm;
 pub mod ptrace;
 pub mod seccomp;
 
@@ -56,6 +57,8 @@ pub enum PlatformError {
     Refused { op: &'static str, errno: i32 },
     #[error("{0}")]
     Other(String),
+    #[error("virtual machine: {0}")]
+    Vm(String),
 }
 
 /// Interrupts a context from another thread: the running `run` returns
@@ -104,6 +107,11 @@ pub trait Platform: Send + Sync {
     /// Creates an empty address space with one thread, on the calling thread.
     fn new_context(&self) -> Result<Box<dyn Context>, PlatformError>;
     fn name(&self) -> &'static str;
+    /// Counters worth a log line when the sandbox ends (the kvm platform's
+    /// exits), if the platform keeps any.
+    fn stats(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Lowest address the application may map.

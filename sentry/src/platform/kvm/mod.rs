@@ -1,0 +1,186 @@
+//! The kvm platform: each application thread runs in guest user mode of the
+//! sandbox's KVM virtual machine (the `vmm` crate). An application address
+//! space is a set of guest page tables over the memory file; a thread is a
+//! vCPU, run by the Sentry thread that serves it. Every system call and
+//! fault leaves the guest through the guest kernel's one-instruction entries
+//! and comes back here as a [`Trap`], exactly as on the ptrace platform.
+//!
+//! The workload's code never runs as a host process: a bug in the Sentry
+//! that let it "pass a system call through" would find no host thread of
+//! the workload to run it on.
+
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+
+use vmm::{AddressSpace, Exit, Vcpu, Vm};
+
+use super::{
+    Context, Fault, FpRegs, Interrupter, Platform, PlatformError, Prot, Regs, ThreadSeed, Trap,
+};
+
+/// How much of the memory file the VM can map: the guest's physical
+/// memory. KVM keeps per-page metadata for the whole slot (8 bytes a page
+/// with shadow paging), so it is bounded rather than the file's full 1 TiB
+/// of address space; the Sentry's allocator refuses memory beyond it.
+pub const DEFAULT_SLOT_SIZE: u64 = 8 << 30;
+
+/// Checks that KVM is usable here (for `sandbox features` and `create`).
+pub fn probe() -> Result<(), PlatformError> {
+    vmm::probe().map_err(PlatformError::from)
+}
+
+/// Opens /dev/kvm; call before the jail, which takes the device away.
+pub fn open() -> Result<vmm::Kvm, PlatformError> {
+    vmm::open_kvm().map_err(PlatformError::from)
+}
+
+impl From<vmm::Error> for PlatformError {
+    fn from(e: vmm::Error) -> PlatformError {
+        PlatformError::Vm(e.to_string())
+    }
+}
+
+pub struct KvmPlatform {
+    vm: Vm,
+}
+
+impl KvmPlatform {
+    /// Creates the sandbox's VM over the first `slot` bytes of the memory
+    /// file `memfd`.
+    pub fn new(
+        kvm: &vmm::Kvm,
+        memfd: BorrowedFd<'_>,
+        slot: u64,
+    ) -> Result<KvmPlatform, PlatformError> {
+        Ok(KvmPlatform {
+            vm: Vm::new(kvm, memfd, slot)?,
+        })
+    }
+}
+
+impl Platform for KvmPlatform {
+    fn new_context(&self) -> Result<Box<dyn Context>, PlatformError> {
+        let space = self.vm.new_address_space()?;
+        let vcpu = self.vm.new_vcpu(space)?;
+        Ok(Box::new(KvmContext {
+            vm: self.vm.clone(),
+            vcpu,
+        }))
+    }
+
+    fn name(&self) -> &'static str {
+        "kvm"
+    }
+
+    fn stats(&self) -> Option<String> {
+        let s = self.vm.stats();
+        Some(format!(
+            "guest exits: syscalls={} faults={} interrupts={} kvm_run_returns={}",
+            s.syscalls, s.faults, s.interrupts, s.exits
+        ))
+    }
+}
+
+/// One application thread: a vCPU in its process's address space.
+pub struct KvmContext {
+    vm: Vm,
+    vcpu: Vcpu,
+}
+
+struct KvmInterrupter(Arc<vmm::Kick>);
+
+impl Interrupter for KvmInterrupter {
+    fn interrupt(&self) {
+        self.0.interrupt();
+    }
+}
+
+impl KvmContext {
+    fn space(&self) -> &Arc<AddressSpace> {
+        self.vcpu.space()
+    }
+
+    /// Makes a change that may have removed or narrowed translations take
+    /// effect before the call that made it returns (munmap, mprotect, a
+    /// MAP_FIXED over an old mapping): KVM and this vCPU forget the old
+    /// translations now, not at the next entry.
+    fn settle(&mut self) -> Result<(), PlatformError> {
+        self.vcpu.flush().map_err(PlatformError::from)
+    }
+}
+
+impl Context for KvmContext {
+    fn map(&mut self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<(), PlatformError> {
+        self.space().map(addr, len, prot, offset)?;
+        self.settle()
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
+        self.space().unmap(addr, len)?;
+        self.settle()
+    }
+
+    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
+        self.space().protect(addr, len, prot)?;
+        self.settle()
+    }
+
+    fn unmap_all(&mut self) -> Result<(), PlatformError> {
+        self.space().unmap_all();
+        self.settle()
+    }
+
+    fn run(&mut self, regs: &mut Regs) -> Result<Trap, PlatformError> {
+        Ok(match self.vcpu.run(regs)? {
+            Exit::Syscall => Trap::Syscall,
+            Exit::Interrupted => Trap::Interrupted,
+            Exit::Fault(s) => Trap::Fault(Fault {
+                signo: s.signo,
+                code: s.code,
+                addr: s.addr,
+            }),
+        })
+    }
+
+    fn fp_regs(&mut self) -> Result<FpRegs, PlatformError> {
+        Ok(self.vcpu.fp_regs()?)
+    }
+
+    fn set_fp_regs(&mut self, fp: &FpRegs) -> Result<(), PlatformError> {
+        Ok(self.vcpu.set_fp_regs(fp)?)
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        Arc::new(KvmInterrupter(self.vcpu.kick()))
+    }
+
+    /// No host process runs the workload: its CPU time is the Sentry
+    /// thread's (KVM_RUN runs on it), and `ps` has no pid to show.
+    fn host_pid(&self) -> i32 {
+        0
+    }
+
+    fn spawn_thread(&mut self) -> Result<Box<dyn ThreadSeed>, PlatformError> {
+        Ok(Box::new(KvmThreadSeed {
+            vm: self.vm.clone(),
+            space: self.space().clone(),
+            fp: self.vcpu.fp_regs()?,
+        }))
+    }
+}
+
+/// A thread to be: the vCPU is made by the Sentry thread that will run it.
+struct KvmThreadSeed {
+    vm: Vm,
+    space: Arc<AddressSpace>,
+    /// The creating thread's FPU state, which a new thread inherits.
+    fp: FpRegs,
+}
+
+impl ThreadSeed for KvmThreadSeed {
+    fn attach(self: Box<Self>) -> Result<Box<dyn Context>, PlatformError> {
+        let vcpu = self.vm.new_vcpu(self.space)?;
+        vcpu.set_fp_regs(&self.fp)?;
+        Ok(Box::new(KvmContext { vm: self.vm, vcpu }))
+    }
+}
