@@ -3,7 +3,8 @@
 # named as an argument, e.g. `tests/docker/run.sh runc sandbox`. runc is the
 # control: if it fails, the harness is wrong, not the sandbox.
 #
-# As root. It registers `sandbox` (SANDBOX_BIN, default target/debug/sandbox)
+# As root. It registers `sandbox` and `sandbox-vm` (runtimeArgs
+# --backend=microvm; SANDBOX_BIN, default target/debug/sandbox)
 # in /etc/docker/daemon.json, merged into what is there, with iptables off
 # and no bridge; starts dockerd (unless one is running: then it only reloads
 # its configuration); imports a busybox image built from busybox-static; runs
@@ -29,7 +30,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 for rt in "${runtimes[@]}"; do
-    if [ "$rt" = sandbox ] && [ ! -x "$SANDBOX_BIN" ]; then
+    if [ "$rt" != runc ] && [ ! -x "$SANDBOX_BIN" ]; then
         echo "tests/docker/run.sh: $SANDBOX_BIN is missing (cargo build -p sandbox-runtime)" >&2
         exit 2
     fi
@@ -118,10 +119,11 @@ else
 fi
 jq --arg path "$SANDBOX_BIN" \
     '. + {"iptables": false, "bridge": "none"}
-     | .runtimes = ((.runtimes // {}) + {"sandbox": {"path": $path}})' \
+     | .runtimes = ((.runtimes // {}) + {"sandbox": {"path": $path},
+         "sandbox-vm": {"path": $path, "runtimeArgs": ["--backend=microvm"]}})' \
     "$cfg_saved" >"$work/daemon.json"
 cp "$work/daemon.json" "$CFG"
-log "registered sandbox=$SANDBOX_BIN in $CFG"
+log "registered sandbox and sandbox-vm (--backend=microvm) = $SANDBOX_BIN in $CFG"
 
 # --- dockerd ---------------------------------------------------------------
 if docker info >/dev/null 2>&1; then
