@@ -32,8 +32,22 @@ fn check_exec(rt: &Runtime) {
         .spawn()
         .expect("spawn exec");
     let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut stdout, &mut first).expect("the process starts");
+    // Read on another thread, so a process that never prints fails the
+    // test after a while instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = [0u8; 6];
+        let r = std::io::Read::read_exact(&mut stdout, &mut first).map(|_| first);
+        let _ = tx.send((r, stdout));
+    });
+    let (first, mut stdout) = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok((Ok(first), stdout)) => (first, stdout),
+        Ok((Err(e), _)) => panic!("reading the exec'd process's first line: {e}"),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("the exec'd process printed nothing for 20 s");
+        }
+    };
     assert_eq!(&first, b"ready\n");
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal exec");
