@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::errno::{Errno, SysResult};
@@ -39,8 +40,15 @@ fn registry() -> std::sync::MutexGuard<'static, HashMap<Key, Weak<HostCache>>> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
+/// How many caches exist: every host read and write asks, and almost
+/// always none does, so that answer costs one atomic load.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
 /// The cache of the host file `key`, if it is mapped shared now.
 pub fn lookup(key: Key) -> Option<Arc<HostCache>> {
+    if LIVE.load(Ordering::Acquire) == 0 {
+        return None;
+    }
     let weak = registry().get(&key).cloned();
     // Upgraded (and possibly dropped) outside the registry's lock: the
     // last drop takes that lock again.
@@ -63,6 +71,7 @@ pub fn get_or_create(key: Key, fd: &Arc<OwnedFd>, writable: bool) -> SysResult<A
                     writer: Mutex::new(None),
                 });
                 reg.insert(key, Arc::downgrade(&c));
+                LIVE.fetch_add(1, Ordering::AcqRel);
                 c
             }
         }
@@ -126,6 +135,7 @@ impl Mappable for HostCache {
 
 impl Drop for HostCache {
     fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::AcqRel);
         if let Err(e) = self.write_back() {
             tracing::warn!("writing a shared mapping back to its host file failed: {e:?}");
         }
