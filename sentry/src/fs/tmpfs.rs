@@ -243,6 +243,16 @@ impl TmpInode {
         Ok(())
     }
 
+    /// `other` as an inode of this same tmpfs (rename, link and exchange
+    /// never cross file systems: EXDEV).
+    fn same_fs<'a>(&self, other: &'a dyn Inode) -> SysResult<&'a TmpInode> {
+        other
+            .as_any()
+            .downcast_ref::<TmpInode>()
+            .filter(|o| Arc::ptr_eq(&o.fs, &self.fs))
+            .ok_or(Errno(libc::EXDEV))
+    }
+
     fn touch(&self) {
         let t = now();
         let mut m = lock(&self.meta);
@@ -468,13 +478,7 @@ impl Inode for TmpInode {
     }
 
     fn rename(&self, old: &str, new_dir: &dyn Inode, new: &str) -> SysResult<()> {
-        let to = new_dir
-            .as_any()
-            .downcast_ref::<TmpInode>()
-            .ok_or(Errno(libc::EXDEV))?;
-        if !Arc::ptr_eq(&to.fs, &self.fs) {
-            return err(libc::EXDEV);
-        }
+        let to = self.same_fs(new_dir)?;
         let moving = self.lookup(old)?;
         if let Ok(existing) = to.lookup(new) {
             if Arc::ptr_eq(&existing, &moving) {
@@ -497,13 +501,7 @@ impl Inode for TmpInode {
     }
 
     fn link(&self, name: &str, target: &Arc<dyn Inode>) -> SysResult<()> {
-        let t = target
-            .as_any()
-            .downcast_ref::<TmpInode>()
-            .ok_or(Errno(libc::EXDEV))?;
-        if !Arc::ptr_eq(&t.fs, &self.fs) {
-            return err(libc::EXDEV);
-        }
+        let t = self.same_fs(&**target)?;
         // A file whose last link is gone cannot get a new one, unless it
         // is an O_TMPFILE file made linkable.
         if lock(&t.meta).nlink == 0 && !t.linkable.swap(false, Ordering::Relaxed) {
@@ -532,13 +530,7 @@ impl Inode for TmpInode {
     }
 
     fn exchange(&self, old: &str, new_dir: &dyn Inode, new: &str) -> SysResult<()> {
-        let to = new_dir
-            .as_any()
-            .downcast_ref::<TmpInode>()
-            .ok_or(Errno(libc::EXDEV))?;
-        if !Arc::ptr_eq(&to.fs, &self.fs) {
-            return err(libc::EXDEV);
-        }
+        let to = self.same_fs(new_dir)?;
         let a = self.lookup(old)?;
         let b = to.lookup(new)?;
         if std::ptr::eq(self, to) {
