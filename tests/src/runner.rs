@@ -203,6 +203,25 @@ pub struct Runtime {
     global: Vec<String>,
 }
 
+/// A test that ends early (a panic, a timeout) may leave containers in the
+/// runtime's state directory: force-delete every one of them, so that no
+/// workload outlives the test that started it.
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.root()) else {
+            return;
+        };
+        let t = Duration::from_secs(10);
+        for e in entries.flatten() {
+            if !e.path().join("state.json").exists() {
+                continue; // not a container (runc and sandbox keep one directory each)
+            }
+            let id = e.file_name().to_string_lossy().into_owned();
+            run_quietly(self.command(&["delete", "--force", &id]), t);
+        }
+    }
+}
+
 impl Runtime {
     /// The binary under test: `$SANDBOX_BIN`, else `<workspace>/target/debug/sandbox`
     /// (`$CARGO_TARGET_DIR/debug/sandbox` when that is set). Building it is
