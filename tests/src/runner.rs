@@ -287,6 +287,12 @@ impl Runtime {
         }
     }
 
+    /// Runs every later command on `platform` (`--platform`), whatever
+    /// `$SANDBOX_PLATFORM` says.
+    pub fn set_platform(&mut self, platform: &str) {
+        self.platform = Some(platform.to_owned());
+    }
+
     /// The state directory given as `--root`.
     pub fn root(&self) -> &Path {
         self.root.path()
