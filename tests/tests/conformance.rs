@@ -30,7 +30,7 @@ use sandbox_tests::{
 /// The areas, most fundamental first.
 const AREAS: &[&str] = &[
     "files", "process", "signals", "memory", "pipes", "threads", "time", "identity", "events",
-    "sockets", "timers", "ipc", "procfs", "inotify",
+    "sockets", "timers", "ipc", "procfs", "inotify", "devices",
 ];
 
 /// The sandbox's platforms (`sandbox --platform`): every one this host can
@@ -323,18 +323,27 @@ fn bundle(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Bundle {
     b
 }
 
+/// The native control's /dev, made the way runc makes a container's.
+const NATIVE_DEV: &str = "mount -t tmpfs -o mode=755,size=65536k tmpfs /dev && \
+    mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 && \
+    mknod -m 666 /dev/full c 1 7 && mknod -m 666 /dev/random c 1 8 && \
+    mknod -m 666 /dev/urandom c 1 9 && mknod -m 666 /dev/tty c 5 0 && \
+    mkdir -p /dev/pts /dev/shm && \
+    mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts && \
+    ln -s pts/ptmx /dev/ptmx && ln -s /proc/self/fd /dev/fd && \
+    ln -s /proc/self/fd/0 /dev/stdin && ln -s /proc/self/fd/1 /dev/stdout && \
+    ln -s /proc/self/fd/2 /dev/stderr && \
+    mount -t tmpfs -o mode=1777,size=65536k shm /dev/shm && \
+    mount -t sysfs sysfs /sys";
+
 fn run_native(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Run {
     let b = bundle(bins, libs, program);
-    // The mounts a container has beyond /proc: a tmpfs /dev/shm of the
-    // bundle's size and the host's /sys, so the control meets the same
-    // kinds of file system as the sandboxed run.
-    let cmd = native_command(
-        &b,
-        &format!(
-            "mkdir -p /dev/shm && mount -t tmpfs -o size=65536k shm /dev/shm && \
-             mount -t sysfs sysfs /sys && exec /bin/conf-{program}"
-        ),
-    );
+    // The mounts a container has beyond /proc: a /dev as runc makes it
+    // (a tmpfs with the usual device nodes, a new devpts instance, the
+    // standard symlinks), a tmpfs /dev/shm of the bundle's size and the
+    // host's /sys, so the control meets the same kinds of file system as
+    // the sandboxed run.
+    let cmd = native_command(&b, &format!("{NATIVE_DEV} && exec /bin/conf-{program}"));
     match run_bounded(cmd, PROGRAM_TIMEOUT) {
         Ok(out) => Run::parse(out, false),
         Err(out) => Run::parse(out, true),

@@ -5,6 +5,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use super::host_fd::HostFd;
+use super::pty::ctty::TtyDevice;
 use super::tmpfs::{TmpFs, TmpInode};
 use crate::errno::{err, SysResult};
 use crate::vfs::{Create, FileOps, FileType, Inode, OpenCtx, Stat};
@@ -73,6 +74,15 @@ impl FileOps for Device {
     fn seekable(&self) -> bool {
         true
     }
+    fn fixed_position(&self) -> bool {
+        true
+    }
+    fn maps_as_anonymous(&self) -> bool {
+        self.kind == Kind::Zero
+    }
+    fn mappable(&self, _writable: bool) -> SysResult<Arc<dyn crate::mm::Mappable>> {
+        err(libc::ENODEV)
+    }
     fn stat(&self) -> SysResult<Stat> {
         Inode::stat(self)
     }
@@ -81,7 +91,8 @@ impl FileOps for Device {
     }
 }
 
-/// The workload's terminal as a device node (/dev/console, /dev/tty, /dev/pts/0).
+/// The runtime's terminal as a device node (/dev/console, /dev/pts/0, and
+/// /dev/tty for the first process's session).
 struct Terminal {
     fd: Arc<HostFd>,
     dev: u64,
@@ -147,29 +158,17 @@ pub fn new_devfs(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
     let _ = root.symlink("stdout", "/proc/self/fd/1", c);
     let _ = root.symlink("stderr", "/proc/self/fd/2", c);
     let _ = root.symlink("ptmx", "pts/ptmx", c);
+    root.add_child("tty", Arc::new(TtyDevice { dev, ino: 110 }));
     if let Some(fd) = console {
-        let term: Arc<dyn Inode> = Arc::new(Terminal {
-            fd: fd.clone(),
-            dev,
-        });
-        root.add_child("console", term.clone());
-        root.add_child("tty", term);
+        root.add_child("console", terminal_node(fd, dev));
     }
     root
 }
 
-/// Builds /dev/pts: the console is pts 0.
-pub fn new_devpts(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
-    let root = TmpFs::new_root(Some(0), 0o755);
-    if let Some(fd) = console {
-        let dev = root.fs_id() as u64;
-        root.add_child(
-            "0",
-            Arc::new(Terminal {
-                fd: fd.clone(),
-                dev,
-            }),
-        );
-    }
-    root
+/// The runtime's terminal as a device node (/dev/console, /dev/pts/0).
+pub fn terminal_node(fd: &Arc<HostFd>, dev: u64) -> Arc<dyn Inode> {
+    Arc::new(Terminal {
+        fd: fd.clone(),
+        dev,
+    })
 }

@@ -13,6 +13,7 @@ pub mod inotify;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;
+pub mod pty;
 pub mod signalfd;
 pub mod synthetic;
 pub mod sysfs;

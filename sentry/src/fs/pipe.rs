@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::errno::{err, SysResult};
 use crate::kernel::events;
 use crate::kernel::process::lock;
-use crate::vfs::{FileOps, FileType, Stat};
+use crate::vfs::{FileOps, FileType, Inode, OpenCtx, Stat};
 
 const PIPE_BUF: usize = 4096;
 const DEFAULT_CAPACITY: usize = 65536;
@@ -95,6 +95,15 @@ pub fn new_pipe() -> (Arc<PipeEnd>, Arc<PipeEnd>) {
 }
 
 impl PipeEnd {
+    /// The pipe as a node /proc/PID/fd/N enters: opening it opens another
+    /// end of the same pipe, as Linux does for an anonymous pipe.
+    pub fn reopenable(&self) -> Arc<dyn Inode> {
+        super::fifo::register(PIPE_DEV, self.pipe.ino, &self.pipe);
+        Arc::new(PipeNode {
+            pipe: self.pipe.clone(),
+        })
+    }
+
     pub fn ino(&self) -> u64 {
         self.pipe.ino
     }
@@ -220,5 +229,38 @@ impl FileOps for PipeEnd {
         }
         drop(p);
         self.pipe.seq.bump();
+    }
+}
+
+/// An anonymous pipe reached through /proc/PID/fd/N (a FIFO: open goes
+/// through the FIFO rules to the registered pipe; `open` here serves
+/// callers that skip them).
+struct PipeNode {
+    pipe: Arc<Pipe>,
+}
+
+impl Inode for PipeNode {
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(Stat::synthetic(
+            PIPE_DEV,
+            self.pipe.ino,
+            FileType::Fifo,
+            0o600,
+            0,
+        ))
+    }
+    fn open(self: Arc<Self>, flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        let (read, write) = match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => (true, false),
+            libc::O_WRONLY => (false, true),
+            _ => (true, true),
+        };
+        Ok(self.pipe.open_end(read, write))
+    }
+    fn fs_id(&self) -> usize {
+        PIPE_DEV as usize
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }

@@ -143,7 +143,7 @@ impl Boot {
                 MountKind::Tmpfs { size, mode } => {
                     (TmpFs::new_root(*size, mode.unwrap_or(0o1777)), "tmpfs")
                 }
-                MountKind::Devpts => (dev::new_devpts(console.as_ref()), "devpts"),
+                MountKind::Devpts => (crate::fs::pty::new_devpts(console.as_ref()), "devpts"),
                 MountKind::Mqueue => (TmpFs::new_root(Some(0), 0o1777), "mqueue"),
                 MountKind::Bind { .. } => match binds.next() {
                     Some((_, inode, _)) => (inode as Arc<dyn Inode>, "bind"),
@@ -174,11 +174,16 @@ impl Boot {
             mounts.add(
                 "/dev/pts",
                 Mount {
-                    root: dev::new_devpts(console.as_ref()),
+                    root: crate::fs::pty::new_devpts(console.as_ref()),
                     readonly: false,
                     fstype: "devpts".into(),
                 },
             );
+        }
+        if let Some(fd) = &console {
+            // The container's first process (pid 1, its own session) is
+            // started on the runtime's terminal, its controlling terminal.
+            crate::fs::pty::ctty::set(1, dev::terminal_node(fd, 0));
         }
         let resolver = Resolver {
             mounts: &mounts,

@@ -307,6 +307,12 @@ pub fn lseek(t: &mut Task, a: Args) -> SysResult<u64> {
     if !f.ops.seekable() {
         return err(libc::ESPIPE);
     }
+    if f.ops.fixed_position() {
+        return match a[2] as i32 {
+            libc::SEEK_SET | libc::SEEK_CUR | libc::SEEK_END => Ok(0),
+            _ => err(libc::EINVAL),
+        };
+    }
     let off = a[1] as i64;
     let mut pos = lock(&f.pos);
     let base = match a[2] as i32 {

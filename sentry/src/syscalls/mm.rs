@@ -42,6 +42,12 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
     if shared && prot & libc::PROT_WRITE != 0 && !f.writable() {
         return err(libc::EACCES);
     }
+    if f.ops.maps_as_anonymous() {
+        return t
+            .mm
+            .lock()
+            .map_anon(&mut *t.ctx, addr, len, prot, fixed, shared, VmaKind::Anon);
+    }
     let st = f.ops.stat()?;
     if !f.ops.seekable() {
         return err(libc::ENODEV);

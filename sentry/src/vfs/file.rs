@@ -29,6 +29,15 @@ pub trait FileOps: Send + Sync {
     fn seekable(&self) -> bool {
         false
     }
+    /// lseek succeeds but the position stays 0 (Linux's memory devices:
+    /// /dev/null, /dev/zero, /dev/full, /dev/random).
+    fn fixed_position(&self) -> bool {
+        false
+    }
+    /// mmap of it is anonymous memory, private or shared (/dev/zero).
+    fn maps_as_anonymous(&self) -> bool {
+        false
+    }
     fn stat(&self) -> SysResult<Stat>;
     fn ioctl(&self, _task: &mut Task, _req: u64, _arg: u64) -> SysResult<u64> {
         err(libc::ENOTTY)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::system::{mount_id_of, mountinfo_text, mounts_text};
 use super::{current_pid, text, uptime_secs, HZ};
+use crate::fs::pipe::PipeEnd;
 use crate::fs::synthetic::{dir, file, link, magic_link};
 use crate::kernel::process::{lock, Process};
 use crate::vfs::{Inode, OpenCtx};
@@ -250,12 +251,20 @@ fn fd_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
             .into_iter()
             .map(|(fd, f)| {
                 let name = fd.to_string();
+                // An anonymous pipe has no inode in a file system, but
+                // opening its link opens the same pipe.
+                let inode = f.inode.clone().or_else(|| {
+                    f.ops
+                        .as_any()
+                        .and_then(|a| a.downcast_ref::<PipeEnd>())
+                        .map(PipeEnd::reopenable)
+                });
                 let node = magic_link(
                     dev,
                     "fdlink",
                     salt ^ (fd as u64) << 20,
                     f.path.clone(),
-                    f.inode.clone(),
+                    inode,
                 );
                 (name, node)
             })

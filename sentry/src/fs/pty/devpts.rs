@@ -1,0 +1,145 @@
+//! The container's devpts: `ptmx`, which makes a new pair, and one node
+//! per live pair (`N`, the slave), which goes when its master closes. Index
+//! 0 is the runtime's console when the container has a terminal.
+
+use std::any::Any;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, Weak};
+
+use super::{master::Master, slave::Slave, Pty};
+use crate::errno::{err, SysResult};
+use crate::fs::host_fd::HostFd;
+use crate::fs::tmpfs::{TmpFs, TmpInode};
+use crate::kernel::process::lock;
+use crate::vfs::{FileOps, FileType, Inode, OpenCtx, Stat};
+
+/// The pty group's id (the `gid=5` option Docker mounts devpts with).
+const TTY_GID: u32 = 5;
+
+pub struct DevPts {
+    root: Weak<TmpInode>,
+    /// Indexes in use (the console's 0 included).
+    used: Mutex<BTreeSet<u32>>,
+}
+
+impl DevPts {
+    /// A new pair with the lowest free index, its slave node in place.
+    fn allocate(self: &Arc<DevPts>, uid: u32) -> SysResult<Arc<Pty>> {
+        let root = self.root.upgrade().ok_or(crate::errno::Errno(libc::EIO))?;
+        let mut used = lock(&self.used);
+        let index = (0..).find(|i| !used.contains(i)).unwrap_or(0);
+        if used.len() >= 4096 {
+            return err(libc::ENOSPC); // Linux's default /proc/sys/kernel/pty/max
+        }
+        used.insert(index);
+        drop(used);
+        let pty = Pty::new(index, uid, root.fs_id() as u64, Arc::downgrade(self));
+        root.add_child(&index.to_string(), SlaveNode::new(pty.clone()));
+        Ok(pty)
+    }
+
+    pub(super) fn remove(&self, index: u32) {
+        if let Some(root) = self.root.upgrade() {
+            let _ = root.unlink(&index.to_string());
+        }
+        lock(&self.used).remove(&index);
+    }
+}
+
+/// Builds /dev/pts: `ptmx`, and the console as pts 0.
+pub fn new_devpts(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
+    let root = TmpFs::new_root(Some(0), 0o755);
+    let dev = root.fs_id() as u64;
+    let mut used = BTreeSet::new();
+    if let Some(fd) = console {
+        root.add_child("0", crate::fs::dev::terminal_node(fd, dev));
+        used.insert(0);
+    }
+    let devpts = Arc::new(DevPts {
+        root: Arc::downgrade(&root),
+        used: Mutex::new(used),
+    });
+    root.add_child("ptmx", Arc::new(PtmxNode { devpts, dev }));
+    root
+}
+
+/// /dev/pts/ptmx (5:2; /dev/ptmx links here): each open is a new master.
+struct PtmxNode {
+    devpts: Arc<DevPts>,
+    dev: u64,
+}
+
+impl Inode for PtmxNode {
+    fn stat(&self) -> SysResult<Stat> {
+        let mut s = Stat::synthetic(self.dev, 2, FileType::CharDevice, 0o666, 0);
+        s.rdev = super::makedev(5, 2);
+        Ok(s)
+    }
+    fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        let uid = crate::kernel::thread::current()
+            .map(|(p, _)| lock(&p.state).creds.euid)
+            .unwrap_or(0);
+        let pty = self.devpts.allocate(uid)?;
+        Ok(Arc::new(Master::new(pty)))
+    }
+    fn chmod(&self, _mode: u32) -> SysResult<()> {
+        Ok(())
+    }
+    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
+        Ok(())
+    }
+    fn fs_id(&self) -> usize {
+        self.dev as usize
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// /dev/pts/N: opens the slave of pair N.
+pub(super) struct SlaveNode {
+    pty: Arc<Pty>,
+}
+
+impl SlaveNode {
+    pub(super) fn new(pty: Arc<Pty>) -> Arc<SlaveNode> {
+        Arc::new(SlaveNode { pty })
+    }
+}
+
+impl Inode for SlaveNode {
+    fn fs_id(&self) -> usize {
+        self.pty.dev as usize
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        let mut s = Stat::synthetic(
+            self.pty.dev,
+            3 + self.pty.index as u64,
+            FileType::CharDevice,
+            0o620,
+            0,
+        );
+        s.uid = self.pty.uid;
+        s.gid = TTY_GID;
+        s.rdev = self.pty.rdev();
+        Ok(s)
+    }
+    fn open(self: Arc<Self>, flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        let slave = Slave::open(&self.pty)?;
+        if flags & libc::O_NOCTTY == 0 {
+            // A session leader without a terminal acquires the first one
+            // it opens, as on Linux.
+            let _ = super::ioctl::acquire(&self.pty, false);
+        }
+        Ok(slave)
+    }
+    fn chmod(&self, _mode: u32) -> SysResult<()> {
+        Ok(())
+    }
+    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
