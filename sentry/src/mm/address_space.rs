@@ -3,6 +3,7 @@
 //! platform's address space on every change.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::file_pages::Mappable;
@@ -583,6 +584,33 @@ impl MemoryManager {
             dst.copy_from_slice(&data[done..done + n]);
             done += n;
         })
+    }
+
+    /// Atomically replaces the aligned 32-bit word at `addr` with `new` if
+    /// it holds `old`; returns the value found. Atomic with respect to the
+    /// workload's own atomic instructions on the same word, as the kernel's
+    /// futex cmpxchg is (robust-list release races with lockers).
+    pub fn compare_exchange_u32(&self, addr: u64, old: u32, new: u32) -> SysResult<u32> {
+        if !addr.is_multiple_of(4) {
+            return err(libc::EINVAL);
+        }
+        let mut found = 0;
+        self.walk(
+            addr,
+            4,
+            libc::PROT_READ | libc::PROT_WRITE,
+            false,
+            |off, _| {
+                // SAFETY: walk yields a range of a backing this MM holds; an
+                // aligned address maps to an aligned file offset (both are
+                // page-granular), so the 4 bytes are one aligned atomic word.
+                let word = unsafe { &*(self.file.slice(off, 4).as_mut_ptr() as *const AtomicU32) };
+                found = match word.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(v) | Err(v) => v,
+                };
+            },
+        )?;
+        Ok(found)
     }
 
     /// Reads a NUL-terminated string of at most `max` bytes.
