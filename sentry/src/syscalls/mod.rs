@@ -20,7 +20,10 @@ mod signal;
 mod socket;
 mod sockmsg;
 mod statfs;
+mod sync;
 mod timers;
+mod utime;
+mod vectored;
 mod wait;
 mod xattr;
 
@@ -119,6 +122,17 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_umask => fs::umask(t, a),
         SYS_truncate => fs::truncate(t, a),
         SYS_utimensat => fs::utimensat(t, a),
+        SYS_utime => utime::utime(t, a),
+        SYS_utimes => utime::utimes(t, a),
+        SYS_futimesat => utime::futimesat(t, a),
+        SYS_preadv => vectored::preadv(t, a),
+        SYS_pwritev => vectored::pwritev(t, a),
+        SYS_preadv2 => vectored::preadv2(t, a),
+        SYS_pwritev2 => vectored::pwritev2(t, a),
+        SYS_sync => sync::sync(t),
+        SYS_syncfs => sync::syncfs(t, a),
+        SYS_sync_file_range => sync::sync_file_range(t, a),
+        SYS_fadvise64 => sync::fadvise64(t, a),
         SYS_statfs => self::statfs::statfs(t, a),
         SYS_fstatfs => self::statfs::fstatfs(t, a),
         SYS_setxattr => xattr::setxattr(t, xattr::By::Path { follow: true }, a),
