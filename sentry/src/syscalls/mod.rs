@@ -19,6 +19,7 @@ mod select;
 mod signal;
 mod socket;
 mod sockmsg;
+mod splice;
 mod statfs;
 mod sync;
 mod timers;
@@ -76,6 +77,9 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_ftruncate => file::ftruncate(t, a),
         SYS_getdents64 => file::getdents64(t, a),
         SYS_sendfile => file::sendfile(t, a),
+        SYS_splice => splice::splice(t, a),
+        SYS_tee => splice::tee(t, a),
+        SYS_vmsplice => splice::vmsplice(t, a),
         SYS_fallocate => file::fallocate(t, a),
         SYS_copy_file_range => file::copy_file_range(t, a),
         SYS_close_range => file::close_range(t, a),
