@@ -3,6 +3,7 @@
 //! without a handler returns ENOSYS and is logged at debug level: no call
 //! of the workload is ever passed through to the host.
 
+mod clone3;
 mod events;
 mod file;
 mod fs;
@@ -161,6 +162,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_fork => process::clone(t, SIGCHLD as u64, 0, 0, 0, 0),
         SYS_vfork => process::clone(t, (CLONE_VM | CLONE_VFORK | SIGCHLD) as u64, 0, 0, 0, 0),
         SYS_clone => process::clone(t, a[0], a[1], a[2], a[3], a[4]),
+        SYS_clone3 => clone3::clone3(t, a),
         SYS_execve => process::execve(t, a),
         SYS_exit => process::exit(t, a),
         SYS_exit_group => process::exit_group(t, a),
