@@ -12,6 +12,7 @@ mod ipc;
 mod locks;
 mod memfd;
 mod misc;
+mod mlock;
 mod mm;
 mod mqueue;
 mod process;
@@ -225,7 +226,11 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_mremap => mm::mremap(t, a),
         SYS_msync => mm::msync(t, a),
         SYS_mincore => mm::mincore(t, a),
-        SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall => Ok(0),
+        SYS_mlock => mlock::mlock(t, a),
+        SYS_mlock2 => mlock::mlock2(t, a),
+        SYS_munlock => mlock::munlock(t, a),
+        SYS_mlockall => mlock::mlockall(t, a),
+        SYS_munlockall => mlock::munlockall(t),
         SYS_uname => misc::uname(t, a),
         SYS_sethostname => misc::sethostname(t, a),
         SYS_clock_gettime => misc::clock_gettime(t, a),
