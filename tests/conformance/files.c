@@ -8,8 +8,10 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
+#include <utime.h>
 
 static char dir[64];
 
@@ -484,6 +486,107 @@ static void on_fs(const char *base, const char *tag) {
     EQ(tagged("getxattr-follows-symlink", tag), getxattr(p, "user.k", v, sizeof v), 5);
 }
 
+
+/* preadv/pwritev and the "2" variants with RWF_* flags. */
+static void vectored_io(void) {
+    const char *f = at("vec");
+    int fd = open(f, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    char a[4] = "abcd", b[4] = "efgh", ra[3] = {0}, rb[5] = {0};
+    struct iovec w[2] = {{a, 4}, {b, 4}};
+    EQ("pwritev-count", pwritev(fd, w, 2, 2), 8);
+    EQ("pwritev-keeps-position", lseek(fd, 0, SEEK_CUR), 0);
+    struct iovec r[2] = {{ra, 3}, {rb, 5}};
+    EQ("preadv-count", preadv(fd, r, 2, 2), 8);
+    CHECK("preadv-scatters", !memcmp(ra, "abc", 3) && !memcmp(rb, "defgh", 5), "got %.3s|%.5s", ra, rb);
+    EQ("preadv-at-eof-zero", preadv(fd, r, 2, 100), 0);
+    ERR("preadv-negative-offset-einval", preadv(fd, r, 2, -1), EINVAL);
+    ERR("pwritev-negative-offset-einval", pwritev(fd, w, 2, -5), EINVAL);
+    /* Offset -1: the file position, which then moves. */
+    lseek(fd, 2, SEEK_SET);
+    EQ("preadv2-offset-minus-one-count", preadv2(fd, r, 1, -1, 0), 3);
+    EQ("preadv2-offset-minus-one-moves-position", lseek(fd, 0, SEEK_CUR), 5);
+    ERR("preadv2-offset-minus-two-einval", preadv2(fd, r, 1, -2, 0), EINVAL);
+    ERR("preadv2-unknown-flag-eopnotsupp", preadv2(fd, r, 1, 0, 0x100000), EOPNOTSUPP);
+    ERR("pwritev2-unknown-flag-eopnotsupp", pwritev2(fd, w, 1, 0, 0x100000), EOPNOTSUPP);
+    EQ("preadv2-hipri", preadv2(fd, r, 1, 0, RWF_HIPRI), 3);
+    EQ("pwritev2-dsync", pwritev2(fd, w, 1, 0, RWF_DSYNC), 4);
+    /* RWF_APPEND writes at the end whatever the offset. */
+    EQ("pwritev2-append-count", pwritev2(fd, w, 1, 0, RWF_APPEND), 4);
+    struct stat st;
+    fstat(fd, &st);
+    EQ("pwritev2-append-at-end", st.st_size, 14);
+    char tail[4] = {0};
+    pread(fd, tail, 4, 10);
+    CHECK("pwritev2-append-content", !memcmp(tail, "abcd", 4), "got %.4s", tail);
+    lseek(fd, 0, SEEK_SET);
+    EQ("pwritev2-append-minus-one", pwritev2(fd, w, 1, -1, RWF_APPEND), 4);
+    EQ("pwritev2-append-minus-one-moves-position", lseek(fd, 0, SEEK_CUR), 18);
+    close(fd);
+    int p[2];
+    pipe(p);
+    ERR("preadv-pipe-espipe", preadv(p[0], r, 1, 0), ESPIPE);
+    ERR("preadv2-nowait-empty-pipe-eagain", preadv2(p[0], r, 1, -1, RWF_NOWAIT), EAGAIN);
+    write(p[1], "xyz", 3);
+    EQ("preadv2-minus-one-pipe", preadv2(p[0], r, 1, -1, 0), 3);
+    close(p[0]);
+    close(p[1]);
+    ERR("preadv-bad-fd-ebadf", preadv(-1, r, 1, 0), EBADF);
+}
+
+/* sync, syncfs, sync_file_range, posix_fadvise. */
+static void sync_calls(void) {
+    sync();
+    pass("sync-returns");
+    int fd = open(at("sync"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    write(fd, "data", 4);
+    OK("syncfs", syncfs(fd));
+    ERR("syncfs-bad-fd-ebadf", syncfs(-1), EBADF);
+    OK("sync-file-range", sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER));
+    ERR("sync-file-range-bad-flags-einval", sync_file_range(fd, 0, 0, 8), EINVAL);
+    ERR("sync-file-range-negative-einval", sync_file_range(fd, -1, 0, 0), EINVAL);
+    EQ("fadvise-sequential", posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL), 0);
+    EQ("fadvise-dontneed", posix_fadvise(fd, 0, 4, POSIX_FADV_DONTNEED), 0);
+    EQ("fadvise-bad-advice-einval", posix_fadvise(fd, 0, 0, 99), EINVAL);
+    EQ("fadvise-bad-fd-ebadf", posix_fadvise(-1, 0, 0, POSIX_FADV_NORMAL), EBADF);
+    int p[2];
+    pipe(p);
+    ERR("sync-file-range-pipe-espipe", sync_file_range(p[0], 0, 0, 0), ESPIPE);
+    EQ("fadvise-pipe-espipe", posix_fadvise(p[0], 0, 0, POSIX_FADV_NORMAL), ESPIPE);
+    close(p[0]);
+    close(p[1]);
+    close(fd);
+}
+
+/* utime, utimes, futimesat. */
+static void old_times(void) {
+    const char *f = at("times");
+    put("times", "t");
+    struct stat st;
+    struct utimbuf ub = {.actime = 1000, .modtime = 2000};
+    OK("utime", utime(f, &ub));
+    stat(f, &st);
+    CHECK("utime-sets-both", st.st_atime == 1000 && st.st_mtime == 2000, "atime %ld mtime %ld", (long)st.st_atime, (long)st.st_mtime);
+    struct timeval tv[2] = {{3000, 250000}, {4000, 500000}};
+    OK("utimes", utimes(f, tv));
+    stat(f, &st);
+    CHECK("utimes-microseconds", st.st_atim.tv_sec == 3000 && st.st_atim.tv_nsec == 250000000 && st.st_mtim.tv_sec == 4000 && st.st_mtim.tv_nsec == 500000000,
+          "atime %ld.%09ld mtime %ld.%09ld", (long)st.st_atim.tv_sec, st.st_atim.tv_nsec, (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    struct timeval bad[2] = {{1, 1000000}, {1, 0}};
+    ERR("utimes-bad-usec-einval", utimes(f, bad), EINVAL);
+    time_t before = time(NULL);
+    OK("utimes-null-now", utimes(f, NULL));
+    stat(f, &st);
+    CHECK("utimes-null-is-now", st.st_mtime >= before && st.st_mtime <= before + 5, "mtime %ld, now %ld", (long)st.st_mtime, (long)before);
+    int d = open(dir, O_RDONLY | O_DIRECTORY);
+    struct timeval tv2[2] = {{5000, 0}, {6000, 0}};
+    OK("futimesat", syscall(SYS_futimesat, d, "times", tv2));
+    stat(f, &st);
+    EQ("futimesat-sets-mtime", st.st_mtime, 6000);
+    ERR("futimesat-missing-enoent", syscall(SYS_futimesat, d, "none", tv2), ENOENT);
+    close(d);
+    ERR("utime-missing-enoent", utime(at("none"), &ub), ENOENT);
+}
+
 /* The same semantics on the root file system (/tmp) and on a tmpfs. */
 static void file_systems(void) {
     on_fs(dir, "rootfs");
@@ -515,5 +618,8 @@ static void checks(void) {
     offsets_io();
     descriptors();
     copies();
+    vectored_io();
+    sync_calls();
+    old_times();
     file_systems();
 }

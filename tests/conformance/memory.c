@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #define PG 4096L
 
@@ -320,6 +321,62 @@ static void maps_checks(void) {
     munmap(p, 3 * PG);
 }
 
+/* VmLck of /proc/self/status, in kB (-1 if missing). */
+static long vmlck_kb(void) {
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *v = strstr(buf, "VmLck:");
+    return v ? atol(v + 6) : -1;
+}
+
+/* mlock family: accounting and RLIMIT_MEMLOCK for an unprivileged caller. */
+static void mlock_checks(void) {
+    char *p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long before = vmlck_kb();
+    OK("mlock2", syscall(SYS_mlock2, p, 2 * PG, 0));
+    EQ("mlock-vmlck-counts", vmlck_kb() - before, 2 * PG / 1024);
+    OK("mlock2-onfault", syscall(SYS_mlock2, p + 2 * PG, PG, MLOCK_ONFAULT));
+    ERR("mlock2-bad-flags-einval", syscall(SYS_mlock2, p, PG, 2), EINVAL);
+    OK("mlock-unaligned-rounds", mlock(p + 4 * PG + 10, 10));
+    EQ("mlock-unaligned-vmlck", vmlck_kb() - before, 4 * PG / 1024);
+    OK("munlock-all-of-it", munlock(p, 8 * PG));
+    EQ("munlock-vmlck-back", vmlck_kb(), before);
+    munmap(p + 6 * PG, 2 * PG);
+    ERR("mlock-unmapped-enomem", mlock(p + 5 * PG, 2 * PG), ENOMEM);
+    ERR("munlock-unmapped-enomem", munlock(p + 6 * PG, PG), ENOMEM);
+    ERR("mlockall-zero-einval", mlockall(0), EINVAL);
+    ERR("mlockall-onfault-alone-einval", mlockall(MCL_ONFAULT), EINVAL);
+    ERR("mlockall-bad-flag-einval", mlockall(8), EINVAL);
+    OK("munlockall", munlockall());
+
+    /* Without privilege (CAP_IPC_LOCK goes with uid 0), RLIMIT_MEMLOCK binds. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = {4 * PG, 4 * PG};
+        setrlimit(RLIMIT_MEMLOCK, &rl);
+        if (setuid(65534) != 0) _exit(90);
+        check_failures = 0;
+        ERR("memlock-limit-enomem", mlock(p, 5 * PG), ENOMEM);
+        OK("memlock-within-limit", mlock(p, 3 * PG));
+        ERR("memlock-limit-counts-locked-enomem", mlock(p + 3 * PG, 2 * PG), ENOMEM);
+        OK("memlock-relock-is-free", mlock(p, 4 * PG));
+        OK("memlock-munlock", munlock(p, 4 * PG));
+        ERR("memlock-mlockall-enomem", mlockall(MCL_CURRENT), ENOMEM);
+        rl.rlim_cur = 0;
+        setrlimit(RLIMIT_MEMLOCK, &rl);
+        ERR("memlock-zero-limit-eperm", mlock(p, PG), EPERM);
+        _exit(check_failures ? 1 : 0);
+    }
+    int st;
+    EQ("memlock-child-status", wait_bounded(pid, &st, 3000) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+    munmap(p, 6 * PG);
+}
+
 static void checks(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -336,4 +393,5 @@ static void checks(void) {
     group("fork", fork_checks, 10000);
     group("brk", brk_checks, 10000);
     group("maps", maps_checks, 10000);
+    group("mlock", mlock_checks, 10000);
 }

@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 
 static void basic_checks(void) {
@@ -220,10 +222,104 @@ static void poll_checks(void) {
     EQ("poll-nval", (poll(pf, 1, 0), pf[0].revents), POLLNVAL);
 }
 
+/* splice, tee and vmsplice between pipes, files and sockets. */
+static void splice_checks(void) {
+    char path[] = "/tmp/splice-XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    write(fd, "0123456789", 10);
+    int p[2], q[2];
+    pipe(p);
+    pipe(q);
+    char buf[32] = {0};
+
+    /* File to pipe at an offset: the offset moves, the file position not. */
+    loff_t off = 2;
+    EQ("splice-file-to-pipe", splice(fd, &off, p[1], NULL, 5, 0), 5);
+    EQ("splice-offset-advanced", off, 7);
+    EQ("splice-file-position-kept", lseek(fd, 0, SEEK_CUR), 10);
+    EQ("splice-data-in-pipe", read(p[0], buf, sizeof buf), 5);
+    CHECK("splice-data-bytes", !memcmp(buf, "23456", 5), "got %.5s", buf);
+
+    /* File position used (and moved) without an offset. */
+    lseek(fd, 8, SEEK_SET);
+    EQ("splice-file-pos-to-pipe", splice(fd, NULL, p[1], NULL, 100, 0), 2);
+    EQ("splice-file-pos-moved", lseek(fd, 0, SEEK_CUR), 10);
+    read(p[0], buf, sizeof buf);
+    EQ("splice-at-eof-zero", splice(fd, NULL, p[1], NULL, 100, 0), 0);
+
+    /* Pipe to file. */
+    write(p[1], "abc", 3);
+    off = 20;
+    EQ("splice-pipe-to-file", splice(p[0], NULL, fd, &off, 10, 0), 3);
+    memset(buf, 0, sizeof buf);
+    pread(fd, buf, 3, 20);
+    CHECK("splice-pipe-to-file-data", !memcmp(buf, "abc", 3), "got %.3s", buf);
+
+    /* Pipe to pipe. */
+    write(p[1], "xyz", 3);
+    EQ("splice-pipe-to-pipe", splice(p[0], NULL, q[1], NULL, 10, 0), 3);
+    memset(buf, 0, sizeof buf);
+    EQ("splice-pipe-to-pipe-read", read(q[0], buf, sizeof buf), 3);
+
+    /* Errors. */
+    loff_t o2 = 0;
+    ERR("splice-offset-on-pipe-espipe", splice(p[0], &o2, fd, NULL, 1, 0), ESPIPE);
+    ERR("splice-no-pipe-einval", splice(fd, NULL, fd, NULL, 1, 0), EINVAL);
+    ERR("splice-same-pipe-einval", splice(p[0], NULL, p[1], NULL, 1, 0), EINVAL);
+    ERR("splice-bad-flags-einval", splice(p[0], NULL, q[1], NULL, 1, 0x100), EINVAL);
+    ERR("splice-bad-fd-ebadf", splice(-1, NULL, p[1], NULL, 1, 0), EBADF);
+    ERR("splice-write-end-as-input-ebadf", splice(p[1], NULL, q[1], NULL, 1, 0), EBADF);
+    ERR("splice-nonblock-empty-eagain", splice(p[0], NULL, q[1], NULL, 1, SPLICE_F_NONBLOCK), EAGAIN);
+    EQ("splice-zero-length", splice(p[0], NULL, q[1], NULL, 0, 0), 0);
+
+    /* Socket to pipe and pipe to socket. */
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    write(sv[0], "sock", 4);
+    EQ("splice-socket-to-pipe", splice(sv[1], NULL, p[1], NULL, 16, 0), 4);
+    EQ("splice-pipe-to-socket", splice(p[0], NULL, sv[1], NULL, 16, 0), 4);
+    memset(buf, 0, sizeof buf);
+    EQ("splice-socket-roundtrip", read(sv[0], buf, sizeof buf), 4);
+    CHECK("splice-socket-roundtrip-data", !memcmp(buf, "sock", 4), "got %.4s", buf);
+
+    /* tee duplicates without consuming. */
+    write(p[1], "teed", 4);
+    EQ("tee-count", tee(p[0], q[1], 100, 0), 4);
+    memset(buf, 0, sizeof buf);
+    EQ("tee-source-kept", read(p[0], buf, sizeof buf), 4);
+    memset(buf, 0, sizeof buf);
+    EQ("tee-copy-read", read(q[0], buf, sizeof buf), 4);
+    CHECK("tee-copy-data", !memcmp(buf, "teed", 4), "got %.4s", buf);
+    ERR("tee-nonblock-empty-eagain", tee(p[0], q[1], 10, SPLICE_F_NONBLOCK), EAGAIN);
+    ERR("tee-same-pipe-einval", tee(p[0], p[1], 10, 0), EINVAL);
+    ERR("tee-file-einval", tee(fd, q[1], 10, 0), EINVAL);
+
+    /* vmsplice both ways. */
+    char v1[] = "vm", v2[] = "splice";
+    struct iovec iv[2] = {{v1, 2}, {v2, 6}};
+    EQ("vmsplice-to-pipe", vmsplice(p[1], iv, 2, 0), 8);
+    char r1[3] = {0}, r2[6] = {0};
+    struct iovec ir[2] = {{r1, 3}, {r2, 5}};
+    EQ("vmsplice-from-pipe", vmsplice(p[0], ir, 2, 0), 8);
+    CHECK("vmsplice-data", !memcmp(r1, "vms", 3) && !memcmp(r2, "plice", 5), "got %.3s|%.5s", r1, r2);
+    ERR("vmsplice-file-ebadf", vmsplice(fd, iv, 1, 0), EBADF);
+    ERR("vmsplice-bad-flags-einval", vmsplice(p[1], iv, 1, 0x100), EINVAL);
+
+    /* Into a pipe with no reader: EPIPE (SIGPIPE ignored here). */
+    signal(SIGPIPE, SIG_IGN);
+    close(q[0]);
+    write(p[1], "z", 1);
+    ERR("splice-no-reader-epipe", splice(p[0], NULL, q[1], NULL, 1, 0), EPIPE);
+    EQ("splice-no-reader-data-kept", read(p[0], buf, 1), 1);
+    close(fd);
+}
+
 static void checks(void) {
     group("basic", basic_checks, 10000);
     group("capacity", capacity_checks, 10000);
     group("atomic", atomic_checks, 20000);
     group("epipe", epipe_checks, 10000);
     group("poll", poll_checks, 10000);
+    group("splice", splice_checks, 10000);
 }

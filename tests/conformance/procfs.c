@@ -3,6 +3,7 @@
  * return (proc(5), sysfs(5), statfs(2)). Every figure must agree with
  * the process's own state: pids, threads, descriptors, limits, mounts. */
 #include "check.h"
+#include <sys/mman.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -354,9 +355,56 @@ static void system_files(void) {
     CHECK("sys-vm-overcommit", oc[0] >= '0' && oc[0] <= '2' && oc[1] == '\n', "overcommit_memory %s", oc);
 }
 
+/* Another process's memory: its maps, status, statm and smaps_rollup. */
+static void other_process_memory(void) {
+    int p[2];
+    pipe(p);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Guard pages around it keep Linux from merging it with a neighbour. */
+        char *g = mmap(NULL, 5 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *m = g + 4096;
+        mprotect(m, 3 * 4096, PROT_READ | PROT_WRITE);
+        memset(m, 1, 3 * 4096);
+        mlock(m, 4096);
+        write(p[1], &m, sizeof m);
+        for (;;) sleep_ms(100);
+    }
+    char *m = NULL;
+    read(p[0], &m, sizeof m);
+    char path[64], want[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    /* (mlock split the mapping after its first page.) */
+    snprintf(want, sizeof want, "\n%lx-%lx rw-p", (unsigned long)m, (unsigned long)m + 4096);
+    const char *maps = slurp(path);
+    CHECK("other-maps-has-mapping", strstr(maps, want) != NULL, "no \"%s\" in %zu bytes", want, slurped);
+    CHECK("other-maps-has-stack", strstr(maps, "[stack]") != NULL, "no [stack] line");
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    const char *s = slurp(path);
+    CHECK("other-status-vmsize", field(s, "VmSize") > 12, "VmSize %ld", field(s, "VmSize"));
+    CHECK("other-status-vmrss", field(s, "VmRSS") > 0, "VmRSS %ld", field(s, "VmRSS"));
+    EQ("other-status-vmlck", field(s, "VmLck"), 4);
+    snprintf(path, sizeof path, "/proc/%d/statm", pid);
+    CHECK("other-statm-size", atol(slurp(path)) > 3, "statm %s", slurp(path));
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+    CHECK("other-smaps-rollup-rss", field(slurp(path), "Rss") > 0, "smaps_rollup %.80s", slurp(path));
+    /* A zombie has no memory: its maps read empty. */
+    kill(pid, SIGKILL);
+    siginfo_t si;
+    waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    slurp(path);
+    EQ("zombie-maps-empty", slurped, 0);
+    int st;
+    waitpid(pid, &st, 0);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void checks(void) {
     self_links();
     status_and_stat();
+    other_process_memory();
     descriptors();
     mounts();
     system_files();

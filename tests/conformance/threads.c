@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mman.h>
 
 static long futex(_Atomic int *uaddr, int op, int val, const struct timespec *ts, _Atomic int *uaddr2, int val3) {
     return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
@@ -287,9 +288,135 @@ static void signal_checks(void) {
     pthread_sigmask(SIG_UNBLOCK, &s, NULL);
 }
 
+/* A robust, process-shared mutex in a shared mapping, as glibc lays it out
+ * for lockers in different processes. */
+static pthread_mutex_t *shared_robust_mutex(void) {
+    pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(m, &ma);
+    return m;
+}
+
+/* Locks `m` for at most two seconds; the result of the lock. */
+static int lock_bounded(pthread_mutex_t *m) {
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    abs.tv_sec += 2;
+    return pthread_mutex_timedlock(m, &abs);
+}
+
+/* Takes the next locker's EOWNERDEAD, then proves the mutex usable again. */
+static void check_owner_died(const char *name, const char *again, pthread_mutex_t *m) {
+    int r = lock_bounded(m);
+    EQ(name, r, EOWNERDEAD);
+    if (r == EOWNERDEAD) {
+        pthread_mutex_consistent(m);
+        pthread_mutex_unlock(m);
+        int r2 = lock_bounded(m);
+        EQ(again, r2, 0);
+        if (r2 == 0) pthread_mutex_unlock(m);
+    } else {
+        fail(again, "not reached");
+    }
+}
+
+static _Atomic int robust_locked;
+static void *robust_lock_and_wait(void *arg) {
+    pthread_mutex_lock(arg);
+    robust_locked = 1;
+    for (;;) sleep_ms(100);
+    return NULL;
+}
+
+static void robust_checks(void) {
+    pthread_mutex_t *m = shared_robust_mutex();
+    CHECK("robust-shared-mapping", m != NULL, "mmap: %s", ename(errno));
+    if (!m) return;
+    int st;
+
+    /* Another process dies holding the lock (exit with nobody waiting). */
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_mutex_lock(m);
+        _exit(0);
+    }
+    wait_bounded(pid, &st, 3000);
+    check_owner_died("robust-process-exit-eownerdead", "robust-process-exit-consistent", m);
+
+    /* A waiter already blocked when the owner dies is woken. */
+    pid = fork();
+    if (pid == 0) {
+        pthread_mutex_lock(m);
+        sleep_ms(200);
+        _exit(0);
+    }
+    sleep_ms(50);
+    check_owner_died("robust-blocked-waiter-woken", "robust-blocked-waiter-consistent", m);
+    wait_bounded(pid, &st, 3000);
+
+    /* exit_group: a thread other than the exiting one holds the lock. */
+    pid = fork();
+    if (pid == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, robust_lock_and_wait, m);
+        while (!robust_locked) sleep_ms(5);
+        exit(0);
+    }
+    wait_bounded(pid, &st, 3000);
+    check_owner_died("robust-exit-group-eownerdead", "robust-exit-group-consistent", m);
+
+    /* A killed process releases its locks too. */
+    pid = fork();
+    if (pid == 0) {
+        pthread_mutex_lock(m);
+        for (;;) sleep_ms(100);
+    }
+    sleep_ms(50);
+    kill(pid, SIGKILL);
+    wait_bounded(pid, &st, 3000);
+    check_owner_died("robust-killed-eownerdead", "robust-killed-consistent", m);
+
+    /* execve releases the old image's locks (the new one has no list). */
+    pid = fork();
+    if (pid == 0) {
+        pthread_mutex_lock(m);
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    EQ("robust-exec-status", (wait_bounded(pid, &st, 3000) == pid && WIFEXITED(st)) ? WEXITSTATUS(st) : -1, 0);
+    check_owner_died("robust-exec-eownerdead", "robust-exec-consistent", m);
+
+    /* A list whose head points at unmapped memory is walked without harm. */
+    pid = fork();
+    if (pid == 0) {
+        syscall(SYS_set_robust_list, (void *)16, sizeof(struct robust_list_head));
+        _exit(7);
+    }
+    EQ("robust-bad-head-exit-status", (wait_bounded(pid, &st, 3000) == pid && WIFEXITED(st)) ? WEXITSTATUS(st) : -1, 7);
+
+    /* A list that loops on itself is walked a bounded number of times. */
+    pid = fork();
+    if (pid == 0) {
+        static struct robust_list_head head;
+        static struct robust_list loop;
+        loop.next = &loop;
+        head.list.next = &loop;
+        head.futex_offset = 8;
+        head.list_op_pending = NULL;
+        syscall(SYS_set_robust_list, &head, sizeof head);
+        _exit(8);
+    }
+    EQ("robust-looping-list-exit-status", (wait_bounded(pid, &st, 3000) == pid && WIFEXITED(st)) ? WEXITSTATUS(st) : -1, 8);
+}
+
 static void checks(void) {
     group("futex", futex_checks, 10000);
     group("pthread", pthread_checks, 10000);
     group("lifecycle", lifecycle_checks, 10000);
     group("signals", signal_checks, 10000);
+    group("robust", robust_checks, 15000);
 }

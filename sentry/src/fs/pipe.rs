@@ -112,6 +112,39 @@ impl PipeEnd {
         lock(&self.pipe.inner).capacity
     }
 
+    /// Whether both ends name the same pipe (splice and tee refuse that).
+    pub fn same_pipe(&self, other: &PipeEnd) -> bool {
+        Arc::ptr_eq(&self.pipe, &other.pipe)
+    }
+
+    /// How many bytes a write could add now (splice reads no more than
+    /// that from its source, so nothing read is ever left without a home).
+    pub fn free_space(&self) -> usize {
+        let p = lock(&self.pipe.inner);
+        p.capacity.saturating_sub(p.buf.len())
+    }
+
+    /// tee's read: copies queued bytes without consuming them; EAGAIN when
+    /// empty with writers, 0 at end of file.
+    pub fn peek(&self, buf: &mut [u8]) -> SysResult<usize> {
+        if !self.read {
+            return err(libc::EBADF);
+        }
+        let p = lock(&self.pipe.inner);
+        if p.buf.is_empty() {
+            return if p.writers == 0 {
+                Ok(0)
+            } else {
+                err(libc::EAGAIN)
+            };
+        }
+        let n = buf.len().min(p.buf.len());
+        for (dst, src) in buf.iter_mut().zip(p.buf.iter()) {
+            *dst = *src;
+        }
+        Ok(n)
+    }
+
     /// F_SETPIPE_SZ: rounds up to a power-of-two number of pages; EBUSY if
     /// the data already queued would not fit. Returns the new capacity.
     pub fn set_capacity(&self, want: usize) -> SysResult<usize> {

@@ -137,6 +137,16 @@ pub fn execve(
         }
     }
 
+    // The old image's robust mutexes are released before it goes, as
+    // Linux does at exec; the new image registers its own list.
+    let robust = t
+        .thread
+        .robust_list
+        .swap(0, std::sync::atomic::Ordering::Relaxed);
+    if robust != 0 {
+        super::futex::exit_robust_list(&t.mm, robust, t.tid);
+    }
+
     // A vfork child stops sharing its parent's memory.
     t.return_borrowed_mm()?;
 
@@ -166,10 +176,6 @@ pub fn execve(
     }
     t.altstack = (0, libc::SS_DISABLE, 0);
     t.clear_child_tid = 0;
-    // The new image registers its own robust list.
-    t.thread
-        .robust_list
-        .store(0, std::sync::atomic::Ordering::Relaxed);
     {
         let mut st = lock(&t.proc.state);
         // Linux names the process after the file name it was exec'd by.

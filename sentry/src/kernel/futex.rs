@@ -252,31 +252,30 @@ const ROBUST_LIST_LIMIT: usize = 2048;
 
 /// A dying thread's robust futexes (glibc's robust and process-shared
 /// mutexes): each lock it still holds is marked FUTEX_OWNER_DIED and one
-/// waiter is woken, who then gets EOWNERDEAD. Bad pointers end the walk.
+/// waiter is woken, who then gets EOWNERDEAD. Called at thread exit (every
+/// thread of an exit_group or a fatal signal goes through it) and at execve.
+/// The list is the workload's: a bad pointer ends the walk, a loop ends
+/// after ROBUST_LIST_LIMIT entries, as on Linux.
 pub fn exit_robust_list(mm: &SharedMm, head: u64, tid: i32) {
+    // Bit 0 of an entry pointer marks a priority-inheritance futex.
+    let split = |raw: u64| (raw & !1, raw & 1 != 0);
     let Ok(first) = mm.read_u64(head) else { return };
-    let Ok(offset) = mm.read_u64(head + 8) else {
+    let Ok(offset) = mm.read_u64(head.wrapping_add(8)) else {
         return;
     };
-    let pending = mm.read_u64(head + 16).unwrap_or(0);
-    let release = |entry: u64| {
-        let word = entry.wrapping_add(offset);
-        let Ok(val) = read_word(mm, word) else { return };
-        if val & FUTEX_TID_MASK != tid as u32 {
-            return;
-        }
-        let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-        if mm.write(word, &new.to_le_bytes()).is_ok() && val & FUTEX_WAITERS != 0 {
-            wake(mm, word, 1, u32::MAX);
-        }
+    let Ok(pending_raw) = mm.read_u64(head.wrapping_add(16)) else {
+        return;
     };
-    let mut entry = first;
+    let (pending, pending_pi) = split(pending_raw);
+    let mut entry = split(first);
     let mut seen = 0;
-    while entry != head && entry != 0 && seen < ROBUST_LIST_LIMIT {
-        let next = mm.read_u64(entry);
+    while entry.0 != head && seen < ROBUST_LIST_LIMIT {
+        // The next pointer is read before the entry's lock is released:
+        // once released, another thread may free the entry.
+        let next = mm.read_u64(entry.0).map(split);
         // The entry being locked or unlocked right now is done last.
-        if entry != pending {
-            release(entry);
+        if entry.0 != pending {
+            futex_death(mm, entry.0.wrapping_add(offset), tid, entry.1, false);
         }
         match next {
             Ok(n) => entry = n,
@@ -285,7 +284,43 @@ pub fn exit_robust_list(mm: &SharedMm, head: u64, tid: i32) {
         seen += 1;
     }
     if pending != 0 {
-        release(pending);
+        futex_death(mm, pending.wrapping_add(offset), tid, pending_pi, true);
+    }
+}
+
+/// Releases one robust futex word of a dead owner `tid`.
+fn futex_death(mm: &SharedMm, word: u64, tid: i32, pi: bool, pending: bool) {
+    if !word.is_multiple_of(4) {
+        return;
+    }
+    let Ok(mut val) = read_word(mm, word) else {
+        return;
+    };
+    // The owner died between releasing the lock and waking a waiter
+    // (list_op_pending still names it): wake one so the lock is not lost.
+    if pending && !pi && val == 0 {
+        wake(mm, word, 1, u32::MAX);
+        return;
+    }
+    // A few attempts: the word changes only when a locker sets
+    // FUTEX_WAITERS; the workload cannot keep us looping.
+    for _ in 0..16 {
+        if val & FUTEX_TID_MASK != tid as u32 {
+            return;
+        }
+        let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+        match mm.compare_exchange_u32(word, val, new) {
+            Ok(found) if found == val => {
+                // PI futexes hand the lock over through FUTEX_LOCK_PI,
+                // which the Sentry does not implement (ENOSYS).
+                if !pi && val & FUTEX_WAITERS != 0 {
+                    wake(mm, word, 1, u32::MAX);
+                }
+                return;
+            }
+            Ok(found) => val = found,
+            Err(_) => return,
+        }
     }
 }
 

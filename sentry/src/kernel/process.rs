@@ -122,6 +122,9 @@ pub struct Process {
     /// How many forks are copying the address space now: the other
     /// threads stay out of application code meanwhile (kernel/freeze.rs).
     pub frozen: std::sync::atomic::AtomicU32,
+    /// The address space, for other processes' /proc/PID/{maps,status}:
+    /// weak, so a dead process's memory is not kept alive by /proc.
+    pub mm: Mutex<std::sync::Weak<crate::mm::SharedMm>>,
 }
 
 impl Process {
@@ -143,6 +146,7 @@ impl Process {
             group_exit: Mutex::new(None),
             timers: Mutex::new(Default::default()),
             frozen: std::sync::atomic::AtomicU32::new(0),
+            mm: Mutex::new(std::sync::Weak::new()),
         }))
     }
 
@@ -152,6 +156,11 @@ impl Process {
             t.wake();
         }
         super::events::notify();
+    }
+
+    /// The process's address space while it has one (not a zombie's).
+    pub fn mm(&self) -> Option<Arc<crate::mm::SharedMm>> {
+        lock(&self.mm).upgrade()
     }
 
     pub fn threads(&self) -> Vec<Arc<Thread>> {

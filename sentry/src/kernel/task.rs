@@ -73,6 +73,7 @@ impl Task {
         }
         lock(&proc.threads).push(thread.clone());
         lock(&kernel.tids).insert(tid, proc.pid);
+        *lock(&proc.mm) = Arc::downgrade(&mm);
         Task {
             kernel,
             proc,
@@ -108,6 +109,7 @@ impl Task {
         self.mm = Arc::new(SharedMm::new(MemoryManager::new(
             self.kernel.memfile.clone(),
         )));
+        *lock(&self.proc.mm) = Arc::downgrade(&self.mm);
         self.borrowed_mm = false;
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! platform's address space on every change.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::file_pages::Mappable;
@@ -54,6 +55,9 @@ pub struct Vma {
     /// end of the mapped file: touching them is SIGBUS (or, for a shared
     /// mapping of a file that has grown since, maps them then).
     pub(super) mapped_end: u64,
+    /// mlock'd (accounting only: the Sentry never swaps application
+    /// memory out); not inherited across fork, as on Linux.
+    pub locked: bool,
 }
 
 impl Vma {
@@ -295,6 +299,7 @@ impl MemoryManager {
             kind,
             mem: Memory::Own { backing, off: 0 },
             mapped_end: start + len,
+            locked: false,
         };
         vma.map_into(ctx, start, start + len)?;
         self.vmas.insert(start, vma);
@@ -332,6 +337,7 @@ impl MemoryManager {
             kind,
             mem: Memory::File { file, off },
             mapped_end: start,
+            locked: false,
         };
         vma.mapped_end = start + file_extent(&vma);
         vma.map_into(ctx, start, vma.mapped_end)?;
@@ -492,6 +498,7 @@ impl MemoryManager {
         for v in self.vmas.values() {
             let len = v.end - v.start;
             let mut copy = v.clone();
+            copy.locked = false;
             if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
                 let fresh = self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?;
                 self.file.copy_populated(backing.off + off, fresh.off, len);
@@ -583,6 +590,84 @@ impl MemoryManager {
             dst.copy_from_slice(&data[done..done + n]);
             done += n;
         })
+    }
+
+    /// mlock and munlock of `[addr, addr+len)` (page-rounded outwards):
+    /// every page must be mapped (ENOMEM). Returns the bytes whose state
+    /// changes, without changing anything when `dry_run`.
+    pub fn set_locked(
+        &mut self,
+        addr: u64,
+        len: u64,
+        locked: bool,
+        dry_run: bool,
+    ) -> SysResult<u64> {
+        let start = page_down(addr);
+        let end = addr
+            .checked_add(len)
+            .and_then(page_up)
+            .ok_or(Errno(libc::ENOMEM))?;
+        let mut pos = start;
+        let mut changed = 0;
+        while pos < end {
+            let v = self.vma_at(pos).ok_or(Errno(libc::ENOMEM))?;
+            let stop = v.end.min(end);
+            if v.locked != locked {
+                changed += stop - pos;
+            }
+            pos = stop;
+        }
+        if !dry_run && start < end {
+            self.split_at(start);
+            self.split_at(end);
+            for (_, v) in self.vmas.range_mut(start..end) {
+                v.locked = locked;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// mlockall(MCL_CURRENT) / munlockall: every mapping.
+    pub fn set_all_locked(&mut self, locked: bool) {
+        for v in self.vmas.values_mut() {
+            v.locked = locked;
+        }
+    }
+
+    /// Bytes locked with mlock (VmLck, RLIMIT_MEMLOCK's measure).
+    pub fn locked_bytes(&self) -> u64 {
+        self.vmas
+            .values()
+            .filter(|v| v.locked)
+            .map(|v| v.end - v.start)
+            .sum()
+    }
+
+    /// Atomically replaces the aligned 32-bit word at `addr` with `new` if
+    /// it holds `old`; returns the value found. Atomic with respect to the
+    /// workload's own atomic instructions on the same word, as the kernel's
+    /// futex cmpxchg is (robust-list release races with lockers).
+    pub fn compare_exchange_u32(&self, addr: u64, old: u32, new: u32) -> SysResult<u32> {
+        if !addr.is_multiple_of(4) {
+            return err(libc::EINVAL);
+        }
+        let mut found = 0;
+        self.walk(
+            addr,
+            4,
+            libc::PROT_READ | libc::PROT_WRITE,
+            false,
+            |off, _| {
+                // SAFETY: walk yields a range of a backing this MM holds; an
+                // aligned address maps to an aligned file offset (both are
+                // page-granular), so the 4 bytes are one aligned atomic word.
+                let word = unsafe { &*(self.file.slice(off, 4).as_mut_ptr() as *const AtomicU32) };
+                found = match word.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(v) | Err(v) => v,
+                };
+            },
+        )?;
+        Ok(found)
     }
 
     /// Reads a NUL-terminated string of at most `max` bytes.

@@ -32,6 +32,10 @@ impl SharedMm {
         self.lock().write_force(addr, data)
     }
 
+    pub fn compare_exchange_u32(&self, addr: u64, old: u32, new: u32) -> SysResult<u32> {
+        self.lock().compare_exchange_u32(addr, old, new)
+    }
+
     pub fn read_cstr(&self, addr: u64, max: usize) -> SysResult<Vec<u8>> {
         self.lock().read_cstr(addr, max)
     }

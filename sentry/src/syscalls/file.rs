@@ -18,7 +18,7 @@ use crate::vfs::{FileType, OpenFile};
 /// Largest single transfer (Linux's MAX_RW_COUNT).
 const MAX_RW: usize = 0x7fff_f000;
 /// Transfers go through a Sentry buffer of at most this size per step.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 
 /// Waits until `f` polls ready for `events` (or a signal arrives).
 pub fn wait_ready(t: &mut Task, f: &OpenFile, events: i16) -> SysResult<()> {
@@ -31,7 +31,24 @@ pub fn wait_ready(t: &mut Task, f: &OpenFile, events: i16) -> SysResult<()> {
 }
 
 /// Reads into a Sentry buffer, blocking as the file's flags say.
-fn read_file(t: &mut Task, f: &OpenFile, len: usize, off: Option<u64>) -> SysResult<Vec<u8>> {
+pub(super) fn read_file(
+    t: &mut Task,
+    f: &OpenFile,
+    len: usize,
+    off: Option<u64>,
+) -> SysResult<Vec<u8>> {
+    read_file_with(t, f, len, off, f.nonblocking())
+}
+
+/// Like `read_file`; `nonblock` overrides O_NONBLOCK (RWF_NOWAIT,
+/// SPLICE_F_NONBLOCK).
+pub(super) fn read_file_with(
+    t: &mut Task,
+    f: &OpenFile,
+    len: usize,
+    off: Option<u64>,
+    nonblock: bool,
+) -> SysResult<Vec<u8>> {
     if !f.readable() {
         return err(libc::EBADF);
     }
@@ -53,7 +70,7 @@ fn read_file(t: &mut Task, f: &OpenFile, len: usize, off: Option<u64>) -> SysRes
                 }
                 return Ok(buf);
             }
-            Err(e) if e.0 == libc::EAGAIN && !f.nonblocking() => wait_ready(t, f, libc::POLLIN)?,
+            Err(e) if e.0 == libc::EAGAIN && !nonblock => wait_ready(t, f, libc::POLLIN)?,
             Err(e) => return Err(e),
         }
     }
@@ -72,14 +89,26 @@ fn fsize_limited(t: &Task, f: &OpenFile) -> bool {
 /// Writes all of `data` (or as much as a non-blocking file takes).
 /// `fresh`: nothing has been written yet by this call, so reaching
 /// RLIMIT_FSIZE is EFBIG and SIGXFSZ rather than a short count.
-fn write_file(
+pub(super) fn write_file(
     t: &mut Task,
     f: &OpenFile,
     data: &[u8],
     off: Option<u64>,
     fresh: bool,
 ) -> SysResult<usize> {
-    let n = write_some(t, f, data, off, fresh)?;
+    write_file_with(t, f, data, off, fresh, f.nonblocking())
+}
+
+/// Like `write_file`; `nonblock` overrides O_NONBLOCK.
+pub(super) fn write_file_with(
+    t: &mut Task,
+    f: &OpenFile,
+    data: &[u8],
+    off: Option<u64>,
+    fresh: bool,
+    nonblock: bool,
+) -> SysResult<usize> {
+    let n = write_some(t, f, data, off, fresh, nonblock)?;
     if n > 0 {
         inotify::on_open_file(f, inotify::IN_MODIFY);
     }
@@ -92,6 +121,7 @@ fn write_some(
     data: &[u8],
     off: Option<u64>,
     fresh: bool,
+    nonblock: bool,
 ) -> SysResult<usize> {
     if !f.writable() {
         return err(libc::EBADF);
@@ -131,16 +161,14 @@ fn write_some(
                     break;
                 }
             }
-            Err(e) if e.0 == libc::EAGAIN && !f.nonblocking() => {
-                match wait_ready(t, f, libc::POLLOUT) {
-                    Ok(()) => {}
-                    Err(e) if done > 0 => {
-                        let _ = e;
-                        return Ok(done);
-                    }
-                    Err(e) => return Err(e),
+            Err(e) if e.0 == libc::EAGAIN && !nonblock => match wait_ready(t, f, libc::POLLOUT) {
+                Ok(()) => {}
+                Err(e) if done > 0 => {
+                    let _ = e;
+                    return Ok(done);
                 }
-            }
+                Err(e) => return Err(e),
+            },
             Err(e) if e.0 == libc::EAGAIN && done > 0 => return Ok(done),
             Err(e) if e.0 == libc::EPIPE => {
                 t.kernel.send_signal(
@@ -167,11 +195,22 @@ pub fn read(t: &mut Task, a: Args) -> SysResult<u64> {
 /// Writes application memory `segments` to `f`, gathered through a Sentry
 /// buffer of at most CHUNK bytes, so a huge length never becomes a huge
 /// allocation. Writes of up to CHUNK bytes stay one write (pipe atomicity).
-fn write_from_user(
+pub(super) fn write_from_user(
     t: &mut Task,
     f: &OpenFile,
     segments: &[(u64, usize)],
     off: Option<u64>,
+) -> SysResult<u64> {
+    write_from_user_with(t, f, segments, off, f.nonblocking())
+}
+
+/// Like `write_from_user`; `nonblock` overrides O_NONBLOCK.
+pub(super) fn write_from_user_with(
+    t: &mut Task,
+    f: &OpenFile,
+    segments: &[(u64, usize)],
+    off: Option<u64>,
+    nonblock: bool,
 ) -> SysResult<u64> {
     let total: usize = segments
         .iter()
@@ -203,7 +242,8 @@ fn write_from_user(
                 seg_off = 0;
             }
         }
-        let result = write_file(t, f, &buf, off.map(|o| o + done as u64), done == 0);
+        let at = off.map(|o| o + done as u64);
+        let result = write_file_with(t, f, &buf, at, done == 0, nonblock);
         match result {
             Ok(n) => {
                 done += n;
@@ -264,10 +304,24 @@ pub(super) fn iovecs(t: &Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize
 pub fn readv(t: &mut Task, a: Args) -> SysResult<u64> {
     let f = t.file(a[0])?;
     let iov = iovecs(t, a[1], a[2])?;
-    let total = iov.iter().fold(0usize, |acc, v| acc.saturating_add(v.1));
-    let data = read_file(t, &f, total, None)?;
+    read_to_user(t, &f, &iov, None, f.nonblocking())
+}
+
+/// Reads from `f` (at `off`, or its position) into application memory
+/// `segments`, in one read of at most CHUNK bytes.
+pub(super) fn read_to_user(
+    t: &mut Task,
+    f: &OpenFile,
+    segments: &[(u64, usize)],
+    off: Option<u64>,
+    nonblock: bool,
+) -> SysResult<u64> {
+    let total = segments
+        .iter()
+        .fold(0usize, |acc, v| acc.saturating_add(v.1));
+    let data = read_file_with(t, f, total, off, nonblock)?;
     let mut done = 0;
-    for (base, len) in iov {
+    for &(base, len) in segments {
         let n = len.min(data.len() - done);
         t.mm.write(base, &data[done..done + n])?;
         done += n;

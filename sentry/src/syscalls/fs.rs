@@ -684,17 +684,6 @@ pub fn truncate(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn utimensat(t: &mut Task, a: Args) -> SysResult<u64> {
     let follow = a[3] & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-    let (inode, parent) = if a[1] == 0 {
-        let f = t.file(a[0])?;
-        let inode = f.inode.clone().ok_or(Errno(libc::EBADF))?;
-        (inode, f.parent.get().cloned())
-    } else {
-        let p = t.path_arg(a[1])?;
-        let (loc, parent) = t.lookup_in(a[0], &p, follow)?;
-        writable(&loc)?;
-        let name = base_name(&loc.path).to_string();
-        (loc.inode, parent.map(|d| (d.inode, name)))
-    };
     let now = crate::vfs::stat::now();
     let (at, mt) = if a[2] == 0 {
         (Some(now), Some(now))
@@ -707,6 +696,32 @@ pub fn utimensat(t: &mut Task, a: Args) -> SysResult<u64> {
             _ => err(libc::EINVAL),
         };
         (pick(ts[0])?, pick(ts[1])?)
+    };
+    set_times(t, a[0], a[1], follow, at, mt)
+}
+
+/// Sets the access and modification times (None: unchanged) of the file
+/// at path `path_addr` relative to `dirfd`, or of `dirfd` itself when
+/// `path_addr` is NULL (utimensat's own extension).
+pub(super) fn set_times(
+    t: &mut Task,
+    dirfd: u64,
+    path_addr: u64,
+    follow: bool,
+    at: Option<libc::timespec>,
+    mt: Option<libc::timespec>,
+) -> SysResult<u64> {
+    let a = [dirfd, path_addr];
+    let (inode, parent) = if a[1] == 0 {
+        let f = t.file(a[0])?;
+        let inode = f.inode.clone().ok_or(Errno(libc::EBADF))?;
+        (inode, f.parent.get().cloned())
+    } else {
+        let p = t.path_arg(a[1])?;
+        let (loc, parent) = t.lookup_in(a[0], &p, follow)?;
+        writable(&loc)?;
+        let name = base_name(&loc.path).to_string();
+        (loc.inode, parent.map(|d| (d.inode, name)))
     };
     inode.set_times(at, mt)?;
     let parent = parent.as_ref().map(|(d, n)| (&**d, n.as_str()));

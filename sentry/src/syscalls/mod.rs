@@ -3,6 +3,7 @@
 //! without a handler returns ENOSYS and is logged at debug level: no call
 //! of the workload is ever passed through to the host.
 
+mod clone3;
 mod events;
 mod file;
 mod fs;
@@ -11,6 +12,7 @@ mod ipc;
 mod locks;
 mod memfd;
 mod misc;
+mod mlock;
 mod mm;
 mod mqueue;
 mod process;
@@ -19,8 +21,12 @@ mod select;
 mod signal;
 mod socket;
 mod sockmsg;
+mod splice;
 mod statfs;
+mod sync;
 mod timers;
+mod utime;
+mod vectored;
 mod wait;
 mod xattr;
 
@@ -73,6 +79,9 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_ftruncate => file::ftruncate(t, a),
         SYS_getdents64 => file::getdents64(t, a),
         SYS_sendfile => file::sendfile(t, a),
+        SYS_splice => splice::splice(t, a),
+        SYS_tee => splice::tee(t, a),
+        SYS_vmsplice => splice::vmsplice(t, a),
         SYS_fallocate => file::fallocate(t, a),
         SYS_copy_file_range => file::copy_file_range(t, a),
         SYS_close_range => file::close_range(t, a),
@@ -119,6 +128,17 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_umask => fs::umask(t, a),
         SYS_truncate => fs::truncate(t, a),
         SYS_utimensat => fs::utimensat(t, a),
+        SYS_utime => utime::utime(t, a),
+        SYS_utimes => utime::utimes(t, a),
+        SYS_futimesat => utime::futimesat(t, a),
+        SYS_preadv => vectored::preadv(t, a),
+        SYS_pwritev => vectored::pwritev(t, a),
+        SYS_preadv2 => vectored::preadv2(t, a),
+        SYS_pwritev2 => vectored::pwritev2(t, a),
+        SYS_sync => sync::sync(t),
+        SYS_syncfs => sync::syncfs(t, a),
+        SYS_sync_file_range => sync::sync_file_range(t, a),
+        SYS_fadvise64 => sync::fadvise64(t, a),
         SYS_statfs => self::statfs::statfs(t, a),
         SYS_fstatfs => self::statfs::fstatfs(t, a),
         SYS_setxattr => xattr::setxattr(t, xattr::By::Path { follow: true }, a),
@@ -143,6 +163,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_fork => process::clone(t, SIGCHLD as u64, 0, 0, 0, 0),
         SYS_vfork => process::clone(t, (CLONE_VM | CLONE_VFORK | SIGCHLD) as u64, 0, 0, 0, 0),
         SYS_clone => process::clone(t, a[0], a[1], a[2], a[3], a[4]),
+        SYS_clone3 => clone3::clone3(t, a),
         SYS_execve => process::execve(t, a),
         SYS_exit => process::exit(t, a),
         SYS_exit_group => process::exit_group(t, a),
@@ -205,7 +226,11 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_mremap => mm::mremap(t, a),
         SYS_msync => mm::msync(t, a),
         SYS_mincore => mm::mincore(t, a),
-        SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall => Ok(0),
+        SYS_mlock => mlock::mlock(t, a),
+        SYS_mlock2 => mlock::mlock2(t, a),
+        SYS_munlock => mlock::munlock(t, a),
+        SYS_mlockall => mlock::mlockall(t, a),
+        SYS_munlockall => mlock::munlockall(t),
         SYS_uname => misc::uname(t, a),
         SYS_sethostname => misc::sethostname(t, a),
         SYS_clock_gettime => misc::clock_gettime(t, a),

@@ -41,6 +41,10 @@ pub fn clone(
     tls: u64,
 ) -> SysResult<u64> {
     let f = flags as i32;
+    // No pidfds in the Sentry: glibc (up to 2.38) never asks for one.
+    if f & libc::CLONE_PIDFD != 0 {
+        return err(libc::EINVAL);
+    }
     crate::kernel::rlimits::nproc_check(&t.kernel, &t.proc)?;
     if f & libc::CLONE_THREAD != 0 {
         return clone_thread(t, f, newsp, ptid, ctid, tls);
@@ -75,8 +79,18 @@ pub fn clone(
             host_pid: 0,
         }
     };
+    let mut actions = lock(&t.proc.sig).actions;
+    if flags & super::clone3::CLONE_CLEAR_SIGHAND != 0 {
+        // clone3's CLONE_CLEAR_SIGHAND: handlers reset, ignored stays ignored.
+        for a in actions
+            .iter_mut()
+            .filter(|a| a.handler != crate::kernel::signal::SIG_IGN)
+        {
+            *a = Default::default();
+        }
+    }
     let sig = SigState {
-        actions: lock(&t.proc.sig).actions,
+        actions,
         pending: Default::default(),
     };
     let files = lock(&t.proc.files).clone();

@@ -27,24 +27,36 @@ fn state_of(p: &Process) -> (char, &'static str) {
     }
 }
 
-/// Memory figures of the caller's own address space, in bytes: (mapped,
-/// resident). Every mapped page counts as resident, as mincore says; the
-/// address space of another process is not reachable from here: zeros.
-fn memory(ctx: &OpenCtx, pid: i32) -> (u64, u64) {
-    if ctx.pid != pid {
-        return (0, 0);
+/// A process's address space: the caller's own, or another live
+/// process's (none for a zombie, whose maps read empty as on Linux).
+fn mm_of(ctx: &OpenCtx, p: &Process) -> Option<Arc<crate::mm::SharedMm>> {
+    if ctx.pid == p.pid {
+        return None;
     }
-    let size = ctx.mm.lock().mapped_bytes();
-    (size, size)
+    p.mm()
 }
 
-/// Where a process's mm is: the caller's own only (see `memory`).
-fn vmas_text(ctx: &OpenCtx, pid: i32) -> String {
-    if ctx.pid == pid {
-        ctx.mm.maps_text()
-    } else {
-        String::new()
+/// Memory figures of a process's address space, in bytes: (mapped,
+/// resident, mlock'd). Every mapped page counts as resident, as mincore
+/// says.
+fn memory(ctx: &OpenCtx, p: &Process) -> (u64, u64, u64) {
+    let figures = |mm: &crate::mm::SharedMm| {
+        let m = mm.lock();
+        let size = m.mapped_bytes();
+        (size, size, m.locked_bytes())
+    };
+    if ctx.pid == p.pid {
+        return figures(ctx.mm);
     }
+    mm_of(ctx, p).map(|mm| figures(&mm)).unwrap_or((0, 0, 0))
+}
+
+/// /proc/PID/maps of a process (see `memory`).
+fn vmas_text(ctx: &OpenCtx, p: &Process) -> String {
+    if ctx.pid == p.pid {
+        return ctx.mm.maps_text();
+    }
+    mm_of(ctx, p).map(|mm| mm.maps_text()).unwrap_or_default()
 }
 
 fn sig_bits(p: &Process, ign: bool) -> u64 {
@@ -64,7 +76,7 @@ fn sig_bits(p: &Process, ign: bool) -> u64 {
 fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
     let (_, state) = state_of(p);
     let (state_c, _) = state_of(p);
-    let (vm, rss) = memory(ctx, p.pid);
+    let (vm, rss, locked) = memory(ctx, p);
     let threads = p.threads();
     let thread = threads.iter().find(|t| t.tid == tid);
     // One lock at a time: no order between these locks is imposed here.
@@ -92,7 +104,7 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
     text(format!(
         "Name:\t{}\nUmask:\t{umask:04o}\nState:\t{state_c} ({state})\nTgid:\t{}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\n\
          Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\nGroups:\t{}\n\
-         VmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmRSS:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\n\
+         VmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmRSS:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\n\
          Threads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{thread_pending:016x}\nShdPnd:\t{shared:016x}\nSigBlk:\t{blocked:016x}\n\
          SigIgn:\t{:016x}\nSigCgt:\t{:016x}\nCapInh:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n\
          Cpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
@@ -110,6 +122,7 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
         groups.join(" "),
         kb(vm),
         kb(vm),
+        kb(locked),
         kb(rss),
         kb(vm),
         kb(132 * 1024),
@@ -123,7 +136,7 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
 
 fn stat(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
     let (state, _) = state_of(p);
-    let (vm, rss) = memory(ctx, p.pid);
+    let (vm, rss, _) = memory(ctx, p);
     let threads = p.threads().len().max(1);
     let st = lock(&p.state);
     let tick = 1_000_000_000 / HZ;
@@ -144,8 +157,8 @@ fn stat(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
     ))
 }
 
-fn statm(ctx: &OpenCtx, pid: i32) -> Vec<u8> {
-    let (vm, rss) = memory(ctx, pid);
+fn statm(ctx: &OpenCtx, p: &Process) -> Vec<u8> {
+    let (vm, rss, _) = memory(ctx, p);
     text(format!(
         "{} {} 0 0 0 {} 0\n",
         vm / PAGE,
@@ -154,9 +167,9 @@ fn statm(ctx: &OpenCtx, pid: i32) -> Vec<u8> {
     ))
 }
 
-fn smaps_rollup(ctx: &OpenCtx, pid: i32) -> Vec<u8> {
-    let (_, rss) = memory(ctx, pid);
-    let maps = vmas_text(ctx, pid);
+fn smaps_rollup(ctx: &OpenCtx, p: &Process) -> Vec<u8> {
+    let (_, rss, _) = memory(ctx, p);
+    let maps = vmas_text(ctx, p);
     let (lo, hi) = maps
         .lines()
         .filter_map(|l| l.split_whitespace().next()?.split_once('-'))
@@ -316,7 +329,7 @@ fn fdinfo_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
 /// The entries a process directory and its threads' directories share;
 /// `tid` is the thread a task directory describes (the pid for /proc/PID).
 fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
-    let pid = p.pid;
+    let (pm1, pm2, pm3) = (p.clone(), p.clone(), p.clone());
     let (p1, p2, p3, p4, p5, p6, p7) = (
         p.clone(),
         p.clone(),
@@ -337,7 +350,7 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         ),
         (
             "statm".into(),
-            file(dev, "statm", salt, move |ctx| statm(ctx, pid)),
+            file(dev, "statm", salt, move |ctx| statm(ctx, &pm1)),
         ),
         (
             "cmdline".into(),
@@ -359,11 +372,13 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         ),
         (
             "maps".into(),
-            file(dev, "maps", salt, move |ctx| text(vmas_text(ctx, pid))),
+            file(dev, "maps", salt, move |ctx| text(vmas_text(ctx, &pm2))),
         ),
         (
             "smaps_rollup".into(),
-            file(dev, "smaps_rollup", salt, move |ctx| smaps_rollup(ctx, pid)),
+            file(dev, "smaps_rollup", salt, move |ctx| {
+                smaps_rollup(ctx, &pm3)
+            }),
         ),
         (
             "limits".into(),
