@@ -2,7 +2,7 @@
 //!
 //! A program reads CLOCK_MONOTONIC 100000 times through glibc (and
 //! gettimeofday and time 10000 times each) on every platform; the Sentry's
-//! log, written when the sandbox ends, says how many of those calls it
+//! debug log, written when the sandbox ends, says how many of those calls it
 //! serviced as system calls: almost none. The control is the same program
 //! making the calls with `syscall()`: then the Sentry counts every one, so
 //! the counter can see them. The native run shows the program itself works.
@@ -54,6 +54,7 @@ fn run(rt: &Runtime, platform: &str, program: &str, mode: &str) -> (String, Stri
     let bpath = b.path().to_string_lossy().into_owned();
     let out = run_with_timeout(
         rt.command(&[
+            "--debug",
             "--log",
             &log.to_string_lossy(),
             "--platform",

@@ -296,7 +296,7 @@ impl Boot {
             }
             events::wait(seen, Some(deadline));
         }
-        tracing::info!(
+        tracing::debug!(
             "vDSO calls serviced as system calls: {}",
             crate::vdso::counters::summary()
         );
