@@ -25,6 +25,8 @@ pub enum Error {
     Overlay(i32),
     #[error("memory file: {0}")]
     MemoryFile(std::io::Error),
+    #[error("cannot set up the vDSO: {0}")]
+    Vdso(std::io::Error),
     #[error("platform: {0}")]
     Platform(#[from] crate::platform::PlatformError),
     #[error("cannot install the Sentry's seccomp filter: {0}")]

@@ -22,6 +22,7 @@ pub mod platform;
 pub mod sandbox;
 pub mod spec;
 pub mod syscalls;
+pub mod vdso;
 pub mod vfs;
 
 pub use error::Error;

@@ -94,6 +94,59 @@ pub(crate) struct Core {
     slot: usize,
 }
 
+impl Core {
+    /// A new KVM vCPU with its descriptor tables; its TSC is the host's
+    /// when the VM pins TSCs (see [`Core::pin_tsc`]).
+    pub(crate) fn new(vm: &Arc<VmShared>) -> Result<Core> {
+        let slot = vm.next_slot.fetch_add(1, Ordering::SeqCst) as usize;
+        if slot >= MAX_VCPUS {
+            return Err(Error::TooManyVcpus(MAX_VCPUS));
+        }
+        let fd = vm
+            .fd
+            .create_vcpu(slot as u64)
+            .map_err(Error::kvm("CREATE_VCPU"))?;
+        fd.set_cpuid2(&vm.cpuid).map_err(Error::kvm("SET_CPUID2"))?;
+        let core = Core { fd, slot };
+        write_cpu_tables(vm, slot)?;
+        if vm.tsc_pinned.load(Ordering::SeqCst) {
+            core.pin_tsc()?;
+        }
+        Ok(core)
+    }
+
+    /// Makes the guest's TSC the host's (offset 0), so the Sentry's vDSO
+    /// data page, written in host TSC terms, holds in the guest too.
+    pub(crate) fn pin_tsc(&self) -> Result<()> {
+        let zero: u64 = 0;
+        let attr = kvm_bindings::kvm_device_attr {
+            flags: 0,
+            group: kvm_bindings::KVM_VCPU_TSC_CTRL,
+            attr: kvm_bindings::KVM_VCPU_TSC_OFFSET as u64,
+            addr: &zero as *const u64 as u64,
+        };
+        // kvm-ioctls offers KVM_SET_DEVICE_ATTR on vCPUs for aarch64 only.
+        const KVM_SET_DEVICE_ATTR: libc::c_ulong = 0x4018_aee1; // _IOW(KVMIO, 0xe1, 24 bytes)
+        const _: () = assert!(std::mem::size_of::<kvm_bindings::kvm_device_attr>() == 24);
+        // SAFETY: the ioctl reads one kvm_device_attr, which lives across
+        // the call, and through it the u64 `zero`, which does too.
+        let r = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                KVM_SET_DEVICE_ATTR,
+                &attr,
+            )
+        };
+        if r != 0 {
+            return Err(Error::Kvm {
+                op: "SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)",
+                err: kvm_ioctls::Error::last(),
+            });
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Parked {
     /// In the guest kernel at `rip`; `io` while KVM still has to complete
@@ -154,20 +207,7 @@ impl Vcpu {
         let idle = vm.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut core = match idle {
             Some(c) => c,
-            None => {
-                let slot = vm.next_slot.fetch_add(1, Ordering::SeqCst) as usize;
-                if slot >= MAX_VCPUS {
-                    return Err(Error::TooManyVcpus(MAX_VCPUS));
-                }
-                let fd = vm
-                    .fd
-                    .create_vcpu(slot as u64)
-                    .map_err(Error::kvm("CREATE_VCPU"))?;
-                fd.set_cpuid2(&vm.cpuid).map_err(Error::kvm("SET_CPUID2"))?;
-                let core = Core { fd, slot };
-                write_cpu_tables(&vm, slot)?;
-                core
-            }
+            None => Core::new(&vm)?,
         };
         let immediate_exit = &mut core.fd.get_kvm_run().immediate_exit as *mut u8;
         let rip = kernel_va(CODE_GPA) + vm.image.syscall + OUT_LEN;

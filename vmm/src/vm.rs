@@ -2,7 +2,7 @@
 //! tables and its vCPUs.
 
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES};
@@ -47,6 +47,8 @@ pub(crate) struct VmShared {
     /// destroy a vCPU before its VM).
     pub idle: Mutex<Vec<Core>>,
     pub next_slot: AtomicU64,
+    /// Every vCPU's TSC offset is pinned to 0 (see [`Vm::pin_tsc`]).
+    pub tsc_pinned: AtomicBool,
 }
 
 /// A sandbox's virtual machine.
@@ -142,6 +144,7 @@ impl Vm {
                 stats: Stats::default(),
                 idle: Mutex::new(Vec::new()),
                 next_slot: AtomicU64::new(0),
+                tsc_pinned: AtomicBool::new(false),
             }),
         })
     }
@@ -156,6 +159,22 @@ impl Vm {
             generation: AtomicU64::new(0),
             memfile_size: self.shared.mem.memfile_size(),
         }))
+    }
+
+    /// Makes every vCPU's TSC the host's TSC (KVM_VCPU_TSC_OFFSET = 0), so
+    /// the guest's `rdtsc` reads what the Sentry's does; false when KVM
+    /// cannot (then the guest's TSC cannot be related to the host's). The
+    /// vCPU made to find out waits in the idle pool for the first thread.
+    pub fn pin_tsc(&self) -> Result<bool> {
+        let core = Core::new(&self.shared)?;
+        let pinned = core.pin_tsc().is_ok();
+        self.shared.tsc_pinned.store(pinned, Ordering::SeqCst);
+        self.shared
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(core);
+        Ok(pinned)
     }
 
     /// A vCPU that runs in `space`, parked in the guest kernel.

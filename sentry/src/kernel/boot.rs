@@ -110,6 +110,7 @@ impl Boot {
                 (memfile, platform)
             }
         };
+        crate::vdso::init(&memfile, platform.tsc_offset()).map_err(Error::Vdso)?;
         let (root_inode, root_fstype): (Arc<dyn Inode>, &str) = match self.spec.root_overlay {
             RootOverlay::None => (self.root.clone(), "rootfs"),
             RootOverlay::Memory => (
@@ -300,6 +301,10 @@ impl Boot {
             }
             events::wait(seen, Some(deadline));
         }
+        tracing::debug!(
+            "vDSO calls serviced as system calls: {}",
+            crate::vdso::counters::summary()
+        );
         if let Some(stats) = k.platform.stats() {
             tracing::info!("platform {}: {stats}", k.platform.name());
         }

@@ -237,10 +237,16 @@ fn load_image(
         entry = l.entry;
         base = l.bias;
     }
+    let vdso = crate::vdso::map(&mut mm, ctx)?;
     let creds = lock(&t.proc.state).creds.clone();
     // SAFETY: getauxval has no preconditions.
     let hwcap = unsafe { libc::getauxval(libc::AT_HWCAP) };
-    let auxv = vec![
+    // Linux puts AT_SYSINFO_EHDR first.
+    let mut auxv: Vec<(u64, u64)> = vdso
+        .map(|base| (stack::AT_SYSINFO_EHDR, base))
+        .into_iter()
+        .collect();
+    auxv.extend([
         (stack::AT_PHDR, main.phdr_addr),
         (stack::AT_PHENT, 56),
         (stack::AT_PHNUM, main.phnum),
@@ -255,7 +261,7 @@ fn load_image(
         (stack::AT_SECURE, 0),
         (stack::AT_HWCAP, hwcap),
         (stack::AT_CLKTCK, 100),
-    ];
+    ]);
     let sp = stack::build(
         &mut mm,
         ctx,

@@ -30,6 +30,11 @@ pub enum VmaKind {
         key: i32,
         id: i32,
     },
+    /// The Sentry's vDSO image (a private copy, like Linux's).
+    Vdso,
+    /// The vDSO's data page: one page shared by the whole sandbox, never
+    /// writable or executable by the application (mprotect: EACCES).
+    Vvar,
 }
 
 /// Where a mapping's bytes live in the memory file.
@@ -306,6 +311,32 @@ impl MemoryManager {
         Ok(start)
     }
 
+    /// Maps all of `backing`, shared, at exactly `addr` (replacing what is
+    /// there): memory the Sentry keeps itself, such as the vDSO's data page.
+    pub fn map_backing(
+        &mut self,
+        ctx: &mut dyn Context,
+        addr: u64,
+        prot: Prot,
+        backing: Arc<Backing>,
+        kind: VmaKind,
+    ) -> SysResult<u64> {
+        let len = backing.len;
+        let start = self.place(ctx, addr, len, true)?;
+        let vma = Vma {
+            start,
+            end: start + len,
+            prot,
+            shared: true,
+            kind,
+            mem: Memory::Own { backing, off: 0 },
+            mapped_end: start + len,
+        };
+        vma.map_into(ctx, start, start + len)?;
+        self.vmas.insert(start, vma);
+        Ok(start)
+    }
+
     /// Maps `len` bytes of `file` from file offset `off`, shared: the
     /// mapping shows the file's own pages. Pages past the end of the file
     /// stay unmapped in the platform (SIGBUS, or mapped on a fault once the
@@ -436,10 +467,14 @@ impl MemoryManager {
         if end == addr {
             return Ok(());
         }
-        // Every page must be mapped.
+        // Every page must be mapped, and the vDSO's data page stays
+        // read-only (Linux's has no VM_MAYWRITE or VM_MAYEXEC).
         let mut pos = addr;
         while pos < end {
             match self.vma_at(pos) {
+                Some(v) if v.kind == VmaKind::Vvar && prot & !libc::PROT_READ != 0 => {
+                    return err(libc::EACCES)
+                }
                 Some(v) => pos = v.end,
                 None => return err(libc::ENOMEM),
             }
@@ -729,6 +764,8 @@ impl MemoryManager {
                 VmaKind::Heap => (0, 0, 0, "[heap]"),
                 VmaKind::Stack => (0, 0, 0, "[stack]"),
                 VmaKind::Anon => (0, 0, 0, ""),
+                VmaKind::Vdso => (0, 0, 0, "[vdso]"),
+                VmaKind::Vvar => (0, 0, 0, "[vvar]"),
                 VmaKind::SysvShm { key, id } => {
                     shm_name = super::sysv_shm::maps_name(*key);
                     let off = match &v.mem {
@@ -744,7 +781,12 @@ impl MemoryManager {
                 p(libc::PROT_READ, 'r'),
                 p(libc::PROT_WRITE, 'w'),
                 p(libc::PROT_EXEC, 'x'),
-                if v.shared { 's' } else { 'p' },
+                // The data page is shared underneath but private to Linux.
+                if v.shared && v.kind != VmaKind::Vvar {
+                    's'
+                } else {
+                    'p'
+                },
                 off,
                 (dev >> 8) & 0xfff,
                 dev & 0xff,

@@ -54,6 +54,11 @@ impl MemoryManager {
             pos = v.end;
         }
         let (prot, shared, kind) = last.ok_or(Errno(libc::EFAULT))?;
+        // The vDSO's data page is one page and stays so (Linux's is
+        // VM_DONTEXPAND: growing it is EFAULT).
+        if kind == VmaKind::Vvar && new_len > old_len {
+            return err(libc::EFAULT);
+        }
         let grown_kind = |at: u64| match &kind {
             VmaKind::File {
                 path,

@@ -26,6 +26,7 @@ pub const AT_CLKTCK: u64 = 17;
 pub const AT_SECURE: u64 = 23;
 pub const AT_RANDOM: u64 = 25;
 pub const AT_EXECFN: u64 = 31;
+pub const AT_SYSINFO_EHDR: u64 = 33;
 
 /// Maps the stack (`size` bytes) and writes the initial frame; returns the
 /// initial stack pointer. `auxv` gets AT_RANDOM, AT_PLATFORM and AT_EXECFN

@@ -112,6 +112,12 @@ pub trait Platform: Send + Sync {
     fn stats(&self) -> Option<String> {
         None
     }
+    /// The application's TSC minus the host's, for the vDSO's clock lines;
+    /// None when the two cannot be related (the vDSO then makes system
+    /// calls). Host processes (ptrace, seccomp) read the host's own TSC.
+    fn tsc_offset(&self) -> Option<u64> {
+        Some(0)
+    }
 }
 
 /// Lowest address the application may map.

@@ -100,6 +100,14 @@ fn host_clock(clock: u64) -> SysResult<libc::timespec> {
     if !allowed.contains(&id) {
         return err(libc::EINVAL);
     }
+    // The clocks the vDSO answers read the same lines here, so a program
+    // mixing the vDSO and the system call sees one clock.
+    if let Some(ns) = crate::vdso::clock_ns(id) {
+        return Ok(libc::timespec {
+            tv_sec: (ns / 1_000_000_000) as i64,
+            tv_nsec: (ns % 1_000_000_000) as i64,
+        });
+    }
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -111,6 +119,7 @@ fn host_clock(clock: u64) -> SysResult<libc::timespec> {
 }
 
 pub fn clock_gettime(t: &mut Task, a: Args) -> SysResult<u64> {
+    crate::vdso::counters::count(crate::vdso::counters::Call::ClockGettime);
     let ts = match cpu_clock(t, a[0]) {
         Some(r) => r?,
         None => host_clock(a[0])?,
@@ -120,6 +129,7 @@ pub fn clock_gettime(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn clock_getres(t: &mut Task, a: Args) -> SysResult<u64> {
+    crate::vdso::counters::count(crate::vdso::counters::Call::ClockGetres);
     match cpu_clock(t, a[0]) {
         Some(r) => {
             r?;
@@ -129,11 +139,19 @@ pub fn clock_getres(t: &mut Task, a: Args) -> SysResult<u64> {
         }
     }
     if a[1] != 0 {
+        // The coarse clocks advance by the host's tick, as on Linux.
+        let coarse = [libc::CLOCK_REALTIME_COARSE, libc::CLOCK_MONOTONIC_COARSE];
+        let tick = crate::vdso::coarse_resolution_ns();
+        let ns = if coarse.contains(&(a[0] as i32)) && tick > 0 {
+            tick
+        } else {
+            1
+        };
         t.mm.write_obj(
             a[1],
             &libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 1,
+                tv_sec: (ns / 1_000_000_000) as i64,
+                tv_nsec: (ns % 1_000_000_000) as i64,
             },
         )?;
     }
@@ -141,6 +159,7 @@ pub fn clock_getres(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn gettimeofday(t: &mut Task, a: Args) -> SysResult<u64> {
+    crate::vdso::counters::count(crate::vdso::counters::Call::Gettimeofday);
     let ts = host_clock(libc::CLOCK_REALTIME as u64)?;
     if a[0] != 0 {
         t.mm.write_obj(
@@ -158,6 +177,7 @@ pub fn gettimeofday(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn time(t: &mut Task, a: Args) -> SysResult<u64> {
+    crate::vdso::counters::count(crate::vdso::counters::Call::Time);
     let ts = host_clock(libc::CLOCK_REALTIME as u64)?;
     if a[0] != 0 {
         t.mm.write_obj(a[0], &ts.tv_sec)?;
@@ -224,6 +244,7 @@ pub fn sysinfo(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn getcpu(t: &mut Task, a: Args) -> SysResult<u64> {
+    crate::vdso::counters::count(crate::vdso::counters::Call::Getcpu);
     if a[0] != 0 {
         t.mm.write_obj(a[0], &0u32)?;
     }

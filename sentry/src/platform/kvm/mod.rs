@@ -42,6 +42,8 @@ impl From<vmm::Error> for PlatformError {
 
 pub struct KvmPlatform {
     vm: Vm,
+    /// The guests' TSC is the host's (see `vmm::Vm::pin_tsc`).
+    tsc_pinned: bool,
 }
 
 impl KvmPlatform {
@@ -52,9 +54,12 @@ impl KvmPlatform {
         memfd: BorrowedFd<'_>,
         slot: u64,
     ) -> Result<KvmPlatform, PlatformError> {
-        Ok(KvmPlatform {
-            vm: Vm::new(kvm, memfd, slot)?,
-        })
+        let vm = Vm::new(kvm, memfd, slot)?;
+        let tsc_pinned = vm.pin_tsc()?;
+        if !tsc_pinned {
+            tracing::info!("KVM cannot set the guests' TSC offset: vDSO clocks make system calls");
+        }
+        Ok(KvmPlatform { vm, tsc_pinned })
     }
 }
 
@@ -70,6 +75,12 @@ impl Platform for KvmPlatform {
 
     fn name(&self) -> &'static str {
         "kvm"
+    }
+
+    /// 0 when KVM pinned every vCPU's TSC to the host's, else None (the
+    /// vDSO then makes system calls).
+    fn tsc_offset(&self) -> Option<u64> {
+        self.tsc_pinned.then_some(0)
     }
 
     fn stats(&self) -> Option<String> {
