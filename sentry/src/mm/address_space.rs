@@ -331,6 +331,7 @@ impl MemoryManager {
             kind,
             mem: Memory::Own { backing, off: 0 },
             mapped_end: start + len,
+            locked: false,
         };
         vma.map_into(ctx, start, start + len)?;
         self.vmas.insert(start, vma);
