@@ -84,6 +84,10 @@ pub enum Command {
     Exec(ExecArgs),
     /// List the host pids of a container's processes.
     Ps(PsArgs),
+    /// Stop a running container's processes from running until `resume`.
+    Pause(IdArg),
+    /// Let a paused container run again.
+    Resume(IdArg),
     /// List containers.
     #[command(alias = "ls")]
     List(ListArgs),

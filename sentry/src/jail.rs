@@ -94,6 +94,9 @@ const ALLOWED: &[i64] = &[
     libc::SYS_clock_gettime,
     libc::SYS_clock_nanosleep,
     libc::SYS_nanosleep,
+    // The host kernel resumes a sleep a stop signal interrupted (SIGCONT
+    // from the terminal's hang-up) with restart_syscall.
+    libc::SYS_restart_syscall,
     libc::SYS_sysinfo,
     libc::SYS_prctl,
     // Stubs: create, trace, signal and reap them.

@@ -223,6 +223,19 @@ check_detached_exec_stop() {
         show "$work/err"
     fi
 
+    local paused running
+    st=0
+    d pause "$id" >/dev/null 2>"$work/err" || st=$?
+    paused=$(d inspect -f '{{.State.Status}}' "$id" 2>/dev/null || echo '?')
+    d unpause "$id" >/dev/null 2>>"$work/err" || st=$?
+    running=$(d inspect -f '{{.State.Status}}' "$id" 2>/dev/null || echo '?')
+    if [ "$st" = 0 ] && [ "$paused" = paused ] && [ "$running" = running ]; then
+        ok "docker pause/unpause: status paused, then running"
+    else
+        bad "docker pause/unpause: status $st, states '$paused' then '$running' (want paused, running)"
+        show "$work/err"
+    fi
+
     st=0
     t0=$(date +%s%N)
     d stop -t 10 "$id" >/dev/null 2>"$work/err" || st=$?

@@ -8,6 +8,7 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
 mod ps;
 mod run;
 mod spec;
@@ -74,6 +75,8 @@ pub enum Error {
     NotCreated { id: String, status: Status },
     #[error("container not running")]
     NotRunning,
+    #[error("cannot resume container {id}: it is not paused")]
+    NotPaused { id: String },
     #[error("cannot delete container {id} that is not stopped: it is {status} (use --force)")]
     NotStopped { id: String, status: Status },
     #[error("cannot exec in container {id}: it is {status}")]
@@ -108,6 +111,8 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Run(a) => run::command(g, &a),
         Command::Exec(a) => exec::command(g, &a),
         Command::Ps(a) => ps::command(g, &a).map(|_| 0),
+        Command::Pause(a) => pause::command(g, &a.id, true).map(|_| 0),
+        Command::Resume(a) => pause::command(g, &a.id, false).map(|_| 0),
         Command::List(a) => list::command(g, &a).map(|_| 0),
         Command::Spec(a) => spec::command(&a).map(|_| 0),
         Command::Features => features::command().map(|_| 0),

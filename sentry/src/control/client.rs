@@ -44,6 +44,16 @@ pub fn signal(socket: &Path, signal: i32, all: bool) -> Result<(), Error> {
     call(socket, &Request::Signal { signal, all }).map(|_| ())
 }
 
+/// Freezes the workload (`pause`) or thaws it.
+pub fn pause(socket: &Path, pause: bool) -> Result<(), Error> {
+    let req = if pause {
+        Request::Pause
+    } else {
+        Request::Resume
+    };
+    call(socket, &req).map(|_| ())
+}
+
 /// Host pids of the processes that run the workload.
 pub fn ps(socket: &Path) -> Result<Vec<i32>, Error> {
     match call(socket, &Request::Ps)? {

@@ -1,4 +1,5 @@
-//! The control socket: how `sandbox start`, `exec`, `kill` and `ps` talk to a
+//! The control socket: how `sandbox start`, `exec`, `kill`, `ps`, `pause`
+//! and `resume` talk to a
 //! running Sentry. One Unix stream socket per sandbox, bound in the
 //! container's state directory before the jail; frames are a 4-byte length
 //! and a JSON message; stdio descriptors of `exec` travel with SCM_RIGHTS.
@@ -9,5 +10,5 @@
 mod client;
 mod wire;
 
-pub use client::{exec, ps, signal, start, ExecSession, ExecSignaller};
+pub use client::{exec, pause, ps, signal, start, ExecSession, ExecSignaller};
 pub use wire::{recv_frame, send_frame, Request, Response};

@@ -23,6 +23,10 @@ pub enum Request {
     Signal { signal: i32, all: bool },
     /// Host pids of the processes that run the workload.
     Ps,
+    /// Stop every thread of the workload from running (`sandbox pause`).
+    Pause,
+    /// Let a paused workload run again (`sandbox resume`).
+    Resume,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -576,6 +576,20 @@ fn handle(
             }
             send_frame(&conn, &Response::Ok, &[])
         }
+        Request::Pause => {
+            let reply = if super::freeze::pause_sandbox(k) {
+                Response::Ok
+            } else {
+                Response::Error {
+                    message: "a thread of the workload did not stop within 2 s".into(),
+                }
+            };
+            send_frame(&conn, &reply, &[])
+        }
+        Request::Resume => {
+            super::freeze::resume_sandbox();
+            send_frame(&conn, &Response::Ok, &[])
+        }
         Request::Ps => {
             let pids = k
                 .all_processes()

@@ -1,4 +1,5 @@
-//! Freezing a process's other threads while fork copies its memory.
+//! Freezing a process's other threads while fork copies its memory, and
+//! every thread of the sandbox while it is paused (`sandbox pause`).
 //!
 //! Linux's fork copies an address space atomically: threads that keep
 //! running after it cannot change what the child sees. The Sentry copies
@@ -10,7 +11,7 @@
 //! process is frozen (and the freezer sets the flag first and then checks
 //! `in_user`), so one of the two always sees the other.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::events;
@@ -20,6 +21,50 @@ use super::thread::Thread;
 /// How long fork waits for a thread that does not stop running
 /// application code (a platform that lost it); after that it copies anyway.
 const PATIENCE: Duration = Duration::from_secs(2);
+
+/// Set while the whole sandbox is paused: no thread enters application
+/// code until `resume_sandbox`.
+static PAUSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether `proc`'s threads must stay out of application code now.
+fn held(proc: &Process) -> bool {
+    proc.frozen.load(Ordering::SeqCst) != 0 || PAUSED.load(Ordering::SeqCst)
+}
+
+/// `sandbox pause`: stops every thread of every process at its next exit
+/// from application code (interrupting those running it) and returns once
+/// none runs it, or after a bounded wait. Threads blocked in a system call
+/// stay blocked; when the call completes they wait too, so the workload
+/// makes no progress of its own until `resume_sandbox`, as under runc's
+/// cgroup freezer. SIGKILL still ends a paused process.
+pub fn pause_sandbox(k: &super::Kernel) -> bool {
+    PAUSED.store(true, Ordering::SeqCst);
+    let threads: Vec<_> = k.all_processes().iter().flat_map(|p| p.threads()).collect();
+    for t in &threads {
+        if t.in_user.load(Ordering::SeqCst) {
+            t.wake();
+        }
+    }
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let seen = events::generation();
+        if !threads.iter().any(|t| t.in_user.load(Ordering::SeqCst)) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            tracing::warn!("a thread kept running through pause");
+            return false;
+        }
+        events::wait(seen, Some((now + Duration::from_millis(1)).min(deadline)));
+    }
+}
+
+/// `sandbox resume`: lets every paused thread go on.
+pub fn resume_sandbox() {
+    PAUSED.store(false, Ordering::SeqCst);
+    events::notify();
+}
 
 /// Keeps `proc`'s threads other than `me` out of application code until
 /// dropped.
@@ -72,13 +117,13 @@ impl Drop for Frozen<'_> {
 pub fn enter_user(proc: &Process, thread: &Thread, stop: impl Fn() -> bool) {
     loop {
         thread.in_user.store(true, Ordering::SeqCst);
-        if proc.frozen.load(Ordering::SeqCst) == 0 {
+        if !held(proc) {
             return;
         }
         thread.in_user.store(false, Ordering::SeqCst);
         loop {
             let seen = events::generation();
-            if proc.frozen.load(Ordering::SeqCst) == 0 || stop() {
+            if !held(proc) || stop() {
                 break;
             }
             events::wait(seen, None);

@@ -52,7 +52,13 @@ pub fn init(file: &Arc<MemoryFile>, tsc_offset: Option<u64>) -> std::io::Result<
         let first = timekeeper::sample();
         std::thread::Builder::new()
             .name("timekeeper".into())
-            .spawn(move || timekeeper::run(vvar, first))?;
+            .spawn(move || {
+                // Host signals to the Sentry are for the threads that wait
+                // for them (the terminal's, the supervisor's), never for
+                // this one.
+                let _ = nix::sys::signal::SigSet::all().thread_block();
+                timekeeper::run(vvar, first)
+            })?;
     } else {
         tracing::info!("vDSO clocks disabled: the TSC cannot stand in for the host's clocks");
     }
