@@ -60,6 +60,20 @@ def parse_args():
     return p.parse_args()
 
 
+def run_workload(rt, w, bundle_dir, timeout):
+    """Runs workload `w` under `rt`; returns its figures or raises."""
+    offset = rt.log_size()
+    try:
+        status, out = rt.run(bundle_dir, timeout)
+    finally:
+        procs.reap_all(timeout=0)
+    if status != 0:
+        raise RuntimeError_(
+            f"exit status {status}, output {out.strip()[-200:]!r}, log: {rt.log_since(offset)!r}"
+        )
+    return workloads.parse(w, out)
+
+
 def rotate(items, n):
     n %= max(len(items), 1)
     return items[n:] + items[:n]
@@ -111,16 +125,23 @@ def main():
         tag = f"[round {r + 1}/{rounds}]"
         for w in workloads.WORKLOADS:
             for rt in order:
-                try:
-                    status, out = rt.run(wl_bundles[w.name], timeout)
-                    if status != 0:
-                        raise RuntimeError_(f"exit status {status}, output {out.strip()[-300:]!r} (log: {rt.log})")
-                    figures = workloads.parse(w, out)
-                except (RuntimeError_, ValueError) as e:
-                    rep.fail(rt.name, w.name, str(e))
+                # A failure is retried once: a retry that passes is reported
+                # as a flaky failure (a note), one that fails again fails.
+                figures, first = None, None
+                for attempt in (1, 2):
+                    try:
+                        figures = run_workload(rt, w, wl_bundles[w.name], timeout)
+                        break
+                    except (RuntimeError_, ValueError) as e:
+                        if attempt == 1:
+                            first = str(e)
+                            log(f"{tag} {rt.name:16} {w.name} FAILED, retrying once: {e}")
+                        else:
+                            rep.fail(rt.name, w.name, f"{first}; again: {e}")
+                if figures is None:
                     continue
-                finally:
-                    procs.reap_all(timeout=0)
+                if first:
+                    rep.notes.append(f"flaky: {rt.name} {w.name} failed once, then passed: {first}")
                 for m, v in figures.items():
                     rep.add("Workloads (timed inside the container)", m, rt.name, v)
                     log(f"{tag} {rt.name:16} {m.label}: {stats.fmt(v)} {m.unit}")

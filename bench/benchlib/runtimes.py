@@ -47,18 +47,37 @@ class Runtime:
                 f"{self.name}: {' '.join(args)} exited {r.returncode} (log: {self.log})"
             )
 
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log)
+        except OSError:
+            return 0
+
+    def log_since(self, offset, lines=4):
+        """The last warning and error lines (and the container's own
+        stderr) the runtime logged after `offset`, on one line: the work
+        directory with the log is removed at the end of the bench."""
+        try:
+            with open(self.log, errors="replace") as f:
+                f.seek(offset)
+                text = f.read()
+        except OSError:
+            return ""
+        keep = [line.strip() for line in text.splitlines() if line.strip() and "level=info" not in line]
+        return " | ".join(keep[-lines:])
+
     def run(self, bundle_dir, timeout):
-        """`run --bundle B ID`; returns (exit status, stdout text)."""
+        """`run --bundle B ID`; returns (exit status, stdout text). `run`
+        deletes the container once it exited."""
         cid = self.new_id()
         try:
             r = self._call(
                 ["run", "--bundle", bundle_dir, cid], timeout, stdout=subprocess.PIPE
             )
         except RuntimeError_:
-            self.force_delete(cid)
+            self.kill(cid)
+            self.force_delete(cid, quiet=True)
             raise
-        # runc and runsc remove a container that `run` saw exit; be sure.
-        self.force_delete(cid, quiet=True)
         return r.returncode, r.stdout.decode(errors="replace")
 
     def create(self, bundle_dir, cid, pid_file, timeout=60):
