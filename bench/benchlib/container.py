@@ -28,7 +28,7 @@ def lifecycle(rt, bundle_dir, work):
         status = procs.wait_for(pid, timeout=60)
         if status is None:
             raise RuntimeError_(f"{rt.name}: the container's /bin/true did not exit in 60 s")
-        rt.delete(cid)
+        _delete_stopped(rt, cid)
     except BaseException:
         rt.force_delete(cid, quiet=True)
         raise
@@ -37,6 +37,24 @@ def lifecycle(rt, bundle_dir, work):
     if status != 0:
         raise RuntimeError_(f"{rt.name}: /bin/true exited with wait status {status:#x}")
     return ms
+
+
+def _delete_stopped(rt, cid, tries=100):
+    """`delete` right after the container's process exited. runsc may not
+    have noticed the exit yet and refuses to delete a running container: try
+    again for up to a second (the time counts), as a shim that gets the exit
+    event later would. The last failure's log lines go into the error."""
+    offset = rt.log_size()
+    first = None
+    for attempt in range(tries):
+        try:
+            rt.delete(cid)
+            return
+        except RuntimeError_ as e:
+            first = first or rt.log_since(offset)
+            if attempt == tries - 1:
+                raise RuntimeError_(f"{e}: first failure: {first}") from e
+            time.sleep(0.01)
 
 
 def idle_memory(rt, bundle_dir, work, settle=1.0, samples=10):
@@ -83,8 +101,10 @@ def scale(rt, bundle_dir, work, n):
 
     def one(cid):
         try:
-            rt.create(bundle_dir, cid, os.path.join(work, cid + ".pid"), timeout=300)
-            rt.start(cid, timeout=300)
+            # In parallel: no reaping here (it could take another
+            # thread's command); the orphans wait for the cleanup below.
+            rt.create(bundle_dir, cid, os.path.join(work, cid + ".pid"), timeout=300, reap=False)
+            rt.start(cid, timeout=300, reap=False)
         except RuntimeError_ as e:
             errors.append(str(e))
 

@@ -9,6 +9,7 @@ become its children: it can wait for them and sum their memory."""
 import ctypes
 import errno
 import os
+import subprocess
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -121,3 +122,30 @@ def reap_all(timeout=10.0):
             if time.monotonic() > deadline:
                 return descendants()
             time.sleep(0.01)
+
+
+def run_reaping(cmd, timeout, **popen_kw):
+    """Runs `cmd` to its end and returns its exit status, reaping every
+    other child that exits meanwhile. Orphans of the runtime (runsc's gofer
+    and sandbox, a container's processes) are our children: a zombie left
+    unreaped looks alive to `kill(pid, 0)`, and `runsc delete` then waits
+    for it until its own deadline. containerd's shim reaps as it goes; so
+    does this. Raises subprocess.TimeoutExpired (after killing `cmd`)."""
+    p = subprocess.Popen(cmd, **popen_kw)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            break
+        if info is None:
+            if time.monotonic() > deadline:
+                p.kill()
+                p.wait()
+                raise subprocess.TimeoutExpired(cmd, timeout)
+            time.sleep(0.0005)
+            continue
+        if info.si_pid == p.pid:
+            break
+        os.waitpid(info.si_pid, 0)  # an orphan: reap it
+    return p.wait()

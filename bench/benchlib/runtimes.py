@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import tempfile
 
 from . import bundle, procs
 
@@ -30,22 +31,27 @@ class Runtime:
     def new_id(self):
         return f"bench-{os.getpid()}-{self.name}-{next(_ids)}"
 
-    def _call(self, args, timeout, **kw):
+    def _call(self, args, timeout, stdout=subprocess.DEVNULL, reap=True):
+        """Runs a runtime command; returns its exit status. With `reap`
+        (whenever no other command runs at the same time), reaps the
+        orphans that exit meanwhile (see procs.run_reaping)."""
         cmd = self.argv + list(args)
         with open(self.log, "a") as log:
             try:
+                if reap:
+                    return procs.run_reaping(
+                        cmd, timeout, stdin=subprocess.DEVNULL, stdout=stdout, stderr=log
+                    )
                 return subprocess.run(
-                    cmd, stdin=subprocess.DEVNULL, stderr=log, timeout=timeout, **kw
-                )
+                    cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=log, timeout=timeout
+                ).returncode
             except subprocess.TimeoutExpired as e:
                 raise RuntimeError_(f"{' '.join(cmd)}: no answer in {timeout} s") from e
 
-    def _check(self, args, timeout):
-        r = self._call(args, timeout, stdout=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise RuntimeError_(
-                f"{self.name}: {' '.join(args)} exited {r.returncode} (log: {self.log})"
-            )
+    def _check(self, args, timeout, reap=True):
+        status = self._call(args, timeout, reap=reap)
+        if status != 0:
+            raise RuntimeError_(f"{self.name}: {' '.join(args)} exited {status} (log: {self.log})")
 
     def log_size(self):
         try:
@@ -70,31 +76,32 @@ class Runtime:
         """`run --bundle B ID`; returns (exit status, stdout text). `run`
         deletes the container once it exited."""
         cid = self.new_id()
-        try:
-            r = self._call(
-                ["run", "--bundle", bundle_dir, cid], timeout, stdout=subprocess.PIPE
-            )
-        except RuntimeError_:
-            self.kill(cid)
-            self.force_delete(cid, quiet=True)
-            raise
-        return r.returncode, r.stdout.decode(errors="replace")
+        # A file, not a pipe: nothing has to drain it while we reap.
+        with tempfile.TemporaryFile() as out:
+            try:
+                status = self._call(["run", "--bundle", bundle_dir, cid], timeout, stdout=out)
+            except RuntimeError_:
+                self.kill(cid)
+                self.force_delete(cid, quiet=True)
+                raise
+            out.seek(0)
+            return status, out.read().decode(errors="replace")
 
-    def create(self, bundle_dir, cid, pid_file, timeout=60):
-        self._check(["create", "--bundle", bundle_dir, "--pid-file", pid_file, cid], timeout)
+    def create(self, bundle_dir, cid, pid_file, timeout=60, reap=True):
+        self._check(["create", "--bundle", bundle_dir, "--pid-file", pid_file, cid], timeout, reap)
 
-    def start(self, cid, timeout=60):
-        self._check(["start", cid], timeout)
+    def start(self, cid, timeout=60, reap=True):
+        self._check(["start", cid], timeout, reap)
 
     def delete(self, cid, timeout=60):
         self._check(["delete", cid], timeout)
 
     def kill(self, cid, signal="KILL", timeout=30):
-        self._call(["kill", cid, signal], timeout, stdout=subprocess.DEVNULL)
+        self._call(["kill", cid, signal], timeout)
 
     def force_delete(self, cid, quiet=False):
         try:
-            self._call(["delete", "--force", cid], 60, stdout=subprocess.DEVNULL)
+            self._call(["delete", "--force", cid], 60)
         except RuntimeError_:
             if not quiet:
                 raise
