@@ -58,7 +58,7 @@ def machine(sandbox, repo):
         for line in f:
             if line.startswith("MemTotal:"):
                 mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    rev = _cmd_line(["git", "-C", repo, "log", "-1", "--format=%h %s"])
+    rev = _cmd_line(["git", "-C", repo, "log", "-1", "--format=%h"])
     profile = "release" if "/release/" in sandbox else "debug" if "/debug/" in sandbox else "?"
     return [
         f"CPU: {cpu}, {os.cpu_count()} cores; memory {mem}; kernel {platform.release()}",
