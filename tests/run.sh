@@ -3,13 +3,14 @@
 #
 # Stages: setup (tests/setup.sh), cargo build, cargo fmt --check, cargo
 # clippy -D warnings, cargo test (the integration tests run the real
-# `sandbox` binary beside their runc and native controls), then the Docker
-# end-to-end checks with runc (the control) and with sandbox.
+# `sandbox` binary beside their runc and native controls), the bench's short
+# mode (bench/run.sh --short), then the Docker end-to-end checks with runc
+# (the control) and with sandbox.
 #
 # Every stage runs even when an earlier one failed, except those that need
 # the build (they are reported as failed, never as passed). The closing
 # line counts every cargo test and Docker check, plus each of the stages
-# setup, build, fmt and clippy as one check. Exits non-zero on any failure.
+# setup, build, fmt, clippy and bench as one check. Exits non-zero on any failure.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,6 +78,19 @@ else
     echo "not run: the build failed"
     failed=$((failed + 1))
     stage_result test 1 "not run: the build failed"
+fi
+
+# The benchmark suite's short mode (one small round of every workload under
+# every runtime, runsc included when it runs here), so the bench does not
+# rot: it fails when a workload fails to run or gives a wrong result, never
+# on a timing.
+if [ "$built" = 1 ]; then
+    check_stage bench bash bench/run.sh --short
+else
+    echo
+    echo "=== bench: not run: the build failed"
+    failed=$((failed + 1))
+    stage_result bench 1 "not run: the build failed"
 fi
 
 # Docker end to end: runc (the control), then sandbox.

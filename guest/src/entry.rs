@@ -49,17 +49,21 @@ pub const FLUSH_PORT: u16 = 0x62;
 global_asm!(
     r#"
     .pushsection .text.sandbox_guest, "ax"
+    // Every label Image::get names is global: in a release build that
+    // function is inlined into other crates, which cannot see local labels.
     .balign 64
     .globl sandbox_guest_image
 sandbox_guest_image:
 
     // LSTAR: a 64-bit `syscall` from user mode.
+    .globl sandbox_guest_syscall
 sandbox_guest_syscall:
     out 0x60, al
     iretq
 
     // CSTAR: `syscall` from 32-bit compatibility mode. The VMM refuses it.
     .balign 8
+    .globl sandbox_guest_compat_syscall
 sandbox_guest_compat_syscall:
     out 0x61, al
     iretq
@@ -67,6 +71,7 @@ sandbox_guest_compat_syscall:
     // The 32 exception vectors, VECTOR_STRIDE bytes apart. The CPU has
     // pushed the user frame (and maybe an error code) on the TSS stack.
     .balign 8
+    .globl sandbox_guest_vectors
 sandbox_guest_vectors:
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .balign 8
@@ -85,6 +90,7 @@ sandbox_guest_vectors:
     // is such a guest write, and one KVM cannot apply to an 8-byte entry,
     // so it drops its copy of that page table (and flushes every vCPU).
     .balign 8
+    .globl sandbox_guest_flush
 sandbox_guest_flush:
     test rcx, rcx
     jz 2f
@@ -97,6 +103,7 @@ sandbox_guest_flush:
 2:
     mov rax, cr3        // reloading CR3 drops cached translations
     mov cr3, rax
+    .globl sandbox_guest_flush_out
 sandbox_guest_flush_out:
     out 0x62, al        // done: back to the VMM
     iretq

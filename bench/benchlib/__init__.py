@@ -1,0 +1,1 @@
+"""The benchmark suite's driver (bench/run.sh runs bench/bench.py)."""

@@ -1,0 +1,203 @@
+"""The table printed on stdout and BENCHMARKS.md."""
+
+import os
+import platform
+import subprocess
+
+from . import stats
+from .workloads import Metric
+
+# Targets of issue 5 for the sandbox platforms: (metric, label, test).
+# A test takes (median of the platform, medians of every runtime) and
+# returns (met, how far off, the target in words).
+
+
+def _limit(key, limit, unit):
+    def test(value, _all):
+        return value <= limit, f"{value / limit:.2f}× the limit", f"≤ {limit:g} {unit}"
+    return key, test
+
+
+def _vs(key, runtime, factor, words):
+    def test(value, all_medians):
+        ref = all_medians.get(runtime)
+        if ref is None:
+            return None, f"no {runtime} figure", words
+        bound = ref * factor
+        return value <= bound if factor != 1 else value < bound, f"{value / ref:.2f}× {runtime}", words
+    return key, test
+
+
+TARGETS = [
+    _limit("getpid", 4000, "ns"),
+    _limit("open", 25, "us"),
+    _limit("exec", 2500, "us"),
+    _vs("lifecycle", "runc", 1.5, "≤ 1.5× runc"),
+    _vs("lifecycle", "runsc", 1, "faster than runsc"),
+    _limit("idle-rss", 15, "MiB"),
+]
+
+
+def _cmd_line(cmd):
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+        return out.stdout.decode(errors="replace").strip().splitlines()[0]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return "unknown"
+
+
+def machine(sandbox, repo):
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = "unknown"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    rev = _cmd_line(["git", "-C", repo, "log", "-1", "--format=%h"])
+    profile = "release" if "/release/" in sandbox else "debug" if "/debug/" in sandbox else "?"
+    return [
+        f"CPU: {cpu}, {os.cpu_count()} cores; memory {mem}; kernel {platform.release()}",
+        f"/dev/kvm: {'yes' if os.path.exists('/dev/kvm') else 'no'}",
+        f"runc: {_cmd_line(['runc', '--version'])}; runsc: {_cmd_line(['runsc', '--version'])}",
+        f"sandbox: {sandbox} ({profile} build), commit {rev}",
+    ]
+
+
+class Report:
+    def __init__(self, runtimes):
+        self.runtimes = runtimes  # names, in column order
+        self.metrics = {}  # key -> Metric, in first-seen order
+        self.sections = {}  # key -> section title
+        self.values = {}  # key -> runtime -> [values]
+        self.failures = []  # (runtime, what, why)
+        self.notes = []
+
+    def add(self, section, metric, runtime, value):
+        self.metrics.setdefault(metric.key, metric)
+        self.sections.setdefault(metric.key, section)
+        self.values.setdefault(metric.key, {}).setdefault(runtime, []).append(value)
+
+    def fail(self, runtime, what, why):
+        self.failures.append((runtime, what, why))
+        print(f"FAILED [{runtime}] {what}: {why}", flush=True)
+
+    def medians(self, key):
+        return {rt: stats.median(v) for rt, v in self.values.get(key, {}).items()}
+
+    # --- tables -----------------------------------------------------------
+    def _figures(self, section):
+        head = ["workload", "unit", *self.runtimes]
+        rows = []
+        for key, m in self.metrics.items():
+            if self.sections[key] != section:
+                continue
+            vals = self.values[key]
+            rows.append([m.label, m.unit + ("" if m.lower_is_better else " (higher is better)"),
+                         *(stats.cell(vals.get(rt, [])) for rt in self.runtimes)])
+        return head, rows
+
+    def _ratios(self, reference):
+        others = [rt for rt in self.runtimes if rt.startswith("sandbox")]
+        head = ["workload", *others]
+        rows = []
+        for key, m in self.metrics.items():
+            med = self.medians(key)
+            ref = med.get(reference)
+            if ref is None or not m.ratio:
+                continue
+            rows.append([m.label, *(stats.ratio(stats.slowdown(m, med.get(rt), ref)) for rt in others)])
+        return head, rows
+
+    def _targets(self):
+        head = ["target", "runtime", "median", "wanted", "result"]
+        rows = []
+        for key, test in TARGETS:
+            m = self.metrics.get(key)
+            if m is None:
+                continue
+            med = self.medians(key)
+            for rt in self.runtimes:
+                if not rt.startswith("sandbox") or med.get(rt) is None:
+                    continue
+                met, off, words = test(med[rt], med)
+                verdict = "—" if met is None else ("met" if met else "MISSED")
+                rows.append([m.label, rt, f"{stats.fmt(med[rt])} {m.unit}", words, f"{verdict} ({off})"])
+        return head, rows
+
+    def section_titles(self):
+        seen = []
+        for key in self.metrics:
+            if self.sections[key] not in seen:
+                seen.append(self.sections[key])
+        return seen
+
+    # --- output -----------------------------------------------------------
+    def print_text(self):
+        for title in self.section_titles():
+            _text_table(title, *self._figures(title))
+        for ref in ("runc", "runsc"):
+            if ref in self.runtimes:
+                _text_table(f"slowdown against {ref} (median / median; < 1: better)", *self._ratios(ref))
+        _text_table("targets (issue 5)", *self._targets())
+        for note in self.notes:
+            print(f"NOTE: {note}")
+        for rt, what, why in self.failures:
+            print(f"FAILED [{rt}] {what}: {why}")
+
+    def markdown(self, header, descriptions, profile_notes):
+        out = ["# Benchmarks", ""]
+        out += header
+        out += ["", "## What is measured", ""]
+        out += [f"- **{name}**: {about}" for name, about in descriptions]
+        out += ["", "Cells: median (min–max) over the rounds. Ratios: how many times slower "
+                "(or bigger) than the reference, median over median, whichever way the "
+                "figure goes (< 1× is better than the reference).", ""]
+        for title in self.section_titles():
+            out += [f"## {title}", "", *_md_table(*self._figures(title)), ""]
+        for ref in ("runc", "runsc"):
+            if ref in self.runtimes:
+                out += [f"## Against {ref}", "", *_md_table(*self._ratios(ref)), ""]
+        out += ["## Targets (issue 5)", "", *_md_table(*self._targets()), ""]
+        if self.notes or self.failures:
+            out += ["## Notes", ""]
+            out += [f"- {n}" for n in self.notes]
+            out += [f"- FAILED [{rt}] {what}: {why}" for rt, what, why in self.failures]
+            out += [""]
+        if profile_notes:
+            out += [profile_notes.strip(), ""]
+        return "\n".join(out)
+
+
+def _text_table(title, head, rows):
+    if not rows:
+        return
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    print(f"\n== {title}")
+    for r in [head, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def _md_table(head, rows):
+    if not rows:
+        return ["(no figures)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return lines
+
+
+# Metrics of the container-level measurements.
+LIFECYCLE = Metric("lifecycle", "create+start+wait+delete of /bin/true", "ms")
+DOCKER_RUN = Metric("docker-run", "docker run --rm IMG true", "ms")
+IDLE_RSS = Metric("idle-rss", "idle sleep container: RSS of its host processes (sum)", "MiB")
+IDLE_PSS = Metric("idle-pss", "idle sleep container: PSS of its host processes (sum)", "MiB")
+IDLE_PROCS = Metric("idle-procs", "idle sleep container: host processes", "count", ratio=False)
+SCALE_TIME = Metric("scale-time", "start N containers at once: time until all started", "s")
+SCALE_HOST = Metric(
+    "scale-host", "start N containers at once: host memory used (MemAvailable drop)", "MiB", ratio=False
+)
+SCALE_PSS = Metric("scale-pss", "start N containers at once: PSS of their host processes", "MiB")
