@@ -13,7 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
 
 use crate::error::Error;
 
@@ -32,7 +35,7 @@ const ALLOWED: &[i64] = &[
     libc::SYS_statx,
     libc::SYS_lseek,
     libc::SYS_fcntl,
-    libc::SYS_ioctl,
+    // ioctl: only the requests in HOST_IOCTLS (and the platform's).
     libc::SYS_dup,
     libc::SYS_dup3,
     libc::SYS_poll,
@@ -113,10 +116,34 @@ const ALLOWED: &[i64] = &[
     libc::SYS_shutdown,
 ];
 
-/// Installs the allowlist on every thread of the Sentry.
-pub fn install() -> Result<(), Error> {
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+/// The ioctl requests the Sentry makes on host descriptors: terminal
+/// state and sizes for a console or terminal stdio it serves
+/// (fs/host_fd.rs, isatty).
+const HOST_IOCTLS: &[u64] = &[
+    libc::TCGETS,
+    libc::TCSETS,
+    libc::TCSETSW,
+    libc::TCSETSF,
+    libc::TIOCGWINSZ,
+    libc::TIOCSWINSZ,
+    libc::FIONREAD,
+];
+
+/// Installs the allowlist on every thread of the Sentry. `platform_ioctls`
+/// are the ioctl requests the platform makes once jailed (kvm: running
+/// vCPUs, `vmm::ioctls`); ioctl with any other request traps.
+pub fn install(platform_ioctls: &[u64]) -> Result<(), Error> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|&nr| (nr, vec![])).collect();
+    let mut ioctl_rules = Vec::new();
+    for &req in HOST_IOCTLS.iter().chain(platform_ioctls) {
+        // The kernel reads the request as an unsigned int: compare the low
+        // 32 bits, as it does.
+        let cond = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req)
+            .map_err(|e| Error::Seccomp(e.to_string()))?;
+        ioctl_rules.push(SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?);
+    }
+    rules.insert(libc::SYS_ioctl, ioctl_rules);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Trap,

@@ -7,7 +7,7 @@
 //! [`kick_signal`], whose handler does nothing: its only effect is that a
 //! KVM_RUN in progress returns EINTR.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 
 /// The signal that interrupts KVM_RUN (a real-time signal the C library
@@ -57,11 +57,33 @@ pub struct Kick {
     target: Mutex<Target>,
     /// Mirror of target.tid for a lock-free check.
     running: AtomicI32,
+    /// CPU time the vCPU's threads spent inside `Vcpu::run`'s KVM_RUN
+    /// (guest time: the application's user time), finished runs only.
+    guest_ns: AtomicU64,
 }
 
 struct Target {
     tid: i32,
     immediate_exit: Option<*mut u8>,
+    /// The running thread's CPU clock when it entered (valid while tid != 0).
+    entered_ns: u64,
+}
+
+/// The CPU clock of thread `tid` of this process (0 if unreadable).
+fn thread_cpu_ns(tid: i32) -> u64 {
+    // MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED): a thread clock the
+    // threads of one process may read of each other.
+    let clock = ((!tid) << 3) | 2 | 4;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    let r = unsafe { libc::clock_gettime(clock, &mut ts) };
+    if r != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 // SAFETY: the raw pointer is only dereferenced under the mutex while the
@@ -78,8 +100,10 @@ impl Kick {
             target: Mutex::new(Target {
                 tid: 0,
                 immediate_exit: Some(immediate_exit),
+                entered_ns: 0,
             }),
             running: AtomicI32::new(0),
+            guest_ns: AtomicU64::new(0),
         }
     }
 
@@ -143,14 +167,35 @@ impl Kick {
     pub(crate) fn enter(&self) {
         // SAFETY: gettid has no arguments.
         let tid = unsafe { libc::gettid() };
-        self.target.lock().unwrap_or_else(|p| p.into_inner()).tid = tid;
+        let now = thread_cpu_ns(tid);
+        let mut t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        t.tid = tid;
+        t.entered_ns = now;
         self.running.store(tid, Ordering::SeqCst);
     }
 
     /// Records that the thread left `run`.
     pub(crate) fn leave(&self) {
-        self.target.lock().unwrap_or_else(|p| p.into_inner()).tid = 0;
+        let mut t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        if t.tid != 0 {
+            let spent = thread_cpu_ns(t.tid).saturating_sub(t.entered_ns);
+            self.guest_ns.fetch_add(spent, Ordering::Relaxed);
+        }
+        t.tid = 0;
         self.running.store(0, Ordering::SeqCst);
+    }
+
+    /// The CPU time spent running the guest so far, the current run
+    /// included (what Linux would count as the thread's user time: the
+    /// guest kernel only forwards exits).
+    pub fn guest_cpu_ns(&self) -> u64 {
+        let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        let current = if t.tid != 0 {
+            thread_cpu_ns(t.tid).saturating_sub(t.entered_ns)
+        } else {
+            0
+        };
+        self.guest_ns.load(Ordering::Relaxed) + current
     }
 
     /// The vCPU is going away: never touch its kvm_run again.

@@ -93,7 +93,7 @@ impl Boot {
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
         let (memfile, platform): (_, Box<dyn Platform>) = match &self.kvm {
             Some(kvm) => {
-                let slot = crate::platform::kvm::DEFAULT_SLOT_SIZE;
+                let slot = crate::platform::kvm::slot_size(self.spec.memory_limit);
                 let memfile = MemoryFile::init_global(slot)?;
                 // SAFETY: the descriptor is open for the whole call (the
                 // memory file owns it); the VM keeps a duplicate of its own.
@@ -264,7 +264,7 @@ impl Boot {
                 .name("tty-signals".into())
                 .spawn(move || forward_tty_signals(kc, console, tty_signals))?;
         }
-        crate::jail::install()?;
+        crate::jail::install(&k.platform.jailed_ioctls())?;
         let (start_tx, start_rx) = mpsc::channel::<()>();
         let kc = k.clone();
         std::thread::Builder::new()
@@ -412,6 +412,7 @@ fn prepare(
         personality: 0,
         cpu_ns: 0,
         sentry_cpu_ns: 0,
+        app_cpu_ns: 0,
         children_cpu_ns: 0,
         exit_notify: Some(tx),
         rlimits: spec.rlimits.clone(),

@@ -58,6 +58,12 @@ impl Thread {
         *lock(&self.interrupter) = i;
     }
 
+    /// The CPU time the thread spent in application code, where the
+    /// platform measures it per thread (see [`Interrupter::app_cpu_ns`]).
+    pub fn app_cpu_ns(&self) -> Option<u64> {
+        lock(&self.interrupter).as_ref()?.app_cpu_ns()
+    }
+
     /// Ends this thread without ending its process (de_thread for exec).
     pub fn zap(&self) {
         self.zapped.store(true, Ordering::SeqCst);

@@ -65,6 +65,13 @@ pub enum PlatformError {
 /// [`Trap::Interrupted`] soon (possibly spuriously later as well).
 pub trait Interrupter: Send + Sync {
     fn interrupt(&self);
+    /// The CPU time the thread has spent running application code, in ns,
+    /// on a platform that runs it on the Sentry's own thread and measures
+    /// it there (kvm: time inside KVM_RUN); None where the host charges it
+    /// to a stub process the Sentry samples instead.
+    fn app_cpu_ns(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One application address space plus the one thread that runs in it.
@@ -107,6 +114,11 @@ pub trait Platform: Send + Sync {
     /// Creates an empty address space with one thread, on the calling thread.
     fn new_context(&self) -> Result<Box<dyn Context>, PlatformError>;
     fn name(&self) -> &'static str;
+    /// The ioctl requests the platform makes once the Sentry is jailed
+    /// (the jail's seccomp filter refuses every other).
+    fn jailed_ioctls(&self) -> Vec<u64> {
+        Vec::new()
+    }
     /// Counters worth a log line when the sandbox ends (the kvm platform's
     /// exits), if the platform keeps any.
     fn stats(&self) -> Option<String> {

@@ -21,8 +21,33 @@ use super::{
 /// How much of the memory file the VM can map: the guest's physical
 /// memory. KVM keeps per-page metadata for the whole slot (8 bytes a page
 /// with shadow paging), so it is bounded rather than the file's full 1 TiB
-/// of address space; the Sentry's allocator refuses memory beyond it.
+/// of address space; the Sentry's allocator refuses memory beyond it. This
+/// is the size without a memory limit.
 pub const DEFAULT_SLOT_SIZE: u64 = 8 << 30;
+/// The smallest slot a memory limit can ask for: enough for a shell, its
+/// stacks and the Sentry's tmpfs files.
+pub const MIN_SLOT_SIZE: u64 = 64 << 20;
+/// The largest: a bigger limit gets this much (KVM's metadata grows with
+/// the slot).
+pub const MAX_SLOT_SIZE: u64 = 64 << 30;
+/// Slot sizes are whole 2 MiB pages.
+const SLOT_ALIGN: u64 = 2 << 20;
+
+/// The guest memory for a container with memory limit `limit` (bytes,
+/// None: no limit): the limit itself, rounded up to 2 MiB, within
+/// [`MIN_SLOT_SIZE`]..=[`MAX_SLOT_SIZE`]. Every byte of application memory
+/// (anonymous and private file pages, shared memory, tmpfs files) comes
+/// from the slot, so a workload that asks for more gets ENOMEM from mmap,
+/// brk or the write that needed the page.
+pub fn slot_size(limit: Option<u64>) -> u64 {
+    let Some(limit) = limit else {
+        return DEFAULT_SLOT_SIZE;
+    };
+    let rounded = limit
+        .checked_next_multiple_of(SLOT_ALIGN)
+        .unwrap_or(MAX_SLOT_SIZE);
+    rounded.clamp(MIN_SLOT_SIZE, MAX_SLOT_SIZE)
+}
 
 /// Checks that KVM is usable here (for `sandbox features` and `create`).
 pub fn probe() -> Result<(), PlatformError> {
@@ -72,6 +97,13 @@ impl Platform for KvmPlatform {
         "kvm"
     }
 
+    fn jailed_ioctls(&self) -> Vec<u64> {
+        vmm::ioctls::runtime_requests()
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect()
+    }
+
     fn stats(&self) -> Option<String> {
         let s = self.vm.stats();
         Some(format!(
@@ -92,6 +124,10 @@ struct KvmInterrupter(Arc<vmm::Kick>);
 impl Interrupter for KvmInterrupter {
     fn interrupt(&self) {
         self.0.interrupt();
+    }
+
+    fn app_cpu_ns(&self) -> Option<u64> {
+        Some(self.0.guest_cpu_ns())
     }
 }
 
@@ -182,5 +218,22 @@ impl ThreadSeed for KvmThreadSeed {
         let vcpu = self.vm.new_vcpu(self.space)?;
         vcpu.set_fp_regs(&self.fp)?;
         Ok(Box::new(KvmContext { vm: self.vm, vcpu }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_follows_the_memory_limit() {
+        assert_eq!(slot_size(None), DEFAULT_SLOT_SIZE);
+        assert_eq!(slot_size(Some(256 << 20)), 256 << 20);
+        // Rounded up to 2 MiB.
+        assert_eq!(slot_size(Some((256 << 20) + 1)), 258 << 20);
+        // A floor and a ceiling.
+        assert_eq!(slot_size(Some(1)), MIN_SLOT_SIZE);
+        assert_eq!(slot_size(Some(1 << 50)), MAX_SLOT_SIZE);
+        assert_eq!(slot_size(Some(u64::MAX)), MAX_SLOT_SIZE);
     }
 }
