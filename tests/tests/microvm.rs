@@ -21,6 +21,10 @@
 //!   `kill -9` of the VMM process from outside stops the container;
 //!   `delete` then leaves nothing. runc is the control of both.
 //!
+//! `events --stats` reports the VMM's exit counters, which grow as the
+//! workload runs (the sentry backend, the control, reports its platform and
+//! no counters).
+//!
 //! And the guest's memory is the container's memory limit: a workload
 //! that asks for more gets ENOMEM from mmap (where Linux's cgroup would
 //! OOM-kill it), while the same program without the limit gets all it
@@ -189,30 +193,7 @@ fn spinning_container_ends(rt: &Runtime, how: Ending) {
     let b = c_bundle("spin", "spin.c", "spin", &["/bin/spin", "2"]);
     let id = b.id.as_str();
     let _guard = DeleteOnPanic::new(rt, id);
-    let bpath = b.path().to_string_lossy().into_owned();
-    let pid_file = b.path().join("init.pid");
-    let pf = pid_file.to_string_lossy().into_owned();
-    let stdio = TempDir::new("spin-stdio");
-    rt.exec_in(
-        &["create", "--bundle", &bpath, "--pid-file", &pf, id],
-        stdio.path(),
-    )
-    .assert_success();
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{}: no pid file after create", rt.name));
-    rt.exec(&["start", id]).assert_success();
-    let stdout = stdio.path().join("stdout");
-    let start = Instant::now();
-    while fs::read_to_string(&stdout).unwrap_or_default() != "spinning\n" {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{}: the workload never said it spins",
-            rt.name
-        );
-        sleep(Duration::from_millis(50));
-    }
+    let (pid, _stdio) = create_and_start(rt, &b, "spinning\n");
     // Let the threads settle into their loops.
     sleep(Duration::from_millis(300));
     match how {
@@ -250,6 +231,38 @@ fn spinning_container_ends(rt: &Runtime, how: Ending) {
     }
     rt.exec(&["delete", id]).assert_success();
     assert_clean(rt.root(), id, b.path());
+}
+
+/// Creates and starts `b` as the shim would (stdio in files of the returned
+/// directory), and waits until its stdout reads `first`. Returns the init
+/// pid, which the caller (a subreaper) must reap.
+fn create_and_start(rt: &Runtime, b: &Bundle, first: &str) -> (i32, TempDir) {
+    let id = b.id.as_str();
+    let bpath = b.path().to_string_lossy().into_owned();
+    let pid_file = b.path().join("init.pid");
+    let pf = pid_file.to_string_lossy().into_owned();
+    let stdio = TempDir::new("vm-stdio");
+    rt.exec_in(
+        &["create", "--bundle", &bpath, "--pid-file", &pf, id],
+        stdio.path(),
+    )
+    .assert_success();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{}: no pid file after create", rt.name));
+    rt.exec(&["start", id]).assert_success();
+    let stdout = stdio.path().join("stdout");
+    let start = Instant::now();
+    while fs::read_to_string(&stdout).unwrap_or_default() != first {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}: the workload never printed {first:?}",
+            rt.name
+        );
+        sleep(Duration::from_millis(50));
+    }
+    (pid, stdio)
 }
 
 #[test]
@@ -317,4 +330,83 @@ fn microvm_guest_memory_is_the_containers_memory_limit() {
         .unwrap_or_else(|| panic!("with a 128 MiB limit, no ENOMEM:\n{out}"));
     assert!((64..128).contains(&got), "ENOMEM after {got} MiB:\n{out}");
     assert_eq!(out.code(), Some(1), "with a 128 MiB limit:\n{out}");
+}
+
+/// `events --stats ID` of `rt`, parsed.
+#[track_caller]
+fn stats(rt: &Runtime, id: &str) -> serde_json::Value {
+    let out = rt.exec(&["events", "--stats", id]);
+    out.assert_success();
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("events --stats printed no JSON ({e}):\n{out}"))
+}
+
+/// `events --stats` of a running container: runc's envelope, with the
+/// platform and (microvm) the VMM's exit counters, which grow as the
+/// workload runs; a stopped container is "not running".
+fn events_stats(rt: &Runtime, platform: &str) {
+    become_subreaper();
+    let b = Bundle::sh("events", "echo started; while true; do sleep 1; done");
+    let id = b.id.as_str();
+    let _guard = DeleteOnPanic::new(rt, id);
+    let (pid, _stdio) = create_and_start(rt, &b, "started\n");
+    let first = stats(rt, id);
+    assert_eq!(first["type"], "stats", "{first}");
+    assert_eq!(first["id"], id, "{first}");
+    // The shell, and its `sleep` most of the time.
+    let pids = first["data"]["pids"]["current"].as_u64();
+    assert!(matches!(pids, Some(1 | 2)), "{first}");
+    let sandbox = &first["data"]["sandbox"];
+    assert_eq!(sandbox["platform"], platform, "{first}");
+    if platform == "kvm" {
+        let syscalls = |v: &serde_json::Value| {
+            v["data"]["sandbox"]["exits"]["syscalls"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no syscall count: {v}"))
+        };
+        let before = syscalls(&first);
+        assert!(before > 0, "{first}");
+        for key in [
+            "page_faults",
+            "other_exceptions",
+            "interruptions",
+            "kvm_run_returns",
+        ] {
+            assert!(sandbox["exits"][key].is_u64(), "no {key} counter: {first}");
+        }
+        // The shell's loop goes on making system calls (sleep, wait).
+        sleep(Duration::from_millis(2500));
+        let second = stats(rt, id);
+        assert!(syscalls(&second) > before, "{first}\nthen {second}");
+    } else {
+        assert!(sandbox.get("exits").is_none(), "{first}");
+    }
+    rt.exec(&["kill", id, "9"]).assert_success();
+    reap(pid, Duration::from_secs(20)).expect("the container ended after kill 9");
+    let out = rt.exec(&["events", "--stats", id]);
+    assert!(
+        !out.success() && out.stderr.contains("container not running"),
+        "events --stats of a stopped container:\n{out}"
+    );
+    rt.exec(&["delete", id]).assert_success();
+    assert_clean(rt.root(), id, b.path());
+}
+
+#[test]
+fn microvm_events_stats_reports_the_vmm_exit_counters() {
+    if let Some(rt) = Runtime::sandbox_vm() {
+        events_stats(&rt, "kvm");
+    }
+}
+
+#[test]
+fn sentry_events_stats_reports_the_platform() {
+    let mut rt = Runtime::sandbox();
+    // The default platform unless the environment chose another.
+    let platform = std::env::var("SANDBOX_PLATFORM")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "seccomp".into());
+    rt.name = "sandbox";
+    events_stats(&rt, &platform);
 }

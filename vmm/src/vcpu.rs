@@ -667,6 +667,7 @@ impl Vcpu {
         }
         self.vm.stats.faults.fetch_add(1, Ordering::Relaxed);
         if vector == 14 {
+            self.vm.stats.page_faults.fetch_add(1, Ordering::Relaxed);
             let cr2 = self
                 .core()
                 .fd

@@ -18,7 +18,10 @@ use crate::vcpu::{Core, Vcpu};
 #[derive(Debug, Default)]
 pub struct Stats {
     pub syscalls: AtomicU64,
+    /// Every exception exit (page faults included).
     pub faults: AtomicU64,
+    /// The page faults among them.
+    pub page_faults: AtomicU64,
     pub interrupts: AtomicU64,
     /// Every return from KVM_RUN.
     pub exits: AtomicU64,
@@ -29,6 +32,7 @@ pub struct Stats {
 pub struct StatsSnapshot {
     pub syscalls: u64,
     pub faults: u64,
+    pub page_faults: u64,
     pub interrupts: u64,
     pub exits: u64,
 }
@@ -168,6 +172,7 @@ impl Vm {
         StatsSnapshot {
             syscalls: s.syscalls.load(Ordering::Relaxed),
             faults: s.faults.load(Ordering::Relaxed),
+            page_faults: s.page_faults.load(Ordering::Relaxed),
             interrupts: s.interrupts.load(Ordering::Relaxed),
             exits: s.exits.load(Ordering::Relaxed),
         }

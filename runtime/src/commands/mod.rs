@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -108,6 +109,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Run(a) => run::command(g, &a),
         Command::Exec(a) => exec::command(g, &a),
         Command::Ps(a) => ps::command(g, &a).map(|_| 0),
+        Command::Events(a) => events::command(g, &a).map(|_| 0),
         Command::List(a) => list::command(g, &a).map(|_| 0),
         Command::Spec(a) => spec::command(&a).map(|_| 0),
         Command::Features => features::command().map(|_| 0),

@@ -577,6 +577,20 @@ fn handle(
                 .collect();
             send_frame(&conn, &Response::Pids { pids }, &[])
         }
+        Request::Stats => {
+            let processes = k.all_processes().iter().filter(|p| !p.is_zombie()).count() as u64;
+            let stats = crate::control::SandboxStats {
+                platform: k.platform.name().to_string(),
+                processes,
+                counters: k
+                    .platform
+                    .counters()
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect(),
+            };
+            send_frame(&conn, &Response::Stats(stats), &[])
+        }
         Request::Exec { process } => {
             let mut it = fds.into_iter();
             let (Some(i), Some(o), Some(e)) = (it.next(), it.next(), it.next()) else {

@@ -122,7 +122,18 @@ pub trait Platform: Send + Sync {
     /// Counters worth a log line when the sandbox ends (the kvm platform's
     /// exits), if the platform keeps any.
     fn stats(&self) -> Option<String> {
-        None
+        let c = self.counters();
+        (!c.is_empty()).then(|| {
+            c.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    }
+    /// The platform's counters by name (kvm: the guest's exits by kind),
+    /// for `sandbox events --stats`; empty where it keeps none.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
     }
 }
 

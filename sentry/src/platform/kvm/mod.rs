@@ -111,6 +111,22 @@ impl Platform for KvmPlatform {
             s.syscalls, s.faults, s.interrupts, s.exits
         ))
     }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let s = self.vm.stats();
+        vec![
+            // System calls of the workload (each one exit to the VMM).
+            ("syscalls", s.syscalls),
+            // Page faults (demand paging, stale translations, SIGSEGV).
+            ("page_faults", s.page_faults),
+            // Every other exception (SIGILL, SIGFPE, #GP, ...).
+            ("other_exceptions", s.faults - s.page_faults),
+            // vCPUs stopped for a signal, a timer or a kill.
+            ("interruptions", s.interrupts),
+            // Every return from KVM_RUN, whatever its reason.
+            ("kvm_run_returns", s.exits),
+        ]
+    }
 }
 
 /// One application thread: a vCPU in its process's address space.
