@@ -21,6 +21,10 @@
 //!   `kill -9` of the VMM process from outside stops the container;
 //!   `delete` then leaves nothing. runc is the control of both.
 //!
+//! A munmap or mprotect in one thread is seen by the process's other
+//! threads, running on other vCPUs, before the call returns (the TLB
+//! shootdown; native control).
+//!
 //! `events --stats` reports the VMM's exit counters, which grow as the
 //! workload runs (the sentry backend, the control, reports its platform and
 //! no counters).
@@ -409,4 +413,32 @@ fn sentry_events_stats_reports_the_platform() {
         .unwrap_or_else(|| "seccomp".into());
     rt.name = "sandbox";
     events_stats(&rt, &platform);
+}
+
+#[test]
+fn microvm_munmap_and_mprotect_reach_the_other_vcpus_before_returning() {
+    let Some(rt) = Runtime::sandbox_vm() else {
+        return;
+    };
+    let b = c_bundle("tlb", "tlb.c", "tlb", &["/bin/tlb"]);
+    let native = native_in_chroot(&b, "exec /bin/tlb");
+    assert_eq!(native.code(), Some(0), "native control:\n{native}");
+    assert!(
+        native.stdout.contains("munmap: "),
+        "native control:\n{native}"
+    );
+    let out = rt.run(&b);
+    assert_eq!(out.code(), Some(0), "under microvm:\n{out}");
+    for what in ["mprotect", "munmap"] {
+        assert!(
+            out.stdout.contains(&format!("{what}: ")) && !out.stdout.contains(" 0 rounds faulted"),
+            "under microvm:\n{out}"
+        );
+    }
+    assert_eq!(
+        out.stdout.matches(", 0 stale").count(),
+        2,
+        "under microvm:\n{out}"
+    );
+    assert_clean(rt.root(), &b.id, b.path());
 }

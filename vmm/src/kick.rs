@@ -55,8 +55,12 @@ pub struct Kick {
     /// The host thread inside `Vcpu::run`, or 0, and the vCPU's
     /// `immediate_exit` byte (None once the vCPU is gone).
     target: Mutex<Target>,
-    /// Mirror of target.tid for a lock-free check.
+    /// Mirror of target.tid for a lock-free check (see
+    /// [`Kick::in_run`]).
     running: AtomicI32,
+    /// The address-space generation this vCPU's TLB last caught up with
+    /// (for other vCPUs waiting on a TLB shootdown).
+    flushed: AtomicU64,
     /// CPU time the vCPU's threads spent inside `Vcpu::run`'s KVM_RUN
     /// (guest time: the application's user time), finished runs only.
     guest_ns: AtomicU64,
@@ -103,6 +107,7 @@ impl Kick {
                 entered_ns: 0,
             }),
             running: AtomicI32::new(0),
+            flushed: AtomicU64::new(0),
             guest_ns: AtomicU64::new(0),
         }
     }
@@ -126,6 +131,37 @@ impl Kick {
         }
     }
 
+    /// Makes the vCPU leave KVM_RUN soon without reporting an
+    /// interruption to its thread's caller: it comes back on its own after
+    /// catching up with page-table changes (a TLB shootdown).
+    pub(crate) fn poke(&self) {
+        let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = t.immediate_exit {
+            // SAFETY: as in interrupt().
+            unsafe { std::ptr::write_volatile(p, 1) };
+        }
+        if t.tid != 0 {
+            // SAFETY: as in interrupt().
+            unsafe {
+                libc::syscall(libc::SYS_tgkill, libc::getpid(), t.tid, kick_signal());
+            }
+        }
+    }
+
+    /// Whether the vCPU's thread is inside `Vcpu::run` (from just before
+    /// its last check of the address-space generation to after KVM_RUN).
+    pub(crate) fn in_run(&self) -> bool {
+        self.running.load(Ordering::SeqCst) != 0
+    }
+
+    pub(crate) fn flushed(&self) -> u64 {
+        self.flushed.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_flushed(&self, generation: u64) {
+        self.flushed.store(generation, Ordering::SeqCst);
+    }
+
     /// Takes a pending interruption.
     pub(crate) fn take(&self) -> bool {
         let was = self.pending.swap(false, Ordering::SeqCst);
@@ -143,8 +179,9 @@ impl Kick {
     }
 
     /// Sets `immediate_exit` to whether an interruption is pending. Under
-    /// the lock, so an interrupter that comes later sets it again: call it
-    /// (after [`Kick::enter`]) right before KVM_RUN.
+    /// the lock, so an interrupter (or a [`Kick::poke`]) that comes later
+    /// sets it again: call it (after [`Kick::enter`]) right before KVM_RUN,
+    /// and check the address-space generation after it.
     pub(crate) fn arm(&self) {
         let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
         Self::set_immediate_exit(&t, self.pending.load(Ordering::SeqCst) as u8);

@@ -184,6 +184,8 @@ impl Vcpu {
         };
         v.reset(&core)?;
         v.flushed = v.space.generation();
+        v.kick.set_flushed(v.flushed);
+        v.space.add_vcpu(v.kick.clone());
         v.core = Some(core);
         Ok(v)
     }
@@ -375,6 +377,7 @@ impl Vcpu {
             Ok(()) => {
                 self.vm.pool.flushed(pending);
                 self.flushed = generation;
+                self.kick.set_flushed(generation);
                 Ok(())
             }
             Err(e) => {
@@ -382,6 +385,16 @@ impl Vcpu {
                 Err(e)
             }
         }
+    }
+
+    /// Makes every other vCPU of this address space forget translations
+    /// older than this one's last flush before returning (a TLB
+    /// shootdown): call it after [`Vcpu::flush`] when a change removed or
+    /// narrowed translations, before the system call that made it returns.
+    /// On PVM the flush gadget's writes already make KVM flush every vCPU;
+    /// on hardware KVM each vCPU caches translations itself.
+    pub fn shootdown(&self) {
+        self.space.shootdown(&self.kick, self.flushed);
     }
 
     fn flush_pages(&mut self, dirty: &[u64]) -> Result<()> {
@@ -482,6 +495,11 @@ impl Vcpu {
             // After Kick::enter: an interrupter that comes later sets
             // immediate_exit again or signals this thread.
             self.kick.arm();
+            // After arm: a shootdown that bumped the generation before it
+            // is seen here; one after it pokes immediate_exit to 1.
+            if self.space.generation() != self.flushed {
+                return Ok(None);
+            }
             let r = self
                 .core
                 .as_mut()
@@ -496,10 +514,12 @@ impl Vcpu {
                 }
                 Ok(other) => return Err(Error::GuestCrashed(format!("unexpected exit {other:?}"))),
                 Err(e) if e.errno() == libc::EINTR => {
-                    if !self.kick.is_pending() {
+                    if !self.kick.is_pending() && self.space.generation() == self.flushed {
                         // Some other signal hit this thread: keep running.
                         continue;
                     }
+                    // An interruption, or a TLB shootdown (then the vCPU
+                    // flushes and goes on without telling the caller).
                     return self.interrupted(regs);
                 }
                 Err(e) => return Err(Error::Kvm { op: "RUN", err: e }),
@@ -544,9 +564,7 @@ impl Vcpu {
                 return self.finish_entry(regs);
             }
             self.user_regs(&k, regs);
-            self.kick.take();
-            self.vm.stats.interrupts.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(Exit::Interrupted));
+            return Ok(self.interruption());
         }
         let off = k.rip - kernel_va(CODE_GPA);
         let image = self.vm.image;
@@ -567,14 +585,23 @@ impl Vcpu {
                 rip: k.rip,
                 io: false,
             };
-            self.kick.take();
-            self.vm.stats.interrupts.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(Exit::Interrupted));
+            return Ok(self.interruption());
         }
         Err(Error::GuestCrashed(format!(
             "interrupted at unknown kernel rip {:#x}",
             k.rip
         )))
+    }
+
+    /// What a vCPU stopped in user mode (or at its `iretq`) reports: the
+    /// interruption asked for, or None (flush and resume) when it only
+    /// left KVM_RUN for a TLB shootdown.
+    fn interruption(&mut self) -> Option<Exit> {
+        if !self.kick.take() {
+            return None;
+        }
+        self.vm.stats.interrupts.fetch_add(1, Ordering::Relaxed);
+        Some(Exit::Interrupted)
     }
 
     /// Whether KVM holds an exception it has yet to deliver to the guest.
@@ -829,6 +856,7 @@ impl Vcpu {
 
 impl Drop for Vcpu {
     fn drop(&mut self) {
+        self.space.remove_vcpu(&self.kick);
         self.kick.detach();
         if let Some(core) = self.core.take() {
             self.vm

@@ -157,7 +157,10 @@ impl KvmContext {
     /// MAP_FIXED over an old mapping): KVM and this vCPU forget the old
     /// translations now, not at the next entry.
     fn settle(&mut self) -> Result<(), PlatformError> {
-        self.vcpu.flush().map_err(PlatformError::from)
+        self.vcpu.flush().map_err(PlatformError::from)?;
+        // The process's other threads, running on their own vCPUs, too.
+        self.vcpu.shootdown();
+        Ok(())
     }
 }
 
