@@ -69,8 +69,21 @@ pub struct Kick {
 struct Target {
     tid: i32,
     immediate_exit: Option<*mut u8>,
-    /// The running thread's CPU clock when it entered (valid while tid != 0).
-    entered_ns: u64,
+    /// The running thread's CPU clock when it entered, if guest time was
+    /// measured then.
+    entered_ns: Option<u64>,
+}
+
+/// Whether vCPU threads measure their guest time (two reads of the
+/// thread's CPU clock per run, a few µs a system call on PVM): off until
+/// something needs the application's user time (an ITIMER_VIRTUAL), see
+/// [`measure_guest_time`]. One sandbox per process, so process-wide.
+static MEASURING: AtomicBool = AtomicBool::new(false);
+
+/// Starts measuring guest time from now on (for good). Timers on user time
+/// count from when they are armed, so the time before does not matter.
+pub fn measure_guest_time() {
+    MEASURING.store(true, Ordering::SeqCst);
 }
 
 /// The CPU clock of thread `tid` of this process (0 if unreadable).
@@ -104,7 +117,7 @@ impl Kick {
             target: Mutex::new(Target {
                 tid: 0,
                 immediate_exit: Some(immediate_exit),
-                entered_ns: 0,
+                entered_ns: None,
             }),
             running: AtomicI32::new(0),
             flushed: AtomicU64::new(0),
@@ -204,7 +217,9 @@ impl Kick {
     pub(crate) fn enter(&self) {
         // SAFETY: gettid has no arguments.
         let tid = unsafe { libc::gettid() };
-        let now = thread_cpu_ns(tid);
+        let now = MEASURING
+            .load(Ordering::Relaxed)
+            .then(|| thread_cpu_ns(tid));
         let mut t = self.target.lock().unwrap_or_else(|p| p.into_inner());
         t.tid = tid;
         t.entered_ns = now;
@@ -214,8 +229,8 @@ impl Kick {
     /// Records that the thread left `run`.
     pub(crate) fn leave(&self) {
         let mut t = self.target.lock().unwrap_or_else(|p| p.into_inner());
-        if t.tid != 0 {
-            let spent = thread_cpu_ns(t.tid).saturating_sub(t.entered_ns);
+        if let (true, Some(start)) = (t.tid != 0, t.entered_ns) {
+            let spent = thread_cpu_ns(t.tid).saturating_sub(start);
             self.guest_ns.fetch_add(spent, Ordering::Relaxed);
         }
         t.tid = 0;
@@ -227,10 +242,9 @@ impl Kick {
     /// guest kernel only forwards exits).
     pub fn guest_cpu_ns(&self) -> u64 {
         let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
-        let current = if t.tid != 0 {
-            thread_cpu_ns(t.tid).saturating_sub(t.entered_ns)
-        } else {
-            0
+        let current = match (t.tid != 0, t.entered_ns) {
+            (true, Some(start)) => thread_cpu_ns(t.tid).saturating_sub(start),
+            _ => 0,
         };
         self.guest_ns.load(Ordering::Relaxed) + current
     }

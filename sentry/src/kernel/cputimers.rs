@@ -172,6 +172,14 @@ impl CpuTimer {
     /// Arms the timer to expire when its clock reads `at` (None disarms),
     /// then every `interval`. Returns the previous setting.
     pub fn set_at(self: &Arc<Self>, at: Option<u64>, interval: Duration) -> Setting {
+        if at.is_some() && self.measure == Measure::User {
+            if let Some(p) = self.target.upgrade() {
+                // Before `now`: kvm measures guest time only on demand.
+                for t in p.threads() {
+                    t.measure_app_cpu();
+                }
+            }
+        }
         let now = self.now();
         let mut st = lock(&self.state);
         let old = Self::setting(&st, now);

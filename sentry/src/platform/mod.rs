@@ -72,6 +72,10 @@ pub trait Interrupter: Send + Sync {
     fn app_cpu_ns(&self) -> Option<u64> {
         None
     }
+    /// Something needs [`Interrupter::app_cpu_ns`] from now on (a timer on
+    /// user time was armed): a platform that measures it only on demand
+    /// starts now.
+    fn measure_app_cpu(&self) {}
 }
 
 /// One application address space plus the one thread that runs in it.

@@ -145,6 +145,13 @@ impl Interrupter for KvmInterrupter {
     fn app_cpu_ns(&self) -> Option<u64> {
         Some(self.0.guest_cpu_ns())
     }
+
+    fn measure_app_cpu(&self) {
+        vmm::kick::measure_guest_time();
+        // A vCPU already in KVM_RUN starts measuring at its next entry:
+        // make that now (a spurious interruption, which callers allow).
+        self.0.interrupt();
+    }
 }
 
 impl KvmContext {
