@@ -6,6 +6,11 @@
 //! that has not begun yet returns at once — and sends the vCPU's thread
 //! [`kick_signal`], whose handler does nothing: its only effect is that a
 //! KVM_RUN in progress returns EINTR.
+//!
+//! The same handle serves two other threads' needs: a TLB shootdown pokes
+//! the vCPU out of KVM_RUN without an interruption for its caller
+//! ([`Kick::poke`], with the generation it last flushed to), and the CPU
+//! timers read the guest time it measured ([`Kick::guest_cpu_ns`]).
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};

@@ -718,7 +718,6 @@ impl Vcpu {
             // raises #GP; either way Linux sends SIGSEGV. (`int3`, a
             // different opcode, is a #BP; `int 0x80`, Linux's 32-bit system
             // call, is not supported: it gets the same SIGSEGV.)
-            self.vm.stats.faults.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(Exit::Fault(Signal {
                 signo: libc::SIGSEGV,
                 code: fault::SI_KERNEL,
