@@ -156,3 +156,69 @@ pub fn install(platform_ioctls: &[u64]) -> Result<(), Error> {
         .map_err(|e: seccompiler::BackendError| Error::Seccomp(e.to_string()))?;
     seccompiler::apply_filter_all_threads(&program).map_err(|e| Error::Seccomp(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Command;
+
+    /// KVM_CREATE_VM: a request the jailed Sentry never makes.
+    const UNLISTED: u64 = 0xae01;
+    const PROBE: &str = "SANDBOX_JAIL_IOCTL_PROBE";
+
+    /// In the probe child: jail itself (allowing UNLISTED when asked), then
+    /// make the request on a bad descriptor; reaching the exit means the
+    /// filter let it through to the kernel (EBADF).
+    fn probe(allow: bool) -> ! {
+        // The trap's default action dumps core: not here.
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads one rlimit struct.
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
+        let extra: &[u64] = if allow { &[UNLISTED] } else { &[] };
+        super::install(extra).expect("install the jail's filter");
+        // SAFETY: ioctl on an invalid descriptor touches no memory.
+        let r = unsafe { libc::ioctl(-1, UNLISTED as libc::c_ulong, 0) };
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        std::process::exit(if r == -1 && errno == Some(libc::EBADF) {
+            0
+        } else {
+            1
+        });
+    }
+
+    #[test]
+    fn ioctl_requests_outside_the_list_trap() {
+        if let Ok(mode) = std::env::var(PROBE) {
+            probe(mode == "allow");
+        }
+        // The filter is for good: each case runs in a child of its own,
+        // this very test re-run with the probe variable set.
+        let run = |mode: &str| {
+            Command::new(std::env::current_exe().expect("the test binary"))
+                .args([
+                    "--exact",
+                    "jail::tests::ioctl_requests_outside_the_list_trap",
+                    "--test-threads=1",
+                ])
+                .env(PROBE, mode)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("run the probe")
+        };
+        let denied = run("deny");
+        assert_eq!(
+            denied.signal(),
+            Some(libc::SIGSYS),
+            "an unlisted ioctl request must trap: {denied:?}"
+        );
+        let allowed = run("allow");
+        assert_eq!(
+            allowed.code(),
+            Some(0),
+            "a listed request must reach the kernel: {allowed:?}"
+        );
+    }
+}
