@@ -16,7 +16,8 @@
 //!   (bad selectors, privileged instructions, non-canonical jumps and
 //!   stacks, a garbage `iretq` frame, the trap flag, a sigreturn to a
 //!   non-canonical rip) gets Linux's signal for each, line for line with
-//!   the native control, and the VM survives all of them.
+//!   the native control, and the VM survives all of them (so do the
+//!   sentry backend's ptrace and seccomp platforms).
 //! - `kill 9` ends a workload whose threads spin in guest code, and
 //!   `kill -9` of the VMM process from outside stops the container;
 //!   `delete` then leaves nothing. runc is the control of both.
@@ -177,6 +178,16 @@ fn a_workload_that_breaks_its_cpu_state_gets_linux_signals_and_the_vm_survives()
     assert_eq!(out.stdout, native.stdout, "under microvm:\n{out}");
     assert_eq!(out.code(), Some(0), "under microvm:\n{out}");
     assert_clean(rt.root(), &b.id, b.path());
+    // The sentry backend's platforms give the same signals.
+    let sentry = Runtime::sandbox();
+    for platform in ["ptrace", "seccomp"] {
+        let bpath = b.path().to_string_lossy().into_owned();
+        let id = format!("{}-{platform}", b.id);
+        let out = sentry.exec(&["--platform", platform, "run", "--bundle", &bpath, &id]);
+        assert_eq!(out.stdout, native.stdout, "on {platform}:\n{out}");
+        assert_eq!(out.code(), Some(0), "on {platform}:\n{out}");
+        assert_clean(sentry.root(), &id, b.path());
+    }
 }
 
 /// How the container's init was made to end.
