@@ -371,6 +371,15 @@ fn events_stats(rt: &Runtime, platform: &str) {
     // The shell, and its `sleep` most of the time.
     let pids = first["data"]["pids"]["current"].as_u64();
     assert!(matches!(pids, Some(1 | 2)), "{first}");
+    // The cgroup's figures, as runc reports them.
+    assert!(
+        first["data"]["cpu"]["usage"]["total"].as_u64() > Some(0),
+        "{first}"
+    );
+    assert!(
+        first["data"]["memory"]["usage"]["usage"].as_u64() > Some(0),
+        "{first}"
+    );
     let sandbox = &first["data"]["sandbox"];
     assert_eq!(sandbox["platform"], platform, "{first}");
     if platform == "kvm" {

@@ -1,9 +1,11 @@
 //! `events`: a running container's figures as JSON, in runc's envelope
-//! (`{"type":"stats","id":…,"data":{…}}`). What the sandbox adds under
-//! `data.sandbox`: its platform and, for the microvm backend, the VMM's
-//! exit counters (system calls, page faults, other exceptions,
-//! interruptions, KVM_RUN returns). With `--stats` one object is printed;
-//! without, one every `--interval` until the container stops.
+//! (`{"type":"stats","id":…,"data":{…}}`): the cgroup's CPU and memory
+//! figures as runc reports them (`data.cpu`, `data.memory`) and the process
+//! count (`data.pids`). What the sandbox adds under `data.sandbox`: its
+//! platform and, for the microvm backend, the VMM's exit counters (system
+//! calls, page faults, other exceptions, interruptions, KVM_RUN returns).
+//! With `--stats` one object is printed; without, one every `--interval`
+//! until the container stops.
 
 use std::time::Duration;
 
@@ -11,8 +13,8 @@ use serde_json::{json, Map, Value};
 
 use super::{container, Error};
 use crate::cli::{EventsArgs, GlobalOpts};
-use crate::control;
 use crate::state::State;
+use crate::{cgroups, control};
 
 pub fn command(g: &GlobalOpts, a: &EventsArgs) -> Result<(), Error> {
     let interval = parse_interval(&a.interval)?;
@@ -33,7 +35,11 @@ pub fn command(g: &GlobalOpts, a: &EventsArgs) -> Result<(), Error> {
                 id: a.id.clone(),
                 source,
             })?;
-        println!("{}", envelope(&a.id, &stats));
+        let mut event = envelope(&a.id, &stats);
+        if let Some(data) = event["data"].as_object_mut() {
+            data.extend(cgroups::stats(&state.cgroup_paths));
+        }
+        println!("{event}");
         if a.stats {
             return Ok(());
         }
