@@ -34,16 +34,19 @@ pub const MAX_SLOT_SIZE: u64 = 64 << 30;
 const SLOT_ALIGN: u64 = 2 << 20;
 
 /// The guest memory for a container with memory limit `limit` (bytes,
-/// None: no limit): the limit itself, rounded up to 2 MiB, within
-/// [`MIN_SLOT_SIZE`]..=[`MAX_SLOT_SIZE`]. Every byte of application memory
-/// (anonymous and private file pages, shared memory, tmpfs files) comes
-/// from the slot, so a workload that asks for more gets ENOMEM from mmap,
-/// brk or the write that needed the page.
+/// None: no limit): the limit less a sixteenth of it (at most 64 MiB) for
+/// the Sentry's own memory and KVM's, which the host's cgroup counts too,
+/// rounded up to 2 MiB, within [`MIN_SLOT_SIZE`]..=[`MAX_SLOT_SIZE`].
+/// Every byte of application memory (anonymous and private file pages,
+/// shared memory, tmpfs files) comes from the slot, so a workload that asks
+/// for more gets ENOMEM from mmap, brk or the write that needed the page,
+/// rather than the cgroup's OOM killer ending the whole sandbox.
 pub fn slot_size(limit: Option<u64>) -> u64 {
     let Some(limit) = limit else {
         return DEFAULT_SLOT_SIZE;
     };
-    let rounded = limit
+    let usable = limit - (limit / 16).min(64 << 20);
+    let rounded = usable
         .checked_next_multiple_of(SLOT_ALIGN)
         .unwrap_or(MAX_SLOT_SIZE);
     rounded.clamp(MIN_SLOT_SIZE, MAX_SLOT_SIZE)
@@ -254,9 +257,12 @@ mod tests {
     #[test]
     fn slot_follows_the_memory_limit() {
         assert_eq!(slot_size(None), DEFAULT_SLOT_SIZE);
-        assert_eq!(slot_size(Some(256 << 20)), 256 << 20);
+        // A sixteenth is left to the Sentry...
+        assert_eq!(slot_size(Some(256 << 20)), 240 << 20);
+        // ... at most 64 MiB of it.
+        assert_eq!(slot_size(Some(4 << 30)), (4 << 30) - (64 << 20));
         // Rounded up to 2 MiB.
-        assert_eq!(slot_size(Some((256 << 20) + 1)), 258 << 20);
+        assert_eq!(slot_size(Some((256 << 20) + (16 << 10))), 242 << 20);
         // A floor and a ceiling.
         assert_eq!(slot_size(Some(1)), MIN_SLOT_SIZE);
         assert_eq!(slot_size(Some(1 << 50)), MAX_SLOT_SIZE);
