@@ -334,8 +334,8 @@ fn microvm_guest_memory_is_the_containers_memory_limit() {
     assert_eq!(out.stdout, "allocated 256 MiB\n", "without a limit:\n{out}");
     assert_eq!(out.code(), Some(0), "without a limit:\n{out}");
     // With 128 MiB, mmap refuses before 128 MiB of the program's own
-    // memory (its stack, binary and the Sentry's files take some), but
-    // not long before.
+    // memory (a sixteenth is left to the Sentry; the program's stack and
+    // binary take some), but not long before.
     let out = memhog(&rt, 256, Some(128 << 20));
     let got: u64 = out
         .stdout
