@@ -88,6 +88,9 @@ pub enum Command {
     Pause(IdArg),
     /// Let a paused container run again.
     Resume(IdArg),
+    /// Print a running container's figures as JSON (once with --stats,
+    /// else every --interval until it stops).
+    Events(EventsArgs),
     /// List containers.
     #[command(alias = "ls")]
     List(ListArgs),
@@ -208,6 +211,17 @@ pub struct PsArgs {
     /// Accepted for runc compatibility (options for ps(1)); ignored.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print the figures once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// How often to print them without --stats (runc's syntax: 5s, 500ms).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,9 @@ pub struct SandboxSpec {
     pub process: ProcessSpec,
     /// How the workload's threads run and trap into the Sentry.
     pub platform: PlatformKind,
+    /// `linux.resources.memory.limit` in bytes (None: no limit): on kvm it
+    /// sizes the guest's memory.
+    pub memory_limit: Option<u64>,
 }
 
 /// The Sentry's platforms (`--platform`).

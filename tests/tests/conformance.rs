@@ -46,6 +46,10 @@ fn platforms() -> Vec<&'static str> {
         Ok(_) => p.push("kvm"),
         Err(e) => eprintln!("conformance: NOT running the kvm platform: /dev/kvm: {e}"),
     }
+    // `CONFORMANCE_PLATFORMS` (comma-separated) narrows the run, to iterate
+    // on one platform quickly.
+    let only = std::env::var("CONFORMANCE_PLATFORMS").unwrap_or_default();
+    p.retain(|x| only.is_empty() || only.split(',').any(|o| o.trim() == *x));
     p
 }
 
@@ -398,7 +402,6 @@ fn conformance() {
     let platforms = platforms();
 
     let mut problems: Vec<String> = Vec::new();
-    let mut retried: Vec<String> = Vec::new();
     let mut report = String::new();
     let mut details = String::new();
     let _ = write!(report, "{:<20} {:<8}", "program", "native");
@@ -430,23 +433,7 @@ fn conformance() {
                 ));
             }
             for &platform in &platforms {
-                let (mut run, mut left) = run_sandbox(&rt, platform, build.path(), &libs, &program);
-                // kvm only: a program whose run hit an unlisted failure runs
-                // once more (signal delivery to vCPUs has a rare race that
-                // hangs a group); the first failure stays in the report.
-                let unlisted = |r: &Run| {
-                    r.failures(&plan)
-                        .keys()
-                        .any(|c| !known.covers(platform, area, variant, c))
-                };
-                if platform == "kvm" && unlisted(&run) {
-                    let first: Vec<String> = run.failures(&plan).keys().cloned().collect();
-                    retried.push(format!(
-                        "{label} on kvm failed once ({}); ran it again",
-                        first.join(", ")
-                    ));
-                    (run, left) = run_sandbox(&rt, platform, build.path(), &libs, &program);
-                }
+                let (run, left) = run_sandbox(&rt, platform, build.path(), &libs, &program);
                 if !left.is_empty() {
                     problems.push(format!(
                         "{label} on {platform}: the container left things behind:\n  {}",
@@ -528,12 +515,6 @@ fn conformance() {
         }
     }
     println!("\n{report}\n{details}");
-    if !retried.is_empty() {
-        println!(
-            "retried on kvm (the second run decided):\n  {}",
-            retried.join("\n  ")
-        );
-    }
     assert!(
         problems.is_empty(),
         "{} problem(s):\n{}",

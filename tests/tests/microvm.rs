@@ -9,29 +9,68 @@
 //!   trace of the native control shows all of them, so the trace can see
 //!   them.
 //!
+//! A crash or hang of the guest is the container's exit and leaves nothing
+//! behind:
+//!
+//! - A workload that breaks its own CPU state in every way user mode can
+//!   (bad selectors, privileged instructions, non-canonical jumps and
+//!   stacks, a garbage `iretq` frame, the trap flag, a sigreturn to a
+//!   non-canonical rip) gets Linux's signal for each, line for line with
+//!   the native control, and the VM survives all of them (so do the
+//!   sentry backend's ptrace and seccomp platforms).
+//! - `kill 9` ends a workload whose threads spin in guest code, and
+//!   `kill -9` of the VMM process from outside stops the container;
+//!   `delete` then leaves nothing. runc is the control of both.
+//!
+//! A munmap or mprotect in one thread is seen by the process's other
+//! threads, running on other vCPUs, before the call returns (the TLB
+//! shootdown; native control).
+//!
+//! `events --stats` reports the VMM's exit counters, which grow as the
+//! workload runs (the sentry backend, the control, reports its platform and
+//! no counters).
+//!
+//! And the guest's memory is the container's memory limit: a workload
+//! that asks for more gets ENOMEM from mmap (where Linux's cgroup would
+//! OOM-kill it), while the same program without the limit gets all it
+//! asks for.
+//!
 //! Without /dev/kvm these tests say SKIPPED and pass.
 
+use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use sandbox_tests::reaper::{become_subreaper, reap};
 use sandbox_tests::runner::run_with_timeout;
-use sandbox_tests::{assert_clean, native_in_chroot, Bundle, Runtime, TempDir};
+use sandbox_tests::{assert_clean, native_in_chroot, Bundle, DeleteOnPanic, Runtime, TempDir};
 
 const EXPECTED: &str = "getpgid done\nsignal 11 code 128 addr (nil)\n";
 
-fn program_bundle(tag: &str, args: &[&str]) -> Bundle {
+/// A busybox bundle with tests/programs/`src` compiled (static) to
+/// /bin/`name`.
+fn c_bundle(tag: &str, src: &str, name: &str, args: &[&str]) -> Bundle {
     let b = Bundle::busybox(tag, args);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/guest_mode.c");
-    let out = b.rootfs().join("bin/guest-mode");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("programs")
+        .join(src);
+    let out = b.rootfs().join("bin").join(name);
     let st = Command::new("gcc")
-        .args(["-static", "-O1", "-o"])
+        .args(["-static", "-O1", "-pthread", "-o"])
         .arg(&out)
         .arg(&src)
         .status()
         .expect("run gcc (tests/setup.sh installs it)");
     assert!(st.success(), "gcc failed on {}", src.display());
     b
+}
+
+fn program_bundle(tag: &str, args: &[&str]) -> Bundle {
+    c_bundle(tag, "guest_mode.c", "guest-mode", args)
 }
 
 /// Runs the bundle under the microvm backend with a log file; returns the
@@ -119,6 +158,307 @@ fn the_workloads_system_calls_never_run_on_the_host() {
     assert!(
         n < 10,
         "{n} getpgid calls ran on the host: the workload's system calls reached it"
+    );
+    assert_clean(rt.root(), &b.id, b.path());
+}
+
+#[test]
+fn a_workload_that_breaks_its_cpu_state_gets_linux_signals_and_the_vm_survives() {
+    let Some(rt) = Runtime::sandbox_vm() else {
+        return;
+    };
+    let b = c_bundle("misbehave", "misbehave.c", "misbehave", &["/bin/misbehave"]);
+    let native = native_in_chroot(&b, "exec /bin/misbehave");
+    assert_eq!(native.code(), Some(0), "native control:\n{native}");
+    assert!(
+        native.stdout.ends_with("done\n") && native.stdout.lines().count() > 15,
+        "native control:\n{native}"
+    );
+    let out = rt.run(&b);
+    assert_eq!(out.stdout, native.stdout, "under microvm:\n{out}");
+    assert_eq!(out.code(), Some(0), "under microvm:\n{out}");
+    assert_clean(rt.root(), &b.id, b.path());
+    // The sentry backend's platforms give the same signals.
+    let sentry = Runtime::sandbox();
+    for platform in ["ptrace", "seccomp"] {
+        let bpath = b.path().to_string_lossy().into_owned();
+        let id = format!("{}-{platform}", b.id);
+        let out = sentry.exec(&["--platform", platform, "run", "--bundle", &bpath, &id]);
+        assert_eq!(out.stdout, native.stdout, "on {platform}:\n{out}");
+        assert_eq!(out.code(), Some(0), "on {platform}:\n{out}");
+        assert_clean(sentry.root(), &id, b.path());
+    }
+}
+
+/// How the container's init was made to end.
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    /// `RUNTIME kill ID 9`.
+    RuntimeKill,
+    /// `kill -9` of the init pid (for microvm: the VMM) from outside.
+    HostKill,
+}
+
+/// Creates and starts a container whose two threads spin in user mode
+/// without a system call, ends it the way `how` says, and checks that it
+/// ends within `bound`, is reported stopped, and that `delete` leaves
+/// nothing.
+fn spinning_container_ends(rt: &Runtime, how: Ending) {
+    become_subreaper();
+    let b = c_bundle("spin", "spin.c", "spin", &["/bin/spin", "2"]);
+    let id = b.id.as_str();
+    let _guard = DeleteOnPanic::new(rt, id);
+    let (pid, _stdio) = create_and_start(rt, &b, "spinning\n");
+    // Let the threads settle into their loops.
+    sleep(Duration::from_millis(300));
+    match how {
+        Ending::RuntimeKill => {
+            rt.exec(&["kill", id, "9"]).assert_success();
+        }
+        Ending::HostKill => {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL)
+                .unwrap_or_else(|e| panic!("kill -9 {pid}: {e}"));
+        }
+    }
+    // A bound for a hang, not a performance figure.
+    let status = reap(pid, Duration::from_secs(20)).unwrap_or_else(|| {
+        panic!(
+            "{}: the container's init {pid} still runs 20 s after {how:?}",
+            rt.name
+        )
+    });
+    let killed = matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _))
+        || matches!(status, WaitStatus::Exited(_, 137));
+    assert!(killed, "{}: after {how:?}: {status:?}", rt.name);
+    let start = Instant::now();
+    loop {
+        let out = rt.exec(&["state", id]);
+        out.assert_success();
+        if out.stdout.contains("\"stopped\"") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{}: not stopped after {how:?}:\n{out}",
+            rt.name
+        );
+        sleep(Duration::from_millis(50));
+    }
+    rt.exec(&["delete", id]).assert_success();
+    assert_clean(rt.root(), id, b.path());
+}
+
+/// Creates and starts `b` as the shim would (stdio in files of the returned
+/// directory), and waits until its stdout reads `first`. Returns the init
+/// pid, which the caller (a subreaper) must reap.
+fn create_and_start(rt: &Runtime, b: &Bundle, first: &str) -> (i32, TempDir) {
+    let id = b.id.as_str();
+    let bpath = b.path().to_string_lossy().into_owned();
+    let pid_file = b.path().join("init.pid");
+    let pf = pid_file.to_string_lossy().into_owned();
+    let stdio = TempDir::new("vm-stdio");
+    rt.exec_in(
+        &["create", "--bundle", &bpath, "--pid-file", &pf, id],
+        stdio.path(),
+    )
+    .assert_success();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{}: no pid file after create", rt.name));
+    rt.exec(&["start", id]).assert_success();
+    let stdout = stdio.path().join("stdout");
+    let start = Instant::now();
+    while fs::read_to_string(&stdout).unwrap_or_default() != first {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}: the workload never printed {first:?}",
+            rt.name
+        );
+        sleep(Duration::from_millis(50));
+    }
+    (pid, stdio)
+}
+
+#[test]
+fn runc_control_spinning_container_ends_on_kill_9() {
+    spinning_container_ends(&Runtime::runc(), Ending::RuntimeKill);
+}
+
+#[test]
+fn runc_control_spinning_container_ends_when_its_init_is_killed() {
+    spinning_container_ends(&Runtime::runc(), Ending::HostKill);
+}
+
+#[test]
+fn microvm_spinning_guest_ends_on_kill_9() {
+    if let Some(rt) = Runtime::sandbox_vm() {
+        spinning_container_ends(&rt, Ending::RuntimeKill);
+    }
+}
+
+#[test]
+fn microvm_vmm_killed_from_outside_stops_the_container() {
+    if let Some(rt) = Runtime::sandbox_vm() {
+        spinning_container_ends(&rt, Ending::HostKill);
+    }
+}
+
+/// Runs memhog asking for `mib` MiB under microvm, with `limit` as
+/// linux.resources.memory.limit (None: no resources at all).
+fn memhog(rt: &Runtime, mib: u64, limit: Option<u64>) -> sandbox_tests::Output {
+    let arg = mib.to_string();
+    let b = c_bundle("memhog", "memhog.c", "memhog", &["/bin/memhog", &arg]);
+    let mut spec = b.spec();
+    match limit {
+        Some(l) => spec["linux"]["resources"]["memory"] = serde_json::json!({ "limit": l }),
+        None => {
+            if let Some(r) = spec["linux"].get_mut("resources") {
+                r.as_object_mut().map(|o| o.remove("memory"));
+            }
+        }
+    }
+    b.write_spec(&spec);
+    let out = rt.run(&b);
+    assert_clean(rt.root(), &b.id, b.path());
+    out
+}
+
+#[test]
+fn microvm_guest_memory_is_the_containers_memory_limit() {
+    let Some(rt) = Runtime::sandbox_vm() else {
+        return;
+    };
+    // Control: without a limit, 256 MiB is no problem.
+    let out = memhog(&rt, 256, None);
+    assert_eq!(out.stdout, "allocated 256 MiB\n", "without a limit:\n{out}");
+    assert_eq!(out.code(), Some(0), "without a limit:\n{out}");
+    // With 128 MiB, mmap refuses before 128 MiB of the program's own
+    // memory (a sixteenth is left to the Sentry; the program's stack and
+    // binary take some), but not long before.
+    let out = memhog(&rt, 256, Some(128 << 20));
+    let got: u64 = out
+        .stdout
+        .strip_prefix("mmap failed after ")
+        .and_then(|r| r.strip_suffix(" MiB: ENOMEM\n"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("with a 128 MiB limit, no ENOMEM:\n{out}"));
+    assert!((64..128).contains(&got), "ENOMEM after {got} MiB:\n{out}");
+    assert_eq!(out.code(), Some(1), "with a 128 MiB limit:\n{out}");
+}
+
+/// `events --stats ID` of `rt`, parsed.
+#[track_caller]
+fn stats(rt: &Runtime, id: &str) -> serde_json::Value {
+    let out = rt.exec(&["events", "--stats", id]);
+    out.assert_success();
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("events --stats printed no JSON ({e}):\n{out}"))
+}
+
+/// `events --stats` of a running container: runc's envelope, with the
+/// platform and (microvm) the VMM's exit counters, which grow as the
+/// workload runs; a stopped container is "not running".
+fn events_stats(rt: &Runtime, platform: &str) {
+    become_subreaper();
+    let b = Bundle::sh("events", "echo started; while true; do sleep 1; done");
+    let id = b.id.as_str();
+    let _guard = DeleteOnPanic::new(rt, id);
+    let (pid, _stdio) = create_and_start(rt, &b, "started\n");
+    let first = stats(rt, id);
+    assert_eq!(first["type"], "stats", "{first}");
+    assert_eq!(first["id"], id, "{first}");
+    // The shell, and its `sleep` most of the time.
+    let pids = first["data"]["pids"]["current"].as_u64();
+    assert!(matches!(pids, Some(1 | 2)), "{first}");
+    // The cgroup's figures, as runc reports them.
+    assert!(
+        first["data"]["cpu"]["usage"]["total"].as_u64() > Some(0),
+        "{first}"
+    );
+    assert!(
+        first["data"]["memory"]["usage"]["usage"].as_u64() > Some(0),
+        "{first}"
+    );
+    let sandbox = &first["data"]["sandbox"];
+    assert_eq!(sandbox["platform"], platform, "{first}");
+    if platform == "kvm" {
+        let syscalls = |v: &serde_json::Value| {
+            v["data"]["sandbox"]["exits"]["syscalls"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no syscall count: {v}"))
+        };
+        let before = syscalls(&first);
+        assert!(before > 0, "{first}");
+        for key in [
+            "page_faults",
+            "other_exceptions",
+            "interruptions",
+            "kvm_run_returns",
+        ] {
+            assert!(sandbox["exits"][key].is_u64(), "no {key} counter: {first}");
+        }
+        // The shell's loop goes on making system calls (sleep, wait).
+        sleep(Duration::from_millis(2500));
+        let second = stats(rt, id);
+        assert!(syscalls(&second) > before, "{first}\nthen {second}");
+    } else {
+        assert!(sandbox.get("exits").is_none(), "{first}");
+    }
+    rt.exec(&["kill", id, "9"]).assert_success();
+    reap(pid, Duration::from_secs(20)).expect("the container ended after kill 9");
+    let out = rt.exec(&["events", "--stats", id]);
+    assert!(
+        !out.success() && out.stderr.contains("container not running"),
+        "events --stats of a stopped container:\n{out}"
+    );
+    rt.exec(&["delete", id]).assert_success();
+    assert_clean(rt.root(), id, b.path());
+}
+
+#[test]
+fn microvm_events_stats_reports_the_vmm_exit_counters() {
+    if let Some(rt) = Runtime::sandbox_vm() {
+        events_stats(&rt, "kvm");
+    }
+}
+
+#[test]
+fn sentry_events_stats_reports_the_platform() {
+    let mut rt = Runtime::sandbox();
+    // The default platform unless the environment chose another.
+    let platform = std::env::var("SANDBOX_PLATFORM")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "seccomp".into());
+    rt.name = "sandbox";
+    events_stats(&rt, &platform);
+}
+
+#[test]
+fn microvm_munmap_and_mprotect_reach_the_other_vcpus_before_returning() {
+    let Some(rt) = Runtime::sandbox_vm() else {
+        return;
+    };
+    let b = c_bundle("tlb", "tlb.c", "tlb", &["/bin/tlb"]);
+    let native = native_in_chroot(&b, "exec /bin/tlb");
+    assert_eq!(native.code(), Some(0), "native control:\n{native}");
+    assert!(
+        native.stdout.contains("munmap: "),
+        "native control:\n{native}"
+    );
+    let out = rt.run(&b);
+    assert_eq!(out.code(), Some(0), "under microvm:\n{out}");
+    for what in ["mprotect", "munmap"] {
+        assert!(
+            out.stdout.contains(&format!("{what}: ")) && !out.stdout.contains(" 0 rounds faulted"),
+            "under microvm:\n{out}"
+        );
+    }
+    assert_eq!(
+        out.stdout.matches(", 0 stale").count(),
+        2,
+        "under microvm:\n{out}"
     );
     assert_clean(rt.root(), &b.id, b.path());
 }

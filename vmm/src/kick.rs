@@ -6,8 +6,13 @@
 //! that has not begun yet returns at once — and sends the vCPU's thread
 //! [`kick_signal`], whose handler does nothing: its only effect is that a
 //! KVM_RUN in progress returns EINTR.
+//!
+//! The same handle serves two other threads' needs: a TLB shootdown pokes
+//! the vCPU out of KVM_RUN without an interruption for its caller
+//! ([`Kick::poke`], with the generation it last flushed to), and the CPU
+//! timers read the guest time it measured ([`Kick::guest_cpu_ns`]).
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 
 /// The signal that interrupts KVM_RUN (a real-time signal the C library
@@ -55,13 +60,52 @@ pub struct Kick {
     /// The host thread inside `Vcpu::run`, or 0, and the vCPU's
     /// `immediate_exit` byte (None once the vCPU is gone).
     target: Mutex<Target>,
-    /// Mirror of target.tid for a lock-free check.
+    /// Mirror of target.tid for a lock-free check (see
+    /// [`Kick::in_run`]).
     running: AtomicI32,
+    /// The address-space generation this vCPU's TLB last caught up with
+    /// (for other vCPUs waiting on a TLB shootdown).
+    flushed: AtomicU64,
+    /// CPU time the vCPU's threads spent inside `Vcpu::run`'s KVM_RUN
+    /// (guest time: the application's user time), finished runs only.
+    guest_ns: AtomicU64,
 }
 
 struct Target {
     tid: i32,
     immediate_exit: Option<*mut u8>,
+    /// The running thread's CPU clock when it entered, if guest time was
+    /// measured then.
+    entered_ns: Option<u64>,
+}
+
+/// Whether vCPU threads measure their guest time (two reads of the
+/// thread's CPU clock per run, a few µs a system call on PVM): off until
+/// something needs the application's user time (an ITIMER_VIRTUAL), see
+/// [`measure_guest_time`]. One sandbox per process, so process-wide.
+static MEASURING: AtomicBool = AtomicBool::new(false);
+
+/// Starts measuring guest time from now on (for good). Timers on user time
+/// count from when they are armed, so the time before does not matter.
+pub fn measure_guest_time() {
+    MEASURING.store(true, Ordering::SeqCst);
+}
+
+/// The CPU clock of thread `tid` of this process (0 if unreadable).
+fn thread_cpu_ns(tid: i32) -> u64 {
+    // MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED): a thread clock the
+    // threads of one process may read of each other.
+    let clock = ((!tid) << 3) | 2 | 4;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    let r = unsafe { libc::clock_gettime(clock, &mut ts) };
+    if r != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 // SAFETY: the raw pointer is only dereferenced under the mutex while the
@@ -78,8 +122,11 @@ impl Kick {
             target: Mutex::new(Target {
                 tid: 0,
                 immediate_exit: Some(immediate_exit),
+                entered_ns: None,
             }),
             running: AtomicI32::new(0),
+            flushed: AtomicU64::new(0),
+            guest_ns: AtomicU64::new(0),
         }
     }
 
@@ -102,6 +149,37 @@ impl Kick {
         }
     }
 
+    /// Makes the vCPU leave KVM_RUN soon without reporting an
+    /// interruption to its thread's caller: it comes back on its own after
+    /// catching up with page-table changes (a TLB shootdown).
+    pub(crate) fn poke(&self) {
+        let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = t.immediate_exit {
+            // SAFETY: as in interrupt().
+            unsafe { std::ptr::write_volatile(p, 1) };
+        }
+        if t.tid != 0 {
+            // SAFETY: as in interrupt().
+            unsafe {
+                libc::syscall(libc::SYS_tgkill, libc::getpid(), t.tid, kick_signal());
+            }
+        }
+    }
+
+    /// Whether the vCPU's thread is inside `Vcpu::run` (from just before
+    /// its last check of the address-space generation to after KVM_RUN).
+    pub(crate) fn in_run(&self) -> bool {
+        self.running.load(Ordering::SeqCst) != 0
+    }
+
+    pub(crate) fn flushed(&self) -> u64 {
+        self.flushed.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_flushed(&self, generation: u64) {
+        self.flushed.store(generation, Ordering::SeqCst);
+    }
+
     /// Takes a pending interruption.
     pub(crate) fn take(&self) -> bool {
         let was = self.pending.swap(false, Ordering::SeqCst);
@@ -119,8 +197,9 @@ impl Kick {
     }
 
     /// Sets `immediate_exit` to whether an interruption is pending. Under
-    /// the lock, so an interrupter that comes later sets it again: call it
-    /// (after [`Kick::enter`]) right before KVM_RUN.
+    /// the lock, so an interrupter (or a [`Kick::poke`]) that comes later
+    /// sets it again: call it (after [`Kick::enter`]) right before KVM_RUN,
+    /// and check the address-space generation after it.
     pub(crate) fn arm(&self) {
         let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
         Self::set_immediate_exit(&t, self.pending.load(Ordering::SeqCst) as u8);
@@ -143,14 +222,36 @@ impl Kick {
     pub(crate) fn enter(&self) {
         // SAFETY: gettid has no arguments.
         let tid = unsafe { libc::gettid() };
-        self.target.lock().unwrap_or_else(|p| p.into_inner()).tid = tid;
+        let now = MEASURING
+            .load(Ordering::Relaxed)
+            .then(|| thread_cpu_ns(tid));
+        let mut t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        t.tid = tid;
+        t.entered_ns = now;
         self.running.store(tid, Ordering::SeqCst);
     }
 
     /// Records that the thread left `run`.
     pub(crate) fn leave(&self) {
-        self.target.lock().unwrap_or_else(|p| p.into_inner()).tid = 0;
+        let mut t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        if let (true, Some(start)) = (t.tid != 0, t.entered_ns) {
+            let spent = thread_cpu_ns(t.tid).saturating_sub(start);
+            self.guest_ns.fetch_add(spent, Ordering::Relaxed);
+        }
+        t.tid = 0;
         self.running.store(0, Ordering::SeqCst);
+    }
+
+    /// The CPU time spent running the guest so far, the current run
+    /// included (what Linux would count as the thread's user time: the
+    /// guest kernel only forwards exits).
+    pub fn guest_cpu_ns(&self) -> u64 {
+        let t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        let current = match (t.tid != 0, t.entered_ns) {
+            (true, Some(start)) => thread_cpu_ns(t.tid).saturating_sub(start),
+            _ => 0,
+        };
+        self.guest_ns.load(Ordering::Relaxed) + current
     }
 
     /// The vCPU is going away: never touch its kvm_run again.

@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod fault;
+pub mod ioctls;
 pub mod kick;
 pub mod layout;
 pub mod memory;

@@ -224,6 +224,8 @@ impl Vcpu {
         };
         v.reset(&core)?;
         v.flushed = v.space.generation();
+        v.kick.set_flushed(v.flushed);
+        v.space.add_vcpu(v.kick.clone());
         v.core = Some(core);
         Ok(v)
     }
@@ -415,6 +417,7 @@ impl Vcpu {
             Ok(()) => {
                 self.vm.pool.flushed(pending);
                 self.flushed = generation;
+                self.kick.set_flushed(generation);
                 Ok(())
             }
             Err(e) => {
@@ -422,6 +425,16 @@ impl Vcpu {
                 Err(e)
             }
         }
+    }
+
+    /// Makes every other vCPU of this address space forget translations
+    /// older than this one's last flush before returning (a TLB
+    /// shootdown): call it after [`Vcpu::flush`] when a change removed or
+    /// narrowed translations, before the system call that made it returns.
+    /// On PVM the flush gadget's writes already make KVM flush every vCPU;
+    /// on hardware KVM each vCPU caches translations itself.
+    pub fn shootdown(&self) {
+        self.space.shootdown(&self.kick, self.flushed);
     }
 
     fn flush_pages(&mut self, dirty: &[u64]) -> Result<()> {
@@ -522,6 +535,11 @@ impl Vcpu {
             // After Kick::enter: an interrupter that comes later sets
             // immediate_exit again or signals this thread.
             self.kick.arm();
+            // After arm: a shootdown that bumped the generation before it
+            // is seen here; one after it pokes immediate_exit to 1.
+            if self.space.generation() != self.flushed {
+                return Ok(None);
+            }
             let r = self
                 .core
                 .as_mut()
@@ -536,10 +554,12 @@ impl Vcpu {
                 }
                 Ok(other) => return Err(Error::GuestCrashed(format!("unexpected exit {other:?}"))),
                 Err(e) if e.errno() == libc::EINTR => {
-                    if !self.kick.is_pending() {
+                    if !self.kick.is_pending() && self.space.generation() == self.flushed {
                         // Some other signal hit this thread: keep running.
                         continue;
                     }
+                    // An interruption, or a TLB shootdown (then the vCPU
+                    // flushes and goes on without telling the caller).
                     return self.interrupted(regs);
                 }
                 Err(e) => return Err(Error::Kvm { op: "RUN", err: e }),
@@ -557,12 +577,34 @@ impl Vcpu {
     /// registers are there.
     fn interrupted(&mut self, regs: &mut Regs) -> Result<Option<Exit>> {
         let k = self.core().fd.get_regs().map_err(Error::kvm("GET_REGS"))?;
-        if k.rip < KERNEL_VA {
+        let cpl = self
+            .core()
+            .fd
+            .get_sregs()
+            .map_err(Error::kvm("GET_SREGS"))?
+            .cs
+            .selector
+            & 3;
+        // The privilege level, not rip, says whose state this is: on PVM a
+        // `syscall` leaves the vCPU at CPL 3 with rip = LSTAR until the
+        // fetch of the entry faults, and a signal can stop it in between.
+        // Taking that for a vCPU in the guest kernel would resume it at the
+        // entry's `iretq` still at CPL 3, which faults as if the
+        // application had jumped into the kernel (a spurious SIGSEGV).
+        if cpl == 3 || k.rip < KERNEL_VA {
             self.parked = Parked::User;
+            if k.rip >= KERNEL_VA || self.exception_in_flight()? {
+                // Stopped between an exception and its delivery (KVM
+                // queued it and saw the signal before injecting it), or
+                // at a kernel address it will fault on at once. Reporting
+                // an interruption now would let the Sentry change rip (a
+                // signal handler) under the queued exception, which KVM
+                // then injects with the wrong frame: finish the entry
+                // instead. The interruption stays pending.
+                return self.finish_entry(regs);
+            }
             self.user_regs(&k, regs);
-            self.kick.take();
-            self.vm.stats.interrupts.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(Exit::Interrupted));
+            return Ok(self.interruption());
         }
         let off = k.rip - kernel_va(CODE_GPA);
         let image = self.vm.image;
@@ -583,14 +625,64 @@ impl Vcpu {
                 rip: k.rip,
                 io: false,
             };
-            self.kick.take();
-            self.vm.stats.interrupts.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(Exit::Interrupted));
+            return Ok(self.interruption());
         }
         Err(Error::GuestCrashed(format!(
             "interrupted at unknown kernel rip {:#x}",
             k.rip
         )))
+    }
+
+    /// What a vCPU stopped in user mode (or at its `iretq`) reports: the
+    /// interruption asked for, or None (flush and resume) when it only
+    /// left KVM_RUN for a TLB shootdown.
+    fn interruption(&mut self) -> Option<Exit> {
+        if !self.kick.take() {
+            return None;
+        }
+        self.vm.stats.interrupts.fetch_add(1, Ordering::Relaxed);
+        Some(Exit::Interrupted)
+    }
+
+    /// Whether KVM holds an exception it has yet to deliver to the guest.
+    fn exception_in_flight(&self) -> Result<bool> {
+        let ev = self
+            .core()
+            .fd
+            .get_vcpu_events()
+            .map_err(Error::kvm("GET_VCPU_EVENTS"))?;
+        Ok(ev.exception.injected != 0 || ev.exception.pending != 0)
+    }
+
+    /// Runs a vCPU that is about to enter the guest kernel (an exception
+    /// on its way) until the entry exits, with interruptions held off: a
+    /// few instructions, none of them the application's.
+    fn finish_entry(&mut self, regs: &mut Regs) -> Result<Option<Exit>> {
+        let core = self.core.as_mut().expect("a live vCPU has its core");
+        let r = loop {
+            self.kick.force(0);
+            match core.fd.run() {
+                Err(e) if e.errno() == libc::EINTR => continue,
+                other => break other,
+            }
+        };
+        self.kick.arm();
+        self.vm.stats.exits.fetch_add(1, Ordering::Relaxed);
+        let port = match r {
+            Ok(VcpuExit::IoOut(port, _)) => port,
+            Ok(other) => {
+                return Err(Error::GuestCrashed(format!(
+                    "unexpected exit {other:?} while finishing an entry"
+                )))
+            }
+            Err(e) => return Err(Error::Kvm { op: "RUN", err: e }),
+        };
+        let k = self.core().fd.get_regs().map_err(Error::kvm("GET_REGS"))?;
+        self.parked = Parked::Kernel {
+            rip: k.rip,
+            io: true,
+        };
+        self.decode(port, &k, regs)
     }
 
     /// Decodes the exit of entry `port`, with the vCPU's registers `k`.
@@ -642,6 +734,7 @@ impl Vcpu {
         }
         self.vm.stats.faults.fetch_add(1, Ordering::Relaxed);
         if vector == 14 {
+            self.vm.stats.page_faults.fetch_add(1, Ordering::Relaxed);
             let cr2 = self
                 .core()
                 .fd
@@ -659,6 +752,18 @@ impl Vcpu {
             let mapped = pte & crate::pagetable::SW_MAPPED != 0;
             return Ok(Some(Exit::Fault(fault::page_fault(cr2, mapped))));
         }
+        if vector == 6 && self.user_byte(regs.rip) == Some(0xcd) {
+            // `int N` for a vector user mode may not raise: PVM reports
+            // #UD where the architecture (and so hardware KVM and Linux)
+            // raises #GP; either way Linux sends SIGSEGV. (`int3`, a
+            // different opcode, is a #BP; `int 0x80`, Linux's 32-bit system
+            // call, is not supported: it gets the same SIGSEGV.)
+            return Ok(Some(Exit::Fault(Signal {
+                signo: libc::SIGSEGV,
+                code: fault::SI_KERNEL,
+                addr: 0,
+            })));
+        }
         let status = || match self.fp_regs() {
             Ok(f) => (f.mxcsr, f.swd),
             Err(_) => (0, 0),
@@ -670,6 +775,25 @@ impl Vcpu {
                 regs.rip
             ))),
         }
+    }
+
+    /// The byte of application memory at `va`, if a readable user mapping
+    /// covers it.
+    fn user_byte(&self, va: u64) -> Option<u8> {
+        use vm_memory::{Bytes, GuestAddress};
+        if va >= USER_MAX {
+            return None;
+        }
+        let pte = self.space.lookup(va);
+        if pte & PTE_P == 0 || pte & PTE_US == 0 {
+            return None;
+        }
+        let gpa = (pte & crate::pagetable::ADDR_MASK) + (va & (PAGE - 1));
+        self.vm
+            .mem
+            .guest_memory()
+            .read_obj::<u8>(GuestAddress(gpa))
+            .ok()
     }
 
     /// A system call: `syscall` put the return address in rcx and rflags
@@ -771,6 +895,7 @@ impl Vcpu {
 
 impl Drop for Vcpu {
     fn drop(&mut self) {
+        self.space.remove_vcpu(&self.kick);
         self.kick.detach();
         if let Some(core) = self.core.take() {
             self.vm

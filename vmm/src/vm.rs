@@ -9,6 +9,7 @@ use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VmFd};
 
 use crate::error::{Error, Result};
+use crate::kick::Kick;
 use crate::layout::*;
 use crate::memory::Memory;
 use crate::pagetable::{self, FramePool, PageTables, PTE_A, PTE_D, PTE_NX, PTE_P, PTE_RW};
@@ -18,7 +19,10 @@ use crate::vcpu::{Core, Vcpu};
 #[derive(Debug, Default)]
 pub struct Stats {
     pub syscalls: AtomicU64,
+    /// Every exception exit (page faults included).
     pub faults: AtomicU64,
+    /// The page faults among them.
+    pub page_faults: AtomicU64,
     pub interrupts: AtomicU64,
     /// Every return from KVM_RUN.
     pub exits: AtomicU64,
@@ -29,6 +33,7 @@ pub struct Stats {
 pub struct StatsSnapshot {
     pub syscalls: u64,
     pub faults: u64,
+    pub page_faults: u64,
     pub interrupts: u64,
     pub exits: u64,
 }
@@ -158,6 +163,7 @@ impl Vm {
             )?),
             generation: AtomicU64::new(0),
             memfile_size: self.shared.mem.memfile_size(),
+            vcpus: Mutex::new(Vec::new()),
         }))
     }
 
@@ -187,6 +193,7 @@ impl Vm {
         StatsSnapshot {
             syscalls: s.syscalls.load(Ordering::Relaxed),
             faults: s.faults.load(Ordering::Relaxed),
+            page_faults: s.page_faults.load(Ordering::Relaxed),
             interrupts: s.interrupts.load(Ordering::Relaxed),
             exits: s.exits.load(Ordering::Relaxed),
         }
@@ -207,6 +214,9 @@ pub struct AddressSpace {
     /// user code again.
     generation: AtomicU64,
     memfile_size: u64,
+    /// The vCPUs that run in this address space (one per thread), for TLB
+    /// shootdowns.
+    vcpus: Mutex<Vec<Arc<Kick>>>,
 }
 
 impl AddressSpace {
@@ -241,11 +251,13 @@ impl AddressSpace {
             });
         }
         let t = self.tables();
-        // Replacing a mapping narrows whatever was there before.
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        t.fill(addr, len, |i| {
+        let filled = t.fill(addr, len, |i| {
             pagetable::user_pte(MEMFILE_GPA + offset + i * PAGE, prot)
-        })
+        });
+        // Replacing a mapping narrows whatever was there before. After the
+        // change: a vCPU that has seen the new generation has seen it.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        filled
     }
 
     /// Removes every mapping in `[addr, addr+len)`.
@@ -295,5 +307,55 @@ impl AddressSpace {
 
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn add_vcpu(&self, k: Arc<Kick>) {
+        self.vcpus.lock().unwrap_or_else(|p| p.into_inner()).push(k);
+    }
+
+    pub(crate) fn remove_vcpu(&self, k: &Arc<Kick>) {
+        self.vcpus
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|o| !Arc::ptr_eq(o, k));
+    }
+
+    /// The TLB shootdown: returns once no other vCPU of this address space
+    /// (`me` excepted) can still be running guest code with translations
+    /// older than `generation`. Each one inside `Vcpu::run` that has not
+    /// caught up is poked out of KVM_RUN, and this waits until it has left
+    /// `run` or flushed; one that is not inside `run` checks the
+    /// generation before it enters KVM_RUN again (after publishing that it
+    /// is in `run`, so one of the two sides always sees the other).
+    pub(crate) fn shootdown(&self, me: &Arc<Kick>, generation: u64) {
+        let behind: Vec<Arc<Kick>> = self
+            .vcpus
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|k| !Arc::ptr_eq(k, me) && k.in_run() && k.flushed() < generation)
+            .cloned()
+            .collect();
+        for k in &behind {
+            k.poke();
+        }
+        for k in &behind {
+            let mut spins = 0u32;
+            while k.in_run() && k.flushed() < generation {
+                // A poked vCPU leaves KVM_RUN within microseconds unless
+                // its thread waits for a CPU: spin a little, then sleep.
+                spins += 1;
+                if spins < 100 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                    if spins.is_multiple_of(2000) {
+                        // Belt and braces (a poke cannot be missed: see
+                        // Kick::arm): poke again, which is harmless.
+                        k.poke();
+                    }
+                }
+            }
+        }
     }
 }

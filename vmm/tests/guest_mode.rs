@@ -360,3 +360,20 @@ fn measure_the_syscall_round_trip() {
     let per = start.elapsed() / n;
     println!("guest syscall -> VMM -> guest round trip: {per:?}");
 }
+
+/// A guest whose own kernel state is broken (here: its IDT wiped, so the
+/// #GP of `hlt` cannot be delivered: a double fault, then a triple fault)
+/// ends in an error the Sentry reports, not in a hang or a panic.
+#[test]
+fn a_triple_fault_is_an_error() {
+    let Some(g) = setup() else { return };
+    let mut v = vcpu(&g);
+    g.vm.memory()
+        .write_private(vmm::layout::IDT_GPA, &[0u8; 4096])
+        .unwrap();
+    let mut r = regs_at(T_HLT);
+    match v.run(&mut r) {
+        Err(vmm::Error::GuestCrashed(why)) => eprintln!("guest crashed: {why}"),
+        other => panic!("a triple fault gave {other:?}"),
+    }
+}

@@ -141,6 +141,13 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
         process: process::translate(process)?,
         // The backend (chosen by flag and annotation in `create`) decides.
         platform: Default::default(),
+        memory_limit: linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.memory().as_ref())
+            .and_then(|m| m.limit())
+            // -1 (and any other non-positive value) means no limit.
+            .and_then(|l| u64::try_from(l).ok())
+            .filter(|&l| l > 0),
     })
 }
 
@@ -209,6 +216,7 @@ mod tests {
         assert_eq!(s.readonly_paths[3], "/proc/sys");
         assert_eq!(s.process.args, vec!["sh", "-c", "echo hello"]);
         assert_eq!(s.process.additional_gids, vec![10]);
+        assert_eq!(s.memory_limit, Some(64 << 20));
         assert_eq!(
             s.process.rlimits,
             vec![Rlimit {

@@ -7,6 +7,7 @@
 //! hierarchy can enforce is an error, not a silent no-op.
 
 mod hierarchy;
+mod stats;
 mod v1;
 mod v2;
 
@@ -19,6 +20,7 @@ use oci_spec::runtime::LinuxResources;
 use tracing::debug;
 
 pub use hierarchy::{Hierarchy, Version};
+pub use stats::stats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {

@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -113,6 +114,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Ps(a) => ps::command(g, &a).map(|_| 0),
         Command::Pause(a) => pause::command(g, &a.id, true).map(|_| 0),
         Command::Resume(a) => pause::command(g, &a.id, false).map(|_| 0),
+        Command::Events(a) => events::command(g, &a).map(|_| 0),
         Command::List(a) => list::command(g, &a).map(|_| 0),
         Command::Spec(a) => spec::command(&a).map(|_| 0),
         Command::Features => features::command().map(|_| 0),

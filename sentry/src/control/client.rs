@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use super::wire::{recv_frame, send_frame, Request, Response};
+use super::wire::{recv_frame, send_frame, Request, Response, SandboxStats};
 use crate::error::Error;
 use crate::spec::ProcessSpec;
 
@@ -58,6 +58,14 @@ pub fn pause(socket: &Path, pause: bool) -> Result<(), Error> {
 pub fn ps(socket: &Path) -> Result<Vec<i32>, Error> {
     match call(socket, &Request::Ps)? {
         Response::Pids { pids } => Ok(pids),
+        other => Err(Error::Protocol(format!("unexpected answer {other:?}"))),
+    }
+}
+
+/// The sandbox's figures: platform, processes, the platform's counters.
+pub fn stats(socket: &Path) -> Result<SandboxStats, Error> {
+    match call(socket, &Request::Stats)? {
+        Response::Stats(s) => Ok(s),
         other => Err(Error::Protocol(format!("unexpected answer {other:?}"))),
     }
 }

@@ -1,7 +1,6 @@
-//! The control socket: how `sandbox start`, `exec`, `kill`, `ps`, `pause`
-//! and `resume` talk to a
-//! running Sentry. One Unix stream socket per sandbox, bound in the
-//! container's state directory before the jail; frames are a 4-byte length
+//! The control socket: how `sandbox start`, `exec`, `kill`, `ps`, `pause`,
+//! `resume` and `events` talk to a running Sentry. One Unix stream socket
+//! per sandbox, bound in the container's state directory before the jail; frames are a 4-byte length
 //! and a JSON message; stdio descriptors of `exec` travel with SCM_RIGHTS.
 //! An `exec` connection stays open while its process runs: the runtime may
 //! send `Signal` frames on it (for that process), and the Sentry answers
@@ -10,5 +9,5 @@
 mod client;
 mod wire;
 
-pub use client::{exec, pause, ps, signal, start, ExecSession, ExecSignaller};
-pub use wire::{recv_frame, send_frame, Request, Response};
+pub use client::{exec, pause, ps, signal, start, stats, ExecSession, ExecSignaller};
+pub use wire::{recv_frame, send_frame, Request, Response, SandboxStats};

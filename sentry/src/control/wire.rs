@@ -27,6 +27,8 @@ pub enum Request {
     Pause,
     /// Let a paused workload run again (`sandbox resume`).
     Resume,
+    /// The sandbox's figures (`sandbox events --stats`).
+    Stats,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,6 +46,18 @@ pub enum Response {
     Pids {
         pids: Vec<i32>,
     },
+    Stats(SandboxStats),
+}
+
+/// What `sandbox events --stats` reports from inside the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxStats {
+    /// The platform (`kvm`, `seccomp`, `ptrace`).
+    pub platform: String,
+    /// Live processes of the workload.
+    pub processes: u64,
+    /// The platform's counters (kvm: guest exits by kind), in its order.
+    pub counters: Vec<(String, u64)>,
 }
 
 /// Sends one frame, with `fds` attached.

@@ -93,7 +93,7 @@ impl Boot {
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
         let (memfile, platform): (_, Box<dyn Platform>) = match &self.kvm {
             Some(kvm) => {
-                let slot = crate::platform::kvm::DEFAULT_SLOT_SIZE;
+                let slot = crate::platform::kvm::slot_size(self.spec.memory_limit);
                 let memfile = MemoryFile::init_global(slot)?;
                 // SAFETY: the descriptor is open for the whole call (the
                 // memory file owns it); the VM keeps a duplicate of its own.
@@ -270,7 +270,7 @@ impl Boot {
                 .name("tty-signals".into())
                 .spawn(move || forward_tty_signals(kc, console, tty_signals))?;
         }
-        crate::jail::install()?;
+        crate::jail::install(&k.platform.jailed_ioctls())?;
         let (start_tx, start_rx) = mpsc::channel::<()>();
         let kc = k.clone();
         std::thread::Builder::new()
@@ -422,6 +422,7 @@ fn prepare(
         personality: 0,
         cpu_ns: 0,
         sentry_cpu_ns: 0,
+        app_cpu_ns: 0,
         children_cpu_ns: 0,
         exit_notify: Some(tx),
         rlimits: spec.rlimits.clone(),
@@ -599,6 +600,20 @@ fn handle(
                 .filter(|&p| p > 0)
                 .collect();
             send_frame(&conn, &Response::Pids { pids }, &[])
+        }
+        Request::Stats => {
+            let processes = k.all_processes().iter().filter(|p| !p.is_zombie()).count() as u64;
+            let stats = crate::control::SandboxStats {
+                platform: k.platform.name().to_string(),
+                processes,
+                counters: k
+                    .platform
+                    .counters()
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect(),
+            };
+            send_frame(&conn, &Response::Stats(stats), &[])
         }
         Request::Exec { process } => {
             let mut it = fds.into_iter();

@@ -4,6 +4,9 @@
 //! A process's CPU time has two parts: the platform process (the stub that
 //! runs the workload's code: its user time is what ITIMER_VIRTUAL counts)
 //! and the Sentry threads that serve its system calls (its "system" time).
+//! On kvm there is no stub: the workload's code runs inside KVM_RUN on the
+//! Sentry threads themselves, and the platform measures that part of their
+//! time per thread ([`crate::platform::Interrupter::app_cpu_ns`]).
 //! Neither part tells the Sentry when it crosses a value, so armed CPU
 //! timers are polled: one Sentry thread, running only while some CPU timer
 //! is armed, samples the clocks of the processes concerned every few
@@ -73,33 +76,40 @@ pub struct CpuSample {
 
 /// Samples `proc`'s CPU clocks now.
 pub fn sample(proc: &Process) -> CpuSample {
-    let (host_pid, ended_stub, sentry_ended, zombie) = {
+    let (host_pid, ended_stub, sentry_ended, app_ended, zombie) = {
         let st = lock(&proc.state);
         (
             st.host_pid,
             st.cpu_ns,
             st.sentry_cpu_ns,
+            st.app_cpu_ns,
             st.zombie.is_some(),
         )
     };
     if zombie {
         return CpuSample {
-            user: ended_stub,
+            user: ended_stub + app_ended,
             total: ended_stub + sentry_ended,
         };
     }
     let stub = host_process_clock(host_pid, CPUCLOCK_SCHED)
         .unwrap_or(0)
         .max(ended_stub);
-    let user = host_process_clock(host_pid, CPUCLOCK_VIRT).unwrap_or(0);
-    let live: u64 = proc
-        .threads()
+    let stub_user = host_process_clock(host_pid, CPUCLOCK_VIRT)
+        .unwrap_or(0)
+        .min(stub);
+    let threads = proc.threads();
+    let live: u64 = threads
         .iter()
         .map(|t| sentry_thread_ns(t.host_tid.load(Ordering::Relaxed)))
         .sum();
+    // Where application code runs on the Sentry's threads (kvm), its user
+    // time is the part of those threads' time the platform measured.
+    let app_live: u64 = threads.iter().filter_map(|t| t.app_cpu_ns()).sum();
+    let total = stub + sentry_ended + live;
     CpuSample {
-        user: user.min(stub),
-        total: stub + sentry_ended + live,
+        user: (stub_user + app_ended + app_live).min(total),
+        total,
     }
 }
 
@@ -162,6 +172,14 @@ impl CpuTimer {
     /// Arms the timer to expire when its clock reads `at` (None disarms),
     /// then every `interval`. Returns the previous setting.
     pub fn set_at(self: &Arc<Self>, at: Option<u64>, interval: Duration) -> Setting {
+        if at.is_some() && self.measure == Measure::User {
+            if let Some(p) = self.target.upgrade() {
+                // Before `now`: kvm measures guest time only on demand.
+                for t in p.threads() {
+                    t.measure_app_cpu();
+                }
+            }
+        }
         let now = self.now();
         let mut st = lock(&self.state);
         let old = Self::setting(&st, now);

@@ -59,6 +59,10 @@ pub struct ProcState {
     /// CPU time the Sentry spent serving the process's ended tasks (its
     /// "system" time: system calls run in the Sentry, not in the stub).
     pub sentry_cpu_ns: u64,
+    /// The part of `sentry_cpu_ns` that ran application code, on a
+    /// platform that runs it on the Sentry's threads (kvm: KVM_RUN): the
+    /// user time of ended tasks there.
+    pub app_cpu_ns: u64,
     /// CPU time of reaped descendants (RUSAGE_CHILDREN, times' cutime).
     pub children_cpu_ns: u64,
 }

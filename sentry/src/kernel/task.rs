@@ -103,7 +103,12 @@ impl Task {
             Errno(libc::EAGAIN)
         })?;
         self.thread.set_interrupter(Some(ctx.interrupter()));
-        lock(&self.proc.state).host_pid = ctx.host_pid();
+        {
+            let mut st = lock(&self.proc.state);
+            st.host_pid = ctx.host_pid();
+            // The old context's application time stays the process's.
+            st.app_cpu_ns += self.ctx.interrupter().app_cpu_ns().unwrap_or(0);
+        }
         // Dropping the old context ends its platform thread only.
         self.ctx = ctx;
         self.mm = Arc::new(SharedMm::new(MemoryManager::new(
@@ -408,7 +413,7 @@ impl Task {
                     events::wait(seen, None);
                 }
             }
-            sample_cpu(&proc);
+            sample_cpu(&proc, &*ctx);
             drop(ctx);
             drop(mm);
             *lock(&kernel.live_tasks) -= 1;
@@ -416,7 +421,7 @@ impl Task {
             return;
         }
         // The platform thread goes before the parent can see the exit.
-        sample_cpu(&proc);
+        sample_cpu(&proc, &*ctx);
         drop(ctx);
         drop(mm);
         lock(&proc.files).clear();
@@ -428,9 +433,12 @@ impl Task {
 }
 
 /// Records the process's CPU time while its platform process still exists,
-/// with what this Sentry thread spent serving the task.
-fn sample_cpu(proc: &Process) {
+/// with what this Sentry thread spent serving the task (and, on kvm, the
+/// part of it spent running application code).
+fn sample_cpu(proc: &Process, ctx: &dyn crate::platform::Context) {
+    let app = ctx.interrupter().app_cpu_ns().unwrap_or(0);
     let mut st = lock(&proc.state);
+    st.app_cpu_ns += app;
     if let Some(ns) = super::process::host_cpu_ns(st.host_pid) {
         st.cpu_ns = st.cpu_ns.max(ns);
     }

@@ -58,6 +58,19 @@ impl Thread {
         *lock(&self.interrupter) = i;
     }
 
+    /// The CPU time the thread spent in application code, where the
+    /// platform measures it per thread (see [`Interrupter::app_cpu_ns`]).
+    pub fn app_cpu_ns(&self) -> Option<u64> {
+        lock(&self.interrupter).as_ref()?.app_cpu_ns()
+    }
+
+    /// Asks the platform to measure [`Thread::app_cpu_ns`] from now on.
+    pub fn measure_app_cpu(&self) {
+        if let Some(i) = lock(&self.interrupter).as_ref() {
+            i.measure_app_cpu();
+        }
+    }
+
     /// Ends this thread without ending its process (de_thread for exec).
     pub fn zap(&self) {
         self.zapped.store(true, Ordering::SeqCst);

@@ -65,6 +65,17 @@ pub enum PlatformError {
 /// [`Trap::Interrupted`] soon (possibly spuriously later as well).
 pub trait Interrupter: Send + Sync {
     fn interrupt(&self);
+    /// The CPU time the thread has spent running application code, in ns,
+    /// on a platform that runs it on the Sentry's own thread and measures
+    /// it there (kvm: time inside KVM_RUN); None where the host charges it
+    /// to a stub process the Sentry samples instead.
+    fn app_cpu_ns(&self) -> Option<u64> {
+        None
+    }
+    /// Something needs [`Interrupter::app_cpu_ns`] from now on (a timer on
+    /// user time was armed): a platform that measures it only on demand
+    /// starts now.
+    fn measure_app_cpu(&self) {}
 }
 
 /// One application address space plus the one thread that runs in it.
@@ -107,10 +118,26 @@ pub trait Platform: Send + Sync {
     /// Creates an empty address space with one thread, on the calling thread.
     fn new_context(&self) -> Result<Box<dyn Context>, PlatformError>;
     fn name(&self) -> &'static str;
+    /// The ioctl requests the platform makes once the Sentry is jailed
+    /// (the jail's seccomp filter refuses every other).
+    fn jailed_ioctls(&self) -> Vec<u64> {
+        Vec::new()
+    }
     /// Counters worth a log line when the sandbox ends (the kvm platform's
     /// exits), if the platform keeps any.
     fn stats(&self) -> Option<String> {
-        None
+        let c = self.counters();
+        (!c.is_empty()).then(|| {
+            c.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    }
+    /// The platform's counters by name (kvm: the guest's exits by kind),
+    /// for `sandbox events --stats`; empty where it keeps none.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
     }
     /// The application's TSC minus the host's, for the vDSO's clock lines;
     /// None when the two cannot be related (the vDSO then makes system

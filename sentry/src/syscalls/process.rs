@@ -73,6 +73,7 @@ pub fn clone(
             personality: st.personality,
             cpu_ns: 0,
             sentry_cpu_ns: 0,
+            app_cpu_ns: 0,
             children_cpu_ns: 0,
             exit_notify: None,
             rlimits: st.rlimits.clone(),

@@ -21,8 +21,36 @@ use super::{
 /// How much of the memory file the VM can map: the guest's physical
 /// memory. KVM keeps per-page metadata for the whole slot (8 bytes a page
 /// with shadow paging), so it is bounded rather than the file's full 1 TiB
-/// of address space; the Sentry's allocator refuses memory beyond it.
+/// of address space; the Sentry's allocator refuses memory beyond it. This
+/// is the size without a memory limit.
 pub const DEFAULT_SLOT_SIZE: u64 = 8 << 30;
+/// The smallest slot a memory limit can ask for: enough for a shell, its
+/// stacks and the Sentry's tmpfs files.
+pub const MIN_SLOT_SIZE: u64 = 64 << 20;
+/// The largest: a bigger limit gets this much (KVM's metadata grows with
+/// the slot).
+pub const MAX_SLOT_SIZE: u64 = 64 << 30;
+/// Slot sizes are whole 2 MiB pages.
+const SLOT_ALIGN: u64 = 2 << 20;
+
+/// The guest memory for a container with memory limit `limit` (bytes,
+/// None: no limit): the limit less a sixteenth of it (at most 64 MiB) for
+/// the Sentry's own memory and KVM's, which the host's cgroup counts too,
+/// rounded up to 2 MiB, within [`MIN_SLOT_SIZE`]..=[`MAX_SLOT_SIZE`].
+/// Every byte of application memory (anonymous and private file pages,
+/// shared memory, tmpfs files) comes from the slot, so a workload that asks
+/// for more gets ENOMEM from mmap, brk or the write that needed the page,
+/// rather than the cgroup's OOM killer ending the whole sandbox.
+pub fn slot_size(limit: Option<u64>) -> u64 {
+    let Some(limit) = limit else {
+        return DEFAULT_SLOT_SIZE;
+    };
+    let usable = limit - (limit / 16).min(64 << 20);
+    let rounded = usable
+        .checked_next_multiple_of(SLOT_ALIGN)
+        .unwrap_or(MAX_SLOT_SIZE);
+    rounded.clamp(MIN_SLOT_SIZE, MAX_SLOT_SIZE)
+}
 
 /// Checks that KVM is usable here (for `sandbox features` and `create`).
 pub fn probe() -> Result<(), PlatformError> {
@@ -83,12 +111,35 @@ impl Platform for KvmPlatform {
         self.tsc_pinned.then_some(0)
     }
 
+    fn jailed_ioctls(&self) -> Vec<u64> {
+        vmm::ioctls::runtime_requests()
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect()
+    }
+
     fn stats(&self) -> Option<String> {
         let s = self.vm.stats();
         Some(format!(
             "guest exits: syscalls={} faults={} interrupts={} kvm_run_returns={}",
             s.syscalls, s.faults, s.interrupts, s.exits
         ))
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let s = self.vm.stats();
+        vec![
+            // System calls of the workload (each one exit to the VMM).
+            ("syscalls", s.syscalls),
+            // Page faults (demand paging, stale translations, SIGSEGV).
+            ("page_faults", s.page_faults),
+            // Every other exception (SIGILL, SIGFPE, #GP, ...).
+            ("other_exceptions", s.faults - s.page_faults),
+            // vCPUs stopped for a signal, a timer or a kill.
+            ("interruptions", s.interrupts),
+            // Every return from KVM_RUN, whatever its reason.
+            ("kvm_run_returns", s.exits),
+        ]
     }
 }
 
@@ -104,6 +155,17 @@ impl Interrupter for KvmInterrupter {
     fn interrupt(&self) {
         self.0.interrupt();
     }
+
+    fn app_cpu_ns(&self) -> Option<u64> {
+        Some(self.0.guest_cpu_ns())
+    }
+
+    fn measure_app_cpu(&self) {
+        vmm::kick::measure_guest_time();
+        // A vCPU already in KVM_RUN starts measuring at its next entry:
+        // make that now (a spurious interruption, which callers allow).
+        self.0.interrupt();
+    }
 }
 
 impl KvmContext {
@@ -116,7 +178,10 @@ impl KvmContext {
     /// MAP_FIXED over an old mapping): KVM and this vCPU forget the old
     /// translations now, not at the next entry.
     fn settle(&mut self) -> Result<(), PlatformError> {
-        self.vcpu.flush().map_err(PlatformError::from)
+        self.vcpu.flush().map_err(PlatformError::from)?;
+        // The process's other threads, running on their own vCPUs, too.
+        self.vcpu.shootdown();
+        Ok(())
     }
 }
 
@@ -193,5 +258,25 @@ impl ThreadSeed for KvmThreadSeed {
         let vcpu = self.vm.new_vcpu(self.space)?;
         vcpu.set_fp_regs(&self.fp)?;
         Ok(Box::new(KvmContext { vm: self.vm, vcpu }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_follows_the_memory_limit() {
+        assert_eq!(slot_size(None), DEFAULT_SLOT_SIZE);
+        // A sixteenth is left to the Sentry...
+        assert_eq!(slot_size(Some(256 << 20)), 240 << 20);
+        // ... at most 64 MiB of it.
+        assert_eq!(slot_size(Some(4 << 30)), (4 << 30) - (64 << 20));
+        // Rounded up to 2 MiB.
+        assert_eq!(slot_size(Some((256 << 20) + (16 << 10))), 242 << 20);
+        // A floor and a ceiling.
+        assert_eq!(slot_size(Some(1)), MIN_SLOT_SIZE);
+        assert_eq!(slot_size(Some(1 << 50)), MAX_SLOT_SIZE);
+        assert_eq!(slot_size(Some(u64::MAX)), MAX_SLOT_SIZE);
     }
 }

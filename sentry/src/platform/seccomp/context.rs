@@ -375,7 +375,10 @@ impl SeccompContext {
                 std::ptr::read_volatile(&raw const (*st).siginfo),
             )
         };
-        let in_stub = regs.rip >= USER_MAX;
+        // The stub's pages lie between USER_MAX and the top of the user
+        // half; a fault at a kernel-half rip is the application's own jump
+        // there (SIGSEGV), not the stub's.
+        let in_stub = (USER_MAX..0x8000_0000_0000).contains(&regs.rip);
         match signo {
             libc::SIGSYS => {
                 // seccomp rolled rax back to the call's number.
