@@ -11,7 +11,8 @@
 //! of SIGSYS).
 
 use kvm_bindings::{
-    kvm_cpuid2, kvm_msrs, kvm_regs, kvm_sregs, kvm_vcpu_events, kvm_xcrs, kvm_xsave,
+    kvm_cpuid2, kvm_device_attr, kvm_msrs, kvm_regs, kvm_sregs, kvm_vcpu_events, kvm_xcrs,
+    kvm_xsave,
 };
 use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr, ioctl_iow_nr};
 
@@ -29,6 +30,7 @@ ioctl_ior_nr!(KVM_GET_VCPU_EVENTS, KVMIO, 0x9f, kvm_vcpu_events);
 ioctl_ior_nr!(KVM_GET_XSAVE, KVMIO, 0xa4, kvm_xsave);
 ioctl_iow_nr!(KVM_SET_XSAVE, KVMIO, 0xa5, kvm_xsave);
 ioctl_iow_nr!(KVM_SET_XCRS, KVMIO, 0xa7, kvm_xcrs);
+ioctl_iow_nr!(KVM_SET_DEVICE_ATTR, KVMIO, 0xe1, kvm_device_attr);
 
 /// Every KVM request the VM makes after it is built, with its name.
 pub fn runtime_requests() -> Vec<(&'static str, u64)> {
@@ -47,6 +49,8 @@ pub fn runtime_requests() -> Vec<(&'static str, u64)> {
         ("KVM_GET_XSAVE", KVM_GET_XSAVE()),
         ("KVM_SET_XSAVE", KVM_SET_XSAVE()),
         ("KVM_SET_XCRS", KVM_SET_XCRS()),
+        // A new vCPU's TSC offset pinned to 0 (the vDSO's clocks).
+        ("KVM_SET_DEVICE_ATTR", KVM_SET_DEVICE_ATTR()),
     ]
 }
 
@@ -59,6 +63,7 @@ mod tests {
         // From <linux/kvm.h> as built for x86_64.
         let want = [
             ("KVM_CREATE_VCPU", 0xae41),
+            ("KVM_SET_DEVICE_ATTR", 0x4018_aee1),
             ("KVM_RUN", 0xae80),
             ("KVM_GET_REGS", 0x8090_ae81),
             ("KVM_SET_REGS", 0x4090_ae82),

@@ -125,15 +125,14 @@ impl Core {
             attr: kvm_bindings::KVM_VCPU_TSC_OFFSET as u64,
             addr: &zero as *const u64 as u64,
         };
-        // kvm-ioctls offers KVM_SET_DEVICE_ATTR on vCPUs for aarch64 only.
-        const KVM_SET_DEVICE_ATTR: libc::c_ulong = 0x4018_aee1; // _IOW(KVMIO, 0xe1, 24 bytes)
-        const _: () = assert!(std::mem::size_of::<kvm_bindings::kvm_device_attr>() == 24);
+        // kvm-ioctls offers KVM_SET_DEVICE_ATTR on vCPUs for aarch64 only;
+        // the request number is the jail's (crate::ioctls).
         // SAFETY: the ioctl reads one kvm_device_attr, which lives across
         // the call, and through it the u64 `zero`, which does too.
         let r = unsafe {
             libc::ioctl(
                 std::os::fd::AsRawFd::as_raw_fd(&self.fd),
-                KVM_SET_DEVICE_ATTR,
+                crate::ioctls::KVM_SET_DEVICE_ATTR() as libc::c_ulong,
                 &attr,
             )
         };
