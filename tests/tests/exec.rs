@@ -78,3 +78,120 @@ fn runc_control_exec() {
 fn sandbox_exec() {
     check_exec(&Runtime::sandbox());
 }
+
+/// Receives the pty master a runtime sends to `--console-socket`.
+fn receive_master(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let (conn, _) = listener.accept().expect("accept the console socket");
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg on the console socket");
+    for c in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: SCM_RIGHTS gave us this descriptor; we own it now.
+                return unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+            }
+        }
+    }
+    panic!("no descriptor arrived on the console socket");
+}
+
+/// `exec -d -t --console-socket` (what containerd's shim runs for `docker
+/// exec -it`; runc refuses a console socket without -d): the process's
+/// stdio is a terminal of its own, named in /dev/pts, its session's
+/// controlling terminal (/dev/tty).
+fn check_exec_tty(rt: &Runtime) {
+    let bundle = Bundle::sh("exec-tty", "while true; do sleep 1; done");
+    let id = bundle.id.as_str();
+    let _guard = DeleteOnPanic::new(rt, id);
+    let b = bundle.path().to_string_lossy().into_owned();
+    let out = rt.exec(&["run", "--detach", "--bundle", &b, id]);
+    assert_eq!(out.code(), Some(0), "run --detach:\n{out}");
+
+    let dir = sandbox_tests::TempDir::new("console");
+    let sock = dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind the console socket");
+    let sock = sock.to_string_lossy().into_owned();
+    let script = "tty; test -t 0 && test -t 1 && echo stdio-is-tty; \
+        echo via-dev-tty > /dev/tty && echo dev-tty-ok; \
+        [ \"$(stat -c %t /dev/pts/$(basename $(tty)))\" = 88 ] && echo node-ok; \
+        read line; echo got $line";
+    let mut child = rt
+        .command(&[
+            "exec",
+            "-d",
+            "-t",
+            "--console-socket",
+            &sock,
+            id,
+            "sh",
+            "-c",
+            script,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn exec -t");
+    let master = receive_master(&listener);
+    let mut master = std::fs::File::from(master);
+    std::io::Write::write_all(&mut master, b"typed\n").expect("type into the terminal");
+    // Read until the process is done (EIO once the last slave closes).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut master, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            if all.windows(9).any(|w| w == b"got typed") {
+                break;
+            }
+        }
+        let _ = tx.send(all);
+    });
+    let all = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+    let text = String::from_utf8_lossy(&all).replace('\r', "");
+    let _ = child.wait();
+    let lines: Vec<&str> = text.lines().filter(|l| *l != "typed").collect();
+    assert!(
+        lines.first().is_some_and(|l| l.starts_with("/dev/pts/")),
+        "{}: tty must name a /dev/pts terminal: {text:?}",
+        rt.name
+    );
+    assert_eq!(
+        &lines[1..],
+        [
+            "stdio-is-tty",
+            "via-dev-tty",
+            "dev-tty-ok",
+            "node-ok",
+            "got typed"
+        ],
+        "{}: {text:?}",
+        rt.name
+    );
+    let out = rt.exec(&["delete", "--force", id]);
+    assert_eq!(out.code(), Some(0), "delete --force:\n{out}");
+    assert_clean(rt.root(), id, bundle.path());
+}
+
+#[test]
+fn runc_control_exec_tty() {
+    check_exec_tty(&Runtime::runc());
+}
+
+#[test]
+fn sandbox_exec_tty() {
+    check_exec_tty(&Runtime::sandbox());
+}

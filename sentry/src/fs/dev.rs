@@ -165,6 +165,47 @@ pub fn new_devfs(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
     root
 }
 
+/// A terminal the runtime gave an exec'd process, as /dev/pts/N: it goes
+/// (ENOENT) once the sandbox holds the terminal no more.
+struct WeakTerminal {
+    fd: std::sync::Weak<HostFd>,
+    dev: u64,
+}
+
+impl Inode for WeakTerminal {
+    fn stat(&self) -> SysResult<Stat> {
+        match self.fd.upgrade() {
+            Some(fd) => FileOps::stat(&*fd),
+            None => err(libc::ENOENT),
+        }
+    }
+    fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        match self.fd.upgrade() {
+            Some(fd) => Ok(fd),
+            None => err(libc::EIO),
+        }
+    }
+    fn chmod(&self, _mode: u32) -> SysResult<()> {
+        Ok(())
+    }
+    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
+        Ok(())
+    }
+    fn fs_id(&self) -> usize {
+        self.dev as usize
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+pub fn weak_terminal_node(fd: &Arc<HostFd>, dev: u64) -> Arc<dyn Inode> {
+    Arc::new(WeakTerminal {
+        fd: Arc::downgrade(fd),
+        dev,
+    })
+}
+
 /// The runtime's terminal as a device node (/dev/console, /dev/pts/0).
 pub fn terminal_node(fd: &Arc<HostFd>, dev: u64) -> Arc<dyn Inode> {
     Arc::new(Terminal {

@@ -340,10 +340,7 @@ fn shell_status(status: i32) -> i32 {
     }
 }
 
-fn fd_path(fd: &HostFd, console: bool) -> String {
-    if console {
-        return "/dev/pts/0".into();
-    }
+fn fd_path(fd: &HostFd) -> String {
     match crate::vfs::FileOps::stat(fd) {
         Ok(st) => match st.file_type() {
             FileType::Fifo => format!("pipe:[{}]", st.ino),
@@ -365,13 +362,28 @@ fn prepare(
 ) -> Result<Prepared, Error> {
     let first = spec.args.first().ok_or(Error::NoArgs)?;
     let mut files = FdTable::default();
+    // The terminal of the process, if it asked for one: the container's
+    // console for init, else the pty the runtime made for this exec (its
+    // three stdio descriptors are the same terminal), which appears in
+    // /dev/pts and becomes the new session's controlling terminal.
+    let terminal: Option<(Arc<HostFd>, String)> = match (&k.console, pid) {
+        (Some(c), 1) if spec.terminal => Some((c.clone(), "/dev/pts/0".into())),
+        _ if spec.terminal => stdio.first().and_then(|fd| {
+            let host = Arc::new(HostFd::new(fd.try_clone().ok()?));
+            let path = crate::fs::pty::attach_host_terminal(&host, pid)?;
+            Some((host, path))
+        }),
+        _ => None,
+    };
     for (n, fd) in stdio.into_iter().enumerate() {
-        let console = spec.terminal && k.console.is_some();
-        let host = match (console, &k.console) {
-            (true, Some(c)) => c.clone(),
-            _ => Arc::new(HostFd::new(fd)),
+        let (host, path) = match &terminal {
+            Some((t, path)) => (t.clone(), path.clone()),
+            None => {
+                let host = Arc::new(HostFd::new(fd));
+                let path = fd_path(&host);
+                (host, path)
+            }
         };
-        let path = fd_path(&host, console);
         let file = OpenFile::new(host, None, path, libc::O_RDWR);
         let _ = files.install_at(n as i32, file, false, 3);
     }

@@ -145,8 +145,9 @@ fn stat(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
     // Ticks since boot when the process started (boot: CLOCK_BOOTTIME's zero).
     let start = ((uptime_secs() - p.start.elapsed().as_secs_f64()).max(0.0) * HZ as f64) as u64;
     let (soft_rss, _) = st.rlimit(libc::RLIMIT_RSS);
+    let tty_nr = crate::fs::pty::ctty::rdev_of(st.sid);
     text(format!(
-        "{tid} ({}) {state} {} {} {} 0 -1 4194560 0 0 0 0 {utime} 0 {cutime} 0 {} {} {threads} 0 {start} {vm} {} {soft_rss} 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+        "{tid} ({}) {state} {} {} {} {tty_nr} -1 4194560 0 0 0 0 {utime} 0 {cutime} 0 {} {} {threads} 0 {start} {vm} {} {soft_rss} 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
         st.comm,
         st.ppid,
         st.pgid,

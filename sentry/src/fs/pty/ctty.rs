@@ -23,6 +23,13 @@ pub fn has(sid: i32) -> bool {
     lock(&CTTYS).contains_key(&sid)
 }
 
+/// The device number of session `sid`'s controlling terminal (0: none),
+/// for /proc/PID/stat's tty_nr.
+pub fn rdev_of(sid: i32) -> u64 {
+    let terminal = lock(&CTTYS).get(&sid).cloned();
+    terminal.and_then(|t| t.stat().ok()).map_or(0, |s| s.rdev)
+}
+
 /// Session `sid` loses its controlling terminal.
 pub fn forget(sid: i32) {
     lock(&CTTYS).remove(&sid);

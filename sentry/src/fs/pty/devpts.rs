@@ -4,7 +4,7 @@
 
 use std::any::Any;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::{master::Master, slave::Slave, Pty};
 use crate::errno::{err, SysResult};
@@ -16,10 +16,17 @@ use crate::vfs::{FileOps, FileType, Inode, OpenCtx, Stat};
 /// The pty group's id (the `gid=5` option Docker mounts devpts with).
 const TTY_GID: u32 = 5;
 
+/// The sandbox's devpts (the first made: the one at /dev/pts), where the
+/// terminals the runtime gives `exec`'d processes appear.
+static DEVPTS: OnceLock<Arc<DevPts>> = OnceLock::new();
+
 pub struct DevPts {
     root: Weak<TmpInode>,
     /// Indexes in use (the console's 0 included).
     used: Mutex<BTreeSet<u32>>,
+    /// Host terminals of exec'd processes, by index: listed while some
+    /// descriptor of the sandbox still holds them.
+    hosted: Mutex<Vec<(u32, Weak<HostFd>)>>,
 }
 
 impl DevPts {
@@ -46,6 +53,33 @@ impl DevPts {
     }
 }
 
+/// Shows `terminal` (the pty the runtime made for an exec'd process) as
+/// /dev/pts/N and makes it the controlling terminal of session `sid`.
+/// Returns its path. The node goes once the sandbox holds the terminal
+/// no more (checked whenever another is attached).
+pub fn attach_host_terminal(terminal: &Arc<HostFd>, sid: i32) -> Option<String> {
+    let devpts = DEVPTS.get()?;
+    let root = devpts.root.upgrade()?;
+    let mut hosted = lock(&devpts.hosted);
+    hosted.retain(|(index, t)| {
+        let alive = t.strong_count() > 0;
+        if !alive {
+            let _ = root.unlink(&index.to_string());
+            lock(&devpts.used).remove(index);
+        }
+        alive
+    });
+    let mut used = lock(&devpts.used);
+    let index = (0..).find(|i| !used.contains(i))?;
+    used.insert(index);
+    drop(used);
+    hosted.push((index, Arc::downgrade(terminal)));
+    let node = crate::fs::dev::weak_terminal_node(terminal, root.fs_id() as u64);
+    root.add_child(&index.to_string(), node.clone());
+    super::ctty::set(sid, node);
+    Some(format!("/dev/pts/{index}"))
+}
+
 /// Builds /dev/pts: `ptmx`, and the console as pts 0.
 pub fn new_devpts(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
     let root = TmpFs::new_root(Some(0), 0o755);
@@ -58,7 +92,9 @@ pub fn new_devpts(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
     let devpts = Arc::new(DevPts {
         root: Arc::downgrade(&root),
         used: Mutex::new(used),
+        hosted: Mutex::new(Vec::new()),
     });
+    let _ = DEVPTS.set(devpts.clone());
     root.add_child("ptmx", Arc::new(PtmxNode { devpts, dev }));
     root
 }

@@ -17,7 +17,7 @@ use crate::kernel::events;
 use crate::kernel::process::lock;
 use crate::kernel::signal::{SigInfo, SI_KERNEL};
 
-pub use devpts::new_devpts;
+pub use devpts::{attach_host_terminal, new_devpts};
 use ldisc::{Ldisc, Termios};
 
 /// The major number of pty slaves (/dev/pts/N is 136:N).
