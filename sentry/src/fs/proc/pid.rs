@@ -269,14 +269,17 @@ fn fd_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
             .into_iter()
             .map(|(fd, f)| {
                 let name = fd.to_string();
-                // An anonymous pipe has no inode in a file system, but
-                // opening its link opens the same pipe.
-                let inode = f.inode.clone().or_else(|| {
-                    f.ops
-                        .as_any()
-                        .and_then(|a| a.downcast_ref::<PipeEnd>())
-                        .map(PipeEnd::reopenable)
-                });
+                // A rootfs file reopens through its description once its
+                // name is gone. An anonymous pipe has no inode in a file
+                // system, but opening its link opens the same pipe.
+                let inode = crate::fs::host::HostInode::reopenable(&f)
+                    .or_else(|| f.inode.clone())
+                    .or_else(|| {
+                        f.ops
+                            .as_any()
+                            .and_then(|a| a.downcast_ref::<PipeEnd>())
+                            .map(PipeEnd::reopenable)
+                    });
                 let node = magic_link(
                     dev,
                     "fdlink",
