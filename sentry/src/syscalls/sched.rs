@@ -73,11 +73,11 @@ pub fn getpriority(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn setpriority(t: &mut Task, a: Args) -> SysResult<u64> {
     let nice = (a[2] as i32).clamp(-20, 19);
-    let root = lock(&t.proc.state).creds.has(crate::kernel::caps::SYS_NICE);
+    let sys_nice = lock(&t.proc.state).creds.has(crate::kernel::caps::SYS_NICE);
     for p in priority_targets(t, a[0], a[1])? {
         let mut st = lock(&p.state);
         // Raising priority needs CAP_SYS_NICE.
-        if nice < st.nice && !root {
+        if nice < st.nice && !sys_nice {
             return err(libc::EACCES);
         }
         st.nice = nice;
