@@ -380,6 +380,13 @@ static ORPHANS: Mutex<BTreeMap<Key, bool>> = Mutex::new(BTreeMap::new());
 /// How many ORPHANS there are: a close costs one atomic load without any.
 static ORPHAN_COUNT: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether any inotify instance watches the file `key`.
+fn watched(key: Key) -> bool {
+    let all: Vec<Arc<Inotify>> = lock(&INSTANCES).iter().filter_map(Weak::upgrade).collect();
+    all.iter()
+        .any(|i| lock(&i.state).watches.values().any(|w| w.key == key))
+}
+
 /// Whether an open description refers to the file `key`.
 fn still_open(key: Key) -> bool {
     let files = crate::vfs::file::open_files();
@@ -398,7 +405,8 @@ pub fn on_gone(key: Option<(Key, bool)>) {
     let Some((key, is_dir)) = key else {
         return;
     };
-    if still_open(key) {
+    // Only a watched file's going is worth the look at every open file.
+    if watched(key) && still_open(key) {
         let mut o = lock(&ORPHANS);
         o.insert(key, is_dir);
         ORPHAN_COUNT.store(o.len(), Ordering::Relaxed);
