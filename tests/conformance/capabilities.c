@@ -3,7 +3,8 @@
  * of uid changes and of execve on the sets (capabilities(7)), the
  * Cap* lines of /proc/PID/status, and privilege checks that follow the
  * effective set rather than the uid (CAP_CHOWN, CAP_FOWNER,
- * CAP_DAC_OVERRIDE, CAP_KILL, CAP_SETUID, CAP_IPC_LOCK, CAP_SYS_RESOURCE).
+ * CAP_DAC_OVERRIDE, CAP_KILL, CAP_SETUID, CAP_SYS_NICE, CAP_IPC_LOCK,
+ * CAP_SYS_RESOURCE).
  *
  * The control runs as root with the host's capabilities, the container
  * with its spec's (Docker's default set): every check only uses
@@ -388,6 +389,13 @@ static void privilege_checks(void) {
     s.eff &= ~BIT(CAP_KILL);
     caps_set(s);
     ERR("kill-other-user-without-cap-kill-eperm", kill(victim, 0), EPERM);
+    caps_set(full);
+    /* CAP_SYS_NICE (which Docker's set lacks): renicing another user's
+     * process. */
+    s = full;
+    s.eff &= ~BIT(CAP_SYS_NICE);
+    caps_set(s);
+    ERR("setpriority-other-user-without-cap-sys-nice-eperm", setpriority(PRIO_PROCESS, victim, 6), EPERM);
     caps_set(full);
     kill(victim, SIGKILL);
     waitpid(victim, NULL, 0);

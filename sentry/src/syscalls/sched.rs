@@ -73,10 +73,17 @@ pub fn getpriority(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn setpriority(t: &mut Task, a: Args) -> SysResult<u64> {
     let nice = (a[2] as i32).clamp(-20, 19);
-    let sys_nice = lock(&t.proc.state).creds.has(crate::kernel::caps::SYS_NICE);
+    let (euid, sys_nice) = {
+        let st = lock(&t.proc.state);
+        (st.creds.euid, st.creds.has(crate::kernel::caps::SYS_NICE))
+    };
     for p in priority_targets(t, a[0], a[1])? {
         let mut st = lock(&p.state);
-        // Raising priority needs CAP_SYS_NICE.
+        // Another user's process needs CAP_SYS_NICE (Linux's set_one_prio),
+        // and so does raising priority.
+        if st.creds.uid != euid && st.creds.euid != euid && !sys_nice {
+            return err(libc::EPERM);
+        }
         if nice < st.nice && !sys_nice {
             return err(libc::EACCES);
         }
