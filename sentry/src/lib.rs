@@ -27,4 +27,6 @@ pub mod vfs;
 
 pub use error::Error;
 pub use sandbox::Sandbox;
-pub use spec::{MountKind, MountSpec, PlatformKind, ProcessSpec, Rlimit, RootOverlay, SandboxSpec};
+pub use spec::{
+    Capabilities, MountKind, MountSpec, PlatformKind, ProcessSpec, Rlimit, RootOverlay, SandboxSpec,
+};

@@ -69,6 +69,19 @@ pub struct ProcessSpec {
     pub terminal: bool,
     pub rlimits: Vec<Rlimit>,
     pub no_new_privs: bool,
+    /// `process.capabilities`; `None` when the spec has none.
+    #[serde(default)]
+    pub capabilities: Option<Capabilities>,
+}
+
+/// The spec's capability sets, one bit per capability number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
 }
 
 /// One resource limit (`RLIMIT_*` number, soft, hard).

@@ -186,6 +186,25 @@ static void file_watches(void) {
     snprintf(want, sizeof want, "%d:ATTRIB: %d:DELETE_SELF: %d:IGNORED:", wd, wd, wd);
     EVENTS("file-unlink-delete-self-ignored", in, want);
 
+    /* A file unlinked while open goes at its last close: IN_ATTRIB at the
+     * unlink (the link count), IN_DELETE_SELF and IN_IGNORED after the
+     * last description's close event. */
+    fd = open(at("u"), O_WRONLY | O_CREAT, 0644);
+    int fd2 = dup(fd);
+    int fd3 = open(at("u"), O_RDONLY);
+    wd = inotify_add_watch(in, at("u"), IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_DELETE_SELF);
+    unlink(at("u"));
+    snprintf(want, sizeof want, "%d:ATTRIB:", wd);
+    EVENTS("unlink-open-attrib-only", in, want);
+    close(fd);
+    EVENTS("unlink-open-close-dup-silent", in, "");
+    close(fd2);
+    snprintf(want, sizeof want, "%d:CLOSE_WRITE:", wd);
+    EVENTS("unlink-open-other-description-keeps-it", in, want);
+    close(fd3);
+    snprintf(want, sizeof want, "%d:CLOSE_NOWRITE: %d:DELETE_SELF: %d:IGNORED:", wd, wd, wd);
+    EVENTS("unlink-open-last-close-delete-self", in, want);
+
     /* IN_ONESHOT: one event, then the watch is gone. */
     fd = open(at("o"), O_WRONLY | O_CREAT, 0644);
     wd = inotify_add_watch(in, at("o"), IN_MODIFY | IN_ONESHOT);

@@ -377,6 +377,28 @@ static void mlock_checks(void) {
     munmap(p, 6 * PG);
 }
 
+/* RLIMIT_DATA (enforced since Linux 4.7): private writable mappings and
+ * the heap count, shared and read-only mappings do not. */
+static void data_limit_checks(void) {
+    const size_t big = 128 << 20;
+    struct rlimit rl = { 64 << 20, 64 << 20 };
+    OK("rlimit-data-set", setrlimit(RLIMIT_DATA, &rl));
+    void *p = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("rlimit-data-private-writable-enomem", p == MAP_FAILED && errno == ENOMEM, "mmap = %p (%s)", p, ename(errno));
+    void *small = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("rlimit-data-small-private-ok", small != MAP_FAILED, "mmap: %s", ename(errno));
+    void *ro = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("rlimit-data-read-only-not-counted", ro != MAP_FAILED, "mmap: %s", ename(errno));
+    if (ro != MAP_FAILED)
+        ERR("rlimit-data-mprotect-writable-enomem", mprotect(ro, big, PROT_READ | PROT_WRITE), ENOMEM);
+    void *sh = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK("rlimit-data-shared-not-counted", sh != MAP_FAILED, "mmap: %s", ename(errno));
+    void *before = sbrk(0);
+    void *r = sbrk(big);
+    CHECK("rlimit-data-brk-refused", r == (void *)-1 && errno == ENOMEM && sbrk(0) == before, "sbrk = %p (%s)", r, ename(errno));
+    CHECK("rlimit-data-brk-small-ok", sbrk(1 << 20) != (void *)-1, "sbrk: %s", ename(errno));
+}
+
 static void checks(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -394,4 +416,5 @@ static void checks(void) {
     group("brk", brk_checks, 10000);
     group("maps", maps_checks, 10000);
     group("mlock", mlock_checks, 10000);
+    group("rlimit-data", data_limit_checks, 10000);
 }

@@ -29,8 +29,23 @@ use sandbox_tests::{
 
 /// The areas, most fundamental first.
 const AREAS: &[&str] = &[
-    "files", "process", "signals", "memory", "pipes", "threads", "time", "identity", "events",
-    "sockets", "timers", "ipc", "procfs", "inotify", "devices", "vdso",
+    "files",
+    "process",
+    "signals",
+    "memory",
+    "pipes",
+    "threads",
+    "time",
+    "identity",
+    "events",
+    "sockets",
+    "timers",
+    "ipc",
+    "procfs",
+    "inotify",
+    "devices",
+    "vdso",
+    "capabilities",
 ];
 
 /// The sandbox's platforms (`sandbox --platform`): every one this host can

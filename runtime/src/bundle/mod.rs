@@ -2,6 +2,7 @@
 //! Sentry's [`SandboxSpec`]. Everything a user can get wrong in config.json
 //! is reported here, before any process or directory is made.
 
+pub mod caps;
 pub mod mounts;
 pub mod process;
 

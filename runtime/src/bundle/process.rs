@@ -43,6 +43,7 @@ pub fn translate(p: &Process) -> Result<ProcessSpec, ProcessError> {
             .map(rlimit)
             .collect(),
         no_new_privs: p.no_new_privileges().unwrap_or(false),
+        capabilities: p.capabilities().as_ref().map(super::caps::translate),
     })
 }
 

@@ -88,6 +88,11 @@ pub struct HostInode {
     /// The directory it was found in and its name there (None for a mount root
     /// that is a directory), for operations O_PATH descriptors cannot do.
     parent: Option<(Arc<OwnedFd>, String)>,
+    /// For the node /proc/PID/fd/N enters: the open description's host
+    /// descriptor and its flags, so the file can be reopened once its name
+    /// is gone (reopening by name would fail, and the jail has neither
+    /// /proc nor open_by_handle_at).
+    described: Option<(Arc<OwnedFd>, i32)>,
 }
 
 impl HostInode {
@@ -112,6 +117,7 @@ impl HostInode {
                 fs,
                 fd: Arc::new(fd),
                 parent: None,
+                described: None,
             }));
         }
         let dir = path
@@ -136,6 +142,7 @@ impl HostInode {
             fs,
             fd: Arc::new(fd),
             parent: Some((dfd, name.to_string())),
+            described: None,
         }))
     }
 
@@ -179,7 +186,52 @@ impl HostInode {
         }
         let (dir, name) = self.parent.as_ref().ok_or(Errno(libc::EIO))?;
         let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_TRUNC;
-        open_beneath(dir.as_raw_fd(), name, flags & keep, 0)
+        match open_beneath(dir.as_raw_fd(), name, flags & keep, 0) {
+            // The name is gone (or names another file now): the open
+            // description still reaches the file.
+            Ok(fd) if !self.is_same_file(&fd) => self.reopen_described(flags).or(Ok(fd)),
+            Err(e) if e.0 == libc::ENOENT => self.reopen_described(flags).map_err(|_| e),
+            r => r,
+        }
+    }
+
+    fn is_same_file(&self, fd: &OwnedFd) -> bool {
+        let key = |fd: i32| nix::sys::stat::fstat(fd).map(|s| (s.st_dev, s.st_ino));
+        matches!((key(fd.as_raw_fd()), key(self.fd.as_raw_fd())), (Ok(a), Ok(b)) if a == b)
+    }
+
+    /// A new descriptor of the open description behind a /proc/PID/fd
+    /// node, if it serves `flags`: reading from any readable description,
+    /// writing only with the description's own access mode and O_APPEND
+    /// (they are the host descriptor's); never O_TRUNC. Positions are the
+    /// Sentry's (pread/pwrite), so sharing the host description is safe.
+    fn reopen_described(&self, flags: i32) -> SysResult<OwnedFd> {
+        let (fd, had) = self.described.as_ref().ok_or(Errno(libc::ENOENT))?;
+        let (want, have) = (flags & libc::O_ACCMODE, had & libc::O_ACCMODE);
+        let serves = if want == libc::O_RDONLY {
+            have != libc::O_WRONLY
+        } else {
+            want == have && (flags ^ had) & libc::O_APPEND == 0
+        };
+        if !serves || flags & libc::O_TRUNC != 0 {
+            return err(libc::ENOENT);
+        }
+        let dup = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::F_DUPFD_CLOEXEC(0))?;
+        // SAFETY: fresh descriptor from F_DUPFD_CLOEXEC.
+        Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+    }
+
+    /// The node /proc/PID/fd/N of a rootfs file's open description enters:
+    /// the file, reopenable even once its last name is gone.
+    pub fn reopenable(f: &crate::vfs::OpenFile) -> Option<Arc<dyn Inode>> {
+        let inode = f.inode.as_ref()?.as_any().downcast_ref::<HostInode>()?;
+        let file = f.ops.as_any()?.downcast_ref::<HostFile>()?;
+        Some(Arc::new(HostInode {
+            fs: inode.fs.clone(),
+            fd: inode.fd.clone(),
+            parent: inode.parent.clone(),
+            described: Some((file.fd.clone(), f.flags())),
+        }))
     }
 
     /// Creates a regular file, socket or FIFO `name` (`kind` is its S_IF*
@@ -276,6 +328,7 @@ impl Inode for HostInode {
             fs: self.fs.clone(),
             fd: Arc::new(fd),
             parent: Some((dir, name.to_string())),
+            described: None,
         }))
     }
 
@@ -481,6 +534,7 @@ impl Inode for HostInode {
             fs: self.fs.clone(),
             fd: Arc::new(fd),
             parent: None,
+            described: None,
         }))
     }
 
@@ -666,6 +720,9 @@ pub struct HostFile {
 }
 
 impl FileOps for HostFile {
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
     fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
         if let Some(cache) = host_cache::lookup(self.key) {
             return Ok(cache.read(buf, off));

@@ -373,11 +373,72 @@ pub fn on_file(file: &dyn Inode, parent: Option<(&dyn Inode, &str)>, mask: u32) 
     }
 }
 
-/// A file is gone (its last link removed, or a directory removed):
-/// IN_DELETE_SELF, and its watches end with IN_IGNORED. `key` was taken
-/// before the removal (a removed file may no longer stat).
+/// Files whose last name is gone while descriptions are still open on
+/// them (key → is a directory): as on Linux, the file itself goes, with
+/// IN_DELETE_SELF, at the last close.
+static ORPHANS: Mutex<BTreeMap<Key, bool>> = Mutex::new(BTreeMap::new());
+/// How many ORPHANS there are: a close costs one atomic load without any.
+static ORPHAN_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any inotify instance watches the file `key`.
+fn watched(key: Key) -> bool {
+    let all: Vec<Arc<Inotify>> = lock(&INSTANCES).iter().filter_map(Weak::upgrade).collect();
+    all.iter()
+        .any(|i| lock(&i.state).watches.values().any(|w| w.key == key))
+}
+
+/// Whether an open description refers to the file `key`.
+fn still_open(key: Key) -> bool {
+    let files = crate::vfs::file::open_files();
+    files
+        .iter()
+        .filter_map(|f| f.inode.as_ref())
+        .any(|i| key_of(&**i).is_some_and(|(k, _)| k == key))
+}
+
+/// A file's last name is gone (its last link removed, a directory
+/// removed, or replaced by a rename): IN_DELETE_SELF, and its watches end
+/// with IN_IGNORED — now, or at its last close while it is still open.
+/// `key` was taken before the removal (a removed file may no longer
+/// stat).
 pub fn on_gone(key: Option<(Key, bool)>) {
-    if let Some((key, is_dir)) = key {
+    let Some((key, is_dir)) = key else {
+        return;
+    };
+    // Only a watched file's going is worth the look at every open file.
+    if watched(key) && still_open(key) {
+        let mut o = lock(&ORPHANS);
+        o.insert(key, is_dir);
+        ORPHAN_COUNT.store(o.len(), Ordering::Relaxed);
+        return;
+    }
+    let isdir = if is_dir { IN_ISDIR } else { 0 };
+    broadcast(key, IN_DELETE_SELF | isdir, 0, "", true);
+}
+
+/// A description of `inode` closed for the last time (after its
+/// IN_CLOSE_*): if the file had lost its last name and no other
+/// description is open on it, it is gone now.
+pub fn on_last_close(inode: &dyn Inode) {
+    if ORPHAN_COUNT.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let Some((key, _)) = key_of(inode) else {
+        return;
+    };
+    // No lock held across still_open: dropping the descriptions it saw
+    // may close one for the last time and come back here.
+    let orphan = lock(&ORPHANS).contains_key(&key);
+    if !orphan || still_open(key) {
+        return;
+    }
+    let is_dir = {
+        let mut o = lock(&ORPHANS);
+        let d = o.remove(&key);
+        ORPHAN_COUNT.store(o.len(), Ordering::Relaxed);
+        d
+    };
+    if let Some(is_dir) = is_dir {
         let isdir = if is_dir { IN_ISDIR } else { 0 };
         broadcast(key, IN_DELETE_SELF | isdir, 0, "", true);
     }

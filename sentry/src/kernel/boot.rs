@@ -5,6 +5,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::mpsc;
 use std::sync::Arc;
 
+use super::caps::CapSets;
 use super::creds::Creds;
 use super::process::{lock, FsContext, ProcState, Process};
 use super::signal::{SigInfo, SigState, SI_USER};
@@ -425,7 +426,12 @@ fn prepare(
         cmdline: Vec::new(),
         environ: Vec::new(),
         exe: program.clone(),
-        creds: Creds::new(spec.uid, spec.gid, spec.additional_gids.clone()),
+        creds: Creds::new(
+            spec.uid,
+            spec.gid,
+            spec.additional_gids.clone(),
+            initial_caps(spec),
+        ),
         vfork_done: false,
         stopped: false,
         job_report: None,
@@ -450,6 +456,28 @@ fn prepare(
         envp: spec.env.iter().map(|a| a.clone().into_bytes()).collect(),
         exit: rx,
     })
+}
+
+/// The first process's capability sets: the spec's (none at all when it
+/// names none, as with runc) as the exec of the program leaves them, as
+/// under runc, which sets them before its execve: root regains its
+/// bounding set unless no_new_privs forbids gaining anything, anyone else
+/// keeps only the ambient set.
+fn initial_caps(spec: &ProcessSpec) -> CapSets {
+    let mut caps = spec
+        .capabilities
+        .map(|c| {
+            CapSets::from_spec(CapSets {
+                bounding: c.bounding,
+                effective: c.effective,
+                permitted: c.permitted,
+                inheritable: c.inheritable,
+                ambient: c.ambient,
+            })
+        })
+        .unwrap_or_default();
+    caps.exec(spec.uid, spec.uid, 0, spec.no_new_privs);
+    caps
 }
 
 /// Finds a program the way execvp does: a name with a '/' as is, else in $PATH.

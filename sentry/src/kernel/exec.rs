@@ -196,6 +196,14 @@ pub fn execve(
             .collect();
         st.exe = loc.path.clone();
         st.vfork_done = true;
+        // No file capabilities in the Sentry: the sets follow from the ids
+        // alone (the workload always runs with no_new_privs), keepcaps does
+        // not survive exec, and the saved ids become the effective ones.
+        let c = &mut st.creds;
+        let (uid, euid, bits) = (c.uid, c.euid, c.securebits);
+        c.caps.exec(uid, euid, bits, true);
+        c.securebits &= !super::caps::SECBIT_KEEP_CAPS;
+        (c.suid, c.sgid) = (c.euid, c.egid);
     }
     super::events::notify();
     Err(Errno::EJUSTRETURN)

@@ -3,6 +3,7 @@
 //! exec, and the boot sequence that builds a sandbox.
 
 pub mod boot;
+pub mod caps;
 pub mod cputimers;
 pub mod creds;
 pub mod events;

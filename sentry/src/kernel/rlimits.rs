@@ -100,13 +100,16 @@ pub fn may_expand(limit: u64, mapped: u64, grow: u64) -> SysResult<()> {
 
 /// RLIMIT_NPROC at fork/clone: the tasks (threads, and zombies not yet
 /// reaped) of the caller's real uid, counted across the sandbox, may not
-/// reach the limit; root (CAP_SYS_RESOURCE, CAP_SYS_ADMIN) is exempt.
+/// reach the limit; uid 0 and holders of CAP_SYS_RESOURCE or CAP_SYS_ADMIN
+/// are exempt.
 pub fn nproc_check(k: &Kernel, proc: &Process) -> SysResult<()> {
     let (uid, root, limit) = {
         let st = lock(&proc.state);
         (
             st.creds.uid,
-            st.creds.uid == 0 || st.creds.is_root(),
+            st.creds.uid == 0
+                || st.creds.has(super::caps::SYS_RESOURCE)
+                || st.creds.has(super::caps::SYS_ADMIN),
             st.rlimit(libc::RLIMIT_NPROC).0,
         )
     };

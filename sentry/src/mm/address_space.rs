@@ -66,6 +66,12 @@ pub struct Vma {
 }
 
 impl Vma {
+    /// Whether RLIMIT_DATA counts this mapping (Linux's is_data_mapping:
+    /// private, writable, not the stack).
+    pub fn is_data(&self) -> bool {
+        !self.shared && self.prot & libc::PROT_WRITE != 0 && !matches!(self.kind, VmaKind::Stack)
+    }
+
     /// Calls `f(memfile_off, len)` for the memory-file pieces behind
     /// `[addr, addr+len)` (inside the VMA); EFAULT past the mapped file.
     pub(super) fn runs(&self, addr: u64, len: u64, mut f: impl FnMut(u64, u64)) -> SysResult<()> {
@@ -806,6 +812,15 @@ impl MemoryManager {
     /// Total mapped bytes (VmSize).
     pub fn mapped_bytes(&self) -> u64 {
         self.vmas.values().map(|v| v.end - v.start).sum()
+    }
+
+    /// The bytes of `[start, end)` in mappings `pick` accepts.
+    pub fn bytes_in(&self, start: u64, end: u64, pick: impl Fn(&Vma) -> bool) -> u64 {
+        self.vmas
+            .values()
+            .filter(|v| pick(v))
+            .map(|v| v.end.min(end).saturating_sub(v.start.max(start)))
+            .sum()
     }
 }
 

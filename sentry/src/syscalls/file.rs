@@ -504,11 +504,17 @@ pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
                 return Ok(pipe.capacity() as u64);
             }
             let want = usize::try_from(a[2] as u32).map_err(|_| Errno(libc::EINVAL))?;
-            if want > crate::fs::pipe::MAX_CAPACITY && !lock(&t.proc.state).creds.is_root() {
-                return err(libc::EPERM);
-            }
+            // Linux rounds the size first (too big: EINVAL), then checks
+            // the privilege to exceed pipe-max-size.
             if want > i32::MAX as usize {
                 return err(libc::EINVAL);
+            }
+            if want > crate::fs::pipe::MAX_CAPACITY
+                && !lock(&t.proc.state)
+                    .creds
+                    .has(crate::kernel::caps::SYS_RESOURCE)
+            {
+                return err(libc::EPERM);
             }
             pipe.set_capacity(want).map(|n| n as u64)
         }

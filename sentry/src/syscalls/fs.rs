@@ -588,9 +588,10 @@ pub fn getcwd(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(bytes.len() as u64)
 }
 
+/// The file's owner, or a holder of CAP_FOWNER (chmod and the like).
 fn owner_or_root(t: &Task, st: &Stat) -> SysResult<()> {
     let c = lock(&t.proc.state).creds.clone();
-    if c.is_root() || c.euid == st.uid {
+    if c.euid == st.uid || c.has(crate::kernel::caps::FOWNER) {
         Ok(())
     } else {
         err(libc::EPERM)
@@ -620,6 +621,23 @@ fn id_arg(v: u64) -> Option<u32> {
     (v as u32 != u32::MAX).then_some(v as u32)
 }
 
+/// Linux's chown_ok and chgrp_ok: without CAP_CHOWN, only the owner may
+/// "change" the owner to itself and the group to one of its groups.
+fn may_chown(t: &Task, st: &Stat, uid: Option<u32>, gid: Option<u32>) -> SysResult<()> {
+    let c = lock(&t.proc.state).creds.clone();
+    if c.has(crate::kernel::caps::CHOWN) {
+        return Ok(());
+    }
+    let owner = c.euid == st.uid;
+    let uid_ok = uid.is_none_or(|u| owner && u == st.uid);
+    let gid_ok = gid.is_none_or(|g| owner && (g == st.gid || c.in_group(g)));
+    if uid_ok && gid_ok {
+        Ok(())
+    } else {
+        err(libc::EPERM)
+    }
+}
+
 pub fn chown(
     t: &mut Task,
     dirfd: u64,
@@ -636,10 +654,9 @@ pub fn chown(
         t.lookup_in(dirfd, &p, follow)?
     };
     writable(&loc)?;
-    if !lock(&t.proc.state).creds.is_root() {
-        return err(libc::EPERM);
-    }
-    loc.inode.chown(id_arg(uid), id_arg(gid))?;
+    let (uid, gid) = (id_arg(uid), id_arg(gid));
+    may_chown(t, &loc.inode.stat()?, uid, gid)?;
+    loc.inode.chown(uid, gid)?;
     notify_loc(&loc, parent.as_ref(), inotify::IN_ATTRIB);
     Ok(0)
 }
@@ -647,10 +664,9 @@ pub fn chown(
 pub fn fchown(t: &mut Task, a: Args) -> SysResult<u64> {
     let f = t.file(a[0])?;
     let inode = f.inode.clone().ok_or(Errno(libc::EBADF))?;
-    if !lock(&t.proc.state).creds.is_root() {
-        return err(libc::EPERM);
-    }
-    inode.chown(id_arg(a[1]), id_arg(a[2]))?;
+    let (uid, gid) = (id_arg(a[1]), id_arg(a[2]));
+    may_chown(t, &inode.stat()?, uid, gid)?;
+    inode.chown(uid, gid)?;
     inotify::on_open_file(&f, inotify::IN_ATTRIB);
     Ok(0)
 }

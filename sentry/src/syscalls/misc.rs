@@ -36,7 +36,10 @@ pub fn sethostname(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[1] > 64 {
         return err(libc::EINVAL);
     }
-    if !lock(&t.proc.state).creds.is_root() {
+    if !lock(&t.proc.state)
+        .creds
+        .has(crate::kernel::caps::SYS_ADMIN)
+    {
         return err(libc::EPERM);
     }
     let mut b = vec![0u8; a[1] as usize];
@@ -292,25 +295,6 @@ pub fn times(t: &mut Task, a: Args) -> SysResult<u64> {
         t.mm.write_obj(a[0], &tms)?;
     }
     Ok((t.kernel.boot_time.elapsed().as_millis() / 10) as u64)
-}
-
-pub fn capget(t: &mut Task, a: Args) -> SysResult<u64> {
-    let version: u32 = t.mm.read_obj(a[0])?;
-    if version != 0x2008_0522 && version != 0x2007_1026 {
-        t.mm.write_obj(a[0], &0x2008_0522u32)?;
-        // With no data pointer this is a probe for the preferred version.
-        return if a[1] == 0 { Ok(0) } else { err(libc::EINVAL) };
-    }
-    if a[1] != 0 {
-        let full = if lock(&t.proc.state).creds.is_root() {
-            0xffff_ffffu32
-        } else {
-            0
-        };
-        let data = [full, full, 0, 0x1ff, 0x1ff, 0];
-        t.mm.write_obj(a[1], &data)?;
-    }
-    Ok(0)
 }
 
 /// clock_settime: only CLOCK_REALTIME can be set on Linux, and setting it

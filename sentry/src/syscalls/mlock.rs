@@ -18,7 +18,10 @@ const MCL_ONFAULT: u64 = 0x4;
 /// (whether RLIMIT_MEMLOCK binds the caller, its soft limit).
 fn memlock_limit(t: &Task) -> (bool, u64) {
     let st = lock(&t.proc.state);
-    (!st.creds.is_root(), st.rlimit(libc::RLIMIT_MEMLOCK).0)
+    (
+        !st.creds.has(crate::kernel::caps::IPC_LOCK),
+        st.rlimit(libc::RLIMIT_MEMLOCK).0,
+    )
 }
 
 /// Linux's can_do_mlock: a zero limit without CAP_IPC_LOCK is EPERM.

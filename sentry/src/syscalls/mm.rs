@@ -29,6 +29,9 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
         }
     }
     check_address_space(t, addr, len, fixed)?;
+    if !shared && prot & libc::PROT_WRITE != 0 {
+        check_data(t, addr, len, fixed)?;
+    }
     if flags & libc::MAP_ANONYMOUS != 0 {
         return t
             .mm
@@ -117,7 +120,26 @@ fn check_address_space(t: &Task, addr: u64, len: u64, fixed: bool) -> SysResult<
     rlimits::may_expand(limit, mm.mapped_bytes() - replaced, len)
 }
 
-/// brk: the break moves only within RLIMIT_AS.
+/// RLIMIT_DATA (enforced by Linux since 4.7): may `len` more bytes of
+/// private writable memory be mapped (at `addr`, replacing what is there
+/// when `fixed`)? ENOMEM if the data mappings would outgrow it.
+fn check_data(t: &Task, addr: u64, len: u64, fixed: bool) -> SysResult<()> {
+    let limit = rlimits::soft(&t.proc, libc::RLIMIT_DATA);
+    if limit == rlimits::INFINITY {
+        return Ok(());
+    }
+    let mm = t.mm.lock();
+    let data = mm.bytes_in(0, u64::MAX, |v| v.is_data());
+    let replaced = if fixed {
+        mm.bytes_in(addr, addr.saturating_add(len), |v| v.is_data())
+    } else {
+        0
+    };
+    rlimits::may_expand(limit, data - replaced, len)
+}
+
+/// brk: the break moves only within RLIMIT_AS and RLIMIT_DATA (the heap
+/// is a data mapping).
 pub fn brk(t: &mut Task, a: Args) -> SysResult<u64> {
     let (old, grow) = {
         let mm = t.mm.lock();
@@ -125,7 +147,11 @@ pub fn brk(t: &mut Task, a: Args) -> SysResult<u64> {
         let new_end = page_up(a[0]).unwrap_or(a[0]);
         (mm.brk, new_end.saturating_sub(old_end))
     };
-    if grow > 0 && a[0] > old && check_address_space(t, 0, grow, false).is_err() {
+    if grow > 0
+        && a[0] > old
+        && (check_address_space(t, 0, grow, false).is_err()
+            || check_data(t, 0, grow, false).is_err())
+    {
         return Ok(old);
     }
     Ok(t.mm.lock().set_brk(&mut *t.ctx, a[0]))
@@ -150,6 +176,9 @@ pub fn mremap(t: &mut Task, a: Args) -> SysResult<u64> {
     if let (Some(old_len), Some(new_len)) = (page_up(a[1]), page_up(a[2])) {
         if new_len > old_len {
             check_address_space(t, 0, new_len - old_len, false)?;
+            if t.mm.find(a[0]).is_some_and(|v| v.is_data()) {
+                check_data(t, 0, new_len - old_len, false)?;
+            }
         }
     }
     t.mm.lock().remap(&mut *t.ctx, a[0], a[1], a[2], placement)
@@ -159,6 +188,18 @@ pub fn mprotect(t: &mut Task, a: Args) -> SysResult<u64> {
     let prot = a[2] as i32 & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
     if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
         return err(libc::EINVAL);
+    }
+    if prot & libc::PROT_WRITE != 0 {
+        // Private mappings that become writable become data (RLIMIT_DATA).
+        let limit = rlimits::soft(&t.proc, libc::RLIMIT_DATA);
+        let mm = t.mm.lock();
+        let end = a[0].saturating_add(a[1]);
+        let newly = mm.bytes_in(a[0], end, |v| {
+            !v.shared && v.prot & libc::PROT_WRITE == 0 && !matches!(v.kind, VmaKind::Stack)
+        });
+        if newly > 0 && limit != rlimits::INFINITY {
+            rlimits::may_expand(limit, mm.bytes_in(0, u64::MAX, |v| v.is_data()), newly)?;
+        }
     }
     t.mm.lock()
         .protect(&mut *t.ctx, a[0], a[1], prot)

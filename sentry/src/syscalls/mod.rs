@@ -3,6 +3,7 @@
 //! without a handler returns ENOSYS and is logged at debug level: no call
 //! of the workload is ever passed through to the host.
 
+mod caps;
 mod clone3;
 mod events;
 mod file;
@@ -207,7 +208,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_sched_getparam => sched::sched_getparam(t, a),
         SYS_sched_setparam => sched::sched_setparam(t, a),
         SYS_sched_yield => Ok(0),
-        SYS_capget => misc::capget(t, a),
+        SYS_capget => caps::capget(t, a),
+        SYS_capset => caps::capset(t, a),
         SYS_rt_sigaction => signal::rt_sigaction(t, a),
         SYS_rt_sigprocmask => signal::rt_sigprocmask(t, a),
         SYS_rt_sigreturn => crate::kernel::sigframe::sigreturn(t),

@@ -5,6 +5,8 @@ use std::sync::mpsc;
 
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
+use crate::kernel::caps;
+use crate::kernel::creds::Creds;
 use crate::kernel::process::{lock, ProcState, Process};
 use crate::kernel::signal::{SigInfo, SigState};
 use crate::kernel::task::{Exit, Task};
@@ -329,29 +331,61 @@ pub fn kill(t: &mut Task, a: Args) -> SysResult<u64> {
     let uid = lock(&t.proc.state).creds.uid;
     let info = SigInfo::user(sig, t.pid(), uid);
     let k = t.kernel.clone();
-    match pid {
-        p if p > 0 => {
-            let target = k.process(p).ok_or(Errno(libc::ESRCH))?;
-            k.send_signal(&target, info, false);
-        }
+    let group = |pgid: i32| -> Vec<Arc<Process>> {
+        k.all_processes()
+            .into_iter()
+            .filter(|p| lock(&p.state).pgid == pgid && !p.is_zombie())
+            .collect()
+    };
+    let targets = match pid {
+        p if p > 0 => vec![k.process(p).ok_or(Errno(libc::ESRCH))?],
         0 => {
-            let pgid = lock(&t.proc.state).pgid;
-            k.signal_group(pgid, info);
+            // Not inside the call: group() locks every process, this one too.
+            let own = lock(&t.proc.state).pgid;
+            group(own)
         }
-        -1 => {
-            for p in k.all_processes() {
-                if p.pid != 1 && p.pid != t.pid() {
-                    k.send_signal(&p, info, false);
-                }
-            }
-        }
-        p => {
-            if !k.signal_group(-p, info) {
-                return err(libc::ESRCH);
-            }
+        -1 => k
+            .all_processes()
+            .into_iter()
+            .filter(|p| p.pid != 1 && p.pid != t.pid())
+            .collect(),
+        p => group(p.checked_neg().ok_or(Errno(libc::ESRCH))?),
+    };
+    if targets.is_empty() {
+        return err(libc::ESRCH);
+    }
+    // As Linux: success when any target took the signal, EPERM when the
+    // caller may signal none of them.
+    let mut sent = false;
+    for p in &targets {
+        if may_signal(t, p, sig) {
+            k.send_signal(p, info, false);
+            sent = true;
         }
     }
-    Ok(0)
+    if sent {
+        Ok(0)
+    } else {
+        err(libc::EPERM)
+    }
+}
+
+/// Linux's check_kill_permission: the caller's own process, a process
+/// whose real or saved uid is the caller's real or effective uid, SIGCONT
+/// within the session, or anything with CAP_KILL.
+pub(super) fn may_signal(t: &Task, target: &Process, sig: i32) -> bool {
+    if std::ptr::eq(target, &*t.proc) {
+        return true;
+    }
+    let (me, sid) = {
+        let st = lock(&t.proc.state);
+        (st.creds.clone(), st.sid)
+    };
+    let (tc, tsid) = {
+        let st = lock(&target.state);
+        (st.creds.clone(), st.sid)
+    };
+    me.may_kill(&tc) || (sig == libc::SIGCONT && sid == tsid)
 }
 
 /// tkill/tgkill: a signal to one thread (`tgid` 0 for tkill).
@@ -364,6 +398,9 @@ pub fn tkill(t: &mut Task, tgid: u64, tid: u64, sig: u64) -> SysResult<u64> {
     let (proc, thread) = t.kernel.thread(tid).ok_or(Errno(libc::ESRCH))?;
     if tgid != 0 && proc.pid != tgid {
         return err(libc::ESRCH);
+    }
+    if !may_signal(t, &proc, sig) {
+        return err(libc::EPERM);
     }
     let mut info = SigInfo::user(sig, t.pid(), 0);
     info.code = crate::kernel::signal::SI_TKILL;
@@ -457,21 +494,25 @@ pub fn get_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
     }
 }
 
+/// The set*id family, with Linux's rules: CAP_SETUID (CAP_SETGID) allows
+/// any id, otherwise only the current real, effective or saved one
+/// (setuid and setreuid's real id take fewer); uid changes then fix up the
+/// capability sets (kernel/caps.rs).
 pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
     let mut st = lock(&t.proc.state);
     let c = &mut st.creds;
-    let root = c.is_root();
+    let old = c.uids();
+    let cap_uid = c.has(caps::SETUID);
+    let cap_gid = c.has(caps::SETGID);
     let id = |v: u64| (v as u32 != u32::MAX).then_some(v as u32);
-    let allowed_u =
-        |v: u32, c: &crate::kernel::creds::Creds| root || v == c.uid || v == c.euid || v == c.suid;
-    let allowed_g =
-        |v: u32, c: &crate::kernel::creds::Creds| root || v == c.gid || v == c.egid || v == c.sgid;
+    let any_u = |v: u32, c: &Creds| cap_uid || v == c.uid || v == c.euid || v == c.suid;
+    let any_g = |v: u32, c: &Creds| cap_gid || v == c.gid || v == c.egid || v == c.sgid;
     match nr {
         libc::SYS_setuid => {
             let u = a[0] as u32;
-            if root {
+            if cap_uid {
                 (c.uid, c.euid, c.suid) = (u, u, u);
-            } else if allowed_u(u, c) {
+            } else if u == c.uid || u == c.suid {
                 c.euid = u;
             } else {
                 return err(libc::EPERM);
@@ -479,62 +520,62 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
         }
         libc::SYS_setgid => {
             let g = a[0] as u32;
-            if root {
+            if cap_gid {
                 (c.gid, c.egid, c.sgid) = (g, g, g);
-            } else if allowed_g(g, c) {
+            } else if g == c.gid || g == c.sgid {
                 c.egid = g;
             } else {
                 return err(libc::EPERM);
             }
         }
-        libc::SYS_setresuid | libc::SYS_setreuid => {
-            let ids = [
-                id(a[0]),
-                id(a[1]),
-                if nr == libc::SYS_setresuid {
-                    id(a[2])
-                } else {
-                    None
-                },
-            ];
-            if ids.iter().flatten().any(|&v| !allowed_u(v, c)) {
+        libc::SYS_setreuid => {
+            let (r, e) = (id(a[0]), id(a[1]));
+            if r.is_some_and(|v| !(cap_uid || v == c.uid || v == c.euid))
+                || e.is_some_and(|v| !any_u(v, c))
+            {
                 return err(libc::EPERM);
             }
-            if let Some(v) = ids[0] {
-                c.uid = v;
-            }
-            if let Some(v) = ids[1] {
-                c.euid = v;
-            }
-            if let Some(v) = ids[2] {
-                c.suid = v;
+            let saved = r.is_some() || e.is_some_and(|v| v != c.uid);
+            c.uid = r.unwrap_or(c.uid);
+            c.euid = e.unwrap_or(c.euid);
+            if saved {
+                c.suid = c.euid;
             }
         }
-        libc::SYS_setresgid | libc::SYS_setregid => {
-            let ids = [
-                id(a[0]),
-                id(a[1]),
-                if nr == libc::SYS_setresgid {
-                    id(a[2])
-                } else {
-                    None
-                },
-            ];
-            if ids.iter().flatten().any(|&v| !allowed_g(v, c)) {
+        libc::SYS_setregid => {
+            let (r, e) = (id(a[0]), id(a[1]));
+            if r.is_some_and(|v| !(cap_gid || v == c.gid || v == c.egid))
+                || e.is_some_and(|v| !any_g(v, c))
+            {
                 return err(libc::EPERM);
             }
-            if let Some(v) = ids[0] {
-                c.gid = v;
+            let saved = r.is_some() || e.is_some_and(|v| v != c.gid);
+            c.gid = r.unwrap_or(c.gid);
+            c.egid = e.unwrap_or(c.egid);
+            if saved {
+                c.sgid = c.egid;
             }
-            if let Some(v) = ids[1] {
-                c.egid = v;
+        }
+        libc::SYS_setresuid => {
+            let ids = [id(a[0]), id(a[1]), id(a[2])];
+            if ids.iter().flatten().any(|&v| !any_u(v, c)) {
+                return err(libc::EPERM);
             }
-            if let Some(v) = ids[2] {
-                c.sgid = v;
+            c.uid = ids[0].unwrap_or(c.uid);
+            c.euid = ids[1].unwrap_or(c.euid);
+            c.suid = ids[2].unwrap_or(c.suid);
+        }
+        libc::SYS_setresgid => {
+            let ids = [id(a[0]), id(a[1]), id(a[2])];
+            if ids.iter().flatten().any(|&v| !any_g(v, c)) {
+                return err(libc::EPERM);
             }
+            c.gid = ids[0].unwrap_or(c.gid);
+            c.egid = ids[1].unwrap_or(c.egid);
+            c.sgid = ids[2].unwrap_or(c.sgid);
         }
         libc::SYS_setgroups => {
-            if !root {
+            if !cap_gid {
                 return err(libc::EPERM);
             }
             let n = a[0] as usize;
@@ -553,6 +594,9 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
         libc::SYS_setfsuid => return Ok(c.euid as u64),
         _ => return Ok(c.egid as u64),
     }
+    let new = c.uids();
+    let bits = c.securebits;
+    c.caps.fix_up_setuid(old, new, bits);
     Ok(0)
 }
 
@@ -567,10 +611,10 @@ pub fn personality(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(old as u64)
 }
 
-/// The highest capability number Linux knows (CAP_CHECKPOINT_RESTORE).
-const CAP_LAST_CAP: u64 = 40;
-
 pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
+    if let Some(r) = super::caps::prctl(t, a) {
+        return r;
+    }
     match a[0] as i32 {
         libc::PR_SET_NAME => {
             let name = t.mm.read_cstr(a[1], 16).or_else(|e| {
@@ -615,14 +659,9 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
         libc::PR_SET_NO_NEW_PRIVS if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 => {
             err(libc::EINVAL)
         }
-        libc::PR_SET_DUMPABLE
-        | libc::PR_SET_NO_NEW_PRIVS
-        | libc::PR_SET_CHILD_SUBREAPER
-        | libc::PR_SET_KEEPCAPS => Ok(0),
+        libc::PR_SET_DUMPABLE | libc::PR_SET_NO_NEW_PRIVS | libc::PR_SET_CHILD_SUBREAPER => Ok(0),
         libc::PR_GET_DUMPABLE | libc::PR_GET_NO_NEW_PRIVS => Ok(1),
-        libc::PR_GET_SECUREBITS | libc::PR_GET_KEEPCAPS | libc::PR_GET_CHILD_SUBREAPER => Ok(0),
-        libc::PR_CAPBSET_READ if a[1] > CAP_LAST_CAP => err(libc::EINVAL),
-        libc::PR_CAPBSET_READ => Ok(lock(&t.proc.state).creds.is_root() as u64),
+        libc::PR_GET_CHILD_SUBREAPER => Ok(0),
         _ => err(libc::EINVAL),
     }
 }
@@ -651,8 +690,8 @@ pub fn arch_prctl(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 /// prlimit64 (and getrlimit/setrlimit, pid 0): any process of the sandbox
-/// whose credentials match the caller's, or any at all for root
-/// (CAP_SYS_RESOURCE), as Linux's check_prlimit_permission.
+/// whose credentials match the caller's, or any at all with
+/// CAP_SYS_RESOURCE, as Linux's check_prlimit_permission.
 pub fn prlimit(t: &mut Task, pid: u64, resource: u64, new: u64, old: u64) -> SysResult<u64> {
     use crate::kernel::rlimits;
     if resource >= rlimits::NLIMITS as u64 {
@@ -671,7 +710,8 @@ pub fn prlimit(t: &mut Task, pid: u64, resource: u64, new: u64, old: u64) -> Sys
             .filter(|proc| !proc.is_zombie())
             .ok_or(Errno(libc::ESRCH))?,
     };
-    if !Arc::ptr_eq(&target, &t.proc) && !me.is_root() {
+    let resource_cap = me.has(caps::SYS_RESOURCE);
+    if !Arc::ptr_eq(&target, &t.proc) && !resource_cap {
         let c = lock(&target.state).creds.clone();
         let same = [c.uid, c.euid, c.suid].iter().all(|&u| u == me.uid)
             && [c.gid, c.egid, c.sgid].iter().all(|&g| g == me.gid);
@@ -695,7 +735,7 @@ pub fn prlimit(t: &mut Task, pid: u64, resource: u64, new: u64, old: u64) -> Sys
         let mut st = lock(&target.state);
         let cur = st.rlimit(resource);
         if let Some((soft, hard)) = new {
-            if hard > cur.1 && !me.is_root() {
+            if hard > cur.1 && !resource_cap {
                 return err(libc::EPERM);
             }
             st.set_rlimit(resource, soft, hard);

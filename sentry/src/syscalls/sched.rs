@@ -73,11 +73,18 @@ pub fn getpriority(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn setpriority(t: &mut Task, a: Args) -> SysResult<u64> {
     let nice = (a[2] as i32).clamp(-20, 19);
-    let root = lock(&t.proc.state).creds.is_root();
+    let (euid, sys_nice) = {
+        let st = lock(&t.proc.state);
+        (st.creds.euid, st.creds.has(crate::kernel::caps::SYS_NICE))
+    };
     for p in priority_targets(t, a[0], a[1])? {
         let mut st = lock(&p.state);
-        // Raising priority needs CAP_SYS_NICE (root in the sandbox).
-        if nice < st.nice && !root {
+        // Another user's process needs CAP_SYS_NICE (Linux's set_one_prio),
+        // and so does raising priority.
+        if st.creds.uid != euid && st.creds.euid != euid && !sys_nice {
+            return err(libc::EPERM);
+        }
+        if nice < st.nice && !sys_nice {
             return err(libc::EACCES);
         }
         st.nice = nice;

@@ -181,6 +181,9 @@ pub fn rt_sigqueueinfo(t: &mut Task, a: Args) -> SysResult<u64> {
     let pid = a[0] as i32;
     let target = t.kernel.process(pid).ok_or(Errno(libc::ESRCH))?;
     let info = queued_info(t, a[2], a[1], pid)?;
+    if !super::process::may_signal(t, &target, info.signo) {
+        return err(libc::EPERM);
+    }
     t.kernel.send_signal(&target, info, false);
     Ok(0)
 }
@@ -195,6 +198,9 @@ pub fn rt_tgsigqueueinfo(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::ESRCH);
     }
     let info = queued_info(t, a[3], a[2], tgid)?;
+    if !super::process::may_signal(t, &proc, info.signo) {
+        return err(libc::EPERM);
+    }
     t.kernel.send_thread_signal(&proc, &thread, info);
     Ok(0)
 }

@@ -213,8 +213,12 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
     let port = if addr.port() == 0 {
         names::ephemeral_port(udp, sock)?
     } else {
-        // Ports below 1024 need CAP_NET_BIND_SERVICE (root in the sandbox).
-        if addr.port() < 1024 && !lock(&t.proc.state).creds.is_root() {
+        // Ports below 1024 need CAP_NET_BIND_SERVICE.
+        if addr.port() < 1024
+            && !lock(&t.proc.state)
+                .creds
+                .has(crate::kernel::caps::NET_BIND_SERVICE)
+        {
             return err(libc::EACCES);
         }
         names::insert(

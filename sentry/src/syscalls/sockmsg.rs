@@ -81,17 +81,17 @@ fn parse_control(t: &Task, raw: &[u8]) -> SysResult<Control> {
     Ok(c)
 }
 
-/// An unprivileged sender may only claim its own pid and one of its own
-/// real, effective or saved ids.
+/// A sender may claim its own pid (any with CAP_SYS_ADMIN) and one of its
+/// own real, effective or saved ids (any with CAP_SETUID / CAP_SETGID), as
+/// Linux's scm_check_creds.
 fn check_claimed_creds(t: &Task, c: Ucred) -> SysResult<()> {
+    use crate::kernel::caps;
     let st = lock(&t.proc.state);
     let cr = &st.creds;
-    if cr.is_root() {
-        return Ok(());
-    }
-    let uid_ok = [cr.uid, cr.euid, cr.suid].contains(&c.uid);
-    let gid_ok = [cr.gid, cr.egid, cr.sgid].contains(&c.gid);
-    if c.pid != t.pid() || !uid_ok || !gid_ok {
+    let pid_ok = c.pid == t.pid() || cr.has(caps::SYS_ADMIN);
+    let uid_ok = [cr.uid, cr.euid, cr.suid].contains(&c.uid) || cr.has(caps::SETUID);
+    let gid_ok = [cr.gid, cr.egid, cr.sgid].contains(&c.gid) || cr.has(caps::SETGID);
+    if !pid_ok || !uid_ok || !gid_ok {
         return err(libc::EPERM);
     }
     Ok(())

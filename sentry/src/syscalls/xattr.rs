@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::fs::{base_name, check_access, writable};
 use crate::errno::{err, Errno, SysResult};
 use crate::fs::inotify;
+use crate::kernel::process::lock;
 use crate::kernel::task::Task;
 use crate::vfs::Inode;
 
@@ -76,9 +77,14 @@ fn name_arg(t: &Task, addr: u64) -> SysResult<String> {
     String::from_utf8(bytes).map_err(|_| Errno(libc::EOPNOTSUPP))
 }
 
-/// trusted. attributes need CAP_SYS_ADMIN, which a container never has.
-fn privileged(name: &str) -> bool {
+/// Whether `name` is a trusted. attribute and the caller lacks
+/// CAP_SYS_ADMIN, which trusted. attributes need (Docker's default set
+/// does not grant it).
+fn privileged(t: &Task, name: &str) -> bool {
     name.starts_with("trusted.")
+        && !lock(&t.proc.state)
+            .creds
+            .has(crate::kernel::caps::SYS_ADMIN)
 }
 
 /// Access a name needs: user. attributes follow the file's permissions.
@@ -111,7 +117,7 @@ pub fn setxattr(t: &mut Task, by: By, a: [u64; 6]) -> SysResult<u64> {
     if tg.readonly {
         return err(libc::EROFS);
     }
-    if privileged(&name) {
+    if privileged(t, &name) {
         return err(libc::EPERM);
     }
     may(t, &tg, &name, 2)?;
@@ -125,7 +131,7 @@ pub fn setxattr(t: &mut Task, by: By, a: [u64; 6]) -> SysResult<u64> {
 pub fn getxattr(t: &mut Task, by: By, a: [u64; 6]) -> SysResult<u64> {
     let tg = target(t, by, a[0])?;
     let name = name_arg(t, a[1])?;
-    if privileged(&name) {
+    if privileged(t, &name) {
         return err(libc::ENODATA);
     }
     may(t, &tg, &name, 4)?;
@@ -147,7 +153,7 @@ pub fn listxattr(t: &mut Task, by: By, a: [u64; 6]) -> SysResult<u64> {
     let mut out = Vec::new();
     for n in tg.inode.listxattr()? {
         // Hidden from callers without CAP_SYS_ADMIN, as on Linux.
-        if privileged(&n) {
+        if privileged(t, &n) {
             continue;
         }
         out.extend_from_slice(n.as_bytes());
@@ -174,7 +180,7 @@ pub fn removexattr(t: &mut Task, by: By, a: [u64; 6]) -> SysResult<u64> {
     if tg.readonly {
         return err(libc::EROFS);
     }
-    if privileged(&name) {
+    if privileged(t, &name) {
         return err(libc::EPERM);
     }
     may(t, &tg, &name, 2)?;

@@ -1,8 +1,9 @@
 //! Open file descriptions: what a descriptor refers to.
 
+use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::{DirEntry, Inode, Stat};
 use crate::errno::{err, SysResult};
@@ -116,7 +117,8 @@ impl OpenFile {
         path: String,
         flags: i32,
     ) -> Arc<OpenFile> {
-        Arc::new(OpenFile {
+        let has_inode = inode.is_some();
+        let f = Arc::new(OpenFile {
             ops,
             inode,
             path,
@@ -126,7 +128,11 @@ impl OpenFile {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             locked: AtomicBool::new(false),
             parent: OnceLock::new(),
-        })
+        });
+        if has_inode {
+            crate::kernel::process::lock(&LIVE).insert(f.id, Arc::downgrade(&f));
+        }
+        f
     }
 
     pub fn flags(&self) -> i32 {
@@ -161,6 +167,20 @@ impl OpenFile {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The open descriptions of files (those with an inode), weakly: a file
+/// whose last name is gone lives on until its last close, and inotify's
+/// IN_DELETE_SELF waits for that (fs/inotify.rs).
+static LIVE: Mutex<BTreeMap<u64, Weak<OpenFile>>> = Mutex::new(BTreeMap::new());
+
+/// The open descriptions of files right now. The caller drops them
+/// outside any lock of its own: one may be the last reference.
+pub fn open_files() -> Vec<Arc<OpenFile>> {
+    crate::kernel::process::lock(&LIVE)
+        .values()
+        .filter_map(Weak::upgrade)
+        .collect()
+}
+
 impl Drop for OpenFile {
     fn drop(&mut self) {
         let closed = if self.writable() {
@@ -173,5 +193,9 @@ impl Drop for OpenFile {
             super::locks::release(super::locks::Owner::File(self.id), None);
         }
         self.ops.release();
+        if let Some(inode) = &self.inode {
+            crate::kernel::process::lock(&LIVE).remove(&self.id);
+            crate::fs::inotify::on_last_close(&**inode);
+        }
     }
 }

@@ -106,7 +106,7 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
          Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\nGroups:\t{}\n\
          VmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmRSS:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\n\
          Threads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{thread_pending:016x}\nShdPnd:\t{shared:016x}\nSigBlk:\t{blocked:016x}\n\
-         SigIgn:\t{:016x}\nSigCgt:\t{:016x}\nCapInh:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n\
+         SigIgn:\t{:016x}\nSigCgt:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t1\nSeccomp:\t0\n\
          Cpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         st.comm,
         p.pid,
@@ -130,6 +130,11 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
         st.rlimit(libc::RLIMIT_SIGPENDING).0.min(i64::MAX as u64),
         sig_bits(p, true),
         sig_bits(p, false),
+        c.caps.inheritable,
+        c.caps.permitted,
+        c.caps.effective,
+        c.caps.bounding,
+        c.caps.ambient,
         n - 1,
     ))
 }
@@ -265,14 +270,17 @@ fn fd_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
             .into_iter()
             .map(|(fd, f)| {
                 let name = fd.to_string();
-                // An anonymous pipe has no inode in a file system, but
-                // opening its link opens the same pipe.
-                let inode = f.inode.clone().or_else(|| {
-                    f.ops
-                        .as_any()
-                        .and_then(|a| a.downcast_ref::<PipeEnd>())
-                        .map(PipeEnd::reopenable)
-                });
+                // A rootfs file reopens through its description once its
+                // name is gone. An anonymous pipe has no inode in a file
+                // system, but opening its link opens the same pipe.
+                let inode = crate::fs::host::HostInode::reopenable(&f)
+                    .or_else(|| f.inode.clone())
+                    .or_else(|| {
+                        f.ops
+                            .as_any()
+                            .and_then(|a| a.downcast_ref::<PipeEnd>())
+                            .map(PipeEnd::reopenable)
+                    });
                 let node = magic_link(
                     dev,
                     "fdlink",

@@ -220,9 +220,11 @@ pub(super) fn tty_ioctl(
             write_i32(t, arg, sid)
         }
         TIOCSCTTY => {
-            // Stealing another session's terminal needs CAP_SYS_ADMIN; the
-            // container's root may, as under runc.
-            let steal = arg == 1 && lock(&t.proc.state).creds.euid == 0;
+            // Stealing another session's terminal needs CAP_SYS_ADMIN.
+            let steal = arg == 1
+                && lock(&t.proc.state)
+                    .creds
+                    .has(crate::kernel::caps::SYS_ADMIN);
             acquire(pty, steal).map(|_| 0)
         }
         TIOCNOTTY => {

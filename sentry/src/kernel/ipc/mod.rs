@@ -109,7 +109,7 @@ impl Perm {
         } else {
             self.mode
         };
-        requested & !granted & 0o7 == 0 || creds.is_root()
+        requested & !granted & 0o7 == 0 || creds.has(crate::kernel::caps::IPC_OWNER)
     }
 
     /// EACCES unless `creds` may access with `want`.
@@ -121,10 +121,13 @@ impl Perm {
         }
     }
 
-    /// IPC_SET and IPC_RMID: the owner, the creator or root
-    /// (CAP_SYS_ADMIN); EPERM for anyone else.
+    /// IPC_SET and IPC_RMID: the owner, the creator or a holder of
+    /// CAP_SYS_ADMIN; EPERM for anyone else.
     pub fn check_owner(&self, creds: &Creds) -> SysResult<()> {
-        if creds.euid == self.uid || creds.euid == self.cuid || creds.is_root() {
+        if creds.euid == self.uid
+            || creds.euid == self.cuid
+            || creds.has(crate::kernel::caps::SYS_ADMIN)
+        {
             Ok(())
         } else {
             err(libc::EPERM)
@@ -312,7 +315,12 @@ mod tests {
     use super::*;
 
     fn user(uid: u32) -> Creds {
-        Creds::new(uid, uid, vec![])
+        let caps = if uid == 0 {
+            crate::kernel::caps::CapSets::full()
+        } else {
+            Default::default()
+        };
+        Creds::new(uid, uid, vec![], caps)
     }
 
     #[test]

@@ -132,10 +132,12 @@ pub fn open(
     if maxmsg <= 0 || msgsize <= 0 || maxmsg > HARD_MAXMSG || msgsize > HARD_MSGSIZE {
         return err(libc::EINVAL);
     }
-    if !creds.is_root() && (maxmsg > DFLT_MAXMSG || msgsize > DFLT_MSGSIZE) {
+    if !creds.has(crate::kernel::caps::SYS_RESOURCE)
+        && (maxmsg > DFLT_MAXMSG || msgsize > DFLT_MSGSIZE)
+    {
         return err(libc::EINVAL);
     }
-    if ns.names.len() >= QUEUES_MAX && !creds.is_root() {
+    if ns.names.len() >= QUEUES_MAX && !creds.has(crate::kernel::caps::SYS_RESOURCE) {
         return err(libc::ENOSPC);
     }
     let charge = (maxmsg * (msgsize + MSG_OVERHEAD)) as u64;
@@ -169,8 +171,8 @@ pub fn unlink(name: &str, creds: &Creds) -> SysResult<()> {
     check_name(name)?;
     let mut ns = lock(&NS);
     let q = ns.names.get(name).ok_or(Errno(libc::ENOENT))?;
-    // The mqueue root is sticky: only the owner (or root) removes.
-    if q.uid != creds.euid && !creds.is_root() {
+    // The mqueue root is sticky: only the owner (or CAP_FOWNER) removes.
+    if q.uid != creds.euid && !creds.has(crate::kernel::caps::FOWNER) {
         return err(libc::EACCES);
     }
     let gone = ns.names.remove(name);
@@ -348,7 +350,7 @@ mod tests {
 
     #[test]
     fn priorities_then_arrival() {
-        let c = Creds::new(0, 0, vec![]);
+        let c = Creds::new(0, 0, vec![], crate::kernel::caps::CapSets::full());
         let create = Create {
             mode: 0o600,
             attr: Some((4, 16)),

@@ -280,7 +280,10 @@ pub fn msgctl(creds: &Creds, id: i32, cmd: i32, new: Option<&MsqidDs>) -> SysRes
             let e = r.lookup_mut(id)?;
             e.perm.check_owner(creds)?;
             // Raising a queue above MSGMNB takes CAP_SYS_RESOURCE.
-            if new.qbytes > MSGMNB && new.qbytes > e.obj.qbytes && !creds.is_root() {
+            if new.qbytes > MSGMNB
+                && new.qbytes > e.obj.qbytes
+                && !creds.has(crate::kernel::caps::SYS_RESOURCE)
+            {
                 return err(libc::EPERM);
             }
             e.perm.set(&new.perm);
@@ -309,7 +312,7 @@ mod tests {
 
     #[test]
     fn msgtyp_selects_as_linux() {
-        let c = Creds::new(0, 0, vec![]);
+        let c = Creds::new(0, 0, vec![], crate::kernel::caps::CapSets::full());
         let id = msgget(&c, super::super::IPC_PRIVATE, 0o600).unwrap();
         for (t, s) in [(3, "c"), (1, "a"), (2, "b"), (1, "a2")] {
             assert!(try_send(&c, 1, id, t, s.as_bytes(), 0, false).unwrap());

@@ -441,7 +441,7 @@ mod tests {
 
     #[test]
     fn operations_apply_all_or_nothing() {
-        let c = Creds::new(0, 0, vec![]);
+        let c = Creds::new(0, 0, vec![], crate::kernel::caps::CapSets::full());
         let id = semget(&c, super::super::IPC_PRIVATE, 2, 0o600).unwrap();
         let val = |n| match semctl(&c, 1, id, n, GETVAL, CtlIn::None) {
             Ok(CtlOut::Value(v)) => v,
@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn undo_applies_at_exit() {
-        let c = Creds::new(0, 0, vec![]);
+        let c = Creds::new(0, 0, vec![], crate::kernel::caps::CapSets::full());
         let id = semget(&c, super::super::IPC_PRIVATE, 1, 0o600).unwrap();
         semctl(&c, 1, id, 0, SETVAL, CtlIn::Value(5)).unwrap();
         assert!(try_semop(&c, 77, 77, id, &[op(0, -3, SEM_UNDO)], false).unwrap());

@@ -344,7 +344,7 @@ mod tests {
     #[test]
     fn rmid_waits_for_the_last_attachment() {
         let memfile = MemoryFile::new().unwrap();
-        let c = Creds::new(0, 0, vec![]);
+        let c = Creds::new(0, 0, vec![], crate::kernel::caps::CapSets::full());
         let id = shmget(&memfile, &c, 1, IPC_PRIVATE, 5000, 0o600).unwrap();
         let a = attach(&c, 1, id, false).unwrap();
         assert_eq!(a.backing.len, 8192);
