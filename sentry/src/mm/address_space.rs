@@ -225,7 +225,8 @@ impl MemoryManager {
 
     /// Drops every mapping (exec into a fresh image on the same context).
     pub fn clear(&mut self, ctx: &mut dyn Context) -> SysResult<()> {
-        self.vmas.clear();
+        // Freed after the platform let go of them (see `unmap`).
+        let _gone = std::mem::take(&mut self.vmas);
         ctx.unmap_all().map_err(platform_err)?;
         self.brk_start = 0;
         self.brk = 0;
@@ -454,17 +455,21 @@ impl MemoryManager {
         self.split_at(addr);
         self.split_at(end);
         let doomed: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
+        // The pages are freed (and may be reused) only once the platform
+        // no longer maps them: other threads may be running.
+        let mut gone = Vec::with_capacity(doomed.len());
         for k in doomed {
-            if let Some(v) = self.vmas.remove(&k) {
-                // A private range is only ours: give its pages back now.
-                if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
-                    self.file.punch(backing.off + off, v.end - v.start);
-                }
-            }
+            gone.extend(self.vmas.remove(&k));
         }
         if addr < USER_MAX {
             let end = end.min(USER_MAX);
             ctx.unmap(addr, end - addr).map_err(platform_err)?;
+        }
+        for v in gone {
+            // A private range is only ours: give its pages back now.
+            if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
+                self.file.punch(backing.off + off, v.end - v.start);
+            }
         }
         Ok(())
     }
