@@ -8,6 +8,8 @@
 #include <sched.h>
 #include <spawn.h>
 #include <linux/sched.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/times.h>
@@ -433,9 +435,81 @@ static void vfork_clone(void) {
     EQ("orphan-reparented-to-init", pp, 1);
 }
 
+/* A minimal static x86-64 program: one read-only executable segment (the
+ * whole file) whose code is exit(code). */
+static int write_exit_program(const char *path, int code) {
+    unsigned char f[132];
+    memset(f, 0, sizeof f);
+    memcpy(f, "\x7f" "ELF\x02\x01\x01", 7);
+    uint16_t u16; uint32_t u32; uint64_t u64;
+#define PUT(off, v, var) (var = (v), memcpy(f + (off), &var, sizeof var))
+    PUT(16, 2, u16);                       /* ET_EXEC */
+    PUT(18, 62, u16);                      /* EM_X86_64 */
+    PUT(20, 1, u32);                       /* EV_CURRENT */
+    PUT(24, 0x400000 + 120, u64);          /* entry */
+    PUT(32, 64, u64);                      /* phoff */
+    PUT(52, 64, u16);                      /* ehsize */
+    PUT(54, 56, u16);                      /* phentsize */
+    PUT(56, 1, u16);                       /* phnum */
+    PUT(64, 1, u32);                       /* PT_LOAD */
+    PUT(68, 5, u32);                       /* PF_R | PF_X */
+    PUT(72, 0, u64);                       /* offset */
+    PUT(80, 0x400000, u64);                /* vaddr */
+    PUT(88, 0x400000, u64);                /* paddr */
+    PUT(96, sizeof f, u64);                /* filesz */
+    PUT(104, sizeof f, u64);               /* memsz */
+    PUT(112, 0x1000, u64);                 /* align */
+#undef PUT
+    /* mov edi, code; mov eax, 60 (exit); syscall */
+    unsigned char code_bytes[] = { 0xbf, (unsigned char)code, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05 };
+    memcpy(f + 120, code_bytes, sizeof code_bytes);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    if (fd < 0) return -1;
+    int ok = write(fd, f, sizeof f) == (ssize_t)sizeof f;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static int run_status(const char *path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = { (char *)path, NULL };
+        execve(path, argv, NULL);
+        _exit(100);
+    }
+    int st = 0;
+    if (wait_bounded(pid, &st, 5000) != pid || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+/* A program rewritten in place (same size, within the same clock tick) or
+ * through a shared mapping runs as rewritten: whatever caches programs'
+ * pages must notice (Linux maps them from the page cache). */
+static void exec_rewritten(void) {
+    const char *path = "/tmp/exit-program";
+    OK("exec-program-written", write_exit_program(path, 3));
+    EQ("exec-program-runs", run_status(path), 3);
+    EQ("exec-program-runs-again", run_status(path), 3);
+    int fd = open(path, O_WRONLY);
+    unsigned char four = 4;
+    EQ("exec-program-patched", pwrite(fd, &four, 1, 121), 1);
+    close(fd);
+    EQ("exec-sees-rewritten-program", run_status(path), 4);
+    fd = open(path, O_RDWR);
+    unsigned char *m = mmap(NULL, 132, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m != MAP_FAILED) {
+        m[121] = 5;
+        munmap(m, 132);
+    }
+    EQ("exec-sees-program-written-through-mmap", run_status(path), 5);
+    unlink(path);
+}
+
 static void checks(void) {
     waiting();
     exec_checks();
+    exec_rewritten();
     groups_sessions();
     prctl_checks();
     usage_checks();

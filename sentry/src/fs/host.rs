@@ -574,6 +574,7 @@ impl Inode for HostInode {
         // SAFETY: ftruncate on a descriptor we own.
         check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) })?;
         let st = self.stat()?;
+        crate::mm::image_cache::forget(st.dev, st.ino);
         if let Some(cache) = host_cache::lookup((st.dev, st.ino)) {
             cache.truncated(len);
         }
@@ -730,6 +731,7 @@ impl FileOps for HostFile {
         Ok(nix::sys::uio::pread(&*self.fd, buf, off as i64)?)
     }
     fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        crate::mm::image_cache::forget(self.key.0, self.key.1);
         let n = nix::sys::uio::pwrite(&*self.fd, buf, off as i64)?;
         if let Some(cache) = host_cache::lookup(self.key) {
             cache.wrote(&buf[..n], off);
@@ -744,7 +746,23 @@ impl FileOps for HostFile {
             self.fd.as_raw_fd(),
         )?))
     }
+    /// A host file changed by anyone gets new times. While it is mapped
+    /// shared, writes through the mappings change it without: no identity.
+    fn content_id(&self) -> Option<crate::mm::image_cache::ContentId> {
+        if host_cache::lookup(self.key).is_some() {
+            return None;
+        }
+        let st = self.stat().ok()?;
+        Some(crate::mm::image_cache::ContentId {
+            dev: st.dev,
+            ino: st.ino,
+            size: st.size,
+            mtime: (st.mtime.tv_sec, st.mtime.tv_nsec),
+            ctime: (st.ctime.tv_sec, st.ctime.tv_nsec),
+        })
+    }
     fn truncate(&self, len: u64) -> SysResult<()> {
+        crate::mm::image_cache::forget(self.key.0, self.key.1);
         nix::unistd::ftruncate(&*self.fd, len as i64)?;
         if let Some(cache) = host_cache::lookup(self.key) {
             cache.truncated(len);

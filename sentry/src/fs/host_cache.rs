@@ -57,6 +57,10 @@ pub fn lookup(key: Key) -> Option<Arc<HostCache>> {
 
 /// The cache of the host file open as `fd`, made on its first shared mapping.
 pub fn get_or_create(key: Key, fd: &Arc<OwnedFd>, writable: bool) -> SysResult<Arc<HostCache>> {
+    // Writes through the mappings change the file without the Sentry
+    // seeing them: the executable cache lets go of it (and ignores it
+    // while it is mapped: HostFile::content_id).
+    crate::mm::image_cache::forget(key.0, key.1);
     let cache = {
         let mut reg = registry();
         match reg.get(&key).and_then(|w| w.upgrade()) {

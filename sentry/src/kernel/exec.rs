@@ -233,7 +233,15 @@ fn load_image(
     let ctx = &mut *t.ctx;
     mm.clear(ctx)?;
     let read = |buf: &mut [u8], off: u64| file.read(buf, off);
-    let main = elf::load(&mut mm, ctx, image, &read, true, file_kind(loc))?;
+    let main = elf::load(
+        &mut mm,
+        ctx,
+        image,
+        &read,
+        true,
+        file_kind(loc),
+        file.content_id(),
+    )?;
     let brk = page_up(main.end).ok_or(Errno(libc::ENOEXEC))?;
     mm.brk_start = brk;
     mm.brk = brk;
@@ -241,7 +249,15 @@ fn load_image(
     let mut base = 0;
     if let Some((iloc, ifile, iimage)) = interp {
         let read = |buf: &mut [u8], off: u64| ifile.read(buf, off);
-        let l = elf::load(&mut mm, ctx, iimage, &read, false, file_kind(iloc))?;
+        let l = elf::load(
+            &mut mm,
+            ctx,
+            iimage,
+            &read,
+            false,
+            file_kind(iloc),
+            ifile.content_id(),
+        )?;
         entry = l.entry;
         base = l.bias;
     }

@@ -43,6 +43,13 @@ pub(super) enum Memory {
     /// Anonymous memory, or a private copy of a file: one contiguous range
     /// of the memory file, `off` being where the mapping's start lies in it.
     Own { backing: Arc<Backing>, off: u64 },
+    /// Private memory whose pages other holders may share (a fork's
+    /// relatives, the executable cache of mm/image_cache.rs): read-only in
+    /// every holder, so the bytes never change. Before the mapping can be
+    /// written (mprotect to PROT_WRITE, the Sentry writing into it) it gets
+    /// its own copy (`privatize`): copy-on-write at the granularity of the
+    /// mapping. Never shared, never writable.
+    Cow { backing: Arc<Backing>, off: u64 },
     /// A shared mapping of a file: the file's own pages, from file offset
     /// `off` at the mapping's start.
     File { file: Arc<dyn Mappable>, off: u64 },
@@ -76,7 +83,7 @@ impl Vma {
     /// `[addr, addr+len)` (inside the VMA); EFAULT past the mapped file.
     pub(super) fn runs(&self, addr: u64, len: u64, mut f: impl FnMut(u64, u64)) -> SysResult<()> {
         match &self.mem {
-            Memory::Own { backing, off } => {
+            Memory::Own { backing, off } | Memory::Cow { backing, off } => {
                 if addr + len > self.mapped_end {
                     return err(libc::EFAULT);
                 }
@@ -97,7 +104,9 @@ impl Vma {
     /// The memory-file offset behind `addr` (a futex's name).
     pub(super) fn file_offset(&self, addr: u64) -> Option<u64> {
         match &self.mem {
-            Memory::Own { backing, off } => Some(backing.off + off + (addr - self.start)),
+            Memory::Own { backing, off } | Memory::Cow { backing, off } => {
+                Some(backing.off + off + (addr - self.start))
+            }
             Memory::File { file, off } => file.pages().offset_of(off + (addr - self.start)),
         }
     }
@@ -124,7 +133,9 @@ impl Vma {
         let delta = at - self.start;
         high.start = at;
         match &mut high.mem {
-            Memory::Own { off, .. } | Memory::File { off, .. } => *off += delta,
+            Memory::Own { off, .. } | Memory::Cow { off, .. } | Memory::File { off, .. } => {
+                *off += delta
+            }
         }
         if let VmaKind::File { offset, .. } = &mut high.kind {
             *offset += delta;
@@ -139,7 +150,7 @@ impl Vma {
     pub(super) fn file_at(&self, addr: u64) -> Option<(Arc<dyn Mappable>, u64)> {
         match &self.mem {
             Memory::File { file, off } => Some((file.clone(), off + (addr - self.start))),
-            Memory::Own { .. } => None,
+            Memory::Own { .. } | Memory::Cow { .. } => None,
         }
     }
 
@@ -147,7 +158,7 @@ impl Vma {
     pub fn shared_file(&self) -> Option<&Arc<dyn Mappable>> {
         match &self.mem {
             Memory::File { file, .. } => Some(file),
-            Memory::Own { .. } => None,
+            Memory::Own { .. } | Memory::Cow { .. } => None,
         }
     }
 }
@@ -161,7 +172,7 @@ fn file_extent(v: &Vma) -> u64 {
             .unwrap_or(u64::MAX)
             .saturating_sub(*off)
             .min(len),
-        Memory::Own { .. } => len,
+        Memory::Own { .. } | Memory::Cow { .. } => len,
     }
 }
 
@@ -209,13 +220,19 @@ impl MemoryManager {
         }
     }
 
+    /// The memory file behind this address space.
+    pub fn memory_file(&self) -> &Arc<MemoryFile> {
+        &self.file
+    }
+
     pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
         self.vmas.values()
     }
 
     /// Drops every mapping (exec into a fresh image on the same context).
     pub fn clear(&mut self, ctx: &mut dyn Context) -> SysResult<()> {
-        self.vmas.clear();
+        // Freed after the platform let go of them (see `unmap`).
+        let _gone = std::mem::take(&mut self.vmas);
         ctx.unmap_all().map_err(platform_err)?;
         self.brk_start = 0;
         self.brk = 0;
@@ -444,17 +461,21 @@ impl MemoryManager {
         self.split_at(addr);
         self.split_at(end);
         let doomed: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
+        // The pages are freed (and may be reused) only once the platform
+        // no longer maps them: other threads may be running.
+        let mut gone = Vec::with_capacity(doomed.len());
         for k in doomed {
-            if let Some(v) = self.vmas.remove(&k) {
-                // A private range is only ours: give its pages back now.
-                if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
-                    self.file.punch(backing.off + off, v.end - v.start);
-                }
-            }
+            gone.extend(self.vmas.remove(&k));
         }
         if addr < USER_MAX {
             let end = end.min(USER_MAX);
             ctx.unmap(addr, end - addr).map_err(platform_err)?;
+        }
+        for v in gone {
+            // A private range is only ours: give its pages back now.
+            if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
+                self.file.punch(backing.off + off, v.end - v.start);
+            }
         }
         Ok(())
     }
@@ -485,6 +506,9 @@ impl MemoryManager {
                 Some(v) => pos = v.end,
                 None => return err(libc::ENOMEM),
             }
+        }
+        if prot & libc::PROT_WRITE != 0 {
+            self.privatize(ctx, addr, end)?;
         }
         self.split_at(addr);
         self.split_at(end);
@@ -533,12 +557,23 @@ impl MemoryManager {
         self.brk
     }
 
-    /// A copy of this address space's mappings for a forked child: private
-    /// memory is copied now (the parent is stopped), shared memory is shared.
-    pub fn snapshot(&self) -> SysResult<MmSnapshot> {
+    /// A copy of this address space's mappings for a forked child (the
+    /// parent is stopped). Shared memory is shared. Private memory that is
+    /// not writable is shared too, copy-on-write (`Memory::Cow`, in parent
+    /// and child alike: neither can change it without a copy); writable
+    /// private memory is copied now.
+    pub fn snapshot(&mut self) -> SysResult<MmSnapshot> {
         let mut vmas = Vec::with_capacity(self.vmas.len());
-        for v in self.vmas.values() {
+        for v in self.vmas.values_mut() {
             let len = v.end - v.start;
+            if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
+                if v.prot & libc::PROT_WRITE == 0 {
+                    v.mem = Memory::Cow {
+                        backing: backing.clone(),
+                        off: *off,
+                    };
+                }
+            }
             let mut copy = v.clone();
             copy.locked = false;
             if let (false, Memory::Own { backing, off }) = (v.shared, &v.mem) {
@@ -558,6 +593,74 @@ impl MemoryManager {
             arg_range: self.arg_range,
             env_range: self.env_range,
         })
+    }
+
+    /// Maps `len` bytes of `backing` from `off` at exactly `addr`
+    /// (replacing what is there), private and copy-on-write: pages the
+    /// caller shares with others and promises never to change (the
+    /// executable cache). `prot` must not include PROT_WRITE.
+    // The arguments say what goes where, plus the caller's context.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_cow(
+        &mut self,
+        ctx: &mut dyn Context,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        backing: Arc<Backing>,
+        off: u64,
+        kind: VmaKind,
+    ) -> SysResult<u64> {
+        let in_backing = off.checked_add(len).is_some_and(|e| e <= backing.len);
+        if prot & libc::PROT_WRITE != 0 || !in_backing || len == 0 {
+            return err(libc::EINVAL);
+        }
+        let start = self.place(ctx, addr, len, true)?;
+        let vma = Vma {
+            start,
+            end: start + len,
+            prot,
+            shared: false,
+            kind,
+            mem: Memory::Cow { backing, off },
+            mapped_end: start + len,
+            locked: false,
+        };
+        vma.map_into(ctx, start, start + len)?;
+        self.vmas.insert(start, vma);
+        Ok(start)
+    }
+
+    /// Gives every copy-on-write mapping in `[start, end)` (page-aligned)
+    /// its own copy of its pages, so that it may be written: the shared
+    /// pages never change, so the copy needs no freezing of other threads.
+    fn privatize(&mut self, ctx: &mut dyn Context, start: u64, end: u64) -> SysResult<()> {
+        let has_cow = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .any(|(_, v)| matches!(v.mem, Memory::Cow { .. }));
+        if !has_cow {
+            return Ok(());
+        }
+        self.split_at(start);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(start..end) {
+            let Memory::Cow { backing, off } = &v.mem else {
+                continue;
+            };
+            let len = v.end - v.start;
+            let fresh = self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?;
+            self.file.copy_populated(backing.off + off, fresh.off, len);
+            v.mem = Memory::Own {
+                backing: Arc::new(fresh),
+                off: 0,
+            };
+            // The copy replaces the shared pages in the platform.
+            v.map_into(ctx, v.start, v.mapped_end)?;
+        }
+        Ok(())
     }
 
     /// Builds a forked child's address space on `ctx`.
@@ -619,8 +722,14 @@ impl MemoryManager {
         self.write_inner(addr, data, false)
     }
 
-    /// Like `write`, ignoring protections (the loader filling read-only text).
-    pub fn write_force(&self, addr: u64, data: &[u8]) -> SysResult<()> {
+    /// Like `write`, ignoring protections (the loader filling read-only
+    /// text); copy-on-write pages get their own copy first (`ctx` maps it).
+    pub fn write_force(&mut self, ctx: &mut dyn Context, addr: u64, data: &[u8]) -> SysResult<()> {
+        let end = addr
+            .checked_add(data.len() as u64)
+            .and_then(page_up)
+            .ok_or(Errno(libc::EFAULT))?;
+        self.privatize(ctx, page_down(addr), end)?;
         self.write_inner(addr, data, true)
     }
 
@@ -776,7 +885,9 @@ impl MemoryManager {
                 VmaKind::SysvShm { key, id } => {
                     shm_name = super::sysv_shm::maps_name(*key);
                     let off = match &v.mem {
-                        Memory::Own { off, .. } | Memory::File { off, .. } => *off,
+                        Memory::Own { off, .. }
+                        | Memory::Cow { off, .. }
+                        | Memory::File { off, .. } => *off,
                     };
                     (off, 1, *id as u64, shm_name.as_str())
                 }

@@ -4,6 +4,7 @@
 //! a panic.
 
 use super::address_space::{MemoryManager, VmaKind};
+use super::image_cache::{self, ContentId};
 use super::{page_down, page_up};
 use crate::errno::{err, Errno, SysResult};
 use crate::platform::Context;
@@ -157,8 +158,52 @@ fn prot_of(flags: u32) -> i32 {
     p
 }
 
+/// Whether a segment can be mapped from the executable cache: read-only,
+/// and all file data (no zeroed tail that the file's bytes would fill).
+fn cacheable(h: &ProgramHeader) -> bool {
+    h.flags & 2 == 0 && h.filesz == h.memsz && h.filesz > 0
+}
+
+/// Maps the whole file pages under segment `h` at `at` from the cache.
+fn map_cached(
+    mm: &mut MemoryManager,
+    ctx: &mut dyn Context,
+    read: ReadAt,
+    id: ContentId,
+    h: &ProgramHeader,
+    at: u64,
+    kind: &VmaKind,
+) -> SysResult<()> {
+    let foff = page_down(h.offset);
+    let fend = page_up(h.offset + h.filesz).ok_or(Errno(libc::ENOEXEC))?;
+    let len = fend - foff;
+    let file = mm.memory_file().clone();
+    let backing = image_cache::pages(&file, id, foff, len, |buf| {
+        let mut done = 0;
+        while done < buf.len() {
+            // The last page may end past the file: the rest stays zero.
+            let n = read(&mut buf[done..], foff + done as u64)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(())
+    })?;
+    let mut kind = kind.clone();
+    if let VmaKind::File { offset, .. } = &mut kind {
+        *offset = foff;
+    }
+    mm.map_cow(ctx, page_down(at), len, prot_of(h.flags), backing, 0, kind)?;
+    Ok(())
+}
+
 /// Loads `image` into `mm`. The main program of type ET_DYN goes at the
 /// PIE base; an interpreter (`main == false`) wherever there is room.
+/// With the file's `content` identity, read-only segments come from the
+/// executable cache, shared copy-on-write (as Linux maps them from its
+/// page cache: the whole pages of the file, bytes around the segment
+/// included); otherwise, and for writable segments, they are copied.
 pub fn load(
     mm: &mut MemoryManager,
     ctx: &mut dyn Context,
@@ -166,6 +211,7 @@ pub fn load(
     read: ReadAt,
     main: bool,
     kind: VmaKind,
+    content: Option<ContentId>,
 ) -> SysResult<Loaded> {
     let loads: Vec<&ProgramHeader> = image.phdrs.iter().filter(|h| h.kind == PT_LOAD).collect();
     let lo = page_down(loads.iter().map(|h| h.vaddr).min().unwrap_or(0));
@@ -176,15 +222,27 @@ pub fn load(
         return err(libc::ENOEXEC);
     }
     let start = if image.elf_type == ET_EXEC {
-        mm.map_anon(ctx, lo, span, libc::PROT_NONE, true, false, kind)?
+        mm.map_anon(ctx, lo, span, libc::PROT_NONE, true, false, kind.clone())?
     } else if main {
-        mm.map_anon(ctx, PIE_BASE, span, libc::PROT_NONE, true, false, kind)?
+        mm.map_anon(
+            ctx,
+            PIE_BASE,
+            span,
+            libc::PROT_NONE,
+            true,
+            false,
+            kind.clone(),
+        )?
     } else {
-        mm.map_anon(ctx, 0, span, libc::PROT_NONE, false, false, kind)?
+        mm.map_anon(ctx, 0, span, libc::PROT_NONE, false, false, kind.clone())?
     };
     let bias = start - lo;
     for h in &loads {
         let at = bias + h.vaddr;
+        if let Some(id) = content.filter(|_| cacheable(h)) {
+            map_cached(mm, ctx, read, id, h, at, &kind)?;
+            continue;
+        }
         // Copy in bounded chunks: a hostile p_filesz meets end of file, not
         // a huge allocation.
         let mut done = 0u64;
@@ -192,7 +250,7 @@ pub fn load(
         while done < h.filesz {
             let n = (h.filesz - done).min(COPY_CHUNK) as usize;
             read_exact(read, &mut buf[..n], h.offset + done)?;
-            mm.write_force(at + done, &buf[..n])?;
+            mm.write_force(ctx, at + done, &buf[..n])?;
             done += n as u64;
         }
         let pstart = page_down(at);

@@ -5,6 +5,7 @@
 pub mod address_space;
 pub mod elf;
 pub mod file_pages;
+pub mod image_cache;
 pub mod memfile;
 pub mod remap;
 pub mod shared;

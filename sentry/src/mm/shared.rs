@@ -28,8 +28,13 @@ impl SharedMm {
         self.lock().write(addr, data)
     }
 
-    pub fn write_force(&self, addr: u64, data: &[u8]) -> SysResult<()> {
-        self.lock().write_force(addr, data)
+    pub fn write_force(
+        &self,
+        ctx: &mut dyn crate::platform::Context,
+        addr: u64,
+        data: &[u8],
+    ) -> SysResult<()> {
+        self.lock().write_force(ctx, addr, data)
     }
 
     pub fn compare_exchange_u32(&self, addr: u64, old: u32, new: u32) -> SysResult<u32> {

@@ -88,7 +88,7 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
         if n == 0 {
             break;
         }
-        t.mm.write_force(start + done, &buf[..n])?;
+        t.mm.write_force(&mut *t.ctx, start + done, &buf[..n])?;
         done += n as u64;
     }
     let mut mm = t.mm.lock();
@@ -284,7 +284,7 @@ pub fn madvise(t: &mut Task, a: Args) -> SysResult<u64> {
             let private = !v.shared;
             if private {
                 let zeros = vec![0u8; (stop - pos) as usize];
-                t.mm.write_force(pos, &zeros)?;
+                t.mm.write_force(&mut *t.ctx, pos, &zeros)?;
             }
             pos = stop;
         }

@@ -80,6 +80,12 @@ pub trait FileOps: Send + Sync {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+    /// The identity of the file's content, when the file system vouches
+    /// that every change of the content changes it: the executable cache
+    /// (mm/image_cache.rs) shares the pages of files that have one.
+    fn content_id(&self) -> Option<crate::mm::image_cache::ContentId> {
+        None
+    }
     /// The file's pages, for a shared mapping of it, `writable` or not
     /// (ENODEV: the file cannot be mapped shared).
     fn mappable(&self, _writable: bool) -> SysResult<Arc<dyn crate::mm::Mappable>> {
