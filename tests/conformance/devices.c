@@ -150,6 +150,98 @@ static void ptys(void) {
     close(m);
 }
 
+/* waitpid(pid, WUNTRACED) for at most 3 s; -2 on a timeout. */
+static pid_t wait_stopped(pid_t pid, int *st) {
+    for (int i = 0; i < 600; i++) {
+        pid_t r = waitpid(pid, st, WNOHANG | WUNTRACED);
+        if (r != 0) return r;
+        sleep_ms(5);
+    }
+    return -2;
+}
+
+/* Job control on a pty that is the session's controlling terminal: a
+ * background group may not read it (SIGTTIN; EIO with SIGTTIN ignored),
+ * may write it unless TOSTOP is set (then SIGTTOU). */
+static void job_control(void) {
+    if (setsid() < 0) {
+        fail("jc-setsid", "%s", ename(errno));
+        return;
+    }
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m < 0 || grantpt(m) || unlockpt(m) || !ptsname(m)) {
+        fail("jc-openpt", "%s", ename(errno));
+        return;
+    }
+    int s = open(ptsname(m), O_RDWR);
+    if (s < 0) {
+        fail("jc-open-slave", "%s", ename(errno));
+        return;
+    }
+    EQ("jc-ctty-acquired-by-open", tcgetsid(s), getpid());
+    EQ("jc-foreground-is-leader", tcgetpgrp(s), getpid());
+    int st = 0;
+    pid_t c = fork();
+    if (c == 0) {
+        setpgid(0, 0);
+        char b;
+        read(s, &b, 1);
+        _exit(7);
+    }
+    setpgid(c, c);
+    pid_t r = wait_stopped(c, &st);
+    CHECK("jc-background-read-stops-sigttin", r == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGTTIN,
+          "wait %d: %s", r, wstatus(st));
+    kill(c, SIGKILL);
+    waitpid(c, &st, 0);
+
+    c = fork();
+    if (c == 0) {
+        setpgid(0, 0);
+        signal(SIGTTIN, SIG_IGN);
+        char b;
+        ssize_t n = read(s, &b, 1);
+        _exit(n == -1 && errno == EIO ? 0 : 1);
+    }
+    setpgid(c, c);
+    r = wait_stopped(c, &st);
+    CHECK("jc-background-read-ignored-eio", r == c && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "wait %d: %s", r, wstatus(st));
+    if (r == -2) kill(c, SIGKILL), waitpid(c, &st, 0);
+
+    c = fork();
+    if (c == 0) {
+        setpgid(0, 0);
+        _exit(write(s, "x", 1) == 1 ? 0 : 1);
+    }
+    setpgid(c, c);
+    r = wait_stopped(c, &st);
+    CHECK("jc-background-write-without-tostop", r == c && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "wait %d: %s", r, wstatus(st));
+    if (r == -2) kill(c, SIGKILL), waitpid(c, &st, 0);
+
+    struct termios t;
+    tcgetattr(s, &t);
+    t.c_lflag |= TOSTOP;
+    tcsetattr(s, TCSANOW, &t);
+    c = fork();
+    if (c == 0) {
+        setpgid(0, 0);
+        _exit(write(s, "y", 1) == 1 ? 0 : 1);
+    }
+    setpgid(c, c);
+    r = wait_stopped(c, &st);
+    CHECK("jc-background-write-tostop-sigttou", r == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGTTOU,
+          "wait %d: %s", r, wstatus(st));
+    kill(c, SIGKILL);
+    waitpid(c, &st, 0);
+
+    /* The foreground group reads as ever. */
+    write(m, "ok\n", 3);
+    char buf[8] = {0};
+    EQ("jc-foreground-read", read(s, buf, sizeof buf), 3);
+}
+
 static void fd_links(void) {
     char l[64];
     ssize_t n = readlink("/dev/fd", l, sizeof l - 1);
@@ -202,6 +294,7 @@ static void checks(void) {
     group("random", randomness, 10000);
     group("no-ctty", no_ctty, 10000);
     group("ptys", ptys, 10000);
+    group("job-control", job_control, 20000);
     group("fd-links", fd_links, 10000);
     group("shm", shm_dir, 10000);
 }

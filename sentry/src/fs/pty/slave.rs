@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use super::Pty;
-use crate::errno::{err, SysResult};
+use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
+use crate::kernel::signal::{SigInfo, SIG_IGN, SI_KERNEL};
 use crate::kernel::task::Task;
 use crate::vfs::{FileOps, Inode, Stat};
 
@@ -29,8 +30,53 @@ impl Slave {
     }
 }
 
+impl Slave {
+    /// Job control: a process in a background group of the session this
+    /// terminal controls may not read it, nor write it while TOSTOP is set.
+    /// Its group gets SIGTTIN (SIGTTOU) and the call restarts once it is
+    /// continued; with the signal ignored or blocked a read fails with EIO
+    /// and a write goes ahead, as on Linux.
+    fn background_check(&self, sig: i32) -> SysResult<()> {
+        let Some((p, th)) = crate::kernel::thread::current() else {
+            return Ok(());
+        };
+        let (sid, pgid) = {
+            let st = lock(&p.state);
+            (st.sid, st.pgid)
+        };
+        let (session, fg, tostop) = {
+            let st = lock(&self.pty.state);
+            (
+                st.session,
+                st.fg_pgrp,
+                st.ld.termios.lflag & libc::TOSTOP != 0,
+            )
+        };
+        if session == 0 || session != sid || fg <= 0 || fg == pgid {
+            return Ok(());
+        }
+        if sig == libc::SIGTTOU && !tostop {
+            return Ok(());
+        }
+        let ignored = lock(&p.sig).actions[sig as usize].handler == SIG_IGN;
+        let blocked = th.mask() & (1u64 << (sig - 1)) != 0;
+        if ignored || blocked {
+            return if sig == libc::SIGTTIN {
+                err(libc::EIO)
+            } else {
+                Ok(())
+            };
+        }
+        if let Some(k) = crate::kernel::get() {
+            k.signal_group(pgid, SigInfo::new(sig, SI_KERNEL));
+        }
+        Err(Errno::ERESTARTSYS)
+    }
+}
+
 impl FileOps for Slave {
     fn read(&self, buf: &mut [u8], _off: u64) -> SysResult<usize> {
+        self.background_check(libc::SIGTTIN)?;
         let mut st = lock(&self.pty.state);
         if let Some(n) = st.ld.read(buf) {
             drop(st);
@@ -44,6 +90,7 @@ impl FileOps for Slave {
     }
 
     fn write(&self, buf: &[u8], _off: u64) -> SysResult<usize> {
+        self.background_check(libc::SIGTTOU)?;
         let mut st = lock(&self.pty.state);
         if !st.master_open {
             return err(libc::EIO);
