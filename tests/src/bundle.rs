@@ -98,7 +98,7 @@ pub fn build_busybox_rootfs(rootfs: &Path) -> Result<(), String> {
 }
 
 /// Docker's default capability set.
-const CAPS: [&str; 14] = [
+pub const CAPS: [&str; 14] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FSETID",

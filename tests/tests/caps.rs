@@ -14,22 +14,7 @@ const SCRIPT: &str = "grep Cap /proc/self/status; \
     id -u";
 
 /// Docker's default capability set.
-const DOCKER: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+const DOCKER: &[&str] = &sandbox_tests::bundle::CAPS;
 
 fn without(names: &[&str], drop: &str) -> Vec<String> {
     names

@@ -91,34 +91,6 @@ impl FileOps for Device {
     }
 }
 
-/// The runtime's terminal as a device node (/dev/console, /dev/pts/0, and
-/// /dev/tty for the first process's session).
-struct Terminal {
-    fd: Arc<HostFd>,
-    dev: u64,
-}
-
-impl Inode for Terminal {
-    fn stat(&self) -> SysResult<Stat> {
-        FileOps::stat(&*self.fd)
-    }
-    fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
-        Ok(self.fd.clone())
-    }
-    fn chmod(&self, _mode: u32) -> SysResult<()> {
-        Ok(())
-    }
-    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
-        Ok(())
-    }
-    fn fs_id(&self) -> usize {
-        self.dev as usize
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 fn makedev(major: u64, minor: u64) -> u64 {
     ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12)
 }
@@ -165,14 +137,17 @@ pub fn new_devfs(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
     root
 }
 
-/// A terminal the runtime gave an exec'd process, as /dev/pts/N: it goes
-/// (ENOENT) once the sandbox holds the terminal no more.
-struct WeakTerminal {
+/// A terminal the runtime gave the sandbox, as a device node: the
+/// container's console (/dev/console, /dev/pts/0, /dev/tty for the first
+/// process's session) or an exec'd process's terminal (/dev/pts/N). Its
+/// holders keep it alive (the kernel holds the console for the sandbox's
+/// life); once none does, the node is gone (ENOENT).
+struct Terminal {
     fd: std::sync::Weak<HostFd>,
     dev: u64,
 }
 
-impl Inode for WeakTerminal {
+impl Inode for Terminal {
     fn stat(&self) -> SysResult<Stat> {
         match self.fd.upgrade() {
             Some(fd) => FileOps::stat(&*fd),
@@ -199,17 +174,10 @@ impl Inode for WeakTerminal {
     }
 }
 
-pub fn weak_terminal_node(fd: &Arc<HostFd>, dev: u64) -> Arc<dyn Inode> {
-    Arc::new(WeakTerminal {
-        fd: Arc::downgrade(fd),
-        dev,
-    })
-}
-
-/// The runtime's terminal as a device node (/dev/console, /dev/pts/0).
+/// `fd`, a terminal the runtime gave the sandbox, as a device node.
 pub fn terminal_node(fd: &Arc<HostFd>, dev: u64) -> Arc<dyn Inode> {
     Arc::new(Terminal {
-        fd: fd.clone(),
+        fd: Arc::downgrade(fd),
         dev,
     })
 }

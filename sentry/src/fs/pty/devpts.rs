@@ -74,7 +74,7 @@ pub fn attach_host_terminal(terminal: &Arc<HostFd>, sid: i32) -> Option<String> 
     used.insert(index);
     drop(used);
     hosted.push((index, Arc::downgrade(terminal)));
-    let node = crate::fs::dev::weak_terminal_node(terminal, root.fs_id() as u64);
+    let node = crate::fs::dev::terminal_node(terminal, root.fs_id() as u64);
     root.add_child(&index.to_string(), node.clone());
     super::ctty::set(sid, node);
     Some(format!("/dev/pts/{index}"))
