@@ -319,6 +319,23 @@ impl MemoryManager {
         }
         let start = self.place(ctx, hint, len, fixed)?;
         let backing = Arc::new(self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?);
+        self.insert_own(ctx, start, len, prot, shared, kind, backing)
+    }
+
+    /// Makes `[start, start + len)` (already free) a mapping of `backing`
+    /// from its start, in the platform too. Returns `start`.
+    // The fields of the new mapping, plus the caller's context.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn insert_own(
+        &mut self,
+        ctx: &mut dyn Context,
+        start: u64,
+        len: u64,
+        prot: Prot,
+        shared: bool,
+        kind: VmaKind,
+        backing: Arc<Backing>,
+    ) -> SysResult<u64> {
         let vma = Vma {
             start,
             end: start + len,
@@ -346,19 +363,7 @@ impl MemoryManager {
     ) -> SysResult<u64> {
         let len = backing.len;
         let start = self.place(ctx, addr, len, true)?;
-        let vma = Vma {
-            start,
-            end: start + len,
-            prot,
-            shared: true,
-            kind,
-            mem: Memory::Own { backing, off: 0 },
-            mapped_end: start + len,
-            locked: false,
-        };
-        vma.map_into(ctx, start, start + len)?;
-        self.vmas.insert(start, vma);
-        Ok(start)
+        self.insert_own(ctx, start, len, prot, true, kind, backing)
     }
 
     /// Maps `len` bytes of `file` from file offset `off`, shared: the

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::address_space::{Memory, MemoryManager, Vma, VmaKind};
+use super::address_space::{Memory, MemoryManager, VmaKind};
 use super::memfile::Backing;
 use super::{page_up, PAGE_SIZE};
 use crate::errno::{err, Errno, SysResult};
@@ -47,19 +47,7 @@ impl MemoryManager {
                 .find_gap(len, self.mmap_top)
                 .ok_or(Errno(libc::ENOMEM))?,
         };
-        let vma = Vma {
-            start,
-            end: start + len,
-            prot,
-            shared: true,
-            kind,
-            mem: Memory::Own { backing, off: 0 },
-            mapped_end: start + len,
-            locked: false,
-        };
-        vma.map_into(ctx, start, start + len)?;
-        self.vmas.insert(start, vma);
-        Ok(start)
+        self.insert_own(ctx, start, len, prot, true, kind, backing)
     }
 
     /// shmdt: removes the attachment that starts at `addr` (a mapping of
