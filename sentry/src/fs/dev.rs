@@ -1,7 +1,6 @@
 //! /dev: the devices a container expects, implemented by the Sentry (no
 //! host device is ever opened for the workload).
 
-use std::any::Any;
 use std::sync::Arc;
 
 use super::host_fd::HostFd;
@@ -34,21 +33,10 @@ impl Inode for Device {
     fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
         Ok(self)
     }
-    fn chmod(&self, _mode: u32) -> SysResult<()> {
-        Ok(())
-    }
-    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
-        Ok(())
-    }
     fn truncate(&self, _len: u64) -> SysResult<()> {
         Ok(())
     }
-    fn fs_id(&self) -> usize {
-        self.dev as usize
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+    device_node_attrs!(dev);
 }
 
 impl FileOps for Device {
@@ -160,18 +148,7 @@ impl Inode for Terminal {
             None => err(libc::EIO),
         }
     }
-    fn chmod(&self, _mode: u32) -> SysResult<()> {
-        Ok(())
-    }
-    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
-        Ok(())
-    }
-    fn fs_id(&self) -> usize {
-        self.dev as usize
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+    device_node_attrs!(dev);
 }
 
 /// `fd`, a terminal the runtime gave the sandbox, as a device node.

@@ -2,6 +2,27 @@
 //! container's root and bind mounts), an in-memory tmpfs, /dev, /proc, pipes
 //! and the host descriptors the runtime hands over as stdio.
 
+/// The attribute methods of an [`crate::vfs::Inode`] that every device node
+/// of the Sentry shares: chmod and chown are accepted and change nothing
+/// (the node is the Sentry's own), `fs_id` is the `dev` field named, and
+/// `as_any`.
+macro_rules! device_node_attrs {
+    ($($dev:ident).+) => {
+        fn chmod(&self, _mode: u32) -> $crate::errno::SysResult<()> {
+            Ok(())
+        }
+        fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> $crate::errno::SysResult<()> {
+            Ok(())
+        }
+        fn fs_id(&self) -> usize {
+            self.$($dev).+ as usize
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    };
+}
+
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;

@@ -2,7 +2,6 @@
 //! for any process of the session (ENXIO for a session without one, as on
 //! Linux). A Sentry runs one sandbox, so the table is the process's own.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -63,16 +62,5 @@ impl Inode for TtyDevice {
         };
         terminal.open(flags | libc::O_NOCTTY, ctx)
     }
-    fn chmod(&self, _mode: u32) -> SysResult<()> {
-        Ok(())
-    }
-    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
-        Ok(())
-    }
-    fn fs_id(&self) -> usize {
-        self.dev as usize
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+    device_node_attrs!(dev);
 }

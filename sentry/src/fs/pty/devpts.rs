@@ -2,7 +2,6 @@
 //! per live pair (`N`, the slave), which goes when its master closes. Index
 //! 0 is the runtime's console when the container has a terminal.
 
-use std::any::Any;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -118,18 +117,7 @@ impl Inode for PtmxNode {
         let pty = self.devpts.allocate(uid)?;
         Ok(Arc::new(Master::new(pty)))
     }
-    fn chmod(&self, _mode: u32) -> SysResult<()> {
-        Ok(())
-    }
-    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
-        Ok(())
-    }
-    fn fs_id(&self) -> usize {
-        self.dev as usize
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+    device_node_attrs!(dev);
 }
 
 /// /dev/pts/N: opens the slave of pair N.
@@ -144,9 +132,7 @@ impl SlaveNode {
 }
 
 impl Inode for SlaveNode {
-    fn fs_id(&self) -> usize {
-        self.pty.dev as usize
-    }
+    device_node_attrs!(pty.dev);
     fn stat(&self) -> SysResult<Stat> {
         let mut s = Stat::synthetic(
             self.pty.dev,
@@ -168,14 +154,5 @@ impl Inode for SlaveNode {
             let _ = super::ioctl::acquire(&self.pty, false);
         }
         Ok(slave)
-    }
-    fn chmod(&self, _mode: u32) -> SysResult<()> {
-        Ok(())
-    }
-    fn chown(&self, _uid: Option<u32>, _gid: Option<u32>) -> SysResult<()> {
-        Ok(())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
