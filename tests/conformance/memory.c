@@ -15,10 +15,12 @@
 static sigjmp_buf jb;
 static volatile int faulted;
 static void *fault_addr;
+static int fault_code;
 static void on_segv(int sig, siginfo_t *si, void *uc) {
     (void)uc;
     faulted = sig;
     fault_addr = si->si_addr;
+    fault_code = si->si_code;
     siglongjmp(jb, 1);
 }
 
@@ -80,7 +82,29 @@ static void anon_checks(void) {
 
     char *big = mmap(NULL, 1L << 36, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     CHECK("mmap-huge-noreserve", big != MAP_FAILED, "64 GiB PROT_NONE: %s", ename(errno));
-    if (big != MAP_FAILED) munmap(big, 1L << 36);
+    if (big != MAP_FAILED) {
+        /* A reservation: inaccessible until mprotect opens part of it
+         * (how glibc grows a malloc arena, and Go and the JVM reserve heap). */
+        char *mid = big + (1L << 35);
+        CHECK("huge-reserve-touch-accerr", read_faults(mid) == SIGSEGV && fault_addr == mid && fault_code == SEGV_ACCERR,
+              "fault %d at %p code %d", faulted, fault_addr, fault_code);
+        OK("huge-reserve-mprotect", mprotect(mid, 256 * PG, PROT_READ | PROT_WRITE));
+        CHECK("huge-reserve-opened-zeroed", read_faults(mid) == 0 && mid[0] == 0 && mid[256 * PG - 1] == 0, "fault %d", faulted);
+        memset(mid, 0x5a, 256 * PG);
+        CHECK("huge-reserve-neighbours-closed", write_faults(mid + 256 * PG) == SIGSEGV && write_faults(mid - 1) == SIGSEGV,
+              "a page next to the opened range is accessible");
+        pid_t pid = fork();
+        if (pid == 0) _exit(mid[100] == 0x5a && write_faults(mid + 256 * PG) == SIGSEGV ? (mid[0] = 1, 0) : 1);
+        int st = -1;
+        waitpid(pid, &st, 0);
+        CHECK("huge-reserve-fork", WIFEXITED(st) && WEXITSTATUS(st) == 0 && mid[0] == 0x5a, "status %#x byte %#x", st, mid[0]);
+        OK("huge-reserve-close-again", mprotect(mid, 256 * PG, PROT_NONE));
+        OK("huge-reserve-reopen", mprotect(mid, 256 * PG, PROT_READ));
+        CHECK("huge-reserve-keeps-data", (unsigned char)mid[256 * PG - 1] == 0x5a, "byte %#x", (unsigned char)mid[256 * PG - 1]);
+        OK("huge-reserve-dontneed", madvise(big, 1L << 36, MADV_DONTNEED));
+        CHECK("huge-reserve-dontneed-zeroes", mid[0] == 0 && mid[256 * PG - 1] == 0, "byte %#x", (unsigned char)mid[0]);
+        munmap(big, 1L << 36);
+    }
     ERR("mmap-too-big-enomem", (long)mmap(NULL, 1L << 48, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), ENOMEM);
 }
 

@@ -177,11 +177,15 @@ impl Task {
     /// becomes the signal the platform reported.
     fn fault(&mut self, f: crate::platform::Fault) {
         use crate::mm::address_space::FaultOutcome;
+        // siginfo's si_code for a mapped page the access is not allowed on
+        // (the libc crate does not define it).
+        const SEGV_ACCERR: i32 = 2;
         let (mut signo, mut code) = (f.signo, f.code);
         if f.signo == libc::SIGSEGV {
             match self.mm.lock().resolve_fault(&mut *self.ctx, f.addr) {
                 FaultOutcome::Resolved => return,
                 FaultOutcome::PastEof => (signo, code) = (libc::SIGBUS, libc::BUS_ADRERR),
+                FaultOutcome::Denied => code = SEGV_ACCERR,
                 FaultOutcome::Signal => {}
             }
         }

@@ -53,6 +53,13 @@ pub(super) enum Memory {
     /// A shared mapping of a file: the file's own pages, from file offset
     /// `off` at the mapping's start.
     File { file: Arc<dyn Mappable>, off: u64 },
+    /// Private anonymous memory that has never been accessible: a
+    /// PROT_NONE reservation (a heap arena, a JVM's or Go's address-space
+    /// hint, a guard region). It holds no memory-file space and is not in
+    /// the platform, so reserving far more than the memory file (the kvm
+    /// platform's is the VM's memory) costs nothing, as on Linux. It gets
+    /// fresh zeroed memory (`Own`) when mprotect makes it accessible.
+    Reserved,
 }
 
 #[derive(Clone)]
@@ -98,6 +105,7 @@ impl Vma {
                 }
                 file.pages().runs(foff, len, |_, m, n| f(m, n))
             }
+            Memory::Reserved => err(libc::EFAULT),
         }
     }
 
@@ -108,6 +116,7 @@ impl Vma {
                 Some(backing.off + off + (addr - self.start))
             }
             Memory::File { file, off } => file.pages().offset_of(off + (addr - self.start)),
+            Memory::Reserved => None,
         }
     }
 
@@ -136,6 +145,7 @@ impl Vma {
             Memory::Own { off, .. } | Memory::Cow { off, .. } | Memory::File { off, .. } => {
                 *off += delta
             }
+            Memory::Reserved => {}
         }
         if let VmaKind::File { offset, .. } = &mut high.kind {
             *offset += delta;
@@ -150,7 +160,7 @@ impl Vma {
     pub(super) fn file_at(&self, addr: u64) -> Option<(Arc<dyn Mappable>, u64)> {
         match &self.mem {
             Memory::File { file, off } => Some((file.clone(), off + (addr - self.start))),
-            Memory::Own { .. } | Memory::Cow { .. } => None,
+            Memory::Own { .. } | Memory::Cow { .. } | Memory::Reserved => None,
         }
     }
 
@@ -158,7 +168,7 @@ impl Vma {
     pub fn shared_file(&self) -> Option<&Arc<dyn Mappable>> {
         match &self.mem {
             Memory::File { file, .. } => Some(file),
-            Memory::Own { .. } | Memory::Cow { .. } => None,
+            Memory::Own { .. } | Memory::Cow { .. } | Memory::Reserved => None,
         }
     }
 }
@@ -172,7 +182,7 @@ fn file_extent(v: &Vma) -> u64 {
             .unwrap_or(u64::MAX)
             .saturating_sub(*off)
             .min(len),
-        Memory::Own { .. } | Memory::Cow { .. } => len,
+        Memory::Own { .. } | Memory::Cow { .. } | Memory::Reserved => len,
     }
 }
 
@@ -182,6 +192,9 @@ pub enum FaultOutcome {
     Resolved,
     /// The page lies past the end of the mapped file: SIGBUS, BUS_ADRERR.
     PastEof,
+    /// The page is part of a mapping that forbids the access (a PROT_NONE
+    /// reservation the platform does not map): SIGSEGV, SEGV_ACCERR.
+    Denied,
     /// Not the Sentry's business: deliver the fault as it came.
     Signal,
 }
@@ -318,6 +331,22 @@ impl MemoryManager {
             return err(libc::EINVAL);
         }
         let start = self.place(ctx, hint, len, fixed)?;
+        if prot == libc::PROT_NONE && !shared {
+            self.vmas.insert(
+                start,
+                Vma {
+                    start,
+                    end: start + len,
+                    prot,
+                    shared,
+                    kind,
+                    mem: Memory::Reserved,
+                    mapped_end: start,
+                    locked: false,
+                },
+            );
+            return Ok(start);
+        }
         let backing = Arc::new(self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?);
         self.insert_own(ctx, start, len, prot, shared, kind, backing)
     }
@@ -426,6 +455,9 @@ impl MemoryManager {
         let Some(v) = self.vma_at(addr) else {
             return FaultOutcome::Signal;
         };
+        if let Memory::Reserved = v.mem {
+            return FaultOutcome::Denied;
+        }
         if addr < v.mapped_end {
             return FaultOutcome::Signal;
         }
@@ -514,6 +546,9 @@ impl MemoryManager {
         }
         if prot & libc::PROT_WRITE != 0 {
             self.privatize(ctx, addr, end)?;
+        }
+        if prot != libc::PROT_NONE {
+            self.back_reserved(ctx, addr, end)?;
         }
         self.split_at(addr);
         self.split_at(end);
@@ -668,6 +703,76 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// Gives every reservation in `[start, end)` (page-aligned) fresh
+    /// zeroed memory, mapped in the platform with its current protection:
+    /// it is about to become accessible.
+    pub fn back_reserved(&mut self, ctx: &mut dyn Context, start: u64, end: u64) -> SysResult<()> {
+        let has_reserved = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .any(|(_, v)| matches!(v.mem, Memory::Reserved));
+        if !has_reserved {
+            return Ok(());
+        }
+        self.split_at(start);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(start..end) {
+            if !matches!(v.mem, Memory::Reserved) {
+                continue;
+            }
+            let fresh = self
+                .file
+                .allocate(v.end - v.start)
+                .ok_or(Errno(libc::ENOMEM))?;
+            v.mem = Memory::Own {
+                backing: Arc::new(fresh),
+                off: 0,
+            };
+            v.mapped_end = v.end;
+            v.map_into(ctx, v.start, v.end)?;
+        }
+        Ok(())
+    }
+
+    /// MADV_DONTNEED: the private memory of `[start, end)` (page-aligned,
+    /// mapped throughout: ENOMEM otherwise) reads back as zero. Its pages
+    /// go back to the host; shared mappings keep their contents.
+    pub fn discard(&mut self, ctx: &mut dyn Context, start: u64, end: u64) -> SysResult<()> {
+        let mut pos = start;
+        while pos < end {
+            pos = self.vma_at(pos).ok_or(Errno(libc::ENOMEM))?.end;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(start..end) {
+            if v.shared {
+                continue;
+            }
+            match &v.mem {
+                Memory::Own { backing, off } => {
+                    let len = v.mapped_end.saturating_sub(v.start);
+                    self.file.punch(backing.off + off, len);
+                }
+                // The shared pages stay; this mapping gets zeroed ones.
+                Memory::Cow { .. } => {
+                    let fresh = self
+                        .file
+                        .allocate(v.end - v.start)
+                        .ok_or(Errno(libc::ENOMEM))?;
+                    v.mem = Memory::Own {
+                        backing: Arc::new(fresh),
+                        off: 0,
+                    };
+                    v.map_into(ctx, v.start, v.mapped_end)?;
+                }
+                Memory::Reserved | Memory::File { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Builds a forked child's address space on `ctx`.
     pub fn from_snapshot(
         file: Arc<MemoryFile>,
@@ -735,6 +840,7 @@ impl MemoryManager {
             .and_then(page_up)
             .ok_or(Errno(libc::EFAULT))?;
         self.privatize(ctx, page_down(addr), end)?;
+        self.back_reserved(ctx, page_down(addr), end)?;
         self.write_inner(addr, data, true)
     }
 
@@ -893,6 +999,7 @@ impl MemoryManager {
                         Memory::Own { off, .. }
                         | Memory::Cow { off, .. }
                         | Memory::File { off, .. } => *off,
+                        Memory::Reserved => 0,
                     };
                     (off, 1, *id as u64, shm_name.as_str())
                 }

@@ -243,6 +243,11 @@ pub fn load(
             map_cached(mm, ctx, read, id, h, at, &kind)?;
             continue;
         }
+        let pstart = page_down(at);
+        let pend = page_up(at + h.memsz).ok_or(Errno(libc::ENOEXEC))?;
+        // The segment gets its memory in one piece (one mapping, as on
+        // Linux), not chunk by chunk as the copy touches it.
+        mm.back_reserved(ctx, pstart, pend)?;
         // Copy in bounded chunks: a hostile p_filesz meets end of file, not
         // a huge allocation.
         let mut done = 0u64;
@@ -253,8 +258,6 @@ pub fn load(
             mm.write_force(ctx, at + done, &buf[..n])?;
             done += n as u64;
         }
-        let pstart = page_down(at);
-        let pend = page_up(at + h.memsz).ok_or(Errno(libc::ENOEXEC))?;
         if pend > pstart {
             mm.protect(ctx, pstart, pend - pstart, prot_of(h.flags))?;
         }

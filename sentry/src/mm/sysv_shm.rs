@@ -76,7 +76,7 @@ impl MemoryManager {
                 Memory::Own { backing: b, off } => {
                     Arc::ptr_eq(b, &backing) && *off == v.start - addr
                 }
-                Memory::Cow { .. } | Memory::File { .. } => false,
+                Memory::Cow { .. } | Memory::File { .. } | Memory::Reserved => false,
             })
             .map(|v| (v.start, v.end - v.start))
             .collect();

@@ -275,19 +275,7 @@ pub fn madvise(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[2] as i32 == libc::MADV_DONTNEED {
         // Private anonymous memory reads back as zero afterwards.
         let end = page_up(a[0].saturating_add(a[1])).ok_or(Errno(libc::EINVAL))?;
-        let mut pos = page_down(a[0]);
-        while pos < end {
-            let Some(v) = t.mm.find(pos) else {
-                return err(libc::ENOMEM);
-            };
-            let stop = v.end.min(end);
-            let private = !v.shared;
-            if private {
-                let zeros = vec![0u8; (stop - pos) as usize];
-                t.mm.write_force(&mut *t.ctx, pos, &zeros)?;
-            }
-            pos = stop;
-        }
+        t.mm.lock().discard(&mut *t.ctx, page_down(a[0]), end)?;
     }
     Ok(0)
 }
