@@ -35,6 +35,10 @@
 //! OOM-kill it), while the same program without the limit gets all it
 //! asks for.
 //!
+//! A host without KVM gets a clear error at `create` and nothing is left
+//! behind (shown in a mount namespace whose /dev lacks the device node; the
+//! control is the same namespace with it).
+//!
 //! Without /dev/kvm these tests say SKIPPED and pass.
 
 use std::fs;
@@ -459,6 +463,56 @@ fn microvm_munmap_and_mprotect_reach_the_other_vcpus_before_returning() {
         out.stdout.matches(", 0 stale").count(),
         2,
         "under microvm:\n{out}"
+    );
+    assert_clean(rt.root(), &b.id, b.path());
+}
+
+/// `create` in a mount namespace whose /dev is a tmpfs holding /dev/null
+/// and, when `with_kvm`, the KVM device node: how a host without KVM looks
+/// to the runtime, and the control that differs from it only by the node.
+fn create_with_private_dev(rt: &Runtime, b: &Bundle, with_kvm: bool) -> sandbox_tests::Output {
+    let bpath = b.path().to_string_lossy().into_owned();
+    let inner = rt.command(&["create", "--bundle", &bpath, &b.id]);
+    let kvm = if with_kvm {
+        "mknod -m 660 /dev/kvm c 10 232 && "
+    } else {
+        ""
+    };
+    let script = format!(
+        "mount -t tmpfs -o mode=755 none /dev && mknod -m 666 /dev/null c 1 3 && {kvm}exec \"$0\" \"$@\""
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    run_with_timeout(cmd, Duration::from_secs(60))
+}
+
+#[test]
+fn a_host_without_kvm_gets_a_clear_error_at_create_and_nothing_left_behind() {
+    let Some(rt) = Runtime::sandbox_vm() else {
+        return;
+    };
+    // The control: the same namespace with the device node creates.
+    let b = Bundle::busybox("vm-with-kvm", &["true"]);
+    let _cleanup = DeleteOnPanic::new(&rt, &b.id);
+    create_with_private_dev(&rt, &b, true).assert_success();
+    rt.exec(&["delete", "--force", &b.id]).assert_success();
+    assert_clean(rt.root(), &b.id, b.path());
+
+    let b = Bundle::busybox("vm-without-kvm", &["true"]);
+    let _cleanup = DeleteOnPanic::new(&rt, &b.id);
+    let out = create_with_private_dev(&rt, &b, false);
+    assert_ne!(out.code(), Some(0), "create without KVM succeeded:\n{out}");
+    assert!(
+        out.stderr.contains("cannot open /dev/kvm") && out.stderr.contains("needs KVM"),
+        "the error does not say what is missing:\n{out}"
+    );
+    let state = rt.exec(&["state", &b.id]);
+    assert_ne!(
+        state.code(),
+        Some(0),
+        "a failed create left a container:\n{state}"
     );
     assert_clean(rt.root(), &b.id, b.path());
 }

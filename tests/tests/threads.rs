@@ -2,7 +2,7 @@
 //! barriers, thread-local storage, join, cancel, a thread exiting while
 //! others run, exit_group from a thread, execve from a threaded process),
 //! built static and dynamic with gcc, must give the same output under the
-//! Sentry as natively (the control).
+//! Sentry (both backends) as natively (the control).
 
 use std::fs;
 use std::process::Command;
@@ -112,6 +112,18 @@ fn native_control_threads() {
 fn sandbox_threads() {
     let b = bundle("threads");
     let rt = Runtime::sandbox();
+    let out = rt.run(&b);
+    assert_eq!(out.code(), Some(0), "\n{out}");
+    assert_eq!(out.stdout, EXPECTED, "\n{out}");
+    assert_clean(rt.root(), &b.id, b.path());
+}
+
+#[test]
+fn microvm_threads() {
+    let Some(rt) = Runtime::sandbox_vm() else {
+        return;
+    };
+    let b = bundle("threads-vm");
     let out = rt.run(&b);
     assert_eq!(out.code(), Some(0), "\n{out}");
     assert_eq!(out.stdout, EXPECTED, "\n{out}");
