@@ -154,10 +154,41 @@ pub fn install(platform_ioctls: &[u64]) -> Result<(), Error> {
         TargetArch::x86_64,
     )
     .map_err(|e| Error::Seccomp(e.to_string()))?;
-    let program: BpfProgram = filter
+    let allowlist: BpfProgram = filter
         .try_into()
         .map_err(|e: seccompiler::BackendError| Error::Seccomp(e.to_string()))?;
+    let mut program = foreign_abi_traps();
+    program.extend(allowlist);
     seccompiler::apply_filter_all_threads(&program).map_err(|e| Error::Seccomp(e.to_string()))
+}
+
+/// The filter's prologue: a call of another ABI (`int 0x80`, a 32-bit
+/// call) traps instead of killing the process, as seccompiler's own arch
+/// check would. The seccomp platform's stubs are forked from the jailed
+/// Sentry and inherit this filter, and the application's `int 0x80` must
+/// reach the Sentry as a trap (it becomes the SIGSEGV Linux without IA32
+/// emulation raises). For a Sentry thread a trap is as final as a kill:
+/// the call does not run.
+fn foreign_abi_traps() -> BpfProgram {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    // struct seccomp_data: arch is the u32 at offset 4.
+    const ARCH_OFFSET: u32 = 4;
+    let stmt = |code: u32, k: u32| seccompiler::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    vec![
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, ARCH_OFFSET),
+        seccompiler::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 1,
+            jf: 0,
+            k: AUDIT_ARCH_X86_64,
+        },
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRAP),
+    ]
 }
 
 #[cfg(test)]

@@ -41,6 +41,29 @@ pub struct Fault {
     pub addr: u64,
 }
 
+/// The fault of a 32-bit system call (`int 0x80`, or `sysenter`/`syscall`
+/// reaching the compat entry) that stopped at its entry with `regs` as the
+/// host reported them: rip past the 2-byte instruction, the number in
+/// `orig_rax`. The Sentry implements only the 64-bit ABI, so it behaves as
+/// Linux booted with `ia32_emulation=0` (or without IA32_EMULATION): the
+/// instruction raises a general protection fault, SIGSEGV with si_code
+/// SI_KERNEL and no address, with rip at the instruction and rax intact.
+/// (The kvm platform gets the same from the guest's IDT, whose vector 0x80
+/// user mode may not raise.) Never a 64-bit call of the same number.
+pub fn legacy_syscall_fault(regs: &mut Regs) -> Trap {
+    const SI_KERNEL: i32 = 0x80;
+    regs.rip = regs.rip.wrapping_sub(2);
+    regs.rax = regs.orig_rax;
+    Trap::Fault(Fault {
+        signo: libc::SIGSEGV,
+        code: SI_KERNEL,
+        addr: 0,
+    })
+}
+
+/// seccomp's and ptrace's name of the x86-64 system call ABI.
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
     #[error("cannot create a stub process: {0}")]

@@ -13,7 +13,8 @@ use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
 use super::inject::{self, KICK_SIGNAL};
 use super::STUB_PAGE;
 use crate::platform::{
-    Context, Fault, FpRegs, Interrupter, PlatformError, Prot, Regs, ThreadSeed, Trap, USER_MAX,
+    Context, Fault, FpRegs, Interrupter, PlatformError, Prot, Regs, ThreadSeed, Trap,
+    AUDIT_ARCH_X86_64, USER_MAX,
 };
 
 const PAGE: u64 = 4096;
@@ -301,6 +302,32 @@ impl StubContext {
         Ok(())
     }
 
+    /// The ABI of the system call the stub stopped at: `int 0x80` in a
+    /// 64-bit process stops like `syscall`, with the same registers, and
+    /// only the kernel's record tells them apart.
+    fn syscall_arch(&self) -> Result<u32, PlatformError> {
+        // The record's first 8 bytes: op (u8), padding, arch (u32 at 4).
+        let mut head = [0u8; 8];
+        // SAFETY: PTRACE_GET_SYSCALL_INFO writes at most `addr` (8) bytes
+        // into the buffer `data` points at.
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GET_SYSCALL_INFO,
+                self.tid.as_raw(),
+                head.len(),
+                head.as_mut_ptr(),
+            )
+        };
+        if r < 0 {
+            return Err(PlatformError::Ptrace {
+                op: "GET_SYSCALL_INFO",
+                pid: self.tid.as_raw(),
+                err: nix::errno::Errno::last(),
+            });
+        }
+        Ok(u32::from_ne_bytes([head[4], head[5], head[6], head[7]]))
+    }
+
     fn fault_from_siginfo(&self, signo: i32) -> Result<Fault, PlatformError> {
         let info = ptrace::getsiginfo(self.tid).map_err(|err| PlatformError::Ptrace {
             op: "GETSIGINFO",
@@ -364,6 +391,10 @@ impl Context for StubContext {
             })?;
             let status = inject::wait_stop(self.tid)?;
             let trap = match status {
+                WaitStatus::PtraceSyscall(_) if self.syscall_arch()? != AUDIT_ARCH_X86_64 => {
+                    *regs = inject::get_regs(self.tid)?;
+                    return Ok(super::super::legacy_syscall_fault(regs));
+                }
                 WaitStatus::PtraceSyscall(_) => Trap::Syscall,
                 WaitStatus::Stopped(_, sig) if sig == KICK_SIGNAL => Trap::Interrupted,
                 WaitStatus::Stopped(

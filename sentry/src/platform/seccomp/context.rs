@@ -9,7 +9,8 @@ use super::layout::*;
 use super::process::StubProcess;
 use super::stub::{KICK_SIGNAL, STUB_MASK};
 use crate::platform::{
-    Context, Fault, FpRegs, Interrupter, PlatformError, Prot, Regs, ThreadSeed, Trap, USER_MAX,
+    Context, Fault, FpRegs, Interrupter, PlatformError, Prot, Regs, ThreadSeed, Trap,
+    AUDIT_ARCH_X86_64, USER_MAX,
 };
 
 /// The longest the Sentry spins for a stub's report before it sleeps; the
@@ -384,6 +385,16 @@ impl SeccompContext {
                 // seccomp rolled rax back to the call's number.
                 regs.orig_rax = uc.gregs[RAX];
                 regs.rax = (-libc::ENOSYS) as u64;
+                let p = self
+                    .proc
+                    .translate(self.idx, info, 32)
+                    .ok_or_else(|| self.corrupt("siginfo"))?;
+                // SAFETY: p covers 32 bytes of siginfo inside the area;
+                // SIGSYS's si_arch is the u32 at 28.
+                let arch = unsafe { std::ptr::read_volatile(p.add(28) as *const u32) };
+                if arch != AUDIT_ARCH_X86_64 {
+                    return Ok(crate::platform::legacy_syscall_fault(regs));
+                }
                 Ok(Trap::Syscall)
             }
             s if s == KICK_SIGNAL => {

@@ -20,7 +20,7 @@
 //!
 //! Anything else from the code page traps as well.
 
-use crate::platform::USER_MAX;
+use crate::platform::{AUDIT_ARCH_X86_64, USER_MAX};
 
 use super::layout::{CODE_BASE, CODE_LEN};
 
@@ -41,7 +41,6 @@ const RET_K: u16 = 0x06;
 const RET_ALLOW: u32 = 0x7fff_0000;
 const RET_TRAP: u32 = 0x0003_0000;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 // Offsets into struct seccomp_data.
@@ -144,8 +143,11 @@ pub fn program(memfd: i32) -> Result<Vec<libc::sock_filter>, String> {
     let nr = |n: i64| n as u32;
     use To::{Next, L};
     let p = vec![
+        // A 32-bit call (`int 0x80`) traps too, wherever it comes from:
+        // the Sentry turns it into the fault Linux without IA32 emulation
+        // raises, and never reads it as a 64-bit call.
         op(LD_W_ABS, ARCH),
-        jmp(JEQ_K, AUDIT_ARCH_X86_64, Next, L("kill")),
+        jmp(JEQ_K, AUDIT_ARCH_X86_64, Next, L("trap")),
         // Not from the stub's code page: the application's call. Trap.
         op(LD_W_ABS, IP_HI),
         jmp(JEQ_K, (CODE_BASE >> 32) as u32, Next, L("trap")),
@@ -315,6 +317,17 @@ mod tests {
         assert_eq!(run(STUB_IP, libc::SYS_clone, fork), RET_TRAP);
         let nr = X32_SYSCALL_BIT as i64 | libc::SYS_exit;
         assert_eq!(run(STUB_IP, nr, [0; 6]), RET_KILL_PROCESS);
+    }
+
+    #[test]
+    fn calls_of_other_abis_trap() {
+        const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+        for ip in [0x40_1000, STUB_IP] {
+            let mut d = call(ip, libc::SYS_exit, [0; 6]);
+            d[1] = AUDIT_ARCH_I386;
+            let prog = program(MEMFD).expect("the filter assembles");
+            assert_eq!(eval(&prog, &d), RET_TRAP);
+        }
     }
 
     #[test]
