@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define PG 4096L
 
@@ -123,6 +125,13 @@ static void protect_checks(void) {
     munmap(p, 2 * PG);
 }
 
+/* mremap with all five arguments: glibc 2.36's wrapper passes new_address
+ * only with MREMAP_FIXED, and Linux 6.17+ reads it as a hint with
+ * MREMAP_DONTUNMAP. */
+static void *remap5(void *old, size_t old_len, size_t new_len, int flags, void *to) {
+    return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, to);
+}
+
 static void remap_advise(void) {
     char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memset(p, 7, 2 * PG);
@@ -148,6 +157,37 @@ static void remap_advise(void) {
     ERR("mremap-grow-in-place-enomem", (long)mremap(p, PG, 2 * PG, 0), ENOMEM);
     ERR("mremap-unaligned-einval", (long)mremap(p + 1, PG, 2 * PG, MREMAP_MAYMOVE), EINVAL);
     munmap(p, 2 * PG);
+
+    /* MREMAP_DONTUNMAP: the pages move; the old range stays mapped, with
+     * fresh zeroed pages for private memory and the same pages for shared. */
+    p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(p, 4, 2 * PG);
+    char *du = remap5(p, 2 * PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    CHECK("mremap-dontunmap-moves", du != MAP_FAILED && du != p && du[0] == 4 && du[2 * PG - 1] == 4,
+          "mremap: %p %s", (void *)du, du == MAP_FAILED ? ename(errno) : "");
+    CHECK("mremap-dontunmap-old-zeroed", read_faults(p) == 0 && p[0] == 0 && p[2 * PG - 1] == 0, "fault %d byte %d", faulted, p[0]);
+    CHECK("mremap-dontunmap-old-writable", write_faults(p) == 0 && du[0] == 4, "fault %d byte %d", faulted, du[0]);
+    if (du != MAP_FAILED) {
+        ERR("mremap-dontunmap-resize-einval", (long)remap5(du, 2 * PG, 4 * PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL), EINVAL);
+        ERR("mremap-dontunmap-needs-maymove-einval", (long)remap5(du, 2 * PG, 2 * PG, MREMAP_DONTUNMAP, NULL), EINVAL);
+        char *fx = mmap(NULL, 2 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *m2 = remap5(du, 2 * PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP | MREMAP_FIXED, fx);
+        CHECK("mremap-dontunmap-fixed", m2 == fx && fx[PG] == 4 && du[PG] == 0, "mremap: %p %s", (void *)m2,
+              m2 == MAP_FAILED ? ename(errno) : "");
+        munmap(fx, 2 * PG);
+        munmap(du, 2 * PG);
+    }
+    munmap(p, 2 * PG);
+    char *sh = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    sh[0] = 6;
+    char *sd = remap5(sh, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    CHECK("mremap-dontunmap-shared", sd != MAP_FAILED && sd[0] == 6 && sh[0] == 6, "mremap: %s", sd == MAP_FAILED ? ename(errno) : "");
+    if (sd != MAP_FAILED) {
+        sd[0] = 8;
+        EQ("mremap-dontunmap-shared-same-pages", sh[0], 8);
+        munmap(sd, PG);
+    }
+    munmap(sh, PG);
 
     p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memset(p, 9, 4 * PG);

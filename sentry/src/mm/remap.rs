@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::address_space::{platform_err, MemoryManager, VmaKind};
+use super::address_space::{platform_err, MemoryManager, Vma, VmaKind};
 use super::file_pages::Mappable;
 use super::{page_up, PAGE_SIZE};
 use crate::errno::{err, Errno, SysResult};
@@ -19,6 +19,9 @@ pub enum Placement {
     MayMove,
     /// Move to exactly this address (MREMAP_FIXED).
     Fixed(u64),
+    /// Move anywhere else, even when the mapping could stay
+    /// (MREMAP_DONTUNMAP without MREMAP_FIXED).
+    Elsewhere,
 }
 
 impl MemoryManager {
@@ -86,7 +89,7 @@ impl MemoryManager {
             }
             _ => None,
         };
-        if fixed.is_none() {
+        if fixed.is_none() && !matches!(placement, Placement::Elsewhere) {
             if new_len <= old_len {
                 if new_len < old_len {
                     self.unmap(ctx, old + new_len, old_len - new_len)?;
@@ -149,6 +152,49 @@ impl MemoryManager {
                 grown_kind(keep),
                 file.map(|(f, off)| (f, off + keep)),
             )?;
+        }
+        Ok(dest)
+    }
+
+    /// MREMAP_DONTUNMAP: moves the `len` bytes at `old` (mapped
+    /// throughout) as `remap` does, then maps the old range again: shared
+    /// mappings keep showing the same pages (a shared anonymous region's,
+    /// a file's), private ones read as fresh zeroed memory. Returns where
+    /// the pages went.
+    pub fn remap_keep_old(
+        &mut self,
+        ctx: &mut dyn Context,
+        old: u64,
+        len: u64,
+        placement: Placement,
+    ) -> SysResult<u64> {
+        if !old.is_multiple_of(PAGE_SIZE) {
+            return err(libc::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno(libc::EINVAL))?;
+        let end = old.checked_add(len).ok_or(Errno(libc::EFAULT))?;
+        let mut pos = old;
+        while pos < end {
+            let v = self.vma_at(pos).ok_or(Errno(libc::EFAULT))?;
+            // Linux refuses the mappings that cannot grow (VM_DONTEXPAND).
+            if v.kind == VmaKind::Vvar {
+                return err(libc::EINVAL);
+            }
+            pos = v.end;
+        }
+        self.split_at(old);
+        self.split_at(end);
+        let before: Vec<Vma> = self.vmas.range(old..end).map(|(_, v)| v.clone()).collect();
+        let dest = self.remap(ctx, old, len, len, placement)?;
+        for mut v in before {
+            if v.shared {
+                v.locked = false;
+                v.map_into(ctx, v.start, v.mapped_end)?;
+                self.vmas.insert(v.start, v);
+            } else {
+                let vlen = v.end - v.start;
+                self.map_anon(ctx, v.start, vlen, v.prot, true, false, v.kind)?;
+            }
         }
         Ok(dest)
     }

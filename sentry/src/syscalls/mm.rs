@@ -160,9 +160,27 @@ pub fn brk(t: &mut Task, a: Args) -> SysResult<u64> {
 pub fn mremap(t: &mut Task, a: Args) -> SysResult<u64> {
     use crate::mm::remap::Placement;
     let flags = a[3] as i32;
-    if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) != 0 {
-        // MREMAP_DONTUNMAP included: not supported yet.
+    let known = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP;
+    if flags & !known != 0 {
         return err(libc::EINVAL);
+    }
+    if flags & libc::MREMAP_DONTUNMAP != 0 {
+        // The pages move and the old range stays mapped: a move of the
+        // same size, never in place.
+        if flags & libc::MREMAP_MAYMOVE == 0 || page_up(a[1]) != page_up(a[2]) {
+            return err(libc::EINVAL);
+        }
+        // The old range's new memory is more address space.
+        check_address_space(t, 0, a[1], false)?;
+        let placement = if flags & libc::MREMAP_FIXED != 0 {
+            Placement::Fixed(a[4])
+        } else {
+            Placement::Elsewhere
+        };
+        return t
+            .mm
+            .lock()
+            .remap_keep_old(&mut *t.ctx, a[0], a[1], placement);
     }
     let placement = match (
         flags & libc::MREMAP_MAYMOVE != 0,
