@@ -6,6 +6,7 @@
  * sigqueue(3) and waitpid(2). Waits are bounded (no timers): a signal that
  * never comes fails its check. */
 #include "check.h"
+#include <poll.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <sys/mman.h>
@@ -416,8 +417,15 @@ static void fault_checks(void) {
 }
 
 static void stop_checks(void) {
+    /* The child leads its own group, whose link to the session is this
+     * process: not orphaned, so SIGTSTP stops it (in the container's own
+     * group, which runc makes a session of its own, it would not). */
     pid_t pid = fork();
-    if (pid == 0) { for (;;) sleep_ms(10); }
+    if (pid == 0) {
+        setpgid(0, 0);
+        for (;;) sleep_ms(10);
+    }
+    setpgid(pid, pid);
     int st = 0;
     kill(pid, SIGSTOP);
     pid_t r = waitpid_timeout(pid, &st, WUNTRACED, 2000);
@@ -437,6 +445,86 @@ static void stop_checks(void) {
     if (r != pid) { kill(pid, SIGKILL); waitpid(pid, &st, 0); }
 }
 
+/* Orphaned process groups (POSIX 3.2.2.2): nobody outside could continue
+ * them, so the terminal's stop signals are discarded there, and the exit
+ * that orphans a group holding a stopped process sends it SIGHUP and
+ * SIGCONT. */
+static int hup_pipe = -1;
+static void on_hup(int sig) {
+    (void)sig;
+    if (write(hup_pipe, "h", 1) < 0) _exit(3);
+}
+
+static void orphan_checks(void) {
+    /* A session leader's group: its parent is in another session. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        for (;;) sleep_ms(10);
+    }
+    int st = 0;
+    sleep_ms(50);
+    kill(pid, SIGTSTP);
+    pid_t r = waitpid_timeout(pid, &st, WUNTRACED, 300);
+    CHECK("orphaned-sigtstp-discarded", r == 0, "waitpid %d, %s", r, wstatus(st));
+    kill(pid, SIGSTOP);
+    r = waitpid_timeout(pid, &st, WUNTRACED, 2000);
+    CHECK("orphaned-sigstop-stops", r == pid && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "waitpid %d, %s", r, wstatus(st));
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+
+    /* m leads a session; its child b leads a group of that session with a
+     * stopped member c. When m exits, b's group loses its link: SIGHUP
+     * (c's handler writes to the pipe), then SIGCONT. */
+    int fds[2];
+    if (pipe(fds) < 0) {
+        fail("orphaned-pipe", "%s", ename(errno));
+        return;
+    }
+    pid_t m = fork();
+    if (m == 0) {
+        setsid();
+        pid_t b = fork();
+        if (b == 0) {
+            setpgid(0, 0);
+            pid_t c = fork();
+            if (c == 0) {
+                hup_pipe = fds[1];
+                signal(SIGHUP, on_hup);
+                raise(SIGSTOP);
+                /* Continued: say so, then go. */
+                if (write(fds[1], "c", 1) < 0) _exit(3);
+                _exit(0);
+            }
+            int cst;
+            waitpid(c, &cst, WUNTRACED);
+            /* Tell m the group is ready, then wait for the hang-up. */
+            if (write(fds[1], "r", 1) < 0) _exit(3);
+            for (;;) sleep_ms(10);
+        }
+        setpgid(b, b);
+        for (;;) sleep_ms(10);
+    }
+    close(fds[1]);
+    char ready = 0;
+    CHECK("orphaned-setup", read(fds[0], &ready, 1) == 1 && ready == 'r', "no ready byte");
+    kill(m, SIGKILL);
+    waitpid(m, &st, 0);
+    char got[3] = {0};
+    size_t n = 0;
+    for (int w = 0; w < 400 && n < 2; w++) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, 10) == 1) {
+            ssize_t k = read(fds[0], got + n, 2 - n);
+            if (k <= 0) break;
+            n += k;
+        }
+    }
+    CHECK("orphaned-stopped-group-hup-then-cont", n == 2 && got[0] == 'h' && got[1] == 'c', "got %zu bytes '%s'", n, got);
+    /* b dies of the SIGHUP (default action) and c exits: nothing stays. */
+    close(fds[0]);
+}
+
 static void checks(void) {
     group("siginfo", siginfo_checks, 10000);
     group("flags", flags_checks, 10000);
@@ -446,4 +534,5 @@ static void checks(void) {
     group("process-groups", group_checks, 10000);
     group("faults", fault_checks, 10000);
     group("stop", stop_checks, 15000);
+    group("orphaned-groups", orphan_checks, 15000);
 }

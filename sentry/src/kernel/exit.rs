@@ -10,7 +10,7 @@ use super::{events, Kernel};
 
 pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
     let status = exit.wait_status();
-    let (ppid, notify, children, uid) = {
+    let (ppid, notify, children, uid, pgid, sid) = {
         let mut st = lock(&p.state);
         st.zombie = Some(status);
         st.vfork_done = true;
@@ -19,6 +19,8 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
             st.exit_notify.take(),
             std::mem::take(&mut st.children),
             st.creds.uid,
+            st.pgid,
+            st.sid,
         )
     };
     lock(&p.sig).pending.clear();
@@ -33,8 +35,15 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
     } else {
         k.process(1).filter(|i| !i.is_zombie())
     };
+    let mut child_groups = Vec::new();
     for c in children {
         let Some(cp) = k.process(c) else { continue };
+        {
+            let cs = lock(&cp.state);
+            if cs.zombie.is_none() && cs.pgid != pgid && cs.sid == sid {
+                child_groups.push(cs.pgid);
+            }
+        }
         let (zombie, deathsig) = {
             let mut cs = lock(&cp.state);
             cs.ppid = if init.is_some() { 1 } else { 0 };
@@ -57,6 +66,22 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
     }
     if p.pid == 1 {
         k.kill_all();
+    } else {
+        // Groups this exit may orphan: a child's, in the same session
+        // (the child's link to the session was this process), and this
+        // process's own, when its parent was its link.
+        child_groups.sort_unstable();
+        child_groups.dedup();
+        for g in child_groups {
+            k.hang_up_if_orphaned(g, p.pid);
+        }
+        let parent_links = k.process(ppid).is_some_and(|parent| {
+            let ps = lock(&parent.state);
+            ppid != 0 && ps.pgid != pgid && ps.sid == sid
+        });
+        if parent_links {
+            k.hang_up_if_orphaned(pgid, p.pid);
+        }
     }
     if let Some(tx) = notify {
         let _ = tx.send(status);

@@ -1,6 +1,12 @@
 //! Job control: stop signals stop every thread of a process until SIGCONT
 //! (or SIGKILL); the parent hears of both through SIGCHLD (unless it asked
 //! for SA_NOCLDSTOP) and through wait with WUNTRACED/WCONTINUED.
+//!
+//! Orphaned process groups (POSIX 3.2.2.2): a group none of whose members
+//! has a parent in another group of the same session has nobody left to
+//! continue it. Terminal-generated stops (SIGTSTP, SIGTTIN, SIGTTOU) with
+//! their default action are discarded there, and when an exit orphans a
+//! group that holds a stopped process, the group gets SIGHUP and SIGCONT.
 
 use super::events;
 use super::process::{lock, Process};
@@ -72,6 +78,47 @@ impl Kernel {
         }
         p.wake();
         self.tell_parent(p, signal::CLD_CONTINUED, libc::SIGCONT);
+    }
+
+    /// Whether process group `pgid` is orphaned, not counting process
+    /// `ignoring` (one that is exiting): no living member has a parent in
+    /// another group of the same session.
+    pub fn pgrp_orphaned(&self, pgid: i32, ignoring: i32) -> bool {
+        let members = self
+            .all_processes()
+            .into_iter()
+            .filter(|m| m.pid != ignoring && !m.is_zombie() && lock(&m.state).pgid == pgid);
+        for m in members {
+            let (ppid, sid) = {
+                let st = lock(&m.state);
+                (st.ppid, st.sid)
+            };
+            let Some(parent) = (ppid != 0).then(|| self.process(ppid)).flatten() else {
+                continue;
+            };
+            let ps = lock(&parent.state);
+            if ps.pgid != pgid && ps.sid == sid {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// An exit (of `leaving`, whose parent was `parent`, or of `leaving`'s
+    /// parent, for each of its children) may orphan `pgid`, a group of the
+    /// same session as the connection it loses; a newly orphaned group with
+    /// a stopped member gets SIGHUP, then SIGCONT.
+    pub fn hang_up_if_orphaned(&self, pgid: i32, leaving: i32) {
+        let stopped = self.all_processes().iter().any(|m| {
+            m.pid != leaving && !m.is_zombie() && {
+                let st = lock(&m.state);
+                st.pgid == pgid && st.stopped
+            }
+        });
+        if stopped && self.pgrp_orphaned(pgid, leaving) {
+            self.signal_group(pgid, SigInfo::new(libc::SIGHUP, signal::SI_KERNEL));
+            self.signal_group(pgid, SigInfo::new(libc::SIGCONT, signal::SI_KERNEL));
+        }
     }
 
     fn tell_parent(&self, p: &Process, code: i32, status: i32) {

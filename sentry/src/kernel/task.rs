@@ -312,7 +312,13 @@ impl Task {
                 SIG_DFL | SIG_IGN => match signal::default_action(signo) {
                     SigDefault::Ignore | SigDefault::Continue => continue,
                     SigDefault::Stop => {
-                        self.kernel.stop_process(&self.proc, signo);
+                        // Nobody could continue an orphaned group: the
+                        // terminal's stops are discarded there (SIGSTOP
+                        // still stops).
+                        let pgid = lock(&self.proc.state).pgid;
+                        if signo == libc::SIGSTOP || !self.kernel.pgrp_orphaned(pgid, 0) {
+                            self.kernel.stop_process(&self.proc, signo);
+                        }
                         continue;
                     }
                     _ => {

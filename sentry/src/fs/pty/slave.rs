@@ -67,9 +67,14 @@ impl Slave {
                 Ok(())
             };
         }
-        if let Some(k) = crate::kernel::get() {
-            k.signal_group(pgid, SigInfo::new(sig, SI_KERNEL));
+        let Some(k) = crate::kernel::get() else {
+            return Ok(());
+        };
+        // An orphaned group would stay stopped forever: EIO instead.
+        if k.pgrp_orphaned(pgid, 0) {
+            return err(libc::EIO);
         }
+        k.signal_group(pgid, SigInfo::new(sig, SI_KERNEL));
         Err(Errno::ERESTARTSYS)
     }
 }
