@@ -413,10 +413,111 @@ static void robust_checks(void) {
     EQ("robust-looping-list-exit-status", (wait_bounded(pid, &st, 3000) == pid && WIFEXITED(st)) ? WEXITSTATUS(st) : -1, 8);
 }
 
+/* execve from a thread other than the leader (execve(2), de_thread): the
+ * other threads die, the exec'ing thread takes over the leader's pid, keeps
+ * its own signal mask and pending signals, and the process's pending
+ * signals stay; the old leader's own pending signals go. The new image is
+ * this program again, told by its environment to report on itself (before
+ * main, so the checks' fork does not get in the way) and exit 42. */
+__attribute__((constructor)) static void exec_report(void) {
+    const char *tag = getenv("CONF_EXEC_TAG"), *want = getenv("CONF_EXEC_PID");
+    if (!tag || !want) return;
+    char n[80];
+#define EXEC_NAME(what) (snprintf(n, sizeof n, "exec-%s-%s", tag, what), n)
+    pid_t pid = getpid();
+    EQ(EXEC_NAME("pid-kept"), pid, atol(want));
+    EQ(EXEC_NAME("tid-is-pid"), syscall(SYS_gettid), pid);
+    int tasks = -1;
+    DIR *d = opendir("/proc/self/task");
+    if (d) {
+        tasks = 0;
+        for (struct dirent *e; (e = readdir(d));) tasks += e->d_name[0] != '.';
+        closedir(d);
+    }
+    EQ(EXEC_NAME("one-task"), tasks, 1);
+    sigset_t m, p;
+    sigprocmask(SIG_SETMASK, NULL, &m);
+    CHECK(EXEC_NAME("thread-mask-kept"), sigismember(&m, SIGPROF) && sigismember(&m, SIGUSR2),
+          "SIGPROF blocked %d, SIGUSR2 blocked %d", sigismember(&m, SIGPROF), sigismember(&m, SIGUSR2));
+    sigpending(&p);
+    CHECK(EXEC_NAME("process-pending-kept"), sigismember(&p, SIGUSR2), "SIGUSR2 not pending");
+    CHECK(EXEC_NAME("own-pending-kept"), sigismember(&p, SIGWINCH), "SIGWINCH not pending");
+    CHECK(EXEC_NAME("leader-pending-gone"), !sigismember(&p, SIGUSR1), "SIGUSR1 still pending");
+#undef EXEC_NAME
+    _exit(check_failures ? 1 : 42);
+}
+
+/* This program's path, read while /proc/self/exe still resolves (a process
+ * whose leader has exited has none). */
+static char exec_path[4096];
+
+static void *exec_spinner(void *arg) {
+    (void)arg;
+    for (volatile unsigned long i = 0;; i++) {}
+    return NULL;
+}
+
+/* Blocks SIGPROF for itself only, queues SIGWINCH to itself, and execs. */
+static void *exec_from_thread(void *arg) {
+    const char *tag = arg;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPROF);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGWINCH);
+    sleep_ms(100); /* the leader blocks, exits or spins by now */
+    char tag_env[64], pid_env[64];
+    snprintf(tag_env, sizeof tag_env, "CONF_EXEC_TAG=%s", tag);
+    snprintf(pid_env, sizeof pid_env, "CONF_EXEC_PID=%d", getpid());
+    char *argv[] = { "conf-threads", NULL }, *envp[] = { tag_env, pid_env, NULL };
+    execve(exec_path, argv, envp);
+    say("# exec-%s: execve from a thread: %s", tag, ename(errno));
+    _exit(127);
+}
+
+enum exec_leader { LEADER_JOINS, LEADER_SPINS, LEADER_EXITS };
+
+static void exec_variant(const char *tag, enum exec_leader leader, int spinners) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Blocked everywhere: the signals stay pending across the exec. */
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGUSR1);
+        sigaddset(&s, SIGUSR2);
+        sigaddset(&s, SIGWINCH);
+        sigprocmask(SIG_BLOCK, &s, NULL);
+        kill(getpid(), SIGUSR2);
+        syscall(SYS_tgkill, getpid(), getpid(), SIGUSR1);
+        pthread_t t;
+        for (int i = 0; i < spinners; i++) pthread_create(&t, NULL, exec_spinner, NULL);
+        pthread_create(&t, NULL, exec_from_thread, (void *)tag);
+        switch (leader) {
+        case LEADER_JOINS: pthread_join(t, NULL); break;
+        case LEADER_SPINS: exec_spinner(NULL); break;
+        case LEADER_EXITS: pthread_exit(NULL);
+        }
+        _exit(126);
+    }
+    int st = 0;
+    char n[80];
+    snprintf(n, sizeof n, "exec-%s-new-image-status", tag);
+    pid_t r = wait_bounded(pid, &st, 5000);
+    EQ(n, (r == pid && WIFEXITED(st)) ? WEXITSTATUS(st) : -1, 42);
+}
+
+static void exec_checks(void) {
+    if (readlink("/proc/self/exe", exec_path, sizeof exec_path - 1) < 0) say("# readlink /proc/self/exe: %s", ename(errno));
+    exec_variant("leader-blocked", LEADER_JOINS, 0);
+    exec_variant("threads-spin", LEADER_SPINS, 2);
+    exec_variant("leader-exited", LEADER_EXITS, 1);
+}
+
 static void checks(void) {
     group("futex", futex_checks, 10000);
     group("pthread", pthread_checks, 10000);
     group("lifecycle", lifecycle_checks, 10000);
     group("signals", signal_checks, 10000);
     group("robust", robust_checks, 15000);
+    group("exec", exec_checks, 20000);
 }

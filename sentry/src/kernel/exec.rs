@@ -108,33 +108,11 @@ pub fn execve(
         None => None,
     };
 
-    // Other threads end first (Linux's de_thread).
-    let others: Vec<_> = t
-        .proc
-        .threads()
-        .into_iter()
-        .filter(|th| th.tid != t.tid)
-        .collect();
-    if !others.is_empty() {
-        if t.tid != t.pid() {
-            // The stub process belongs to the leader's Sentry thread.
-            tracing::debug!(
-                pid = t.pid(),
-                tid = t.tid,
-                "execve from a non-leader thread is not supported yet"
-            );
-            return err(libc::EAGAIN);
-        }
-        for th in &others {
-            th.zap();
-        }
-        loop {
-            let seen = super::events::generation();
-            if t.proc.threads().len() <= 1 {
-                break;
-            }
-            super::events::wait(seen, None);
-        }
+    // Other threads end first (Linux's de_thread); a non-leader takes
+    // over the leader's identity, on a context made before anything ends.
+    let takeover = super::dethread::prepare(t)?;
+    if t.proc.threads().len() > 1 || takeover.is_some() {
+        super::dethread::kill_others(t)?;
     }
 
     // The old image's robust mutexes are released before it goes, as
@@ -145,6 +123,9 @@ pub fn execve(
         .swap(0, std::sync::atomic::Ordering::Relaxed);
     if robust != 0 {
         super::futex::exit_robust_list(&t.mm, robust, t.tid);
+    }
+    if let Some(to) = takeover {
+        super::dethread::take_over(t, to);
     }
 
     // A vfork child stops sharing its parent's memory.

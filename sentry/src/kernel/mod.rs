@@ -6,6 +6,7 @@ pub mod boot;
 pub mod caps;
 pub mod cputimers;
 pub mod creds;
+pub mod dethread;
 pub mod events;
 pub mod exec;
 pub mod exit;

@@ -147,6 +147,11 @@ impl Task {
             super::freeze::leave_user(&self.thread);
             let trap = match ran {
                 Ok(t) => t,
+                // A thread ended by another's exec may find its stub gone.
+                Err(_) if self.thread.zapped() => {
+                    self.exit = Some(Exit::Code(0));
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(
                         pid = self.pid(),
@@ -163,7 +168,11 @@ impl Task {
                 Trap::Fault(f) => self.fault(f),
                 Trap::Interrupted => {}
             }
-            self.deliver_signals();
+            // A thread ended by another's exec takes no signal with it:
+            // the process's pending ones are the new image's.
+            if !self.thread.zapped() {
+                self.deliver_signals();
+            }
             if self.exit.is_none() && self.thread.zapped() {
                 self.exit = Some(Exit::Code(0));
             }
@@ -278,6 +287,10 @@ impl Task {
     /// Ends the whole process (exit_group, a fatal signal): the first reason
     /// wins, and every other thread is told to die.
     pub fn end_group(&self, how: Exit) {
+        // A thread another's exec is ending leaves quietly (that exec won).
+        if self.thread.zapped() {
+            return;
+        }
         {
             let mut g = lock(&self.proc.group_exit);
             if g.is_none() {
@@ -401,8 +414,10 @@ impl Task {
         if robust != 0 {
             super::futex::exit_robust_list(&mm, robust, tid);
         }
-        lock(&proc.threads).retain(|t| t.tid != tid);
+        // The tid goes before the thread: an exec'ing thread that sees the
+        // leader gone from the list then claims the pid as its tid safely.
         lock(&kernel.tids).remove(&tid);
+        lock(&proc.threads).retain(|t| t.tid != tid);
         let remaining = lock(&proc.threads).len();
         if clear_child_tid != 0 && remaining > 0 {
             // pthread_join waits on this word: clear it and wake the joiner.
@@ -414,12 +429,17 @@ impl Task {
         if remaining > 0 {
             if tid == proc.pid {
                 // The leader's platform thread owns the stub process: keep it
-                // until the others are gone.
+                // until the others are gone, or another thread's exec made
+                // that one the leader (kernel/dethread.rs).
                 loop {
                     let seen = events::generation();
-                    if lock(&proc.threads).is_empty() {
+                    let threads = lock(&proc.threads);
+                    // (This thread left the list: a thread with its tid
+                    // is the new leader.)
+                    if threads.is_empty() || threads.iter().any(|t| t.tid == tid) {
                         break;
                     }
+                    drop(threads);
                     events::wait(seen, None);
                 }
             }
