@@ -360,7 +360,17 @@ static void privilege_checks(void) {
     s.eff &= ~(BIT(CAP_DAC_OVERRIDE) | BIT(CAP_DAC_READ_SEARCH));
     caps_set(s);
     ERR("no-dac-override-mode-0-eacces", open(f, O_RDONLY), EACCES);
+    /* The open that creates a file may use it whatever the mode gives
+     * (how git writes its 0444 objects); a later open may not. */
+    char nf[512];
+    snprintf(nf, sizeof nf, "%s-new", f);
+    unlink(nf);
+    int cfd = open(nf, O_CREAT | O_EXCL | O_RDWR, 0444);
+    CHECK("create-read-only-mode-opens-rdwr", cfd >= 0 && write(cfd, "ab", 2) == 2, "open: %s", ename(errno));
+    if (cfd >= 0) close(cfd);
+    ERR("reopen-read-only-mode-rdwr-eacces", open(nf, O_RDWR), EACCES);
     caps_set(full);
+    unlink(nf);
 
     /* CAP_FOWNER: chmod of a file someone else owns. */
     chown(f, 4321, 4321);
