@@ -413,6 +413,200 @@ static void robust_checks(void) {
     EQ("robust-looping-list-exit-status", (wait_bounded(pid, &st, 3000) == pid && WIFEXITED(st)) ? WEXITSTATUS(st) : -1, 8);
 }
 
+/* Priority-inheritance futexes (futex(2), FUTEX_LOCK_PI and friends): the
+ * owner-TID word protocol, and glibc's PTHREAD_PRIO_INHERIT mutexes on it. */
+#ifndef FUTEX_LOCK_PI2
+#define FUTEX_LOCK_PI2 13
+#endif
+
+static _Atomic int pi_word, pi_holding, pi_release, pi_waiter_tid;
+static _Atomic long pi_waiter_result = 1;
+
+static long pi_op(int op, const struct timespec *ts) {
+    return futex(&pi_word, op | FUTEX_PRIVATE_FLAG, 0, ts, NULL, 0);
+}
+
+/* Takes the lock, says so, and holds it until told to release it (with
+ * FUTEX_UNLOCK_PI when pi_release is 1, by exiting when it is 2). */
+static void *pi_holder(void *arg) {
+    (void)arg;
+    pi_op(FUTEX_LOCK_PI, NULL);
+    pi_holding = 1;
+    while (!pi_release) sleep_ms(1);
+    if (pi_release == 1) pi_op(FUTEX_UNLOCK_PI, NULL);
+    return NULL;
+}
+
+/* Blocks in FUTEX_LOCK_PI and keeps the lock it gets. */
+static void *pi_waiter(void *arg) {
+    (void)arg;
+    pi_waiter_tid = syscall(SYS_gettid);
+    long r = pi_op(FUTEX_LOCK_PI, NULL);
+    pi_waiter_result = r == 0 ? 0 : errno;
+    return NULL;
+}
+
+/* Starts a holder and waits until it owns the lock. */
+static pthread_t pi_start_holder(void) {
+    pthread_t t;
+    pi_word = 0;
+    pi_holding = pi_release = 0;
+    pthread_create(&t, NULL, pi_holder, NULL);
+    while (!pi_holding) sleep_ms(1);
+    return t;
+}
+
+static struct timespec abs_after(clockid_t clock, long ms) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    return ts;
+}
+
+static _Atomic long pi_counter;
+static pthread_mutex_t pi_mutex;
+static void *pi_incrementer(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&pi_mutex);
+        long v = pi_counter;
+        if (i % 64 == 0) sched_yield();
+        pi_counter = v + 1;
+        pthread_mutex_unlock(&pi_mutex);
+    }
+    return NULL;
+}
+
+static void *pi_mutex_holder(void *arg) {
+    pthread_mutex_lock(arg);
+    pi_holding = 1;
+    while (!pi_release) sleep_ms(1);
+    if (pi_release == 1) pthread_mutex_unlock(arg);
+    return NULL;
+}
+
+static void pi_checks(void) {
+    int tid = syscall(SYS_gettid);
+    pi_word = 0;
+    EQ("pi-lock-free", pi_op(FUTEX_LOCK_PI, NULL), 0);
+    EQ("pi-lock-owner-tid", pi_word, tid);
+    ERR("pi-lock-self-edeadlk", pi_op(FUTEX_LOCK_PI, NULL), EDEADLK);
+    ERR("pi-trylock-self-edeadlk", pi_op(FUTEX_TRYLOCK_PI, NULL), EDEADLK);
+    EQ("pi-unlock", pi_op(FUTEX_UNLOCK_PI, NULL), 0);
+    EQ("pi-unlock-clears-word", pi_word, 0);
+    ERR("pi-unlock-unowned-eperm", pi_op(FUTEX_UNLOCK_PI, NULL), EPERM);
+    EQ("pi-trylock-free", pi_op(FUTEX_TRYLOCK_PI, NULL), 0);
+    EQ("pi-trylock-owner-tid", pi_word, tid);
+    pi_op(FUTEX_UNLOCK_PI, NULL);
+    ERR("pi-lock-realtime-flag-enosys",
+        futex(&pi_word, FUTEX_LOCK_PI | FUTEX_CLOCK_REALTIME, 0, NULL, NULL, 0), ENOSYS);
+    struct timespec bad = { 0, 2000000000L };
+    pthread_t h = pi_start_holder();
+    ERR("pi-lock-bad-timeout-einval", pi_op(FUTEX_LOCK_PI, &bad), EINVAL);
+
+    /* Held by another thread. */
+    ERR("pi-unlock-not-owner-eperm", pi_op(FUTEX_UNLOCK_PI, NULL), EPERM);
+    ERR("pi-trylock-held-eagain", pi_op(FUTEX_TRYLOCK_PI, NULL), EAGAIN);
+    struct timespec rt = abs_after(CLOCK_REALTIME, 50);
+    ERR("pi-lock-realtime-timeout", pi_op(FUTEX_LOCK_PI, &rt), ETIMEDOUT);
+    struct timespec mono = abs_after(CLOCK_MONOTONIC, 50);
+    ERR("pi-lock2-monotonic-timeout", pi_op(FUTEX_LOCK_PI2, &mono), ETIMEDOUT);
+    rt = abs_after(CLOCK_REALTIME, 50);
+    ERR("pi-lock2-realtime-timeout",
+        futex(&pi_word, FUTEX_LOCK_PI2 | FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME, 0, &rt, NULL, 0), ETIMEDOUT);
+
+    /* A blocked waiter: the word says so, FUTEX_WAKE refuses, and the
+     * unlock hands the lock straight to the waiter. */
+    pthread_t w;
+    pi_waiter_tid = 0;
+    pi_waiter_result = 1;
+    pthread_create(&w, NULL, pi_waiter, NULL);
+    while (!pi_waiter_tid) sleep_ms(1);
+    sleep_ms(100);
+    CHECK("pi-waiters-bit", (pi_word & FUTEX_WAITERS) && (pi_word & FUTEX_TID_MASK) != (unsigned)pi_waiter_tid,
+          "word %#x", pi_word);
+    ERR("pi-wake-einval", futex(&pi_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), EINVAL);
+    pi_release = 1;
+    pthread_join(h, NULL);
+    pthread_join(w, NULL);
+    EQ("pi-handover-waiter-locked", pi_waiter_result, 0);
+    EQ("pi-handover-word-names-waiter", pi_word & FUTEX_TID_MASK, pi_waiter_tid);
+
+    /* The owner exits (no robust list) while a thread waits: the waiter
+     * gets the lock. */
+    h = pi_start_holder();
+    pi_waiter_tid = 0;
+    pi_waiter_result = 1;
+    pthread_create(&w, NULL, pi_waiter, NULL);
+    while (!pi_waiter_tid) sleep_ms(1);
+    sleep_ms(100);
+    pi_release = 2;
+    pthread_join(h, NULL);
+    pthread_join(w, NULL);
+    EQ("pi-owner-exit-waiter-locked", pi_waiter_result, 0);
+    EQ("pi-owner-exit-word-names-waiter", pi_word & FUTEX_TID_MASK, pi_waiter_tid);
+
+    /* An owner that does not exist. */
+    pid_t gone = fork();
+    if (gone == 0) _exit(0);
+    int st;
+    wait_bounded(gone, &st, 3000);
+    pi_word = gone;
+    ERR("pi-lock-dead-owner-esrch", pi_op(FUTEX_LOCK_PI, NULL), ESRCH);
+
+    /* glibc's PTHREAD_PRIO_INHERIT mutexes. */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    EQ("pi-mutexattr-protocol", pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT), 0);
+    pthread_mutex_init(&pi_mutex, &ma);
+    pthread_t ts[4];
+    pi_counter = 0;
+    for (int i = 0; i < 4; i++) pthread_create(&ts[i], NULL, pi_incrementer, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(ts[i], NULL);
+    EQ("pi-mutex-counts", pi_counter, 8000);
+    pi_holding = pi_release = 0;
+    pthread_create(&h, NULL, pi_mutex_holder, &pi_mutex);
+    while (!pi_holding) sleep_ms(1);
+    EQ("pi-mutex-trylock-ebusy", pthread_mutex_trylock(&pi_mutex), EBUSY);
+    struct timespec soon = abs_after(CLOCK_REALTIME, 50);
+    EQ("pi-mutex-timedlock-etimedout", pthread_mutex_timedlock(&pi_mutex, &soon), ETIMEDOUT);
+    pi_release = 1;
+    pthread_join(h, NULL);
+    EQ("pi-mutex-lock-after-unlock", pthread_mutex_lock(&pi_mutex), 0);
+    pthread_mutex_unlock(&pi_mutex);
+
+    /* Robust and PI: the owner thread exits, a blocked waiter gets
+     * EOWNERDEAD, the mutex is usable again once consistent. */
+    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&pi_mutex, &ma);
+    pi_holding = pi_release = 0;
+    pthread_create(&h, NULL, pi_mutex_holder, &pi_mutex);
+    while (!pi_holding) sleep_ms(1);
+    pi_release = 2;
+    check_owner_died("pi-robust-thread-exit-eownerdead", "pi-robust-thread-exit-consistent", &pi_mutex);
+    pthread_join(h, NULL);
+
+    /* Robust, PI and process-shared: the owning process dies. */
+    pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        fail("pi-robust-process-exit-eownerdead", "mmap: %s", ename(errno));
+        return;
+    }
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(m, &ma);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_mutex_lock(m);
+        sleep_ms(200);
+        _exit(0);
+    }
+    sleep_ms(50);
+    check_owner_died("pi-robust-process-exit-eownerdead", "pi-robust-process-exit-consistent", m);
+    wait_bounded(pid, &st, 3000);
+}
+
 /* execve from a thread other than the leader (execve(2), de_thread): the
  * other threads die, the exec'ing thread takes over the leader's pid, keeps
  * its own signal mask and pending signals, and the process's pending
@@ -519,5 +713,6 @@ static void checks(void) {
     group("lifecycle", lifecycle_checks, 10000);
     group("signals", signal_checks, 10000);
     group("robust", robust_checks, 15000);
+    group("pi", pi_checks, 15000);
     group("exec", exec_checks, 20000);
 }

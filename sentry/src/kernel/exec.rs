@@ -124,6 +124,7 @@ pub fn execve(
     if robust != 0 {
         super::futex::exit_robust_list(&t.mm, robust, t.tid);
     }
+    super::futex_pi::owner_gone(t.tid);
     if let Some(to) = takeover {
         super::dethread::take_over(t, to);
     }

@@ -12,15 +12,27 @@ use super::task::Task;
 use crate::errno::{err, Errno, SysResult};
 use crate::mm::SharedMm;
 
-struct Waiter {
-    id: u64,
-    key: u64,
-    bitset: u32,
-    woken: Arc<AtomicBool>,
+pub(super) struct Waiter {
+    pub id: u64,
+    pub key: u64,
+    pub bitset: u32,
+    pub woken: Arc<AtomicBool>,
+    /// A FUTEX_LOCK_PI waiter (kernel/futex_pi.rs).
+    pub pi: Option<PiWaiter>,
 }
 
-static WAITERS: Mutex<Vec<Waiter>> = Mutex::new(Vec::new());
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// What a PI lock's hand-over needs to know of a waiter.
+pub(super) struct PiWaiter {
+    pub tid: u32,
+    /// The lock's owner as last seen (whose exit hands the lock over).
+    pub owner: u32,
+    /// The word, in the waiter's address space.
+    pub addr: u64,
+    pub mm: Arc<SharedMm>,
+}
+
+pub(super) static WAITERS: Mutex<Vec<Waiter>> = Mutex::new(Vec::new());
+pub(super) static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
@@ -28,17 +40,21 @@ const FUTEX_REQUEUE: i32 = 3;
 const FUTEX_CMP_REQUEUE: i32 = 4;
 const FUTEX_WAIT_BITSET: i32 = 9;
 const FUTEX_WAKE_BITSET: i32 = 10;
+const FUTEX_LOCK_PI: i32 = 6;
+const FUTEX_UNLOCK_PI: i32 = 7;
+const FUTEX_TRYLOCK_PI: i32 = 8;
+const FUTEX_LOCK_PI2: i32 = 13;
 const FUTEX_PRIVATE_FLAG: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
 
-fn key_of(mm: &SharedMm, addr: u64) -> SysResult<u64> {
+pub(super) fn key_of(mm: &SharedMm, addr: u64) -> SysResult<u64> {
     if !addr.is_multiple_of(4) {
         return err(libc::EINVAL);
     }
     mm.lock().file_offset_of(addr).ok_or(Errno(libc::EFAULT))
 }
 
-fn read_word(mm: &SharedMm, addr: u64) -> SysResult<u32> {
+pub(super) fn read_word(mm: &SharedMm, addr: u64) -> SysResult<u32> {
     let mut b = [0u8; 4];
     mm.read(addr, &mut b)?;
     Ok(u32::from_le_bytes(b))
@@ -151,6 +167,13 @@ fn wake_op(t: &Task, addr: u64, n: u32, n2: u32, addr2: u64, encoded: u32) -> Sy
 pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
     let (addr, op_full, val) = (a[0], a[1] as i32, a[2] as u32);
     let op = op_full & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    // Of the PI operations, Linux takes FUTEX_CLOCK_REALTIME only with
+    // FUTEX_LOCK_PI2 (FUTEX_LOCK_PI's timeout is always CLOCK_REALTIME).
+    if op_full & FUTEX_CLOCK_REALTIME != 0
+        && matches!(op, FUTEX_LOCK_PI | FUTEX_UNLOCK_PI | FUTEX_TRYLOCK_PI)
+    {
+        return err(libc::ENOSYS);
+    }
     match op {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
             let bitset = if op == FUTEX_WAIT {
@@ -177,6 +200,7 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
                     key,
                     bitset,
                     woken: woken.clone(),
+                    pi: None,
                 });
             }
             let r = t.block(None, deadline, |_| {
@@ -204,8 +228,24 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
                 return err(libc::EINVAL);
             }
             let key = key_of(&t.mm, addr)?;
+            // A PI futex is unlocked with FUTEX_UNLOCK_PI, never woken.
+            if lock(&WAITERS)
+                .iter()
+                .any(|x| x.key == key && x.pi.is_some())
+            {
+                return err(libc::EINVAL);
+            }
             Ok(wake_key(key, val, bitset) as u64)
         }
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            let clock = if op == FUTEX_LOCK_PI || op_full & FUTEX_CLOCK_REALTIME != 0 {
+                libc::CLOCK_REALTIME
+            } else {
+                libc::CLOCK_MONOTONIC
+            };
+            super::futex_pi::lock_pi(t, addr, a[3], clock, op == FUTEX_TRYLOCK_PI)
+        }
+        FUTEX_UNLOCK_PI => super::futex_pi::unlock_pi(t, addr),
         libc::FUTEX_WAKE_OP => wake_op(t, addr, val, a[3] as u32, a[4], a[5] as u32),
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             let n_requeue = a[3] as u32;
@@ -244,9 +284,9 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
 
 /// `sizeof(struct robust_list_head)`: what set_robust_list insists on.
 pub const ROBUST_LIST_HEAD_LEN: u64 = 24;
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+pub(super) const FUTEX_WAITERS: u32 = 0x8000_0000;
+pub(super) const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+pub(super) const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Linux stops walking a list after this many entries (ROBUST_LIST_LIMIT).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
@@ -311,8 +351,8 @@ fn futex_death(mm: &SharedMm, word: u64, tid: i32, pi: bool, pending: bool) {
         let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
         match mm.compare_exchange_u32(word, val, new) {
             Ok(found) if found == val => {
-                // PI futexes hand the lock over through FUTEX_LOCK_PI,
-                // which the Sentry does not implement (ENOSYS).
+                // PI futexes are handed over to a waiter by
+                // futex_pi::owner_gone, which the caller runs next.
                 if !pi && val & FUTEX_WAITERS != 0 {
                     wake(mm, word, 1, u32::MAX);
                 }

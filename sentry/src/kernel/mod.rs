@@ -12,6 +12,7 @@ pub mod exec;
 pub mod exit;
 pub mod freeze;
 pub mod futex;
+pub mod futex_pi;
 pub mod ipc;
 pub mod jobctl;
 pub mod process;

@@ -418,6 +418,9 @@ impl Task {
         // leader gone from the list then claims the pid as its tid safely.
         lock(&kernel.tids).remove(&tid);
         lock(&proc.threads).retain(|t| t.tid != tid);
+        // After the tid is gone: a locker either queued behind this owner
+        // before (and gets the lock now) or finds no owner (ESRCH).
+        super::futex_pi::owner_gone(tid);
         let remaining = lock(&proc.threads).len();
         if clear_child_tid != 0 && remaining > 0 {
             // pthread_join waits on this word: clear it and wake the joiner.
