@@ -12,9 +12,9 @@
 #   SANDBOX=path  the sandbox binary (default: the full mode builds and uses
 #               target/release/sandbox; --short uses target/debug/sandbox if
 #               it is there, else the release one)
-#   SANDBOX_SPIN_US, SANDBOX_STUB_SPIN   the seccomp hand-off's largest spin
-#               budgets (Sentry: microseconds, default 20; stub: polls,
-#               default 2000); 0 and 1 mean futex only
+#   SANDBOX_SPIN_US   the seccomp hand-off's largest active-wait budget,
+#               both sides (microseconds of polling, then sched_yield,
+#               before a futex sleep; default 50); 0 means futex only
 #
 # Installs gVisor's runsc from Debian if it is missing; if runsc cannot be
 # installed or cannot run here, the bench says so and goes on without it.

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::handoff::{self, Budget};
 use super::layout::*;
 use super::process::StubProcess;
 use super::stub::{KICK_SIGNAL, STUB_MASK};
@@ -13,19 +14,6 @@ use crate::platform::{
     AUDIT_ARCH_X86_64, USER_MAX,
 };
 
-/// The longest the Sentry spins for a stub's report before it sleeps; the
-/// budget adapts (halved when a spin fails, doubled when it succeeds),
-/// so a busy machine, where the peer often is not running, sees little
-/// spinning and an idle one gets the fast path.
-const SENTRY_SPIN: Duration = Duration::from_micros(20);
-const SENTRY_SPIN_MIN: Duration = Duration::from_micros(1);
-/// The Sentry's spin right after it had to wake the stub (the stub may be
-/// about to run on this very CPU).
-const WOKE_SPIN: Duration = Duration::from_micros(2);
-/// The most times a waiting stub polls its command word before it sleeps
-/// (each poll is one `pause`, tens of cycles); adapted like the Sentry's.
-const STUB_SPIN: u32 = 2000;
-const STUB_SPIN_MIN: u32 = 16;
 /// How often a sleeping Sentry thread checks that its stub still lives.
 const LIVENESS_TICK: Duration = Duration::from_millis(100);
 /// A stub thread that leaves an interrupt unanswered this long while it
@@ -37,21 +25,6 @@ const FXSAVE_LEN: u64 = 512;
 /// FP_XSTATE_MAGIC1, in the FXSAVE area's software-reserved bytes when the
 /// frame holds an XSAVE image.
 const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
-
-fn tune() -> (Duration, u32) {
-    static T: std::sync::OnceLock<(Duration, u32)> = std::sync::OnceLock::new();
-    *T.get_or_init(|| {
-        let us = std::env::var("SANDBOX_SPIN_US")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(SENTRY_SPIN.as_micros() as u64);
-        let stub = std::env::var("SANDBOX_STUB_SPIN")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(STUB_SPIN);
-        (Duration::from_micros(us), stub)
-    })
-}
 
 fn futex(word: &AtomicU32, op: i32, val: u32, timeout: Option<Duration>) {
     let ts = timeout.map(|d| libc::timespec {
@@ -106,11 +79,14 @@ pub struct SeccompContext {
     kicker: Arc<Kicker>,
     /// The current signal frame, in the Sentry's mapping (validated).
     uctx: *mut UContext,
-    /// Spin budgets (see SENTRY_SPIN, STUB_SPIN), and whether the last
-    /// post had to wake the stub.
-    sentry_spin: Duration,
-    stub_spin: u32,
+    /// How long the Sentry waits actively for a report, and how long the
+    /// stub does for a command (handoff.rs); whether the last post had to
+    /// wake the stub; when the last report came (the Sentry's service time,
+    /// which the stub's budget follows, runs from there to the next post).
+    report_budget: Budget,
+    stub_budget: Budget,
     woke_stub: bool,
+    reported_at: Instant,
 }
 
 // SAFETY: `uctx` points into the stub file mapping that `proc` keeps alive;
@@ -139,9 +115,10 @@ impl SeccompContext {
             tid,
             seen: 0,
             uctx: std::ptr::null_mut(),
-            sentry_spin: tune().0,
-            stub_spin: tune().1,
+            report_budget: Budget::new(),
+            stub_budget: Budget::new(),
             woke_stub: false,
+            reported_at: Instant::now(),
         };
         ctx.await_report()?;
         ctx.load_frame()?;
@@ -160,6 +137,8 @@ impl SeccompContext {
 
     /// Posts a command and wakes the stub thread if it sleeps.
     fn post(&mut self, op: u64, nr: u64, args: [u64; 6], bases: (u64, u64)) {
+        self.stub_budget.update(self.reported_at.elapsed());
+        let (spin, yields) = self.stub_budget.stub_counts();
         let cmd = self.cmd();
         // SAFETY: the command page is ours to write; the stub only reads it,
         // and only after the sequence bump below.
@@ -169,50 +148,36 @@ impl SeccompContext {
             std::ptr::write_volatile(&raw mut (*cmd).args, args);
             std::ptr::write_volatile(&raw mut (*cmd).fs_base, bases.0);
             std::ptr::write_volatile(&raw mut (*cmd).gs_base, bases.1);
-            std::ptr::write_volatile(&raw mut (*cmd).spin, self.stub_spin);
+            std::ptr::write_volatile(&raw mut (*cmd).spin, spin);
+            std::ptr::write_volatile(&raw mut (*cmd).yields, yields);
+            std::ptr::write_volatile(&raw mut (*cmd).cpu, handoff::cpu_tag());
             (*cmd).seq.fetch_add(1, Ordering::SeqCst);
         }
         self.woke_stub = self.state().stub_waiting.load(Ordering::SeqCst) != 0;
         if self.woke_stub {
             // SAFETY: cmd is valid (above).
             futex(unsafe { &(*cmd).seq }, libc::FUTEX_WAKE, 1, None);
-            self.stub_spin = (self.stub_spin / 2).max(STUB_SPIN_MIN);
-        } else {
-            self.stub_spin = self.stub_spin.saturating_mul(2).min(tune().1);
         }
     }
 
-    /// Waits for the stub thread's next report: spin, then sleep on the
-    /// state word, checking now and then that the stub still lives.
+    /// Waits for the stub thread's next report: poll, yield, then sleep
+    /// on the state word, checking now and then that the stub still lives.
     fn await_report(&mut self) -> Result<(), PlatformError> {
-        let seen = self.seen;
         let start = Instant::now();
-        let budget = if self.woke_stub {
-            WOKE_SPIN
-        } else {
-            self.sentry_spin
-        };
+        // SAFETY: the state page lives as long as `proc`; the stub's CPU is
+        // only a hint (the application can write it).
+        let stub_cpu =
+            unsafe { std::ptr::read_volatile(&raw const (*self.proc.state(self.idx)).cpu) };
+        // Polling is worth it only if the stub can run meanwhile: not on
+        // this CPU, and not just woken (it may be woken onto this CPU).
+        let pause = !self.woke_stub && (stub_cpu == 0 || stub_cpu != handoff::cpu_tag());
         let st = self.state();
-        let mut spins = 0u32;
-        let mut slept = false;
-        loop {
-            if st.seq.load(Ordering::Acquire) != seen {
-                break;
-            }
-            spins += 1;
-            if spins.is_multiple_of(64) && start.elapsed() >= budget {
-                self.sleep_for_report(start)?;
-                slept = true;
-                break;
-            }
-            std::hint::spin_loop();
+        if !handoff::wait(&st.seq, self.seen, pause, self.report_budget.get(), start) {
+            self.sleep_for_report(start)?;
         }
-        self.sentry_spin = if slept {
-            (self.sentry_spin / 2).max(SENTRY_SPIN_MIN)
-        } else {
-            (self.sentry_spin * 2).min(tune().0)
-        };
+        self.report_budget.update(start.elapsed());
         self.seen = self.state().seq.load(Ordering::Acquire);
+        self.reported_at = Instant::now();
         Ok(())
     }
 

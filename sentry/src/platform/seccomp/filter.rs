@@ -8,7 +8,7 @@
 //! arguments allow, so that even the application jumping into that page
 //! with registers of its choosing gets nothing it could not have without
 //! it (see SECURITY.md):
-//! - `futex` wait and wake (the hand-off);
+//! - `futex` wait and wake, and `sched_yield` (the hand-off);
 //! - `rt_sigreturn`, `rt_sigprocmask`, `sigaltstack` (the handler's own
 //!   signal plumbing; they change only the calling thread);
 //! - `exit` (one stub thread);
@@ -157,6 +157,7 @@ pub fn program(memfd: i32) -> Result<Vec<libc::sock_filter>, String> {
         op(LD_W_ABS, NR),
         jmp(JGE_K, X32_SYSCALL_BIT, L("kill"), Next),
         jmp(JEQ_K, nr(libc::SYS_futex), L("futex"), Next),
+        jmp(JEQ_K, nr(libc::SYS_sched_yield), L("allow"), Next),
         jmp(JEQ_K, nr(libc::SYS_rt_sigreturn), L("allow"), Next),
         jmp(JEQ_K, nr(libc::SYS_rt_sigprocmask), L("allow"), Next),
         jmp(JEQ_K, nr(libc::SYS_sigaltstack), L("allow"), Next),
@@ -305,6 +306,8 @@ mod tests {
     #[test]
     fn stub_calls_are_narrow() {
         assert_eq!(run(STUB_IP, libc::SYS_exit, [0; 6]), RET_ALLOW);
+        assert_eq!(run(STUB_IP, libc::SYS_sched_yield, [0; 6]), RET_ALLOW);
+        assert_eq!(run(0x40_1000, libc::SYS_sched_yield, [0; 6]), RET_TRAP);
         assert_eq!(run(STUB_IP, libc::SYS_getpid, [0; 6]), RET_TRAP);
         assert_eq!(run(STUB_IP, libc::SYS_execve, [0; 6]), RET_TRAP);
         let wake = [0, libc::FUTEX_WAKE as u64, 1, 0, 0, 0];

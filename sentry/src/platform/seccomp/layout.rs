@@ -61,9 +61,14 @@ pub struct Command {
     /// For OP_RUN: the thread pointers (not part of a signal frame).
     pub fs_base: u64,
     pub gs_base: u64,
-    /// How many times the stub polls for the next command before it
-    /// sleeps (at least 1).
+    /// How the stub waits for the next command (handoff.rs): this many
+    /// `pause` polls (skipped when it shares the Sentry's CPU), then this
+    /// many `sched_yield` polls, then a futex sleep.
     pub spin: u32,
+    pub yields: u32,
+    /// The CPU the Sentry thread posted from, plus one (0: unknown, and
+    /// then the stub does not read its own).
+    pub cpu: u32,
 }
 
 /// A state page: written by the stub (and so by anything the application
@@ -89,6 +94,8 @@ pub struct State {
     pub gs_base: u64,
     /// The result of the last OP_SYSCALL / OP_CLONE.
     pub ret: u64,
+    /// The CPU the stub reported from, plus one (0: unknown); a hint.
+    pub cpu: u32,
 }
 
 // Offsets the stub's assembly relies on.
@@ -100,6 +107,8 @@ pub const CMD_ARGS: usize = 24;
 pub const CMD_FS_BASE: usize = 72;
 pub const CMD_GS_BASE: usize = 80;
 pub const CMD_SPIN: usize = 88;
+pub const CMD_YIELDS: usize = 92;
+pub const CMD_CPU: usize = 96;
 pub const ST_SEQ: usize = 0;
 pub const ST_STUB_WAITING: usize = 4;
 pub const ST_CMD_SEEN: usize = 8;
@@ -110,6 +119,7 @@ pub const ST_UCONTEXT: usize = 32;
 pub const ST_FS_BASE: usize = 40;
 pub const ST_GS_BASE: usize = 48;
 pub const ST_RET: usize = 56;
+pub const ST_CPU: usize = 64;
 /// Where, in thread 0's state page, the Sentry leaves the seccomp program
 /// (a `sock_fprog`, then the instructions) for the stub's boot.
 pub const ST_BOOT_FPROG: usize = 512;
@@ -127,6 +137,8 @@ const _: () = {
     assert!(offset_of!(Command, fs_base) == CMD_FS_BASE);
     assert!(offset_of!(Command, gs_base) == CMD_GS_BASE);
     assert!(offset_of!(Command, spin) == CMD_SPIN);
+    assert!(offset_of!(Command, yields) == CMD_YIELDS);
+    assert!(offset_of!(Command, cpu) == CMD_CPU);
     assert!(offset_of!(State, seq) == ST_SEQ);
     assert!(offset_of!(State, stub_waiting) == ST_STUB_WAITING);
     assert!(offset_of!(State, cmd_seen) == ST_CMD_SEEN);
@@ -137,6 +149,7 @@ const _: () = {
     assert!(offset_of!(State, fs_base) == ST_FS_BASE);
     assert!(offset_of!(State, gs_base) == ST_GS_BASE);
     assert!(offset_of!(State, ret) == ST_RET);
+    assert!(offset_of!(State, cpu) == ST_CPU);
     assert!(std::mem::size_of::<State>() <= ST_BOOT_FPROG);
     assert!(CMD_BASE + CMD_LEN <= RW_BASE);
     assert!(REGION_END <= TASK_SIZE);

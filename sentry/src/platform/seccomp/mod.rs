@@ -10,11 +10,13 @@
 //! - [`stub`]: the stub's code (handler, command loop, boot);
 //! - [`filter`]: its seccomp filter (host calls only from the stub's code,
 //!   each narrowed to what the stub needs);
+//! - [`handoff`]: how long each side waits actively for the other;
 //! - [`process`]: a stub process and its shared file;
 //! - [`context`]: the Context the Sentry drives.
 
 mod context;
 mod filter;
+mod handoff;
 pub mod layout;
 mod process;
 mod stub;

@@ -15,8 +15,8 @@
 //! state page, wakes the Sentry, and waits for a command: run (return
 //! from the handler, so `rt_sigreturn` loads the registers the Sentry
 //! wrote into the frame), a host system call (map, unmap, protect, exit),
-//! or clone a new stub thread. Waiting spins briefly, then sleeps on a
-//! futex.
+//! or clone a new stub thread. Waiting polls, then yields, then sleeps on
+//! a futex, for as long as the Sentry's budget says (handoff.rs).
 
 use super::layout::*;
 
@@ -49,10 +49,6 @@ pub const STUB_MASK: u64 = {
     }
     m
 };
-
-/// How many times the stub polls for a command after it had to wake the
-/// Sentry (which may be about to run on this very CPU).
-const WOKE_SPIN: u32 = 32;
 
 /// sa_flags bit: `sa_restorer` holds the signal return trampoline.
 const SA_RESTORER: i32 = 0x0400_0000;
@@ -94,10 +90,24 @@ std::arch::global_asm!(
     "mov qword ptr [r12 + {st_fs_base}], rax",
     "rdgsbase rax",
     "mov qword ptr [r12 + {st_gs_base}], rax",
-    // Report: bump the state word; wake the Sentry if it sleeps.
+    // Report: note this CPU for the Sentry (when the Sentry gave its
+    // own), bump the state word, wake the Sentry if it sleeps.
     "2:",
-    "lock inc dword ptr [r12 + {st_seq}]",
     "mov r15d, dword ptr [r13 + {cmd_spin}]",
+    "mov ebx, dword ptr [r13 + {cmd_yields}]",
+    "mov r8d, dword ptr [r13 + {cmd_cpu}]",
+    "test r8d, r8d",
+    "jz 4f",
+    "rdtscp",
+    "and ecx, 0xfff",
+    "inc ecx",
+    "mov dword ptr [r12 + {st_cpu}], ecx",
+    // On the Sentry's own CPU, polling only delays it: yield at once.
+    "cmp ecx, r8d",
+    "jne 4f",
+    "xor r15d, r15d",
+    "4:",
+    "lock inc dword ptr [r12 + {st_seq}]",
     "cmp dword ptr [r13 + {cmd_sentry_waiting}], 0",
     "je 3f",
     "lea rdi, [r12 + {st_seq}]",
@@ -105,19 +115,29 @@ std::arch::global_asm!(
     "mov edx, 1",
     "mov eax, {sys_futex}",
     "syscall",
-    // The Sentry was asleep: it may need this CPU, so barely spin.
-    "mov r15d, {woke_spin}",
-    // Wait for the next command: spin, then sleep on the command word.
+    // The Sentry was asleep: it may be woken onto this CPU; yield at once.
+    "xor r15d, r15d",
+    // Wait for the next command: r15d `pause` polls, then ebx yields,
+    // then sleep on the command word.
     "3:",
-    "or r15d, 1",
     "mov r14d, dword ptr [r12 + {st_cmd_seen}]",
     "5:",
     "mov eax, dword ptr [r13 + {cmd_seq}]",
     "cmp eax, r14d",
     "jne 7f",
+    "test r15d, r15d",
+    "jz 8f",
     "pause",
     "dec r15d",
-    "jnz 5b",
+    "jmp 5b",
+    "8:",
+    "test ebx, ebx",
+    "jz 9f",
+    "dec ebx",
+    "mov eax, {sys_sched_yield}",
+    "syscall",
+    "jmp 5b",
+    "9:",
     "mov dword ptr [r12 + {st_stub_waiting}], 1",
     "mfence",
     "mov eax, dword ptr [r13 + {cmd_seq}]",
@@ -130,7 +150,7 @@ std::arch::global_asm!(
     "mov eax, {sys_futex}",
     "syscall",
     "mov dword ptr [r12 + {st_stub_waiting}], 0",
-    "mov r15d, 1",
+    // Both counts are spent: one look, then sleep again if nothing came.
     "jmp 5b",
     "6:",
     "mov dword ptr [r12 + {st_stub_waiting}], 0",
@@ -411,7 +431,9 @@ std::arch::global_asm!(
     op_syscall = const OP_SYSCALL,
     op_clone = const OP_CLONE,
     cmd_spin = const CMD_SPIN,
-    woke_spin = const WOKE_SPIN,
+    cmd_yields = const CMD_YIELDS,
+    cmd_cpu = const CMD_CPU,
+    st_cpu = const ST_CPU,
     futex_wait = const libc::FUTEX_WAIT,
     futex_wake = const libc::FUTEX_WAKE,
     thread_flags = const THREAD_FLAGS,
@@ -434,6 +456,7 @@ std::arch::global_asm!(
     sigtrap = const libc::SIGTRAP,
     sigkick = const KICK_SIGNAL,
     sys_futex = const libc::SYS_futex,
+    sys_sched_yield = const libc::SYS_sched_yield,
     sys_clone = const libc::SYS_clone,
     sys_rt_sigprocmask = const libc::SYS_rt_sigprocmask,
     sys_rt_sigaction = const libc::SYS_rt_sigaction,
