@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 static volatile sig_atomic_t got, got_count;
 static siginfo_t last_info;
@@ -523,6 +524,89 @@ static void orphan_checks(void) {
     CHECK("orphaned-stopped-group-hup-then-cont", n == 2 && got[0] == 'h' && got[1] == 'c', "got %zu bytes '%s'", n, got);
     /* b dies of the SIGHUP (default action) and c exits: nothing stays. */
     close(fds[0]);
+/* RLIMIT_SIGPENDING (getrlimit(2), sigqueue(3)): queued signals count per
+ * real user; a real-time signal with its own information (sigqueue,
+ * tgkill) beyond the limit fails with EAGAIN, kill(2) still gets through,
+ * a standard signal already pending is not counted again, and every POSIX
+ * timer counts from creation. Runs as a user of its own, whose count
+ * nothing else shares. */
+static void sigpending_limit_case(int legacy) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        check_failures = 0;
+        struct rlimit rl = { 4, 4 };
+        if (setuid(54321) != 0 || setrlimit(RLIMIT_SIGPENDING, &rl) != 0) {
+            say("# setuid/setrlimit: %s", ename(errno));
+            _exit(3);
+        }
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, NULL);
+        union sigval v = { .sival_int = 7 };
+        if (legacy) {
+            /* SIGUSR2 counts once, however often it is sent. */
+            EQ("sigpending-limit-standard-queued", sigqueue(getpid(), SIGUSR2, v), 0);
+            EQ("sigpending-limit-standard-again", sigqueue(getpid(), SIGUSR2, v), 0);
+            int ok = 0;
+            while (ok < 8 && sigqueue(getpid(), SIGRTMIN, v) == 0) ok++;
+            EQ("sigpending-limit-standard-counted-once", ok, 3);
+            _exit(check_failures ? 1 : 0);
+        }
+        int ok = 0;
+        while (ok < 8 && sigqueue(getpid(), SIGRTMIN, v) == 0) ok++;
+        EQ("sigpending-limit-rt-queued", ok, 4);
+        ERR("sigpending-limit-sigqueue-eagain", sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
+        ERR("sigpending-limit-tgkill-rt-eagain", syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGRTMIN + 1), EAGAIN);
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        si.si_code = SI_QUEUE;
+        si.si_pid = getpid();
+        ERR("sigpending-limit-rt-sigqueueinfo-eagain",
+            syscall(SYS_rt_sigqueueinfo, getpid(), SIGRTMIN + 1, &si), EAGAIN);
+        timer_t tm;
+        struct sigevent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = SIGRTMIN + 2;
+        ERR("sigpending-limit-timer-create-eagain", timer_create(CLOCK_MONOTONIC, &ev, &tm), EAGAIN);
+        /* kill(2) of a real-time signal and a standard one still work. */
+        EQ("sigpending-limit-kill-rt", kill(getpid(), SIGRTMIN + 3), 0);
+        EQ("sigpending-limit-kill-standard", kill(getpid(), SIGUSR1), 0);
+        sigset_t p;
+        sigpending(&p);
+        CHECK("sigpending-limit-killed-pending", sigismember(&p, SIGRTMIN + 3) && sigismember(&p, SIGUSR1),
+              "SIGRTMIN+3 %d SIGUSR1 %d", sigismember(&p, SIGRTMIN + 3), sigismember(&p, SIGUSR1));
+        /* Taking signals frees their count: SIGUSR1 (counted although over
+         * the limit) and one SIGRTMIN leave room for one more. */
+        sigset_t w;
+        sigemptyset(&w);
+        sigaddset(&w, SIGRTMIN);
+        sigaddset(&w, SIGUSR1);
+        struct timespec zero = { 0, 0 };
+        EQ("sigpending-limit-take-usr1", sigtimedwait(&w, &si, &zero), SIGUSR1);
+        EQ("sigpending-limit-take-rt", sigtimedwait(&w, &si, &zero), SIGRTMIN);
+        EQ("sigpending-limit-room-again", sigqueue(getpid(), SIGRTMIN, v), 0);
+        ERR("sigpending-limit-full-again", sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
+        /* A timer counts from creation to deletion. */
+        sigemptyset(&w);
+        sigaddset(&w, SIGRTMIN);
+        sigtimedwait(&w, &si, &zero);
+        ev.sigev_notify = SIGEV_NONE;
+        EQ("sigpending-limit-timer-create", timer_create(CLOCK_MONOTONIC, &ev, &tm), 0);
+        ERR("sigpending-limit-timer-counts", sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
+        timer_delete(tm);
+        EQ("sigpending-limit-timer-delete-frees", sigqueue(getpid(), SIGRTMIN, v), 0);
+        _exit(check_failures ? 1 : 0);
+    }
+    int st = 0;
+    pid_t r = wait_bounded(pid, &st, 5000);
+    CHECK(legacy ? "sigpending-limit-standard-child" : "sigpending-limit-child",
+          r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+}
+
+static void sigpending_limit_checks(void) {
+    sigpending_limit_case(0);
+    sigpending_limit_case(1);
 }
 
 static void checks(void) {
@@ -535,4 +619,5 @@ static void checks(void) {
     group("faults", fault_checks, 10000);
     group("stop", stop_checks, 15000);
     group("orphaned-groups", orphan_checks, 15000);
+    group("sigpending-limit", sigpending_limit_checks, 10000);
 }

@@ -19,6 +19,7 @@ pub mod process;
 pub mod rlimits;
 pub mod sigframe;
 pub mod signal;
+pub mod sigquota;
 pub mod task;
 pub mod thread;
 pub mod timers;
@@ -27,12 +28,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use crate::errno::SysResult;
 use crate::fs::host_fd::HostFd;
 use crate::mm::MemoryFile;
 use crate::platform::Platform;
 use crate::vfs::{Location, Mounts};
 use process::{lock, Process};
 use signal::{SigInfo, SIG_DFL};
+use sigquota::Quota;
 
 /// The sandbox's kernel: what all tasks share.
 pub struct Kernel {
@@ -136,44 +139,68 @@ impl Kernel {
 
     /// Sends a signal to a process (any of its threads may take it).
     pub fn send_signal(&self, target: &Process, info: SigInfo, outside: bool) {
+        // Only a real-time signal with its own information can fail to
+        // queue (EAGAIN): the callers that send those use try_send_signal.
+        let _ = self.try_send_signal(target, info, outside);
+    }
+
+    /// send_signal, failing with EAGAIN when the receiver's user has
+    /// RLIMIT_SIGPENDING signals queued and `info` is a real-time signal
+    /// with its own information (kernel/sigquota.rs).
+    pub fn try_send_signal(&self, target: &Process, info: SigInfo, outside: bool) -> SysResult<()> {
         if info.signo == 0 || target.is_zombie() {
-            return;
+            return Ok(());
         }
         self.job_control_on_send(target, info.signo);
+        let quota = Quota::of(target);
         let mut sig = lock(&target.sig);
         let action = sig.actions[info.signo as usize];
         if Self::init_drops(target, &action, info.signo, outside) {
-            return;
+            return Ok(());
         }
         let threads = target.threads();
         let bit = signal::bit(info.signo);
         let blocked_everywhere = !threads.is_empty() && threads.iter().all(|t| t.mask() & bit != 0);
         if sig.ignores(info.signo) && !blocked_everywhere {
-            return;
+            return Ok(());
         }
-        sig.pending.queue(info);
+        sig.pending.queue_counted(info, Some(quota))?;
         drop(sig);
         target.wake();
+        Ok(())
     }
 
-    /// Sends a signal to one thread (tkill, tgkill).
+    /// Sends a signal to one thread (a thread's timer).
     pub fn send_thread_signal(&self, target: &Process, thread: &thread::Thread, info: SigInfo) {
+        let _ = self.try_send_thread_signal(target, thread, info);
+    }
+
+    /// Sends a signal to one thread (tkill, tgkill, rt_tgsigqueueinfo);
+    /// EAGAIN as [`Kernel::try_send_signal`].
+    pub fn try_send_thread_signal(
+        &self,
+        target: &Process,
+        thread: &thread::Thread,
+        info: SigInfo,
+    ) -> SysResult<()> {
         if info.signo == 0 {
-            return;
+            return Ok(());
         }
         self.job_control_on_send(target, info.signo);
+        let quota = Quota::of(target);
         let sig = lock(&target.sig);
         let action = sig.actions[info.signo as usize];
         if Self::init_drops(target, &action, info.signo, false) {
-            return;
+            return Ok(());
         }
         let blocked = thread.mask() & signal::bit(info.signo) != 0;
         if sig.ignores(info.signo) && !blocked {
-            return;
+            return Ok(());
         }
         drop(sig);
-        lock(&thread.sig).pending.queue(info);
+        lock(&thread.sig).pending.queue_counted(info, Some(quota))?;
         thread.wake();
+        Ok(())
     }
 
     /// Forces a synchronous signal (a fault) on a thread: unblocked and, if

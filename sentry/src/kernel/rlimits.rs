@@ -2,7 +2,8 @@
 //! inherited by fork, changed by setrlimit/prlimit) and the checks that
 //! enforce them where Linux does: RLIMIT_FSIZE at writes and size changes,
 //! RLIMIT_AS at mapping growth, RLIMIT_NPROC at clone, RLIMIT_STACK for a
-//! new program's stack, RLIMIT_NOFILE at descriptor allocation (vfs).
+//! new program's stack, RLIMIT_NOFILE at descriptor allocation (vfs),
+//! RLIMIT_SIGPENDING at signal queuing (kernel/sigquota.rs).
 
 use super::process::{lock, ProcState, Process};
 use super::signal::{SigInfo, SI_KERNEL};

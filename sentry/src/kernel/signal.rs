@@ -2,6 +2,10 @@
 
 use std::collections::VecDeque;
 
+use super::sigquota::{self, Charge, Quota};
+use super::timers::SI_TIMER;
+use crate::errno::{err, SysResult};
+
 pub const NSIG: usize = 64;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
@@ -126,74 +130,120 @@ pub fn default_action(sig: i32) -> DefaultAction {
 /// edge-triggered epoll hears of every new signal.
 pub static QUEUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// The first real-time signal (the kernel's SIGRTMIN; glibc keeps two).
+pub const SIGRTMIN: i32 = 32;
+
+/// One pending signal and the RLIMIT_SIGPENDING count it holds.
+struct Pending {
+    info: SigInfo,
+    _charge: Option<Charge>,
+}
+
+impl Pending {
+    fn new(info: SigInfo) -> Pending {
+        Pending {
+            info,
+            _charge: None,
+        }
+    }
+}
+
 /// Pending signals, of a process or of one thread.
 #[derive(Default)]
 pub struct SigQueue {
-    pub list: VecDeque<SigInfo>,
+    list: VecDeque<Pending>,
 }
 
 impl SigQueue {
     /// Whether a signal not in `mask` is waiting.
     pub fn has_deliverable(&self, mask: u64) -> bool {
         let blocked = mask & !UNBLOCKABLE;
-        self.list.iter().any(|i| bit(i.signo) & blocked == 0)
+        self.list.iter().any(|p| bit(p.info.signo) & blocked == 0)
     }
 
-    /// The lowest-numbered signal not in `mask`, as Linux picks standard
-    /// signals (synchronous faults are queued at the front).
-    pub fn take(&mut self, mask: u64) -> Option<SigInfo> {
-        let blocked = mask & !UNBLOCKABLE;
+    /// The first pending signal in `set`, lowest number first (standard
+    /// signals as Linux picks them; synchronous faults are queued at the
+    /// front, so they go first among equals).
+    fn take_from(&mut self, set: u64) -> Option<SigInfo> {
         let idx = self
             .list
             .iter()
             .enumerate()
-            .filter(|(_, i)| bit(i.signo) & blocked == 0)
-            .min_by_key(|(n, i)| (i.signo, *n))
+            .filter(|(_, p)| bit(p.info.signo) & set != 0)
+            .min_by_key(|(n, p)| (p.info.signo, *n))
             .map(|(n, _)| n)?;
-        self.list.remove(idx)
+        self.list.remove(idx).map(|p| p.info)
     }
 
-    /// Queues `info` unless a standard signal of that number is already pending.
+    /// The lowest-numbered signal not in `mask`.
+    pub fn take(&mut self, mask: u64) -> Option<SigInfo> {
+        self.take_from(!(mask & !UNBLOCKABLE))
+    }
+
+    /// Queues `info`, uncounted, unless a standard signal of that number
+    /// is already pending (signals the kernel sends for itself).
     pub fn queue(&mut self, info: SigInfo) {
-        if info.signo < 32 && self.list.iter().any(|p| p.signo == info.signo) {
-            return;
+        let _ = self.queue_counted(info, None);
+    }
+
+    /// Queues `info` unless a standard signal of that number is already
+    /// pending, counting it against `quota` (kernel/sigquota.rs): EAGAIN
+    /// for a real-time signal with its own information beyond the limit.
+    pub fn queue_counted(&mut self, info: SigInfo, quota: Option<Quota>) -> SysResult<()> {
+        if info.signo < SIGRTMIN && self.contains(info.signo) {
+            return Ok(());
         }
-        self.list.push_back(info);
+        let charge = match quota {
+            // A POSIX timer's signal: its timer holds the count.
+            Some(q) if info.code != SI_TIMER => {
+                let force = info.signo < SIGRTMIN && info.code >= 0;
+                let c = sigquota::charge(q, force);
+                if c.is_none() && info.signo >= SIGRTMIN && info.code != SI_USER {
+                    return err(libc::EAGAIN);
+                }
+                c
+            }
+            _ => None,
+        };
+        self.list.push_back(Pending {
+            info,
+            _charge: charge,
+        });
         QUEUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     /// Takes the first pending signal in `set` (blocked or not), lowest
     /// number first: signalfd's read.
     pub fn take_in(&mut self, set: u64) -> Option<SigInfo> {
-        let idx = self
-            .list
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| bit(i.signo) & set != 0)
-            .min_by_key(|(n, i)| (i.signo, *n))
-            .map(|(n, _)| n)?;
-        self.list.remove(idx)
+        self.take_from(set)
     }
 
     /// The pending set as a mask (sigpending, /proc status).
     pub fn mask(&self) -> u64 {
-        self.list.iter().fold(0, |m, i| m | bit(i.signo))
+        self.list.iter().fold(0, |m, p| m | bit(p.info.signo))
     }
 
     pub fn clear(&mut self) {
         self.list.clear();
     }
 
-    pub fn retain(&mut self, f: impl FnMut(&SigInfo) -> bool) {
-        self.list.retain(f);
+    pub fn retain(&mut self, mut f: impl FnMut(&SigInfo) -> bool) {
+        self.list.retain(|p| f(&p.info));
     }
 
     pub fn push_front(&mut self, info: SigInfo) {
-        self.list.push_front(info);
+        self.list.push_front(Pending::new(info));
     }
 
     pub fn contains(&self, signo: i32) -> bool {
-        self.list.iter().any(|i| i.signo == signo)
+        self.list.iter().any(|p| p.info.signo == signo)
+    }
+
+    /// The pending signals' information, to update in place (a timer's
+    /// overrun count).
+    pub fn infos_mut(&mut self) -> impl Iterator<Item = &mut SigInfo> {
+        self.list.iter_mut().map(|p| &mut p.info)
     }
 }
 

@@ -348,8 +348,8 @@ impl Expiry for SignalExpiry {
         }
         // Still pending from an earlier expiry: the expirations add to its
         // overrun instead of queueing another signal.
-        let bump = |list: &mut std::collections::VecDeque<SigInfo>| -> Option<u64> {
-            let i = list.iter_mut().find(|i| {
+        let bump = |queue: &mut super::signal::SigQueue| -> Option<u64> {
+            let i = queue.infos_mut().find(|i| {
                 i.code == SI_TIMER && i.signo == self.signo && i.fields[0] as u32 == id as u32
             })?;
             let over = ((i.fields[0] >> 32) + count).min(i32::MAX as u64);
@@ -357,8 +357,8 @@ impl Expiry for SignalExpiry {
             Some(over)
         };
         let bumped = match &thread {
-            Some(t) => bump(&mut lock(&t.sig).pending.list),
-            None => bump(&mut lock(&proc.sig).pending.list),
+            Some(t) => bump(&mut lock(&t.sig).pending),
+            None => bump(&mut lock(&proc.sig).pending),
         };
         if let Some(over) = bumped {
             self.overrun.store(over, Ordering::Relaxed);
@@ -388,6 +388,9 @@ pub enum PosixClock {
 pub struct PosixTimer {
     pub clock: PosixClock,
     pub expiry: Arc<SignalExpiry>,
+    /// The RLIMIT_SIGPENDING count the timer holds for the signal its
+    /// expiries queue (kernel/sigquota.rs).
+    pub charge: Option<super::sigquota::Charge>,
 }
 
 /// Forwards to a shared expiry, so its owner can read its state.
@@ -406,6 +409,7 @@ impl PosixTimer {
         PosixTimer {
             clock: PosixClock::Wall(clock, Timer::new(Box::new(Shared(expiry.clone())))),
             expiry,
+            charge: None,
         }
     }
 
@@ -417,6 +421,7 @@ impl PosixTimer {
         PosixTimer {
             clock: PosixClock::Cpu(cpu),
             expiry,
+            charge: None,
         }
     }
 

@@ -404,7 +404,7 @@ pub fn tkill(t: &mut Task, tgid: u64, tid: u64, sig: u64) -> SysResult<u64> {
     }
     let mut info = SigInfo::user(sig, t.pid(), 0);
     info.code = crate::kernel::signal::SI_TKILL;
-    t.kernel.send_thread_signal(&proc, &thread, info);
+    t.kernel.try_send_thread_signal(&proc, &thread, info)?;
     Ok(0)
 }
 

@@ -184,7 +184,7 @@ pub fn rt_sigqueueinfo(t: &mut Task, a: Args) -> SysResult<u64> {
     if !super::process::may_signal(t, &target, info.signo) {
         return err(libc::EPERM);
     }
-    t.kernel.send_signal(&target, info, false);
+    t.kernel.try_send_signal(&target, info, false)?;
     Ok(0)
 }
 
@@ -201,6 +201,6 @@ pub fn rt_tgsigqueueinfo(t: &mut Task, a: Args) -> SysResult<u64> {
     if !super::process::may_signal(t, &proc, info.signo) {
         return err(libc::EPERM);
     }
-    t.kernel.send_thread_signal(&proc, &thread, info);
+    t.kernel.try_send_thread_signal(&proc, &thread, info)?;
     Ok(0)
 }

@@ -178,6 +178,10 @@ pub fn timer_create(t: &mut Task, a: Args) -> SysResult<u64> {
     } else {
         None
     };
+    // Every timer counts against RLIMIT_SIGPENDING, as Linux's
+    // preallocated signal does, whatever its notification.
+    let quota = crate::kernel::sigquota::Quota::of(&t.proc);
+    let charge = crate::kernel::sigquota::charge(quota, false).ok_or(Errno(libc::EAGAIN))?;
     let mut timers = lock(&t.proc.timers);
     let id = timers.free_id().ok_or(Errno(libc::EAGAIN))?;
     let (value, signo, notify, tid) = ev.unwrap_or((id as u64, libc::SIGALRM, SIGEV_SIGNAL, 0));
@@ -195,10 +199,11 @@ pub fn timer_create(t: &mut Task, a: Args) -> SysResult<u64> {
         posix: Some((id, value)),
         overrun: AtomicU64::new(0),
     };
-    let timer = match clock {
+    let mut timer = match clock {
         Ok(clock) => PosixTimer::new(expiry, clock),
         Err(target) => PosixTimer::new_cpu(expiry, &target),
     };
+    timer.charge = Some(charge);
     timers.posix.insert(id, timer);
     drop(timers);
     if let Err(e) = t.mm.write_obj(a[2], &id) {
