@@ -524,6 +524,8 @@ static void orphan_checks(void) {
     CHECK("orphaned-stopped-group-hup-then-cont", n == 2 && got[0] == 'h' && got[1] == 'c', "got %zu bytes '%s'", n, got);
     /* b dies of the SIGHUP (default action) and c exits: nothing stays. */
     close(fds[0]);
+}
+
 /* RLIMIT_SIGPENDING (getrlimit(2), sigqueue(3)): queued signals count per
  * real user; a real-time signal with its own information (sigqueue,
  * tgkill) beyond the limit fails with EAGAIN, kill(2) still gets through,
