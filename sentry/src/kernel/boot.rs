@@ -57,6 +57,8 @@ fn clean_path(p: &str) -> String {
 
 impl Boot {
     pub fn open(spec: &SandboxSpec) -> Result<Boot, Error> {
+        // Host limits the sandbox inherits, read while getrlimit is allowed.
+        super::rlimits::capture_host_limits();
         // Under a memory overlay the host rootfs is only ever read.
         let host_readonly = spec.root_readonly || spec.root_overlay == RootOverlay::Memory;
         let root = HostInode::open_root(&spec.rootfs, host_readonly).map_err(|source| {

@@ -18,10 +18,36 @@ pub const NLIMITS: u32 = 16;
 /// fs.nr_open: the highest RLIMIT_NOFILE anyone may set.
 pub const NR_OPEN: u64 = 1 << 20;
 
+/// RLIMIT_SIGPENDING as the Sentry inherited it from the host (what runc's
+/// container would inherit), read at boot before the jail.
+static HOST_SIGPENDING: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+
+/// A bound on queued signals when the host's is unknown (Linux gives a
+/// fresh init max_threads / 2, tens of thousands on small machines): never
+/// unlimited, so a workload cannot grow the Sentry's queues without end.
+const FALLBACK_SIGPENDING: u64 = 1 << 15;
+
+/// Reads the host limits the sandbox inherits; call before the jail.
+pub fn capture_host_limits() {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one struct rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_SIGPENDING, &mut rl) } == 0 {
+        let _ = HOST_SIGPENDING.set((rl.rlim_cur, rl.rlim_max));
+    }
+}
+
 /// The limit a process has when neither the spec nor setrlimit set one:
-/// Linux's defaults for a fresh init (RLIMIT_NOFILE is the fd table's).
+/// Linux's defaults for a fresh init (RLIMIT_NOFILE is the fd table's),
+/// and the host's RLIMIT_SIGPENDING, which runc's container inherits.
 pub fn default_of(resource: u32) -> (u64, u64) {
     match resource {
+        libc::RLIMIT_SIGPENDING => HOST_SIGPENDING
+            .get()
+            .copied()
+            .unwrap_or((FALLBACK_SIGPENDING, FALLBACK_SIGPENDING)),
         libc::RLIMIT_NOFILE => (
             crate::vfs::fd_table::DEFAULT_NOFILE,
             crate::vfs::fd_table::DEFAULT_NOFILE,
