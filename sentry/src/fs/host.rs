@@ -8,7 +8,7 @@
 use std::any::Any;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::host_cache;
 use crate::errno::{err, last, Errno, SysResult};
@@ -93,6 +93,18 @@ pub struct HostInode {
     /// is gone (reopening by name would fail, and the jail has neither
     /// /proc nor open_by_handle_at).
     described: Option<(Arc<OwnedFd>, i32)>,
+    /// What never changes for the file `fd` holds: its type, device and
+    /// inode number. Noted by the first stat, so that opening the file
+    /// does not stat it again and again (mode, size and times are always
+    /// asked afresh).
+    ident: OnceLock<Ident>,
+}
+
+/// A host file's type, device and inode number.
+#[derive(Clone, Copy)]
+struct Ident {
+    ftype: FileType,
+    key: (u64, u64),
 }
 
 impl HostInode {
@@ -118,6 +130,7 @@ impl HostInode {
                 fd: Arc::new(fd),
                 parent: None,
                 described: None,
+                ident: OnceLock::new(),
             }));
         }
         let dir = path
@@ -143,6 +156,7 @@ impl HostInode {
             fd: Arc::new(fd),
             parent: Some((dfd, name.to_string())),
             described: None,
+            ident: OnceLock::new(),
         }))
     }
 
@@ -158,10 +172,20 @@ impl HostInode {
         self.fd.as_raw_fd()
     }
 
+    /// The file's type and identity: from the first stat, or one now.
+    fn ident(&self) -> SysResult<Ident> {
+        match self.ident.get() {
+            Some(id) => Ok(*id),
+            None => self.stat().map(|st| Ident {
+                ftype: st.file_type(),
+                key: (st.dev, st.ino),
+            }),
+        }
+    }
+
     /// Opens this file for I/O with `flags`.
     fn reopen(&self, flags: i32) -> SysResult<OwnedFd> {
-        let stat = self.stat()?;
-        if stat.file_type() == FileType::Directory {
+        if self.ident()?.ftype == FileType::Directory {
             let fd = nix::fcntl::openat(
                 Some(self.dir_fd()),
                 ".",
@@ -196,8 +220,8 @@ impl HostInode {
     }
 
     fn is_same_file(&self, fd: &OwnedFd) -> bool {
-        let key = |fd: i32| nix::sys::stat::fstat(fd).map(|s| (s.st_dev, s.st_ino));
-        matches!((key(fd.as_raw_fd()), key(self.fd.as_raw_fd())), (Ok(a), Ok(b)) if a == b)
+        let key = nix::sys::stat::fstat(fd.as_raw_fd()).map(|s| (s.st_dev, s.st_ino));
+        matches!((key, self.ident()), (Ok(a), Ok(b)) if a == b.key)
     }
 
     /// A new descriptor of the open description behind a /proc/PID/fd
@@ -231,6 +255,7 @@ impl HostInode {
             fd: inode.fd.clone(),
             parent: inode.parent.clone(),
             described: Some((file.fd.clone(), f.flags())),
+            ident: inode.ident.clone(),
         }))
     }
 
@@ -263,10 +288,7 @@ impl HostInode {
     /// An O_TMPFILE file: a regular file known by its descriptor only
     /// (a mount root that is a file keeps its parent).
     fn is_tmpfile(&self) -> bool {
-        self.parent.is_none()
-            && self
-                .stat()
-                .is_ok_and(|s| s.file_type() != FileType::Directory)
+        self.parent.is_none() && self.ident().is_ok_and(|id| id.ftype != FileType::Directory)
     }
 
     /// A descriptor extended attributes can be read and written through
@@ -299,21 +321,25 @@ impl Inode for HostInode {
                 libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
             )
         })?;
-        Ok(Stat::from_host(&st))
+        let stat = Stat::from_host(&st);
+        let _ = self.ident.set(Ident {
+            ftype: stat.file_type(),
+            key: (stat.dev, stat.ino),
+        });
+        Ok(stat)
     }
 
     fn open(self: Arc<Self>, flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
-        let stat = self.stat()?;
-        match stat.file_type() {
+        let id = self.ident()?;
+        match id.ftype {
             FileType::Directory => Ok(Arc::new(HostDir { inode: self })),
             FileType::Regular => {
                 if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
                     self.writable()?;
                 }
-                let st = self.stat()?;
                 Ok(Arc::new(HostFile {
                     fd: Arc::new(self.reopen(flags)?),
-                    key: (st.dev, st.ino),
+                    key: id.key,
                 }))
             }
             // Host devices, fifos and sockets are never opened for the workload.
@@ -329,6 +355,7 @@ impl Inode for HostInode {
             fd: Arc::new(fd),
             parent: Some((dir, name.to_string())),
             described: None,
+            ident: OnceLock::new(),
         }))
     }
 
@@ -535,6 +562,7 @@ impl Inode for HostInode {
             fd: Arc::new(fd),
             parent: None,
             described: None,
+            ident: OnceLock::new(),
         }))
     }
 
