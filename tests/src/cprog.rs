@@ -32,6 +32,22 @@ pub fn build_both(rootfs: &Path, src: &Path, name: &str, extra: &[&str]) {
     install_libraries(rootfs, &bin.join(name));
 }
 
+/// Builds `src` into `out`, static, with `-O1 -Wall`.
+pub fn build_static(src: &Path, out: &Path) {
+    let made = Command::new("gcc")
+        .args(["-static", "-O1", "-Wall", "-o"])
+        .arg(out)
+        .arg(src)
+        .output()
+        .expect("gcc runs (apt-get install gcc)");
+    assert!(
+        made.status.success(),
+        "gcc {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
 /// Copies the shared libraries `ldd` lists for `binary` to the same paths
 /// under `rootfs`.
 pub fn install_libraries(rootfs: &Path, binary: &Path) {

@@ -9,8 +9,8 @@
 //! instruction is a real system call that returns the pid.
 
 use std::path::Path;
-use std::process::Command;
 
+use sandbox_tests::cprog::build_static;
 use sandbox_tests::{assert_clean, native_in_chroot, Bundle, Runtime};
 
 const SANDBOXED: &str = "signal 11 code 128 addr (nil) at-int80 1 rax 20\n";
@@ -18,17 +18,7 @@ const SANDBOXED: &str = "signal 11 code 128 addr (nil) at-int80 1 rax 20\n";
 fn bundle(tag: &str) -> Bundle {
     let b = Bundle::busybox(tag, &["/bin/int80"]);
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("c/int80.c");
-    let out = Command::new("gcc")
-        .args(["-static", "-O1", "-Wall", "-o"])
-        .arg(b.rootfs().join("bin/int80"))
-        .arg(&src)
-        .output()
-        .expect("gcc runs (apt-get install gcc)");
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    build_static(&src, &b.rootfs().join("bin/int80"));
     b
 }
 

@@ -9,8 +9,8 @@
 //! pid and the parent would see no signal: the test would fail.
 
 use std::path::Path;
-use std::process::Command;
 
+use sandbox_tests::cprog::build_static;
 use sandbox_tests::{assert_clean, native_in_chroot, Bundle, Output, Runtime};
 
 const PLATFORMS: &[&str] = &["ptrace", "seccomp"];
@@ -18,17 +18,7 @@ const PLATFORMS: &[&str] = &["ptrace", "seccomp"];
 fn bundle(tag: &str) -> Bundle {
     let b = Bundle::busybox(tag, &["/bin/stub-jump"]);
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("c/stub_jump.c");
-    let out = Command::new("gcc")
-        .args(["-static", "-O1", "-Wall", "-o"])
-        .arg(b.rootfs().join("bin/stub-jump"))
-        .arg(&src)
-        .output()
-        .expect("gcc runs (apt-get install gcc)");
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    build_static(&src, &b.rootfs().join("bin/stub-jump"));
     b
 }
 

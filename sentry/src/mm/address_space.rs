@@ -136,6 +136,23 @@ impl Vma {
         result
     }
 
+    /// Gives the mapping fresh zeroed memory of its own in place of what
+    /// it had, mirrored into the platform up to `mapped_end`.
+    fn take_fresh_memory(
+        &mut self,
+        file: &Arc<MemoryFile>,
+        ctx: &mut dyn Context,
+    ) -> SysResult<()> {
+        let fresh = file
+            .allocate(self.end - self.start)
+            .ok_or(Errno(libc::ENOMEM))?;
+        self.mem = Memory::Own {
+            backing: Arc::new(fresh),
+            off: 0,
+        };
+        self.map_into(ctx, self.start, self.mapped_end)
+    }
+
     /// Splits at `at` (inside the VMA): self keeps the low part.
     fn split_off(&mut self, at: u64) -> Vma {
         let mut high = self.clone();
@@ -722,16 +739,8 @@ impl MemoryManager {
             if !matches!(v.mem, Memory::Reserved) {
                 continue;
             }
-            let fresh = self
-                .file
-                .allocate(v.end - v.start)
-                .ok_or(Errno(libc::ENOMEM))?;
-            v.mem = Memory::Own {
-                backing: Arc::new(fresh),
-                off: 0,
-            };
             v.mapped_end = v.end;
-            v.map_into(ctx, v.start, v.end)?;
+            v.take_fresh_memory(&self.file, ctx)?;
         }
         Ok(())
     }
@@ -756,17 +765,7 @@ impl MemoryManager {
                     self.file.punch(backing.off + off, len);
                 }
                 // The shared pages stay; this mapping gets zeroed ones.
-                Memory::Cow { .. } => {
-                    let fresh = self
-                        .file
-                        .allocate(v.end - v.start)
-                        .ok_or(Errno(libc::ENOMEM))?;
-                    v.mem = Memory::Own {
-                        backing: Arc::new(fresh),
-                        off: 0,
-                    };
-                    v.map_into(ctx, v.start, v.mapped_end)?;
-                }
+                Memory::Cow { .. } => v.take_fresh_memory(&self.file, ctx)?,
                 Memory::Reserved | Memory::File { .. } => {}
             }
         }
