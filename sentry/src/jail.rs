@@ -170,7 +170,7 @@ pub fn install(platform_ioctls: &[u64]) -> Result<(), Error> {
 /// emulation raises). For a Sentry thread a trap is as final as a kill:
 /// the call does not run.
 fn foreign_abi_traps() -> BpfProgram {
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    use crate::platform::AUDIT_ARCH_X86_64;
     // struct seccomp_data: arch is the u32 at offset 4.
     const ARCH_OFFSET: u32 = 4;
     let stmt = |code: u32, k: u32| seccompiler::sock_filter {

@@ -302,9 +302,22 @@ impl StubContext {
         Ok(())
     }
 
-    /// The ABI of the system call the stub stopped at: `int 0x80` in a
-    /// 64-bit process stops like `syscall`, with the same registers, and
-    /// only the kernel's record tells them apart.
+    /// Whether the system call the stub stopped at is a 64-bit one.
+    /// `syscall` leaves the return address in rcx and the flags in r11, so
+    /// registers that show both are taken as one without asking the kernel
+    /// (a program that sets them up by hand before `int 0x80` gets its
+    /// call read as the 64-bit call it could have made with `syscall`).
+    /// Anything else, `int 0x80` included, is settled by the kernel's
+    /// record of the call's ABI.
+    fn is_syscall_abi(&self, regs: &Regs) -> Result<bool, PlatformError> {
+        if regs.rcx == regs.rip && regs.r11 == regs.eflags {
+            return Ok(true);
+        }
+        Ok(self.syscall_arch()? == AUDIT_ARCH_X86_64)
+    }
+
+    /// The ABI of the system call the stub stopped at, from the kernel's
+    /// record (`int 0x80` stops like `syscall`).
     fn syscall_arch(&self) -> Result<u32, PlatformError> {
         // The record's first 8 bytes: op (u8), padding, arch (u32 at 4).
         let mut head = [0u8; 8];
@@ -391,11 +404,13 @@ impl Context for StubContext {
             })?;
             let status = inject::wait_stop(self.tid)?;
             let trap = match status {
-                WaitStatus::PtraceSyscall(_) if self.syscall_arch()? != AUDIT_ARCH_X86_64 => {
+                WaitStatus::PtraceSyscall(_) => {
                     *regs = inject::get_regs(self.tid)?;
-                    return Ok(super::super::legacy_syscall_fault(regs));
+                    if !self.is_syscall_abi(regs)? {
+                        return Ok(crate::platform::legacy_syscall_fault(regs));
+                    }
+                    return Ok(Trap::Syscall);
                 }
-                WaitStatus::PtraceSyscall(_) => Trap::Syscall,
                 WaitStatus::Stopped(_, sig) if sig == KICK_SIGNAL => Trap::Interrupted,
                 WaitStatus::Stopped(
                     _,
