@@ -61,6 +61,38 @@ pub fn legacy_syscall_fault(regs: &mut Regs) -> Trap {
     })
 }
 
+/// In a stub freshly forked from the Sentry: unregisters the restartable
+/// sequences area glibc registered for the forking thread. Once the
+/// Sentry's memory is gone from the stub the kernel would fault updating
+/// it. Raw system calls only (async-signal-safe).
+///
+/// # Safety
+/// Call only in a freshly forked child, before it drops the Sentry's memory.
+pub unsafe fn unregister_inherited_rseq() {
+    extern "C" {
+        /// glibc's registration of the current thread (offset from the
+        /// thread pointer, and size; 0 when not registered).
+        static __rseq_offset: isize;
+        static __rseq_size: u32;
+    }
+    // SAFETY: the caller is a forked child; glibc's two symbols are plain
+    // data, and rseq with RSEQ_FLAG_UNREGISTER only reads the area's address.
+    unsafe {
+        if __rseq_size == 0 {
+            return;
+        }
+        let tp: u64;
+        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
+        let area = tp.wrapping_add(__rseq_offset as u64);
+        const RSEQ_SIG: u32 = 0x5305_3053;
+        for len in [32u32, __rseq_size] {
+            if libc::syscall(libc::SYS_rseq, area, len, 1, RSEQ_SIG) == 0 {
+                break;
+            }
+        }
+    }
+}
+
 /// seccomp's and ptrace's name of the x86-64 system call ABI.
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 

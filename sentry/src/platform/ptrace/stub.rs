@@ -31,10 +31,6 @@ std::arch::global_asm!(
 );
 
 extern "C" {
-    /// glibc's restartable-sequences registration of the forking thread
-    /// (offset from the thread pointer, and size; 0 when not registered).
-    static __rseq_offset: isize;
-    static __rseq_size: u32;
     /// `syscall; int3` in the Sentry's own text: stubs are forked from the
     /// Sentry, so it exists at the same address in a new stub until the stub
     /// has a gadget page of its own.
@@ -157,19 +153,7 @@ unsafe fn stub_child(filter: &libc::sock_fprog) -> ! {
         0usize,
         8usize,
     );
-    // The fork inherited glibc's rseq registration; once the stub's memory
-    // is gone the kernel would fault updating it, so unregister it.
-    if __rseq_size > 0 {
-        let tp: u64;
-        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
-        let area = tp.wrapping_add(__rseq_offset as u64);
-        const RSEQ_SIG: u32 = 0x5305_3053;
-        for len in [32u32, __rseq_size] {
-            if libc::syscall(libc::SYS_rseq, area, len, 1, RSEQ_SIG) == 0 {
-                break;
-            }
-        }
-    }
+    crate::platform::unregister_inherited_rseq();
     libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
     libc::syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if libc::syscall(

@@ -491,10 +491,6 @@ pub fn code_len() -> u64 {
 /// # Safety
 /// Must be called only in a freshly forked child; it never returns.
 pub unsafe fn child(stub_file: i32, memfd: i32) -> ! {
-    extern "C" {
-        static __rseq_offset: isize;
-        static __rseq_size: u32;
-    }
     // SAFETY (whole body): plain system calls on constant or stack arguments.
     libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL);
     let mask: u64 = STUB_MASK;
@@ -505,18 +501,6 @@ pub unsafe fn child(stub_file: i32, memfd: i32) -> ! {
         0usize,
         8usize,
     );
-    // The fork inherited glibc's restartable-sequences registration; once
-    // the Sentry's memory is gone the kernel would fault updating it.
-    if __rseq_size > 0 {
-        let tp: u64;
-        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
-        let area = tp.wrapping_add(__rseq_offset as u64);
-        const RSEQ_SIG: u32 = 0x5305_3053;
-        for len in [32u32, __rseq_size] {
-            if libc::syscall(libc::SYS_rseq, area, len, 1, RSEQ_SIG) == 0 {
-                break;
-            }
-        }
-    }
+    crate::platform::unregister_inherited_rseq();
     sandbox_seccomp_stub_boot(stub_file, memfd)
 }
