@@ -80,6 +80,21 @@ pub struct Vma {
 }
 
 impl Vma {
+    /// A new unlocked mapping of `[start, start+len)`, all of it in the
+    /// platform unless the caller lowers `mapped_end`.
+    fn new(start: u64, len: u64, prot: Prot, shared: bool, kind: VmaKind, mem: Memory) -> Vma {
+        Vma {
+            start,
+            end: start + len,
+            prot,
+            shared,
+            kind,
+            mem,
+            mapped_end: start + len,
+            locked: false,
+        }
+    }
+
     /// Whether RLIMIT_DATA counts this mapping (Linux's is_data_mapping:
     /// private, writable, not the stack).
     pub fn is_data(&self) -> bool {
@@ -349,20 +364,9 @@ impl MemoryManager {
         }
         let start = self.place(ctx, hint, len, fixed)?;
         if prot == libc::PROT_NONE && !shared {
-            self.vmas.insert(
-                start,
-                Vma {
-                    start,
-                    end: start + len,
-                    prot,
-                    shared,
-                    kind,
-                    mem: Memory::Reserved,
-                    mapped_end: start,
-                    locked: false,
-                },
-            );
-            return Ok(start);
+            let mut vma = Vma::new(start, len, prot, shared, kind, Memory::Reserved);
+            vma.mapped_end = start;
+            return self.insert(ctx, vma);
         }
         let backing = Arc::new(self.file.allocate(len).ok_or(Errno(libc::ENOMEM))?);
         self.insert_own(ctx, start, len, prot, shared, kind, backing)
@@ -382,17 +386,15 @@ impl MemoryManager {
         kind: VmaKind,
         backing: Arc<Backing>,
     ) -> SysResult<u64> {
-        let vma = Vma {
-            start,
-            end: start + len,
-            prot,
-            shared,
-            kind,
-            mem: Memory::Own { backing, off: 0 },
-            mapped_end: start + len,
-            locked: false,
-        };
-        vma.map_into(ctx, start, start + len)?;
+        let mem = Memory::Own { backing, off: 0 };
+        self.insert(ctx, Vma::new(start, len, prot, shared, kind, mem))
+    }
+
+    /// Adds `vma` (over free space) and mirrors its mapped part into the
+    /// platform. Returns its start.
+    fn insert(&mut self, ctx: &mut dyn Context, vma: Vma) -> SysResult<u64> {
+        vma.map_into(ctx, vma.start, vma.mapped_end)?;
+        let start = vma.start;
         self.vmas.insert(start, vma);
         Ok(start)
     }
@@ -435,20 +437,9 @@ impl MemoryManager {
         }
         off.checked_add(len).ok_or(Errno(libc::EOVERFLOW))?;
         let start = self.place(ctx, hint, len, fixed)?;
-        let mut vma = Vma {
-            start,
-            end: start + len,
-            prot,
-            shared: true,
-            kind,
-            mem: Memory::File { file, off },
-            mapped_end: start,
-            locked: false,
-        };
+        let mut vma = Vma::new(start, len, prot, true, kind, Memory::File { file, off });
         vma.mapped_end = start + file_extent(&vma);
-        vma.map_into(ctx, start, vma.mapped_end)?;
-        self.vmas.insert(start, vma);
-        Ok(start)
+        self.insert(ctx, vma)
     }
 
     /// Leaves `[from, end)` of the VMA starting at `start` unmapped in the
@@ -673,19 +664,8 @@ impl MemoryManager {
             return err(libc::EINVAL);
         }
         let start = self.place(ctx, addr, len, true)?;
-        let vma = Vma {
-            start,
-            end: start + len,
-            prot,
-            shared: false,
-            kind,
-            mem: Memory::Cow { backing, off },
-            mapped_end: start + len,
-            locked: false,
-        };
-        vma.map_into(ctx, start, start + len)?;
-        self.vmas.insert(start, vma);
-        Ok(start)
+        let mem = Memory::Cow { backing, off };
+        self.insert(ctx, Vma::new(start, len, prot, false, kind, mem))
     }
 
     /// Gives every copy-on-write mapping in `[start, end)` (page-aligned)
