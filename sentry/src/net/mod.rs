@@ -4,6 +4,7 @@
 //! socket file, an abstract name, or a port.
 
 pub mod addr;
+pub mod iface;
 pub mod inet;
 pub mod names;
 pub mod socket;
