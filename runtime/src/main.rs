@@ -15,6 +15,7 @@ mod hooks;
 mod init;
 mod jail;
 mod logging;
+mod network;
 mod overlay;
 mod procs;
 mod signals;

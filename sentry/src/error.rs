@@ -38,6 +38,8 @@ pub enum Error {
     },
     #[error("control protocol: {0}")]
     Protocol(String),
+    #[error("network: {0}")]
+    Network(#[from] crate::net::stack::takeover::TakeoverError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

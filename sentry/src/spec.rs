@@ -29,6 +29,19 @@ pub struct SandboxSpec {
     /// `linux.resources.memory.limit` in bytes (None: no limit): on kvm it
     /// sizes the guest's memory.
     pub memory_limit: Option<u64>,
+    /// How the workload reaches the network.
+    pub network: NetworkMode,
+}
+
+/// How the workload reaches the network (`--network`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// The Sentry's TCP/IP stack takes over the interfaces of the
+    /// container's network namespace (`net::stack`).
+    #[default]
+    Sandbox,
+    /// Loopback only.
+    None,
 }
 
 /// The Sentry's platforms (`--platform`).

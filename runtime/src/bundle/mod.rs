@@ -142,6 +142,8 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
         process: process::translate(process)?,
         // The backend (chosen by flag and annotation in `create`) decides.
         platform: Default::default(),
+        // Chosen by flag and annotation in `create`.
+        network: Default::default(),
         memory_limit: linux
             .and_then(|l| l.resources().as_ref())
             .and_then(|r| r.memory().as_ref())

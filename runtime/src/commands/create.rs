@@ -27,7 +27,7 @@ use crate::jail::namespaces::{self, PidNamespace};
 use crate::overlay;
 use crate::state::{State, Status};
 use crate::sync::{Channel, Msg, SyncError};
-use crate::{backend, logging, procs};
+use crate::{backend, logging, network, procs};
 
 pub fn command(g: &GlobalOpts, a: &CreateArgs) -> Result<(), Error> {
     create(g, a, false).map(|_| ())
@@ -49,6 +49,7 @@ pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Create
         &bundle.sandbox.rootfs,
         bundle.sandbox.root_readonly,
     )?;
+    bundle.sandbox.network = network::select(&g.network, &bundle.annotations(), &bundle.spec)?;
     let backend = backend::select(&g.backend, &g.platform, &bundle.annotations())?;
     bundle.sandbox.platform = backend.platform();
     if a.preserve_fds > 0 {

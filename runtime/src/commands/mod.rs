@@ -45,6 +45,8 @@ pub enum Error {
     #[error(transparent)]
     Overlay(#[from] crate::overlay::OverlayError),
     #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Hook(#[from] HookError),

@@ -79,6 +79,12 @@ impl Boot {
                 binds.push((clean_path(&m.destination), inode, m.readonly));
             }
         }
+        if spec.network == crate::spec::NetworkMode::Sandbox {
+            let links = crate::net::stack::takeover::take_over()?;
+            if !links.is_empty() {
+                crate::net::stack::install(links)?;
+            }
+        }
         let kvm = match spec.platform {
             PlatformKind::Kvm => Some(crate::platform::kvm::open()?),
             PlatformKind::Ptrace | PlatformKind::Seccomp => None,
@@ -273,6 +279,7 @@ impl Boot {
                 .name("tty-signals".into())
                 .spawn(move || forward_tty_signals(kc, console, tty_signals))?;
         }
+        crate::net::stack::driver::start()?;
         crate::jail::install(&k.platform.jailed_ioctls())?;
         let (start_tx, start_rx) = mpsc::channel::<()>();
         let kc = k.clone();

@@ -1,9 +1,11 @@
-//! Internet addresses (`sockaddr_in`, `sockaddr_in6`). The sandbox has no
-//! network: only loopback exists, and inet sockets are carried by the same
-//! in-Sentry socket core as Unix sockets.
+//! Internet addresses (`sockaddr_in`, `sockaddr_in6`). Traffic between the
+//! sandbox's own addresses (loopback, and its interfaces' addresses) is
+//! carried by the same in-Sentry socket core as Unix sockets; the rest goes
+//! through the TCP/IP stack (`net::stack`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+use super::iface;
 use crate::errno::{err, SysResult};
 
 const SOCKADDR_IN_LEN: usize = 16;
@@ -72,17 +74,29 @@ pub fn encode(addr: &SocketAddr) -> Vec<u8> {
     }
 }
 
-/// Whether `ip` is an address of the sandbox: loopback, or "any".
+/// Whether `ip` is an address of the sandbox: loopback, "any", or an
+/// address of one of its interfaces (traffic to those stays inside the
+/// Sentry, as Linux routes it through loopback).
 pub fn is_local(ip: &IpAddr) -> bool {
+    let own = |v4: Ipv4Addr| {
+        v4.is_loopback() || v4.is_unspecified() || iface::is_own_address(&IpAddr::V4(v4))
+    };
     match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_unspecified(),
+        IpAddr::V4(v4) => own(*v4),
         IpAddr::V6(v6) => {
             v6.is_loopback()
                 || v6.is_unspecified()
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| v4.is_loopback() || v4.is_unspecified())
+                || iface::is_own_address(ip)
+                || v6.to_ipv4_mapped().is_some_and(own)
         }
+    }
+}
+
+/// Whether `ip` is loopback (v4, v6 or v4-mapped): never on the stack.
+pub fn is_loopback(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
     }
 }
 

@@ -1,13 +1,16 @@
-//! Sockets. The sandbox has no network of its own: Unix domain sockets and
-//! loopback inet sockets (TCP and UDP on 127.0.0.0/8 and ::1) both live
-//! entirely inside the Sentry ([`socket`]), found by name ([`names`]): a
-//! socket file, an abstract name, or a port.
+//! Sockets. Unix domain sockets and inet sockets between the sandbox's own
+//! addresses (loopback, its interfaces' addresses) live entirely inside the
+//! Sentry ([`socket`]), found by name ([`names`]): a socket file, an
+//! abstract name, or a port. Inet traffic to and from anywhere else goes
+//! through the Sentry's TCP/IP stack ([`stack`]), over the interfaces it
+//! took over from the container's network namespace ([`iface`]).
 
 pub mod addr;
 pub mod iface;
 pub mod inet;
 pub mod names;
 pub mod socket;
+pub mod stack;
 
 pub use addr::{SockAddr, UnixAddr};
 pub use socket::{Family, Kind, Socket};

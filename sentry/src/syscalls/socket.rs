@@ -13,7 +13,8 @@ use crate::kernel::task::Task;
 use crate::net::addr::Requested;
 use crate::net::inet;
 use crate::net::names::{self, NameKey};
-use crate::net::socket::Ucred;
+use crate::net::socket::{External, Ucred};
+use crate::net::stack;
 use crate::net::{Family, Kind, SockAddr, Socket, UnixAddr};
 use crate::vfs::{FileType, OpenFile};
 
@@ -232,7 +233,17 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
     };
     let mut bound = addr;
     bound.set_port(port);
-    sock.claim(SockAddr::Inet(bound), NameKey::Port { udp, port })
+    sock.claim(SockAddr::Inet(bound), NameKey::Port { udp, port })?;
+    // A UDP socket not bound to loopback also receives from the network.
+    if udp && !inet::is_loopback(&bound.ip()) {
+        if let Some(mut s) = stack::lock() {
+            let ip = (!bound.ip().is_unspecified()).then_some(bound.ip());
+            let binding = stack::udp::bind(&mut s, ip, port);
+            drop(s);
+            sock.attach(External::Udp(binding));
+        }
+    }
+    Ok(())
 }
 
 /// An inet socket about to talk without a name gets an ephemeral port, as
@@ -292,7 +303,21 @@ pub fn listen(t: &mut Task, a: Args) -> SysResult<u64> {
     if sock.kind == Kind::Stream {
         ensure_bound(t, &sock)?;
     }
-    sock.listen(a[1] as i32, peer_creds(t)).map(|_| 0)
+    sock.listen(a[1] as i32, peer_creds(t))?;
+    // A listener not bound to loopback also listens on the network.
+    if let (Kind::Stream, SockAddr::Inet(addr)) = (sock.kind, sock.local_addr()) {
+        if !inet::is_loopback(&addr.ip()) && !sock.is_external() {
+            if let Some(mut s) = stack::lock() {
+                let ip = (!addr.ip().is_unspecified()).then_some(addr.ip());
+                let backlog = usize::try_from(a[1] as i32).unwrap_or(0).min(4096);
+                let (rcv, snd) = sock.buffer_sizes();
+                let l = stack::tcp::listen(&mut s, ip, addr.port(), backlog, (rcv, snd));
+                drop(s);
+                sock.attach(External::Listener(l));
+            }
+        }
+    }
+    Ok(0)
 }
 
 /// Runs `op` until it stops answering EAGAIN: at once for a non-blocking
@@ -341,6 +366,9 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         })
         .map(|_| 0);
     };
+    if !inet::is_local(&dest.ip()) {
+        return connect_external(t, &f, &sock, dest);
+    }
     // Inet: the client gets a port, and leaves from loopback when bound to "any".
     let key = key_of(t, sock.kind, &addr)?;
     ensure_bound(t, &sock)?;
@@ -366,6 +394,48 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         sock.connect(&target, creds, Some(arrive_at.clone()))
     })
     .map(|_| 0)
+}
+
+/// connect(2) to an address beyond the sandbox: through the TCP/IP stack.
+/// A UDP socket only remembers its destination; TCP starts the handshake
+/// and, unless non-blocking (EINPROGRESS), waits for its outcome.
+fn connect_external(
+    t: &mut Task,
+    f: &Arc<OpenFile>,
+    sock: &Arc<Socket>,
+    dest: std::net::SocketAddr,
+) -> SysResult<u64> {
+    if !stack::present() {
+        return err(libc::ENETUNREACH);
+    }
+    ensure_bound(t, sock)?;
+    if sock.kind == Kind::Dgram {
+        sock.set_remote(Some(SockAddr::Inet(dest)));
+        return Ok(0);
+    }
+    if sock.is_external_tcp() {
+        return err(if sock.is_connecting() {
+            libc::EALREADY
+        } else {
+            libc::EISCONN
+        });
+    }
+    let SockAddr::Inet(local) = sock.local_addr() else {
+        return err(libc::EINVAL);
+    };
+    let bound_ip = (!local.ip().is_unspecified()).then_some(local.ip());
+    let (conn, from) = {
+        let mut s = stack::lock().ok_or(Errno(libc::ENETUNREACH))?;
+        stack::tcp::connect(&mut s, dest, bound_ip, local.port(), sock.buffer_sizes())?
+    };
+    sock.set_local(SockAddr::Inet(sock.presented(from)));
+    sock.set_remote(Some(SockAddr::Inet(dest)));
+    sock.attach(External::Tcp(conn));
+    if f.nonblocking() {
+        return err(libc::EINPROGRESS);
+    }
+    let (_, sndtimeo) = sock.timeouts();
+    retry(t, false, sndtimeo, |_| sock.connect_result()).map(|_| 0)
 }
 
 pub fn accept(t: &mut Task, a: Args, flags: u64) -> SysResult<u64> {

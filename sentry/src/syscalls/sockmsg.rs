@@ -157,6 +157,14 @@ fn send(t: &mut Task, f: &OpenFile, sock: &Arc<Socket>, args: SendArgs) -> SysRe
         Dest::Peer => None,
         Dest::To(s) => Some(s.clone()),
         Dest::Nowhere => return Ok(total as u64),
+        Dest::Net(addr) => {
+            let buf = gather(t, &args.segments, 0, total)?;
+            let nonblock = f.nonblocking() || args.flags & libc::MSG_DONTWAIT != 0;
+            let (_, sndtimeo) = sock.timeouts();
+            let addr = *addr;
+            return retry(t, nonblock, sndtimeo, |_| sock.send_datagram(&buf, addr))
+                .map(|n| n as u64);
+        }
     };
     let nonblock = f.nonblocking() || args.flags & libc::MSG_DONTWAIT != 0;
     let (_, sndtimeo) = sock.timeouts();
@@ -215,6 +223,8 @@ enum Dest {
     To(Arc<Socket>),
     /// An inet datagram for a port nobody holds: UDP drops it silently.
     Nowhere,
+    /// A datagram for an address beyond the sandbox: the TCP/IP stack's.
+    Net(std::net::SocketAddr),
 }
 
 /// The destination of a sendto/sendmsg with name `addr` (if any).
@@ -243,6 +253,14 @@ fn destination(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Dest> 
             None => return Ok(Dest::Peer),
         },
     };
+    if let SockAddr::Inet(a) = &target {
+        if !crate::net::inet::is_local(&a.ip()) {
+            if !crate::net::stack::present() {
+                return err(libc::ENETUNREACH);
+            }
+            return Ok(Dest::Net(*a));
+        }
+    }
     match find_target(t, sock.kind, &target) {
         Ok(s) => Ok(Dest::To(s)),
         Err(e) if e.0 == libc::ECONNREFUSED && sock.is_inet() => Ok(Dest::Nowhere),

@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+mod external;
 mod options;
+
+pub use external::External;
 
 use super::addr::{SockAddr, UnixAddr};
 use super::names::{self, NameKey};
@@ -167,6 +170,10 @@ struct Inner {
     sndtimeo: Option<Duration>,
     /// Options kept only to be reported back: (level, name) → value.
     remembered: HashMap<(i32, i32), i32>,
+    /// SO_LINGER as set (on, seconds).
+    linger: (bool, i32),
+    /// SO_LINGER on with a zero timeout: close resets the connection.
+    linger_zero: bool,
 }
 
 pub struct Socket {
@@ -178,6 +185,8 @@ pub struct Socket {
     pub kind: Kind,
     ino: u64,
     inner: Mutex<Inner>,
+    /// The part on the TCP/IP stack, beyond loopback (`external`).
+    ext: Mutex<External>,
 }
 
 fn next_ino() -> u64 {
@@ -211,7 +220,10 @@ impl Socket {
                 rcvtimeo: None,
                 sndtimeo: None,
                 remembered: HashMap::new(),
+                linger: (false, 0),
+                linger_zero: false,
             }),
+            ext: Mutex::new(External::None),
         })
     }
 
@@ -350,6 +362,8 @@ impl Socket {
             Conn::Connected => err(libc::EINVAL),
             Conn::Listening { max: m, .. } => {
                 *m = max;
+                drop(i);
+                self.ext_set_backlog(max);
                 Ok(())
             }
             Conn::Idle => {
@@ -453,9 +467,13 @@ impl Socket {
         let conn = {
             let mut i = lock(&self.inner);
             match &mut i.conn {
-                Conn::Listening { backlog, .. } => {
-                    backlog.pop_front().ok_or(Errno(libc::EAGAIN))?
-                }
+                Conn::Listening { backlog, .. } => match backlog.pop_front() {
+                    Some(c) => c,
+                    None => {
+                        drop(i);
+                        return self.ext_accept().ok_or(Errno(libc::EAGAIN));
+                    }
+                },
                 _ => return err(libc::EINVAL),
             }
         };
@@ -466,6 +484,9 @@ impl Socket {
     /// Queues `out` for the peer (or `out.to`). Returns the bytes taken: a
     /// stream takes what fits, a record is all or nothing.
     pub fn send(&self, out: Outgoing) -> SysResult<usize> {
+        if let Some(r) = self.ext_send(out.data) {
+            return r;
+        }
         let (target, from) = {
             let mut i = lock(&self.inner);
             if i.error != 0 {
@@ -563,8 +584,17 @@ impl Socket {
     /// bytes); a record socket returns one record, truncated to `max`.
     /// Ok with no data and `full_len == 0` means end of file.
     pub fn recv(&self, max: usize, peek: bool) -> SysResult<Received> {
+        if self.is_external_tcp() {
+            if let Some(r) = self.ext_recv(max, peek) {
+                return r;
+            }
+        }
         let mut i = lock(&self.inner);
         if i.recv.is_empty() {
+            // A datagram from the network, when loopback has none.
+            if let Some(r) = self.ext_recv(max, peek) {
+                return r;
+            }
             if i.error != 0 {
                 return Err(Errno(std::mem::take(&mut i.error)));
             }
@@ -696,6 +726,9 @@ impl Socket {
             libc::SHUT_RDWR => SHUTDOWN_MASK,
             _ => return err(libc::EINVAL),
         };
+        if let Some(r) = self.ext_shutdown(mode & RCV_SHUTDOWN != 0, mode & SEND_SHUTDOWN != 0) {
+            return r;
+        }
         let peer = {
             let mut i = lock(&self.inner);
             if self.kind.connection_based() && !matches!(i.conn, Conn::Connected) {
@@ -723,6 +756,8 @@ impl Socket {
     /// this side leaves unread data), the name is freed, and connections
     /// still waiting on a listener's backlog are closed.
     fn close(&self) {
+        let abort = lock(&self.inner).linger_zero;
+        self.ext_release(abort);
         let (peer, queued, pending, key) = {
             let mut i = lock(&self.inner);
             if i.closed {
@@ -762,6 +797,11 @@ impl Socket {
 
     /// Readiness as poll(2) bits.
     fn readiness(&self) -> i16 {
+        let ext = self.ext_readiness();
+        if let Some((bits, true)) = ext {
+            return bits;
+        }
+        let ext_bits = ext.map_or(0, |(bits, _)| bits);
         let (mut r, peer) = {
             let i = lock(&self.inner);
             let mut r = 0;
@@ -782,7 +822,7 @@ impl Socket {
                     if !backlog.is_empty() {
                         r |= libc::POLLIN | libc::POLLRDNORM;
                     }
-                    return r;
+                    return r | ext_bits;
                 }
                 Conn::Idle if self.kind.connection_based() => r |= libc::POLLHUP,
                 _ => {}
@@ -800,12 +840,19 @@ impl Socket {
         if writable {
             r |= libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND;
         }
-        r
+        r | ext_bits
     }
 
     /// The bytes readable now (FIONREAD): a record's length, or a stream's queue.
     pub fn readable_bytes(&self) -> usize {
+        if self.is_external_tcp() {
+            return self.ext_queues().map_or(0, |q| q.0);
+        }
         let i = lock(&self.inner);
+        if i.recv.is_empty() {
+            drop(i);
+            return self.ext_queues().map_or(0, |q| q.0);
+        }
         if self.kind.records() {
             i.recv.front().map_or(0, |m| m.data.len())
         } else {
@@ -816,6 +863,19 @@ impl Socket {
     pub fn timeouts(&self) -> (Option<Duration>, Option<Duration>) {
         let i = lock(&self.inner);
         (i.rcvtimeo, i.sndtimeo)
+    }
+
+    /// SO_RCVBUF and SO_SNDBUF as set, for a connection's stack buffers.
+    pub fn buffer_sizes(&self) -> (usize, usize) {
+        let i = lock(&self.inner);
+        let pick = |v: usize| {
+            if v == DEFAULT_BUF {
+                crate::net::stack::tcp::DEFAULT_BUF
+            } else {
+                v
+            }
+        };
+        (pick(i.rcvbuf), pick(i.sndbuf))
     }
 
     pub fn passcred(&self) -> bool {
@@ -875,6 +935,12 @@ impl FileOps for Socket {
                 t.mm.write_obj(arg, &(self.readable_bytes() as i32))?;
                 Ok(0)
             }
+            // SIOCOUTQ: bytes sent but not yet acknowledged.
+            libc::TIOCOUTQ => {
+                let out = self.ext_queues().map_or(0, |q| q.1);
+                t.mm.write_obj(arg, &(out as i32))?;
+                Ok(0)
+            }
             _ => err(libc::ENOTTY),
         }
     }
@@ -884,6 +950,10 @@ impl FileOps for Socket {
     }
 
     fn event_seq(&self) -> u64 {
+        if self.is_external() {
+            // The stack moves one generation for all of its sockets.
+            return self.seq.get().wrapping_add(crate::net::stack::generation());
+        }
         self.seq.get()
     }
 

@@ -65,6 +65,11 @@ impl Socket {
     /// getsockopt(level, name): the option's bytes.
     pub fn get_option(&self, level: i32, name: i32) -> SysResult<Vec<u8>> {
         let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
+        if level == libc::SOL_SOCKET && name == libc::SO_ERROR {
+            if let Some(e) = self.ext_error() {
+                return int(e);
+            }
+        }
         let mut i = lock(&self.inner);
         if inet_level(level) {
             if !self.is_inet() {
@@ -100,7 +105,12 @@ impl Socket {
             }
             libc::SO_RCVTIMEO => Ok(timeval(i.rcvtimeo)),
             libc::SO_SNDTIMEO => Ok(timeval(i.sndtimeo)),
-            libc::SO_LINGER => Ok(vec![0; 8]),
+            libc::SO_LINGER => {
+                let (on, secs) = i.linger;
+                let mut v = (on as i32).to_ne_bytes().to_vec();
+                v.extend_from_slice(&secs.to_ne_bytes());
+                Ok(v)
+            }
             _ => err(libc::ENOPROTOOPT),
         }
     }
@@ -114,6 +124,10 @@ impl Socket {
             }
             let v = int_of(value).unwrap_or(0);
             i.remembered.insert((level, name), v);
+            drop(i);
+            if level == libc::IPPROTO_TCP && name == libc::TCP_NODELAY {
+                self.ext_tune(Some(v != 0), None);
+            }
             return Ok(());
         }
         if level != libc::SOL_SOCKET {
@@ -147,10 +161,22 @@ impl Socket {
                     i.sndtimeo = d;
                 }
             }
-            libc::SO_LINGER => {}
+            libc::SO_LINGER => {
+                if value.len() < 8 {
+                    return err(libc::EINVAL);
+                }
+                let on = int_of(value)? != 0;
+                let secs = int_of(&value[4..])?;
+                i.linger = (on, secs);
+                i.linger_zero = on && secs == 0;
+            }
             n if REMEMBERED.contains(&n) => {
                 let v = int_of(value)?;
                 i.remembered.insert((level, n), v);
+                if n == libc::SO_KEEPALIVE {
+                    drop(i);
+                    self.ext_tune(None, Some(v != 0));
+                }
             }
             _ => return err(libc::ENOPROTOOPT),
         }

@@ -1,0 +1,263 @@
+//! The part of an inet socket that lives on the TCP/IP stack
+//! (`net::stack`): a TCP connection beyond loopback, a listener's pools on
+//! the network links, or a UDP socket's bindings there. Loopback traffic
+//! stays in the socket core; a listener or a UDP socket bound to "any"
+//! has both parts, and accept/recv take from either.
+//!
+//! Lock order: a socket's `ext` lock, then the stack's lock; the stack
+//! never reaches back into sockets (it only bumps its generation).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, MutexGuard};
+
+use super::{Received, Socket, Ucred};
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::process::lock;
+use crate::net::addr::SockAddr;
+use crate::net::stack::{self, tcp, udp};
+
+#[derive(Default)]
+pub enum External {
+    #[default]
+    None,
+    Tcp(tcp::Conn),
+    Listener(tcp::Listener),
+    Udp(udp::Binding),
+}
+
+fn no_stack() -> Errno {
+    Errno(libc::ENETUNREACH)
+}
+
+impl Socket {
+    pub(super) fn ext(&self) -> MutexGuard<'_, External> {
+        lock(&self.ext)
+    }
+
+    /// Whether this socket has a part on the stack.
+    pub fn is_external(&self) -> bool {
+        !matches!(*self.ext(), External::None)
+    }
+
+    /// Whether this is a TCP connection over the stack.
+    pub fn is_external_tcp(&self) -> bool {
+        matches!(*self.ext(), External::Tcp(_))
+    }
+
+    pub fn attach(&self, part: External) {
+        *self.ext() = part;
+        self.seq.bump();
+    }
+
+    /// The state of a connect in progress: EAGAIN while the handshake
+    /// runs, then Ok or the connect's error (EALREADY for a second call
+    /// is the caller's).
+    pub fn connect_result(&self) -> SysResult<()> {
+        let mut ext = self.ext();
+        let External::Tcp(c) = &mut *ext else {
+            return err(libc::ENOTCONN);
+        };
+        let mut s = stack::lock().ok_or_else(no_stack)?;
+        if c.is_connecting(&mut s) {
+            return err(libc::EAGAIN);
+        }
+        match c.take_error(&mut s) {
+            0 => Ok(()),
+            e => Err(Errno(e)),
+        }
+    }
+
+    /// Whether a TCP connect over the stack is still in its handshake.
+    pub fn is_connecting(&self) -> bool {
+        let mut ext = self.ext();
+        let External::Tcp(c) = &mut *ext else {
+            return false;
+        };
+        stack::lock().is_some_and(|mut s| c.is_connecting(&mut s))
+    }
+
+    /// Sends on a TCP connection over the stack (None: not such a socket).
+    pub(super) fn ext_send(&self, data: &[u8]) -> Option<SysResult<usize>> {
+        let mut ext = self.ext();
+        let External::Tcp(c) = &mut *ext else {
+            return None;
+        };
+        let mut s = match stack::lock() {
+            Some(s) => s,
+            None => return Some(err(libc::EPIPE)),
+        };
+        Some(c.send(&mut s, data))
+    }
+
+    /// Sends a datagram to `to`, beyond loopback, through the stack.
+    pub fn send_datagram(&self, data: &[u8], to: SocketAddr) -> SysResult<usize> {
+        let ext = self.ext();
+        let External::Udp(b) = &*ext else {
+            return err(libc::ENETUNREACH);
+        };
+        let mut s = stack::lock().ok_or_else(no_stack)?;
+        b.send(&mut s, data, to)
+    }
+
+    /// Receives from the stack: a TCP connection's bytes, or a datagram
+    /// (None: nothing of the stack's to give, so the core decides).
+    pub(super) fn ext_recv(&self, max: usize, peek: bool) -> Option<SysResult<Received>> {
+        let mut ext = self.ext();
+        let mut s = stack::lock()?;
+        match &mut *ext {
+            External::Tcp(c) => {
+                let mut buf = vec![0u8; max.min(1 << 20)];
+                let from = c.remote(&mut s);
+                Some(c.recv(&mut s, &mut buf, peek).map(|n| {
+                    buf.truncate(n);
+                    received(buf, n, from)
+                }))
+            }
+            External::Udp(b) => {
+                let d = b.recv(&mut s, max, peek)?;
+                let mut r = received(d.data, d.full_len, Some(d.from));
+                r.truncated = r.data.len() < r.full_len;
+                Some(Ok(r))
+            }
+            _ => None,
+        }
+    }
+
+    /// Readiness bits the stack adds (None: the core's alone count).
+    pub(super) fn ext_readiness(&self) -> Option<(i16, bool)> {
+        let mut ext = self.ext();
+        let mut s = stack::lock()?;
+        match &mut *ext {
+            External::None => None,
+            // A TCP connection over the stack: its bits replace the core's.
+            External::Tcp(c) => Some((c.readiness(&mut s), true)),
+            External::Listener(l) => Some((
+                if l.has_ready(&mut s) {
+                    libc::POLLIN | libc::POLLRDNORM
+                } else {
+                    0
+                },
+                false,
+            )),
+            External::Udp(b) => {
+                let mut r = 0;
+                if b.readable(&mut s) {
+                    r |= libc::POLLIN | libc::POLLRDNORM;
+                }
+                Some((r, false))
+            }
+        }
+    }
+
+    /// The next connection a listener got over the stack.
+    pub(super) fn ext_accept(&self) -> Option<Arc<Socket>> {
+        let ext = self.ext();
+        let External::Listener(l) = &*ext else {
+            return None;
+        };
+        let mut s = stack::lock()?;
+        let conn = l.accept(&mut s)?;
+        let local = conn.local(&mut s);
+        let remote = conn.remote(&mut s);
+        drop(s);
+        let sock = Socket::new(self.family, self.kind);
+        {
+            let mut i = lock(&sock.inner);
+            i.local = local.map(|a| SockAddr::Inet(self.presented(a)));
+            i.remote = remote.map(|a| SockAddr::Inet(self.presented(a)));
+            i.conn = super::Conn::Connected;
+        }
+        *sock.ext() = External::Tcp(conn);
+        Some(sock)
+    }
+
+    /// An IPv4 address as this socket's family shows it (v4-mapped on an
+    /// IPv6 socket).
+    pub fn presented(&self, a: SocketAddr) -> SocketAddr {
+        match (self.family, a) {
+            (super::Family::Inet6, SocketAddr::V4(v4)) => {
+                SocketAddr::new(std::net::IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+            }
+            _ => a,
+        }
+    }
+
+    pub(super) fn ext_shutdown(&self, rd: bool, wr: bool) -> Option<SysResult<()>> {
+        let mut ext = self.ext();
+        let External::Tcp(c) = &mut *ext else {
+            return None;
+        };
+        let mut s = stack::lock()?;
+        Some(c.shutdown(&mut s, rd, wr))
+    }
+
+    /// SO_ERROR of a connection over the stack.
+    pub(super) fn ext_error(&self) -> Option<i32> {
+        let mut ext = self.ext();
+        let External::Tcp(c) = &mut *ext else {
+            return None;
+        };
+        let mut s = stack::lock()?;
+        Some(c.take_error(&mut s))
+    }
+
+    /// FIONREAD / SIOCINQ and SIOCOUTQ of the stack's part.
+    pub(super) fn ext_queues(&self) -> Option<(usize, usize)> {
+        let ext = self.ext();
+        let mut s = stack::lock()?;
+        match &*ext {
+            External::Tcp(c) => Some(c.queues(&mut s)),
+            External::Udp(b) => Some((b.next_len(&mut s), 0)),
+            _ => None,
+        }
+    }
+
+    pub(super) fn ext_set_backlog(&self, backlog: usize) {
+        let ext = self.ext();
+        if let (External::Listener(l), Some(mut s)) = (&*ext, stack::lock()) {
+            l.set_backlog(&mut s, backlog);
+        }
+    }
+
+    /// TCP_NODELAY and SO_KEEPALIVE reach the connection.
+    pub(super) fn ext_tune(&self, nodelay: Option<bool>, keepalive: Option<bool>) {
+        let ext = self.ext();
+        if let (External::Tcp(c), Some(mut s)) = (&*ext, stack::lock()) {
+            if let Some(on) = nodelay {
+                c.set_nodelay(&mut s, on);
+            }
+            if let Some(on) = keepalive {
+                // Linux's default tcp_keepalive_time: two hours.
+                c.set_keepalive(&mut s, on.then_some(std::time::Duration::from_secs(7200)));
+            }
+        }
+    }
+
+    /// The last close of the stack's part.
+    pub(super) fn ext_release(&self, abort: bool) {
+        let part = std::mem::take(&mut *self.ext());
+        let Some(mut s) = stack::lock() else {
+            return;
+        };
+        match part {
+            External::None => {}
+            External::Tcp(mut c) => c.release(&mut s, abort),
+            External::Listener(l) => l.release(&mut s),
+            External::Udp(b) => b.release(&mut s),
+        }
+    }
+}
+
+fn received(data: Vec<u8>, full_len: usize, from: Option<SocketAddr>) -> Received {
+    Received {
+        data,
+        full_len,
+        truncated: false,
+        rights: Vec::new(),
+        creds: Ucred::default(),
+        from: match from {
+            Some(a) => SockAddr::Inet(a),
+            None => SockAddr::Inet(crate::net::inet::unspecified(false)),
+        },
+    }
+}

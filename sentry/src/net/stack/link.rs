@@ -1,0 +1,285 @@
+//! The link endpoint: Ethernet frames exchanged with one host interface of
+//! the container's network namespace through an AF_PACKET socket opened
+//! before the jail. This descriptor is the sandbox's only path to the
+//! network; the Sentry only ever reads and writes frames on it.
+//!
+//! The socket carries a `virtio_net_hdr` before each frame
+//! (PACKET_VNET_HDR): a veth hands over what the host side sent as is, so
+//! a frame may be a TCP super-segment (GSO) bigger than the MTU and its
+//! checksum may still be partial (the host offloads it to a "device" that
+//! never computes it). The header says so, and [`complete_checksum`]
+//! finishes such checksums before the stack sees the frame.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+
+use crate::net::iface::Counters;
+
+/// `struct virtio_net_hdr` (without the num_buffers field).
+const VNET_HDR_LEN: usize = 10;
+const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+/// The largest frame a GSO super-segment can be, plus its header.
+const RX_BUF: usize = 65536 + 14 + VNET_HDR_LEN;
+/// Socket buffers of the packet socket: room for bursts at 10 Gbit/s-ish
+/// rates while the stack is busy elsewhere.
+const SOCKET_BUF: i32 = 4 << 20;
+
+/// One host interface's frames.
+pub struct PacketLink {
+    fd: OwnedFd,
+    /// The IP MTU (without the Ethernet header).
+    mtu: usize,
+    counters: Arc<Counters>,
+    rx: Vec<u8>,
+}
+
+fn setsockopt_int(fd: i32, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: setsockopt reads one int from our stack.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// SOL_PACKET option numbers (not all in the libc crate).
+const PACKET_VNET_HDR: i32 = 15;
+const PACKET_IGNORE_OUTGOING: i32 = 23;
+
+impl PacketLink {
+    /// Opens a packet socket bound to interface `index`. Call before the
+    /// jail (it needs CAP_NET_RAW and the socket system call).
+    pub fn open(index: u32, mtu: u32, counters: Arc<Counters>) -> io::Result<PacketLink> {
+        let proto = (libc::ETH_P_ALL as u16).to_be() as i32;
+        // SAFETY: socket(2) with constant arguments; the result is checked.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                proto,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let raw = fd.as_raw_fd();
+        setsockopt_int(raw, libc::SOL_PACKET, PACKET_VNET_HDR, 1)?;
+        // Frames we send are not read back as if they had arrived.
+        setsockopt_int(raw, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)?;
+        // FORCE: beyond net.core.rmem_max, as the root we still are here.
+        let _ = setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, SOCKET_BUF);
+        let _ = setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, SOCKET_BUF);
+        // SAFETY: an all-zero sockaddr_ll is a valid value to fill in.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = proto as u16;
+        sll.sll_ifindex = index as i32;
+        // SAFETY: bind reads the sockaddr_ll of the stated size from our stack.
+        let rc = unsafe {
+            libc::bind(
+                raw,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PacketLink {
+            fd,
+            mtu: mtu as usize,
+            counters,
+            rx: vec![0; RX_BUF],
+        })
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    /// Reads one frame into `self.rx`; its length, or None when none is queued.
+    fn read_frame(&mut self) -> Option<usize> {
+        loop {
+            // SAFETY: receiving into our buffer of its stated length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.rx.as_mut_ptr().cast(),
+                    self.rx.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return None;
+            }
+            let n = n as usize;
+            if n > self.rx.len() || n < VNET_HDR_LEN + 14 {
+                // Truncated or runt: nothing a stack could use.
+                self.counters
+                    .rx_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
+            let (hdr, frame) = self.rx[..n].split_at_mut(VNET_HDR_LEN);
+            if hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
+                let start = u16::from_le_bytes([hdr[6], hdr[7]]) as usize;
+                let offset = u16::from_le_bytes([hdr[8], hdr[9]]) as usize;
+                if !complete_checksum(frame, start, offset) {
+                    self.counters
+                        .rx_dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+            }
+            self.counters.received(n - VNET_HDR_LEN);
+            return Some(n);
+        }
+    }
+}
+
+/// Finishes a partial checksum the way a device would: the field at
+/// `start + offset` holds the folded pseudo-header sum, and the checksum of
+/// everything from `start` to the end goes there. False when the offsets
+/// do not fit the frame (hostile or garbled metadata).
+pub fn complete_checksum(frame: &mut [u8], start: usize, offset: usize) -> bool {
+    let field = start.saturating_add(offset);
+    if start >= frame.len() || field.saturating_add(2) > frame.len() {
+        return false;
+    }
+    let mut sum: u32 = 0;
+    let mut chunks = frame[start..].chunks_exact(2);
+    for c in &mut chunks {
+        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    if let [last] = chunks.remainder() {
+        sum += (*last as u32) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let csum = !(sum as u16);
+    frame[field..field + 2].copy_from_slice(&csum.to_be_bytes());
+    true
+}
+
+/// A received frame (borrowed from the link's buffer).
+pub struct Rx<'a> {
+    frame: &'a [u8],
+}
+
+impl phy::RxToken for Rx<'_> {
+    fn consume<R, F>(self, f: F) -> R
+    where
+        F: FnOnce(&[u8]) -> R,
+    {
+        f(self.frame)
+    }
+}
+
+/// Permission to send one frame.
+pub struct Tx<'a> {
+    fd: &'a OwnedFd,
+    counters: &'a Counters,
+}
+
+impl phy::TxToken for Tx<'_> {
+    fn consume<R, F>(self, len: usize, f: F) -> R
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        // A zeroed virtio_net_hdr: no offload asked (the stack computed
+        // every checksum and never builds frames above the MTU).
+        let mut buf = vec![0u8; VNET_HDR_LEN + len];
+        let r = f(&mut buf[VNET_HDR_LEN..]);
+        // SAFETY: sending our buffer on our bound packet socket.
+        let n = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            // A full queue drops the frame, as a NIC would; TCP resends.
+            self.counters
+                .tx_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            self.counters.sent(len);
+        }
+        r
+    }
+}
+
+impl Device for PacketLink {
+    type RxToken<'a> = Rx<'a>;
+    type TxToken<'a> = Tx<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
+        let n = self.read_frame()?;
+        Some((
+            Rx {
+                frame: &self.rx[VNET_HDR_LEN..n],
+            },
+            Tx {
+                fd: &self.fd,
+                counters: &self.counters,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
+        Some(Tx {
+            fd: &self.fd,
+            counters: &self.counters,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = self.mtu + 14;
+        caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completes_a_partial_checksum() {
+        // A field holding a pseudo-header sum of 0, then data 0x0102 0x0304.
+        let mut frame = [0u8, 0, 1, 2, 3, 4];
+        assert!(complete_checksum(&mut frame, 0, 0));
+        // sum = 0x0102 + 0x0304 = 0x0406 → checksum !0x0406 = 0xfbf9.
+        assert_eq!(&frame[..2], &[0xfb, 0xf9]);
+    }
+
+    #[test]
+    fn refuses_offsets_outside_the_frame() {
+        let mut frame = [0u8; 8];
+        assert!(!complete_checksum(&mut frame, 7, 4));
+        assert!(!complete_checksum(&mut frame, 100, 0));
+        assert!(!complete_checksum(&mut frame, usize::MAX, usize::MAX));
+    }
+}

@@ -1,0 +1,333 @@
+//! A minimal rtnetlink client for the takeover (before the jail): dumps the
+//! links, addresses and routes of the network namespace the Sentry is in,
+//! and deletes addresses. Messages are built and parsed by hand: only the
+//! few fields the takeover needs.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const NLMSG_HDRLEN: usize = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_ACK: u16 = 4;
+const NLM_F_DUMP: u16 = 0x300;
+
+const RTM_GETLINK: u16 = 18;
+const RTM_DELADDR: u16 = 21;
+const RTM_GETADDR: u16 = 22;
+const RTM_GETROUTE: u16 = 26;
+const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+const RTM_NEWROUTE: u16 = 24;
+
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PREFSRC: u16 = 7;
+const RTA_TABLE: u16 = 15;
+const RT_TABLE_MAIN: u32 = 254;
+const RTN_UNICAST: u8 = 1;
+
+/// A link of the namespace.
+#[derive(Debug, Clone)]
+pub struct HostLink {
+    pub index: u32,
+    pub name: String,
+    pub mac: [u8; 6],
+    pub mtu: u32,
+    pub flags: u32,
+    /// ARPHRD_* type.
+    pub kind: u16,
+}
+
+/// An address of the namespace.
+#[derive(Debug, Clone)]
+pub struct HostAddr {
+    pub index: u32,
+    pub ip: IpAddr,
+    pub prefix: u8,
+}
+
+/// A route of the main table.
+#[derive(Debug, Clone)]
+pub struct HostRoute {
+    pub dst: IpAddr,
+    pub prefix: u8,
+    pub gateway: Option<IpAddr>,
+    pub index: u32,
+    pub source: Option<IpAddr>,
+}
+
+/// An open NETLINK_ROUTE socket.
+pub struct Rtnl {
+    fd: OwnedFd,
+    seq: u32,
+}
+
+fn push_attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
+    let len = 4 + data.len();
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(data);
+    while buf.len() % 4 != 0 {
+        buf.push(0);
+    }
+}
+
+/// The attributes (kind, payload) in `data`.
+fn attrs(mut data: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while data.len() >= 4 {
+        let len = u16::from_ne_bytes([data[0], data[1]]) as usize;
+        let kind = u16::from_ne_bytes([data[2], data[3]]) & 0x3fff;
+        if len < 4 || len > data.len() {
+            break;
+        }
+        out.push((kind, &data[4..len]));
+        let next = (len + 3) & !3;
+        data = data.get(next..).unwrap_or(&[]);
+    }
+    out
+}
+
+fn ip_of(family: u8, raw: &[u8]) -> Option<IpAddr> {
+    match (family as i32, raw.len()) {
+        (libc::AF_INET, 4) => Some(IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))),
+        (libc::AF_INET6, 16) => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(raw);
+            Some(IpAddr::V6(Ipv6Addr::from(b)))
+        }
+        _ => None,
+    }
+}
+
+fn u32_of(raw: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(raw.get(..4)?.try_into().ok()?))
+}
+
+impl Rtnl {
+    pub fn open() -> io::Result<Rtnl> {
+        // SAFETY: socket(2) with constant arguments; the result is checked.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Rtnl { fd, seq: 1 })
+    }
+
+    /// Sends one request (header added here) and collects the payloads of
+    /// its answers of type `want` until DONE, or the ack for a non-dump.
+    fn request(&mut self, ty: u16, flags: u16, body: &[u8], want: u16) -> io::Result<Vec<Vec<u8>>> {
+        self.seq += 1;
+        let seq = self.seq;
+        let mut msg = Vec::with_capacity(NLMSG_HDRLEN + body.len());
+        msg.extend_from_slice(&((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes());
+        msg.extend_from_slice(&ty.to_ne_bytes());
+        msg.extend_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
+        msg.extend_from_slice(&seq.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(body);
+        // SAFETY: sending our buffer on our socket (to the kernel: no address needed).
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: receiving into our buffer of its stated length.
+            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut data = &buf[..n as usize];
+            while data.len() >= NLMSG_HDRLEN {
+                let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
+                let mty = u16::from_ne_bytes([data[4], data[5]]);
+                let mseq = u32::from_ne_bytes([data[8], data[9], data[10], data[11]]);
+                if len < NLMSG_HDRLEN || len > data.len() {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "short netlink message"));
+                }
+                let payload = &data[NLMSG_HDRLEN..len];
+                data = data.get((len + 3) & !3..).unwrap_or(&[]);
+                if mseq != seq {
+                    continue;
+                }
+                match mty {
+                    NLMSG_DONE => return Ok(out),
+                    NLMSG_ERROR => {
+                        let code = payload
+                            .get(..4)
+                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                            .unwrap_or(-libc::EIO);
+                        if code == 0 {
+                            return Ok(out);
+                        }
+                        return Err(io::Error::from_raw_os_error(-code));
+                    }
+                    t if t == want => out.push(payload.to_vec()),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    pub fn links(&mut self) -> io::Result<Vec<HostLink>> {
+        // struct ifinfomsg: family, pad, type, index, flags, change.
+        let body = [0u8; 16];
+        let msgs = self.request(RTM_GETLINK, NLM_F_DUMP, &body, RTM_NEWLINK)?;
+        let mut out = Vec::new();
+        for m in msgs {
+            if m.len() < 16 {
+                continue;
+            }
+            let kind = u16::from_ne_bytes([m[2], m[3]]);
+            let index = u32::from_ne_bytes([m[4], m[5], m[6], m[7]]);
+            let flags = u32::from_ne_bytes([m[8], m[9], m[10], m[11]]);
+            let mut link = HostLink {
+                index,
+                name: String::new(),
+                mac: [0; 6],
+                mtu: 1500,
+                flags,
+                kind,
+            };
+            for (k, v) in attrs(&m[16..]) {
+                match k {
+                    IFLA_IFNAME => {
+                        let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
+                        link.name = String::from_utf8_lossy(&v[..end]).into_owned();
+                    }
+                    IFLA_ADDRESS if v.len() == 6 => link.mac.copy_from_slice(v),
+                    IFLA_MTU => link.mtu = u32_of(v).unwrap_or(1500),
+                    _ => {}
+                }
+            }
+            out.push(link);
+        }
+        Ok(out)
+    }
+
+    pub fn addresses(&mut self) -> io::Result<Vec<HostAddr>> {
+        // struct ifaddrmsg: family, prefixlen, flags, scope, index.
+        let body = [0u8; 8];
+        let msgs = self.request(RTM_GETADDR, NLM_F_DUMP, &body, RTM_NEWADDR)?;
+        let mut out = Vec::new();
+        for m in msgs {
+            if m.len() < 8 {
+                continue;
+            }
+            let family = m[0];
+            let prefix = m[1];
+            let index = u32::from_ne_bytes([m[4], m[5], m[6], m[7]]);
+            let mut local = None;
+            let mut address = None;
+            for (k, v) in attrs(&m[8..]) {
+                match k {
+                    IFA_LOCAL => local = ip_of(family, v),
+                    IFA_ADDRESS => address = ip_of(family, v),
+                    _ => {}
+                }
+            }
+            // IFA_LOCAL is the interface's own address on point-to-point
+            // links; elsewhere only IFA_ADDRESS is given.
+            if let Some(ip) = local.or(address) {
+                out.push(HostAddr { index, ip, prefix });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn routes(&mut self) -> io::Result<Vec<HostRoute>> {
+        let mut out = Vec::new();
+        for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
+            // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
+            let mut body = [0u8; 12];
+            body[0] = family;
+            let msgs = self.request(RTM_GETROUTE, NLM_F_DUMP, &body, RTM_NEWROUTE)?;
+            for m in msgs {
+                if m.len() < 12 || m[0] != family || m[7] != RTN_UNICAST {
+                    continue;
+                }
+                let mut table = m[4] as u32;
+                let mut route = HostRoute {
+                    dst: if family as i32 == libc::AF_INET {
+                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                    } else {
+                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                    },
+                    prefix: m[1],
+                    gateway: None,
+                    index: 0,
+                    source: None,
+                };
+                for (k, v) in attrs(&m[12..]) {
+                    match k {
+                        RTA_DST => route.dst = ip_of(family, v).unwrap_or(route.dst),
+                        RTA_GATEWAY => route.gateway = ip_of(family, v),
+                        RTA_OIF => route.index = u32_of(v).unwrap_or(0),
+                        RTA_PREFSRC => route.source = ip_of(family, v),
+                        RTA_TABLE => table = u32_of(v).unwrap_or(table),
+                        _ => {}
+                    }
+                }
+                if table == RT_TABLE_MAIN {
+                    out.push(route);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes `addr` from its interface, so the host kernel of this
+    /// namespace no longer answers for it.
+    pub fn delete_address(&mut self, addr: &HostAddr) -> io::Result<()> {
+        let (family, raw) = match addr.ip {
+            IpAddr::V4(v4) => (libc::AF_INET as u8, v4.octets().to_vec()),
+            IpAddr::V6(v6) => (libc::AF_INET6 as u8, v6.octets().to_vec()),
+        };
+        let mut body = vec![family, addr.prefix, 0, 0];
+        body.extend_from_slice(&addr.index.to_ne_bytes());
+        push_attr(&mut body, IFA_LOCAL, &raw);
+        push_attr(&mut body, IFA_ADDRESS, &raw);
+        self.request(RTM_DELADDR, NLM_F_ACK, &body, 0).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_round_trip_with_padding() {
+        let mut buf = Vec::new();
+        push_attr(&mut buf, IFLA_IFNAME, b"eth0\0");
+        push_attr(&mut buf, IFLA_MTU, &1500u32.to_ne_bytes());
+        let got = attrs(&buf);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], (IFLA_IFNAME, &b"eth0\0"[..]));
+        assert_eq!(u32_of(got[1].1), Some(1500));
+    }
+
+    #[test]
+    fn truncated_attributes_stop_the_walk() {
+        let buf = [200u8, 0, 1, 0, 9, 9];
+        assert!(attrs(&buf).is_empty());
+    }
+}

@@ -1,0 +1,528 @@
+//! TCP over the stack, with Linux's socket semantics on top of smoltcp's
+//! sockets: connect with EINPROGRESS/ECONNREFUSED/ETIMEDOUT, listen
+//! backlogs, half-close, RST on close with unread data, errors reported
+//! once through SO_ERROR or the next call.
+//!
+//! smoltcp's listening socket turns into the connection when a SYN comes,
+//! so a Linux listener is a pool of smoltcp sockets listening on the same
+//! endpoint per link: [`refill_listeners`] moves those that got a
+//! connection to the accept queue and opens fresh ones, between incoming
+//! packets, as long as the backlog has room.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp::{self, State};
+use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
+
+use super::{Handle, NetLink, Stack};
+use crate::errno::{err, Errno, SysResult};
+
+/// Default socket buffers (Linux starts at 128 KiB and grows; the stack's
+/// are fixed, so a little more, within what window scaling announces).
+pub const DEFAULT_BUF: usize = 256 * 1024;
+const MIN_BUF: usize = 4 * 1024;
+const MAX_BUF: usize = 4 * 1024 * 1024;
+/// How long a connect waits for the handshake (Linux's tcp_syn_retries=6
+/// is about 127 s; shorter here, and ETIMEDOUT all the same).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
+/// Sockets kept listening per link while the backlog has room.
+const LISTEN_POOL: usize = 4;
+
+/// A new smoltcp TCP socket with buffers of the given sizes.
+fn new_socket(rcvbuf: usize, sndbuf: usize) -> tcp::Socket<'static> {
+    let rx = vec![0u8; rcvbuf.clamp(MIN_BUF, MAX_BUF)];
+    let tx = vec![0u8; sndbuf.clamp(MIN_BUF, MAX_BUF)];
+    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+    // Linux sends at once what the application writes when nothing is in
+    // flight, as Nagle does; smoltcp's Nagle is the same rule.
+    s.set_nagle_enabled(true);
+    s
+}
+
+pub fn endpoint_of(addr: SocketAddr) -> IpEndpoint {
+    IpEndpoint::new(IpAddress::from(unmapped(addr.ip())), addr.port())
+}
+
+/// A v4-mapped IPv6 address (a dual-stack socket talking IPv4) as IPv4.
+pub fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+pub fn socket_addr(ep: IpEndpoint) -> SocketAddr {
+    SocketAddr::new(IpAddr::from(ep.addr), ep.port)
+}
+
+/// An established or connecting TCP connection of the stack.
+pub struct Conn {
+    pub handle: Handle,
+    connecting: Option<Instant>,
+    established: bool,
+    peer_fin: bool,
+    closed_by_us: bool,
+    rd_shut: bool,
+    wr_shut: bool,
+    /// A pending error (SO_ERROR), reported once.
+    error: i32,
+    /// The connection ended by a reset or a failed connect: further sends
+    /// get EPIPE once the error was reported.
+    dead: bool,
+}
+
+fn sock(l: &mut NetLink, h: SocketHandle) -> &mut tcp::Socket<'static> {
+    l.sockets.get_mut::<tcp::Socket>(h)
+}
+
+impl Conn {
+    fn new(handle: Handle, connecting: bool) -> Conn {
+        Conn {
+            handle,
+            connecting: connecting.then(Instant::now),
+            established: !connecting,
+            peer_fin: false,
+            closed_by_us: false,
+            rd_shut: false,
+            wr_shut: false,
+            error: 0,
+            dead: false,
+        }
+    }
+
+    /// Follows the smoltcp socket's state since we last looked: a
+    /// completed or failed connect, the peer's FIN, a reset.
+    fn refresh(&mut self, s: &mut Stack) {
+        let Some(l) = s.links.get_mut(self.handle.link) else {
+            return;
+        };
+        let state = sock(l, self.handle.socket).state();
+        match state {
+            State::SynSent | State::SynReceived | State::Listen => {}
+            State::Closed => {
+                if let Some(started) = self.connecting.take() {
+                    self.error = if started.elapsed() >= CONNECT_TIMEOUT {
+                        libc::ETIMEDOUT
+                    } else {
+                        libc::ECONNREFUSED
+                    };
+                    self.dead = true;
+                } else if self.established && !self.peer_fin && !self.closed_by_us && !self.dead {
+                    self.error = libc::ECONNRESET;
+                    self.dead = true;
+                }
+            }
+            _ => {
+                if self.connecting.take().is_some() {
+                    sock(l, self.handle.socket).set_timeout(None);
+                }
+                self.established = true;
+                if matches!(
+                    state,
+                    State::CloseWait | State::LastAck | State::Closing | State::TimeWait
+                ) {
+                    self.peer_fin = true;
+                }
+            }
+        }
+    }
+
+    pub fn is_connecting(&mut self, s: &mut Stack) -> bool {
+        self.refresh(s);
+        self.connecting.is_some()
+    }
+
+    /// SO_ERROR: the pending error, cleared.
+    pub fn take_error(&mut self, s: &mut Stack) -> i32 {
+        self.refresh(s);
+        std::mem::take(&mut self.error)
+    }
+
+    pub fn local(&self, s: &mut Stack) -> Option<SocketAddr> {
+        let l = s.links.get_mut(self.handle.link)?;
+        sock(l, self.handle.socket).local_endpoint().map(socket_addr)
+    }
+
+    pub fn remote(&self, s: &mut Stack) -> Option<SocketAddr> {
+        let l = s.links.get_mut(self.handle.link)?;
+        sock(l, self.handle.socket).remote_endpoint().map(socket_addr)
+    }
+
+    /// Receives into `buf` (or peeks). Ok(0) is end of file.
+    pub fn recv(&mut self, s: &mut Stack, buf: &mut [u8], peek: bool) -> SysResult<usize> {
+        self.refresh(s);
+        if self.error != 0 {
+            return Err(Errno(std::mem::take(&mut self.error)));
+        }
+        if self.rd_shut {
+            return Ok(0);
+        }
+        if self.connecting.is_some() {
+            return err(libc::EAGAIN);
+        }
+        if !self.established {
+            return err(libc::ENOTCONN);
+        }
+        let Some(l) = s.links.get_mut(self.handle.link) else {
+            return Ok(0);
+        };
+        let t = sock(l, self.handle.socket);
+        if t.can_recv() {
+            let n = if peek {
+                t.peek_slice(buf)
+            } else {
+                t.recv_slice(buf)
+            }
+            .unwrap_or(0);
+            if !peek && n > 0 {
+                // The window opened: tell the peer now.
+                s.poll();
+            }
+            return Ok(n);
+        }
+        if !t.may_recv() {
+            return Ok(0);
+        }
+        err(libc::EAGAIN)
+    }
+
+    /// Sends what fits of `data`.
+    pub fn send(&mut self, s: &mut Stack, data: &[u8]) -> SysResult<usize> {
+        self.refresh(s);
+        if self.error != 0 {
+            return Err(Errno(std::mem::take(&mut self.error)));
+        }
+        if self.wr_shut || self.dead {
+            return err(libc::EPIPE);
+        }
+        if self.connecting.is_some() {
+            return err(libc::EAGAIN);
+        }
+        let Some(l) = s.links.get_mut(self.handle.link) else {
+            return err(libc::EPIPE);
+        };
+        let t = sock(l, self.handle.socket);
+        if !t.may_send() {
+            return err(libc::EPIPE);
+        }
+        let n = t.send_slice(data).map_err(|_| Errno(libc::EPIPE))?;
+        if n == 0 && !data.is_empty() {
+            return err(libc::EAGAIN);
+        }
+        s.poll();
+        super::wake();
+        Ok(n)
+    }
+
+    /// shutdown(2): SHUT_WR sends FIN after what is queued.
+    pub fn shutdown(&mut self, s: &mut Stack, rd: bool, wr: bool) -> SysResult<()> {
+        self.refresh(s);
+        if self.connecting.is_some() || !self.established {
+            return err(libc::ENOTCONN);
+        }
+        if rd {
+            self.rd_shut = true;
+        }
+        if wr && !self.wr_shut {
+            self.wr_shut = true;
+            if let Some(l) = s.links.get_mut(self.handle.link) {
+                sock(l, self.handle.socket).close();
+            }
+            s.poll();
+            super::wake();
+        }
+        super::changed();
+        Ok(())
+    }
+
+    /// poll(2) bits.
+    pub fn readiness(&mut self, s: &mut Stack) -> i16 {
+        self.refresh(s);
+        let mut r = 0;
+        if self.error != 0 {
+            r |= libc::POLLERR;
+        }
+        let Some(l) = s.links.get_mut(self.handle.link) else {
+            return r | libc::POLLHUP;
+        };
+        let t = sock(l, self.handle.socket);
+        if self.connecting.is_some() {
+            return r;
+        }
+        if self.dead {
+            // A failed connect or a reset: Linux reports all of these.
+            return r | libc::POLLOUT | libc::POLLHUP | libc::POLLIN | libc::POLLRDNORM;
+        }
+        if t.can_recv() || self.rd_shut || (self.established && !t.may_recv()) {
+            r |= libc::POLLIN | libc::POLLRDNORM;
+        }
+        if self.peer_fin || (self.established && !t.may_recv()) {
+            r |= libc::POLLRDHUP;
+        }
+        if t.can_send() || self.wr_shut {
+            r |= libc::POLLOUT | libc::POLLWRNORM;
+        }
+        if t.state() == State::Closed || (self.wr_shut && (self.peer_fin || !t.may_recv())) {
+            r |= libc::POLLHUP;
+        }
+        r
+    }
+
+    /// Bytes waiting to be read (FIONREAD) and to be acknowledged (SIOCOUTQ).
+    pub fn queues(&self, s: &mut Stack) -> (usize, usize) {
+        match s.links.get_mut(self.handle.link) {
+            Some(l) => {
+                let t = sock(l, self.handle.socket);
+                (t.recv_queue(), t.send_queue())
+            }
+            None => (0, 0),
+        }
+    }
+
+    pub fn set_nodelay(&self, s: &mut Stack, on: bool) {
+        if let Some(l) = s.links.get_mut(self.handle.link) {
+            sock(l, self.handle.socket).set_nagle_enabled(!on);
+        }
+    }
+
+    pub fn set_keepalive(&self, s: &mut Stack, interval: Option<Duration>) {
+        if let Some(l) = s.links.get_mut(self.handle.link) {
+            sock(l, self.handle.socket)
+                .set_keep_alive(interval.map(|d| smoltcp::time::Duration::from_millis(d.as_millis() as u64)));
+        }
+    }
+
+    /// The last close: FIN after what is queued, or a reset when unread
+    /// data is left or `abort` (SO_LINGER with a zero timeout); the stack
+    /// finishes the goodbye and frees the socket.
+    pub fn release(&mut self, s: &mut Stack, abort: bool) {
+        self.closed_by_us = true;
+        if let Some(l) = s.links.get_mut(self.handle.link) {
+            let t = sock(l, self.handle.socket);
+            if abort || t.recv_queue() > 0 {
+                t.abort();
+            } else {
+                t.close();
+            }
+        }
+        s.poll();
+        s.orphan(super::Orphan::Tcp(self.handle));
+    }
+}
+
+/// Whether the socket finished and can be removed.
+pub fn finished(l: &mut NetLink, h: SocketHandle) -> bool {
+    sock(l, h).state() == State::Closed
+}
+
+/// Starts connecting to `remote` from `local_port` (the address chosen by
+/// the route). A non-blocking caller then gets EINPROGRESS.
+pub fn connect(
+    s: &mut Stack,
+    remote: SocketAddr,
+    local_ip: Option<IpAddr>,
+    local_port: u16,
+    bufs: (usize, usize),
+) -> SysResult<(Conn, SocketAddr)> {
+    let remote_ip = unmapped(remote.ip());
+    if remote_ip.is_unspecified() || remote.port() == 0 {
+        return err(libc::ECONNREFUSED);
+    }
+    let link = s.link_for(&remote_ip).ok_or(Errno(libc::ENETUNREACH))?;
+    let l = &mut s.links[link];
+    let local_ip = match local_ip.map(unmapped).filter(|ip| !ip.is_unspecified()) {
+        Some(ip) => IpAddress::from(ip),
+        None => l
+            .iface
+            .get_source_address(&IpAddress::from(remote_ip))
+            .ok_or(Errno(libc::EADDRNOTAVAIL))?,
+    };
+    let mut t = new_socket(bufs.0, bufs.1);
+    t.set_timeout(Some(smoltcp::time::Duration::from_secs(
+        CONNECT_TIMEOUT.as_secs(),
+    )));
+    t.connect(
+        l.iface.context(),
+        endpoint_of(remote),
+        IpListenEndpoint {
+            addr: Some(local_ip),
+            port: local_port,
+        },
+    )
+    .map_err(|_| Errno(libc::EADDRNOTAVAIL))?;
+    let handle = l.sockets.add(t);
+    s.poll();
+    super::wake();
+    let local = SocketAddr::new(IpAddr::from(local_ip), local_port);
+    Ok((
+        Conn::new(
+            Handle {
+                link,
+                socket: handle,
+            },
+            true,
+        ),
+        local,
+    ))
+}
+
+/// One link's part of a listener.
+pub struct Pool {
+    id: u64,
+    endpoint: IpListenEndpoint,
+    /// Sockets listening or in the middle of a handshake.
+    pending: Vec<SocketHandle>,
+    /// Connections ready for accept.
+    ready: VecDeque<SocketHandle>,
+    backlog: usize,
+    bufs: (usize, usize),
+}
+
+/// A listener's pools, one per link it listens on.
+pub struct Listener {
+    pools: Vec<(usize, u64)>,
+}
+
+fn next_pool_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Listens on `ip` (None: every address) and `port` on every link that
+/// has the address.
+pub fn listen(
+    s: &mut Stack,
+    ip: Option<IpAddr>,
+    port: u16,
+    backlog: usize,
+    bufs: (usize, usize),
+) -> Listener {
+    let mut pools = Vec::new();
+    let owner = ip.and_then(|ip| s.link_owning(&unmapped(ip)));
+    for (i, l) in s.links.iter_mut().enumerate() {
+        if ip.is_some() && owner != Some(i) {
+            continue;
+        }
+        let id = next_pool_id();
+        l.pools.push(Pool {
+            id,
+            endpoint: IpListenEndpoint {
+                addr: ip.map(|ip| IpAddress::from(unmapped(ip))),
+                port,
+            },
+            pending: Vec::new(),
+            ready: VecDeque::new(),
+            backlog,
+            bufs,
+        });
+        pools.push((i, id));
+        refill(l);
+    }
+    Listener { pools }
+}
+
+/// Moves connections that completed their handshake to the accept queue
+/// and keeps up to [`LISTEN_POOL`] sockets listening while there is room.
+pub fn refill_listeners(l: &mut NetLink) {
+    refill(l);
+}
+
+fn refill(l: &mut NetLink) {
+    let NetLink { pools, sockets, .. } = l;
+    for p in pools.iter_mut() {
+        let mut i = 0;
+        while i < p.pending.len() {
+            let h = p.pending[i];
+            match sockets.get::<tcp::Socket>(h).state() {
+                State::Listen | State::SynReceived => i += 1,
+                State::Closed => {
+                    // The handshake was reset: nothing to accept.
+                    sockets.remove(h);
+                    p.pending.swap_remove(i);
+                }
+                _ => {
+                    p.ready.push_back(h);
+                    p.pending.swap_remove(i);
+                }
+            }
+        }
+        let listening = p
+            .pending
+            .iter()
+            .filter(|h| sockets.get::<tcp::Socket>(**h).state() == State::Listen)
+            .count();
+        let room = (p.backlog + 1).saturating_sub(p.ready.len() + p.pending.len());
+        for _ in listening..LISTEN_POOL.min(listening + room) {
+            let mut t = new_socket(p.bufs.0, p.bufs.1);
+            if t.listen(p.endpoint).is_err() {
+                break;
+            }
+            p.pending.push(sockets.add(t));
+        }
+    }
+}
+
+impl Listener {
+    /// Takes the next established connection, if any.
+    pub fn accept(&self, s: &mut Stack) -> Option<Conn> {
+        for &(link, id) in &self.pools {
+            let Some(l) = s.links.get_mut(link) else {
+                continue;
+            };
+            let Some(p) = l.pools.iter_mut().find(|p| p.id == id) else {
+                continue;
+            };
+            if let Some(h) = p.ready.pop_front() {
+                refill(l);
+                return Some(Conn::new(Handle { link, socket: h }, false));
+            }
+        }
+        None
+    }
+
+    pub fn has_ready(&self, s: &mut Stack) -> bool {
+        self.pools.iter().any(|&(link, id)| {
+            s.links
+                .get(link)
+                .and_then(|l| l.pools.iter().find(|p| p.id == id))
+                .is_some_and(|p| !p.ready.is_empty())
+        })
+    }
+
+    pub fn set_backlog(&self, s: &mut Stack, backlog: usize) {
+        for &(link, id) in &self.pools {
+            if let Some(l) = s.links.get_mut(link) {
+                if let Some(p) = l.pools.iter_mut().find(|p| p.id == id) {
+                    p.backlog = backlog;
+                }
+                refill(l);
+            }
+        }
+    }
+
+    /// Stops listening: handshakes in progress and connections never
+    /// accepted are reset, as Linux does when a listener closes.
+    pub fn release(&self, s: &mut Stack) {
+        for &(link, id) in &self.pools {
+            let Some(l) = s.links.get_mut(link) else {
+                continue;
+            };
+            let Some(pos) = l.pools.iter().position(|p| p.id == id) else {
+                continue;
+            };
+            let p = l.pools.remove(pos);
+            for h in p.pending.into_iter().chain(p.ready) {
+                l.sockets.get_mut::<tcp::Socket>(h).abort();
+                s.orphans.push(super::Orphan::Tcp(Handle { link, socket: h }));
+            }
+        }
+        s.poll();
+        super::wake();
+    }
+}
