@@ -30,6 +30,10 @@ const SOCKET_BUF: i32 = 4 << 20;
 
 /// One host interface's frames.
 pub struct PacketLink {
+    /// Ports whose listeners have a full accept queue: a SYN to them is
+    /// dropped here, as Linux drops it (the client retries), instead of
+    /// reaching the stack, which would answer with a reset.
+    pub full_ports: std::collections::HashSet<u16>,
     fd: OwnedFd,
     /// The IP MTU (without the Ethernet header).
     mtu: usize,
@@ -100,6 +104,7 @@ impl PacketLink {
             return Err(io::Error::last_os_error());
         }
         Ok(PacketLink {
+            full_ports: Default::default(),
             fd,
             mtu: mtu as usize,
             counters,
@@ -149,6 +154,16 @@ impl PacketLink {
                     continue;
                 }
             }
+            if !self.full_ports.is_empty() {
+                if let Some(port) = syn_port(frame) {
+                    if self.full_ports.contains(&port) {
+                        self.counters
+                            .rx_dropped
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        continue;
+                    }
+                }
+            }
             self.counters.received(n - VNET_HDR_LEN);
             return Some(n);
         }
@@ -178,6 +193,34 @@ pub fn complete_checksum(frame: &mut [u8], start: usize, offset: usize) -> bool 
     let csum = !(sum as u16);
     frame[field..field + 2].copy_from_slice(&csum.to_be_bytes());
     true
+}
+
+/// The destination port of a TCP connection request (SYN without ACK)
+/// in an Ethernet frame, if it is one.
+pub fn syn_port(frame: &[u8]) -> Option<u16> {
+    const ETHER: usize = 14;
+    let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    let tcp = match ethertype {
+        0x0800 => {
+            let ihl = (*frame.get(ETHER)? & 0x0f) as usize * 4;
+            if *frame.get(ETHER + 9)? != 6 {
+                return None;
+            }
+            ETHER + ihl
+        }
+        0x86dd => {
+            if *frame.get(ETHER + 6)? != 6 {
+                return None;
+            }
+            ETHER + 40
+        }
+        _ => return None,
+    };
+    let flags = *frame.get(tcp + 13)?;
+    if flags & 0x12 != 0x02 {
+        return None;
+    }
+    Some(u16::from_be_bytes([*frame.get(tcp + 2)?, *frame.get(tcp + 3)?]))
 }
 
 /// A received frame (borrowed from the link's buffer).
@@ -273,6 +316,20 @@ mod tests {
         assert!(complete_checksum(&mut frame, 0, 0));
         // sum = 0x0102 + 0x0304 = 0x0406 → checksum !0x0406 = 0xfbf9.
         assert_eq!(&frame[..2], &[0xfb, 0xf9]);
+    }
+
+    #[test]
+    fn finds_the_port_of_a_syn_only() {
+        let mut f = vec![0u8; 14 + 20 + 20];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[14 + 9] = 6;
+        f[34 + 2..34 + 4].copy_from_slice(&80u16.to_be_bytes());
+        f[34 + 13] = 0x02;
+        assert_eq!(syn_port(&f), Some(80));
+        f[34 + 13] = 0x12; // SYN-ACK
+        assert_eq!(syn_port(&f), None);
+        assert_eq!(syn_port(&f[..20]), None);
     }
 
     #[test]

@@ -30,6 +30,8 @@ const MAX_BUF: usize = 4 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
 /// Sockets kept listening per link while the backlog has room.
 const LISTEN_POOL: usize = 4;
+/// Handshakes in progress per listener (net.ipv4.tcp_max_syn_backlog).
+const MAX_SYN_BACKLOG: usize = 256;
 
 /// A new smoltcp TCP socket with buffers of the given sizes.
 fn new_socket(rcvbuf: usize, sndbuf: usize) -> tcp::Socket<'static> {
@@ -434,7 +436,13 @@ pub fn refill_listeners(l: &mut NetLink) {
 }
 
 fn refill(l: &mut NetLink) {
-    let NetLink { pools, sockets, .. } = l;
+    let NetLink {
+        pools,
+        sockets,
+        device,
+        ..
+    } = l;
+    device.full_ports.clear();
     for p in pools.iter_mut() {
         let mut i = 0;
         while i < p.pending.len() {
@@ -457,8 +465,13 @@ fn refill(l: &mut NetLink) {
             .iter()
             .filter(|h| sockets.get::<tcp::Socket>(**h).state() == State::Listen)
             .count();
-        let room = (p.backlog + 1).saturating_sub(p.ready.len() + p.pending.len());
-        for _ in listening..LISTEN_POOL.min(listening + room) {
+        // Linux queues backlog + 1 connections for accept; past that, and
+        // past its SYN backlog, new SYNs are dropped (never reset).
+        if p.ready.len() > p.backlog || p.pending.len() >= MAX_SYN_BACKLOG {
+            device.full_ports.insert(p.endpoint.port);
+            continue;
+        }
+        for _ in listening..LISTEN_POOL {
             let mut t = new_socket(p.bufs.0, p.bufs.1);
             if t.listen(p.endpoint).is_err() {
                 break;
