@@ -73,7 +73,12 @@ mod tests {
             );
         }
         SpecBuilder::default()
-            .linux(LinuxBuilder::default().namespaces(ns).build().expect("linux"))
+            .linux(
+                LinuxBuilder::default()
+                    .namespaces(ns)
+                    .build()
+                    .expect("linux"),
+            )
             .build()
             .expect("spec")
     }
@@ -81,7 +86,10 @@ mod tests {
     #[test]
     fn sandbox_mode_needs_a_network_namespace() {
         let none = HashMap::new();
-        assert_eq!(select("sandbox", &none, &spec(true)), Ok(NetworkMode::Sandbox));
+        assert_eq!(
+            select("sandbox", &none, &spec(true)),
+            Ok(NetworkMode::Sandbox)
+        );
         assert_eq!(
             select("sandbox", &none, &spec(false)),
             Err(NetworkError::HostNamespace)

@@ -28,5 +28,6 @@ pub mod vfs;
 pub use error::Error;
 pub use sandbox::Sandbox;
 pub use spec::{
-    Capabilities, MountKind, MountSpec, NetworkMode, PlatformKind, ProcessSpec, Rlimit, RootOverlay, SandboxSpec,
+    Capabilities, MountKind, MountSpec, NetworkMode, PlatformKind, ProcessSpec, Rlimit,
+    RootOverlay, SandboxSpec,
 };

@@ -83,6 +83,10 @@ impl Boot {
             let links = crate::net::stack::takeover::take_over()?;
             if !links.is_empty() {
                 crate::net::stack::install(links)?;
+                // Docker's embedded DNS (user-defined networks) is reached
+                // through the namespace's loopback; a namespace without it
+                // just never answers.
+                crate::net::dns::open()?;
             }
         }
         let kvm = match spec.platform {

@@ -6,6 +6,7 @@
 //! took over from the container's network namespace ([`iface`]).
 
 pub mod addr;
+pub mod dns;
 pub mod iface;
 pub mod inet;
 pub mod names;

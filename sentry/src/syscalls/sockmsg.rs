@@ -157,6 +157,10 @@ fn send(t: &mut Task, f: &OpenFile, sock: &Arc<Socket>, args: SendArgs) -> SysRe
         Dest::Peer => None,
         Dest::To(s) => Some(s.clone()),
         Dest::Nowhere => return Ok(total as u64),
+        Dest::Dns => {
+            let buf = gather(t, &args.segments, 0, total)?;
+            return crate::net::dns::query(sock, &buf).map(|n| n as u64);
+        }
         Dest::Net(addr) => {
             let buf = gather(t, &args.segments, 0, total)?;
             let nonblock = f.nonblocking() || args.flags & libc::MSG_DONTWAIT != 0;
@@ -225,6 +229,8 @@ enum Dest {
     Nowhere,
     /// A datagram for an address beyond the sandbox: the TCP/IP stack's.
     Net(std::net::SocketAddr),
+    /// A query for Docker's embedded resolver (`net::dns`).
+    Dns,
 }
 
 /// The destination of a sendto/sendmsg with name `addr` (if any).
@@ -254,6 +260,9 @@ fn destination(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Dest> 
         },
     };
     if let SockAddr::Inet(a) = &target {
+        if crate::net::dns::relays(a) {
+            return Ok(Dest::Dns);
+        }
         if !crate::net::inet::is_local(&a.ip()) {
             if !crate::net::stack::present() {
                 return err(libc::ENETUNREACH);

@@ -865,6 +865,52 @@ impl Socket {
         (i.rcvtimeo, i.sndtimeo)
     }
 
+    /// write(2) on a connected inet datagram socket: to the DNS relay, the
+    /// stack, or the loopback socket bound to the destination's port
+    /// (nobody there: dropped, as UDP does).
+    fn send_datagram_to(&self, data: &[u8], to: std::net::SocketAddr) -> SysResult<usize> {
+        if crate::net::dns::relays(&to) {
+            return crate::net::dns::query(&self.arc()?, data);
+        }
+        if !super::inet::is_local(&to.ip()) {
+            return self.send_datagram(data, to);
+        }
+        let key = NameKey::Port {
+            udp: true,
+            port: to.port(),
+        };
+        match names::lookup(&key) {
+            Some(target) => self.send(Outgoing {
+                data,
+                rights: &[],
+                creds: current_creds(),
+                to: Some(target),
+            }),
+            None => Ok(data.len()),
+        }
+    }
+
+    /// Queues a datagram that came from outside the socket core (the DNS
+    /// relay's answers); dropped when the receive queue is full or the
+    /// socket closed, as UDP drops.
+    pub fn deliver_datagram(&self, data: Vec<u8>, from: SockAddr) {
+        let mut i = lock(&self.inner);
+        let msg = Message {
+            data,
+            read: 0,
+            rights: Vec::new(),
+            creds: Ucred::default(),
+            from,
+        };
+        if i.closed || i.recv_cost + msg.cost(self.kind) > i.rcvbuf {
+            return;
+        }
+        i.recv_cost += msg.cost(self.kind);
+        i.recv.push_back(msg);
+        drop(i);
+        self.seq.bump();
+    }
+
     /// SO_RCVBUF and SO_SNDBUF as set, for a connection's stack buffers.
     pub fn buffer_sizes(&self) -> (usize, usize) {
         let i = lock(&self.inner);
@@ -907,6 +953,11 @@ impl FileOps for Socket {
     }
 
     fn write(&self, buf: &[u8], _off: u64) -> SysResult<usize> {
+        if self.is_inet() && self.kind == Kind::Dgram {
+            if let Some(SockAddr::Inet(to)) = self.remote() {
+                return self.send_datagram_to(buf, to);
+            }
+        }
         self.send(Outgoing {
             data: buf,
             rights: &[],

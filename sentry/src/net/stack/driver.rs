@@ -31,6 +31,14 @@ fn run() {
             });
         }
     }
+    let dns_fd = crate::net::dns::raw_fd();
+    if let Some(fd) = dns_fd {
+        fds.push(libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+    }
     let wake_fd = WAKE.get().map(|f| f.as_raw_fd()).unwrap_or(-1);
     fds.push(libc::pollfd {
         fd: wake_fd,
@@ -55,6 +63,9 @@ fn run() {
         }
         // SAFETY: poll reads and writes our array of pollfds of the stated length.
         unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if dns_fd.is_some() {
+            crate::net::dns::deliver_answers();
+        }
         if fds.last().is_some_and(|f| f.revents & libc::POLLIN != 0) {
             let mut buf = [0u8; 8];
             // SAFETY: draining our eventfd into an 8-byte buffer.

@@ -220,7 +220,10 @@ pub fn syn_port(frame: &[u8]) -> Option<u16> {
     if flags & 0x12 != 0x02 {
         return None;
     }
-    Some(u16::from_be_bytes([*frame.get(tcp + 2)?, *frame.get(tcp + 3)?]))
+    Some(u16::from_be_bytes([
+        *frame.get(tcp + 2)?,
+        *frame.get(tcp + 3)?,
+    ]))
 }
 
 /// A received frame (borrowed from the link's buffer).

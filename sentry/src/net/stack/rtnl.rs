@@ -152,7 +152,8 @@ impl Rtnl {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: receiving into our buffer of its stated length.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -162,7 +163,10 @@ impl Rtnl {
                 let mty = u16::from_ne_bytes([data[4], data[5]]);
                 let mseq = u32::from_ne_bytes([data[8], data[9], data[10], data[11]]);
                 if len < NLMSG_HDRLEN || len > data.len() {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "short netlink message"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "short netlink message",
+                    ));
                 }
                 let payload = &data[NLMSG_HDRLEN..len];
                 data = data.get((len + 3) & !3..).unwrap_or(&[]);

@@ -148,12 +148,16 @@ impl Conn {
 
     pub fn local(&self, s: &mut Stack) -> Option<SocketAddr> {
         let l = s.links.get_mut(self.handle.link)?;
-        sock(l, self.handle.socket).local_endpoint().map(socket_addr)
+        sock(l, self.handle.socket)
+            .local_endpoint()
+            .map(socket_addr)
     }
 
     pub fn remote(&self, s: &mut Stack) -> Option<SocketAddr> {
         let l = s.links.get_mut(self.handle.link)?;
-        sock(l, self.handle.socket).remote_endpoint().map(socket_addr)
+        sock(l, self.handle.socket)
+            .remote_endpoint()
+            .map(socket_addr)
     }
 
     /// Receives into `buf` (or peeks). Ok(0) is end of file.
@@ -295,8 +299,9 @@ impl Conn {
 
     pub fn set_keepalive(&self, s: &mut Stack, interval: Option<Duration>) {
         if let Some(l) = s.links.get_mut(self.handle.link) {
-            sock(l, self.handle.socket)
-                .set_keep_alive(interval.map(|d| smoltcp::time::Duration::from_millis(d.as_millis() as u64)));
+            sock(l, self.handle.socket).set_keep_alive(
+                interval.map(|d| smoltcp::time::Duration::from_millis(d.as_millis() as u64)),
+            );
         }
     }
 
@@ -532,7 +537,8 @@ impl Listener {
             let p = l.pools.remove(pos);
             for h in p.pending.into_iter().chain(p.ready) {
                 l.sockets.get_mut::<tcp::Socket>(h).abort();
-                s.orphans.push(super::Orphan::Tcp(Handle { link, socket: h }));
+                s.orphans
+                    .push(super::Orphan::Tcp(Handle { link, socket: h }));
             }
         }
         s.poll();

@@ -19,12 +19,7 @@ const BYTES: usize = 256 * 1024;
 const MAX_PAYLOAD: usize = 65507;
 
 fn new_socket() -> udp::Socket<'static> {
-    let buffer = || {
-        PacketBuffer::new(
-            vec![PacketMetadata::EMPTY; PACKETS],
-            vec![0u8; BYTES],
-        )
-    };
+    let buffer = || PacketBuffer::new(vec![PacketMetadata::EMPTY; PACKETS], vec![0u8; BYTES]);
     udp::Socket::new(buffer(), buffer())
 }
 
