@@ -145,11 +145,7 @@ pub fn loopback() -> Link {
 }
 
 /// Records the interfaces taken over at boot (replacing any earlier ones).
-pub fn install(
-    links: Vec<(Link, Arc<Counters>)>,
-    addresses: Vec<Address>,
-    routes: Vec<Route>,
-) {
+pub fn install(links: Vec<(Link, Arc<Counters>)>, addresses: Vec<Address>, routes: Vec<Route>) {
     let mut t = TABLE.write().unwrap_or_else(|p| p.into_inner());
     *t = Some(Table {
         links,

@@ -5,8 +5,10 @@
 
 pub mod addr;
 pub mod iface;
+pub mod ifioctl;
 pub mod inet;
 pub mod names;
+pub mod netlink;
 pub mod socket;
 
 pub use addr::{SockAddr, UnixAddr};
