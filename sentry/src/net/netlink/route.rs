@@ -626,4 +626,4 @@ fn get_route(payload: &[u8], family: u8, r: Reply) -> Result<Vec<u8>, i32> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
