@@ -188,7 +188,7 @@ fn table(s: &mut String, prefix: &str, fields: &[(&str, i64)]) {
     let _ = writeln!(s, "{prefix}: {}", values.join(" "));
 }
 
-fn zeros<'a>(names: &'a str) -> Vec<(&'a str, i64)> {
+fn zeros(names: &str) -> Vec<(&str, i64)> {
     names.split_whitespace().map(|n| (n, 0)).collect()
 }
 

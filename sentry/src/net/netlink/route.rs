@@ -614,6 +614,12 @@ fn get_route(payload: &[u8], family: u8, r: Reply) -> Result<Vec<u8>, i32> {
         _ => return Err(libc::EAFNOSUPPORT),
     };
     let rt = lookup(dst).ok_or(libc::ENETUNREACH)?;
+    // Without policy rules Linux keeps the local table merged into main,
+    // so a lookup reports main even for a local destination.
+    let rt = RouteEntry {
+        table: RT_TABLE_MAIN,
+        ..rt
+    };
     let mut m = route_message(&rt, r, RTM_F_CLONED);
     // The answer names the asker's uid, as `ip route get` prints it.
     let uid = crate::net::socket::current_creds().uid;
