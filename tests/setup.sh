@@ -18,11 +18,12 @@ fi
 # coreutils, tar, gzip, grep, sed, findutils, python3: the dynamically
 # linked programs the real-program tests copy into their root filesystems;
 # strace: the host-side trace that proves the microvm workload's system calls
-# never reach the host (tests/tests/microvm.rs).
+# never reach the host (tests/tests/microvm.rs); iproute2: `ip`, for the
+# interface tests (tests/tests/netlink.rs).
 packages=(
     busybox-static docker.io containerd runc jq gcc make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
-    python3 ca-certificates strace
+    python3 ca-certificates strace iproute2
 )
 
 missing=()

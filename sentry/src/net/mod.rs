@@ -8,8 +8,10 @@
 pub mod addr;
 pub mod dns;
 pub mod iface;
+pub mod ifioctl;
 pub mod inet;
 pub mod names;
+pub mod netlink;
 pub mod socket;
 pub mod stack;
 

@@ -16,6 +16,7 @@ mod misc;
 mod mlock;
 mod mm;
 mod mqueue;
+mod netlink;
 mod process;
 mod sched;
 mod select;
@@ -44,6 +45,14 @@ pub type Args = [u64; 6];
 pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
     use libc::*;
     let nr = nr as i64;
+    if (SYS_socket..=SYS_getsockopt).contains(&nr)
+        || [SYS_accept4, SYS_recvmmsg, SYS_sendmmsg].contains(&nr)
+    {
+        // Netlink sockets have their own handlers.
+        if let Some(r) = netlink::dispatch(t, nr, a) {
+            return r;
+        }
+    }
     match nr {
         SYS_read => file::read(t, a),
         SYS_write => file::write(t, a),

@@ -16,7 +16,7 @@ use crate::net::{Kind, SockAddr, Socket};
 use crate::vfs::OpenFile;
 
 /// Largest single transfer (Linux's MAX_RW_COUNT).
-const MAX_RW: usize = 0x7fff_f000;
+pub(super) const MAX_RW: usize = 0x7fff_f000;
 /// A stream send goes through a Sentry buffer of at most this size per step.
 const CHUNK: usize = 1 << 20;
 /// The most control data a sendmsg may carry (net.core.optmem_max).
@@ -98,7 +98,12 @@ fn check_claimed_creds(t: &Task, c: Ucred) -> SysResult<()> {
 }
 
 /// Reads `want` bytes of the iovec `segments` starting `skip` bytes in.
-fn gather(t: &Task, segments: &[(u64, usize)], skip: usize, want: usize) -> SysResult<Vec<u8>> {
+pub(super) fn gather(
+    t: &Task,
+    segments: &[(u64, usize)],
+    skip: usize,
+    want: usize,
+) -> SysResult<Vec<u8>> {
     let mut out = Vec::with_capacity(want);
     let mut pos = 0usize;
     for &(base, len) in segments {
@@ -119,7 +124,7 @@ fn gather(t: &Task, segments: &[(u64, usize)], skip: usize, want: usize) -> SysR
 }
 
 /// Writes `data` across the iovec `segments`.
-fn scatter(t: &Task, segments: &[(u64, usize)], data: &[u8]) -> SysResult<()> {
+pub(super) fn scatter(t: &Task, segments: &[(u64, usize)], data: &[u8]) -> SysResult<()> {
     let mut done = 0;
     for &(base, len) in segments {
         if done == data.len() {
@@ -292,15 +297,15 @@ pub fn sendto(t: &mut Task, a: Args) -> SysResult<u64> {
 /// A `struct msghdr` as the workload laid it out.
 #[derive(Clone, Copy)]
 #[repr(C)]
-struct MsgHdr {
-    name: u64,
-    namelen: u32,
+pub(super) struct MsgHdr {
+    pub name: u64,
+    pub namelen: u32,
     _pad1: u32,
-    iov: u64,
-    iovlen: u64,
-    control: u64,
-    controllen: u64,
-    flags: i32,
+    pub iov: u64,
+    pub iovlen: u64,
+    pub control: u64,
+    pub controllen: u64,
+    pub flags: i32,
     _pad2: u32,
 }
 
@@ -338,7 +343,7 @@ pub fn sendmsg(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 /// `struct mmsghdr`: a msghdr and the length sent or received.
-const MMSGHDR_SIZE: u64 = 64;
+pub(super) const MMSGHDR_SIZE: u64 = 64;
 
 pub fn sendmmsg(t: &mut Task, a: Args) -> SysResult<u64> {
     let count = a[2].min(1024);

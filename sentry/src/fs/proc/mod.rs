@@ -3,6 +3,7 @@
 //! Sentry's state (processes, threads, descriptors, mounts, limits), so
 //! the figures agree with what the system calls report.
 
+mod net;
 mod pid;
 mod sysctl;
 mod system;
@@ -79,6 +80,7 @@ pub fn new_procfs() -> Arc<dyn Inode> {
                 link(dev, "mounts", 0, || "self/mounts".into()),
             ),
             ("sys".into(), sysctl::new_sys(dev)),
+            ("net".into(), link(dev, "net", 0, || "self/net".into())),
         ];
         v.extend(system::files(dev));
         if let Some(k) = crate::kernel::get() {

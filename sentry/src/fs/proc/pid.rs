@@ -424,6 +424,7 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         ("root".into(), link(dev, "root", salt, || "/".into())),
         ("fd".into(), fd_dir(dev, p.clone(), salt)),
         ("fdinfo".into(), fdinfo_dir(dev, p.clone(), salt)),
+        ("net".into(), super::net::net_dir(dev, salt)),
     ]
 }
 

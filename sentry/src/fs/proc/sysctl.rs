@@ -55,17 +55,7 @@ pub(super) fn new_sys(dev: u64) -> Arc<dyn Inode> {
             ),
             ("fs".to_string(), dir(dev, "sys/fs", 0, move || fs(dev))),
             ("vm".to_string(), dir(dev, "sys/vm", 0, move || vm(dev))),
-            (
-                "net".to_string(),
-                dir(dev, "sys/net", 0, move || {
-                    vec![(
-                        "core".to_string(),
-                        dir(dev, "sys/net/core", 0, move || {
-                            vec![value(dev, "somaxconn", || "4096".into())]
-                        }),
-                    )]
-                }),
-            ),
+            ("net".to_string(), dir(dev, "sys/net", 0, move || net(dev))),
         ]
     })
 }
@@ -119,6 +109,91 @@ fn fs(dev: u64) -> Entries {
                     value(dev, "max_user_instances", || "128".into()),
                     value(dev, "max_user_watches", || "8192".into()),
                 ]
+            }),
+        ),
+    ]
+}
+
+/// Fixed values: the Sentry's stack is not tuned through these.
+fn constants(dev: u64, pairs: &[(&'static str, &'static str)]) -> Entries {
+    pairs
+        .iter()
+        .map(|&(name, v)| value(dev, name, move || v.into()))
+        .collect()
+}
+
+/// net.core and net.ipv4 as a fresh Linux 6.1 network namespace has
+/// them (tabs separate the numbers of a range, as Linux prints them).
+fn net(dev: u64) -> Entries {
+    let core = [
+        ("somaxconn", "4096"),
+        ("rmem_default", "212992"),
+        ("rmem_max", "212992"),
+        ("wmem_default", "212992"),
+        ("wmem_max", "212992"),
+        ("optmem_max", "20480"),
+        ("netdev_max_backlog", "1000"),
+    ];
+    let ipv4 = [
+        ("ip_local_port_range", "32768\t60999"),
+        ("ip_forward", "0"),
+        ("ip_default_ttl", "64"),
+        ("ip_nonlocal_bind", "0"),
+        ("ip_unprivileged_port_start", "1024"),
+        ("ping_group_range", "1\t0"),
+        ("tcp_syncookies", "1"),
+        ("tcp_timestamps", "1"),
+        ("tcp_sack", "1"),
+        ("tcp_window_scaling", "1"),
+        ("tcp_ecn", "2"),
+        ("tcp_fin_timeout", "60"),
+        ("tcp_keepalive_time", "7200"),
+        ("tcp_keepalive_intvl", "75"),
+        ("tcp_keepalive_probes", "9"),
+        ("tcp_max_syn_backlog", "512"),
+        ("tcp_syn_retries", "6"),
+        ("tcp_synack_retries", "5"),
+        ("tcp_retries2", "15"),
+        ("tcp_tw_reuse", "2"),
+        ("tcp_fastopen", "1"),
+        ("tcp_mtu_probing", "0"),
+        ("tcp_slow_start_after_idle", "1"),
+        ("tcp_congestion_control", "cubic"),
+        ("tcp_available_congestion_control", "reno cubic"),
+        ("tcp_rmem", "4096\t131072\t6291456"),
+        ("tcp_wmem", "4096\t16384\t4194304"),
+    ];
+    vec![
+        (
+            "core".to_string(),
+            dir(dev, "sys/net/core", 0, move || constants(dev, &core)),
+        ),
+        (
+            "ipv4".to_string(),
+            dir(dev, "sys/net/ipv4", 0, move || constants(dev, &ipv4)),
+        ),
+        (
+            "ipv6".to_string(),
+            dir(dev, "sys/net/ipv6", 0, move || {
+                vec![(
+                    "conf".to_string(),
+                    dir(dev, "sys/net/ipv6/conf", 0, move || {
+                        ["all", "default", "lo"]
+                            .into_iter()
+                            .map(|n| {
+                                (
+                                    n.to_string(),
+                                    dir(dev, n, 0x6636, move || {
+                                        constants(
+                                            dev,
+                                            &[("disable_ipv6", "0"), ("forwarding", "0")],
+                                        )
+                                    }),
+                                )
+                            })
+                            .collect()
+                    }),
+                )]
             }),
         ),
     ]

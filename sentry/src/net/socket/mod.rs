@@ -35,7 +35,7 @@ pub const MAX_RIGHTS: usize = 253;
 /// Listen backlogs are capped at net.core.somaxconn.
 const SOMAXCONN: usize = 4096;
 /// The st_dev of sockets (sockfs).
-const SOCK_DEV: u64 = 0x8;
+pub(crate) const SOCK_DEV: u64 = 0x8;
 
 const RCV_SHUTDOWN: u8 = 1;
 const SEND_SHUTDOWN: u8 = 2;
@@ -189,7 +189,7 @@ pub struct Socket {
     ext: Mutex<External>,
 }
 
-fn next_ino() -> u64 {
+pub(crate) fn next_ino() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(10_000);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -981,6 +981,9 @@ impl FileOps for Socket {
     }
 
     fn ioctl(&self, t: &mut Task, req: u64, arg: u64) -> SysResult<u64> {
+        if let Some(r) = super::ifioctl::ioctl(t, req, arg, self.family == Family::Inet) {
+            return r;
+        }
         match req {
             libc::FIONREAD => {
                 t.mm.write_obj(arg, &(self.readable_bytes() as i32))?;

@@ -1,0 +1,354 @@
+//! /proc/PID/net (and /proc/net, a link to /proc/self/net): the sandbox's
+//! interfaces, routes and neighbours as Linux prints them, rendered from
+//! the interface model (`net::iface`). The protocol counters of snmp and
+//! netstat are zeros: the Sentry's stack does not count them (yet).
+
+use std::fmt::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::fs::synthetic::{dir, file};
+use crate::net::iface;
+use crate::net::netlink::route::{self, RouteEntry, RT_TABLE_MAIN};
+use crate::vfs::Inode;
+
+/// The /proc/PID/net directory.
+pub(super) fn net_dir(dev: u64, salt: u64) -> Arc<dyn Inode> {
+    dir(dev, "net", salt, move || {
+        let f = |name: &str, render: fn() -> String| -> (String, Arc<dyn Inode>) {
+            (
+                name.to_string(),
+                file(dev, name, salt ^ 0x6e6574, move |_| render().into_bytes()),
+            )
+        };
+        vec![
+            f("dev", dev_text),
+            f("route", route_text),
+            f("if_inet6", if_inet6_text),
+            f("arp", arp_text),
+            f("snmp", snmp_text),
+            f("netstat", netstat_text),
+        ]
+    })
+}
+
+/// /proc/net/dev: one line of receive and transmit counters per interface.
+pub fn dev_text() -> String {
+    let mut s = String::from(
+        "Inter-|   Receive                                                |  Transmit\n \
+         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n",
+    );
+    for l in iface::links() {
+        let c = iface::counters(l.index);
+        let _ = writeln!(
+            s,
+            "{:>6}:{:>8} {:>7} {:>4} {:>4} {:>4} {:>5} {:>10} {:>9} {:>8} {:>7} {:>4} {:>4} {:>4} {:>5} {:>7} {:>10}",
+            l.name,
+            c.rx_bytes,
+            c.rx_packets,
+            0,
+            c.rx_dropped,
+            0,
+            0,
+            0,
+            0,
+            c.tx_bytes,
+            c.tx_packets,
+            0,
+            c.tx_dropped,
+            0,
+            0,
+            0,
+            0
+        );
+    }
+    s
+}
+
+/// An IPv4 address as /proc/net/route prints it: the network-order
+/// bytes read as a host (little-endian) word, in hex.
+fn route_hex(ip: &IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{:08X}", u32::from_le_bytes(a.octets())),
+        IpAddr::V6(_) => "00000000".into(),
+    }
+}
+
+/// Pads a line to 127 columns, as the route file's seq_pad does.
+fn padded(s: &mut String, line: &str) {
+    let _ = writeln!(s, "{line:<127}");
+}
+
+/// /proc/net/route: the IPv4 unicast routes of the main table.
+pub fn route_text() -> String {
+    let mut s = String::new();
+    padded(
+        &mut s,
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+    );
+    let links = iface::links();
+    let main: Vec<RouteEntry> = route::route_entries()
+        .into_iter()
+        .filter(|r| r.table == RT_TABLE_MAIN && r.dst.is_ipv4())
+        .collect();
+    for r in main {
+        let name = links
+            .iter()
+            .find(|l| l.index == r.oif)
+            .map_or("*".to_string(), |l| l.name.clone());
+        let mask = u32::MAX.checked_shl(32 - r.prefix as u32).unwrap_or(0);
+        let mask = IpAddr::V4(mask.into());
+        // RTF_UP, and RTF_GATEWAY for a route through a gateway.
+        let flags = if r.gateway.is_some() { 0x3 } else { 0x1 };
+        let gw = r.gateway.as_ref().map_or("00000000".into(), route_hex);
+        let line = format!(
+            "{}\t{}\t{}\t{:04X}\t0\t0\t{}\t{}\t0\t0\t0",
+            name,
+            route_hex(&r.dst),
+            gw,
+            flags,
+            r.metric.unwrap_or(0),
+            route_hex(&mask),
+        );
+        padded(&mut s, &line);
+    }
+    s
+}
+
+/// /proc/net/if_inet6: address, index, prefix, scope, flags, name.
+pub fn if_inet6_text() -> String {
+    let links = iface::links();
+    let mut s = String::new();
+    for a in iface::addresses() {
+        let IpAddr::V6(v6) = a.ip else { continue };
+        let hex: String = v6.octets().iter().map(|b| format!("{b:02x}")).collect();
+        // Linux's IPV6_ADDR_* scope bits: loopback 0x10, link-local 0x20.
+        let scope = if v6.is_loopback() {
+            0x10
+        } else if v6.segments()[0] & 0xffc0 == 0xfe80 {
+            0x20
+        } else {
+            0
+        };
+        let name = links
+            .iter()
+            .find(|l| l.index == a.index)
+            .map_or("", |l| l.name.as_str());
+        // 0x80: IFA_F_PERMANENT.
+        let _ = writeln!(
+            s,
+            "{hex} {:02x} {:02x} {scope:02x} 80 {name:>8}",
+            a.index, a.prefix
+        );
+    }
+    s
+}
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// /proc/net/arp: the IPv4 neighbours.
+pub fn arp_text() -> String {
+    let links = iface::links();
+    let mut s = String::from(
+        "IP address       HW type     Flags       HW address            Mask     Device\n",
+    );
+    for n in iface::neighbours() {
+        if !n.ip.is_ipv4() {
+            continue;
+        }
+        let name = links
+            .iter()
+            .find(|l| l.index == n.index)
+            .map_or("", |l| l.name.as_str());
+        // HW type 1: Ethernet; flags 0x2: ATF_COM, a complete entry.
+        let _ = writeln!(
+            s,
+            "{:<16} 0x{:<10x}0x{:<10x}{:<17}     {:<8} {}",
+            n.ip.to_string(),
+            1,
+            2,
+            mac_text(&n.mac),
+            "*",
+            name
+        );
+    }
+    s
+}
+
+/// Pairs of header and value lines ("Tcp: A B" / "Tcp: 1 2").
+fn table(s: &mut String, prefix: &str, fields: &[(&str, i64)]) {
+    let names: Vec<&str> = fields.iter().map(|f| f.0).collect();
+    let values: Vec<String> = fields.iter().map(|f| f.1.to_string()).collect();
+    let _ = writeln!(s, "{prefix}: {}", names.join(" "));
+    let _ = writeln!(s, "{prefix}: {}", values.join(" "));
+}
+
+fn zeros(names: &str) -> Vec<(&str, i64)> {
+    names.split_whitespace().map(|n| (n, 0)).collect()
+}
+
+/// /proc/net/snmp: the MIB counters, Linux 6.1's fields.
+pub fn snmp_text() -> String {
+    let mut s = String::new();
+    // Forwarding 2: not a router (net.ipv4.ip_forward is 0).
+    let mut ip = vec![("Forwarding", 2), ("DefaultTTL", 64)];
+    ip.extend(zeros(
+        "InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards \
+         InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs \
+         ReasmFails FragOKs FragFails FragCreates",
+    ));
+    table(&mut s, "Ip", &ip);
+    table(
+        &mut s,
+        "Icmp",
+        &zeros(
+            "InMsgs InErrors InCsumErrors InDestUnreachs InTimeExcds InParmProbs InSrcQuenchs \
+             InRedirects InEchos InEchoReps InTimestamps InTimestampReps InAddrMasks \
+             InAddrMaskReps OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost \
+             OutDestUnreachs OutTimeExcds OutParmProbs OutSrcQuenchs OutRedirects OutEchos \
+             OutEchoReps OutTimestamps OutTimestampReps OutAddrMasks OutAddrMaskReps",
+        ),
+    );
+    // RFC 2012's constants: RtoAlgorithm 1 (other), RtoMin/RtoMax in ms,
+    // MaxConn -1 (dynamic).
+    let mut tcp = vec![
+        ("RtoAlgorithm", 1),
+        ("RtoMin", 200),
+        ("RtoMax", 120000),
+        ("MaxConn", -1),
+    ];
+    tcp.extend(zeros(
+        "ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs \
+         RetransSegs InErrs OutRsts InCsumErrors",
+    ));
+    table(&mut s, "Tcp", &tcp);
+    let udp = "InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors \
+               InCsumErrors IgnoredMulti MemErrors";
+    table(&mut s, "Udp", &zeros(udp));
+    table(&mut s, "UdpLite", &zeros(udp));
+    s
+}
+
+/// /proc/net/netstat: the extended TCP and IP counters.
+pub fn netstat_text() -> String {
+    let mut s = String::new();
+    table(
+        &mut s,
+        "TcpExt",
+        &zeros(
+            "SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts PruneCalled \
+             RcvPruned OfoPruned OutOfWindowIcmps LockDroppedIcmps ArpFilter TW TWRecycled \
+             TWKilled PAWSActive PAWSEstab DelayedACKs DelayedACKLocked DelayedACKLost \
+             ListenOverflows ListenDrops TCPHPHits TCPPureAcks TCPHPAcks TCPRenoRecovery \
+             TCPSackRecovery TCPSACKReneging TCPSACKReorder TCPRenoReorder TCPTSReorder \
+             TCPFullUndo TCPPartialUndo TCPDSACKUndo TCPLossUndo TCPLostRetransmit \
+             TCPRenoFailures TCPSackFailures TCPLossFailures TCPFastRetrans \
+             TCPSlowStartRetrans TCPTimeouts TCPLossProbes TCPLossProbeRecovery \
+             TCPRenoRecoveryFail TCPSackRecoveryFail TCPRcvCollapsed TCPDSACKOldSent \
+             TCPDSACKOfoSent TCPDSACKRecv TCPDSACKOfoRecv TCPAbortOnData TCPAbortOnClose \
+             TCPAbortOnMemory TCPAbortOnTimeout TCPAbortOnLinger TCPAbortFailed \
+             TCPMemoryPressures TCPMemoryPressuresChrono TCPSACKDiscard TCPDSACKIgnoredOld \
+             TCPDSACKIgnoredNoUndo TCPSpuriousRTOs TCPMD5NotFound TCPMD5Unexpected \
+             TCPMD5Failure TCPSackShifted TCPSackMerged TCPSackShiftFallback TCPBacklogCoalesce \
+             TCPBacklogDrop PFMemallocDrop TCPMinTTLDrop TCPDeferAcceptDrop \
+             IPReversePathFilter TCPTimeWaitOverflow TCPReqQFullDoCookies TCPReqQFullDrop \
+             TCPRetransFail TCPRcvCoalesce TCPOFOQueue TCPOFODrop TCPOFOMerge \
+             TCPChallengeACK TCPSYNChallenge TCPFastOpenActive TCPFastOpenActiveFail \
+             TCPFastOpenPassive TCPFastOpenPassiveFail TCPFastOpenListenOverflow \
+             TCPFastOpenCookieReqd TCPFastOpenBlackhole TCPSpuriousRtxHostQueues \
+             BusyPollRxPackets TCPAutoCorking TCPFromZeroWindowAdv TCPToZeroWindowAdv \
+             TCPWantZeroWindowAdv TCPSynRetrans TCPOrigDataSent TCPHystartTrainDetect \
+             TCPHystartTrainCwnd TCPHystartDelayDetect TCPHystartDelayCwnd \
+             TCPACKSkippedSynRecv TCPACKSkippedPAWS TCPACKSkippedSeq TCPACKSkippedFinWait2 \
+             TCPACKSkippedTimeWait TCPACKSkippedChallenge TCPWinProbe TCPKeepAlive \
+             TCPMTUPFail TCPMTUPSuccess TCPDelivered TCPDeliveredCE TCPAckCompressed \
+             TCPZeroWindowDrop TCPRcvQDrop TCPWqueueTooBig TCPFastOpenPassiveAltKey \
+             TcpTimeoutRehash TcpDuplicateDataRehash TCPDSACKRecvSegs TCPDSACKIgnoredDubious \
+             TCPMigrateReqSuccess TCPMigrateReqFailure",
+        ),
+    );
+    table(
+        &mut s,
+        "IpExt",
+        &zeros(
+            "InNoRoutes InTruncatedPkts InMcastPkts OutMcastPkts InBcastPkts OutBcastPkts \
+             InOctets OutOctets InMcastOctets OutMcastOctets InBcastOctets OutBcastOctets \
+             InCsumErrors InNoECTPkts InECT1Pkts InECT0Pkts InCEPkts ReasmOverlaps",
+        ),
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::netlink::route::tests::fake_eth0;
+
+    #[test]
+    fn dev_lines_align_as_linux_prints_them() {
+        fake_eth0();
+        let t = dev_text();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Inter-|   Receive                                                |  Transmit"
+        );
+        assert!(lines[1].starts_with(" face |bytes    packets errs drop fifo frame"));
+        assert_eq!(
+            lines[2],
+            "    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0"
+        );
+        assert!(lines[3].starts_with("  eth0:"));
+    }
+
+    #[test]
+    fn routes_in_little_endian_hex() {
+        fake_eth0();
+        let t = route_text();
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines.iter().all(|l| l.len() == 127));
+        assert!(lines[0].starts_with("Iface\tDestination\tGateway \tFlags"));
+        assert!(lines.contains(
+            &format!(
+                "{:<127}",
+                "eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0"
+            )
+            .as_str()
+        ));
+        assert!(lines.contains(
+            &format!(
+                "{:<127}",
+                "eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0"
+            )
+            .as_str()
+        ));
+    }
+
+    #[test]
+    fn inet6_and_arp() {
+        fake_eth0();
+        assert!(if_inet6_text().contains("00000000000000000000000000000001 01 80 10 80       lo\n"));
+        let arp = arp_text();
+        assert!(arp.contains(
+            "172.17.0.1       0x1         0x2         02:42:ac:11:00:01     *        eth0\n"
+        ));
+    }
+
+    #[test]
+    fn snmp_pairs_names_and_values() {
+        for t in [snmp_text(), netstat_text()] {
+            let lines: Vec<&str> = t.lines().collect();
+            assert_eq!(lines.len() % 2, 0);
+            for pair in lines.chunks(2) {
+                let n = pair[0].split(' ').count();
+                assert_eq!(n, pair[1].split(' ').count(), "{}", pair[0]);
+            }
+        }
+        assert!(snmp_text().starts_with("Ip: Forwarding DefaultTTL"));
+    }
+}
