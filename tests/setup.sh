@@ -23,7 +23,7 @@ fi
 packages=(
     busybox-static docker.io containerd runc jq gcc make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
-    python3 ca-certificates strace iproute2
+    python3 ca-certificates strace iptables iproute2
 )
 
 missing=()

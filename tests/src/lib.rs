@@ -9,11 +9,13 @@
 //! - [`runner`]: running a runtime (or a native control) with a timeout, capturing its output.
 //! - [`cleanup`]: the check that nothing of a container is left behind.
 //! - [`cprog`]: C test programs built with gcc, static and dynamic.
+//! - [`netns`]: a network namespace with a veth pair, as Docker's bridge leaves one.
 //! - [`reaper`]: acting as containerd's shim does (a child subreaper).
 
 pub mod bundle;
 pub mod cleanup;
 pub mod cprog;
+pub mod netns;
 pub mod reaper;
 pub mod runner;
 pub mod tempdir;

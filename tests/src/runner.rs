@@ -293,6 +293,23 @@ impl Runtime {
         self.platform = Some(platform.to_owned());
     }
 
+    /// The platform every command runs on (`default` when not chosen).
+    pub fn platform_name(&self) -> String {
+        match (
+            &self.platform,
+            self.global.iter().any(|g| g == "--backend=microvm"),
+        ) {
+            (_, true) => "kvm".into(),
+            (Some(p), _) => p.clone(),
+            (None, _) => "default".into(),
+        }
+    }
+
+    /// Adds a global flag given before every command (e.g. `--network=none`).
+    pub fn add_global(&mut self, flag: &str) {
+        self.global.push(flag.to_owned());
+    }
+
     /// The state directory given as `--root`.
     pub fn root(&self) -> &Path {
         self.root.path()

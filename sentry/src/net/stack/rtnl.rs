@@ -7,12 +7,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_ACK: u16 = 4;
-const NLM_F_DUMP: u16 = 0x300;
+use crate::net::netlink::wire::{
+    self, Builder, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+};
 
 const RTM_GETLINK: u16 = 18;
 const RTM_DELADDR: u16 = 21;
@@ -71,32 +68,6 @@ pub struct Rtnl {
     seq: u32,
 }
 
-fn push_attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
-    let len = 4 + data.len();
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(data);
-    while buf.len() % 4 != 0 {
-        buf.push(0);
-    }
-}
-
-/// The attributes (kind, payload) in `data`.
-fn attrs(mut data: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    while data.len() >= 4 {
-        let len = u16::from_ne_bytes([data[0], data[1]]) as usize;
-        let kind = u16::from_ne_bytes([data[2], data[3]]) & 0x3fff;
-        if len < 4 || len > data.len() {
-            break;
-        }
-        out.push((kind, &data[4..len]));
-        let next = (len + 3) & !3;
-        data = data.get(next..).unwrap_or(&[]);
-    }
-    out
-}
-
 fn ip_of(family: u8, raw: &[u8]) -> Option<IpAddr> {
     match (family as i32, raw.len()) {
         (libc::AF_INET, 4) => Some(IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))),
@@ -131,18 +102,14 @@ impl Rtnl {
         Ok(Rtnl { fd, seq: 1 })
     }
 
-    /// Sends one request (header added here) and collects the payloads of
-    /// its answers of type `want` until DONE, or the ack for a non-dump.
+    /// Sends one request and collects the payloads of its answers of
+    /// type `want` until DONE, or the ack for a non-dump.
     fn request(&mut self, ty: u16, flags: u16, body: &[u8], want: u16) -> io::Result<Vec<Vec<u8>>> {
         self.seq += 1;
         let seq = self.seq;
-        let mut msg = Vec::with_capacity(NLMSG_HDRLEN + body.len());
-        msg.extend_from_slice(&((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes());
-        msg.extend_from_slice(&ty.to_ne_bytes());
-        msg.extend_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
-        msg.extend_from_slice(&seq.to_ne_bytes());
-        msg.extend_from_slice(&0u32.to_ne_bytes());
-        msg.extend_from_slice(body);
+        let msg = Builder::new(ty, flags | NLM_F_REQUEST, seq, 0)
+            .bytes(body)
+            .finish();
         // SAFETY: sending our buffer on our socket (to the kernel: no address needed).
         let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
         if n < 0 {
@@ -157,26 +124,16 @@ impl Rtnl {
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
-            let mut data = &buf[..n as usize];
-            while data.len() >= NLMSG_HDRLEN {
-                let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
-                let mty = u16::from_ne_bytes([data[4], data[5]]);
-                let mseq = u32::from_ne_bytes([data[8], data[9], data[10], data[11]]);
-                if len < NLMSG_HDRLEN || len > data.len() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "short netlink message",
-                    ));
-                }
-                let payload = &data[NLMSG_HDRLEN..len];
-                data = data.get((len + 3) & !3..).unwrap_or(&[]);
-                if mseq != seq {
-                    continue;
-                }
-                match mty {
+            let (msgs, bad) = wire::messages(&buf[..n as usize]);
+            if let Some(e) = bad {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            for m in msgs.iter().filter(|m| m.header.seq == seq) {
+                match m.header.ty {
                     NLMSG_DONE => return Ok(out),
                     NLMSG_ERROR => {
-                        let code = payload
+                        let code = m
+                            .payload()
                             .get(..4)
                             .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
                             .unwrap_or(-libc::EIO);
@@ -185,7 +142,7 @@ impl Rtnl {
                         }
                         return Err(io::Error::from_raw_os_error(-code));
                     }
-                    t if t == want => out.push(payload.to_vec()),
+                    t if t == want => out.push(m.payload().to_vec()),
                     _ => {}
                 }
             }
@@ -212,7 +169,7 @@ impl Rtnl {
                 flags,
                 kind,
             };
-            for (k, v) in attrs(&m[16..]) {
+            for (k, v) in wire::attributes(&m[16..]) {
                 match k {
                     IFLA_IFNAME => {
                         let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
@@ -242,7 +199,7 @@ impl Rtnl {
             let index = u32::from_ne_bytes([m[4], m[5], m[6], m[7]]);
             let mut local = None;
             let mut address = None;
-            for (k, v) in attrs(&m[8..]) {
+            for (k, v) in wire::attributes(&m[8..]) {
                 match k {
                     IFA_LOCAL => local = ip_of(family, v),
                     IFA_ADDRESS => address = ip_of(family, v),
@@ -281,7 +238,7 @@ impl Rtnl {
                     index: 0,
                     source: None,
                 };
-                for (k, v) in attrs(&m[12..]) {
+                for (k, v) in wire::attributes(&m[12..]) {
                     match k {
                         RTA_DST => route.dst = ip_of(family, v).unwrap_or(route.dst),
                         RTA_GATEWAY => route.gateway = ip_of(family, v),
@@ -306,11 +263,16 @@ impl Rtnl {
             IpAddr::V4(v4) => (libc::AF_INET as u8, v4.octets().to_vec()),
             IpAddr::V6(v6) => (libc::AF_INET6 as u8, v6.octets().to_vec()),
         };
-        let mut body = vec![family, addr.prefix, 0, 0];
-        body.extend_from_slice(&addr.index.to_ne_bytes());
-        push_attr(&mut body, IFA_LOCAL, &raw);
-        push_attr(&mut body, IFA_ADDRESS, &raw);
-        self.request(RTM_DELADDR, NLM_F_ACK, &body, 0).map(|_| ())
+        let mut fixed = vec![family, addr.prefix, 0, 0];
+        fixed.extend_from_slice(&addr.index.to_ne_bytes());
+        // The attributes follow the fixed part: build them as a message
+        // body (Builder pads each).
+        let attrs = Builder::new(0, 0, 0, 0)
+            .attr(IFA_LOCAL, &raw)
+            .attr(IFA_ADDRESS, &raw)
+            .finish();
+        fixed.extend_from_slice(&attrs[wire::HDRLEN..]);
+        self.request(RTM_DELADDR, NLM_F_ACK, &fixed, 0).map(|_| ())
     }
 }
 
@@ -319,19 +281,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attributes_round_trip_with_padding() {
-        let mut buf = Vec::new();
-        push_attr(&mut buf, IFLA_IFNAME, b"eth0\0");
-        push_attr(&mut buf, IFLA_MTU, &1500u32.to_ne_bytes());
-        let got = attrs(&buf);
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[0], (IFLA_IFNAME, &b"eth0\0"[..]));
-        assert_eq!(u32_of(got[1].1), Some(1500));
-    }
-
-    #[test]
-    fn truncated_attributes_stop_the_walk() {
-        let buf = [200u8, 0, 1, 0, 9, 9];
-        assert!(attrs(&buf).is_empty());
+    fn reads_addresses_of_both_families() {
+        assert_eq!(
+            ip_of(libc::AF_INET as u8, &[10, 0, 0, 2]),
+            Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)))
+        );
+        assert_eq!(ip_of(libc::AF_INET as u8, &[10, 0]), None);
+        assert_eq!(
+            ip_of(libc::AF_INET6 as u8, &[0; 16]),
+            Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+        );
+        assert_eq!(u32_of(&[1, 0]), None);
     }
 }
