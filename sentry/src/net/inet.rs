@@ -92,6 +92,11 @@ pub fn is_local(ip: &IpAddr) -> bool {
     }
 }
 
+/// Whether `ip` is a real IPv6 address (not v4-mapped).
+pub fn is_v6(ip: &IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none())
+}
+
 /// Whether `ip` is loopback (v4, v6 or v4-mapped): never on the stack.
 pub fn is_loopback(ip: &IpAddr) -> bool {
     match ip {

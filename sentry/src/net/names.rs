@@ -19,11 +19,58 @@ pub enum NameKey {
         dev: u64,
         ino: u64,
     },
-    /// An inet port (one space for v4 and v6, as a dual-stack host has).
+    /// An inet port, in the address space its socket covers.
     Port {
         udp: bool,
         port: u16,
+        space: PortSpace,
     },
+}
+
+/// Which connections an inet socket's port takes: an IPv4 socket's, an
+/// IPv6 socket's with IPV6_V6ONLY, or a dual-stack IPv6 socket's (both).
+/// A port is taken in a space when a socket of a space that overlaps it
+/// holds it, so `0.0.0.0:80` and `[::]:80` with IPV6_V6ONLY coexist, as on
+/// Linux (nginx and redis bind both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PortSpace {
+    V4,
+    V6Only,
+    Dual,
+}
+
+impl PortSpace {
+    fn overlapping(self) -> &'static [PortSpace] {
+        match self {
+            PortSpace::V4 => &[PortSpace::V4, PortSpace::Dual],
+            PortSpace::V6Only => &[PortSpace::V6Only, PortSpace::Dual],
+            PortSpace::Dual => &[PortSpace::V4, PortSpace::V6Only, PortSpace::Dual],
+        }
+    }
+}
+
+/// Whether a live socket holds `key` or, for a port, an overlapping space.
+fn taken(map: &HashMap<NameKey, Weak<Socket>>, key: &NameKey) -> bool {
+    let live = |k: &NameKey| map.get(k).is_some_and(|w| w.strong_count() > 0);
+    match key {
+        NameKey::Port { udp, port, space } => space.overlapping().iter().any(|s| {
+            live(&NameKey::Port {
+                udp: *udp,
+                port: *port,
+                space: *s,
+            })
+        }),
+        other => live(other),
+    }
+}
+
+/// The socket a connection or datagram to `port` of an IPv6 (`v6`) or
+/// IPv4 address reaches.
+pub fn lookup_port(udp: bool, port: u16, v6: bool) -> Option<Arc<Socket>> {
+    let own = if v6 { PortSpace::V6Only } else { PortSpace::V4 };
+    [own, PortSpace::Dual]
+        .into_iter()
+        .find_map(|space| lookup(&NameKey::Port { udp, port, space }))
 }
 
 static NAMES: Mutex<Option<HashMap<NameKey, Weak<Socket>>>> = Mutex::new(None);
@@ -32,7 +79,7 @@ static NAMES: Mutex<Option<HashMap<NameKey, Weak<Socket>>>> = Mutex::new(None);
 pub fn insert(key: NameKey, sock: &Arc<Socket>) -> SysResult<()> {
     let mut names = lock(&NAMES);
     let map = names.get_or_insert_with(HashMap::new);
-    if map.get(&key).is_some_and(|w| w.strong_count() > 0) {
+    if taken(map, &key) {
         return err(libc::EADDRINUSE);
     }
     map.insert(key, Arc::downgrade(sock));
@@ -60,13 +107,13 @@ pub fn remove(key: &NameKey, sock: *const Socket) {
 /// Linux's default ephemeral port range (net.ipv4.ip_local_port_range).
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
-/// Binds `sock` to a free ephemeral port.
-pub fn ephemeral_port(udp: bool, sock: &Arc<Socket>) -> SysResult<u16> {
+/// Binds `sock` to a free ephemeral port in `space`.
+pub fn ephemeral_port(udp: bool, space: PortSpace, sock: &Arc<Socket>) -> SysResult<u16> {
     let mut names = lock(&NAMES);
     let map = names.get_or_insert_with(HashMap::new);
     for port in EPHEMERAL {
-        let key = NameKey::Port { udp, port };
-        if map.get(&key).is_none_or(|w| w.strong_count() == 0) {
+        let key = NameKey::Port { udp, port, space };
+        if !taken(map, &key) {
             map.insert(key, Arc::downgrade(sock));
             return Ok(port);
         }

@@ -12,7 +12,7 @@ use crate::kernel::process::lock;
 use crate::kernel::task::Task;
 use crate::net::addr::Requested;
 use crate::net::inet;
-use crate::net::names::{self, NameKey};
+use crate::net::names::{self, NameKey, PortSpace};
 use crate::net::socket::{External, Ucred};
 use crate::net::stack;
 use crate::net::{Family, Kind, SockAddr, Socket, UnixAddr};
@@ -170,7 +170,7 @@ pub(super) fn write_addr(t: &Task, addr: u64, lenp: u64, bytes: &[u8]) -> SysRes
 }
 
 /// The key a socket bound to `addr` is found by.
-fn key_of(t: &Task, kind: Kind, addr: &SockAddr) -> SysResult<NameKey> {
+fn key_of(t: &Task, addr: &SockAddr) -> SysResult<NameKey> {
     match addr {
         SockAddr::Unix(UnixAddr::Unnamed) => err(libc::EINVAL),
         SockAddr::Unix(UnixAddr::Abstract(name)) => Ok(NameKey::Abstract(name.clone())),
@@ -186,23 +186,39 @@ fn key_of(t: &Task, kind: Kind, addr: &SockAddr) -> SysResult<NameKey> {
                 ino: st.ino,
             })
         }
-        SockAddr::Inet(a) => {
-            if !inet::is_local(&a.ip()) {
-                // Only loopback exists: there is no route anywhere else.
-                return err(libc::ENETUNREACH);
-            }
-            Ok(NameKey::Port {
-                udp: kind == Kind::Dgram,
-                port: a.port(),
-            })
-        }
+        SockAddr::Inet(_) => err(libc::EINVAL),
     }
 }
 
 /// The socket bound to `addr`, for connect and sendto.
 pub(super) fn find_target(t: &Task, kind: Kind, addr: &SockAddr) -> SysResult<Arc<Socket>> {
-    let key = key_of(t, kind, addr)?;
+    if let SockAddr::Inet(a) = addr {
+        if !inet::is_local(&a.ip()) {
+            // Not the sandbox's: the stack's (callers check that first).
+            return err(libc::ENETUNREACH);
+        }
+        return names::lookup_port(kind == Kind::Dgram, a.port(), inet::is_v6(&a.ip()))
+            .ok_or(Errno(libc::ECONNREFUSED));
+    }
+    let key = key_of(t, addr)?;
     names::lookup(&key).ok_or(Errno(libc::ECONNREFUSED))
+}
+
+/// The port space a socket bound to `ip` takes (IPV6_V6ONLY as set).
+fn port_space(sock: &Socket, ip: &std::net::IpAddr) -> PortSpace {
+    if sock.family != Family::Inet6 || !inet::is_v6(ip) {
+        return PortSpace::V4;
+    }
+    let v6only = sock
+        .get_option(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)
+        .ok()
+        .and_then(|v| v.get(..4).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+        .unwrap_or(0);
+    if v6only != 0 {
+        PortSpace::V6Only
+    } else {
+        PortSpace::Dual
+    }
 }
 
 /// Binds an inet socket to `addr` (port 0: an ephemeral port).
@@ -211,8 +227,9 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
         return err(libc::EADDRNOTAVAIL);
     }
     let udp = sock.kind == Kind::Dgram;
+    let space = port_space(sock, &addr.ip());
     let port = if addr.port() == 0 {
-        names::ephemeral_port(udp, sock)?
+        names::ephemeral_port(udp, space, sock)?
     } else {
         // Ports below 1024 need CAP_NET_BIND_SERVICE.
         if addr.port() < 1024
@@ -226,6 +243,7 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
             NameKey::Port {
                 udp,
                 port: addr.port(),
+                space,
             },
             sock,
         )?;
@@ -233,7 +251,7 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
     };
     let mut bound = addr;
     bound.set_port(port);
-    sock.claim(SockAddr::Inet(bound), NameKey::Port { udp, port })?;
+    sock.claim(SockAddr::Inet(bound), NameKey::Port { udp, port, space })?;
     // A UDP socket not bound to loopback also receives from the network.
     if udp && !inet::is_loopback(&bound.ip()) {
         if let Some(mut s) = stack::lock() {
@@ -370,7 +388,6 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         return connect_external(t, &f, &sock, dest);
     }
     // Inet: the client gets a port, and leaves from loopback when bound to "any".
-    let key = key_of(t, sock.kind, &addr)?;
     ensure_bound(t, &sock)?;
     if let SockAddr::Inet(mut local) = sock.local_addr() {
         if local.ip().is_unspecified() {
@@ -387,13 +404,19 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         sock.set_remote(Some(arrive_at));
         return Ok(0);
     }
-    let target = names::lookup(&key).ok_or(Errno(libc::ECONNREFUSED))?;
+    let target = find_target(t, sock.kind, &addr)?;
     let creds = peer_creds(t);
     let (_, sndtimeo) = sock.timeouts();
     retry(t, f.nonblocking(), sndtimeo, |_| {
         sock.connect(&target, creds, Some(arrive_at.clone()))
-    })
-    .map(|_| 0)
+    })?;
+    // Linux's TCP never connects a non-blocking socket within the call,
+    // even over loopback: it says EINPROGRESS, then reports writability
+    // (programs and libraries assert this).
+    if f.nonblocking() {
+        return err(libc::EINPROGRESS);
+    }
+    Ok(0)
 }
 
 /// connect(2) to an address beyond the sandbox: through the TCP/IP stack.

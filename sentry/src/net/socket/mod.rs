@@ -875,11 +875,7 @@ impl Socket {
         if !super::inet::is_local(&to.ip()) {
             return self.send_datagram(data, to);
         }
-        let key = NameKey::Port {
-            udp: true,
-            port: to.port(),
-        };
-        match names::lookup(&key) {
+        match names::lookup_port(true, to.port(), super::inet::is_v6(&to.ip())) {
             Some(target) => self.send(Outgoing {
                 data,
                 rights: &[],
