@@ -49,8 +49,9 @@ pub struct GlobalOpts {
     #[arg(long, global = true, default_value = "none")]
     pub overlay: String,
     /// How the workload reaches the network: `sandbox` (the Sentry's own
-    /// TCP/IP stack over the container's network namespace) or `none`
-    /// (loopback only); a `dev.sandbox.network` annotation overrides it.
+    /// TCP/IP stack over the container's network namespace), `none`
+    /// (loopback only) or `host` (host sockets: weaker isolation); a
+    /// `dev.sandbox.network` annotation overrides it.
     #[arg(long, global = true, default_value = "sandbox")]
     pub network: String,
     /// How the Sentry traps the workload's system calls: seccomp (fast) or

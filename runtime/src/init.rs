@@ -74,6 +74,14 @@ fn prepare(args: &mut InitArgs) -> Result<(Sandbox, UnixListener), String> {
     // Wait until the parent has put us in the cgroup.
     expect(&mut args.channel, Msg::Go)?;
     namespaces::enter(&args.namespaces).map_err(|e| e.to_string())?;
+    let new_netns = args
+        .namespaces
+        .iter()
+        .any(|n| n.kind == oci_spec::runtime::LinuxNamespaceType::Network && n.path.is_none());
+    if new_netns {
+        namespaces::loopback_up()
+            .map_err(|e| format!("cannot bring up lo in the new network namespace: {e}"))?;
+    }
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
     if args.spec.process.terminal {
         // The pty becomes our controlling terminal, so ^C, ^\ and ^Z typed

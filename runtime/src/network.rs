@@ -7,8 +7,14 @@
 //!   own: a spec that shares the host's (`docker run --network=host`) is
 //!   refused at create, never silently given the host's network.
 //! - `none`: loopback only, whatever the namespace holds.
+//! - `host`: the workload's inet sockets are relayed to host sockets of the
+//!   namespace the container runs in (its own, or the host's for `docker
+//!   run --network=host`). Weaker isolation: the host kernel's stack parses
+//!   what the workload sends. An explicit choice, never a fallback.
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use sentry::NetworkMode;
@@ -17,12 +23,10 @@ pub const ANNOTATION: &str = "dev.sandbox.network";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NetworkError {
-    #[error("unknown network mode {0:?}: use --network sandbox or --network none")]
+    #[error("unknown network mode {0:?}: use --network sandbox, none or host")]
     Unknown(String),
-    #[error("the container shares the host's network namespace (e.g. docker run --network=host), but the sandbox network mode serves the workload's sockets from the Sentry's own TCP/IP stack over interfaces it takes from a network namespace of the container's own: give the container its own network namespace, or choose --network=none (loopback only) with the global flag or the {ANNOTATION} annotation")]
+    #[error("the container shares the host's network namespace (e.g. docker run --network=host), but the sandbox network mode serves the workload's sockets from the Sentry's own TCP/IP stack over interfaces it takes from a network namespace of the container's own: give the container its own network namespace, or choose --network=host (host sockets, weaker isolation) or --network=none (loopback only) with the global flag or the {ANNOTATION} annotation")]
     HostNamespace,
-    #[error("network mode host (workload sockets relayed to host sockets) is not implemented yet: use --network sandbox or --network none")]
-    HostNotImplemented,
 }
 
 /// The mode for this container.
@@ -39,19 +43,40 @@ pub fn select(
         "none" => Ok(NetworkMode::None),
         "sandbox" if shares_host_network(spec) => Err(NetworkError::HostNamespace),
         "sandbox" => Ok(NetworkMode::Sandbox),
-        "host" => Err(NetworkError::HostNotImplemented),
+        "host" => Ok(NetworkMode::Host),
         other => Err(NetworkError::Unknown(other.into())),
     }
 }
 
-/// No `network` entry in `linux.namespaces`: the container would run in
-/// the runtime's own (the host's) network namespace.
+/// Whether the container would run in the runtime's own (the host's)
+/// network namespace: no `network` entry in `linux.namespaces`, or one
+/// whose path is that namespace (Docker's `--network=host` gives
+/// `<exec-root>/netns/default`, a bind mount of the host's).
 fn shares_host_network(spec: &Spec) -> bool {
-    !spec
+    let entry = spec
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Network))
+        .and_then(|ns| {
+            ns.iter()
+                .find(|n| n.typ() == LinuxNamespaceType::Network)
+                .cloned()
+        });
+    match entry {
+        None => true,
+        Some(ns) => match ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            None => false,
+            Some(path) => same_namespace(path, Path::new("/proc/self/ns/net")),
+        },
+    }
+}
+
+/// Whether two namespace files name the same namespace (device and inode).
+fn same_namespace(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -95,6 +120,28 @@ mod tests {
             Err(NetworkError::HostNamespace)
         );
         assert_eq!(select("none", &none, &spec(false)), Ok(NetworkMode::None));
+        assert_eq!(select("host", &none, &spec(false)), Ok(NetworkMode::Host));
+        assert_eq!(select("host", &none, &spec(true)), Ok(NetworkMode::Host));
+    }
+
+    #[test]
+    fn a_path_to_the_hosts_namespace_is_the_hosts_network() {
+        let mut s = spec(false);
+        let mut linux = s.linux().clone().expect("linux");
+        let mut ns = linux.namespaces().clone().expect("namespaces");
+        ns.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .path("/proc/self/ns/net")
+                .build()
+                .expect("namespace"),
+        );
+        linux.set_namespaces(Some(ns));
+        s.set_linux(Some(linux));
+        assert_eq!(
+            select("sandbox", &HashMap::new(), &s),
+            Err(NetworkError::HostNamespace)
+        );
     }
 
     #[test]

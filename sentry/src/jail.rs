@@ -135,9 +135,25 @@ const HOST_IOCTLS: &[u64] = &[
 /// Installs the allowlist on every thread of the Sentry. `platform_ioctls`
 /// are the ioctl requests the platform makes once jailed (kvm: running
 /// vCPUs, `vmm::ioctls`); ioctl with any other request traps.
-pub fn install(platform_ioctls: &[u64]) -> Result<(), Error> {
+pub fn install(platform_ioctls: &[u64], host_network: bool) -> Result<(), Error> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|&nr| (nr, vec![])).collect();
+    if host_network {
+        // The `host` network mode's socket calls (net::hostnet); socket
+        // itself only for inet families.
+        for &nr in crate::net::hostnet::JAIL_CALLS {
+            rules.insert(nr, vec![]);
+        }
+        let mut socket_rules = Vec::new();
+        for family in [libc::AF_INET, libc::AF_INET6] {
+            let cond =
+                SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, family as u64)
+                    .map_err(|e| Error::Seccomp(e.to_string()))?;
+            socket_rules
+                .push(SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?);
+        }
+        rules.insert(libc::SYS_socket, socket_rules);
+    }
     let mut ioctl_rules = Vec::new();
     for &req in HOST_IOCTLS.iter().chain(platform_ioctls) {
         // The kernel reads the request as an unsigned int: compare the low
@@ -212,7 +228,7 @@ mod tests {
         // SAFETY: setrlimit reads one rlimit struct.
         unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
         let extra: &[u64] = if allow { &[UNLISTED] } else { &[] };
-        super::install(extra).expect("install the jail's filter");
+        super::install(extra, false).expect("install the jail's filter");
         // SAFETY: ioctl on an invalid descriptor touches no memory.
         let r = unsafe { libc::ioctl(-1, UNLISTED as libc::c_ulong, 0) };
         let errno = std::io::Error::last_os_error().raw_os_error();

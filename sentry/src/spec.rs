@@ -42,6 +42,9 @@ pub enum NetworkMode {
     Sandbox,
     /// Loopback only.
     None,
+    /// The workload's inet sockets are host sockets of the namespace the
+    /// Sentry runs in (`net::hostnet`): weaker isolation, chosen explicitly.
+    Host,
 }
 
 /// The Sentry's platforms (`--platform`).

@@ -94,6 +94,37 @@ pub fn enter(namespaces: &[Namespace]) -> Result<(), JailError> {
     new(LinuxNamespaceType::Mount)
 }
 
+/// Brings `lo` up in a network namespace the runtime just made, as runc
+/// does before the prestart hooks: Docker's embedded DNS binds its
+/// resolver to 127.0.0.11 there, which needs a loopback that is up (the
+/// workload's own loopback is the Sentry's, whatever this one is).
+pub fn loopback_up() -> std::io::Result<()> {
+    // SAFETY: socket(2) with constant arguments; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor we own (closed on drop).
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: an all-zero ifreq is valid; we set the name and read the flags.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&sock);
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of our ifreq.
+    if unsafe { libc::ioctl(raw, libc::SIOCGIFFLAGS, &mut req) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the flags member is the one SIOCGIFFLAGS just filled.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads our ifreq.
+    if unsafe { libc::ioctl(raw, libc::SIOCSIFFLAGS, &req) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The pid namespace the next fork's child will be in.
 pub struct PidNamespace {
     /// Our own pid namespace, to return to after the fork (so hooks and

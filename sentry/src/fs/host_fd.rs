@@ -4,15 +4,16 @@
 //! the workload never holds the host descriptor itself.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::errno::{err, SysResult};
 use crate::kernel::process::lock;
 use crate::kernel::task::Task;
 use crate::vfs::file::WaitOn;
-use crate::vfs::{FileOps, Stat};
+use crate::vfs::{FileOps, Inode, OpenCtx, Stat};
 
 pub struct HostFd {
+    me: std::sync::Weak<HostFd>,
     fd: OwnedFd,
     is_tty: bool,
     /// The foreground process group (TIOCGPGRP/TIOCSPGRP), kept by the Sentry.
@@ -34,14 +35,15 @@ const FIONREAD: u64 = 0x541b;
 const KTERMIOS: usize = 36;
 
 impl HostFd {
-    pub fn new(fd: OwnedFd) -> HostFd {
+    pub fn new(fd: OwnedFd) -> Arc<HostFd> {
         // SAFETY: isatty on a descriptor we own.
         let is_tty = unsafe { libc::isatty(fd.as_raw_fd()) } == 1;
-        HostFd {
+        Arc::new_cyclic(|me| HostFd {
+            me: me.clone(),
             fd,
             is_tty,
             fg_pgrp: Mutex::new(1),
-        }
+        })
     }
 
     /// The process group the terminal's signals go to.
@@ -78,7 +80,45 @@ impl HostFd {
     }
 }
 
+/// What /proc/PID/fd/N of a host descriptor that is not a terminal (the
+/// runtime's stdio pipes or files) opens: the same host file, as Linux
+/// reopens a pipe or file through its magic link (nginx opens
+/// /dev/stderr, that is /proc/self/fd/2, with O_CREAT for its error log).
+struct HostFdNode {
+    host: Arc<HostFd>,
+}
+
+/// Whether `inode` is a host descriptor reached through /proc/PID/fd.
+pub fn is_host_fd_node(inode: &dyn Inode) -> bool {
+    inode.as_any().is::<HostFdNode>()
+}
+
+impl Inode for HostFdNode {
+    fn stat(&self) -> SysResult<Stat> {
+        self.host.stat()
+    }
+    fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        Ok(self.host.clone())
+    }
+    fn fs_id(&self) -> usize {
+        // Host descriptors belong to no Sentry file system.
+        usize::MAX - 1
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 impl FileOps for HostFd {
+    fn reopenable(&self) -> Option<Arc<dyn Inode>> {
+        if self.is_tty {
+            return None;
+        }
+        Some(Arc::new(HostFdNode {
+            host: self.me.upgrade()?,
+        }))
+    }
+
     fn read(&self, buf: &mut [u8], _off: u64) -> SysResult<usize> {
         if self.ready(libc::POLLIN) == 0 {
             return err(libc::EAGAIN);

@@ -79,6 +79,9 @@ impl Boot {
                 binds.push((clean_path(&m.destination), inode, m.readonly));
             }
         }
+        if spec.network == crate::spec::NetworkMode::Host {
+            crate::net::hostnet::enable()?;
+        }
         if spec.network == crate::spec::NetworkMode::Sandbox {
             let links = crate::net::stack::takeover::take_over()?;
             if !links.is_empty() {
@@ -252,7 +255,7 @@ impl Boot {
     pub fn create_init(&mut self, stdio: [OwnedFd; 3]) -> Result<(), Error> {
         let [i, o, e] = stdio;
         let console = if self.spec.process.terminal {
-            Some(Arc::new(HostFd::new(i.try_clone()?)))
+            Some(HostFd::new(i.try_clone()?))
         } else {
             None
         };
@@ -284,7 +287,8 @@ impl Boot {
                 .spawn(move || forward_tty_signals(kc, console, tty_signals))?;
         }
         crate::net::stack::driver::start()?;
-        crate::jail::install(&k.platform.jailed_ioctls())?;
+        crate::net::hostnet::start()?;
+        crate::jail::install(&k.platform.jailed_ioctls(), crate::net::hostnet::enabled())?;
         let (start_tx, start_rx) = mpsc::channel::<()>();
         let kc = k.clone();
         std::thread::Builder::new()
@@ -383,7 +387,7 @@ fn prepare(
     let terminal: Option<(Arc<HostFd>, String)> = match (&k.console, pid) {
         (Some(c), 1) if spec.terminal => Some((c.clone(), "/dev/pts/0".into())),
         _ if spec.terminal => stdio.first().and_then(|fd| {
-            let host = Arc::new(HostFd::new(fd.try_clone().ok()?));
+            let host = HostFd::new(fd.try_clone().ok()?);
             let path = crate::fs::pty::attach_host_terminal(&host, pid)?;
             Some((host, path))
         }),
@@ -393,7 +397,7 @@ fn prepare(
         let (host, path) = match &terminal {
             Some((t, path)) => (t.clone(), path.clone()),
             None => {
-                let host = Arc::new(HostFd::new(fd));
+                let host = HostFd::new(fd);
                 let path = fd_path(&host);
                 (host, path)
             }

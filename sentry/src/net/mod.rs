@@ -7,6 +7,7 @@
 
 pub mod addr;
 pub mod dns;
+pub mod hostnet;
 pub mod iface;
 pub mod ifioctl;
 pub mod inet;

@@ -147,7 +147,9 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
         mm: &t.mm,
     };
     let truncates = flags & libc::O_TRUNC != 0 && !created && ftype == FileType::Regular;
-    let f = if ftype == FileType::Fifo {
+    // A host pipe reopened through /proc/PID/fd is open already: no FIFO
+    // rendezvous (the other end is outside the sandbox).
+    let f = if ftype == FileType::Fifo && !crate::fs::host_fd::is_host_fd_node(&*loc.inode) {
         open_fifo(t, loc, &st, flags)?
     } else {
         let ops = loc.inode.clone().open(flags, &ctx)?;

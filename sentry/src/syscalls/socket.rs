@@ -11,6 +11,7 @@ use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
 use crate::kernel::task::Task;
 use crate::net::addr::Requested;
+use crate::net::hostnet::{self, HostSocket};
 use crate::net::inet;
 use crate::net::names::{self, NameKey, PortSpace};
 use crate::net::socket::{External, Ucred};
@@ -102,7 +103,16 @@ pub(super) fn open_file(sock: Arc<Socket>, nonblock: i32) -> Arc<OpenFile> {
 pub fn socket(t: &mut Task, a: Args) -> SysResult<u64> {
     let (base, nonblock, cloexec) = type_and_flags(a[1]);
     let (family, kind) = family_and_kind(a[0], base, a[2])?;
-    t.install(open_file(Socket::new(family, kind), nonblock), cloexec)
+    let sock = Socket::new(family, kind);
+    if family != Family::Unix && hostnet::enabled() {
+        // The `host` network mode: a host socket behind the Sentry's.
+        sock.attach(External::Host(HostSocket::new(
+            a[0] as i32,
+            base,
+            a[2] as i32,
+        )?));
+    }
+    t.install(open_file(sock, nonblock), cloexec)
 }
 
 pub fn socketpair(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -212,13 +222,23 @@ fn port_space(sock: &Socket, ip: &std::net::IpAddr) -> PortSpace {
     let v6only = sock
         .get_option(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)
         .ok()
-        .and_then(|v| v.get(..4).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+        .and_then(|v| {
+            v.get(..4)
+                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        })
         .unwrap_or(0);
     if v6only != 0 {
         PortSpace::V6Only
     } else {
         PortSpace::Dual
     }
+}
+
+/// Whether the caller may bind ports below 1024 (CAP_NET_BIND_SERVICE).
+fn can_bind_privileged(t: &Task) -> bool {
+    lock(&t.proc.state)
+        .creds
+        .has(crate::kernel::caps::NET_BIND_SERVICE)
 }
 
 /// Binds an inet socket to `addr` (port 0: an ephemeral port).
@@ -232,11 +252,7 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
         names::ephemeral_port(udp, space, sock)?
     } else {
         // Ports below 1024 need CAP_NET_BIND_SERVICE.
-        if addr.port() < 1024
-            && !lock(&t.proc.state)
-                .creds
-                .has(crate::kernel::caps::NET_BIND_SERVICE)
-        {
+        if addr.port() < 1024 && !can_bind_privileged(t) {
             return err(libc::EACCES);
         }
         names::insert(
@@ -267,7 +283,8 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
 /// An inet socket about to talk without a name gets an ephemeral port, as
 /// Linux's autobind does.
 pub(super) fn ensure_bound(t: &Task, sock: &Arc<Socket>) -> SysResult<()> {
-    if sock.is_inet() && !sock.is_bound() {
+    // (A host socket's host kernel binds it.)
+    if sock.is_inet() && !sock.is_bound() && !sock.is_host() {
         bind_inet(
             t,
             sock,
@@ -283,6 +300,17 @@ pub(super) fn ensure_bound(t: &Task, sock: &Arc<Socket>) -> SysResult<()> {
 pub fn bind(t: &mut Task, a: Args) -> SysResult<u64> {
     let (_, sock) = socket_of(t, a[0])?;
     let named = read_addr(t, &sock, a[1], a[2])?;
+    if let Named::Addr(SockAddr::Inet(addr)) = &named {
+        if sock.is_host() {
+            if addr.port() != 0 && addr.port() < 1024 && !can_bind_privileged(t) {
+                return err(libc::EACCES);
+            }
+            return sock
+                .with_host(|h| h.bind(addr))
+                .unwrap_or(Ok(()))
+                .map(|_| 0);
+        }
+    }
     if sock.is_bound() {
         return err(libc::EINVAL);
     }
@@ -318,6 +346,9 @@ pub fn bind(t: &mut Task, a: Args) -> SysResult<u64> {
 
 pub fn listen(t: &mut Task, a: Args) -> SysResult<u64> {
     let (_, sock) = socket_of(t, a[0])?;
+    if let Some(r) = sock.with_host(|h| h.listen(a[1] as i32)) {
+        return r.map(|_| 0);
+    }
     if sock.kind == Kind::Stream {
         ensure_bound(t, &sock)?;
     }
@@ -384,6 +415,9 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         })
         .map(|_| 0);
     };
+    if sock.is_host() {
+        return connect_host(t, &f, &sock, dest);
+    }
     if !inet::is_local(&dest.ip()) {
         return connect_external(t, &f, &sock, dest);
     }
@@ -417,6 +451,24 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::EINPROGRESS);
     }
     Ok(0)
+}
+
+/// connect(2) of a host socket (the `host` network mode): the host's
+/// non-blocking connect, then, for a blocking caller, the Sentry's wait for
+/// its outcome.
+fn connect_host(
+    t: &mut Task,
+    f: &Arc<OpenFile>,
+    sock: &Arc<Socket>,
+    dest: std::net::SocketAddr,
+) -> SysResult<u64> {
+    match sock.with_host(|h| h.connect(&dest)) {
+        Some(Err(e)) if e.0 == libc::EINPROGRESS && !f.nonblocking() => {}
+        Some(r) => return r.map(|_| 0),
+        None => return err(libc::EBADF),
+    }
+    let (_, sndtimeo) = sock.timeouts();
+    retry(t, false, sndtimeo, |_| sock.connect_result()).map(|_| 0)
 }
 
 /// connect(2) to an address beyond the sandbox: through the TCP/IP stack.

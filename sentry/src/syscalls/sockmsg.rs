@@ -245,6 +245,13 @@ fn destination(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Dest> 
     } else {
         Some(read_addr(t, sock, addr, len)?)
     };
+    if sock.is_host() {
+        // The host's kernel routes it (and refuses what it must).
+        return Ok(match named {
+            Some(Named::Addr(SockAddr::Inet(a))) => Dest::Net(a),
+            _ => Dest::Peer,
+        });
+    }
     if sock.kind != Kind::Dgram {
         return match (named, sock.is_inet()) {
             // TCP ignores a name; a connected Unix stream refuses one.

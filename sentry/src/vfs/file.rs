@@ -95,6 +95,11 @@ pub trait FileOps: Send + Sync {
     fn as_socket(&self) -> Option<&crate::net::Socket> {
         None
     }
+    /// What /proc/PID/fd/N opens for a file that has no inode of its own
+    /// (a host descriptor the runtime passed as stdio).
+    fn reopenable(&self) -> Option<Arc<dyn super::Inode>> {
+        None
+    }
 }
 
 /// An open file description, shared by dup'ed descriptors and across fork.

@@ -280,7 +280,8 @@ fn fd_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
                             .as_any()
                             .and_then(|a| a.downcast_ref::<PipeEnd>())
                             .map(PipeEnd::reopenable)
-                    });
+                    })
+                    .or_else(|| f.ops.reopenable());
                 let node = magic_link(
                     dev,
                     "fdlink",

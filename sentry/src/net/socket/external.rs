@@ -14,6 +14,7 @@ use super::{Received, Socket, Ucred};
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
 use crate::net::addr::SockAddr;
+use crate::net::hostnet::HostSocket;
 use crate::net::stack::{self, tcp, udp};
 
 #[derive(Default)]
@@ -23,6 +24,8 @@ pub enum External {
     Tcp(tcp::Conn),
     Listener(tcp::Listener),
     Udp(udp::Binding),
+    /// A host socket (the `host` network mode: `net::hostnet`).
+    Host(HostSocket),
 }
 
 fn no_stack() -> Errno {
@@ -39,9 +42,33 @@ impl Socket {
         !matches!(*self.ext(), External::None)
     }
 
-    /// Whether this is a TCP connection over the stack.
+    /// Whether this is a TCP connection over the stack, or a host socket:
+    /// either way its bytes are not the core's.
     pub fn is_external_tcp(&self) -> bool {
-        matches!(*self.ext(), External::Tcp(_))
+        matches!(*self.ext(), External::Tcp(_) | External::Host(_))
+    }
+
+    /// Whether this is a host socket (the `host` network mode).
+    pub fn is_host(&self) -> bool {
+        matches!(*self.ext(), External::Host(_))
+    }
+
+    /// Runs `f` on the host socket (None: not a host socket).
+    pub fn with_host<R>(&self, f: impl FnOnce(&HostSocket) -> R) -> Option<R> {
+        match &*self.ext() {
+            External::Host(h) => Some(f(h)),
+            _ => None,
+        }
+    }
+
+    /// accept(2) of a host listener (None: not a host socket).
+    pub(super) fn host_accept(&self) -> Option<SysResult<Arc<Socket>>> {
+        let accepted = self.with_host(|h| h.accept())?;
+        Some(accepted.map(|h| {
+            let sock = Socket::new(self.family, self.kind);
+            *sock.ext() = External::Host(h);
+            sock
+        }))
     }
 
     pub fn attach(&self, part: External) {
@@ -54,6 +81,17 @@ impl Socket {
     /// is the caller's).
     pub fn connect_result(&self) -> SysResult<()> {
         let mut ext = self.ext();
+        if let External::Host(h) = &*ext {
+            if h.readiness() & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) == 0 {
+                return err(libc::EAGAIN);
+            }
+            let v = h.get_option(libc::SOL_SOCKET, libc::SO_ERROR)?;
+            let e = v
+                .get(..4)
+                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                .unwrap_or(0);
+            return if e == 0 { Ok(()) } else { Err(Errno(e)) };
+        }
         let External::Tcp(c) = &mut *ext else {
             return err(libc::ENOTCONN);
         };
@@ -79,8 +117,10 @@ impl Socket {
     /// Sends on a TCP connection over the stack (None: not such a socket).
     pub(super) fn ext_send(&self, data: &[u8]) -> Option<SysResult<usize>> {
         let mut ext = self.ext();
-        let External::Tcp(c) = &mut *ext else {
-            return None;
+        let c = match &mut *ext {
+            External::Tcp(c) => c,
+            External::Host(h) => return Some(h.send(data, None)),
+            _ => return None,
         };
         let mut s = match stack::lock() {
             Some(s) => s,
@@ -92,8 +132,10 @@ impl Socket {
     /// Sends a datagram to `to`, beyond loopback, through the stack.
     pub fn send_datagram(&self, data: &[u8], to: SocketAddr) -> SysResult<usize> {
         let ext = self.ext();
-        let External::Udp(b) = &*ext else {
-            return err(libc::ENETUNREACH);
+        let b = match &*ext {
+            External::Udp(b) => b,
+            External::Host(h) => return h.send(data, Some(&to)),
+            _ => return err(libc::ENETUNREACH),
         };
         let mut s = stack::lock().ok_or_else(no_stack)?;
         b.send(&mut s, data, to)
@@ -103,6 +145,18 @@ impl Socket {
     /// (None: nothing of the stack's to give, so the core decides).
     pub(super) fn ext_recv(&self, max: usize, peek: bool) -> Option<SysResult<Received>> {
         let mut ext = self.ext();
+        if let External::Host(h) = &*ext {
+            let mut buf = vec![0u8; max.min(1 << 20)];
+            return Some(h.recv(&mut buf, peek).map(|(n, full, from)| {
+                buf.truncate(n);
+                let mut r = received(buf, full, from);
+                r.truncated = n < full;
+                r
+            }));
+        }
+        if matches!(*ext, External::None) {
+            return None;
+        }
         let mut s = stack::lock()?;
         match &mut *ext {
             External::Tcp(c) => {
@@ -126,9 +180,15 @@ impl Socket {
     /// Readiness bits the stack adds (None: the core's alone count).
     pub(super) fn ext_readiness(&self) -> Option<(i16, bool)> {
         let mut ext = self.ext();
+        match &*ext {
+            External::Host(h) => return Some((h.readiness(), true)),
+            // Sockets of the core alone never touch the stack's lock.
+            External::None => return None,
+            _ => {}
+        }
         let mut s = stack::lock()?;
         match &mut *ext {
-            External::None => None,
+            External::None | External::Host(_) => None,
             // A TCP connection over the stack: its bits replace the core's.
             External::Tcp(c) => Some((c.readiness(&mut s), true)),
             External::Listener(l) => Some((
@@ -184,6 +244,14 @@ impl Socket {
 
     pub(super) fn ext_shutdown(&self, rd: bool, wr: bool) -> Option<SysResult<()>> {
         let mut ext = self.ext();
+        if let External::Host(h) = &*ext {
+            let how = match (rd, wr) {
+                (true, true) => libc::SHUT_RDWR,
+                (true, false) => libc::SHUT_RD,
+                _ => libc::SHUT_WR,
+            };
+            return Some(h.shutdown(how));
+        }
         let External::Tcp(c) = &mut *ext else {
             return None;
         };
@@ -194,6 +262,10 @@ impl Socket {
     /// SO_ERROR of a connection over the stack.
     pub(super) fn ext_error(&self) -> Option<i32> {
         let mut ext = self.ext();
+        if let External::Host(h) = &*ext {
+            let v = h.get_option(libc::SOL_SOCKET, libc::SO_ERROR).ok()?;
+            return Some(i32::from_ne_bytes(v.get(..4)?.try_into().ok()?));
+        }
         let External::Tcp(c) = &mut *ext else {
             return None;
         };
@@ -204,11 +276,11 @@ impl Socket {
     /// FIONREAD / SIOCINQ and SIOCOUTQ of the stack's part.
     pub(super) fn ext_queues(&self) -> Option<(usize, usize)> {
         let ext = self.ext();
-        let mut s = stack::lock()?;
         match &*ext {
-            External::Tcp(c) => Some(c.queues(&mut s)),
-            External::Udp(b) => Some((b.next_len(&mut s), 0)),
-            _ => None,
+            External::Host(h) => Some((h.readable_bytes(), 0)),
+            External::Tcp(c) => Some(c.queues(&mut *stack::lock()?)),
+            External::Udp(b) => Some((b.next_len(&mut *stack::lock()?), 0)),
+            External::None | External::Listener(_) => None,
         }
     }
 
@@ -236,11 +308,15 @@ impl Socket {
     /// The last close of the stack's part.
     pub(super) fn ext_release(&self, abort: bool) {
         let part = std::mem::take(&mut *self.ext());
+        if matches!(part, External::Host(_) | External::None) {
+            // A host socket closes with its descriptor.
+            return;
+        }
         let Some(mut s) = stack::lock() else {
             return;
         };
         match part {
-            External::None => {}
+            External::None | External::Host(_) => {}
             External::Tcp(mut c) => c.release(&mut s, abort),
             External::Listener(l) => l.release(&mut s),
             External::Udp(b) => b.release(&mut s),

@@ -262,6 +262,9 @@ impl Socket {
     }
 
     pub fn local_addr(&self) -> SockAddr {
+        if let Some(Ok(a)) = self.with_host(|h| h.local()) {
+            return SockAddr::Inet(a);
+        }
         lock(&self.inner)
             .local
             .clone()
@@ -290,6 +293,9 @@ impl Socket {
     }
 
     pub fn peer_addr(&self) -> SysResult<SockAddr> {
+        if let Some(r) = self.with_host(|h| h.peer()) {
+            return r.map(SockAddr::Inet);
+        }
         if let Some(r) = self.remote() {
             return Ok(r);
         }
@@ -464,6 +470,9 @@ impl Socket {
 
     /// Takes the next connection off a listener's backlog.
     pub fn accept(&self) -> SysResult<Arc<Socket>> {
+        if let Some(r) = self.host_accept() {
+            return r;
+        }
         let conn = {
             let mut i = lock(&self.inner);
             match &mut i.conn {
@@ -1001,8 +1010,13 @@ impl FileOps for Socket {
 
     fn event_seq(&self) -> u64 {
         if self.is_external() {
-            // The stack moves one generation for all of its sockets.
-            return self.seq.get().wrapping_add(crate::net::stack::generation());
+            // The stack (and the host mode's poller) move one generation
+            // for all of their sockets.
+            return self
+                .seq
+                .get()
+                .wrapping_add(crate::net::stack::generation())
+                .wrapping_add(crate::net::hostnet::generation());
         }
         self.seq.get()
     }

@@ -65,6 +65,13 @@ impl Socket {
     /// getsockopt(level, name): the option's bytes.
     pub fn get_option(&self, level: i32, name: i32) -> SysResult<Vec<u8>> {
         let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
+        // A host socket's options are the host's, but for the timeouts,
+        // which the Sentry's blocking implements.
+        if !(level == libc::SOL_SOCKET && matches!(name, libc::SO_RCVTIMEO | libc::SO_SNDTIMEO)) {
+            if let Some(r) = self.with_host(|h| h.get_option(level, name)) {
+                return r;
+            }
+        }
         if level == libc::SOL_SOCKET && name == libc::SO_ERROR {
             if let Some(e) = self.ext_error() {
                 return int(e);
@@ -117,6 +124,11 @@ impl Socket {
 
     /// setsockopt(level, name, value).
     pub fn set_option(&self, level: i32, name: i32, value: &[u8]) -> SysResult<()> {
+        if !(level == libc::SOL_SOCKET && matches!(name, libc::SO_RCVTIMEO | libc::SO_SNDTIMEO)) {
+            if let Some(r) = self.with_host(|h| h.set_option(level, name, value)) {
+                return r;
+            }
+        }
         let mut i = lock(&self.inner);
         if inet_level(level) {
             if !self.is_inet() {
