@@ -39,6 +39,7 @@ const AREAS: &[&str] = &[
     "identity",
     "events",
     "sockets",
+    "network",
     "timers",
     "ipc",
     "procfs",

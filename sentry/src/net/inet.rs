@@ -19,21 +19,26 @@ pub fn parse(raw: &[u8], v6: bool) -> SysResult<SocketAddr> {
     if raw.len() < 2 {
         return err(libc::EINVAL);
     }
+    // The length is checked before the family, as Linux does (a
+    // sockaddr_in given to an IPv6 socket is EINVAL, not EAFNOSUPPORT).
+    if raw.len()
+        < if v6 {
+            SOCKADDR_IN6_MIN
+        } else {
+            SOCKADDR_IN_LEN
+        }
+    {
+        return err(libc::EINVAL);
+    }
     let family = u16::from_ne_bytes([raw[0], raw[1]]) as i32;
     let want = if v6 { libc::AF_INET6 } else { libc::AF_INET };
     if family != want && family != libc::AF_UNSPEC {
         return err(libc::EAFNOSUPPORT);
     }
     if !v6 {
-        if raw.len() < SOCKADDR_IN_LEN {
-            return err(libc::EINVAL);
-        }
         let port = u16::from_be_bytes([raw[2], raw[3]]);
         let ip = Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7]);
         return Ok(SocketAddr::V4(SocketAddrV4::new(ip, port)));
-    }
-    if raw.len() < SOCKADDR_IN6_MIN {
-        return err(libc::EINVAL);
     }
     let port = u16::from_be_bytes([raw[2], raw[3]]);
     let flow = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]);

@@ -107,14 +107,25 @@ pub fn remove(key: &NameKey, sock: *const Socket) {
 /// Linux's default ephemeral port range (net.ipv4.ip_local_port_range).
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
+/// Where the search for the next ephemeral port starts (under NAMES's
+/// lock): it moves past each port handed out, so a port just released is
+/// not handed out again at once (a datagram or connection meant for its
+/// old owner would reach the new one; Linux spreads its choices too).
+static NEXT_EPHEMERAL: std::sync::atomic::AtomicU16 =
+    std::sync::atomic::AtomicU16::new(*EPHEMERAL.start());
+
 /// Binds `sock` to a free ephemeral port in `space`.
 pub fn ephemeral_port(udp: bool, space: PortSpace, sock: &Arc<Socket>) -> SysResult<u16> {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut names = lock(&NAMES);
     let map = names.get_or_insert_with(HashMap::new);
-    for port in EPHEMERAL {
+    let (first, last) = (*EPHEMERAL.start(), *EPHEMERAL.end());
+    let start = NEXT_EPHEMERAL.load(Relaxed).clamp(first, last);
+    for port in (start..=last).chain(first..start) {
         let key = NameKey::Port { udp, port, space };
         if !taken(map, &key) {
             map.insert(key, Arc::downgrade(sock));
+            NEXT_EPHEMERAL.store(if port == last { first } else { port + 1 }, Relaxed);
             return Ok(port);
         }
     }

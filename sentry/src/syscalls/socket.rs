@@ -46,17 +46,21 @@ pub(super) fn sender_creds(t: &Task) -> Ucred {
     }
 }
 
-/// Splits SOCK_NONBLOCK/SOCK_CLOEXEC off a socket type.
-fn type_and_flags(ty: u64) -> (i32, i32, bool) {
+/// Splits SOCK_NONBLOCK/SOCK_CLOEXEC off a socket type; any other bit
+/// above the type's four is EINVAL, as on Linux.
+fn type_and_flags(ty: u64) -> SysResult<(i32, i32, bool)> {
     let ty = ty as i32;
     let flags = ty & (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
     let base = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    if base & !0xf != 0 {
+        return err(libc::EINVAL);
+    }
     let nonblock = if flags & libc::SOCK_NONBLOCK != 0 {
         libc::O_NONBLOCK
     } else {
         0
     };
-    (base, nonblock, flags & libc::SOCK_CLOEXEC != 0)
+    Ok((base, nonblock, flags & libc::SOCK_CLOEXEC != 0))
 }
 
 /// The family and kind socket(2) asks for.
@@ -101,7 +105,7 @@ pub(super) fn open_file(sock: Arc<Socket>, nonblock: i32) -> Arc<OpenFile> {
 }
 
 pub fn socket(t: &mut Task, a: Args) -> SysResult<u64> {
-    let (base, nonblock, cloexec) = type_and_flags(a[1]);
+    let (base, nonblock, cloexec) = type_and_flags(a[1])?;
     let (family, kind) = family_and_kind(a[0], base, a[2])?;
     let sock = Socket::new(family, kind);
     if family != Family::Unix && hostnet::enabled() {
@@ -116,7 +120,7 @@ pub fn socket(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn socketpair(t: &mut Task, a: Args) -> SysResult<u64> {
-    let (base, nonblock, cloexec) = type_and_flags(a[1]);
+    let (base, nonblock, cloexec) = type_and_flags(a[1])?;
     let (family, kind) = family_and_kind(a[0], base, a[2])?;
     if family != Family::Unix {
         return err(libc::EOPNOTSUPP);
@@ -214,20 +218,25 @@ pub(super) fn find_target(t: &Task, kind: Kind, addr: &SockAddr) -> SysResult<Ar
     names::lookup(&key).ok_or(Errno(libc::ECONNREFUSED))
 }
 
+/// Whether an IPv6 socket has IPV6_V6ONLY set.
+fn v6only(sock: &Socket) -> bool {
+    sock.family == Family::Inet6
+        && sock
+            .get_option(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)
+            .ok()
+            .and_then(|v| {
+                v.get(..4)
+                    .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            })
+            .is_some_and(|v| v != 0)
+}
+
 /// The port space a socket bound to `ip` takes (IPV6_V6ONLY as set).
 fn port_space(sock: &Socket, ip: &std::net::IpAddr) -> PortSpace {
     if sock.family != Family::Inet6 || !inet::is_v6(ip) {
         return PortSpace::V4;
     }
-    let v6only = sock
-        .get_option(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)
-        .ok()
-        .and_then(|v| {
-            v.get(..4)
-                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        })
-        .unwrap_or(0);
-    if v6only != 0 {
+    if v6only(sock) {
         PortSpace::V6Only
     } else {
         PortSpace::Dual
@@ -245,6 +254,10 @@ fn can_bind_privileged(t: &Task) -> bool {
 fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysResult<()> {
     if !inet::is_local(&addr.ip()) {
         return err(libc::EADDRNOTAVAIL);
+    }
+    // An IPv6-only socket has no IPv4 (v4-mapped) addresses.
+    if addr.is_ipv6() && !inet::is_v6(&addr.ip()) && v6only(sock) {
+        return err(libc::EINVAL);
     }
     let udp = sock.kind == Kind::Dgram;
     let space = port_space(sock, &addr.ip());
@@ -421,6 +434,19 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
     if !inet::is_local(&dest.ip()) {
         return connect_external(t, &f, &sock, dest);
     }
+    if sock.kind == Kind::Stream && !sock.is_external() {
+        if sock.is_pending() {
+            return err(libc::EALREADY);
+        }
+        // The call after EINPROGRESS reports the outcome; later ones EISCONN.
+        if sock.peer_addr().is_ok() {
+            return if sock.take_in_progress() {
+                Ok(0)
+            } else {
+                err(libc::EISCONN)
+            };
+        }
+    }
     // Inet: the client gets a port, and leaves from loopback when bound to "any".
     ensure_bound(t, &sock)?;
     if let SockAddr::Inet(mut local) = sock.local_addr() {
@@ -438,19 +464,33 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         sock.set_remote(Some(arrive_at));
         return Ok(0);
     }
-    let target = find_target(t, sock.kind, &addr)?;
+    let nonblock = f.nonblocking();
     let creds = peer_creds(t);
     let (_, sndtimeo) = sock.timeouts();
-    retry(t, f.nonblocking(), sndtimeo, |_| {
-        sock.connect(&target, creds, Some(arrive_at.clone()))
-    })?;
-    // Linux's TCP never connects a non-blocking socket within the call,
-    // even over loopback: it says EINPROGRESS, then reports writability
-    // (programs and libraries assert this).
-    if f.nonblocking() {
-        return err(libc::EINPROGRESS);
+    let r = find_target(t, sock.kind, &addr).and_then(|target| {
+        let r = retry(t, nonblock, sndtimeo, |_| {
+            sock.connect(&target, creds, Some(arrive_at.clone()))
+        });
+        if r.as_ref().is_err_and(|e| e.0 == libc::EAGAIN) && nonblock {
+            // A full backlog: the handshake waits for an accept.
+            sock.wait_for_room(&target, creds, Some(arrive_at.clone()));
+        }
+        r
+    });
+    match r {
+        // Linux's TCP never connects a non-blocking socket within the
+        // call, even over loopback: it says EINPROGRESS, then reports
+        // writability, or the refusal through SO_ERROR and POLLERR.
+        Err(e) if nonblock && e.0 == libc::ECONNREFUSED => {
+            sock.set_error(libc::ECONNREFUSED);
+            err(libc::EINPROGRESS)
+        }
+        Ok(()) | Err(Errno(libc::EAGAIN)) if nonblock => {
+            sock.set_in_progress();
+            err(libc::EINPROGRESS)
+        }
+        r => r.map(|_| 0),
     }
-    Ok(0)
 }
 
 /// connect(2) of a host socket (the `host` network mode): the host's
@@ -489,11 +529,16 @@ fn connect_external(
         return Ok(0);
     }
     if sock.is_external_tcp() {
-        return err(if sock.is_connecting() {
-            libc::EALREADY
+        if sock.is_connecting() {
+            return err(libc::EALREADY);
+        }
+        // The call after EINPROGRESS reports the outcome; later ones EISCONN.
+        sock.connect_result()?;
+        return if sock.take_in_progress() {
+            Ok(0)
         } else {
-            libc::EISCONN
-        });
+            err(libc::EISCONN)
+        };
     }
     let SockAddr::Inet(local) = sock.local_addr() else {
         return err(libc::EINVAL);
@@ -507,6 +552,7 @@ fn connect_external(
     sock.set_remote(Some(SockAddr::Inet(dest)));
     sock.attach(External::Tcp(conn));
     if f.nonblocking() {
+        sock.set_in_progress();
         return err(libc::EINPROGRESS);
     }
     let (_, sndtimeo) = sock.timeouts();

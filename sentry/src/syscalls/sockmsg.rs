@@ -12,7 +12,7 @@ use crate::kernel::process::lock;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
 use crate::net::socket::{Outgoing, Received, Ucred, MAX_RIGHTS};
-use crate::net::{Kind, SockAddr, Socket};
+use crate::net::{inet, Kind, SockAddr, Socket};
 use crate::vfs::OpenFile;
 
 /// Largest single transfer (Linux's MAX_RW_COUNT).
@@ -79,6 +79,31 @@ fn parse_control(t: &Task, raw: &[u8]) -> SysResult<Control> {
         off += cmsg_align(len).min(raw.len() - off);
     }
     Ok(c)
+}
+
+/// Checks an inet sendmsg's control data. Inet sockets carry neither
+/// descriptors nor credentials (EINVAL); the IP-level messages (IP_PKTINFO,
+/// IP_TTL, IP_TOS and their IPv6 forms) pick a source, hop limit or class,
+/// which loopback delivery has no use for, so they are accepted and ignored.
+fn inet_control(raw: &[u8]) -> SysResult<()> {
+    let mut off = 0;
+    while raw.len() - off >= CMSG_HDR {
+        let word = |at: usize| -> SysResult<[u8; 8]> {
+            raw.get(off + at..off + at + 8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(Errno(libc::EINVAL))
+        };
+        let len = usize::try_from(u64::from_ne_bytes(word(0)?)).map_err(|_| Errno(libc::EINVAL))?;
+        let level = i32::from_ne_bytes([raw[off + 8], raw[off + 9], raw[off + 10], raw[off + 11]]);
+        if len < CMSG_HDR || len > raw.len() - off {
+            return err(libc::EINVAL);
+        }
+        if !matches!(level, libc::IPPROTO_IP | libc::IPPROTO_IPV6) {
+            return err(libc::EINVAL);
+        }
+        off += cmsg_align(len).min(raw.len() - off);
+    }
+    Ok(())
 }
 
 /// A sender may claim its own pid (any with CAP_SYS_ADMIN) and one of its
@@ -158,10 +183,24 @@ fn send(t: &mut Task, f: &OpenFile, sock: &Arc<Socket>, args: SendArgs) -> SysRe
     if records && total > 2 * crate::net::socket::DEFAULT_BUF {
         return err(libc::EMSGSIZE);
     }
+    // A UDP socket's pending error (a refused datagram) fails the next send.
+    if sock.is_inet() && records {
+        match sock.take_error() {
+            0 => {}
+            e => return Err(Errno(e)),
+        }
+    }
     let to = match &args.dest {
         Dest::Peer => None,
         Dest::To(s) => Some(s.clone()),
-        Dest::Nowhere => return Ok(total as u64),
+        Dest::Nowhere { refused } => {
+            // A connected socket learns of the port unreachable (Linux's
+            // ICMP error reaches only sockets connected to the sender).
+            if *refused {
+                sock.set_error(libc::ECONNREFUSED);
+            }
+            return Ok(total as u64);
+        }
         Dest::Dns => {
             let buf = gather(t, &args.segments, 0, total)?;
             return crate::net::dns::query(sock, &buf).map(|n| n as u64);
@@ -230,8 +269,11 @@ enum Dest {
     /// The connected peer.
     Peer,
     To(Arc<Socket>),
-    /// An inet datagram for a port nobody holds: UDP drops it silently.
-    Nowhere,
+    /// An inet datagram for a port nobody holds: UDP drops it; `refused`
+    /// when it went to the socket's connected peer.
+    Nowhere {
+        refused: bool,
+    },
     /// A datagram for an address beyond the sandbox: the TCP/IP stack's.
     Net(std::net::SocketAddr),
     /// A query for Docker's embedded resolver (`net::dns`).
@@ -268,6 +310,7 @@ fn destination(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Dest> 
         Some(Named::Addr(a)) => a,
         None => match sock.remote() {
             Some(r) => r,
+            None if sock.is_inet() => return err(libc::EDESTADDRREQ),
             None => return Ok(Dest::Peer),
         },
     };
@@ -284,7 +327,14 @@ fn destination(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Dest> 
     }
     match find_target(t, sock.kind, &target) {
         Ok(s) => Ok(Dest::To(s)),
-        Err(e) if e.0 == libc::ECONNREFUSED && sock.is_inet() => Ok(Dest::Nowhere),
+        Err(e) if e.0 == libc::ECONNREFUSED && sock.is_inet() => {
+            let canon = |a: &SockAddr| match a {
+                SockAddr::Inet(a) => Some((inet::arrival(a.ip()).to_canonical(), a.port())),
+                _ => None,
+            };
+            let refused = sock.remote().is_some_and(|r| canon(&r) == canon(&target));
+            Ok(Dest::Nowhere { refused })
+        }
         Err(e) => Err(e),
     }
 }
@@ -329,10 +379,11 @@ fn sendmsg_at(t: &mut Task, fd: u64, hdr_addr: u64, flags: u64) -> SysResult<u64
         let mut raw = vec![0u8; len];
         t.mm.read(h.control, &mut raw)?;
         if sock.is_inet() {
-            // Inet sockets carry neither descriptors nor credentials.
-            return err(libc::EINVAL);
+            inet_control(&raw)?;
+            Control::default()
+        } else {
+            parse_control(t, &raw)?
         }
-        parse_control(t, &raw)?
     } else {
         Control::default()
     };
@@ -458,9 +509,10 @@ fn build_control(
 pub fn recvfrom(t: &mut Task, a: Args) -> SysResult<u64> {
     let flags = a[3] as i32;
     let max = (a[2] as usize).min(MAX_RW);
+    let (_, sock) = socket_of(t, a[0])?;
     let got = receive(t, a[0], max, flags)?;
     t.mm.write(a[1], &got.data)?;
-    let from = got.from.clone();
+    let from = sender(&sock, &got);
     let n = if flags & libc::MSG_TRUNC != 0 {
         got.full_len
     } else {
@@ -470,6 +522,45 @@ pub fn recvfrom(t: &mut Task, a: Args) -> SysResult<u64> {
         write_sender(t, a[4], a[5], &from)?;
     }
     Ok(n as u64)
+}
+
+/// The sender to report: TCP reports none (its peer is getpeername's).
+fn sender(sock: &Socket, got: &Received) -> SockAddr {
+    if sock.is_inet() && sock.kind == Kind::Stream {
+        return SockAddr::Unix(crate::net::UnixAddr::Unnamed);
+    }
+    got.from.clone()
+}
+
+/// IP_PKTINFO's control message for a datagram received by `sock`, when
+/// asked for: where it arrived. Inet traffic between the sandbox's own
+/// addresses goes through loopback (as Linux routes it), to the address
+/// the socket is bound to, or loopback's when bound to "any".
+fn pktinfo(sock: &Socket) -> Option<Vec<u8>> {
+    if !sock.is_inet() || sock.kind != Kind::Dgram {
+        return None;
+    }
+    let on = sock.get_option(libc::IPPROTO_IP, libc::IP_PKTINFO).ok()?;
+    if on.get(..4).is_none_or(|v| v == [0; 4]) {
+        return None;
+    }
+    let local = match sock.local_addr() {
+        SockAddr::Inet(a) => inet::arrival(a.ip()).to_canonical(),
+        _ => return None,
+    };
+    let std::net::IpAddr::V4(ip) = local else {
+        return None;
+    };
+    let len = CMSG_HDR + 12;
+    let mut out = Vec::with_capacity(cmsg_align(len));
+    out.extend_from_slice(&(len as u64).to_ne_bytes());
+    out.extend_from_slice(&libc::IPPROTO_IP.to_ne_bytes());
+    out.extend_from_slice(&libc::IP_PKTINFO.to_ne_bytes());
+    out.extend_from_slice(&(crate::net::iface::LOOPBACK_INDEX as i32).to_ne_bytes());
+    out.extend_from_slice(&ip.octets());
+    out.extend_from_slice(&ip.octets());
+    out.resize(cmsg_align(len), 0);
+    Some(out)
 }
 
 /// A received message's sender: an unnamed sender has no address at all.
@@ -501,10 +592,11 @@ fn recvmsg_at(t: &mut Task, fd: u64, hdr_addr: u64, flags: u64) -> SysResult<u64
         msg_flags |= libc::MSG_TRUNC;
     }
     if h.name != 0 {
-        let bytes = if got.from.is_unnamed() {
+        let from = sender(&sock, &got);
+        let bytes = if from.is_unnamed() {
             Vec::new()
         } else {
-            got.from.encode()
+            from.encode()
         };
         let room = h.namelen as usize;
         t.mm.write(h.name, &bytes[..room.min(bytes.len())])?;
@@ -518,7 +610,14 @@ fn recvmsg_at(t: &mut Task, fd: u64, hdr_addr: u64, flags: u64) -> SysResult<u64
             .min(MAX_CONTROL * 4)
     };
     let cloexec = flags & libc::MSG_CMSG_CLOEXEC != 0;
-    let (control, truncated) = build_control(t, got, sock.passcred(), room, cloexec);
+    let (mut control, mut truncated) = build_control(t, got, sock.passcred(), room, cloexec);
+    if let Some(info) = pktinfo(&sock) {
+        if room.saturating_sub(control.len()) >= info.len() {
+            control.extend_from_slice(&info);
+        } else {
+            truncated = true;
+        }
+    }
     if truncated {
         msg_flags |= libc::MSG_CTRUNC;
     }

@@ -174,6 +174,21 @@ struct Inner {
     linger: (bool, i32),
     /// SO_LINGER on with a zero timeout: close resets the connection.
     linger_zero: bool,
+    /// A TCP connect waiting for room on a full listener's backlog (what
+    /// Linux does by retrying its SYN); accept() completes it.
+    pending: Option<Pending>,
+    /// A listener's connectors waiting in `pending`, oldest first.
+    waiters: VecDeque<Weak<Socket>>,
+    /// A non-blocking connect answered EINPROGRESS: the next connect(2)
+    /// reports its outcome (0) rather than EISCONN.
+    in_progress: bool,
+}
+
+/// A connect waiting for a listener's backlog to have room.
+struct Pending {
+    target: Arc<Socket>,
+    creds: Ucred,
+    arrive_at: Option<SockAddr>,
 }
 
 pub struct Socket {
@@ -222,6 +237,9 @@ impl Socket {
                 remembered: HashMap::new(),
                 linger: (false, 0),
                 linger_zero: false,
+                pending: None,
+                waiters: VecDeque::new(),
+                in_progress: false,
             }),
             ext: Mutex::new(External::None),
         })
@@ -265,10 +283,89 @@ impl Socket {
         if let Some(Ok(a)) = self.with_host(|h| h.local()) {
             return SockAddr::Inet(a);
         }
-        lock(&self.inner)
-            .local
-            .clone()
-            .unwrap_or_else(|| self.no_name())
+        let local = lock(&self.inner).local.clone();
+        local.map_or_else(|| self.no_name(), |a| self.shown(a))
+    }
+
+    /// An inet address as this socket's family shows it: IPv4 as
+    /// v4-mapped on an IPv6 socket, v4-mapped as IPv4 on an IPv4 socket.
+    fn shown(&self, a: SockAddr) -> SockAddr {
+        match (self.family, a) {
+            (Family::Inet, SockAddr::Inet(std::net::SocketAddr::V6(v6))) => {
+                match v6.ip().to_ipv4_mapped() {
+                    Some(v4) => SockAddr::Inet(std::net::SocketAddr::new(v4.into(), v6.port())),
+                    None => SockAddr::Inet(std::net::SocketAddr::V6(v6)),
+                }
+            }
+            (Family::Inet6, SockAddr::Inet(v4 @ std::net::SocketAddr::V4(_))) => {
+                SockAddr::Inet(self.presented(v4))
+            }
+            (_, other) => other,
+        }
+    }
+
+    /// A pending error (SO_ERROR), taken: 0 for none.
+    pub fn take_error(&self) -> i32 {
+        std::mem::take(&mut lock(&self.inner).error)
+    }
+
+    /// Sets the pending error, as an ICMP error or a refused handshake
+    /// does; poll then shows POLLERR.
+    pub fn set_error(&self, e: i32) {
+        lock(&self.inner).error = e;
+        self.seq.bump();
+        events::notify();
+    }
+
+    /// Whether a connect waits on a full backlog (EALREADY for another).
+    pub fn is_pending(&self) -> bool {
+        lock(&self.inner).pending.is_some()
+    }
+
+    /// Notes that connect(2) answered EINPROGRESS.
+    pub fn set_in_progress(&self) {
+        lock(&self.inner).in_progress = true;
+    }
+
+    /// Whether the connect(2) after an EINPROGRESS one is due (once).
+    pub fn take_in_progress(&self) -> bool {
+        std::mem::take(&mut lock(&self.inner).in_progress)
+    }
+
+    /// Waits on `target`'s full backlog: the connect completes when an
+    /// accept makes room (connect(2) then answers EINPROGRESS).
+    pub fn wait_for_room(&self, target: &Arc<Socket>, creds: Ucred, arrive_at: Option<SockAddr>) {
+        lock(&target.inner).waiters.push_back(self.me.clone());
+        lock(&self.inner).pending = Some(Pending {
+            target: target.clone(),
+            creds,
+            arrive_at,
+        });
+    }
+
+    /// Completes the oldest waiting connect now that the backlog has room;
+    /// one the listener refuses learns ECONNREFUSED.
+    fn admit_waiter(&self) {
+        loop {
+            let Some(w) = lock(&self.inner).waiters.pop_front() else {
+                return;
+            };
+            let Some(c) = w.upgrade() else { continue };
+            let Some(p) = lock(&c.inner).pending.take() else {
+                continue;
+            };
+            match c.connect(&p.target, p.creds, p.arrive_at.clone()) {
+                Ok(()) => {}
+                Err(e) if e.0 == libc::EAGAIN => {
+                    lock(&self.inner).waiters.push_front(w);
+                    lock(&c.inner).pending = Some(p);
+                }
+                Err(e) => c.set_error(e.0),
+            }
+            c.seq.bump();
+            events::notify();
+            return;
+        }
     }
 
     /// Renames a bound inet socket's address (the address a connection
@@ -297,13 +394,13 @@ impl Socket {
             return r.map(SockAddr::Inet);
         }
         if let Some(r) = self.remote() {
-            return Ok(r);
+            return Ok(self.shown(r));
         }
         let peer = lock(&self.inner)
             .peer
             .clone()
             .ok_or(Errno(libc::ENOTCONN))?;
-        Ok(peer.local_addr())
+        Ok(self.shown(peer.local_addr()))
     }
 
     /// Binds to `addr`, registered under `key` (None for autobind, which
@@ -417,7 +514,9 @@ impl Socket {
             Conn::Listening { .. } => return err(libc::EINVAL),
             Conn::Idle => {}
         }
-        let server = Socket::new(self.family, self.kind);
+        // The server's side is of the listener's family (a v4-mapped
+        // client of an IPv4 listener is seen as IPv4).
+        let server = Socket::new(target.family, self.kind);
         let listener_creds = {
             let mut t = lock(&target.inner);
             let local = arrive_at.or_else(|| t.local.clone());
@@ -464,6 +563,7 @@ impl Socket {
         }
         let mut i = lock(&self.inner);
         i.peer = None;
+        i.remote = None;
         i.conn = Conn::Idle;
         Ok(())
     }
@@ -486,6 +586,7 @@ impl Socket {
                 _ => return err(libc::EINVAL),
             }
         };
+        self.admit_waiter();
         self.seq.bump();
         Ok(conn)
     }
@@ -514,6 +615,8 @@ impl Socket {
                 }
                 match (&i.conn, &i.peer) {
                     (Conn::Connected, Some(p)) => p.clone(),
+                    // Still in its handshake.
+                    _ if i.pending.is_some() => return err(libc::EAGAIN),
                     // TCP answers EPIPE on a socket that never connected.
                     _ if self.is_inet() => return err(libc::EPIPE),
                     _ => return err(libc::ENOTCONN),
@@ -541,6 +644,14 @@ impl Socket {
             return err(libc::EMSGSIZE);
         }
         let mut t = lock(&target.inner);
+        if t.closed && self.is_inet() && self.kind == Kind::Stream {
+            // The peer is gone: TCP sends this, the peer's reset comes
+            // back, and only later sends fail (EPIPE).
+            drop(t);
+            lock(&self.inner).shutdown = SHUTDOWN_MASK;
+            self.seq.bump();
+            return Ok(out.data.len());
+        }
         if t.closed {
             return err(if self.kind.connection_based() {
                 libc::EPIPE
@@ -560,6 +671,16 @@ impl Socket {
         }
         if out.data.is_empty() && self.kind == Kind::Stream {
             return Ok(0);
+        }
+        // A connected UDP socket takes datagrams from its peer only.
+        if self.is_inet() && self.kind == Kind::Dgram {
+            let canon = |a: &SockAddr| match a {
+                SockAddr::Inet(a) => Some((a.ip().to_canonical(), a.port())),
+                _ => None,
+            };
+            if t.remote.as_ref().is_some_and(|r| canon(r) != canon(&from)) {
+                return Ok(out.data.len());
+            }
         }
         let space = limit.saturating_sub(t.recv_cost);
         let n = if self.kind.records() {
@@ -609,6 +730,7 @@ impl Socket {
             }
             match (&i.conn, self.kind) {
                 (Conn::Listening { .. }, _) => return err(libc::EINVAL),
+                (Conn::Idle, Kind::Stream) if i.pending.is_some() => return err(libc::EAGAIN),
                 (Conn::Idle, Kind::Stream) => {
                     return err(if self.is_inet() {
                         libc::ENOTCONN
@@ -662,6 +784,10 @@ impl Socket {
             }
         } else {
             self.gather(&mut i, max, peek)
+        };
+        let got = Received {
+            from: self.shown(got.from),
+            ..got
         };
         let peer = i.peer.clone();
         drop(i);
@@ -780,6 +906,15 @@ impl Socket {
                 Conn::Listening { backlog, .. } => backlog.into_iter().collect(),
                 _ => Vec::new(),
             };
+            // Connects waiting for room are refused (their SYN meets a reset).
+            for w in std::mem::take(&mut i.waiters) {
+                if let Some(c) = w.upgrade() {
+                    if lock(&c.inner).pending.take().is_some() {
+                        c.set_error(libc::ECONNREFUSED);
+                    }
+                }
+            }
+            i.pending = None;
             (i.peer.take(), queued, pending, i.key.take())
         };
         if let Some(key) = key {
@@ -788,8 +923,15 @@ impl Socket {
         let bumped_peer = peer.filter(|_| self.kind.connection_based());
         if let Some(p) = &bumped_peer {
             let mut pi = lock(&p.inner);
-            pi.shutdown = SHUTDOWN_MASK;
-            if !queued.is_empty() || !pending.is_empty() {
+            let reset = !queued.is_empty() || !pending.is_empty() || (abort && self.is_inet());
+            // A TCP peer sees end of file (its sending side stays open
+            // until it meets the reset); a reset, or a Unix peer, ends both.
+            if self.is_inet() && !reset {
+                pi.shutdown |= RCV_SHUTDOWN;
+            } else {
+                pi.shutdown = SHUTDOWN_MASK;
+            }
+            if reset {
                 pi.error = libc::ECONNRESET;
             }
         }
@@ -833,7 +975,12 @@ impl Socket {
                     }
                     return r | ext_bits;
                 }
-                Conn::Idle if self.kind.connection_based() => r |= libc::POLLHUP,
+                // In its handshake: nothing to report yet.
+                Conn::Idle if i.pending.is_some() => return r | ext_bits,
+                // Not connected: hung up, and (as Linux says) writable.
+                Conn::Idle if self.kind.connection_based() => {
+                    r |= libc::POLLHUP | libc::POLLOUT | libc::POLLWRNORM;
+                }
                 _ => {}
             }
             (r, i.peer.clone().map(|p| (p, i.sndbuf)))
@@ -891,7 +1038,15 @@ impl Socket {
                 creds: current_creds(),
                 to: Some(target),
             }),
-            None => Ok(data.len()),
+            None => {
+                // An error from the last datagram comes first; this one
+                // meets the port unreachable, as ICMP tells Linux.
+                match self.take_error() {
+                    0 => self.set_error(libc::ECONNREFUSED),
+                    e => return Err(Errno(e)),
+                }
+                Ok(data.len())
+            }
         }
     }
 
@@ -988,6 +1143,10 @@ impl FileOps for Socket {
     fn ioctl(&self, t: &mut Task, req: u64, arg: u64) -> SysResult<u64> {
         if let Some(r) = super::ifioctl::ioctl(t, req, arg, self.family == Family::Inet) {
             return r;
+        }
+        let listening = matches!(lock(&self.inner).conn, Conn::Listening { .. });
+        if listening && self.is_inet() && matches!(req, libc::FIONREAD | libc::TIOCOUTQ) {
+            return err(libc::EINVAL);
         }
         match req {
             libc::FIONREAD => {

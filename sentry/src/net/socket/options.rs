@@ -30,6 +30,31 @@ fn inet_level(level: i32) -> bool {
     )
 }
 
+/// The highest option number Linux knows at each inet level: above it,
+/// ENOPROTOOPT (programs probe for options that way).
+fn highest_option(level: i32) -> i32 {
+    match level {
+        libc::IPPROTO_TCP => 46,
+        libc::IPPROTO_UDP => 106,
+        libc::IPPROTO_IP => 99,
+        _ => 90,
+    }
+}
+
+/// An inet option's value before it is set (Linux's defaults), and the
+/// range a value must be in when set. IP_TTL and IPV6_UNICAST_HOPS take
+/// -1 as "back to the default".
+fn inet_default(level: i32, name: i32) -> (i32, Option<std::ops::RangeInclusive<i32>>) {
+    match (level, name) {
+        (libc::IPPROTO_IP, libc::IP_TTL) => (64, Some(-1..=255)),
+        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => (64, Some(-1..=255)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => (7200, Some(1..=32767)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => (75, Some(1..=32767)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => (9, Some(1..=127)),
+        _ => (0, None),
+    }
+}
+
 fn int_of(value: &[u8]) -> SysResult<i32> {
     let b: [u8; 4] = value
         .get(..4)
@@ -52,6 +77,19 @@ impl Socket {
             Family::Inet => libc::AF_INET,
             Family::Inet6 => libc::AF_INET6,
         }
+    }
+
+    /// Whether `level` applies to this socket: IPv6 options only to IPv6
+    /// sockets, TCP's to streams, UDP's to datagram sockets (else Linux
+    /// hands the option to the IP level, which does not know it).
+    fn has_level(&self, level: i32, name: i32) -> bool {
+        let applies = match level {
+            libc::IPPROTO_IPV6 => self.family == Family::Inet6,
+            libc::IPPROTO_TCP => self.kind == Kind::Stream,
+            libc::IPPROTO_UDP => self.kind == Kind::Dgram,
+            _ => true,
+        };
+        applies && (0..=highest_option(level)).contains(&name)
     }
 
     fn protocol(&self) -> i32 {
@@ -82,7 +120,11 @@ impl Socket {
             if !self.is_inet() {
                 return err(libc::EOPNOTSUPP);
             }
-            return int(i.remembered.get(&(level, name)).copied().unwrap_or(0));
+            if !self.has_level(level, name) {
+                return err(libc::ENOPROTOOPT);
+            }
+            let default = inet_default(level, name).0;
+            return int(i.remembered.get(&(level, name)).copied().unwrap_or(default));
         }
         if level != libc::SOL_SOCKET {
             return err(libc::EOPNOTSUPP);
@@ -134,8 +176,24 @@ impl Socket {
             if !self.is_inet() {
                 return err(libc::EOPNOTSUPP);
             }
+            if !self.has_level(level, name) {
+                return err(libc::ENOPROTOOPT);
+            }
             let v = int_of(value).unwrap_or(0);
-            i.remembered.insert((level, name), v);
+            let (default, range) = inet_default(level, name);
+            let zero_ttl = (level, name) == (libc::IPPROTO_IP, libc::IP_TTL) && v == 0;
+            if zero_ttl || range.as_ref().is_some_and(|r| !r.contains(&v)) {
+                return err(libc::EINVAL);
+            }
+            // IPV6_V6ONLY picks the port space, so it is fixed once bound.
+            if (level, name) == (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) && i.local.is_some() {
+                return err(libc::EINVAL);
+            }
+            if v == -1 && range.is_some() {
+                i.remembered.insert((level, name), default);
+            } else {
+                i.remembered.insert((level, name), v);
+            }
             drop(i);
             if level == libc::IPPROTO_TCP && name == libc::TCP_NODELAY {
                 self.ext_tune(Some(v != 0), None);
