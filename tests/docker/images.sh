@@ -15,6 +15,7 @@
 # Sourced:  . tests/docker/images.sh; rootfs_python DIR [WWW]
 #           image_python TAG [WWW [DOCKER_IMPORT_ARGS...]]
 # Run:      tests/docker/images.sh KIND TAG [WWW]   (imports KIND as TAG)
+#           tests/docker/images.sh --rootfs KIND DIR [WWW]   (only the rootfs)
 #
 # WWW is a directory whose files the image serves (nginx: /var/www/html,
 # python: /srv/www). docker must reach the intended dockerd (DOCKER_HOST).

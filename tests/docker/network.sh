@@ -331,16 +331,20 @@ run_d() { d run -d --runtime="$rt" --label "$LABEL" "$@"; }
 run_fg() { d run --rm --runtime="$rt" --label "$LABEL" "$@"; }
 # The container's address (on its only network).
 ctr_ip() { d inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
-rm_ctr() { d rm -f "$1" >/dev/null 2>&1 || true; }
+rm_ctr() { timeout -k 5 30 docker rm -f "$1" >/dev/null 2>&1 || true; }
 
-# Waits until URL answers (as long as container ID runs); 0 when it did.
+# docker for a quick query (inspect, logs): a short bound, so that polling
+# loops keep to their deadlines.
+dq() { timeout -k 5 10 docker "$@"; }
+running() { [ "$(dq inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
+
+# Waits until URL answers, for at most SECONDS and only while container ID
+# runs; 0 when it answered.
 wait_http() { # URL ID [SECONDS]
-    local url=$1 id=$2 i
-    for i in $(seq 1 $((${3:-30} * 5))); do
+    local url=$1 id=$2 end=$((SECONDS + ${3:-30}))
+    while [ "$SECONDS" -lt "$end" ]; do
         curl -fsS --max-time 2 -o /dev/null "$url" 2>/dev/null && return 0
-        if [ $((i % 10)) = 0 ] && [ "$(d inspect -f '{{.State.Running}}' "$id" 2>/dev/null)" != true ]; then
-            return 1
-        fi
+        running "$id" || return 1
         sleep 0.2
     done
     return 1
@@ -348,12 +352,10 @@ wait_http() { # URL ID [SECONDS]
 
 # Waits until container ID's log has a line matching PATTERN.
 wait_log() { # ID PATTERN [SECONDS]
-    local id=$1 pattern=$2 i
-    for i in $(seq 1 $((${3:-30} * 5))); do
-        d logs "$id" 2>&1 | grep -q -- "$pattern" && return 0
-        if [ $((i % 10)) = 0 ] && [ "$(d inspect -f '{{.State.Running}}' "$id" 2>/dev/null)" != true ]; then
-            return 1
-        fi
+    local id=$1 pattern=$2 end=$((SECONDS + ${3:-30}))
+    while [ "$SECONDS" -lt "$end" ]; do
+        dq logs "$id" 2>&1 | grep -q -- "$pattern" && return 0
+        running "$id" || return 1
         sleep 0.2
     done
     return 1
@@ -527,9 +529,13 @@ EOF
         show "$work/err"
     else
         ok "compose: docker-compose up -d (app and redis with runtime: $rt)"
-        # redis may still be starting: retry the first PING for a while.
-        for i in $(seq 1 30); do
-            out=$(dc exec -T app redis-cli -h redis ping 2>>"$work/err") || true
+        # redis may still be starting: retry the first PING for 30 s.
+        local end=$((SECONDS + 30))
+        i=0
+        while [ "$SECONDS" -lt "$end" ]; do
+            i=$((i + 1))
+            out=$(timeout -k 5 20 docker-compose -p "$project" -f "$dir/docker-compose.yml" \
+                exec -T app redis-cli -h redis ping 2>>"$work/err") || true
             [ "$out" = PONG ] && break
             sleep 0.5
         done
@@ -696,7 +702,7 @@ check_bulk() {
             2>>"$work/err") || st=$?
         ms=$((($(date +%s%N) - t0) / 1000000))
         timeout -k 5 60 docker wait "$id" >/dev/null 2>&1 || true
-        got=$(d logs "$id" 2>&1 | grep '^bytes ' || true)
+        got=$(dq logs "$id" 2>&1 | grep '^bytes ' || true)
         if [ "$st" = 0 ] && [ -n "$sent" ] && [ "$got" = "$sent" ]; then
             ok "bulk host -> container: $mib MiB, sha256 equal on both ends, ${ms} ms ($((mib * 1000 / (ms + 1))) MiB/s)"
         else
