@@ -325,10 +325,21 @@ show_logs() { timeout -k 5 20 docker logs "$1" 2>&1 | tail -n 20 | sed 's/^/    
 # docker, bounded: TERM after $TIMEOUT s, then KILL (docker run proxies TERM
 # to the container instead of exiting).
 d() { timeout -k 10 "$TIMEOUT" docker "$@"; }
+# Every container of a check has a name (sbxnet-WHAT-RUNTIME), so that the
+# check removes it by name even when `docker run` failed before printing an
+# id (a container whose runtime failed at create stays behind, --rm or not).
 # A container of this run, detached: prints its id.
-run_d() { d run -d --runtime="$rt" --label "$LABEL" "$@"; }
+run_d() { # NAME ARGS...
+    local name=$1
+    shift
+    d run -d --name "$name" --runtime="$rt" --label "$LABEL" "$@"
+}
 # A container of this run, in the foreground, removed at exit.
-run_fg() { d run --rm --runtime="$rt" --label "$LABEL" "$@"; }
+run_fg() { # NAME ARGS...
+    local name=$1
+    shift
+    d run --rm --name "$name" --runtime="$rt" --label "$LABEL" "$@"
+}
 # The container's address (on its only network).
 ctr_ip() { d inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 rm_ctr() { timeout -k 5 30 docker rm -f "$1" >/dev/null 2>&1 || true; }
@@ -379,16 +390,18 @@ fetch_many() { # URL N P SUM
 #    from the host through docker-proxy (127.0.0.1) and through the DNAT
 #    rule (the host's own address).
 check_published() { # WHAT PORT IMAGE [CMD...]
-    local what=$1 port=$2 img=$3 id st=0 n name
+    local what=$1 port=$2 img=$3 id st=0 n name ctr
     shift 3
     name="$what -p $port:80"
+    ctr=sbxnet-$(tr -cd 'a-z0-9' <<<"$what")-$rt
     : >"$work/err"
-    id=$(run_d -p "$port:80" "$img" "$@" 2>"$work/err") || st=$?
+    id=$(run_d "$ctr" -p "$port:80" "$img" "$@" 2>"$work/err") || st=$?
     if [ "$st" != 0 ] || [ -z "$id" ]; then
         bad "$name: docker run -d failed (status $st)"
         show "$work/err"
         bad "$name: 100 sequential requests (no server)"
         bad "$name: 20 concurrent requests (no server)"
+        rm_ctr "$ctr"
         return
     fi
     if ! wait_http "http://127.0.0.1:$port/index.html" "$id" 30; then
@@ -396,7 +409,7 @@ check_published() { # WHAT PORT IMAGE [CMD...]
         show_logs "$id"
         bad "$name: 100 sequential requests (no server)"
         bad "$name: 20 concurrent requests (no server)"
-        rm_ctr "$id"
+        rm_ctr "$ctr"
         return
     fi
     local sums=() addr got
@@ -428,7 +441,7 @@ check_published() { # WHAT PORT IMAGE [CMD...]
         bad "$name: 20 concurrent requests: $n intact"
         show "$work/err"
     fi
-    rm_ctr "$id"
+    rm_ctr "$ctr"
 }
 
 # 2. A user-defined network: a server and a client container; the client
@@ -440,15 +453,19 @@ check_user_network() {
     if ! d network create --label "$LABEL" "$net" >/dev/null 2>"$work/err"; then
         bad "user network: docker network create $net failed"
         show "$work/err"
+        bad "user network: by name (no network)"
+        bad "user network: by address (no network)"
         return
     fi
-    id=$(run_d --network "$net" --name "$server" "$IMG_PYTHON" \
+    id=$(run_d "$server" --network "$net" "$IMG_PYTHON" \
         python3 -m http.server 80 --directory /srv/www 2>"$work/err") || st=$?
     ip=$(d inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$server" 2>/dev/null || true)
     if [ "$st" != 0 ] || [ -z "$ip" ] || ! wait_http "http://$ip/index.html" "$id" 30; then
         bad "user network: the server $server did not come up (status $st, address '$ip')"
         show "$work/err"
         [ -n "$id" ] && show_logs "$id"
+        bad "user network: by name (no server)"
+        bad "user network: by address (no server)"
         rm_ctr "$server"
         d network rm "$net" >/dev/null 2>&1 || true
         return
@@ -460,7 +477,7 @@ check_user_network() {
 print(sys.argv[1], hashlib.sha256(urllib.request.urlopen(sys.argv[2], timeout=10).read()).hexdigest())'
     st=0
     # shellcheck disable=SC2016 # expanded by the container's shell
-    out=$(run_fg --network "$net" "$IMG_PYTHON" sh -c '
+    out=$(run_fg "sbxnet-client-$rt" --network "$net" "$IMG_PYTHON" sh -c '
         echo "resolv $(grep ^nameserver /etc/resolv.conf | tr "\n" " ")"
         echo "nslookup $(nslookup "$1" 2>&1 | tr "\n" " ")"
         echo "getent $(getent hosts "$1")"
@@ -490,6 +507,7 @@ print(sys.argv[1], hashlib.sha256(urllib.request.urlopen(sys.argv[2], timeout=10
     else
         bad "user network: by address: got '$byip' (status $st)"
     fi
+    rm_ctr "sbxnet-client-$rt"
     rm_ctr "$server"
     if ! d network rm "$net" >/dev/null 2>"$work/err"; then
         bad "user network: docker network rm $net failed"
@@ -527,6 +545,8 @@ EOF
     if ! dc up -d >/dev/null 2>"$work/err"; then
         bad "compose: docker-compose up -d failed"
         show "$work/err"
+        bad "compose: the app reaches redis by service name (not up)"
+        bad "compose: SET then GET (not up)"
     else
         ok "compose: docker-compose up -d (app and redis with runtime: $rt)"
         # redis may still be starting: retry the first PING for 30 s.
@@ -575,7 +595,7 @@ check_bridge() {
     : >"$work/err"
     # No wget -T: Debian's busybox-static 1.35 wget segfaults with it (on
     # the host too); run_fg's timeout bounds the fetch instead.
-    out=$(run_fg "$IMG_BUSYBOX" sh -c "wget -q -O - http://$gw:$HOST_WEB_PORT/blob.bin | sha256sum" \
+    out=$(run_fg "sbxnet-wget-$rt" "$IMG_BUSYBOX" sh -c "wget -q -O - http://$gw:$HOST_WEB_PORT/blob.bin | sha256sum" \
         2>"$work/err") || st=$?
     if [ "${out%% *}" = "$blob_sum" ]; then
         ok "bridge: the container fetches from the host's server at $gw:$HOST_WEB_PORT (busybox wget, intact)"
@@ -584,7 +604,9 @@ check_bridge() {
         show "$work/err"
     fi
     st=0
-    id=$(run_d "$IMG_PYTHON" python3 -m http.server 80 --directory /srv/www 2>"$work/err") || st=$?
+    rm_ctr "sbxnet-wget-$rt"
+    id=$(run_d "sbxnet-bridgeweb-$rt" "$IMG_PYTHON" python3 -m http.server 80 --directory /srv/www \
+        2>"$work/err") || st=$?
     ip=
     if [ -n "$id" ]; then ip=$(ctr_ip "$id" 2>/dev/null || true); fi
     if [ "$st" = 0 ] && [ -n "$ip" ] && wait_http "http://$ip/index.html" "$id" 30; then
@@ -600,7 +622,7 @@ check_bridge() {
         show "$work/err"
         [ -n "$id" ] && show_logs "$id"
     fi
-    if [ -n "$id" ]; then rm_ctr "$id"; fi
+    rm_ctr "sbxnet-bridgeweb-$rt"
 }
 
 # 5. Inside, the container sees what docker inspect reports: its address
@@ -608,10 +630,15 @@ check_bridge() {
 check_inside() {
     local id st=0 ip prefix gw_ip mac out
     : >"$work/err"
-    id=$(run_d "$IMG_PYTHON" sh -c 'trap "exit 0" TERM; while true; do sleep 1; done' 2>"$work/err") || st=$?
+    id=$(run_d "sbxnet-inside-$rt" "$IMG_PYTHON" sh -c 'trap "exit 0" TERM; while true; do sleep 1; done' \
+        2>"$work/err") || st=$?
     if [ "$st" != 0 ] || [ -z "$id" ]; then
         bad "inside: docker run -d failed (status $st)"
         show "$work/err"
+        bad "inside: ip route (no container)"
+        bad "inside: hostname -i (no container)"
+        bad "inside: getent hosts \$(hostname) (no container)"
+        rm_ctr "sbxnet-inside-$rt"
         return
     fi
     read -r ip prefix gw_ip mac < <(d inspect -f \
@@ -642,7 +669,7 @@ check_inside() {
     else
         bad "inside: getent hosts \$(hostname): '$out' (want $ip)"
     fi
-    rm_ctr "$id"
+    rm_ctr "sbxnet-inside-$rt"
 }
 
 # 6. --network=none: loopback only. --network=host: the host's interfaces
@@ -651,7 +678,8 @@ check_inside() {
 check_none_and_host() {
     local st=0 out links
     : >"$work/err"
-    out=$(run_fg --network=none "$IMG_PYTHON" ip -o link show 2>"$work/err") || st=$?
+    out=$(run_fg "sbxnet-none-$rt" --network=none "$IMG_PYTHON" ip -o link show 2>"$work/err") || st=$?
+    rm_ctr "sbxnet-none-$rt"
     links=$(awk -F': ' '{print $2}' <<<"$out" | tr '\n' ' ')
     if [ "$st" = 0 ] && [ "$links" = "lo " ] && grep -q '<LOOPBACK,UP' <<<"$out"; then
         ok "--network=none: only lo, and it is up"
@@ -661,7 +689,8 @@ check_none_and_host() {
     fi
     st=0
     : >"$work/err"
-    out=$(run_fg --network=host "$IMG_PYTHON" ip -4 -o addr show 2>"$work/err") || st=$?
+    out=$(run_fg "sbxnet-host-$rt" --network=host "$IMG_PYTHON" ip -4 -o addr show 2>"$work/err") || st=$?
+    rm_ctr "sbxnet-host-$rt"
     case $rt in
     runc | sandbox-hostnet)
         if [ "$st" = 0 ] && grep -q "inet $host_ip/" <<<"$out"; then
@@ -672,7 +701,9 @@ check_none_and_host() {
         fi
         ;;
     *)
-        if [ "$st" != 0 ] && grep -qi network "$work/err"; then
+        # Our own names (socket, exec root, containerd namespace) contain
+        # "sandbox-net": they must not pass for the runtime's explanation.
+        if [ "$st" != 0 ] && sed 's/sandbox-net[-a-z]*//g' "$work/err" | grep -qi network; then
             ok "--network=host: refused with an error that names the network ($(grep -i network "$work/err" | head -n 1 | cut -c1-160))"
         else
             bad "--network=host: want a failure whose message mentions the network; got status $st, stderr: $(tr '\n' '|' <"$work/err" | cut -c1-300)"
@@ -688,7 +719,7 @@ check_bulk() {
     local mib=$((BULK_BYTES >> 20)) id ip st=0 sent got t0 ms
     # host -> container
     : >"$work/err"
-    id=$(run_d "$IMG_PYTHON" python3 /usr/local/bin/netblob.py --timeout "$BULK_TIMEOUT" recv 9000 \
+    id=$(run_d "sbxnet-bulkrx-$rt" "$IMG_PYTHON" python3 /usr/local/bin/netblob.py --timeout "$BULK_TIMEOUT" recv 9000 \
         2>"$work/err") || st=$?
     ip=
     if [ -n "$id" ]; then ip=$(ctr_ip "$id" 2>/dev/null || true); fi
@@ -711,7 +742,7 @@ check_bulk() {
             show_logs "$id"
         fi
     fi
-    if [ -n "$id" ]; then rm_ctr "$id"; fi
+    rm_ctr "sbxnet-bulkrx-$rt"
 
     # container -> host
     st=0
@@ -725,10 +756,16 @@ check_bulk() {
         sleep 0.1
     done
     t0=$(date +%s%N)
-    sent=$(timeout -k 10 "$BULK_TIMEOUT" docker run --rm --runtime="$rt" --label "$LABEL" "$IMG_PYTHON" \
+    sent=$(timeout -k 10 "$BULK_TIMEOUT" docker run --rm --name "sbxnet-bulktx-$rt" --runtime="$rt" \
+        --label "$LABEL" "$IMG_PYTHON" \
         python3 /usr/local/bin/netblob.py --timeout 60 send "$gw" "$HOST_BULK_PORT" "$BULK_BYTES" \
         2>"$work/err") || st=$?
     ms=$((($(date +%s%N) - t0) / 1000000))
+    rm_ctr "sbxnet-bulktx-$rt"
+    # A sender that never connected leaves the receiver waiting: end it.
+    if [ "$st" != 0 ]; then
+        kill "$rpid" 2>/dev/null || true
+    fi
     wait "$rpid" || true
     got=$(grep '^bytes ' "$work/bulk-recv.out" || true)
     if [ "$st" = 0 ] && [ -n "$sent" ] && [ "$got" = "$sent" ]; then
