@@ -49,12 +49,13 @@ def recv(args):
 
 
 def connect(host, port, timeout):
-    # The receiver may not be listening yet: retry refused connections.
-    deadline = time.monotonic() + timeout
+    # The receiver may not be listening yet: retry refused connections for
+    # a few seconds. Any other error (unreachable, timed out) is final.
+    deadline = time.monotonic() + min(timeout, 10.0)
     while True:
         try:
             return socket.create_connection((host, port), timeout=timeout)
-        except OSError:
+        except ConnectionRefusedError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
