@@ -550,6 +550,7 @@ EOF
     else
         ok "compose: docker-compose up -d (app and redis with runtime: $rt)"
         # redis may still be starting: retry the first PING for 30 s.
+        : >"$work/err"
         local end=$((SECONDS + 30))
         i=0
         while [ "$SECONDS" -lt "$end" ]; do
