@@ -142,8 +142,8 @@ cleanup() {
         remove_ours
         timeout -k 5 60 docker rmi "${images[@]}" >/dev/null 2>&1
     fi
+    # Quietly when all goes well: the summary stays the last line.
     if [ -n "$dockerd_pid" ]; then
-        log "stopping dockerd ($dockerd_pid)"
         kill -TERM "$dockerd_pid" 2>/dev/null
         for _ in $(seq 1 60); do
             kill -0 "$dockerd_pid" 2>/dev/null || break
