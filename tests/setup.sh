@@ -18,12 +18,18 @@ fi
 # coreutils, tar, gzip, grep, sed, findutils, python3: the dynamically
 # linked programs the real-program tests copy into their root filesystems;
 # strace: the host-side trace that proves the microvm workload's system calls
-# never reach the host (tests/tests/microvm.rs); iproute2: `ip`, for the
-# interface tests (tests/tests/netlink.rs).
+# never reach the host (tests/tests/microvm.rs); iproute2 (`ip`) and
+# iptables also serve the interface and network tests
+# (tests/tests/netlink.rs, network.rs). nginx, redis-server,
+# redis-tools, iproute2 (ip): the programs tests/docker/images.sh copies into
+# the network checks' images; curl, docker-compose (1.29), iptables: the
+# host's side of tests/docker/network.sh. (On a machine with systemd, apt
+# also starts nginx on port 80 and redis on 6379; the checks use neither.)
 packages=(
     busybox-static docker.io containerd runc jq gcc make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
-    python3 ca-certificates strace iptables iproute2
+    python3 ca-certificates strace
+    nginx redis-server redis-tools iproute2 curl docker-compose iptables
 )
 
 missing=()
