@@ -880,7 +880,67 @@ static void option_checks(void) {
     close(b);
 }
 
+/* Signal-driven I/O: O_ASYNC (F_SETFL or FIOASYNC) and an owner make the
+ * owner receive SIGIO, or the F_SETSIG signal with si_fd and si_band, when
+ * the descriptor becomes readable (nginx's master and workers use it). */
+static volatile sig_atomic_t sigio_count, sigio_fd, sigio_code;
+static void on_sigio(int sig, siginfo_t *si, void *uc) {
+    (void)sig;
+    (void)uc;
+    sigio_count++;
+    sigio_fd = si->si_fd;
+    sigio_code = si->si_code;
+}
+
+static int wait_sigio(int count, long ms) {
+    for (long w = 0; w < ms && sigio_count < count; w += 2) sleep_ms(2);
+    return sigio_count >= count;
+}
+
+static void sigio_checks(void) {
+    struct sigaction sa = { .sa_sigaction = on_sigio, .sa_flags = SA_SIGINFO };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGIO, &sa, NULL);
+    sigaction(SIGRTMIN + 1, &sa, NULL);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return;
+    OK("sigio-f-setown", fcntl(sv[0], F_SETOWN, getpid()));
+    EQ("sigio-f-getown", fcntl(sv[0], F_GETOWN), getpid());
+    OK("sigio-f-setfl-async", fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_ASYNC));
+    CHECK("sigio-f-getfl-async", fcntl(sv[0], F_GETFL) & O_ASYNC, "O_ASYNC not reported");
+    sigio_count = 0;
+    (void)!write(sv[1], "x", 1);
+    CHECK("sigio-on-readable", wait_sigio(1, 2000), "no SIGIO within 2 s");
+    char c;
+    (void)!read(sv[0], &c, 1);
+    OK("sigio-f-setsig", fcntl(sv[0], F_SETSIG, SIGRTMIN + 1));
+    EQ("sigio-f-getsig", fcntl(sv[0], F_GETSIG), SIGRTMIN + 1);
+    sigio_count = 0;
+    sigio_fd = -1;
+    (void)!write(sv[1], "y", 1);
+    CHECK("sigio-f-setsig-siginfo", wait_sigio(1, 2000) && sigio_fd == sv[0] && sigio_code == POLL_IN,
+          "count %d fd %d (want %d) code %d", (int)sigio_count, (int)sigio_fd, sv[0], (int)sigio_code);
+    close(sv[0]);
+    close(sv[1]);
+
+    /* FIOASYNC and FIOSETOWN, as nginx sets its channels. */
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return;
+    int on = 1, pid = getpid(), got = 0;
+    OK("sigio-fioasync", ioctl(sv[0], FIOASYNC, &on));
+    OK("sigio-fiosetown", ioctl(sv[0], FIOSETOWN, &pid));
+    OK("sigio-fiogetown", ioctl(sv[0], FIOGETOWN, &got));
+    EQ("sigio-fiogetown-value", got, pid);
+    sigio_count = 0;
+    (void)!write(sv[1], "z", 1);
+    CHECK("sigio-fioasync-signals", wait_sigio(1, 2000), "no SIGIO within 2 s");
+    close(sv[0]);
+    close(sv[1]);
+    signal(SIGIO, SIG_IGN);
+    signal(SIGRTMIN + 1, SIG_IGN);
+}
+
 static void checks(void) {
+    group("sigio", sigio_checks, 10000);
     group("socket", socket_checks, 10000);
     group("bind", bind_checks, 10000);
     group("connect", connect_checks, 10000);

@@ -18,6 +18,7 @@ pub mod jobctl;
 pub mod process;
 pub mod rlimits;
 pub mod sigframe;
+pub mod sigio;
 pub mod signal;
 pub mod sigquota;
 pub mod task;

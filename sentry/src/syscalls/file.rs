@@ -396,6 +396,30 @@ pub fn ioctl(t: &mut Task, a: Args) -> SysResult<u64> {
         0x5450 => lock(&t.proc.files)
             .set_cloexec(a[0] as i32, false)
             .map(|_| 0),
+        // FIOASYNC: O_ASYNC on or off.
+        0x5452 => {
+            let on = t.mm.read_obj::<i32>(a[2])? != 0;
+            let fl = f.flags();
+            f.set_status_flags(if on {
+                fl | libc::O_ASYNC
+            } else {
+                fl & !libc::O_ASYNC
+            });
+            if on {
+                crate::kernel::sigio::register(&t.kernel, &f, a[0] as i32);
+            }
+            Ok(0)
+        }
+        // FIOSETOWN, SIOCSPGRP: the SIGIO owner, as F_SETOWN.
+        0x8901 | 0x8902 => {
+            f.set_owner(t.mm.read_obj::<i32>(a[2])?);
+            Ok(0)
+        }
+        // FIOGETOWN, SIOCGPGRP.
+        0x8903 | 0x8904 => {
+            t.mm.write_obj(a[2], &f.owner())?;
+            Ok(0)
+        }
         // FIONBIO
         0x5421 => {
             let on = t.mm.read_obj::<i32>(a[2])? != 0;
@@ -462,6 +486,15 @@ pub fn dup3(t: &mut Task, old: u64, new: u64, flags: u64, dup2: bool) -> SysResu
     Ok(new)
 }
 
+/// fcntl commands and f_owner_ex types the libc crate lacks (Linux's values).
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+const F_SETOWN_EX: i32 = 15;
+const F_GETOWN_EX: i32 = 16;
+const F_OWNER_TID: i32 = 0;
+const F_OWNER_PID: i32 = 1;
+const F_OWNER_PGRP: i32 = 2;
+
 pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
     let fd = a[0] as i32;
     let f = t.file(a[0])?;
@@ -484,6 +517,44 @@ pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
         libc::F_GETFL => Ok(f.flags() as u64),
         libc::F_SETFL => {
             f.set_status_flags(a[2] as i32);
+            if a[2] as i32 & libc::O_ASYNC != 0 {
+                crate::kernel::sigio::register(&t.kernel, &f, fd);
+            }
+            Ok(0)
+        }
+        libc::F_GETOWN => Ok(f.owner() as i64 as u64),
+        libc::F_SETOWN => {
+            f.set_owner(a[2] as i32);
+            Ok(0)
+        }
+        F_GETOWN_EX => {
+            // struct f_owner_ex { int type; pid_t pid; }
+            let owner = f.owner();
+            let (ty, pid) = if owner < 0 {
+                (F_OWNER_PGRP, -owner)
+            } else {
+                (F_OWNER_PID, owner)
+            };
+            t.mm.write_obj(a[2], &[ty, pid])?;
+            Ok(0)
+        }
+        F_SETOWN_EX => {
+            let [ty, pid]: [i32; 2] = t.mm.read_obj(a[2])?;
+            let owner = match ty {
+                F_OWNER_TID | F_OWNER_PID => pid,
+                F_OWNER_PGRP => -pid,
+                _ => return err(libc::EINVAL),
+            };
+            f.set_owner(owner);
+            Ok(0)
+        }
+        F_GETSIG => Ok(f.sigio_signal() as u64),
+        F_SETSIG => {
+            let sig = i32::try_from(a[2]).map_err(|_| Errno(libc::EINVAL))?;
+            if !(0..=64).contains(&sig) {
+                return err(libc::EINVAL);
+            }
+            f.set_sigio_signal(sig);
             Ok(0)
         }
         cmd @ (libc::F_GETLK

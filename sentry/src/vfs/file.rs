@@ -119,6 +119,10 @@ pub struct OpenFile {
     /// The directory it was opened in and its name there, for inotify
     /// events a watch on that directory sees (set by open).
     pub parent: OnceLock<(Arc<dyn Inode>, String)>,
+    /// Who receives its SIGIO (F_SETOWN): a pid, or minus a process group.
+    owner: AtomicI32,
+    /// The signal F_SETSIG chose (0: SIGIO without details).
+    sigio_sig: AtomicI32,
 }
 
 impl OpenFile {
@@ -139,6 +143,8 @@ impl OpenFile {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             locked: AtomicBool::new(false),
             parent: OnceLock::new(),
+            owner: AtomicI32::new(0),
+            sigio_sig: AtomicI32::new(0),
         });
         if has_inode {
             crate::kernel::process::lock(&LIVE).insert(f.id, Arc::downgrade(&f));
@@ -148,6 +154,24 @@ impl OpenFile {
 
     pub fn flags(&self) -> i32 {
         self.flags.load(Ordering::Relaxed)
+    }
+
+    /// F_GETOWN: a pid, or minus a process group (0: none).
+    pub fn owner(&self) -> i32 {
+        self.owner.load(Ordering::Relaxed)
+    }
+
+    pub fn set_owner(&self, owner: i32) {
+        self.owner.store(owner, Ordering::Relaxed);
+    }
+
+    /// F_GETSIG.
+    pub fn sigio_signal(&self) -> i32 {
+        self.sigio_sig.load(Ordering::Relaxed)
+    }
+
+    pub fn set_sigio_signal(&self, sig: i32) {
+        self.sigio_sig.store(sig, Ordering::Relaxed);
     }
 
     /// F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
