@@ -81,6 +81,7 @@ impl Boot {
         }
         if spec.network == crate::spec::NetworkMode::Host {
             crate::net::hostnet::enable()?;
+            crate::net::stack::takeover::describe()?;
         }
         if spec.network == crate::spec::NetworkMode::Sandbox {
             let links = crate::net::stack::takeover::take_over()?;

@@ -52,6 +52,56 @@ fn random_seed() -> u64 {
     u64::from_ne_bytes(seed)
 }
 
+/// Records the current namespace's Ethernet interfaces in the model
+/// without taking them (the `host` network mode: the host's stack serves
+/// them, and `ip addr` inside shows them as they are).
+pub fn describe() -> Result<(), TakeoverError> {
+    let mut rtnl = Rtnl::open().map_err(TakeoverError::Netlink)?;
+    let links = rtnl.links().map_err(TakeoverError::Netlink)?;
+    let addrs = rtnl.addresses().map_err(TakeoverError::Netlink)?;
+    let routes = rtnl.routes().map_err(TakeoverError::Netlink)?;
+    let ether: Vec<_> = links.iter().filter(|l| l.kind == ARPHRD_ETHER).collect();
+    let has = |index: u32| ether.iter().any(|l| l.index == index);
+    iface::install(
+        ether
+            .iter()
+            .map(|l| (model_link(l), Arc::new(iface::Counters::default())))
+            .collect(),
+        addrs
+            .iter()
+            .filter(|a| has(a.index))
+            .map(|a| iface::Address {
+                index: a.index,
+                ip: a.ip,
+                prefix: a.prefix,
+            })
+            .collect(),
+        routes.iter().filter(|r| has(r.index)).map(model_route).collect(),
+    );
+    Ok(())
+}
+
+fn model_link(link: &super::rtnl::HostLink) -> iface::Link {
+    iface::Link {
+        index: link.index,
+        name: link.name.clone(),
+        mac: link.mac,
+        mtu: link.mtu,
+        flags: link.flags,
+        loopback: false,
+    }
+}
+
+fn model_route(r: &HostRoute) -> iface::Route {
+    iface::Route {
+        dst: r.dst,
+        prefix: r.prefix,
+        gateway: r.gateway,
+        index: r.index,
+        source: r.source,
+    }
+}
+
 /// Takes every Ethernet interface of the current network namespace.
 /// Returns no links when there is none (loopback only: `--network=none`).
 pub fn take_over() -> Result<Vec<NetLink>, TakeoverError> {
@@ -130,29 +180,13 @@ pub fn take_over() -> Result<Vec<NetLink>, TakeoverError> {
             format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", link.name),
             "1",
         );
-        model_links.push((
-            iface::Link {
-                index: link.index,
-                name: link.name.clone(),
-                mac: link.mac,
-                mtu: link.mtu,
-                flags: link.flags,
-                loopback: false,
-            },
-            counters,
-        ));
+        model_links.push((model_link(link), counters));
         model_addrs.extend(mine.iter().map(|a| iface::Address {
             index: a.index,
             ip: a.ip,
             prefix: a.prefix,
         }));
-        model_routes.extend(my_routes.iter().map(|r| iface::Route {
-            dst: r.dst,
-            prefix: r.prefix,
-            gateway: r.gateway,
-            index: r.index,
-            source: r.source,
-        }));
+        model_routes.extend(my_routes.iter().map(|r| model_route(r)));
         taken.push(NetLink {
             index: link.index,
             iface: ifc,
