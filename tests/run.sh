@@ -5,7 +5,7 @@
 # clippy -D warnings, cargo test (the integration tests run the real
 # `sandbox` binary beside their runc and native controls), the bench's short
 # mode (bench/run.sh --short), then the Docker end-to-end checks with runc
-# (the control) and with sandbox.
+# (the control) and with sandbox, then the Docker network checks.
 #
 # Every stage runs even when an earlier one failed, except those that need
 # the build (they are reported as failed, never as passed). The closing
@@ -120,6 +120,37 @@ else
     echo "not run: the build failed"
     failed=$((failed + 1))
     stage_result docker 1 "not run: the build failed"
+fi
+
+# Docker networking end to end (tests/docker/network.sh): a dockerd of its
+# own with the default bridge and iptables; published ports, user-defined
+# networks with the embedded DNS, Compose, the bridge both ways, 1 GiB each
+# way; runc (the control), then sandbox, sandbox-vm (where /dev/kvm is
+# usable) and sandbox-hostnet (--network=host).
+echo
+net_runtimes="runc sandbox"
+if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    net_runtimes="$net_runtimes sandbox-vm"
+fi
+net_runtimes="$net_runtimes sandbox-hostnet"
+echo "=== docker-network: tests/docker/network.sh $net_runtimes"
+if [ "$built" = 1 ]; then
+    st=0
+    # shellcheck disable=SC2086 # the list is words on purpose
+    bash tests/docker/network.sh $net_runtimes 2>&1 | tee "$logs/docker-network.log" || st=$?
+    read -r np nf < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$logs/docker-network.log" | tail -n 1)
+    np=${np:-0}
+    nf=${nf:-0}
+    if [ "$st" != 0 ] && [ "$nf" = 0 ]; then
+        nf=1 # it failed before or beside its checks
+    fi
+    passed=$((passed + np))
+    failed=$((failed + nf))
+    stage_result docker-network "$st" "$np passed, $nf failed"
+else
+    echo "not run: the build failed"
+    failed=$((failed + 1))
+    stage_result docker-network 1 "not run: the build failed"
 fi
 
 # The integration tests put their cgroups under sandbox-tests/; remove the
