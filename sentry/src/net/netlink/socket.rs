@@ -18,8 +18,8 @@ use crate::errno::{err, Errno, SysResult};
 use crate::kernel::events;
 use crate::kernel::process::lock;
 use crate::kernel::task::Task;
-use crate::net::socket::{DEFAULT_BUF, SOCK_DEV};
-use crate::vfs::{FileOps, FileType, Stat};
+use crate::net::socket::{socket_stat, DEFAULT_BUF};
+use crate::vfs::{FileOps, Stat};
 
 pub const SOL_NETLINK: i32 = 270;
 const NETLINK_ADD_MEMBERSHIP: i32 = 1;
@@ -581,13 +581,7 @@ impl FileOps for NetlinkSocket {
     }
 
     fn stat(&self) -> SysResult<Stat> {
-        Ok(Stat::synthetic(
-            SOCK_DEV,
-            self.ino,
-            FileType::Socket,
-            0o777,
-            0,
-        ))
+        Ok(socket_stat(self.ino))
     }
 
     fn poll(&self) -> i16 {

@@ -35,7 +35,12 @@ pub const MAX_RIGHTS: usize = 253;
 /// Listen backlogs are capped at net.core.somaxconn.
 const SOMAXCONN: usize = 4096;
 /// The st_dev of sockets (sockfs).
-pub(crate) const SOCK_DEV: u64 = 0x8;
+const SOCK_DEV: u64 = 0x8;
+
+/// What fstat shows of a socket (sockfs), of any family.
+pub(crate) fn socket_stat(ino: u64) -> Stat {
+    Stat::synthetic(SOCK_DEV, ino, FileType::Socket, 0o777, 0)
+}
 
 const RCV_SHUTDOWN: u8 = 1;
 const SEND_SHUTDOWN: u8 = 2;
@@ -1127,13 +1132,7 @@ impl FileOps for Socket {
     }
 
     fn stat(&self) -> SysResult<Stat> {
-        Ok(Stat::synthetic(
-            SOCK_DEV,
-            self.ino,
-            FileType::Socket,
-            0o777,
-            0,
-        ))
+        Ok(socket_stat(self.ino))
     }
 
     fn poll(&self) -> i16 {

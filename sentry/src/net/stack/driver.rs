@@ -46,18 +46,23 @@ fn run() {
         revents: 0,
     });
     loop {
-        let delay = match lock() {
+        let (progressed, delay) = match lock() {
             Some(mut s) => {
-                s.poll();
-                s.poll_delay()
+                let progressed = s.poll();
+                (progressed, s.poll_delay())
             }
             None => return,
         };
         // Milliseconds, rounded up so a due timer is not polled early in a
-        // busy loop; -1 (no timer) sleeps until a frame or a wake-up.
-        let timeout = delay
+        // busy loop; -1 (no timer) sleeps until a frame or a wake-up. A
+        // timer that is due at once while the poll changed nothing waits a
+        // millisecond: a stack that cannot progress must not spin a CPU.
+        let mut timeout = delay
             .map(|d| d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32)
             .unwrap_or(-1);
+        if timeout == 0 && !progressed {
+            timeout = 1;
+        }
         for f in &mut fds {
             f.revents = 0;
         }

@@ -9,6 +9,12 @@
 //! checksum may still be partial (the host offloads it to a "device" that
 //! never computes it). The header says so, and [`complete_checksum`]
 //! finishes such checksums before the stack sees the frame.
+//!
+//! Out, the same header offloads TCP's work to the host kernel: the stack
+//! builds TCP segments of up to 64 KiB (smoltcp's segmentation offload)
+//! with the pseudo-header sum in the checksum field, and the header asks
+//! the kernel to cut them into MSS-sized segments and finish each checksum
+//! ([`offload_tcp`]), so one send carries what would be dozens of frames.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -24,6 +30,11 @@ const VNET_HDR_LEN: usize = 10;
 const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
 /// The largest frame a GSO super-segment can be, plus its header.
 const RX_BUF: usize = 65536 + 14 + VNET_HDR_LEN;
+/// The largest TCP frame the stack hands over for segmentation (Ethernet
+/// header included; the IP total length must fit 16 bits).
+const TSO_FRAME: usize = 65000;
+const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
+const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
 /// Socket buffers of the packet socket: room for bursts at 10 Gbit/s-ish
 /// rates while the stack is busy elsewhere.
 const SOCKET_BUF: i32 = 4 << 20;
@@ -240,21 +251,82 @@ impl phy::RxToken for Rx<'_> {
     }
 }
 
+/// Fills in the virtio_net_hdr for a TCP frame the stack left for the
+/// kernel to finish: the checksum field gets the pseudo-header sum (the
+/// stack computed none), the header asks for the rest of the checksum and,
+/// when `mss` is given and the payload is longer, for segmentation. Frames
+/// that are not TCP are left alone (their checksums are complete).
+pub fn offload_tcp(hdr: &mut [u8], frame: &mut [u8], mss: Option<u16>) {
+    const ETHER: usize = 14;
+    let Some(ethertype) = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
+        return;
+    };
+    let mut sum: u32 = 0;
+    let add = |sum: &mut u32, bytes: &[u8]| {
+        for c in bytes.chunks(2) {
+            *sum += u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32;
+        }
+    };
+    let (ip_len, gso_type) = match ethertype {
+        0x0800 => {
+            let Some(&vihl) = frame.get(ETHER) else {
+                return;
+            };
+            let ihl = (vihl & 0x0f) as usize * 4;
+            if frame.get(ETHER + 9) != Some(&6) || frame.len() < ETHER + ihl + 20 {
+                return;
+            }
+            add(&mut sum, &frame[ETHER + 12..ETHER + 20]);
+            (ihl, VIRTIO_NET_HDR_GSO_TCPV4)
+        }
+        0x86dd => {
+            if frame.get(ETHER + 6) != Some(&6) || frame.len() < ETHER + 40 + 20 {
+                return;
+            }
+            add(&mut sum, &frame[ETHER + 8..ETHER + 40]);
+            (40, VIRTIO_NET_HDR_GSO_TCPV6)
+        }
+        _ => return,
+    };
+    let tcp = ETHER + ip_len;
+    let tcp_len = frame.len() - tcp;
+    sum += 6 + tcp_len as u32;
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    frame[tcp + 16..tcp + 18].copy_from_slice(&(sum as u16).to_be_bytes());
+    let header_len = tcp + ((frame[tcp + 12] >> 4) as usize) * 4;
+    hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    hdr[6..8].copy_from_slice(&(tcp as u16).to_le_bytes());
+    hdr[8..10].copy_from_slice(&16u16.to_le_bytes());
+    if let Some(mss) = mss.filter(|m| frame.len() > header_len + *m as usize) {
+        hdr[1] = gso_type;
+        hdr[2..4].copy_from_slice(&(header_len as u16).to_le_bytes());
+        hdr[4..6].copy_from_slice(&mss.to_le_bytes());
+    }
+}
+
 /// Permission to send one frame.
 pub struct Tx<'a> {
     fd: &'a OwnedFd,
     counters: &'a Counters,
+    meta: phy::PacketMeta,
 }
 
 impl phy::TxToken for Tx<'_> {
+    fn set_meta(&mut self, meta: phy::PacketMeta) {
+        self.meta = meta;
+    }
+
     fn consume<R, F>(self, len: usize, f: F) -> R
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        // A zeroed virtio_net_hdr: no offload asked (the stack computed
-        // every checksum and never builds frames above the MTU).
         let mut buf = vec![0u8; VNET_HDR_LEN + len];
         let r = f(&mut buf[VNET_HDR_LEN..]);
+        let (hdr, frame) = buf.split_at_mut(VNET_HDR_LEN);
+        let mss = self.meta.segmentation_offload_size.map(|m| m.get());
+        offload_tcp(hdr, frame, mss);
         // SAFETY: sending our buffer on our bound packet socket.
         let n = unsafe {
             libc::send(
@@ -289,6 +361,7 @@ impl Device for PacketLink {
             Tx {
                 fd: &self.fd,
                 counters: &self.counters,
+                meta: phy::PacketMeta::default(),
             },
         ))
     }
@@ -297,6 +370,7 @@ impl Device for PacketLink {
         Some(Tx {
             fd: &self.fd,
             counters: &self.counters,
+            meta: phy::PacketMeta::default(),
         })
     }
 
@@ -304,6 +378,11 @@ impl Device for PacketLink {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = self.mtu + 14;
+        // TCP checksums are verified here and finished by the host kernel
+        // on the way out (offload_tcp), which also segments large sends.
+        caps.checksum.tcp = phy::Checksum::Rx;
+        caps.segmentation.tcpv4 = std::num::NonZeroUsize::new(TSO_FRAME);
+        caps.segmentation.tcpv6 = std::num::NonZeroUsize::new(TSO_FRAME);
         caps
     }
 }
@@ -333,6 +412,37 @@ mod tests {
         f[34 + 13] = 0x12; // SYN-ACK
         assert_eq!(syn_port(&f), None);
         assert_eq!(syn_port(&f[..20]), None);
+    }
+
+    #[test]
+    fn offload_sets_the_pseudo_header_sum_and_gso() {
+        // IPv4 10.0.0.1 -> 10.0.0.2, TCP with a 20-byte header, 3000 bytes.
+        let mut f = vec![0u8; 14 + 20 + 20 + 3000];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[14 + 9] = 6;
+        f[14 + 12..14 + 16].copy_from_slice(&[10, 0, 0, 1]);
+        f[14 + 16..14 + 20].copy_from_slice(&[10, 0, 0, 2]);
+        f[34 + 12] = 0x50;
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        offload_tcp(&mut hdr, &mut f, Some(1460));
+        // 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + 3020 = 0x1fd5.
+        assert_eq!(&f[34 + 16..34 + 18], &[0x1f, 0xd5]);
+        assert_eq!(hdr[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+        assert_eq!(hdr[1], VIRTIO_NET_HDR_GSO_TCPV4);
+        assert_eq!(u16::from_le_bytes([hdr[4], hdr[5]]), 1460);
+        assert_eq!(u16::from_le_bytes([hdr[6], hdr[7]]), 34);
+        // A small segment: checksum offload only.
+        let mut small = f[..14 + 40 + 100].to_vec();
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        offload_tcp(&mut hdr, &mut small, Some(1460));
+        assert_eq!(hdr[1], 0);
+        // Not TCP: untouched.
+        let mut udp = f.clone();
+        udp[14 + 9] = 17;
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        offload_tcp(&mut hdr, &mut udp, Some(1460));
+        assert_eq!(hdr, [0u8; VNET_HDR_LEN]);
     }
 
     #[test]

@@ -131,8 +131,8 @@ impl Stack {
 
     /// Runs every link: frames in (one at a time, so listeners refill
     /// their backlog between SYNs), frames out, timers. Bumps the
-    /// readiness generation when anything may have changed.
-    pub fn poll(&mut self) {
+    /// readiness generation when anything may have changed (and says so).
+    pub fn poll(&mut self) -> bool {
         let now = self.now();
         let mut any = false;
         for l in &mut self.links {
@@ -160,6 +160,7 @@ impl Stack {
         if any {
             changed();
         }
+        any
     }
 
     /// How long the driver may sleep before the stack needs a poll.

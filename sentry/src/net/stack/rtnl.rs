@@ -7,6 +7,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use crate::net::iface::{Address, Route};
 use crate::net::netlink::wire::{
     self, Builder, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
@@ -42,24 +43,6 @@ pub struct HostLink {
     pub flags: u32,
     /// ARPHRD_* type.
     pub kind: u16,
-}
-
-/// An address of the namespace.
-#[derive(Debug, Clone)]
-pub struct HostAddr {
-    pub index: u32,
-    pub ip: IpAddr,
-    pub prefix: u8,
-}
-
-/// A route of the main table.
-#[derive(Debug, Clone)]
-pub struct HostRoute {
-    pub dst: IpAddr,
-    pub prefix: u8,
-    pub gateway: Option<IpAddr>,
-    pub index: u32,
-    pub source: Option<IpAddr>,
 }
 
 /// An open NETLINK_ROUTE socket.
@@ -185,7 +168,7 @@ impl Rtnl {
         Ok(out)
     }
 
-    pub fn addresses(&mut self) -> io::Result<Vec<HostAddr>> {
+    pub fn addresses(&mut self) -> io::Result<Vec<Address>> {
         // struct ifaddrmsg: family, prefixlen, flags, scope, index.
         let body = [0u8; 8];
         let msgs = self.request(RTM_GETADDR, NLM_F_DUMP, &body, RTM_NEWADDR)?;
@@ -209,13 +192,13 @@ impl Rtnl {
             // IFA_LOCAL is the interface's own address on point-to-point
             // links; elsewhere only IFA_ADDRESS is given.
             if let Some(ip) = local.or(address) {
-                out.push(HostAddr { index, ip, prefix });
+                out.push(Address { index, ip, prefix });
             }
         }
         Ok(out)
     }
 
-    pub fn routes(&mut self) -> io::Result<Vec<HostRoute>> {
+    pub fn routes(&mut self) -> io::Result<Vec<Route>> {
         let mut out = Vec::new();
         for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
             // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
@@ -227,7 +210,7 @@ impl Rtnl {
                     continue;
                 }
                 let mut table = m[4] as u32;
-                let mut route = HostRoute {
+                let mut route = Route {
                     dst: if family as i32 == libc::AF_INET {
                         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
                     } else {
@@ -258,7 +241,7 @@ impl Rtnl {
 
     /// Removes `addr` from its interface, so the host kernel of this
     /// namespace no longer answers for it.
-    pub fn delete_address(&mut self, addr: &HostAddr) -> io::Result<()> {
+    pub fn delete_address(&mut self, addr: &Address) -> io::Result<()> {
         let (family, raw) = match addr.ip {
             IpAddr::V4(v4) => (libc::AF_INET as u8, v4.octets().to_vec()),
             IpAddr::V6(v6) => (libc::AF_INET6 as u8, v6.octets().to_vec()),

@@ -18,7 +18,7 @@ use smoltcp::iface::{Config, Interface, Route, SocketSet};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use super::link::PacketLink;
-use super::rtnl::{HostAddr, HostRoute, Rtnl};
+use super::rtnl::Rtnl;
 use super::NetLink;
 use crate::net::iface;
 
@@ -67,16 +67,8 @@ pub fn describe() -> Result<(), TakeoverError> {
             .iter()
             .map(|l| (model_link(l), Arc::new(iface::Counters::default())))
             .collect(),
-        addrs
-            .iter()
-            .filter(|a| has(a.index))
-            .map(|a| iface::Address {
-                index: a.index,
-                ip: a.ip,
-                prefix: a.prefix,
-            })
-            .collect(),
-        routes.iter().filter(|r| has(r.index)).map(model_route).collect(),
+        addrs.into_iter().filter(|a| has(a.index)).collect(),
+        routes.into_iter().filter(|r| has(r.index)).collect(),
     );
     Ok(())
 }
@@ -89,16 +81,6 @@ fn model_link(link: &super::rtnl::HostLink) -> iface::Link {
         mtu: link.mtu,
         flags: link.flags,
         loopback: false,
-    }
-}
-
-fn model_route(r: &HostRoute) -> iface::Route {
-    iface::Route {
-        dst: r.dst,
-        prefix: r.prefix,
-        gateway: r.gateway,
-        index: r.index,
-        source: r.source,
     }
 }
 
@@ -115,8 +97,9 @@ pub fn take_over() -> Result<Vec<NetLink>, TakeoverError> {
     let mut model_addrs = Vec::new();
     let mut model_routes = Vec::new();
     for link in links.iter().filter(|l| l.kind == ARPHRD_ETHER) {
-        let mine: Vec<&HostAddr> = addrs.iter().filter(|a| a.index == link.index).collect();
-        let my_routes: Vec<&HostRoute> = routes.iter().filter(|r| r.index == link.index).collect();
+        let mine: Vec<&iface::Address> = addrs.iter().filter(|a| a.index == link.index).collect();
+        let my_routes: Vec<&iface::Route> =
+            routes.iter().filter(|r| r.index == link.index).collect();
         let counters = Arc::new(iface::Counters::default());
         let mut device =
             PacketLink::open(link.index, link.mtu, counters.clone()).map_err(|source| {
@@ -181,12 +164,8 @@ pub fn take_over() -> Result<Vec<NetLink>, TakeoverError> {
             "1",
         );
         model_links.push((model_link(link), counters));
-        model_addrs.extend(mine.iter().map(|a| iface::Address {
-            index: a.index,
-            ip: a.ip,
-            prefix: a.prefix,
-        }));
-        model_routes.extend(my_routes.iter().map(|r| model_route(r)));
+        model_addrs.extend(mine.iter().map(|a| (*a).clone()));
+        model_routes.extend(my_routes.iter().map(|r| (*r).clone()));
         taken.push(NetLink {
             index: link.index,
             iface: ifc,
