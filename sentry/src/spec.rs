@@ -31,6 +31,8 @@ pub struct SandboxSpec {
     pub memory_limit: Option<u64>,
     /// How the workload reaches the network.
     pub network: NetworkMode,
+    /// `linux.sysctl`: the Sentry applies the ones it models (`net::sysctl`).
+    pub sysctl: Vec<(String, String)>,
 }
 
 /// How the workload reaches the network (`--network`).

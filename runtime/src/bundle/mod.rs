@@ -144,6 +144,10 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
         platform: Default::default(),
         // Chosen by flag and annotation in `create`.
         network: Default::default(),
+        sysctl: linux
+            .and_then(|l| l.sysctl().clone())
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default(),
         memory_limit: linux
             .and_then(|l| l.resources().as_ref())
             .and_then(|r| r.memory().as_ref())

@@ -21,6 +21,7 @@ pub const SETUID: u32 = 7;
 pub const SETPCAP: u32 = 8;
 pub const NET_BIND_SERVICE: u32 = 10;
 pub const NET_ADMIN: u32 = 12;
+pub const NET_RAW: u32 = 13;
 pub const IPC_LOCK: u32 = 14;
 pub const IPC_OWNER: u32 = 15;
 pub const SYS_ADMIN: u32 = 21;

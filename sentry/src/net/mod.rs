@@ -15,6 +15,7 @@ pub mod names;
 pub mod netlink;
 pub mod socket;
 pub mod stack;
+pub mod sysctl;
 
 pub use addr::{SockAddr, UnixAddr};
 pub use socket::{Family, Kind, Socket};

@@ -104,8 +104,33 @@ pub(super) fn open_file(sock: Arc<Socket>, nonblock: i32) -> Arc<OpenFile> {
     OpenFile::new(sock, None, path, libc::O_RDWR | nonblock)
 }
 
+/// An ICMP echo socket (ping): SOCK_DGRAM for the groups of
+/// net.ipv4.ping_group_range, SOCK_RAW with CAP_NET_RAW (IPv4 only).
+fn ping_socket(t: &mut Task, raw: bool, nonblock: i32, cloexec: bool) -> SysResult<u64> {
+    let (gid, net_raw) = {
+        let st = lock(&t.proc.state);
+        (st.creds.egid, st.creds.has(crate::kernel::caps::NET_RAW))
+    };
+    if raw && !net_raw {
+        return err(libc::EPERM);
+    }
+    if !raw && !crate::net::sysctl::may_ping(gid) {
+        return err(libc::EACCES);
+    }
+    let sock = Socket::new(Family::Inet, Kind::Dgram);
+    sock.attach(External::Ping(stack::icmp::Ping::new(raw)));
+    t.install(open_file(sock, nonblock), cloexec)
+}
+
 pub fn socket(t: &mut Task, a: Args) -> SysResult<u64> {
     let (base, nonblock, cloexec) = type_and_flags(a[1])?;
+    if a[0] as i32 == libc::AF_INET && a[2] as i32 == libc::IPPROTO_ICMP && !hostnet::enabled() {
+        match base {
+            libc::SOCK_DGRAM => return ping_socket(t, false, nonblock, cloexec),
+            libc::SOCK_RAW => return ping_socket(t, true, nonblock, cloexec),
+            _ => {}
+        }
+    }
     let (family, kind) = family_and_kind(a[0], base, a[2])?;
     let sock = Socket::new(family, kind);
     if family != Family::Unix && hostnet::enabled() {
@@ -243,11 +268,14 @@ fn port_space(sock: &Socket, ip: &std::net::IpAddr) -> PortSpace {
     }
 }
 
-/// Whether the caller may bind ports below 1024 (CAP_NET_BIND_SERVICE).
-fn can_bind_privileged(t: &Task) -> bool {
-    lock(&t.proc.state)
-        .creds
-        .has(crate::kernel::caps::NET_BIND_SERVICE)
+/// Whether the caller may bind `port`: below net.ipv4.
+/// ip_unprivileged_port_start (1024, or what the spec set: Docker gives 0)
+/// it needs CAP_NET_BIND_SERVICE.
+fn may_bind_port(t: &Task, port: u16) -> bool {
+    u32::from(port) >= crate::net::sysctl::unprivileged_port_start()
+        || lock(&t.proc.state)
+            .creds
+            .has(crate::kernel::caps::NET_BIND_SERVICE)
 }
 
 /// Binds an inet socket to `addr` (port 0: an ephemeral port).
@@ -264,8 +292,7 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
     let port = if addr.port() == 0 {
         names::ephemeral_port(udp, space, sock)?
     } else {
-        // Ports below 1024 need CAP_NET_BIND_SERVICE.
-        if addr.port() < 1024 && !can_bind_privileged(t) {
+        if !may_bind_port(t, addr.port()) {
             return err(libc::EACCES);
         }
         names::insert(
@@ -296,8 +323,8 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
 /// An inet socket about to talk without a name gets an ephemeral port, as
 /// Linux's autobind does.
 pub(super) fn ensure_bound(t: &Task, sock: &Arc<Socket>) -> SysResult<()> {
-    // (A host socket's host kernel binds it.)
-    if sock.is_inet() && !sock.is_bound() && !sock.is_host() {
+    // (A host socket's host kernel binds it; an echo socket has no port.)
+    if sock.is_inet() && !sock.is_bound() && !sock.is_host() && !sock.is_ping() {
         bind_inet(
             t,
             sock,
@@ -315,7 +342,7 @@ pub fn bind(t: &mut Task, a: Args) -> SysResult<u64> {
     let named = read_addr(t, &sock, a[1], a[2])?;
     if let Named::Addr(SockAddr::Inet(addr)) = &named {
         if sock.is_host() {
-            if addr.port() != 0 && addr.port() < 1024 && !can_bind_privileged(t) {
+            if addr.port() != 0 && !may_bind_port(t, addr.port()) {
                 return err(libc::EACCES);
             }
             return sock

@@ -287,6 +287,16 @@ fn destination(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Dest> 
     } else {
         Some(read_addr(t, sock, addr, len)?)
     };
+    if sock.is_ping() {
+        // An echo request goes to the named host, or the connected one.
+        return match named {
+            Some(Named::Addr(SockAddr::Inet(a))) => Ok(Dest::Net(a)),
+            _ => match sock.remote() {
+                Some(SockAddr::Inet(a)) => Ok(Dest::Net(a)),
+                _ => err(libc::EDESTADDRREQ),
+            },
+        };
+    }
     if sock.is_host() {
         // The host's kernel routes it (and refuses what it must).
         return Ok(match named {

@@ -139,8 +139,6 @@ fn net(dev: u64) -> Entries {
         ("ip_forward", "0"),
         ("ip_default_ttl", "64"),
         ("ip_nonlocal_bind", "0"),
-        ("ip_unprivileged_port_start", "1024"),
-        ("ping_group_range", "1\t0"),
         ("tcp_syncookies", "1"),
         ("tcp_timestamps", "1"),
         ("tcp_sack", "1"),
@@ -170,7 +168,18 @@ fn net(dev: u64) -> Entries {
         ),
         (
             "ipv4".to_string(),
-            dir(dev, "sys/net/ipv4", 0, move || constants(dev, &ipv4)),
+            dir(dev, "sys/net/ipv4", 0, move || {
+                let mut entries = constants(dev, &ipv4);
+                // The two the spec may set (net::sysctl).
+                entries.push(value(dev, "ip_unprivileged_port_start", || {
+                    crate::net::sysctl::unprivileged_port_start().to_string()
+                }));
+                entries.push(value(dev, "ping_group_range", || {
+                    let (lo, hi) = crate::net::sysctl::ping_group_range();
+                    format!("{lo}\t{hi}")
+                }));
+                entries
+            }),
         ),
         (
             "ipv6".to_string(),

@@ -15,7 +15,7 @@ use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
 use crate::net::addr::SockAddr;
 use crate::net::hostnet::HostSocket;
-use crate::net::stack::{self, tcp, udp};
+use crate::net::stack::{self, icmp, tcp, udp};
 
 #[derive(Default)]
 pub enum External {
@@ -26,6 +26,8 @@ pub enum External {
     Udp(udp::Binding),
     /// A host socket (the `host` network mode: `net::hostnet`).
     Host(HostSocket),
+    /// An ICMP echo socket (ping), raw or datagram.
+    Ping(icmp::Ping),
 }
 
 fn no_stack() -> Errno {
@@ -51,6 +53,18 @@ impl Socket {
     /// Whether this is a host socket (the `host` network mode).
     pub fn is_host(&self) -> bool {
         matches!(*self.ext(), External::Host(_))
+    }
+
+    /// Whether this is an ICMP echo socket.
+    pub fn is_ping(&self) -> bool {
+        matches!(*self.ext(), External::Ping(_))
+    }
+
+    /// bind(2) of an ICMP echo socket: the port is its identifier.
+    pub fn ping_bind(&self, port: u16) {
+        if let External::Ping(p) = &mut *self.ext() {
+            p.bind(port);
+        }
     }
 
     /// Runs `f` on the host socket (None: not a host socket).
@@ -135,6 +149,15 @@ impl Socket {
         let b = match &*ext {
             External::Udp(b) => b,
             External::Host(h) => return h.send(data, Some(&to)),
+            External::Ping(_) => {
+                drop(ext);
+                let mut ext = self.ext();
+                let External::Ping(p) = &mut *ext else {
+                    return err(libc::ENETUNREACH);
+                };
+                let mut s = stack::lock();
+                return p.send(s.as_deref_mut(), data, to.ip());
+            }
             _ => return err(libc::ENETUNREACH),
         };
         let mut s = stack::lock().ok_or_else(no_stack)?;
@@ -153,6 +176,13 @@ impl Socket {
                 r.truncated = n < full;
                 r
             }));
+        }
+        if let External::Ping(p) = &mut *ext {
+            let mut s = stack::lock();
+            let (data, full, from) = p.recv(s.as_deref_mut(), max, peek)?;
+            let mut r = received(data, full, Some(self.presented(SocketAddr::new(from, 0))));
+            r.truncated = r.data.len() < full;
+            return Some(Ok(r));
         }
         if matches!(*ext, External::None) {
             return None;
@@ -180,15 +210,24 @@ impl Socket {
     /// Readiness bits the stack adds (None: the core's alone count).
     pub(super) fn ext_readiness(&self) -> Option<(i16, bool)> {
         let mut ext = self.ext();
-        match &*ext {
+        match &mut *ext {
             External::Host(h) => return Some((h.readiness(), true)),
             // Sockets of the core alone never touch the stack's lock.
             External::None => return None,
+            External::Ping(p) => {
+                let mut s = stack::lock();
+                let r = if p.readable(s.as_deref_mut()) {
+                    libc::POLLIN | libc::POLLRDNORM
+                } else {
+                    0
+                };
+                return Some((r, false));
+            }
             _ => {}
         }
         let mut s = stack::lock()?;
         match &mut *ext {
-            External::None | External::Host(_) => None,
+            External::None | External::Host(_) | External::Ping(_) => None,
             // A TCP connection over the stack: its bits replace the core's.
             External::Tcp(c) => Some((c.readiness(&mut s), true)),
             External::Listener(l) => Some((
@@ -280,7 +319,7 @@ impl Socket {
             External::Host(h) => Some((h.readable_bytes(), 0)),
             External::Tcp(c) => Some(c.queues(&mut *stack::lock()?)),
             External::Udp(b) => Some((b.next_len(&mut *stack::lock()?), 0)),
-            External::None | External::Listener(_) => None,
+            External::None | External::Listener(_) | External::Ping(_) => None,
         }
     }
 
@@ -317,6 +356,7 @@ impl Socket {
         };
         match part {
             External::None | External::Host(_) => {}
+            External::Ping(mut p) => p.release(&mut s),
             External::Tcp(mut c) => c.release(&mut s, abort),
             External::Listener(l) => l.release(&mut s),
             External::Udp(b) => b.release(&mut s),

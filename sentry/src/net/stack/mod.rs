@@ -17,6 +17,7 @@
 //! socket's `event_seq` includes.
 
 pub mod driver;
+pub mod icmp;
 pub mod link;
 pub mod rtnl;
 pub mod takeover;
@@ -119,7 +120,7 @@ pub fn wake() {
     }
 }
 
-fn changed() {
+pub(crate) fn changed() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
     events::notify();
 }
