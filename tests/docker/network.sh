@@ -623,6 +623,20 @@ check_bridge() {
         show "$work/err"
         [ -n "$id" ] && show_logs "$id"
     fi
+    # A restarted container gets its network again (a runtime that took
+    # the interface over must find it configured anew).
+    if [ -n "$id" ] && d restart -t 2 "$id" >/dev/null 2>"$work/err"; then
+        ip=$(ctr_ip "$id" 2>/dev/null || true)
+        if [ -n "$ip" ] && wait_http "http://$ip/index.html" "$id" 30; then
+            ok "bridge: after docker restart the container serves again at $ip"
+        else
+            bad "bridge: after docker restart the server never answered at '$ip'"
+            show_logs "$id"
+        fi
+    else
+        bad "bridge: docker restart failed"
+        show "$work/err"
+    fi
     rm_ctr "sbxnet-bridgeweb-$rt"
 }
 
