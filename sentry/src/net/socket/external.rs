@@ -8,6 +8,7 @@
 //! never reaches back into sockets (it only bumps its generation).
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
 use super::{Received, Socket, Ucred};
@@ -39,29 +40,34 @@ impl Socket {
         lock(&self.ext)
     }
 
-    /// Whether this socket has a part on the stack.
+    /// Whether this socket has a part beyond the core. An atomic flag, so
+    /// that the core's own sockets (Unix, loopback) take no extra lock on
+    /// their system call paths.
     pub fn is_external(&self) -> bool {
-        !matches!(*self.ext(), External::None)
+        self.external.load(Ordering::Acquire)
     }
 
     /// Whether this is a TCP connection over the stack, or a host socket:
     /// either way its bytes are not the core's.
     pub fn is_external_tcp(&self) -> bool {
-        matches!(*self.ext(), External::Tcp(_) | External::Host(_))
+        self.is_external() && matches!(*self.ext(), External::Tcp(_) | External::Host(_))
     }
 
     /// Whether this is a host socket (the `host` network mode).
     pub fn is_host(&self) -> bool {
-        matches!(*self.ext(), External::Host(_))
+        self.is_external() && matches!(*self.ext(), External::Host(_))
     }
 
     /// Whether this is an ICMP echo socket.
     pub fn is_ping(&self) -> bool {
-        matches!(*self.ext(), External::Ping(_))
+        self.is_external() && matches!(*self.ext(), External::Ping(_))
     }
 
     /// bind(2) of an ICMP echo socket: the port is its identifier.
     pub fn ping_bind(&self, port: u16) {
+        if !self.is_external() {
+            return;
+        }
         if let External::Ping(p) = &mut *self.ext() {
             p.bind(port);
         }
@@ -69,6 +75,9 @@ impl Socket {
 
     /// Runs `f` on the host socket (None: not a host socket).
     pub fn with_host<R>(&self, f: impl FnOnce(&HostSocket) -> R) -> Option<R> {
+        if !self.is_external() {
+            return None;
+        }
         match &*self.ext() {
             External::Host(h) => Some(f(h)),
             _ => None,
@@ -80,13 +89,14 @@ impl Socket {
         let accepted = self.with_host(|h| h.accept())?;
         Some(accepted.map(|h| {
             let sock = Socket::new(self.family, self.kind);
-            *sock.ext() = External::Host(h);
+            sock.attach(External::Host(h));
             sock
         }))
     }
 
     pub fn attach(&self, part: External) {
         *self.ext() = part;
+        self.external.store(true, Ordering::Release);
         self.seq.bump();
     }
 
@@ -121,6 +131,9 @@ impl Socket {
 
     /// Whether a TCP connect over the stack is still in its handshake.
     pub fn is_connecting(&self) -> bool {
+        if !self.is_external() {
+            return false;
+        }
         let mut ext = self.ext();
         let External::Tcp(c) = &mut *ext else {
             return false;
@@ -130,6 +143,9 @@ impl Socket {
 
     /// Sends on a TCP connection over the stack (None: not such a socket).
     pub(super) fn ext_send(&self, data: &[u8]) -> Option<SysResult<usize>> {
+        if !self.is_external() {
+            return None;
+        }
         let mut ext = self.ext();
         let c = match &mut *ext {
             External::Tcp(c) => c,
@@ -167,6 +183,9 @@ impl Socket {
     /// Receives from the stack: a TCP connection's bytes, or a datagram
     /// (None: nothing of the stack's to give, so the core decides).
     pub(super) fn ext_recv(&self, max: usize, peek: bool) -> Option<SysResult<Received>> {
+        if !self.is_external() {
+            return None;
+        }
         let mut ext = self.ext();
         if let External::Host(h) = &*ext {
             let mut buf = vec![0u8; max.min(1 << 20)];
@@ -209,6 +228,9 @@ impl Socket {
 
     /// Readiness bits the stack adds (None: the core's alone count).
     pub(super) fn ext_readiness(&self) -> Option<(i16, bool)> {
+        if !self.is_external() {
+            return None;
+        }
         let mut ext = self.ext();
         match &mut *ext {
             External::Host(h) => return Some((h.readiness(), true)),
@@ -250,6 +272,9 @@ impl Socket {
 
     /// The next connection a listener got over the stack.
     pub(super) fn ext_accept(&self) -> Option<Arc<Socket>> {
+        if !self.is_external() {
+            return None;
+        }
         let ext = self.ext();
         let External::Listener(l) = &*ext else {
             return None;
@@ -266,7 +291,7 @@ impl Socket {
             i.remote = remote.map(|a| SockAddr::Inet(self.presented(a)));
             i.conn = super::Conn::Connected;
         }
-        *sock.ext() = External::Tcp(conn);
+        sock.attach(External::Tcp(conn));
         Some(sock)
     }
 
@@ -282,6 +307,9 @@ impl Socket {
     }
 
     pub(super) fn ext_shutdown(&self, rd: bool, wr: bool) -> Option<SysResult<()>> {
+        if !self.is_external() {
+            return None;
+        }
         let mut ext = self.ext();
         if let External::Host(h) = &*ext {
             let how = match (rd, wr) {
@@ -300,6 +328,9 @@ impl Socket {
 
     /// SO_ERROR of a connection over the stack.
     pub(super) fn ext_error(&self) -> Option<i32> {
+        if !self.is_external() {
+            return None;
+        }
         let mut ext = self.ext();
         if let External::Host(h) = &*ext {
             let v = h.get_option(libc::SOL_SOCKET, libc::SO_ERROR).ok()?;
@@ -314,6 +345,9 @@ impl Socket {
 
     /// FIONREAD / SIOCINQ and SIOCOUTQ of the stack's part.
     pub(super) fn ext_queues(&self) -> Option<(usize, usize)> {
+        if !self.is_external() {
+            return None;
+        }
         let ext = self.ext();
         match &*ext {
             External::Host(h) => Some((h.readable_bytes(), 0)),
@@ -324,6 +358,9 @@ impl Socket {
     }
 
     pub(super) fn ext_set_backlog(&self, backlog: usize) {
+        if !self.is_external() {
+            return;
+        }
         let ext = self.ext();
         if let (External::Listener(l), Some(mut s)) = (&*ext, stack::lock()) {
             l.set_backlog(&mut s, backlog);
@@ -332,6 +369,9 @@ impl Socket {
 
     /// TCP_NODELAY and SO_KEEPALIVE reach the connection.
     pub(super) fn ext_tune(&self, nodelay: Option<bool>, keepalive: Option<bool>) {
+        if !self.is_external() {
+            return;
+        }
         let ext = self.ext();
         if let (External::Tcp(c), Some(mut s)) = (&*ext, stack::lock()) {
             if let Some(on) = nodelay {
@@ -346,6 +386,9 @@ impl Socket {
 
     /// The last close of the stack's part.
     pub(super) fn ext_release(&self, abort: bool) {
+        if !self.is_external() {
+            return;
+        }
         let part = std::mem::take(&mut *self.ext());
         if matches!(part, External::Host(_) | External::None) {
             // A host socket closes with its descriptor.

@@ -207,6 +207,8 @@ pub struct Socket {
     inner: Mutex<Inner>,
     /// The part on the TCP/IP stack, beyond loopback (`external`).
     ext: Mutex<External>,
+    /// Whether `ext` holds anything (set once, by `attach`).
+    external: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) fn next_ino() -> u64 {
@@ -247,6 +249,7 @@ impl Socket {
                 in_progress: false,
             }),
             ext: Mutex::new(External::None),
+            external: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
