@@ -326,6 +326,14 @@ impl HostSocket {
         .map(|_| ())
     }
 
+    /// SO_ERROR: the pending error, cleared (0: none).
+    pub fn take_error(&self) -> i32 {
+        self.get_option(libc::SOL_SOCKET, libc::SO_ERROR)
+            .ok()
+            .and_then(|v| v.get(..4).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+            .unwrap_or(0)
+    }
+
     /// Bytes readable now (FIONREAD).
     pub fn readable_bytes(&self) -> usize {
         let mut n: libc::c_int = 0;

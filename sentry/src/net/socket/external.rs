@@ -109,12 +109,10 @@ impl Socket {
             if h.readiness() & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) == 0 {
                 return err(libc::EAGAIN);
             }
-            let v = h.get_option(libc::SOL_SOCKET, libc::SO_ERROR)?;
-            let e = v
-                .get(..4)
-                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                .unwrap_or(0);
-            return if e == 0 { Ok(()) } else { Err(Errno(e)) };
+            return match h.take_error() {
+                0 => Ok(()),
+                e => Err(Errno(e)),
+            };
         }
         let External::Tcp(c) = &mut *ext else {
             return err(libc::ENOTCONN);
@@ -333,8 +331,7 @@ impl Socket {
         }
         let mut ext = self.ext();
         if let External::Host(h) = &*ext {
-            let v = h.get_option(libc::SOL_SOCKET, libc::SO_ERROR).ok()?;
-            return Some(i32::from_ne_bytes(v.get(..4)?.try_into().ok()?));
+            return Some(h.take_error());
         }
         let External::Tcp(c) = &mut *ext else {
             return None;
