@@ -372,6 +372,28 @@ static void privilege_checks(void) {
     caps_set(full);
     unlink(nf);
 
+    /* Search permission: a path through a directory without execute
+     * permission is refused (EACCES), whatever the file's own mode, unless
+     * CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH waives it. */
+    char d[512], df[600];
+    snprintf(d, sizeof d, "%s-dir", f);
+    snprintf(df, sizeof df, "%s/file", d);
+    mkdir(d, 0755);
+    int dfd = open(df, O_CREAT | O_WRONLY, 0644);
+    if (dfd >= 0) close(dfd);
+    chmod(d, 0600);
+    struct stat dst;
+    OK("dac-read-search-walks-unsearchable-dir", stat(df, &dst));
+    s = full;
+    s.eff &= ~(BIT(CAP_DAC_OVERRIDE) | BIT(CAP_DAC_READ_SEARCH));
+    caps_set(s);
+    ERR("no-search-permission-open-eacces", open(df, O_RDONLY), EACCES);
+    ERR("no-search-permission-stat-eacces", stat(df, &dst), EACCES);
+    ERR("no-search-permission-chdir-eacces", chdir(d), EACCES);
+    caps_set(full);
+    unlink(df);
+    rmdir(d);
+
     /* CAP_FOWNER: chmod of a file someone else owns. */
     chown(f, 4321, 4321);
     OK("fowner-chmod-others-file", chmod(f, 0644));

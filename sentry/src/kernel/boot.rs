@@ -207,6 +207,7 @@ impl Boot {
         let resolver = Resolver {
             mounts: &mounts,
             root: &root,
+            searcher: None,
         };
         let mut extra = Vec::new();
         for p in &self.spec.masked_paths {
@@ -410,6 +411,7 @@ fn prepare(
     let resolver = Resolver {
         mounts: &k.mounts,
         root: &k.root,
+        searcher: None,
     };
     let cwd = resolver
         .resolve(
@@ -504,6 +506,7 @@ fn find_program(k: &Kernel, cwd: &Location, name: &str, path_env: &str) -> Optio
     let resolver = Resolver {
         mounts: &k.mounts,
         root: &k.root,
+        searcher: None,
     };
     let ok = |p: &str| {
         resolver

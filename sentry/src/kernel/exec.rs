@@ -15,9 +15,12 @@ const MAX_SCRIPT_DEPTH: usize = 4;
 /// The program `path` resolved, checked for execute permission and opened.
 pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn FileOps>)> {
     let start = lock(&t.proc.fs).cwd.clone();
+    // (The state lock must not be held while the walk runs: /proc takes it.)
+    let searcher = Some(lock(&t.proc.state).creds.clone());
     let loc = Resolver {
         mounts: &t.kernel.mounts,
         root: &t.kernel.root,
+        searcher,
     }
     .resolve(&start, path, true)?;
     let st = loc.inode.stat()?;

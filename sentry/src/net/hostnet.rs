@@ -330,7 +330,10 @@ impl HostSocket {
     pub fn take_error(&self) -> i32 {
         self.get_option(libc::SOL_SOCKET, libc::SO_ERROR)
             .ok()
-            .and_then(|v| v.get(..4).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+            .and_then(|v| {
+                v.get(..4)
+                    .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            })
             .unwrap_or(0)
     }
 

@@ -351,10 +351,13 @@ impl Task {
         })
     }
 
+    /// The path walker for this task: its search permissions apply.
     pub fn resolver(&self) -> Resolver<'_> {
+        let searcher = Some(lock(&self.proc.state).creds.clone());
         Resolver {
             mounts: &self.kernel.mounts,
             root: &self.kernel.root,
+            searcher,
         }
     }
 

@@ -47,6 +47,9 @@ fn parent_path(path: &str) -> &str {
 pub struct Resolver<'a> {
     pub mounts: &'a Mounts,
     pub root: &'a Location,
+    /// Whose search permission every directory walked through must grant
+    /// (None: the Sentry's own walks, e.g. building the mount table).
+    pub searcher: Option<crate::kernel::creds::Creds>,
 }
 
 impl Resolver<'_> {
@@ -106,6 +109,27 @@ impl Resolver<'_> {
         Ok((parent, name.to_string()))
     }
 
+    /// Linux's may_lookup: a lookup in directory `dir` needs search
+    /// (execute) permission on it, unless CAP_DAC_OVERRIDE or
+    /// CAP_DAC_READ_SEARCH waives it (checked first: no stat for root).
+    fn may_search(&self, dir: &Location) -> SysResult<()> {
+        let Some(c) = &self.searcher else {
+            return Ok(());
+        };
+        if c.has(crate::kernel::caps::DAC_OVERRIDE) || c.has(crate::kernel::caps::DAC_READ_SEARCH) {
+            return Ok(());
+        }
+        let st = dir.inode.stat()?;
+        if st.file_type() != FileType::Directory {
+            return err(libc::ENOTDIR);
+        }
+        if c.may_access(st.mode, st.uid, st.gid, 1, true) {
+            Ok(())
+        } else {
+            err(libc::EACCES)
+        }
+    }
+
     fn walk(
         &self,
         mut stack: Vec<Location>,
@@ -121,6 +145,7 @@ impl Resolver<'_> {
         for (i, comp) in comps.into_iter().enumerate() {
             let last = i + 1 == n;
             let cur = stack.last().cloned().ok_or(Errno(libc::ENOENT))?;
+            self.may_search(&cur)?;
             match comp {
                 "." => {
                     if !cur.is_dir() {
