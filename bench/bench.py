@@ -168,6 +168,7 @@ def main():
     sleep_bundle = bundle.make(os.path.join(b, "sleep"), ["/bin/sleep", "100000"], rootfs)
     timeout = 120 if a.short else 900
 
+    net_secs = 0.0
     for r in range(rounds):
         order = rotate(usable, r)
         tag = f"[round {r + 1}/{rounds}]"
@@ -175,11 +176,13 @@ def main():
             for rt in order:
                 measure(rep, tag, rt, w.name, "Workloads (timed inside the container)",
                         lambda: run_workload(rt, w, wl_bundles[w.name], timeout))
+        t_net = time.monotonic()
         for w in network.NET_WORKLOADS if net else []:
             for rt in order:
                 nrt = rt.networked()
                 measure(rep, tag, rt, f"network {w.name}", NET_SECTION,
                         lambda: network.run(nrt, w, netroot, a.work, a.net_prefix, a.short, timeout))
+        net_secs += time.monotonic() - t_net
         if not micro:
             continue
         for rt in order:
@@ -251,7 +254,8 @@ def main():
             f.write(rep.markdown(header, descriptions, profile_notes))
         log(f"bench: wrote {output}")
     n_fail = len(rep.failures)
-    print(f"bench: {len(usable)} runtimes, {n_fail} failed workloads, {(time.time() - started.timestamp()):.0f} s")
+    print(f"bench: {len(usable)} runtimes, {n_fail} failed workloads, {(time.time() - started.timestamp()):.0f} s"
+          + (f" (network workloads {net_secs:.0f} s)" if net else ""))
     return 1 if n_fail else 0
 
 
