@@ -163,7 +163,19 @@ def _iperf(ip, short, reverse):
     cmd = ["iperf3", "-c", ip, *amount, "-J", "--connect-timeout", "5000"]
     if reverse:
         cmd.append("-R")
-    text = _client(cmd, 120)
+    # iperf3's server closes its listener after each test and opens it
+    # again: a client that comes too early is refused or reset before the
+    # test starts (runc's and runsc's containers too). That is no result:
+    # try again, a few times. Errors once the test runs are failures.
+    for attempt in range(5):
+        try:
+            text = _client(cmd, 120)
+            break
+        except NetError as e:
+            if attempt == 4 or not re.search(
+                    r"unable to (connect to server|receive control message|send cookie)", str(e)):
+                raise
+            time.sleep(0.3)
     try:
         d = json.loads(text)
     except ValueError as e:
