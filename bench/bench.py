@@ -8,12 +8,13 @@ failed to run or gave a wrong result, never because of a timing."""
 import argparse
 import datetime
 import os
+import signal
 import sys
 import time
 
 sys.dont_write_bytecode = True
 
-from benchlib import bundle, container, procs, report, runtimes, stats, workloads  # noqa: E402
+from benchlib import bundle, container, network, procs, report, runtimes, stats, workloads  # noqa: E402
 from benchlib.docker import DockerError, Dockerd  # noqa: E402
 from benchlib.runtimes import RuntimeError_  # noqa: E402
 
@@ -34,6 +35,17 @@ CONTAINER_MEASUREMENTS = [
      "and their children; sandbox's Sentry and stubs) of VmRSS, and of PSS (which splits pages shared "
      "between processes, such as the Sentry's memory file mapped into its stubs), peak of 10 samples"),
 ]
+NET_SECTION = "Network (server in the container, client on the host)"
+NET_ABOUT = (
+    "each server runs as its own container (`RUNTIME create` + `start`, killed after) of one root "
+    "filesystem (bench/netroot.sh: the nginx image of tests/docker/images.sh plus redis-server and "
+    "iperf3) in a network namespace the bench makes for it: a veth pair, eth0 inside with "
+    "10.215.N.2/24 and a default route, the host's end 10.215.N.1/24, N unique per container; the "
+    "clients run on the host against 10.215.N.2 once the port accepts connections. runsc runs with "
+    "its own network stack (`--network=sandbox`), sandbox with its own (the default), both taking over "
+    "the namespace's eth0; runc's container uses the host kernel's stack in that namespace. The host's "
+    "clients share the machine's cores with the server, so the figures measure the pair"
+)
 SCALE_ABOUT = (
     "{n} containers running `sleep`, each created and started by its own thread, all at once: the "
     "time until every `start` returned, the growth of the host's MemTotal - MemAvailable (everything "
@@ -54,7 +66,12 @@ def parse_args():
     p.add_argument("--scale", type=int, help="containers started at once (default 50; 0 = skip; skipped with --short)")
     p.add_argument("--scale-rounds", type=int, default=2)
     p.add_argument("--output", help="the Markdown report (default: BENCHMARKS.md at the repo root unless --short)")
-    p.add_argument("--work", required=True, help="work directory (rootfs/, busybox.tar)")
+    p.add_argument("--net", choices=["yes", "no", "only"], default="yes",
+                   help="the network workloads: with the others (yes), not at all, or only them "
+                   "(no micro workloads, life cycle, memory, scale or docker)")
+    p.add_argument("--net-prefix", default=f"sbb{os.getpid() % 100000}",
+                   help="names of the bench's network namespaces (PREFIX-N) and host veths (PREFIXvN)")
+    p.add_argument("--work", required=True, help="work directory (rootfs/, netroot/, busybox.tar)")
     p.add_argument("--sandbox", required=True, help="the sandbox binary")
     p.add_argument("--repo", required=True)
     return p.parse_args()
@@ -74,6 +91,30 @@ def run_workload(rt, w, bundle_dir, timeout):
     return workloads.parse(w, out)
 
 
+def measure(rep, tag, rt, name, section, attempt_fn):
+    """Runs `attempt_fn` (which returns {metric: value}); a failure is
+    retried once: a retry that passes is reported as a flaky failure (a
+    note), one that fails again fails."""
+    figures, first = None, None
+    for attempt in (1, 2):
+        try:
+            figures = attempt_fn()
+            break
+        except (RuntimeError_, network.NetError, ValueError) as e:
+            if attempt == 1:
+                first = str(e)
+                log(f"{tag} {rt.name:16} {name} FAILED, retrying once: {e}")
+            else:
+                rep.fail(rt.name, name, f"{first}; again: {e}")
+    if figures is None:
+        return
+    if first:
+        rep.notes.append(f"flaky: {rt.name} {name} failed once, then passed: {first}")
+    for m, v in figures.items():
+        rep.add(section, m, rt.name, v)
+        log(f"{tag} {rt.name:16} {m.label}: {stats.fmt(v)} {m.unit}")
+
+
 def rotate(items, n):
     n %= max(len(items), 1)
     return items[n:] + items[:n]
@@ -82,10 +123,12 @@ def rotate(items, n):
 def main():
     a = parse_args()
     rounds = a.rounds or (1 if a.short else 5)
-    docker = (a.docker or ("no" if a.short else "yes")) == "yes"
-    scale_n = a.scale if a.scale is not None else (0 if a.short else 50)
+    micro, net = a.net != "only", a.net != "no"
+    docker = micro and (a.docker or ("no" if a.short else "yes")) == "yes"
+    scale_n = 0 if not micro else a.scale if a.scale is not None else (0 if a.short else 50)
     output = a.output or (None if a.short else os.path.join(a.repo, "BENCHMARKS.md"))
     rootfs = os.path.join(a.work, "rootfs")
+    netroot = os.path.join(a.work, "netroot")
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = os.getloadavg()
 
@@ -94,6 +137,11 @@ def main():
     found, notes = runtimes.discover(a.sandbox, os.path.join(a.work, "state"), only)
     rep = report.Report([rt.name for rt in found])
     rep.notes += notes
+    if net:
+        why = network.check_tools()
+        if why:
+            log(f"bench: the network workloads cannot run: {why}")
+            return 2
 
     # Each runtime must run a trivial workload before it is measured.
     usable = []
@@ -120,31 +168,23 @@ def main():
     sleep_bundle = bundle.make(os.path.join(b, "sleep"), ["/bin/sleep", "100000"], rootfs)
     timeout = 120 if a.short else 900
 
+    net_secs = 0.0
     for r in range(rounds):
         order = rotate(usable, r)
         tag = f"[round {r + 1}/{rounds}]"
-        for w in workloads.WORKLOADS:
+        for w in workloads.WORKLOADS if micro else []:
             for rt in order:
-                # A failure is retried once: a retry that passes is reported
-                # as a flaky failure (a note), one that fails again fails.
-                figures, first = None, None
-                for attempt in (1, 2):
-                    try:
-                        figures = run_workload(rt, w, wl_bundles[w.name], timeout)
-                        break
-                    except (RuntimeError_, ValueError) as e:
-                        if attempt == 1:
-                            first = str(e)
-                            log(f"{tag} {rt.name:16} {w.name} FAILED, retrying once: {e}")
-                        else:
-                            rep.fail(rt.name, w.name, f"{first}; again: {e}")
-                if figures is None:
-                    continue
-                if first:
-                    rep.notes.append(f"flaky: {rt.name} {w.name} failed once, then passed: {first}")
-                for m, v in figures.items():
-                    rep.add("Workloads (timed inside the container)", m, rt.name, v)
-                    log(f"{tag} {rt.name:16} {m.label}: {stats.fmt(v)} {m.unit}")
+                measure(rep, tag, rt, w.name, "Workloads (timed inside the container)",
+                        lambda: run_workload(rt, w, wl_bundles[w.name], timeout))
+        t_net = time.monotonic()
+        for w in network.NET_WORKLOADS if net else []:
+            for rt in order:
+                nrt = rt.networked()
+                measure(rep, tag, rt, f"network {w.name}", NET_SECTION,
+                        lambda: network.run(nrt, w, netroot, a.work, a.net_prefix, a.short, timeout))
+        net_secs += time.monotonic() - t_net
+        if not micro:
+            continue
         for rt in order:
             try:
                 ms = container.lifecycle(rt, true_bundle, a.work)
@@ -200,7 +240,12 @@ def main():
             f"- load average (1 min) at the start {load_start[0]:.2f}, at the end {load_end[0]:.2f}"
             + (" (others were using the machine: figures are noisy)" if max(load_start[0], load_end[0]) > 0.5 else ""),
         ]
-        descriptions = [(w.name, w.about) for w in workloads.WORKLOADS] + CONTAINER_MEASUREMENTS
+        descriptions = []
+        if micro:
+            descriptions += [(w.name, w.about) for w in workloads.WORKLOADS] + CONTAINER_MEASUREMENTS
+        if net:
+            descriptions += [(f"network {w.name}", w.about) for w in network.NET_WORKLOADS]
+            descriptions.append(("network", NET_ABOUT))
         if scale_n:
             descriptions.append(("scale", SCALE_ABOUT.format(n=scale_n)))
         notes_file = os.path.join(a.repo, "bench", "profile-notes.md")
@@ -209,9 +254,21 @@ def main():
             f.write(rep.markdown(header, descriptions, profile_notes))
         log(f"bench: wrote {output}")
     n_fail = len(rep.failures)
-    print(f"bench: {len(usable)} runtimes, {n_fail} failed workloads, {(time.time() - started.timestamp()):.0f} s")
+    print(f"bench: {len(usable)} runtimes, {n_fail} failed workloads, {(time.time() - started.timestamp()):.0f} s"
+          + (f" (network workloads {net_secs:.0f} s)" if net else ""))
     return 1 if n_fail else 0
 
 
+def main_cleaning_up():
+    """main(), then the network namespaces and veths removed whatever
+    happened (a SIGTERM too: it becomes SystemExit, so finally runs)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    prefix = parse_args().net_prefix
+    try:
+        return main()
+    finally:
+        network.sweep(prefix)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_cleaning_up())

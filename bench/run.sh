@@ -8,7 +8,12 @@
 #
 # Usage: sudo bench/run.sh [--short] [--rounds N] [--runtimes a,b] [--docker yes|no]
 #                          [--scale N] [--scale-rounds N] [--output FILE]
+#                          [--net yes|no|only]
 #   --short     one round, small sizes, no docker, no scale (CI runs this)
+#   --net only  only the network workloads (iperf3, nginx + wrk, redis); no
+#               only leaves them out. They run each server in a network
+#               namespace of the bench's own (ip netns + veth, 10.215.N.0/24),
+#               removed at the end whatever happens
 #   SANDBOX=path  the sandbox binary (default: the full mode builds and uses
 #               target/release/sandbox; --short uses target/debug/sandbox if
 #               it is there, else the release one)
@@ -40,7 +45,7 @@ if ! command -v runsc >/dev/null; then
         { apt-get update >&2 && apt-get install -y --no-install-recommends runsc >&2; } ||
         echo "bench/run.sh: could not install runsc; the bench runs without it" >&2
 fi
-for tool in gcc runc python3 ldd; do
+for tool in gcc runc python3 ldd ip iperf3 wrk redis-benchmark redis-server nginx; do
     if ! command -v "$tool" >/dev/null; then
         echo "bench/run.sh: $tool is missing (run tests/setup.sh)" >&2
         exit 2
@@ -59,8 +64,19 @@ if [ -z "$sandbox" ]; then
 fi
 
 work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
+# The names of this run's network namespaces (PREFIX-N) and host veths
+# (PREFIXvN): short enough for an interface name, and this run's only.
+net_prefix=sbb$(($$ % 100000))
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
+    # bench.py removes them itself; this covers a driver that was killed.
+    local ns link
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$net_prefix-[0-9]+\$" || true); do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E "^${net_prefix}v[0-9]+(@|\$)" | cut -d@ -f1 || true); do
+        ip link del "$link" 2>/dev/null || true
+    done
     if grep -q " $work" /proc/self/mountinfo; then
         echo "bench/run.sh: something is still mounted under $work; not removing it" >&2
     else
@@ -73,8 +89,10 @@ gcc -O2 -static -Wall -Wextra -Werror -o "$work/micro" "$repo/bench/micro.c"
 bash "$repo/bench/rootfs.sh" "$work/rootfs" "$work/micro"
 # The image of `docker run` (docker import): the tests' busybox rootfs.
 bash "$repo/tests/rootfs.sh" "$work/busybox" "$work/busybox.tar" >/dev/null
+# The servers of the network workloads (nginx, redis-server, iperf3).
+bash "$repo/bench/netroot.sh" "$work/netroot"
 
 # Debian's python3 (not a python3 of someone's PATH): the bench needs only
 # its standard library.
 cd "$repo/bench"
-/usr/bin/python3 bench.py --work "$work" --sandbox "$sandbox" --repo "$repo" "$@"
+/usr/bin/python3 bench.py --work "$work" --sandbox "$sandbox" --repo "$repo" --net-prefix "$net_prefix" "$@"

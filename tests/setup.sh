@@ -25,11 +25,15 @@ fi
 # the network checks' images; curl, docker-compose (1.29), iptables: the
 # host's side of tests/docker/network.sh. (On a machine with systemd, apt
 # also starts nginx on port 80 and redis on 6379; the checks use neither.)
+# iperf3, wrk (and redis-tools' redis-benchmark): the host-side clients of
+# the bench's network workloads (bench/run.sh); iperf3 is also the server
+# copied into their root filesystem (bench/netroot.sh).
 packages=(
     busybox-static docker.io containerd runc jq gcc make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
     python3 ca-certificates strace
     nginx redis-server redis-tools iproute2 curl docker-compose iptables
+    iperf3 wrk
 )
 
 missing=()

@@ -149,3 +149,18 @@ def run_reaping(cmd, timeout, **popen_kw):
             break
         os.waitpid(info.si_pid, 0)  # an orphan: reap it
     return p.wait()
+
+
+def alive(pid):
+    """Whether `pid` exists (a zombie not yet reaped counts as alive)."""
+    return _alive(pid)
+
+
+def wait_gone(timeout=20.0):
+    """Reaps this process's descendants until none is left (a killed
+    container's processes are our children: we are their subreaper), for at
+    most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while descendants() and time.monotonic() < deadline:
+        reap_all(timeout=0)
+        time.sleep(0.01)

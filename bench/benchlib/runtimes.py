@@ -18,8 +18,9 @@ class RuntimeError_(Exception):
 
 
 class Runtime:
-    def __init__(self, name, argv, docker_args, state_dir):
+    def __init__(self, name, argv, docker_args, state_dir, net_argv=None):
         self.name = name
+        self._net = (net_argv, state_dir + "-net") if net_argv else None
         # The command and its global flags; `--root` keeps our containers
         # apart from anyone else's.
         self.argv = list(argv[:1]) + ["--root", state_dir] + list(argv[1:])
@@ -27,6 +28,16 @@ class Runtime:
         self.docker = (argv[0], docker_args)
         self.log = state_dir + ".log"
         os.makedirs(os.path.dirname(state_dir), exist_ok=True)
+
+    def networked(self):
+        """The runtime as the network workloads run it: runsc with its own
+        network stack (`--network=sandbox`, its default) instead of the
+        bench's `--network=none`; the others as they are (sandbox's default
+        is its own stack too)."""
+        if self._net is None:
+            return self
+        argv, state_dir = self._net
+        return Runtime(self.name, argv, self.docker[1], state_dir)
 
     def new_id(self):
         return f"bench-{os.getpid()}-{self.name}-{next(_ids)}"
@@ -115,14 +126,25 @@ def kvm_usable():
         return False
 
 
+def _runsc_sees_root_everywhere():
+    """Whether a fresh network namespace has /proc/sys/net/core/rmem_default,
+    the file Debian's runsc takes as the mark of the root namespace."""
+    try:
+        return subprocess.run(["unshare", "--net", "test", "-e", "/proc/sys/net/core/rmem_default"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def discover(sandbox, state_root, only=None):
     """The runtimes to compare, and notes on those left out (and why)."""
     found, notes = [], []
 
-    def add(name, argv, docker_args):
+    def add(name, argv, docker_args, net_argv=None):
         if only and name not in only:
             return
-        found.append(Runtime(name, argv, docker_args, os.path.join(state_root, name)))
+        found.append(Runtime(name, argv, docker_args, os.path.join(state_root, name), net_argv))
 
     if shutil.which("runc"):
         add("runc", ["runc"], [])
@@ -130,7 +152,16 @@ def discover(sandbox, state_root, only=None):
         notes.append("runc: not installed (apt-get install runc); no native control")
     runsc = shutil.which("runsc")
     if runsc:
-        add("runsc", [runsc, "--platform=ptrace", "--network=none"], ["--platform=ptrace", "--network=none"])
+        net_argv = [runsc, "--platform=ptrace", "--network=sandbox"]
+        if _runsc_sees_root_everywhere():
+            wrapper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runsc-netns.sh")
+            net_argv = [os.path.normpath(wrapper)] + net_argv[1:]
+            notes.append(
+                "runsc --network=sandbox runs through bench/runsc-netns.sh: this runsc takes any network "
+                "namespace for the root one on this kernel (/proc/sys/net/core/rmem_default exists in every "
+                "namespace) and refuses to start; the wrapper hides that directory from it")
+        add("runsc", [runsc, "--platform=ptrace", "--network=none"], ["--platform=ptrace", "--network=none"],
+            net_argv)
     else:
         notes.append("runsc: not installed and `apt-get install runsc` failed")
     for platform in ("ptrace", "seccomp", "kvm"):
