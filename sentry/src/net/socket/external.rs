@@ -364,6 +364,17 @@ impl Socket {
         }
     }
 
+    /// TCP_CORK reaches the connection.
+    pub(super) fn ext_cork(&self, on: bool) {
+        if !self.is_external() {
+            return;
+        }
+        let mut ext = self.ext();
+        if let (External::Tcp(c), Some(mut s)) = (&mut *ext, stack::lock()) {
+            c.set_cork(&mut s, on);
+        }
+    }
+
     /// TCP_NODELAY and SO_KEEPALIVE reach the connection.
     pub(super) fn ext_tune(&self, nodelay: Option<bool>, keepalive: Option<bool>) {
         if !self.is_external() {

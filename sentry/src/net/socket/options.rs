@@ -198,6 +198,9 @@ impl Socket {
             if level == libc::IPPROTO_TCP && name == libc::TCP_NODELAY {
                 self.ext_tune(Some(v != 0), None);
             }
+            if level == libc::IPPROTO_TCP && name == libc::TCP_CORK {
+                self.ext_cork(v != 0);
+            }
             return Ok(());
         }
         if level != libc::SOL_SOCKET {

@@ -77,7 +77,17 @@ pub struct Conn {
     /// The connection ended by a reset or a failed connect: further sends
     /// get EPIPE once the error was reported.
     dead: bool,
+    /// TCP_CORK: writes wait here, whole, until the cork comes off, so
+    /// that a response's header and body leave as one segment (nginx's
+    /// `tcp_nopush`); smoltcp's Nagle alone would send the header, then
+    /// hold the body for the peer's delayed ACK.
+    corked: bool,
+    cork: Vec<u8>,
 }
+
+/// What a cork holds at most before it pushes anyway (Linux sends full
+/// segments while corked; this sends the lot once it is this big).
+const CORK_LIMIT: usize = 64 * 1024;
 
 fn sock(l: &mut NetLink, h: SocketHandle) -> &mut tcp::Socket<'static> {
     l.sockets.get_mut::<tcp::Socket>(h)
@@ -95,6 +105,8 @@ impl Conn {
             wr_shut: false,
             error: 0,
             dead: false,
+            corked: false,
+            cork: Vec::new(),
         }
     }
 
@@ -217,6 +229,19 @@ impl Conn {
         if !t.may_send() {
             return err(libc::EPIPE);
         }
+        if self.corked {
+            // Take what smoltcp could take after what the cork holds.
+            let room = t.send_capacity() - t.send_queue();
+            let n = data.len().min(room.saturating_sub(self.cork.len()));
+            if n == 0 && !data.is_empty() {
+                return err(libc::EAGAIN);
+            }
+            self.cork.extend_from_slice(&data[..n]);
+            if self.cork.len() >= CORK_LIMIT {
+                self.uncork(s);
+            }
+            return Ok(n);
+        }
         let n = t.send_slice(data).map_err(|_| Errno(libc::EPIPE))?;
         if n == 0 && !data.is_empty() {
             return err(libc::EAGAIN);
@@ -224,6 +249,28 @@ impl Conn {
         s.poll();
         super::wake();
         Ok(n)
+    }
+
+    /// Hands what the cork holds to smoltcp (it fits: send takes no more
+    /// than smoltcp has room for) and sends it.
+    fn uncork(&mut self, s: &mut Stack) {
+        if self.cork.is_empty() {
+            return;
+        }
+        if let Some(l) = s.links.get_mut(self.handle.link) {
+            let _ = sock(l, self.handle.socket).send_slice(&self.cork);
+        }
+        self.cork.clear();
+        s.poll();
+        super::wake();
+    }
+
+    /// TCP_CORK on or off; off sends what it held at once.
+    pub fn set_cork(&mut self, s: &mut Stack, on: bool) {
+        self.corked = on;
+        if !on {
+            self.uncork(s);
+        }
     }
 
     /// shutdown(2): SHUT_WR sends FIN after what is queued.
@@ -236,6 +283,7 @@ impl Conn {
             self.rd_shut = true;
         }
         if wr && !self.wr_shut {
+            self.uncork(s);
             self.wr_shut = true;
             if let Some(l) = s.links.get_mut(self.handle.link) {
                 sock(l, self.handle.socket).close();
@@ -291,9 +339,14 @@ impl Conn {
         }
     }
 
+    /// TCP_NODELAY: on, what Nagle held leaves at once, as on Linux.
     pub fn set_nodelay(&self, s: &mut Stack, on: bool) {
         if let Some(l) = s.links.get_mut(self.handle.link) {
             sock(l, self.handle.socket).set_nagle_enabled(!on);
+        }
+        if on {
+            s.poll();
+            super::wake();
         }
     }
 
@@ -310,6 +363,9 @@ impl Conn {
     /// finishes the goodbye and frees the socket.
     pub fn release(&mut self, s: &mut Stack, abort: bool) {
         self.closed_by_us = true;
+        if !abort {
+            self.uncork(s);
+        }
         if let Some(l) = s.links.get_mut(self.handle.link) {
             let t = sock(l, self.handle.socket);
             if abort || t.recv_queue() > 0 {
