@@ -939,7 +939,46 @@ static void sigio_checks(void) {
     signal(SIGRTMIN + 1, SIG_IGN);
 }
 
+/* /proc/net/{tcp,tcp6,udp}: a bound socket shows with its address, port
+ * and state in Linux's hex (netstat and psutil read these). */
+static int proc_has(const char *file, const char *needle) {
+    FILE *f = fopen(file, "r");
+    if (!f) return 0;
+    char line[512];
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, needle)) found = 1;
+    fclose(f);
+    return found;
+}
+
+static void proc_net_checks(void) {
+    char want[128];
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 4) || getsockname(l, (struct sockaddr *)&a, &al)) return;
+    snprintf(want, sizeof want, "0100007F:%04X 00000000:0000 0A", ntohs(a.sin_port));
+    CHECK("proc-net-tcp-lists-listener", proc_has("/proc/net/tcp", want), "no line with %s", want);
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t bl = sizeof b;
+    if (u < 0 || bind(u, (struct sockaddr *)&b, sizeof b) || getsockname(u, (struct sockaddr *)&b, &bl)) return;
+    snprintf(want, sizeof want, "0100007F:%04X 00000000:0000 07", ntohs(b.sin_port));
+    CHECK("proc-net-udp-lists-bound-socket", proc_has("/proc/net/udp", want), "no line with %s", want);
+    int l6 = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 c = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    socklen_t cl = sizeof c;
+    if (l6 < 0 || bind(l6, (struct sockaddr *)&c, sizeof c) || listen(l6, 4) || getsockname(l6, (struct sockaddr *)&c, &cl)) return;
+    snprintf(want, sizeof want, "00000000000000000000000001000000:%04X", ntohs(c.sin6_port));
+    CHECK("proc-net-tcp6-lists-listener", proc_has("/proc/net/tcp6", want), "no line with %s", want);
+    close(l);
+    close(u);
+    close(l6);
+}
+
 static void checks(void) {
+    group("proc", proc_net_checks, 10000);
     group("sigio", sigio_checks, 10000);
     group("socket", socket_checks, 10000);
     group("bind", bind_checks, 10000);

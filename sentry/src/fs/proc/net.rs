@@ -10,6 +10,8 @@ use std::sync::Arc;
 use crate::fs::synthetic::{dir, file};
 use crate::net::iface;
 use crate::net::netlink::route::{self, RouteEntry, RT_TABLE_MAIN};
+use crate::net::socket::listing;
+use crate::net::Kind;
 use crate::vfs::Inode;
 
 /// The /proc/PID/net directory.
@@ -28,6 +30,10 @@ pub(super) fn net_dir(dev: u64, salt: u64) -> Arc<dyn Inode> {
             f("arp", arp_text),
             f("snmp", snmp_text),
             f("netstat", netstat_text),
+            f("tcp", || sockets_text(Kind::Stream, false)),
+            f("tcp6", || sockets_text(Kind::Stream, true)),
+            f("udp", || sockets_text(Kind::Dgram, false)),
+            f("udp6", || sockets_text(Kind::Dgram, true)),
         ]
     })
 }
@@ -72,6 +78,73 @@ fn route_hex(ip: &IpAddr) -> String {
         IpAddr::V4(a) => format!("{:08X}", u32::from_le_bytes(a.octets())),
         IpAddr::V6(_) => "00000000".into(),
     }
+}
+
+/// An address as /proc/net/{tcp,udp}6 print it: the network-order bytes
+/// read as host (little-endian) words, in hex, then the port.
+fn socket_hex(a: &std::net::SocketAddr, v6: bool) -> String {
+    let words: Vec<u32> = match (a.ip(), v6) {
+        (IpAddr::V4(v4), false) => vec![u32::from_le_bytes(v4.octets())],
+        (IpAddr::V4(v4), true) => v4
+            .to_ipv6_mapped()
+            .octets()
+            .chunks(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        (IpAddr::V6(v6a), true) => v6a
+            .octets()
+            .chunks(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        (IpAddr::V6(v6a), false) => {
+            vec![v6a
+                .to_ipv4_mapped()
+                .map_or(0, |v4| u32::from_le_bytes(v4.octets()))]
+        }
+    };
+    let mut s: String = words.iter().map(|w| format!("{w:08X}")).collect();
+    let _ = write!(s, ":{:04X}", a.port());
+    s
+}
+
+/// /proc/net/{tcp,tcp6,udp,udp6}: the sandbox's inet sockets of a kind
+/// and family, in Linux's columns (uid 0, no timers).
+pub fn sockets_text(kind: Kind, v6: bool) -> String {
+    let tcp = kind == Kind::Stream;
+    let mut s = String::new();
+    let header = match (tcp, v6) {
+        (true, false) => "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+        (false, false) => "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops",
+        (true, true) => "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+        (false, true) => "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops",
+    };
+    // tcp pads to 149 columns, udp to 127; the v6 files do not pad.
+    let width = match (tcp, v6) {
+        (_, true) => 0,
+        (true, false) => 149,
+        (false, false) => 127,
+    };
+    let _ = writeln!(s, "{header:<width$}");
+    for (sl, e) in listing::entries(kind, v6).iter().enumerate() {
+        let common = format!(
+            "{} {} {:02X} {:08X}:{:08X} 00:00000000 00000000 {:5} {:8} {}",
+            socket_hex(&e.local, v6),
+            socket_hex(&e.remote, v6),
+            e.state,
+            e.tx_queue,
+            e.rx_queue,
+            0,
+            0,
+            e.ino
+        );
+        let line = if tcp {
+            format!("{sl:4}: {common} 1 0000000000000000 100 0 0 10 0")
+        } else {
+            format!("{sl:5}: {common} 2 0000000000000000 0")
+        };
+        let _ = writeln!(s, "{line:<width$}");
+    }
+    s
 }
 
 /// Pads a line to 127 columns, as the route file's seq_pad does.
@@ -304,6 +377,14 @@ mod tests {
             "    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0"
         );
         assert!(lines[3].starts_with("  eth0:"));
+    }
+
+    #[test]
+    fn socket_addresses_in_little_endian_hex() {
+        let a: std::net::SocketAddr = "127.0.0.1:80".parse().expect("address");
+        assert_eq!(socket_hex(&a, false), "0100007F:0050");
+        let any6: std::net::SocketAddr = "[::]:443".parse().expect("address");
+        assert_eq!(socket_hex(&any6, true), format!("{}:01BB", "0".repeat(32)));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 mod external;
+pub mod listing;
 mod options;
 
 pub use external::External;
@@ -218,7 +219,7 @@ pub(crate) fn next_ino() -> u64 {
 
 impl Socket {
     pub fn new(family: Family, kind: Kind) -> Arc<Socket> {
-        Arc::new_cyclic(|me| Socket {
+        let sock = Arc::new_cyclic(|me| Socket {
             me: me.clone(),
             seq: events::Seq::default(),
             family,
@@ -250,7 +251,11 @@ impl Socket {
             }),
             ext: Mutex::new(External::None),
             external: std::sync::atomic::AtomicBool::new(false),
-        })
+        });
+        if family != Family::Unix {
+            listing::register(&sock);
+        }
+        sock
     }
 
     /// Two sockets connected to each other (socketpair).
