@@ -76,24 +76,17 @@ impl TestNet {
             &self.host_if,
         ]);
         ip(&["link", "set", &self.host_if, "up"]);
-        self.exec(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/24", self.container_ip),
-            "dev",
-            "eth0",
-        ]);
         self.exec(&["ip", "link", "set", "eth0", "up"]);
         self.exec(&["ip", "link", "set", "lo", "up"]);
-        self.exec(&[
-            "ip",
-            "route",
-            "add",
-            "default",
-            "via",
-            &self.host_ip.to_string(),
-        ]);
+        self.address_eth0();
+    }
+
+    /// eth0's address and the default route through the host end.
+    fn address_eth0(&self) {
+        let cidr = format!("{}/24", self.container_ip);
+        self.exec(&["ip", "addr", "add", &cidr, "dev", "eth0"]);
+        let gateway = self.host_ip.to_string();
+        self.exec(&["ip", "route", "add", "default", "via", &gateway]);
     }
 
     /// Runs `args` inside the namespace (ip netns exec); asserts success.
@@ -116,22 +109,7 @@ impl TestNet {
                 "netns", "exec", &self.name, "ip", "addr", "flush", "dev", "eth0",
             ])
             .output();
-        self.exec(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/24", self.container_ip),
-            "dev",
-            "eth0",
-        ]);
-        self.exec(&[
-            "ip",
-            "route",
-            "add",
-            "default",
-            "via",
-            &self.host_ip.to_string(),
-        ]);
+        self.address_eth0();
     }
 
     /// Points a bundle's spec at this namespace.

@@ -111,12 +111,7 @@ fn connect(t: &mut Task, f: &OpenFile, a: Args) -> SysResult<u64> {
 
 fn getsockopt(t: &mut Task, f: &OpenFile, a: Args) -> SysResult<u64> {
     let value = sock(f)?.get_option(a[1] as i32, a[2] as i32)?;
-    let room: i32 = t.mm.read_obj(a[4])?;
-    let room = usize::try_from(room).map_err(|_| Errno(libc::EINVAL))?;
-    let n = room.min(value.len());
-    t.mm.write(a[3], &value[..n])?;
-    t.mm.write_obj(a[4], &(n as u32))?;
-    Ok(0)
+    super::socket::write_option(t, a, &value)
 }
 
 fn setsockopt(t: &mut Task, f: &OpenFile, a: Args) -> SysResult<u64> {

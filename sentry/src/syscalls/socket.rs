@@ -628,6 +628,12 @@ pub fn shutdown(t: &mut Task, a: Args) -> SysResult<u64> {
 pub fn getsockopt(t: &mut Task, a: Args) -> SysResult<u64> {
     let (_, sock) = socket_of(t, a[0])?;
     let value = sock.get_option(a[1] as i32, a[2] as i32)?;
+    write_option(t, a, &value)
+}
+
+/// getsockopt's result: at most the caller's length (a[4] points to it)
+/// of `value` to a[3], and the length written back.
+pub(super) fn write_option(t: &mut Task, a: Args, value: &[u8]) -> SysResult<u64> {
     let room: i32 = t.mm.read_obj(a[4])?;
     let room = usize::try_from(room).map_err(|_| Errno(libc::EINVAL))?;
     let n = room.min(value.len());
