@@ -251,18 +251,5 @@ fn recvmsg_at(t: &mut Task, f: &OpenFile, hdr: u64, flags: u64) -> SysResult<u64
 }
 
 fn recvmmsg(t: &mut Task, f: &OpenFile, a: Args) -> SysResult<u64> {
-    let count = a[2].min(1024);
-    let mut flags = a[3];
-    for i in 0..count {
-        let hdr = a[1] + i * MMSGHDR_SIZE;
-        match recvmsg_at(t, f, hdr, flags) {
-            Ok(n) => t.mm.write_obj(hdr + 56, &(n as u32))?,
-            Err(e) if i == 0 => return Err(e),
-            Err(_) => return Ok(i),
-        }
-        if flags & libc::MSG_WAITFORONE as u64 != 0 {
-            flags |= libc::MSG_DONTWAIT as u64;
-        }
-    }
-    Ok(count)
+    super::sockmsg::receive_each(t, a, |t, hdr, flags| recvmsg_at(t, f, hdr, flags))
 }

@@ -645,11 +645,24 @@ pub fn recvmsg(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn recvmmsg(t: &mut Task, a: Args) -> SysResult<u64> {
+    let fd = a[0];
+    receive_each(t, a, |t, hdr, flags| recvmsg_at(t, fd, hdr, flags))
+}
+
+/// recvmmsg's loop over the `struct mmsghdr` array at a[1] (a[2] of them,
+/// flags a[3]) with `one` receiving into each: the count received, or the
+/// first call's error. MSG_WAITFORONE makes the calls after the first
+/// non-blocking.
+pub(super) fn receive_each(
+    t: &mut Task,
+    a: Args,
+    mut one: impl FnMut(&mut Task, u64, u64) -> SysResult<u64>,
+) -> SysResult<u64> {
     let count = a[2].min(1024);
     let mut flags = a[3];
     for i in 0..count {
         let hdr = a[1] + i * MMSGHDR_SIZE;
-        match recvmsg_at(t, a[0], hdr, flags) {
+        match one(t, hdr, flags) {
             Ok(n) => t.mm.write_obj(hdr + 56, &(n as u32))?,
             Err(e) if i == 0 => return Err(e),
             Err(_) => return Ok(i),
