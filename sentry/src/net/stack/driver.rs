@@ -1,8 +1,8 @@
 //! The stack's own thread: sleeps in poll(2) on the links' packet sockets
 //! and the wake eventfd, for at most as long as the stack's next timer
-//! (retransmission, delayed ACK, TIME_WAIT), then polls the stack. System
-//! calls poll the stack themselves after they act, so this thread is only
-//! needed for what arrives unasked and for what time makes due.
+//! (retransmission, delayed ACK, TIME_WAIT), then polls the stack. It is
+//! the only reader of frames; system calls only send what they queued
+//! (`Stack::flush`).
 
 use std::os::fd::AsRawFd;
 
@@ -68,7 +68,8 @@ fn run() {
         }
         // SAFETY: poll reads and writes our array of pollfds of the stated length.
         unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if dns_fd.is_some() {
+        // (The relay's descriptor sits just before the wake eventfd.)
+        if dns_fd.is_some() && fds[fds.len() - 2].revents & libc::POLLIN != 0 {
             crate::net::dns::deliver_answers();
         }
         if fds.last().is_some_and(|f| f.revents & libc::POLLIN != 0) {

@@ -151,7 +151,7 @@ impl Ping {
         let sock = s.links[link].sockets.get_mut::<icmp::Socket>(h.socket);
         sock.send_slice(&msg, IpAddress::Ipv4(dst))
             .map_err(|_| Errno(libc::EAGAIN))?;
-        s.poll();
+        s.flush();
         super::wake();
         Ok(data.len())
     }

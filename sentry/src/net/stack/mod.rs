@@ -10,9 +10,9 @@
 //! [`driver`] is the thread that feeds it frames and runs its timers.
 //!
 //! One lock guards the whole stack. System calls take it, act on their
-//! smoltcp socket and poll the stack at once, so a reply leaves without a
-//! thread hop; the driver thread polls when frames arrive or a timer is
-//! due. Readiness flows through the kernel's event counter: every poll
+//! smoltcp socket and flush what they queued at once ([`Stack::flush`],
+//! egress only), so a reply leaves without a thread hop; the driver
+//! thread reads frames when they arrive and runs the timers. Readiness flows through the kernel's event counter: every poll
 //! that changes a socket bumps [`generation`], which every external
 //! socket's `event_seq` includes.
 
@@ -162,6 +162,24 @@ impl Stack {
             changed();
         }
         any
+    }
+
+    /// Sends what system calls just queued (data, ACKs, window updates,
+    /// FINs), without reading frames: arrivals are the driver's, which
+    /// wakes for them, so a send or recv costs no host read of its own.
+    pub fn flush(&mut self) {
+        let now = self.now();
+        let mut any = false;
+        for l in &mut self.links {
+            while l.iface.poll_egress(now, &mut l.device, &mut l.sockets)
+                == PollResult::SocketStateChanged
+            {
+                any = true;
+            }
+        }
+        if any {
+            changed();
+        }
     }
 
     /// How long the driver may sleep before the stack needs a poll.

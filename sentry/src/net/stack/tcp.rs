@@ -200,7 +200,7 @@ impl Conn {
             .unwrap_or(0);
             if !peek && n > 0 {
                 // The window opened: tell the peer now.
-                s.poll();
+                s.flush();
             }
             return Ok(n);
         }
@@ -246,7 +246,7 @@ impl Conn {
         if n == 0 && !data.is_empty() {
             return err(libc::EAGAIN);
         }
-        s.poll();
+        s.flush();
         super::wake();
         Ok(n)
     }
@@ -261,7 +261,7 @@ impl Conn {
             let _ = sock(l, self.handle.socket).send_slice(&self.cork);
         }
         self.cork.clear();
-        s.poll();
+        s.flush();
         super::wake();
     }
 
@@ -288,7 +288,7 @@ impl Conn {
             if let Some(l) = s.links.get_mut(self.handle.link) {
                 sock(l, self.handle.socket).close();
             }
-            s.poll();
+            s.flush();
             super::wake();
         }
         super::changed();
@@ -345,7 +345,7 @@ impl Conn {
             sock(l, self.handle.socket).set_nagle_enabled(!on);
         }
         if on {
-            s.poll();
+            s.flush();
             super::wake();
         }
     }
@@ -374,7 +374,7 @@ impl Conn {
                 t.close();
             }
         }
-        s.poll();
+        s.flush();
         s.orphan(super::Orphan::Tcp(self.handle));
     }
 }
@@ -420,7 +420,7 @@ pub fn connect(
     )
     .map_err(|_| Errno(libc::EADDRNOTAVAIL))?;
     let handle = l.sockets.add(t);
-    s.poll();
+    s.flush();
     super::wake();
     let local = SocketAddr::new(IpAddr::from(local_ip), local_port);
     Ok((
@@ -597,7 +597,7 @@ impl Listener {
                     .push(super::Orphan::Tcp(Handle { link, socket: h }));
             }
         }
-        s.poll();
+        s.flush();
         super::wake();
     }
 }

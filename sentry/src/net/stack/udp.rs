@@ -128,7 +128,7 @@ impl Binding {
             Err(udp::SendError::BufferFull) => return err(libc::EAGAIN),
             Err(udp::SendError::Unaddressable) => return err(libc::EDESTADDRREQ),
         }
-        s.poll();
+        s.flush();
         super::wake();
         Ok(data.len())
     }
@@ -147,7 +147,7 @@ impl Binding {
         for h in &self.handles {
             s.orphan(super::Orphan::Udp(*h));
         }
-        s.poll();
+        s.flush();
     }
 }
 
