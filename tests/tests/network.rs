@@ -127,6 +127,33 @@ impl Drop for Running<'_> {
     }
 }
 
+/// Accepts one connection within 60 s (a container that never connects
+/// fails the test instead of hanging it); the stream times out too.
+fn accept_within(listener: &TcpListener) -> TcpStream {
+    listener
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
+    let start = Instant::now();
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).expect("a blocking stream");
+                s.set_read_timeout(Some(Duration::from_secs(60)))
+                    .expect("a read timeout");
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "the container did not connect within 60 s"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
 /// One HTTP/1.0 GET; the body.
 fn http_get(addr: SocketAddr) -> Result<String, String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
@@ -191,7 +218,7 @@ fn the_container_reaches_a_server_on_the_host() {
         let listener = TcpListener::bind((net.host_ip, 0)).expect("bind on the host end");
         let port = listener.local_addr().expect("an address").port();
         let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().expect("the container connects");
+            let mut s = accept_within(&listener);
             let mut req = [0u8; 1024];
             let _ = s.read(&mut req);
             let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 14\r\n\r\nhello, client\n");
@@ -242,7 +269,13 @@ fn large_transfers_are_intact_in_both_directions() {
         let b = bundle("xfer-in", &net, "exec tcpxfer recv 9000");
         let c = Running::start(&rt, &b);
         c.wait_for("listening");
-        let mut s = TcpStream::connect((net.container_ip, 9000)).expect("connect to the container");
+        let mut s = TcpStream::connect_timeout(
+            &SocketAddr::from((net.container_ip, 9000)),
+            Duration::from_secs(10),
+        )
+        .expect("connect to the container");
+        s.set_write_timeout(Some(Duration::from_secs(60)))
+            .expect("a write timeout");
         let mut x: u64 = 42 | 1;
         let mut buf = vec![0u8; 1 << 16];
         let mut sent = 0u64;
@@ -273,7 +306,7 @@ fn large_transfers_are_intact_in_both_directions() {
         let script = format!("exec tcpxfer send {} {port} {BYTES} 42", net.host_ip);
         let b = bundle("xfer-out", &net, &script);
         let c = Running::start(&rt, &b);
-        let (mut s, _) = listener.accept().expect("the container connects");
+        let mut s = accept_within(&listener);
         let mut fnv: u64 = 1469598103934665603;
         let mut got = 0u64;
         loop {
