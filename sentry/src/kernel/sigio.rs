@@ -29,6 +29,10 @@ struct Entry {
     /// The descriptor number the owner knows it by (si_fd).
     fd: i32,
     last: i16,
+    /// The file's event_seq at the last look: a change with input waiting
+    /// is new input even when readiness never looked cleared in between
+    /// (a read and the next write can both fall between two looks).
+    seq: u64,
 }
 
 static ENTRIES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
@@ -48,6 +52,7 @@ pub fn register(kernel: &Arc<Kernel>, file: &Arc<OpenFile>, fd: i32) {
                 file: Arc::downgrade(file),
                 fd,
                 last: file.ops.poll(),
+                seq: file.ops.event_seq(),
             });
         }
     }
@@ -71,8 +76,13 @@ fn watch(k: Arc<Kernel>) {
             for e in entries.iter_mut() {
                 let Some(f) = e.file.upgrade() else { continue };
                 let now = f.ops.poll();
-                let new = now & !e.last;
+                let seq = f.ops.event_seq();
+                let mut new = now & !e.last;
+                if seq != e.seq {
+                    new |= now & (libc::POLLIN | libc::POLLPRI | libc::POLLERR | libc::POLLHUP);
+                }
                 e.last = now;
+                e.seq = seq;
                 if f.flags() & libc::O_ASYNC == 0 || new == 0 {
                     continue;
                 }

@@ -36,6 +36,14 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
     let consume = options & WNOWAIT == 0;
     t.block(None, None, |_| {
         let children: Vec<i32> = lock(&me.state).children.iter().copied().collect();
+        // With SIGCHLD ignored (or SA_NOCLDWAIT) a child's exit reaps it:
+        // a zombie seen before that exit finished is not ours to report
+        // (Linux reaps it under one lock; the waiter then gets ECHILD).
+        let auto_reap = {
+            let a = lock(&me.sig).actions[libc::SIGCHLD as usize];
+            a.handler == crate::kernel::signal::SIG_IGN
+                || a.flags & crate::kernel::signal::SA_NOCLDWAIT != 0
+        };
         let mut any = false;
         for c in children {
             let Some(cp) = k.process(c) else { continue };
@@ -45,7 +53,7 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
                 Which::Pid(p) => c == p,
                 Which::Group(g) => cs.pgid == g,
             };
-            if !matches {
+            if !matches || (auto_reap && cs.zombie.is_some()) {
                 continue;
             }
             any = true;
