@@ -880,6 +880,293 @@ static void option_checks(void) {
     close(b);
 }
 
+/* ---- TCP_INFO (tcp(7)): Linux's struct tcp_info, read at its offsets
+ * (glibc's <netinet/tcp.h> has only the first 104 bytes). ---- */
+#define TI_ROOM 512
+
+static int tcpi(int fd, unsigned char *b, socklen_t *len) {
+    memset(b, 0xee, TI_ROOM);
+    *len = TI_ROOM;
+    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, b, len);
+}
+
+static unsigned long long tcpi_u64(const unsigned char *b, int off) {
+    unsigned long long v;
+    memcpy(&v, b + off, sizeof v);
+    return v;
+}
+
+static unsigned tcpi_u32(const unsigned char *b, int off) {
+    unsigned v;
+    memcpy(&v, b + off, sizeof v);
+    return v;
+}
+
+/* The tcpi_state of fd once it is `want`, or after `ms` milliseconds. */
+static int tcpi_state_within(int fd, int want, int ms) {
+    unsigned char b[TI_ROOM];
+    socklen_t len;
+    for (int waited = 0;; waited += 10) {
+        if (tcpi(fd, b, &len) != 0) return -1;
+        if (b[0] == want || waited >= ms) return b[0];
+        sleep_ms(10);
+    }
+}
+
+enum { TI_ESTABLISHED = 1, TI_FIN_WAIT2 = 5, TI_CLOSE = 7, TI_CLOSE_WAIT = 8, TI_LISTEN = 10 };
+
+static void tcp_info_checks(void) {
+    unsigned char b[TI_ROOM];
+    socklen_t len;
+    int fresh = socket(AF_INET, SOCK_STREAM, 0);
+    EQ("tcp-info-unconnected-close", tcpi(fresh, b, &len) == 0 ? b[0] : -1, TI_CLOSE);
+    close(fresh);
+    int port, l = listener(AF_INET, &port, 4);
+    EQ("tcp-info-listen", tcpi(l, b, &len) == 0 ? b[0] : -1, TI_LISTEN);
+    /* Linux copies min(len, sizeof) and says how much. */
+    CHECK("tcp-info-full-length", len >= 232 && len < TI_ROOM && b[len] == 0xee, "len %u", (unsigned)len);
+    memset(b, 0xee, sizeof b);
+    socklen_t shortlen = 8;
+    int r = getsockopt(l, IPPROTO_TCP, TCP_INFO, b, &shortlen);
+    CHECK("tcp-info-short-length", r == 0 && shortlen == 8 && b[0] == TI_LISTEN && b[8] == 0xee,
+          "r %d len %u state %d b[8] %#x", r, (unsigned)shortlen, b[0], b[8]);
+    close(l);
+
+    int c, s;
+    if (tcp_pair(AF_INET, &c, &s) != 0) {
+        fail("tcp-info-pair", "no connection");
+        return;
+    }
+    EQ("tcp-info-established-client", tcpi(c, b, &len) == 0 ? b[0] : -1, TI_ESTABLISHED);
+    EQ("tcp-info-established-server", tcpi(s, b, &len) == 0 ? b[0] : -1, TI_ESTABLISHED);
+    CHECK("tcp-info-mss", tcpi(c, b, &len) == 0 && tcpi_u32(b, 16) > 0 && tcpi_u32(b, 16) < 65536 && tcpi_u32(b, 84) > 0 && tcpi_u32(b, 84) < 65536,
+          "snd_mss %u advmss %u", tcpi_u32(b, 16), tcpi_u32(b, 84));
+    char buf[3000];
+    memset(buf, 'i', sizeof buf);
+    EQ("tcp-info-write", write(c, buf, sizeof buf), (long)sizeof buf);
+    int got = 0;
+    while (got < (int)sizeof buf && readable(s, 2000)) {
+        ssize_t n = read(s, buf, sizeof buf - got);
+        if (n <= 0) break;
+        got += n;
+    }
+    EQ("tcp-info-read", got, (long)sizeof buf);
+    unsigned long long acked = 0;
+    for (int waited = 0; waited < 2000; waited += 10) {
+        if (tcpi(c, b, &len) == 0 && (acked = tcpi_u64(b, 120)) > sizeof buf) break;
+        sleep_ms(10);
+    }
+    /* Linux counts the SYN's sequence number among the bytes acked. */
+    EQ("tcp-info-bytes-acked", acked, (long)sizeof buf + 1);
+    EQ("tcp-info-bytes-received", tcpi(s, b, &len) == 0 ? (long long)tcpi_u64(b, 128) : -1, (long)sizeof buf);
+    CHECK("tcp-info-data-segs-in", tcpi_u32(b, 152) >= 1 && tcpi_u32(b, 152) < 100 && tcpi_u32(b, 140) >= 1 && tcpi_u32(b, 140) < 100,
+          "data_segs_in %u segs_in %u", tcpi_u32(b, 152), tcpi_u32(b, 140));
+    CHECK("tcp-info-data-segs-out", tcpi(c, b, &len) == 0 && tcpi_u32(b, 156) >= 1 && tcpi_u32(b, 156) < 100 && tcpi_u32(b, 136) >= 1 && tcpi_u32(b, 136) < 100,
+          "data_segs_out %u segs_out %u", tcpi_u32(b, 156), tcpi_u32(b, 136));
+    CHECK("tcp-info-nothing-unacked", tcpi_u32(b, 24) == 0, "unacked %u", tcpi_u32(b, 24));
+    /* The states follow the goodbye: FIN from the client... */
+    shutdown(c, SHUT_WR);
+    EQ("tcp-info-close-wait", tcpi_state_within(s, TI_CLOSE_WAIT, 2000), TI_CLOSE_WAIT);
+    EQ("tcp-info-fin-wait2", tcpi_state_within(c, TI_FIN_WAIT2, 2000), TI_FIN_WAIT2);
+    /* ... then from the server: the client's socket is done (Linux hands
+     * TIME_WAIT to a mini socket of its own). */
+    close(s);
+    EQ("tcp-info-both-fins-close", tcpi_state_within(c, TI_CLOSE, 2000), TI_CLOSE);
+    close(c);
+
+    if (tcp_pair(AF_INET6, &c, &s) == 0) {
+        EQ("tcp-info-established-v6", tcpi(c, b, &len) == 0 ? b[0] : -1, TI_ESTABLISHED);
+        /* A reset ends it: the survivor is CLOSE. */
+        struct linger lg = { 1, 0 };
+        setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(s);
+        EQ("tcp-info-reset-close", tcpi_state_within(c, TI_CLOSE, 2000), TI_CLOSE);
+        close(c);
+    } else {
+        fail("tcp-info-established-v6", "no connection");
+    }
+}
+
+/* ---- SO_REUSEPORT (socket(7)): sockets that all set it before bind, of
+ * one effective uid, share a port; connections and datagrams are spread
+ * among them. ---- */
+static int reuse_bound(int type, int reuse, int port) {
+    int fd = socket(AF_INET, type, 0);
+    if (reuse) setint(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+    struct sockaddr_in a = v4("127.0.0.1", port);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void reuseport_checks(void) {
+    enum { N = 24 };
+    int a = reuse_bound(SOCK_STREAM, 1, 0);
+    int port = port_of(a);
+    EQ("reuseport-get", intopt(a, SOL_SOCKET, SO_REUSEPORT), 1);
+    int b = OK("reuseport-tcp-second-bind", reuse_bound(SOCK_STREAM, 1, port));
+    ERR("reuseport-tcp-without-option-eaddrinuse", reuse_bound(SOCK_STREAM, 0, port), EADDRINUSE);
+    listen(a, N + 4);
+    listen(b, N + 4);
+    int conns[N], na = 0, nb = 0;
+    for (int i = 0; i < N; i++) conns[i] = dial(AF_INET, port, 0);
+    for (int i = 0; i < N; i++) {
+        if (readable(a, 0)) {
+            int x = accept(a, NULL, NULL);
+            if (x >= 0) { na++; close(x); }
+        }
+        if (readable(b, 0)) {
+            int x = accept(b, NULL, NULL);
+            if (x >= 0) { nb++; close(x); }
+        }
+    }
+    for (int w = 0; na + nb < N && w < 2000; w += 10) {
+        if (readable(a, 5)) { int x = accept(a, NULL, NULL); if (x >= 0) { na++; close(x); } }
+        if (readable(b, 5)) { int x = accept(b, NULL, NULL); if (x >= 0) { nb++; close(x); } }
+    }
+    CHECK("reuseport-tcp-spread", na + nb == N && na > 0 && nb > 0, "a accepted %d, b %d of %d", na, nb, N);
+    for (int i = 0; i < N; i++) close(conns[i]);
+    close(a);
+    int d = dial(AF_INET, port, 0);
+    int x = (d >= 0 && readable(b, 2000)) ? accept(b, NULL, NULL) : -1;
+    CHECK("reuseport-tcp-survivor-serves", x >= 0, "dial %d accept %d", d, x);
+    close(x);
+    close(d);
+    close(b);
+
+    int u1 = reuse_bound(SOCK_DGRAM, 1, 0);
+    port = port_of(u1);
+    int u2 = OK("reuseport-udp-second-bind", reuse_bound(SOCK_DGRAM, 1, port));
+    ERR("reuseport-udp-without-option-eaddrinuse", reuse_bound(SOCK_DGRAM, 0, port), EADDRINUSE);
+    struct sockaddr_in to = v4("127.0.0.1", port);
+    for (int i = 0; i < N; i++) {
+        int snd = socket(AF_INET, SOCK_DGRAM, 0);
+        sendto(snd, "r", 1, 0, (struct sockaddr *)&to, sizeof to);
+        close(snd);
+    }
+    int n1 = 0, n2 = 0;
+    char ch;
+    for (int w = 0; n1 + n2 < N && w < 2000; w += 10) {
+        if (readable(u1, 5)) n1 += recv(u1, &ch, 1, 0) == 1;
+        if (readable(u2, 5)) n2 += recv(u2, &ch, 1, 0) == 1;
+    }
+    CHECK("reuseport-udp-spread", n1 + n2 == N && n1 > 0 && n2 > 0, "u1 got %d, u2 %d of %d", n1, n2, N);
+    close(u1);
+    int snd = socket(AF_INET, SOCK_DGRAM, 0);
+    sendto(snd, "s", 1, 0, (struct sockaddr *)&to, sizeof to);
+    EQ("reuseport-udp-survivor-receives", readable(u2, 2000) ? recv(u2, &ch, 1, 0) : -1, 1);
+    close(snd);
+    close(u2);
+
+    /* The first socket must have it too. */
+    int plain = reuse_bound(SOCK_DGRAM, 0, 0);
+    ERR("reuseport-first-without-option-eaddrinuse", reuse_bound(SOCK_DGRAM, 1, port_of(plain)), EADDRINUSE);
+    close(plain);
+}
+
+/* ---- Ancillary data on receive (ip(7), ipv6(7)): the TTL, TOS, hop
+ * limit and traffic class the sender used, and IPV6_PKTINFO. ---- */
+static struct cmsghdr *find_cmsg(struct msghdr *mh, int level, int type) {
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+        if (cm->cmsg_level == level && cm->cmsg_type == type) return cm;
+    return NULL;
+}
+
+static int cmsg_int(struct cmsghdr *cm) {
+    int v;
+    memcpy(&v, CMSG_DATA(cm), sizeof v);
+    return v;
+}
+
+static void recv_cmsg_checks(void) {
+    char data[8];
+    struct iovec iov = { data, sizeof data };
+    union { struct cmsghdr h; char buf[512]; } cu;
+    struct msghdr mh;
+
+    int p, r = udp_bound(AF_INET, &p);
+    OK("ip-recvttl-set", setint(r, IPPROTO_IP, IP_RECVTTL, 1));
+    OK("ip-recvtos-set", setint(r, IPPROTO_IP, IP_RECVTOS, 1));
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    setint(s, IPPROTO_IP, IP_TTL, 33);
+    setint(s, IPPROTO_IP, IP_TOS, 0x10);
+    struct sockaddr_in to = v4("127.0.0.1", p);
+    sendto(s, "tt", 2, 0, (struct sockaddr *)&to, sizeof to);
+    memset(&cu, 0, sizeof cu);
+    mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cu.buf, .msg_controllen = sizeof cu.buf };
+    EQ("ip-recvttl-recvmsg", readable(r, 2000) ? recvmsg(r, &mh, 0) : -1, 2);
+    struct cmsghdr *cm = find_cmsg(&mh, IPPROTO_IP, IP_TTL);
+    CHECK("ip-recvttl-cmsg", cm && cm->cmsg_len == CMSG_LEN(sizeof(int)) && cmsg_int(cm) == 33,
+          "cmsg %p len %zu ttl %d", (void *)cm, cm ? (size_t)cm->cmsg_len : 0, cm ? cmsg_int(cm) : -1);
+    cm = find_cmsg(&mh, IPPROTO_IP, IP_TOS);
+    CHECK("ip-recvtos-cmsg", cm && cm->cmsg_len == CMSG_LEN(1) && *CMSG_DATA(cm) == 0x10,
+          "cmsg %p len %zu tos %#x", (void *)cm, cm ? (size_t)cm->cmsg_len : 0, cm ? *CMSG_DATA(cm) : 0);
+    CHECK("ip-recv-cmsg-no-ctrunc", !(mh.msg_flags & MSG_CTRUNC), "flags %#x", mh.msg_flags);
+    /* Room for the TTL only: the TOS is cut off, and MSG_CTRUNC says so. */
+    sendto(s, "tt", 2, 0, (struct sockaddr *)&to, sizeof to);
+    memset(&cu, 0, sizeof cu);
+    mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cu.buf, .msg_controllen = CMSG_SPACE(sizeof(int)) };
+    readable(r, 2000);
+    recvmsg(r, &mh, 0);
+    CHECK("ip-recv-cmsg-ctrunc", (mh.msg_flags & MSG_CTRUNC) && find_cmsg(&mh, IPPROTO_IP, IP_TTL) && !find_cmsg(&mh, IPPROTO_IP, IP_TOS),
+          "flags %#x controllen %zu", mh.msg_flags, (size_t)mh.msg_controllen);
+    /* A sender with no options: Linux's defaults. */
+    int d = socket(AF_INET, SOCK_DGRAM, 0);
+    sendto(d, "dd", 2, 0, (struct sockaddr *)&to, sizeof to);
+    memset(&cu, 0, sizeof cu);
+    mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cu.buf, .msg_controllen = sizeof cu.buf };
+    readable(r, 2000);
+    recvmsg(r, &mh, 0);
+    cm = find_cmsg(&mh, IPPROTO_IP, IP_TTL);
+    CHECK("ip-recvttl-default", cm && cmsg_int(cm) == 64, "ttl %d", cm ? cmsg_int(cm) : -1);
+    cm = find_cmsg(&mh, IPPROTO_IP, IP_TOS);
+    CHECK("ip-recvtos-default", cm && *CMSG_DATA(cm) == 0, "tos %#x", cm ? *CMSG_DATA(cm) : 0xff);
+    close(d);
+    close(s);
+    close(r);
+
+    r = udp_bound(AF_INET6, &p);
+    OK("ipv6-recvpktinfo-set", setint(r, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1));
+    OK("ipv6-recvhoplimit-set", setint(r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1));
+    OK("ipv6-recvtclass-set", setint(r, IPPROTO_IPV6, IPV6_RECVTCLASS, 1));
+    s = socket(AF_INET6, SOCK_DGRAM, 0);
+    setint(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 17);
+    OK("ipv6-tclass-set", setint(s, IPPROTO_IPV6, IPV6_TCLASS, 0x20));
+    EQ("ipv6-tclass-get", intopt(s, IPPROTO_IPV6, IPV6_TCLASS), 0x20);
+    struct sockaddr_in6 to6 = v6("::1", p);
+    sendto(s, "66", 2, 0, (struct sockaddr *)&to6, sizeof to6);
+    memset(&cu, 0, sizeof cu);
+    mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cu.buf, .msg_controllen = sizeof cu.buf };
+    EQ("ipv6-recv-cmsg-recvmsg", readable(r, 2000) ? recvmsg(r, &mh, 0) : -1, 2);
+    cm = find_cmsg(&mh, IPPROTO_IPV6, IPV6_PKTINFO);
+    struct in6_pktinfo pi6 = {0};
+    if (cm) memcpy(&pi6, CMSG_DATA(cm), sizeof pi6);
+    CHECK("ipv6-pktinfo-cmsg", cm && cm->cmsg_len == CMSG_LEN(sizeof pi6) && IN6_IS_ADDR_LOOPBACK(&pi6.ipi6_addr) && pi6.ipi6_ifindex == 1,
+          "cmsg %p len %zu ifindex %d", (void *)cm, cm ? (size_t)cm->cmsg_len : 0, pi6.ipi6_ifindex);
+    cm = find_cmsg(&mh, IPPROTO_IPV6, IPV6_HOPLIMIT);
+    CHECK("ipv6-hoplimit-cmsg", cm && cm->cmsg_len == CMSG_LEN(sizeof(int)) && cmsg_int(cm) == 17,
+          "cmsg %p hoplimit %d", (void *)cm, cm ? cmsg_int(cm) : -1);
+    cm = find_cmsg(&mh, IPPROTO_IPV6, IPV6_TCLASS);
+    CHECK("ipv6-tclass-cmsg", cm && cm->cmsg_len == CMSG_LEN(sizeof(int)) && cmsg_int(cm) == 0x20,
+          "cmsg %p tclass %d", (void *)cm, cm ? cmsg_int(cm) : -1);
+    /* Without the options, none of them. */
+    setint(r, IPPROTO_IPV6, IPV6_RECVPKTINFO, 0);
+    setint(r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 0);
+    setint(r, IPPROTO_IPV6, IPV6_RECVTCLASS, 0);
+    sendto(s, "66", 2, 0, (struct sockaddr *)&to6, sizeof to6);
+    memset(&cu, 0, sizeof cu);
+    mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cu.buf, .msg_controllen = sizeof cu.buf };
+    readable(r, 2000);
+    recvmsg(r, &mh, 0);
+    EQ("ipv6-no-cmsg-without-options", (long)mh.msg_controllen, 0);
+    close(s);
+    close(r);
+}
+
 /* Signal-driven I/O: O_ASYNC (F_SETFL or FIOASYNC) and an owner make the
  * owner receive SIGIO, or the F_SETSIG signal with si_fd and si_band, when
  * the descriptor becomes readable (nginx's master and workers use it). */
@@ -987,4 +1274,7 @@ static void checks(void) {
     group("data", data_checks, 15000);
     group("udp", udp_checks, 15000);
     group("options", option_checks, 10000);
+    group("tcp-info", tcp_info_checks, 15000);
+    group("reuseport", reuseport_checks, 15000);
+    group("recv-cmsg", recv_cmsg_checks, 10000);
 }

@@ -49,57 +49,145 @@ impl PortSpace {
     }
 }
 
-/// Whether a live socket holds `key` or, for a port, an overlapping space.
-fn taken(map: &HashMap<NameKey, Weak<Socket>>, key: &NameKey) -> bool {
-    let live = |k: &NameKey| map.get(k).is_some_and(|w| w.strong_count() > 0);
+/// One socket holding a name. A port bound with SO_REUSEPORT records the
+/// effective uid of its binder: another socket with SO_REUSEPORT and the
+/// same uid may hold the port beside it (Linux's inet_bind_conflict).
+struct Holder {
+    sock: Weak<Socket>,
+    reuseport: Option<u32>,
+}
+
+impl Holder {
+    fn live(&self) -> bool {
+        self.sock.strong_count() > 0
+    }
+}
+
+type Names = HashMap<NameKey, Vec<Holder>>;
+
+/// The keys whose holders a bind of `key` must share with: for a port,
+/// those of every overlapping space.
+fn neighbours(key: &NameKey) -> Vec<NameKey> {
     match key {
-        NameKey::Port { udp, port, space } => space.overlapping().iter().any(|s| {
-            live(&NameKey::Port {
+        NameKey::Port { udp, port, space } => space
+            .overlapping()
+            .iter()
+            .map(|s| NameKey::Port {
                 udp: *udp,
                 port: *port,
                 space: *s,
             })
-        }),
-        other => live(other),
+            .collect(),
+        other => vec![other.clone()],
     }
+}
+
+/// Whether a live socket holds `key` (or an overlapping port) that a
+/// binder with `reuseport` (Some(euid) when it set SO_REUSEPORT) may not
+/// share.
+fn taken(map: &Names, key: &NameKey, reuseport: Option<u32>) -> bool {
+    neighbours(key).iter().any(|k| {
+        map.get(k).is_some_and(|hs| {
+            hs.iter()
+                .any(|h| h.live() && (reuseport.is_none() || h.reuseport != reuseport))
+        })
+    })
+}
+
+/// Adds `sock` as a holder of `key`, forgetting holders that are gone.
+fn hold(map: &mut Names, key: NameKey, sock: &Arc<Socket>, reuseport: Option<u32>) {
+    let hs = map.entry(key).or_default();
+    hs.retain(Holder::live);
+    hs.push(Holder {
+        sock: Arc::downgrade(sock),
+        reuseport,
+    });
 }
 
 /// The socket a connection or datagram to `port` of an IPv6 (`v6`) or
-/// IPv4 address reaches.
-pub fn lookup_port(udp: bool, port: u16, v6: bool) -> Option<Arc<Socket>> {
+/// IPv4 address reaches, from `from` (the sender's address and port).
+/// Several SO_REUSEPORT sockets on the port share the traffic: the
+/// sender's address picks one by hash (as Linux hashes the 4-tuple), so
+/// one sender's datagrams keep reaching the same socket; a TCP connection
+/// goes only to a listener among them.
+pub fn lookup_port(
+    udp: bool,
+    port: u16,
+    v6: bool,
+    from: Option<std::net::SocketAddr>,
+) -> Option<Arc<Socket>> {
     let own = if v6 { PortSpace::V6Only } else { PortSpace::V4 };
-    [own, PortSpace::Dual]
-        .into_iter()
-        .find_map(|space| lookup(&NameKey::Port { udp, port, space }))
+    for space in [own, PortSpace::Dual] {
+        let holders: Vec<Arc<Socket>> = {
+            let names = lock(&NAMES);
+            let Some(hs) = names
+                .as_ref()
+                .and_then(|m| m.get(&NameKey::Port { udp, port, space }))
+            else {
+                continue;
+            };
+            hs.iter().filter_map(|h| h.sock.upgrade()).collect()
+        };
+        // Socket locks are taken only after the table's is released.
+        let listening: Vec<Arc<Socket>> = holders
+            .iter()
+            .filter(|s| udp || s.is_listening())
+            .cloned()
+            .collect();
+        let pool = if listening.is_empty() {
+            holders
+        } else {
+            listening
+        };
+        if pool.is_empty() {
+            continue;
+        }
+        let pick = from.map_or(0, |a| {
+            use std::hash::{Hash, Hasher};
+            // Fixed keys: the same sender always picks the same socket.
+            let mut h = std::hash::DefaultHasher::new();
+            a.ip().to_canonical().hash(&mut h);
+            a.port().hash(&mut h);
+            h.finish() as usize
+        }) % pool.len();
+        return pool.into_iter().nth(pick);
+    }
+    None
 }
 
-static NAMES: Mutex<Option<HashMap<NameKey, Weak<Socket>>>> = Mutex::new(None);
+static NAMES: Mutex<Option<Names>> = Mutex::new(None);
 
-/// Binds `key` to `sock`; EADDRINUSE if a live socket holds it.
-pub fn insert(key: NameKey, sock: &Arc<Socket>) -> SysResult<()> {
+/// Binds `key` to `sock`; EADDRINUSE if a live socket holds it that
+/// `reuseport` (the binder's euid, when it set SO_REUSEPORT) may not
+/// share.
+pub fn insert(key: NameKey, sock: &Arc<Socket>, reuseport: Option<u32>) -> SysResult<()> {
     let mut names = lock(&NAMES);
     let map = names.get_or_insert_with(HashMap::new);
-    if taken(map, &key) {
+    if taken(map, &key, reuseport) {
         return err(libc::EADDRINUSE);
     }
-    map.insert(key, Arc::downgrade(sock));
+    hold(map, key, sock, reuseport);
     Ok(())
 }
 
-/// The live socket bound to `key`.
+/// The live socket bound to `key` (the first, for a shared port).
 pub fn lookup(key: &NameKey) -> Option<Arc<Socket>> {
-    lock(&NAMES).as_ref()?.get(key)?.upgrade()
+    lock(&NAMES)
+        .as_ref()?
+        .get(key)?
+        .iter()
+        .find_map(|h| h.sock.upgrade())
 }
 
-/// Unbinds `key` if `sock` (or a dead socket) still holds it.
+/// Unbinds `sock` (and dead sockets) from `key`.
 pub fn remove(key: &NameKey, sock: *const Socket) {
     let mut names = lock(&NAMES);
     if let Some(map) = names.as_mut() {
-        if map
-            .get(key)
-            .is_some_and(|w| w.strong_count() == 0 || std::ptr::eq(w.as_ptr(), sock))
-        {
-            map.remove(key);
+        if let Some(hs) = map.get_mut(key) {
+            hs.retain(|h| h.live() && !std::ptr::eq(h.sock.as_ptr(), sock));
+            if hs.is_empty() {
+                map.remove(key);
+            }
         }
     }
 }
@@ -114,8 +202,14 @@ const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 static NEXT_EPHEMERAL: std::sync::atomic::AtomicU16 =
     std::sync::atomic::AtomicU16::new(*EPHEMERAL.start());
 
-/// Binds `sock` to a free ephemeral port in `space`.
-pub fn ephemeral_port(udp: bool, space: PortSpace, sock: &Arc<Socket>) -> SysResult<u16> {
+/// Binds `sock` to a free ephemeral port in `space` (`reuseport` as for
+/// [`insert`]: others may then share the port chosen).
+pub fn ephemeral_port(
+    udp: bool,
+    space: PortSpace,
+    sock: &Arc<Socket>,
+    reuseport: Option<u32>,
+) -> SysResult<u16> {
     use std::sync::atomic::Ordering::Relaxed;
     let mut names = lock(&NAMES);
     let map = names.get_or_insert_with(HashMap::new);
@@ -123,8 +217,8 @@ pub fn ephemeral_port(udp: bool, space: PortSpace, sock: &Arc<Socket>) -> SysRes
     let start = NEXT_EPHEMERAL.load(Relaxed).clamp(first, last);
     for port in (start..=last).chain(first..start) {
         let key = NameKey::Port { udp, port, space };
-        if !taken(map, &key) {
-            map.insert(key, Arc::downgrade(sock));
+        if !taken(map, &key, None) {
+            hold(map, key, sock, reuseport);
             NEXT_EPHEMERAL.store(if port == last { first } else { port + 1 }, Relaxed);
             return Ok(port);
         }
@@ -139,8 +233,8 @@ pub fn autobind(sock: &Arc<Socket>) -> SysResult<Vec<u8>> {
     for n in 0..0x10_0000u32 {
         let name = format!("{n:05x}").into_bytes();
         let key = NameKey::Abstract(name.clone());
-        if map.get(&key).is_none_or(|w| w.strong_count() == 0) {
-            map.insert(key, Arc::downgrade(sock));
+        if !taken(map, &key, None) {
+            hold(map, key, sock, None);
             return Ok(name);
         }
     }

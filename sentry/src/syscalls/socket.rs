@@ -229,14 +229,20 @@ fn key_of(t: &Task, addr: &SockAddr) -> SysResult<NameKey> {
     }
 }
 
-/// The socket bound to `addr`, for connect and sendto.
-pub(super) fn find_target(t: &Task, kind: Kind, addr: &SockAddr) -> SysResult<Arc<Socket>> {
+/// The socket bound to `addr`, for connect and sendto from `from` (an
+/// inet sender's address: it picks among SO_REUSEPORT sockets).
+pub(super) fn find_target(
+    t: &Task,
+    kind: Kind,
+    addr: &SockAddr,
+    from: Option<std::net::SocketAddr>,
+) -> SysResult<Arc<Socket>> {
     if let SockAddr::Inet(a) = addr {
         if !inet::is_local(&a.ip()) {
             // Not the sandbox's: the stack's (callers check that first).
             return err(libc::ENETUNREACH);
         }
-        return names::lookup_port(kind == Kind::Dgram, a.port(), inet::is_v6(&a.ip()))
+        return names::lookup_port(kind == Kind::Dgram, a.port(), inet::is_v6(&a.ip()), from)
             .ok_or(Errno(libc::ECONNREFUSED));
     }
     let key = key_of(t, addr)?;
@@ -289,8 +295,10 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
     }
     let udp = sock.kind == Kind::Dgram;
     let space = port_space(sock, &addr.ip());
+    // SO_REUSEPORT shares a port among sockets of one effective uid.
+    let reuseport = sock.reuseport().then(|| lock(&t.proc.state).creds.euid);
     let port = if addr.port() == 0 {
-        names::ephemeral_port(udp, space, sock)?
+        names::ephemeral_port(udp, space, sock, reuseport)?
     } else {
         if !may_bind_port(t, addr.port()) {
             return err(libc::EACCES);
@@ -302,6 +310,7 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
                 space,
             },
             sock,
+            reuseport,
         )?;
         addr.port()
     };
@@ -447,7 +456,7 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         Named::Addr(addr) => addr,
     };
     let SockAddr::Inet(dest) = addr else {
-        let target = find_target(t, sock.kind, &addr)?;
+        let target = find_target(t, sock.kind, &addr, None)?;
         let creds = peer_creds(t);
         let (_, sndtimeo) = sock.timeouts();
         return retry(t, f.nonblocking(), sndtimeo, |_| {
@@ -494,7 +503,11 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
     let nonblock = f.nonblocking();
     let creds = peer_creds(t);
     let (_, sndtimeo) = sock.timeouts();
-    let r = find_target(t, sock.kind, &addr).and_then(|target| {
+    let from = match sock.local_addr() {
+        SockAddr::Inet(a) => Some(a),
+        _ => None,
+    };
+    let r = find_target(t, sock.kind, &addr, from).and_then(|target| {
         let r = retry(t, nonblock, sndtimeo, |_| {
             sock.connect(&target, creds, Some(arrive_at.clone()))
         });

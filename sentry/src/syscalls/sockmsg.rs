@@ -11,7 +11,7 @@ use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
-use crate::net::socket::{Outgoing, Received, Ucred, MAX_RIGHTS};
+use crate::net::socket::{Arrival, Outgoing, Received, Ucred, MAX_RIGHTS};
 use crate::net::{inet, Kind, SockAddr, Socket};
 use crate::vfs::OpenFile;
 
@@ -335,7 +335,18 @@ fn destination(t: &Task, sock: &Socket, addr: u64, len: u64) -> SysResult<Dest> 
             return Ok(Dest::Net(*a));
         }
     }
-    match find_target(t, sock.kind, &target) {
+    // The sender's port picks among SO_REUSEPORT receivers, so it is
+    // chosen now (send would bind it anyway).
+    let from = if sock.is_inet() {
+        ensure_bound(t, &sock.arc()?)?;
+        match sock.local_addr() {
+            SockAddr::Inet(a) => Some(a),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    match find_target(t, sock.kind, &target, from) {
         Ok(s) => Ok(Dest::To(s)),
         Err(e) if e.0 == libc::ECONNREFUSED && sock.is_inet() => {
             let canon = |a: &SockAddr| match a {
@@ -542,37 +553,6 @@ fn sender(sock: &Socket, got: &Received) -> SockAddr {
     got.from.clone()
 }
 
-/// IP_PKTINFO's control message for a datagram received by `sock`, when
-/// asked for: where it arrived. Inet traffic between the sandbox's own
-/// addresses goes through loopback (as Linux routes it), to the address
-/// the socket is bound to, or loopback's when bound to "any".
-fn pktinfo(sock: &Socket) -> Option<Vec<u8>> {
-    if !sock.is_inet() || sock.kind != Kind::Dgram {
-        return None;
-    }
-    let on = sock.get_option(libc::IPPROTO_IP, libc::IP_PKTINFO).ok()?;
-    if on.get(..4).is_none_or(|v| v == [0; 4]) {
-        return None;
-    }
-    let local = match sock.local_addr() {
-        SockAddr::Inet(a) => inet::arrival(a.ip()).to_canonical(),
-        _ => return None,
-    };
-    let std::net::IpAddr::V4(ip) = local else {
-        return None;
-    };
-    let len = CMSG_HDR + 12;
-    let mut out = Vec::with_capacity(cmsg_align(len));
-    out.extend_from_slice(&(len as u64).to_ne_bytes());
-    out.extend_from_slice(&libc::IPPROTO_IP.to_ne_bytes());
-    out.extend_from_slice(&libc::IP_PKTINFO.to_ne_bytes());
-    out.extend_from_slice(&(crate::net::iface::LOOPBACK_INDEX as i32).to_ne_bytes());
-    out.extend_from_slice(&ip.octets());
-    out.extend_from_slice(&ip.octets());
-    out.resize(cmsg_align(len), 0);
-    Some(out)
-}
-
 /// A received message's sender: an unnamed sender has no address at all.
 fn write_sender(t: &Task, addr: u64, lenp: u64, from: &SockAddr) -> SysResult<()> {
     if from.is_unnamed() {
@@ -620,13 +600,18 @@ fn recvmsg_at(t: &mut Task, fd: u64, hdr_addr: u64, flags: u64) -> SysResult<u64
             .min(MAX_CONTROL * 4)
     };
     let cloexec = flags & libc::MSG_CMSG_CLOEXEC != 0;
+    // What IP said of a datagram, for the control messages asked for
+    // (IP_PKTINFO, IP_RECVTTL, IPV6_RECVHOPLIMIT, …); one that came from
+    // elsewhere (the DNS relay's answers) arrived over loopback.
+    let arrival = (sock.is_inet() && sock.kind == Kind::Dgram).then(|| {
+        got.ip.unwrap_or(Arrival {
+            v6: matches!(&got.from, SockAddr::Inet(a) if inet::is_v6(&a.ip())),
+            ..Arrival::default()
+        })
+    });
     let (mut control, mut truncated) = build_control(t, got, sock.passcred(), room, cloexec);
-    if let Some(info) = pktinfo(&sock) {
-        if room.saturating_sub(control.len()) >= info.len() {
-            control.extend_from_slice(&info);
-        } else {
-            truncated = true;
-        }
+    if let Some(arrival) = arrival {
+        truncated |= sock.ip_control(&arrival, &mut control, room);
     }
     if truncated {
         msg_flags |= libc::MSG_CTRUNC;

@@ -218,6 +218,15 @@ impl Socket {
                 let d = b.recv(&mut s, max, peek)?;
                 let mut r = received(d.data, d.full_len, Some(d.from));
                 r.truncated = r.data.len() < r.full_len;
+                // smoltcp gives the destination and link, not the header's
+                // TTL or class.
+                r.ip = Some(super::Arrival {
+                    v6: crate::net::inet::is_v6(&d.from.ip()),
+                    hops: None,
+                    class: None,
+                    to: d.to,
+                    ifindex: Some(d.ifindex),
+                });
                 Some(Ok(r))
             }
             _ => None,
@@ -340,6 +349,19 @@ impl Socket {
         Some(c.take_error(&mut s))
     }
 
+    /// TCP_INFO of a connection over the stack (None: not one).
+    pub(super) fn ext_tcp_info(&self) -> Option<super::tcpinfo::TcpInfo> {
+        if !self.is_external() {
+            return None;
+        }
+        let mut ext = self.ext();
+        let External::Tcp(c) = &mut *ext else {
+            return None;
+        };
+        let mut s = stack::lock()?;
+        Some(c.info(&mut s))
+    }
+
     /// FIONREAD / SIOCINQ and SIOCOUTQ of the stack's part.
     pub(super) fn ext_queues(&self) -> Option<(usize, usize)> {
         if !self.is_external() {
@@ -422,6 +444,7 @@ fn received(data: Vec<u8>, full_len: usize, from: Option<SocketAddr>) -> Receive
         truncated: false,
         rights: Vec::new(),
         creds: Ucred::default(),
+        ip: None,
         from: match from {
             Some(a) => SockAddr::Inet(a),
             None => SockAddr::Inet(crate::net::inet::unspecified(false)),

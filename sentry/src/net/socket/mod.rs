@@ -12,10 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+pub mod ancillary;
 mod external;
 pub mod listing;
 mod options;
+pub(crate) mod tcpinfo;
 
+pub use ancillary::Arrival;
 pub use external::External;
 
 use super::addr::{SockAddr, UnixAddr};
@@ -108,6 +111,9 @@ struct Message {
     rights: Vec<Arc<OpenFile>>,
     creds: Ucred,
     from: SockAddr,
+    /// What IP carried with a datagram (TTL, class), for the receiver's
+    /// control messages.
+    ip: Option<Arrival>,
 }
 
 impl Message {
@@ -133,6 +139,8 @@ pub struct Received {
     pub rights: Vec<Arc<OpenFile>>,
     pub creds: Ucred,
     pub from: SockAddr,
+    /// A datagram's IP header as far as known (IP_RECVTTL and friends).
+    pub ip: Option<Arrival>,
 }
 
 /// What is sent: the bytes and what rides along.
@@ -188,6 +196,8 @@ struct Inner {
     /// A non-blocking connect answered EINPROGRESS: the next connect(2)
     /// reports its outcome (0) rather than EISCONN.
     in_progress: bool,
+    /// What TCP_INFO reports of a loopback TCP connection.
+    tcp: tcpinfo::Counters,
 }
 
 /// A connect waiting for a listener's backlog to have room.
@@ -248,6 +258,7 @@ impl Socket {
                 pending: None,
                 waiters: VecDeque::new(),
                 in_progress: false,
+                tcp: tcpinfo::Counters::default(),
             }),
             ext: Mutex::new(External::None),
             external: std::sync::atomic::AtomicBool::new(false),
@@ -425,7 +436,7 @@ impl Socket {
         }
         let (addr, key) = match addr {
             Some((addr, key)) => {
-                names::insert(key.clone(), &me)?;
+                names::insert(key.clone(), &me, None)?;
                 (addr, key)
             }
             None => {
@@ -463,6 +474,18 @@ impl Socket {
 
     pub fn is_bound(&self) -> bool {
         lock(&self.inner).local.is_some()
+    }
+
+    pub fn is_listening(&self) -> bool {
+        matches!(lock(&self.inner).conn, Conn::Listening { .. })
+    }
+
+    /// Whether SO_REUSEPORT is set (it decides at bind who may share the port).
+    pub fn reuseport(&self) -> bool {
+        lock(&self.inner)
+            .remembered
+            .get(&(libc::SOL_SOCKET, libc::SO_REUSEPORT))
+            .is_some_and(|v| *v != 0)
     }
 
     pub fn listen(&self, backlog: i32, creds: Ucred) -> SysResult<()> {
@@ -610,7 +633,7 @@ impl Socket {
         if let Some(r) = self.ext_send(out.data) {
             return r;
         }
-        let (target, from) = {
+        let (target, from, ip) = {
             let mut i = lock(&self.inner);
             if i.error != 0 {
                 return Err(Errno(std::mem::take(&mut i.error)));
@@ -649,7 +672,13 @@ impl Socket {
                 }
                 other => other,
             };
-            (target, from)
+            let ip = (self.is_inet() && self.kind == Kind::Dgram).then(|| {
+                // IPv6 on the wire only between IPv6 addresses.
+                let v6 = target.family == Family::Inet6
+                    && matches!(&from, SockAddr::Inet(a) if super::inet::is_v6(&a.ip()));
+                ancillary::departure(&i, v6)
+            });
+            (target, from, ip)
         };
         let me = self.arc()?;
         let limit = lock(&self.inner).sndbuf;
@@ -661,7 +690,10 @@ impl Socket {
             // The peer is gone: TCP sends this, the peer's reset comes
             // back, and only later sends fail (EPIPE).
             drop(t);
-            lock(&self.inner).shutdown = SHUTDOWN_MASK;
+            let mut i = lock(&self.inner);
+            i.shutdown = SHUTDOWN_MASK;
+            i.tcp.reset = true;
+            drop(i);
             self.seq.bump();
             return Ok(out.data.len());
         }
@@ -713,10 +745,18 @@ impl Socket {
             rights: out.rights.to_vec(),
             creds: out.creds,
             from,
+            ip,
         };
         t.recv_cost += msg.cost(self.kind);
         t.recv.push_back(msg);
+        let tcp = self.is_inet() && self.kind == Kind::Stream;
+        if tcp {
+            t.tcp.received(n);
+        }
         drop(t);
+        if tcp {
+            lock(&self.inner).tcp.sent(n);
+        }
         target.seq.bump();
         self.seq.bump();
         Ok(n)
@@ -762,13 +802,14 @@ impl Socket {
                     rights: Vec::new(),
                     creds: Ucred::default(),
                     from: self.no_name(),
+                    ip: None,
                 });
             }
             return err(libc::EAGAIN);
         }
         let kind = self.kind;
         let got = if kind.records() {
-            let (data, full_len, rights, creds, from) = {
+            let (data, full_len, rights, creds, from, ip) = {
                 let m = i.recv.front().ok_or(Errno(libc::EAGAIN))?;
                 let n = max.min(m.data.len());
                 let rights = if peek { m.rights.clone() } else { Vec::new() };
@@ -778,6 +819,7 @@ impl Socket {
                     rights,
                     m.creds,
                     m.from.clone(),
+                    m.ip,
                 )
             };
             let rights = if peek {
@@ -794,6 +836,7 @@ impl Socket {
                 rights,
                 creds,
                 from,
+                ip,
             }
         } else {
             self.gather(&mut i, max, peek)
@@ -863,6 +906,7 @@ impl Socket {
             rights,
             creds: creds.unwrap_or_default(),
             from,
+            ip: None,
         }
     }
 
@@ -893,7 +937,12 @@ impl Socket {
             if mode & SEND_SHUTDOWN != 0 {
                 peer_mode |= RCV_SHUTDOWN;
             }
-            lock(&p.inner).shutdown |= peer_mode;
+            let mut pi = lock(&p.inner);
+            pi.shutdown |= peer_mode;
+            if mode & SEND_SHUTDOWN != 0 {
+                pi.tcp.peer_fin = true;
+            }
+            drop(pi);
             p.seq.bump();
         }
         self.seq.bump();
@@ -947,6 +996,8 @@ impl Socket {
             if reset {
                 pi.error = libc::ECONNRESET;
             }
+            pi.tcp.peer_fin = true;
+            pi.tcp.reset |= reset;
         }
         // Descriptors in flight are released outside every socket lock.
         drop(queued);
@@ -1044,7 +1095,11 @@ impl Socket {
         if !super::inet::is_local(&to.ip()) {
             return self.send_datagram(data, to);
         }
-        match names::lookup_port(true, to.port(), super::inet::is_v6(&to.ip())) {
+        let from = match self.local_addr() {
+            SockAddr::Inet(a) => Some(a),
+            _ => None,
+        };
+        match names::lookup_port(true, to.port(), super::inet::is_v6(&to.ip()), from) {
             Some(target) => self.send(Outgoing {
                 data,
                 rights: &[],
@@ -1074,6 +1129,7 @@ impl Socket {
             rights: Vec::new(),
             creds: Ucred::default(),
             from,
+            ip: None,
         };
         if i.closed || i.recv_cost + msg.cost(self.kind) > i.rcvbuf {
             return;

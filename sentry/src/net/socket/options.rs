@@ -48,6 +48,7 @@ fn inet_default(level: i32, name: i32) -> (i32, Option<std::ops::RangeInclusive<
     match (level, name) {
         (libc::IPPROTO_IP, libc::IP_TTL) => (64, Some(-1..=255)),
         (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => (64, Some(-1..=255)),
+        (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => (0, Some(-1..=255)),
         (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => (7200, Some(1..=32767)),
         (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => (75, Some(1..=32767)),
         (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => (9, Some(1..=127)),
@@ -114,6 +115,13 @@ impl Socket {
             if let Some(e) = self.ext_error() {
                 return int(e);
             }
+        }
+        if (level, name) == (libc::IPPROTO_TCP, libc::TCP_INFO)
+            && self.is_inet()
+            && self.kind == Kind::Stream
+        {
+            let info = self.ext_tcp_info().unwrap_or_else(|| self.core_tcp_info());
+            return Ok(info.encode());
         }
         let mut i = lock(&self.inner);
         if inet_level(level) {

@@ -19,6 +19,7 @@ use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
 
 use super::{Handle, NetLink, Stack};
 use crate::errno::{err, Errno, SysResult};
+use crate::net::socket::tcpinfo::TcpInfo;
 
 /// Default socket buffers (Linux starts at 128 KiB and grows; the stack's
 /// are fixed, so a little more, within what window scaling announces).
@@ -83,6 +84,11 @@ pub struct Conn {
     /// hold the body for the peer's delayed ACK.
     corked: bool,
     cork: Vec<u8>,
+    /// Bytes handed to smoltcp and bytes the workload read, for TCP_INFO
+    /// (smoltcp frees its send buffer as data is acknowledged, so what
+    /// was handed over less what it still holds was acknowledged).
+    handed: u64,
+    read: u64,
 }
 
 /// What a cork holds at most before it pushes anyway (Linux sends full
@@ -107,6 +113,8 @@ impl Conn {
             dead: false,
             corked: false,
             cork: Vec::new(),
+            handed: 0,
+            read: 0,
         }
     }
 
@@ -198,6 +206,9 @@ impl Conn {
                 t.recv_slice(buf)
             }
             .unwrap_or(0);
+            if !peek {
+                self.read += n as u64;
+            }
             if !peek && n > 0 {
                 // The window opened: tell the peer now.
                 s.flush();
@@ -246,6 +257,7 @@ impl Conn {
         if n == 0 && !data.is_empty() {
             return err(libc::EAGAIN);
         }
+        self.handed += n as u64;
         s.flush();
         super::wake();
         Ok(n)
@@ -258,7 +270,10 @@ impl Conn {
             return;
         }
         if let Some(l) = s.links.get_mut(self.handle.link) {
-            let _ = sock(l, self.handle.socket).send_slice(&self.cork);
+            let n = sock(l, self.handle.socket)
+                .send_slice(&self.cork)
+                .unwrap_or(0);
+            self.handed += n as u64;
         }
         self.cork.clear();
         s.flush();
@@ -336,6 +351,65 @@ impl Conn {
                 (t.recv_queue(), t.send_queue())
             }
             None => (0, 0),
+        }
+    }
+
+    /// TCP_INFO from smoltcp's socket. smoltcp keeps its RTT estimate,
+    /// the peer's MSS and window, the window-scale outcome and its
+    /// congestion window private, so tcpi_rtt, tcpi_rttvar, tcpi_rto,
+    /// tcpi_snd_cwnd, tcpi_snd_wnd and the wscale fields are 0;
+    /// tcpi_snd_mss is what the link allows (the peer may ask for less)
+    /// and tcpi_unacked counts the segments of data not yet acknowledged,
+    /// sent or not (smoltcp does not say which were sent). No segment
+    /// counts: the stack's sockets do not see segments.
+    pub fn info(&mut self, s: &mut Stack) -> TcpInfo {
+        use crate::net::socket::tcpinfo as ti;
+        self.refresh(s);
+        let Some(l) = s.links.get_mut(self.handle.link) else {
+            return TcpInfo {
+                state: ti::CLOSE,
+                ..TcpInfo::default()
+            };
+        };
+        let mtu = l.device.mtu();
+        let t = sock(l, self.handle.socket);
+        let state = match t.state() {
+            State::Closed => ti::CLOSE,
+            State::Listen => ti::LISTEN,
+            State::SynSent => ti::SYN_SENT,
+            State::SynReceived => ti::SYN_RECV,
+            State::Established => ti::ESTABLISHED,
+            State::FinWait1 => ti::FIN_WAIT1,
+            State::FinWait2 => ti::FIN_WAIT2,
+            State::CloseWait => ti::CLOSE_WAIT,
+            State::Closing => ti::CLOSING,
+            State::LastAck => ti::LAST_ACK,
+            // Linux hands TIME_WAIT to a mini socket: the socket is CLOSE.
+            State::TimeWait => ti::CLOSE,
+        };
+        let v6 = t
+            .local_endpoint()
+            .is_some_and(|e| matches!(e.addr, IpAddress::Ipv6(_)));
+        let mss = mtu.saturating_sub(if v6 { 40 } else { 20 } + 20);
+        let ts = t.timestamp_enabled();
+        let snd_mss = mss.saturating_sub(if ts { 12 } else { 0 });
+        let in_send = t.send_queue();
+        let in_recv = t.recv_queue();
+        TcpInfo {
+            state,
+            options: if ts { ti::OPT_TIMESTAMPS } else { 0 },
+            snd_mss: snd_mss as u32,
+            rcv_mss: mss as u32,
+            advmss: mss as u32,
+            pmtu: mtu as u32,
+            unacked: ti::segments(in_send, snd_mss as u32),
+            // Linux counts the SYN's sequence number among the bytes acked.
+            bytes_acked: self.handed.saturating_sub(in_send as u64) + self.established as u64,
+            bytes_sent: self.handed,
+            bytes_received: self.read + in_recv as u64,
+            notsent_bytes: self.cork.len() as u32,
+            rcv_wnd: (t.recv_capacity() - in_recv) as u32,
+            ..TcpInfo::default()
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Datagram {
     pub from: SocketAddr,
     /// The address it was sent to (IP_PKTINFO).
     pub to: Option<IpAddr>,
+    /// The interface it came in by.
+    pub ifindex: u32,
 }
 
 /// A workload socket's bindings on the stack's links.
@@ -65,6 +67,7 @@ impl Binding {
     pub fn recv(&self, s: &mut Stack, max: usize, peek: bool) -> Option<Datagram> {
         for h in &self.handles {
             let l = s.links.get_mut(h.link)?;
+            let ifindex = l.index;
             let u = l.sockets.get_mut::<udp::Socket>(h.socket);
             let (data, meta) = if peek {
                 let (d, m) = u.peek().ok()?;
@@ -83,6 +86,7 @@ impl Binding {
                 full_len,
                 from: socket_addr(meta.endpoint),
                 to: meta.local_address.map(IpAddr::from),
+                ifindex,
             });
         }
         None
