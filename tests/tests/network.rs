@@ -12,7 +12,7 @@
 //! that must leave the Sentry alive and serving.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -48,6 +48,8 @@ fn bundle(tag: &str, net: &TestNet, script: &str) -> Bundle {
     std::fs::write(root.join("www/index.html"), PAGE).expect("write the page");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/tcpxfer.c");
     build_static(&src, &root.join("bin/tcpxfer"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/sockopts.c");
+    build_static(&src, &root.join("bin/sockopts"));
     let mut spec = b.spec();
     net.join(&mut spec);
     b.write_spec(&spec);
@@ -333,6 +335,74 @@ fn large_transfers_are_intact_in_both_directions() {
             "{}: sender says {:?}",
             label(&rt),
             c.stdout()
+        );
+    }
+}
+
+/// Socket options over the stack: two SO_REUSEPORT listeners inside share
+/// the host's connections, TCP_INFO follows each (CLOSE_WAIT after the
+/// host's FIN, the bytes received with the FIN, as Linux counts it), and IP_RECVTTL/IP_RECVTOS give the
+/// TTL and TOS the host sent with.
+#[test]
+fn socket_options_hold_over_the_stack() {
+    const CONNS: usize = 16;
+    const DGRAMS: usize = 8;
+    for rt in runtimes() {
+        let net = TestNet::new();
+        let script = format!("exec sockopts serve 9100 {CONNS} {DGRAMS}");
+        let c = Running::start(&rt, &bundle("sockopts", &net, &script));
+        c.wait_for("listening");
+        let addr = SocketAddr::from((net.container_ip, 9100));
+        for i in 0..CONNS {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("{}: connection {i}: {e}", label(&rt)));
+            s.set_read_timeout(Some(Duration::from_secs(30)))
+                .expect("a read timeout");
+            s.write_all(&[7u8; 1000]).expect("send to the container");
+            s.shutdown(std::net::Shutdown::Write).expect("half-close");
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest);
+        }
+        for _ in 0..DGRAMS {
+            let u = UdpSocket::bind((net.host_ip, 0)).expect("a host UDP socket");
+            u.set_ttl(33).expect("IP_TTL");
+            let tos: libc::c_int = 0x10;
+            // SAFETY: setsockopt on our own socket with a c_int we own.
+            let r = unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&u),
+                    libc::IPPROTO_IP,
+                    libc::IP_TOS,
+                    (&tos as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(r, 0, "IP_TOS on the host socket");
+            u.send_to(b"d", addr).expect("send a datagram");
+        }
+        c.wait_exit();
+        let out = c.stdout();
+        let counts: Vec<usize> = out
+            .lines()
+            .find_map(|l| l.strip_prefix("tcp "))
+            .map(|l| l.split(' ').filter_map(|w| w.parse().ok()).collect())
+            .unwrap_or_default();
+        assert!(
+            counts.len() == 4 && counts[0] > 0 && counts[1] > 0 && counts[0] + counts[1] == CONNS,
+            "{}: connections not spread over both listeners: {out}",
+            label(&rt)
+        );
+        assert_eq!(counts[2] + counts[3], DGRAMS, "{}: {out}", label(&rt));
+        let conns: Vec<&str> = out.lines().filter(|l| l.starts_with("conn ")).collect();
+        assert!(
+            conns.len() == CONNS && conns.iter().all(|l| *l == "conn state 8 received 1001"),
+            "{}: TCP_INFO: {out}",
+            label(&rt)
+        );
+        assert!(
+            out.contains("dgram ttl 33 tos 16"),
+            "{}: IP_RECVTTL/IP_RECVTOS: {out}",
+            label(&rt)
         );
     }
 }

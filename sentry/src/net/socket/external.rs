@@ -218,12 +218,10 @@ impl Socket {
                 let d = b.recv(&mut s, max, peek)?;
                 let mut r = received(d.data, d.full_len, Some(d.from));
                 r.truncated = r.data.len() < r.full_len;
-                // smoltcp gives the destination and link, not the header's
-                // TTL or class.
                 r.ip = Some(super::Arrival {
                     v6: crate::net::inet::is_v6(&d.from.ip()),
-                    hops: None,
-                    class: None,
+                    hops: d.header.map(|h| h.0),
+                    class: d.header.map(|h| h.1),
                     to: d.to,
                     ifindex: Some(d.ifindex),
                 });

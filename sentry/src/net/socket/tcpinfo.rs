@@ -183,9 +183,14 @@ impl Socket {
             snd_cwnd: INIT_CWND,
             pmtu: 65536,
             advmss: LOOPBACK_MSS,
-            bytes_acked: c.bytes_sent + syn_acked(&i.conn),
+            // Our FIN is acknowledged at once on loopback; Linux counts
+            // it among the bytes acked, and the peer's among the bytes
+            // received.
+            bytes_acked: c.bytes_sent
+                + syn_acked(&i.conn)
+                + u64::from(i.shutdown & SEND_SHUTDOWN != 0 && syn_acked(&i.conn) == 1),
             bytes_sent: c.bytes_sent,
-            bytes_received: c.bytes_received,
+            bytes_received: c.bytes_received + u64::from(c.peer_fin),
             segs_out: c.segs_out,
             segs_in: c.segs_in,
             data_segs_out: c.segs_out,

@@ -254,6 +254,13 @@ impl phy::RxToken for Rx<'_> {
     {
         f(self.frame)
     }
+
+    /// The header's TTL and class ride to UDP sockets in the id.
+    fn meta(&self) -> phy::PacketMeta {
+        let mut m = phy::PacketMeta::default();
+        m.id = super::ipmeta::of_frame(self.frame);
+        m
+    }
 }
 
 /// Fills in the virtio_net_hdr for a TCP frame the stack left for the

@@ -18,6 +18,7 @@
 
 pub mod driver;
 pub mod icmp;
+pub mod ipmeta;
 pub mod link;
 pub mod rtnl;
 pub mod takeover;

@@ -403,10 +403,14 @@ impl Conn {
             advmss: mss as u32,
             pmtu: mtu as u32,
             unacked: ti::segments(in_send, snd_mss as u32),
-            // Linux counts the SYN's sequence number among the bytes acked.
-            bytes_acked: self.handed.saturating_sub(in_send as u64) + self.established as u64,
+            // Linux counts the SYN's sequence number among the bytes
+            // acked, and the FINs: ours once acknowledged, the peer's
+            // among the bytes received.
+            bytes_acked: self.handed.saturating_sub(in_send as u64)
+                + u64::from(self.established)
+                + u64::from(matches!(t.state(), State::FinWait2 | State::TimeWait)),
             bytes_sent: self.handed,
-            bytes_received: self.read + in_recv as u64,
+            bytes_received: self.read + in_recv as u64 + u64::from(self.peer_fin),
             notsent_bytes: self.cork.len() as u32,
             rcv_wnd: (t.recv_capacity() - in_recv) as u32,
             ..TcpInfo::default()
@@ -513,8 +517,13 @@ pub fn connect(
 pub struct Pool {
     id: u64,
     endpoint: IpListenEndpoint,
-    /// Sockets listening or in the middle of a handshake.
+    /// Sockets listening for a SYN.
+    listening: Vec<SocketHandle>,
+    /// Sockets in the middle of a handshake.
     pending: Vec<SocketHandle>,
+    /// SYNs this pool took: among SO_REUSEPORT listeners of one endpoint
+    /// the pool with the fewest listens next (see [`refill`]).
+    syns: u64,
     /// Connections ready for accept.
     ready: VecDeque<SocketHandle>,
     backlog: usize,
@@ -553,7 +562,9 @@ pub fn listen(
                 addr: ip.map(|ip| IpAddress::from(unmapped(ip))),
                 port,
             },
+            listening: Vec::new(),
             pending: Vec::new(),
+            syns: 0,
             ready: VecDeque::new(),
             backlog,
             bufs,
@@ -570,6 +581,45 @@ pub fn refill_listeners(l: &mut NetLink) {
     refill(l);
 }
 
+/// Follows a pool's sockets: a listening one that took a SYN moves to
+/// the handshakes, a finished handshake to the accept queue, a reset one
+/// is dropped.
+fn settle(p: &mut Pool, sockets: &mut smoltcp::iface::SocketSet<'static>) {
+    let mut i = 0;
+    while i < p.listening.len() {
+        let h = p.listening[i];
+        if sockets.get::<tcp::Socket>(h).state() == State::Listen {
+            i += 1;
+        } else {
+            p.listening.swap_remove(i);
+            p.pending.push(h);
+            p.syns += 1;
+        }
+    }
+    let mut i = 0;
+    while i < p.pending.len() {
+        let h = p.pending[i];
+        match sockets.get::<tcp::Socket>(h).state() {
+            State::Listen | State::SynReceived => i += 1,
+            State::Closed => {
+                // The handshake was reset: nothing to accept.
+                sockets.remove(h);
+                p.pending.swap_remove(i);
+            }
+            _ => {
+                p.ready.push_back(h);
+                p.pending.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// Linux queues backlog + 1 connections for accept; past that, and past
+/// its SYN backlog, new SYNs are dropped (never reset).
+fn has_room(p: &Pool) -> bool {
+    p.ready.len() <= p.backlog && p.pending.len() < MAX_SYN_BACKLOG
+}
+
 fn refill(l: &mut NetLink) {
     let NetLink {
         pools,
@@ -579,39 +629,34 @@ fn refill(l: &mut NetLink) {
     } = l;
     device.full_ports.clear();
     for p in pools.iter_mut() {
-        let mut i = 0;
-        while i < p.pending.len() {
-            let h = p.pending[i];
-            match sockets.get::<tcp::Socket>(h).state() {
-                State::Listen | State::SynReceived => i += 1,
-                State::Closed => {
-                    // The handshake was reset: nothing to accept.
-                    sockets.remove(h);
-                    p.pending.swap_remove(i);
-                }
-                _ => {
-                    p.ready.push_back(h);
-                    p.pending.swap_remove(i);
-                }
+        settle(p, sockets);
+    }
+    // Pools of one endpoint belong to SO_REUSEPORT listeners. smoltcp
+    // gives a SYN to the first socket listening on its endpoint, so they
+    // take turns: only the one with room that took the fewest SYNs
+    // listens, and connections are spread evenly. (Settling runs after
+    // every frame that changes a socket, so the turn moves between SYNs.)
+    for i in 0..pools.len() {
+        let endpoint = pools[i].endpoint;
+        let turn = (0..pools.len())
+            .filter(|&j| pools[j].endpoint == endpoint && has_room(&pools[j]))
+            .min_by_key(|&j| pools[j].syns);
+        let p = &mut pools[i];
+        if turn != Some(i) {
+            for h in p.listening.drain(..) {
+                sockets.remove(h);
             }
-        }
-        let listening = p
-            .pending
-            .iter()
-            .filter(|h| sockets.get::<tcp::Socket>(**h).state() == State::Listen)
-            .count();
-        // Linux queues backlog + 1 connections for accept; past that, and
-        // past its SYN backlog, new SYNs are dropped (never reset).
-        if p.ready.len() > p.backlog || p.pending.len() >= MAX_SYN_BACKLOG {
-            device.full_ports.insert(p.endpoint.port);
+            if turn.is_none() {
+                device.full_ports.insert(endpoint.port);
+            }
             continue;
         }
-        for _ in listening..LISTEN_POOL {
+        while p.listening.len() < LISTEN_POOL {
             let mut t = new_socket(p.bufs.0, p.bufs.1);
             if t.listen(p.endpoint).is_err() {
                 break;
             }
-            p.pending.push(sockets.add(t));
+            p.listening.push(sockets.add(t));
         }
     }
 }
@@ -665,7 +710,7 @@ impl Listener {
                 continue;
             };
             let p = l.pools.remove(pos);
-            for h in p.pending.into_iter().chain(p.ready) {
+            for h in p.pending.into_iter().chain(p.ready).chain(p.listening) {
                 l.sockets.get_mut::<tcp::Socket>(h).abort();
                 s.orphans
                     .push(super::Orphan::Tcp(Handle { link, socket: h }));

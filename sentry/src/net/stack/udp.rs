@@ -32,6 +32,8 @@ pub struct Datagram {
     pub to: Option<IpAddr>,
     /// The interface it came in by.
     pub ifindex: u32,
+    /// Its header's TTL or hop limit and TOS or class (`ipmeta`).
+    pub header: Option<(u8, u8)>,
 }
 
 /// A workload socket's bindings on the stack's links.
@@ -87,6 +89,7 @@ impl Binding {
                 from: socket_addr(meta.endpoint),
                 to: meta.local_address.map(IpAddr::from),
                 ifindex,
+                header: super::ipmeta::decode(meta.meta.id),
             });
         }
         None
