@@ -321,7 +321,7 @@ fn bind_inet(t: &Task, sock: &Arc<Socket>, addr: std::net::SocketAddr) -> SysRes
     if udp && !inet::is_loopback(&bound.ip()) {
         if let Some(mut s) = stack::lock() {
             let ip = (!bound.ip().is_unspecified()).then_some(bound.ip());
-            let binding = stack::udp::bind(&mut s, ip, port);
+            let binding = stack::udp::bind(&mut s, ip, port, reuseport.is_some());
             drop(s);
             sock.attach(External::Udp(binding));
         }

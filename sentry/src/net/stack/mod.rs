@@ -72,6 +72,8 @@ pub struct Stack {
     /// Sockets closed by the workload that still finish their goodbye
     /// (FIN, TIME_WAIT, queued datagrams) before they are removed.
     orphans: Vec<Orphan>,
+    /// UDP ports shared by SO_REUSEPORT sockets (`udp::Shared`).
+    pub shared_udp: Vec<udp::Shared>,
 }
 
 static STACK: OnceLock<Mutex<Stack>> = OnceLock::new();
@@ -108,6 +110,7 @@ pub fn install(links: Vec<NetLink>) -> std::io::Result<()> {
         links,
         epoch: std::time::Instant::now(),
         orphans: Vec::new(),
+        shared_udp: Vec::new(),
     }));
     Ok(())
 }

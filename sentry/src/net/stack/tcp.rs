@@ -522,7 +522,9 @@ pub struct Pool {
     /// Sockets in the middle of a handshake.
     pending: Vec<SocketHandle>,
     /// SYNs this pool took: among SO_REUSEPORT listeners of one endpoint
-    /// the pool with the fewest listens next (see [`refill`]).
+    /// the pool with the fewest listens next (see [`refill`]). A pool
+    /// joining them starts level with the least served, so that it takes
+    /// its turn rather than every connection until it catches up.
     syns: u64,
     /// Connections ready for accept.
     ready: VecDeque<SocketHandle>,
@@ -556,15 +558,23 @@ pub fn listen(
             continue;
         }
         let id = next_pool_id();
+        let endpoint = IpListenEndpoint {
+            addr: ip.map(|ip| IpAddress::from(unmapped(ip))),
+            port,
+        };
+        let syns = l
+            .pools
+            .iter()
+            .filter(|p| p.endpoint == endpoint)
+            .map(|p| p.syns)
+            .min()
+            .unwrap_or(0);
         l.pools.push(Pool {
             id,
-            endpoint: IpListenEndpoint {
-                addr: ip.map(|ip| IpAddress::from(unmapped(ip))),
-                port,
-            },
+            endpoint,
             listening: Vec::new(),
             pending: Vec::new(),
-            syns: 0,
+            syns,
             ready: VecDeque::new(),
             backlog,
             bufs,
