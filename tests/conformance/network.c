@@ -1165,6 +1165,38 @@ static void recv_cmsg_checks(void) {
     EQ("ipv6-no-cmsg-without-options", (long)mh.msg_controllen, 0);
     close(s);
     close(r);
+
+    /* IPv4 to a dual-stack socket: IPV6_PKTINFO with the v4-mapped
+     * address, the IP-level TTL, no hop limit. */
+    r = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 any6 = v6("::", 0);
+    bind(r, (struct sockaddr *)&any6, sizeof any6);
+    int one = 1;
+    setsockopt(r, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    setsockopt(r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
+    setsockopt(r, IPPROTO_IP, IP_RECVTTL, &one, sizeof one);
+    s = socket(AF_INET, SOCK_DGRAM, 0);
+    to = v4("127.0.0.1", port_of(r));
+    sendto(s, "44", 2, 0, (struct sockaddr *)&to, sizeof to);
+    memset(&cu, 0, sizeof cu);
+    mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cu.buf, .msg_controllen = sizeof cu.buf };
+    EQ("dual-recv-cmsg-recvmsg", readable(r, 2000) ? recvmsg(r, &mh, 0) : -1, 2);
+    cm = find_cmsg(&mh, IPPROTO_IPV6, IPV6_PKTINFO);
+    memset(&pi6, 0, sizeof pi6);
+    if (cm) memcpy(&pi6, CMSG_DATA(cm), sizeof pi6);
+    CHECK("dual-ipv6-pktinfo-v4-mapped", cm && IN6_IS_ADDR_V4MAPPED(&pi6.ipi6_addr) && pi6.ipi6_addr.s6_addr[15] == 1 && pi6.ipi6_ifindex == 1,
+          "cmsg %p ifindex %d", (void *)cm, pi6.ipi6_ifindex);
+    cm = find_cmsg(&mh, IPPROTO_IP, IP_TTL);
+    CHECK("dual-ip-ttl", cm && cmsg_int(cm) == 64, "cmsg %p ttl %d", (void *)cm, cm ? cmsg_int(cm) : -1);
+    CHECK("dual-no-hoplimit", !find_cmsg(&mh, IPPROTO_IPV6, IPV6_HOPLIMIT), "an IPV6_HOPLIMIT for IPv4");
+    /* No control buffer at all: the messages are lost, and said to be. */
+    sendto(s, "44", 2, 0, (struct sockaddr *)&to, sizeof to);
+    mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+    readable(r, 2000);
+    recvmsg(r, &mh, 0);
+    CHECK("recv-cmsg-null-control-ctrunc", mh.msg_flags & MSG_CTRUNC, "flags %#x", mh.msg_flags);
+    close(s);
+    close(r);
 }
 
 /* Signal-driven I/O: O_ASYNC (F_SETFL or FIOASYNC) and an owner make the
