@@ -1055,6 +1055,25 @@ static void reuseport_checks(void) {
         if (readable(u2, 5)) n2 += recv(u2, &ch, 1, 0) == 1;
     }
     CHECK("reuseport-udp-spread", n1 + n2 == N && n1 > 0 && n2 > 0, "u1 got %d, u2 %d of %d", n1, n2, N);
+    /* A member connected to a sender gets all of that sender's datagrams
+     * (four senders, so that the hash alone would rarely agree). */
+    n1 = n2 = 0;
+    for (int k = 0; k < 4; k++) {
+        int peer = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in lo = v4("127.0.0.1", 0);
+        bind(peer, (struct sockaddr *)&lo, sizeof lo);
+        struct sockaddr_in peer_addr = v4("127.0.0.1", port_of(peer));
+        connect(u2, (struct sockaddr *)&peer_addr, sizeof peer_addr);
+        for (int i = 0; i < 2; i++) sendto(peer, "c", 1, 0, (struct sockaddr *)&to, sizeof to);
+        for (int w = 0; n1 + n2 < 2 * (k + 1) && w < 2000; w += 10) {
+            if (readable(u1, 5)) n1 += recv(u1, &ch, 1, 0) == 1;
+            if (readable(u2, 5)) n2 += recv(u2, &ch, 1, 0) == 1;
+        }
+        close(peer);
+    }
+    CHECK("reuseport-udp-connected-member-wins", n2 == 8 && n1 == 0, "u1 got %d, connected u2 %d of 8", n1, n2);
+    struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+    connect(u2, &unspec, sizeof unspec);
     close(u1);
     int snd = socket(AF_INET, SOCK_DGRAM, 0);
     sendto(snd, "s", 1, 0, (struct sockaddr *)&to, sizeof to);

@@ -129,16 +129,23 @@ pub fn lookup_port(
             hs.iter().filter_map(|h| h.sock.upgrade()).collect()
         };
         // Socket locks are taken only after the table's is released.
-        let listening: Vec<Arc<Socket>> = holders
-            .iter()
-            .filter(|s| udp || s.is_listening())
-            .cloned()
-            .collect();
-        let pool = if listening.is_empty() {
-            holders
+        let pool = if udp {
+            receivers(holders, from)
         } else {
-            listening
+            let listening: Vec<Arc<Socket>> = holders
+                .iter()
+                .filter(|s| s.is_listening())
+                .cloned()
+                .collect();
+            if listening.is_empty() {
+                holders
+            } else {
+                listening
+            }
         };
+        if pool.len() == 1 {
+            return pool.into_iter().next();
+        }
         if pool.is_empty() {
             continue;
         }
@@ -153,6 +160,42 @@ pub fn lookup_port(
         return pool.into_iter().nth(pick);
     }
     None
+}
+
+/// The UDP sockets of a port a datagram from `from` may reach: one
+/// connected to that sender wins (Linux scores an exact match highest),
+/// else those not connected elsewhere.
+fn receivers(holders: Vec<Arc<Socket>>, from: Option<std::net::SocketAddr>) -> Vec<Arc<Socket>> {
+    use crate::net::addr::SockAddr;
+    let canon = |a: std::net::SocketAddr| (a.ip().to_canonical(), a.port());
+    let remotes: Vec<Option<(std::net::IpAddr, u16)>> = holders
+        .iter()
+        .map(|s| match s.remote() {
+            Some(SockAddr::Inet(r)) => Some(canon(r)),
+            _ => None,
+        })
+        .collect();
+    // What leaves from "any" arrives from loopback.
+    let from = from.map(|a| {
+        canon(std::net::SocketAddr::new(
+            crate::net::inet::arrival(a.ip()),
+            a.port(),
+        ))
+    });
+    if let Some(i) = remotes.iter().position(|r| r.is_some() && *r == from) {
+        return vec![holders[i].clone()];
+    }
+    let open: Vec<Arc<Socket>> = holders
+        .iter()
+        .zip(&remotes)
+        .filter(|(_, r)| r.is_none())
+        .map(|(s, _)| s.clone())
+        .collect();
+    if open.is_empty() {
+        holders
+    } else {
+        open
+    }
 }
 
 static NAMES: Mutex<Option<Names>> = Mutex::new(None);
