@@ -831,6 +831,18 @@ static void option_checks(void) {
     CHECK("accept-rcvtimeo-waited", took >= 80 && took < 3000, "took %ld ms", took);
     close(l);
 
+    /* An accepted connection inherits the listener's options. */
+    l = listener(AF_INET, &port, 1);
+    setint(l, IPPROTO_IP, IP_TTL, 42);
+    setint(l, IPPROTO_TCP, TCP_NODELAY, 1);
+    int ic = dial(AF_INET, port, 0);
+    int is = (ic >= 0 && readable(l, 2000)) ? accept(l, NULL, NULL) : -1;
+    CHECK("accepted-inherits-options", intopt(is, IPPROTO_IP, IP_TTL) == 42 && intopt(is, IPPROTO_TCP, TCP_NODELAY) == 1,
+          "IP_TTL %d TCP_NODELAY %d", intopt(is, IPPROTO_IP, IP_TTL), intopt(is, IPPROTO_TCP, TCP_NODELAY));
+    close(is);
+    close(ic);
+    close(l);
+
     /* IP_PKTINFO: where a datagram arrived. */
     int p1, p2;
     int a = udp_bound(AF_INET, &p1);

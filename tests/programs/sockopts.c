@@ -1,14 +1,15 @@
 /* Socket options over the network (not loopback), for tests/network.rs:
  *
- *   sockopts serve PORT CONNS DGRAMS
+ *   sockopts serve PORT CONNS DGRAMS HOST HOSTPORT
  *
  * Two SO_REUSEPORT TCP listeners and two SO_REUSEPORT UDP sockets (with
  * IP_RECVTTL and IP_RECVTOS) on 0.0.0.0:PORT; prints "listening", then
  * accepts CONNS connections across both listeners, reads each to EOF and
  * prints its TCP_INFO state and bytes received, then receives DGRAMS
  * datagrams across both UDP sockets and prints the TTL and TOS the
- * first one carried. Last line: "tcp A B udp C D". Bounded: gives up
- * after 60 s without progress. */
+ * first one carried, then sends one datagram with IP_TTL 7 to
+ * HOST:HOSTPORT. Last line: "tcp A B udp C D". Bounded: gives up after
+ * 60 s without progress. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,7 +45,7 @@ static int ready(int a, int b) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5 || strcmp(argv[1], "serve")) { fprintf(stderr, "usage\n"); return 2; }
+    if (argc != 7 || strcmp(argv[1], "serve")) { fprintf(stderr, "usage\n"); return 2; }
     int port = atoi(argv[2]), conns = atoi(argv[3]), dgrams = atoi(argv[4]);
     int l[2] = {bound(SOCK_STREAM, port), bound(SOCK_STREAM, port)};
     int u[2] = {bound(SOCK_DGRAM, port), bound(SOCK_DGRAM, port)};
@@ -84,6 +85,11 @@ int main(int argc, char **argv) {
         }
         if (i == 0) printf("dgram ttl %d tos %d\n", ttl, tos);
     }
+    int t = socket(AF_INET, SOCK_DGRAM, 0), ttl = 7;
+    setsockopt(t, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+    struct sockaddr_in h = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[6]))};
+    inet_pton(AF_INET, argv[5], &h.sin_addr);
+    if (sendto(t, "t", 1, 0, (void *)&h, sizeof h) != 1) oops("sendto");
     printf("tcp %d %d udp %d %d\n", nt[0], nt[1], nu[0], nu[1]);
     return 0;
 }

@@ -344,7 +344,8 @@ fn large_transfers_are_intact_in_both_directions() {
 /// the host's connections, TCP_INFO follows each (CLOSE_WAIT after the
 /// host's FIN, the bytes received with the FIN, as Linux counts it), two
 /// SO_REUSEPORT UDP sockets share its datagrams, and IP_RECVTTL/IP_RECVTOS
-/// give the TTL and TOS the host sent with.
+/// give the TTL and TOS the host sent with; a datagram the container sends
+/// with IP_TTL 7 reaches the host with that TTL.
 #[test]
 fn socket_options_hold_over_the_stack() {
     const CONNS: usize = 16;
@@ -353,7 +354,16 @@ fn socket_options_hold_over_the_stack() {
     const DGRAMS: usize = 16;
     for rt in runtimes() {
         let net = TestNet::new();
-        let script = format!("exec sockopts serve 9100 {CONNS} {DGRAMS}");
+        let ttl_probe = UdpSocket::bind((net.host_ip, 0)).expect("a host UDP socket");
+        ttl_probe
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("a read timeout");
+        set_int_option(&ttl_probe, libc::IPPROTO_IP, libc::IP_RECVTTL, 1);
+        let probe_port = ttl_probe.local_addr().expect("an address").port();
+        let script = format!(
+            "exec sockopts serve 9100 {CONNS} {DGRAMS} {} {probe_port}",
+            net.host_ip
+        );
         // The bundle outlives the container (dropping it deletes the root).
         let b = bundle("sockopts", &net, &script);
         let c = Running::start(&rt, &b);
@@ -372,18 +382,7 @@ fn socket_options_hold_over_the_stack() {
         for _ in 0..DGRAMS {
             let u = UdpSocket::bind((net.host_ip, 0)).expect("a host UDP socket");
             u.set_ttl(33).expect("IP_TTL");
-            let tos: libc::c_int = 0x10;
-            // SAFETY: setsockopt on our own socket with a c_int we own.
-            let r = unsafe {
-                libc::setsockopt(
-                    std::os::fd::AsRawFd::as_raw_fd(&u),
-                    libc::IPPROTO_IP,
-                    libc::IP_TOS,
-                    (&tos as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            assert_eq!(r, 0, "IP_TOS on the host socket");
+            set_int_option(&u, libc::IPPROTO_IP, libc::IP_TOS, 0x10);
             u.send_to(b"d", addr).expect("send a datagram");
         }
         c.wait_exit();
@@ -414,7 +413,60 @@ fn socket_options_hold_over_the_stack() {
             "{}: IP_RECVTTL/IP_RECVTOS: {out}",
             label(&rt)
         );
+        assert_eq!(
+            received_ttl(&ttl_probe),
+            Some(7),
+            "{}: the container's IP_TTL",
+            label(&rt)
+        );
     }
+}
+
+fn set_int_option(sock: &UdpSocket, level: i32, name: i32, value: libc::c_int) {
+    // SAFETY: setsockopt on our own socket with a c_int we own.
+    let r = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(sock),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "setsockopt({level}, {name})");
+}
+
+/// The TTL of the next datagram `sock` receives (IP_RECVTTL is on).
+fn received_ttl(sock: &UdpSocket) -> Option<i32> {
+    let mut data = [0u8; 64];
+    let mut control = [0u64; 32];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: a zeroed msghdr is valid; its pointers are set below.
+    let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+    mh.msg_iov = &mut iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control.as_mut_ptr().cast();
+    mh.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: recvmsg writes into our buffers within the lengths given.
+    let n = unsafe { libc::recvmsg(std::os::fd::AsRawFd::as_raw_fd(sock), &mut mh, 0) };
+    if n < 0 {
+        return None;
+    }
+    // SAFETY: the CMSG_* walk stays within the control data the kernel
+    // wrote (msg_controllen), and reads an int for IP_TTL.
+    unsafe {
+        let mut cm = libc::CMSG_FIRSTHDR(&mh);
+        while !cm.is_null() {
+            if (*cm).cmsg_level == libc::IPPROTO_IP && (*cm).cmsg_type == libc::IP_TTL {
+                return Some(std::ptr::read_unaligned(libc::CMSG_DATA(cm).cast::<i32>()));
+            }
+            cm = libc::CMSG_NXTHDR(&mh, cm);
+        }
+    }
+    None
 }
 
 /// ping (busybox's, on a raw ICMP socket with CAP_NET_RAW, Docker's

@@ -584,9 +584,17 @@ fn connect_external(
         return err(libc::EINVAL);
     };
     let bound_ip = (!local.ip().is_unspecified()).then_some(local.ip());
+    let hops = sock.hop_limit(inet::is_v6(&dest.ip()));
     let (conn, from) = {
         let mut s = stack::lock().ok_or(Errno(libc::ENETUNREACH))?;
-        stack::tcp::connect(&mut s, dest, bound_ip, local.port(), sock.buffer_sizes())?
+        stack::tcp::connect(
+            &mut s,
+            dest,
+            bound_ip,
+            local.port(),
+            sock.buffer_sizes(),
+            hops,
+        )?
     };
     sock.set_local(SockAddr::Inet(sock.presented(from)));
     sock.set_remote(Some(SockAddr::Inet(dest)));

@@ -159,6 +159,7 @@ impl Socket {
 
     /// Sends a datagram to `to`, beyond loopback, through the stack.
     pub fn send_datagram(&self, data: &[u8], to: SocketAddr) -> SysResult<usize> {
+        let hops = self.hop_limit(crate::net::inet::is_v6(&to.ip()));
         let ext = self.ext();
         let b = match &*ext {
             External::Udp(b) => b,
@@ -175,7 +176,7 @@ impl Socket {
             _ => return err(libc::ENETUNREACH),
         };
         let mut s = stack::lock().ok_or_else(no_stack)?;
-        b.send(&mut s, data, to)
+        b.send(&mut s, data, to, hops)
     }
 
     /// Receives from the stack: a TCP connection's bytes, or a datagram
@@ -289,14 +290,29 @@ impl Socket {
         let local = conn.local(&mut s);
         let remote = conn.remote(&mut s);
         drop(s);
+        drop(ext);
+        // The connection inherits the listener's options, as Linux's
+        // clone of the listening socket does.
+        let inherited = lock(&self.inner).remembered.clone();
         let sock = Socket::new(self.family, self.kind);
         {
             let mut i = lock(&sock.inner);
             i.local = local.map(|a| SockAddr::Inet(self.presented(a)));
             i.remote = remote.map(|a| SockAddr::Inet(self.presented(a)));
             i.conn = super::Conn::Connected;
+            i.remembered = inherited;
         }
         sock.attach(External::Tcp(conn));
+        let on = |level, name| {
+            lock(&sock.inner)
+                .remembered
+                .get(&(level, name))
+                .is_some_and(|v| *v != 0)
+        };
+        let nodelay = on(libc::IPPROTO_TCP, libc::TCP_NODELAY);
+        let keepalive = on(libc::SOL_SOCKET, libc::SO_KEEPALIVE);
+        sock.ext_tune(nodelay.then_some(true), keepalive.then_some(true));
+        sock.ext_hop_limit();
         Some(sock)
     }
 
@@ -381,6 +397,32 @@ impl Socket {
         let ext = self.ext();
         if let (External::Listener(l), Some(mut s)) = (&*ext, stack::lock()) {
             l.set_backlog(&mut s, backlog);
+        }
+    }
+
+    /// IP_TTL or IPV6_UNICAST_HOPS as set (None: never set, the stack's
+    /// default of 64, which is Linux's too).
+    pub fn hop_limit(&self, v6: bool) -> Option<u8> {
+        let (level, name) = if v6 {
+            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS)
+        } else {
+            (libc::IPPROTO_IP, libc::IP_TTL)
+        };
+        let v = *lock(&self.inner).remembered.get(&(level, name))?;
+        u8::try_from(v).ok()
+    }
+
+    /// IP_TTL or IPV6_UNICAST_HOPS reaches a connection over the stack.
+    pub(super) fn ext_hop_limit(&self) {
+        if !self.is_external() {
+            return;
+        }
+        let v6 =
+            matches!(self.remote(), Some(SockAddr::Inet(a)) if crate::net::inet::is_v6(&a.ip()));
+        let hops = self.hop_limit(v6);
+        let ext = self.ext();
+        if let (External::Tcp(c), Some(mut s)) = (&*ext, stack::lock()) {
+            c.set_hop_limit(&mut s, hops);
         }
     }
 

@@ -556,6 +556,7 @@ impl Socket {
         let listener_creds = {
             let mut t = lock(&target.inner);
             let local = arrive_at.or_else(|| t.local.clone());
+            let remembered = t.remembered.clone();
             let closed = t.closed;
             let (backlog, max, lcreds) = match (&mut t.conn, closed) {
                 (
@@ -577,6 +578,10 @@ impl Socket {
                 s.peer = Some(me.clone());
                 s.peercred = Some(creds);
                 s.conn = Conn::Connected;
+                // Options are inherited from the listener, as Linux's
+                // clone of the listening socket does (the server side is
+                // new: nobody else holds its lock).
+                s.remembered = remembered;
             }
             backlog.push_back(server.clone());
             lcreds

@@ -209,6 +209,12 @@ impl Socket {
             if level == libc::IPPROTO_TCP && name == libc::TCP_CORK {
                 self.ext_cork(v != 0);
             }
+            if matches!(
+                (level, name),
+                (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS)
+            ) {
+                self.ext_hop_limit();
+            }
             return Ok(());
         }
         if level != libc::SOL_SOCKET {

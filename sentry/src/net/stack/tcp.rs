@@ -428,6 +428,13 @@ impl Conn {
         }
     }
 
+    /// IP_TTL / IPV6_UNICAST_HOPS (None: smoltcp's default, 64).
+    pub fn set_hop_limit(&self, s: &mut Stack, hops: Option<u8>) {
+        if let Some(l) = s.links.get_mut(self.handle.link) {
+            sock(l, self.handle.socket).set_hop_limit(hops.filter(|h| *h > 0));
+        }
+    }
+
     pub fn set_keepalive(&self, s: &mut Stack, interval: Option<Duration>) {
         if let Some(l) = s.links.get_mut(self.handle.link) {
             sock(l, self.handle.socket).set_keep_alive(
@@ -470,6 +477,7 @@ pub fn connect(
     local_ip: Option<IpAddr>,
     local_port: u16,
     bufs: (usize, usize),
+    hops: Option<u8>,
 ) -> SysResult<(Conn, SocketAddr)> {
     let remote_ip = unmapped(remote.ip());
     if remote_ip.is_unspecified() || remote.port() == 0 {
@@ -485,6 +493,7 @@ pub fn connect(
             .ok_or(Errno(libc::EADDRNOTAVAIL))?,
     };
     let mut t = new_socket(bufs.0, bufs.1);
+    t.set_hop_limit(hops.filter(|h| *h > 0));
     t.set_timeout(Some(smoltcp::time::Duration::from_secs(
         CONNECT_TIMEOUT.as_secs(),
     )));

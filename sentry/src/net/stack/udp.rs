@@ -208,8 +208,15 @@ impl Binding {
         self.next(s, true).map_or(0, |d| d.full_len)
     }
 
-    /// Sends one datagram to `to` through the link its route names.
-    pub fn send(&self, s: &mut Stack, data: &[u8], to: SocketAddr) -> SysResult<usize> {
+    /// Sends one datagram to `to` through the link its route names, with
+    /// `hops` as its TTL or hop limit (None: 64).
+    pub fn send(
+        &self,
+        s: &mut Stack,
+        data: &[u8],
+        to: SocketAddr,
+        hops: Option<u8>,
+    ) -> SysResult<usize> {
         if data.len() > MAX_PAYLOAD {
             return err(libc::EMSGSIZE);
         }
@@ -222,6 +229,10 @@ impl Binding {
             .ok_or(Errno(libc::ENETUNREACH))?;
         let l = &mut s.links[link];
         let u = l.sockets.get_mut::<udp::Socket>(h.socket);
+        // smoltcp applies a socket's hop limit when the datagram leaves,
+        // which the flush below does at once (a shared port's members may
+        // differ; one waiting for ARP leaves with the last one set).
+        u.set_hop_limit(hops.filter(|h| *h > 0));
         let meta = UdpMetadata::from(endpoint_of(to));
         match u.send_slice(data, meta) {
             Ok(()) => {}
