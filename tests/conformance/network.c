@@ -933,6 +933,12 @@ static void tcp_info_checks(void) {
     int fresh = socket(AF_INET, SOCK_STREAM, 0);
     EQ("tcp-info-unconnected-close", tcpi(fresh, b, &len) == 0 ? b[0] : -1, TI_CLOSE);
     close(fresh);
+    /* Not TCP: IPv4 refuses the level, IPv6 the option. */
+    int u4 = socket(AF_INET, SOCK_DGRAM, 0), u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    ERR("tcp-info-udp-eopnotsupp", tcpi(u4, b, &len), EOPNOTSUPP);
+    ERR("tcp-info-udp6-enoprotoopt", tcpi(u6, b, &len), ENOPROTOOPT);
+    close(u4);
+    close(u6);
     int port, l = listener(AF_INET, &port, 4);
     EQ("tcp-info-listen", tcpi(l, b, &len) == 0 ? b[0] : -1, TI_LISTEN);
     /* Linux copies min(len, sizeof) and says how much. */

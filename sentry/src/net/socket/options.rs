@@ -84,13 +84,16 @@ impl Socket {
     /// sockets, TCP's to streams, UDP's to datagram sockets (else Linux
     /// hands the option to the IP level, which does not know it).
     fn has_level(&self, level: i32, name: i32) -> bool {
-        let applies = match level {
+        self.level_applies(level) && (0..=highest_option(level)).contains(&name)
+    }
+
+    fn level_applies(&self, level: i32) -> bool {
+        match level {
             libc::IPPROTO_IPV6 => self.family == Family::Inet6,
             libc::IPPROTO_TCP => self.kind == Kind::Stream,
             libc::IPPROTO_UDP => self.kind == Kind::Dgram,
             _ => true,
-        };
-        applies && (0..=highest_option(level)).contains(&name)
+        }
     }
 
     fn protocol(&self) -> i32 {
@@ -126,6 +129,12 @@ impl Socket {
         let mut i = lock(&self.inner);
         if inet_level(level) {
             if !self.is_inet() {
+                return err(libc::EOPNOTSUPP);
+            }
+            // An IPv4 socket's getsockopt hands a level it does not know
+            // to the IP level, which refuses the level itself (Linux's
+            // ip_getsockopt); IPv6's refuses the option.
+            if self.family == Family::Inet && !self.level_applies(level) {
                 return err(libc::EOPNOTSUPP);
             }
             if !self.has_level(level, name) {
