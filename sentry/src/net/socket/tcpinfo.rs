@@ -195,9 +195,16 @@ impl Socket {
             segs_in: c.segs_in,
             data_segs_out: c.segs_out,
             data_segs_in: c.segs_in,
-            rcv_wnd: i.rcvbuf.try_into().unwrap_or(u32::MAX),
+            // The room left in our queue.
+            rcv_wnd: i
+                .rcvbuf
+                .saturating_sub(i.recv_cost)
+                .try_into()
+                .unwrap_or(u32::MAX),
             ..TcpInfo::default()
         };
+        let peer = i.peer.clone();
+        let sndbuf = i.sndbuf;
         if matches!(i.conn, Conn::Connected) {
             info.options = OPT_TIMESTAMPS | OPT_SACK | OPT_WSCALE;
             info.snd_wscale = 7;
@@ -205,7 +212,13 @@ impl Socket {
             info.snd_mss = LOOPBACK_MSS;
             info.rcv_mss = LOOPBACK_MSS;
             info.rtt = 1;
-            info.snd_wnd = i.sndbuf.try_into().unwrap_or(u32::MAX);
+        }
+        drop(i);
+        // What a write may still put in the peer's queue (one socket's
+        // lock at a time).
+        if let Some(p) = peer.filter(|_| info.options != 0) {
+            let queued = lock(&p.inner).recv_cost;
+            info.snd_wnd = sndbuf.saturating_sub(queued).try_into().unwrap_or(u32::MAX);
         }
         info
     }

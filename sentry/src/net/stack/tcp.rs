@@ -412,7 +412,7 @@ impl Conn {
             bytes_sent: self.handed,
             bytes_received: self.read + in_recv as u64 + u64::from(self.peer_fin),
             notsent_bytes: self.cork.len() as u32,
-            rcv_wnd: (t.recv_capacity() - in_recv) as u32,
+            rcv_wnd: t.recv_capacity().saturating_sub(in_recv) as u32,
             ..TcpInfo::default()
         }
     }
