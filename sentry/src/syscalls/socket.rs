@@ -461,7 +461,7 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
     if !inet::is_local(&dest.ip()) {
         return connect_external(t, &f, &sock, dest);
     }
-    if sock.kind == Kind::Stream && !sock.is_external() {
+    if sock.kind == Kind::Stream && (!sock.is_external() || sock.is_dns_stream()) {
         if sock.is_pending() {
             return err(libc::EALREADY);
         }
@@ -494,7 +494,21 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
     let nonblock = f.nonblocking();
     let creds = peer_creds(t);
     let (_, sndtimeo) = sock.timeouts();
-    let r = find_target(t, sock.kind, &addr).and_then(|target| {
+    let target = match find_target(t, sock.kind, &addr) {
+        // Nobody inside listens there: Docker's embedded DNS is served by
+        // the Sentry (net::dns::tcp).
+        Err(e) if e.0 == libc::ECONNREFUSED && crate::net::dns::relays(&dest) => {
+            sock.set_remote(Some(arrive_at));
+            sock.attach(External::Dns(Default::default()));
+            if nonblock {
+                sock.set_in_progress();
+                return err(libc::EINPROGRESS);
+            }
+            return Ok(0);
+        }
+        r => r,
+    };
+    let r = target.and_then(|target| {
         let r = retry(t, nonblock, sndtimeo, |_| {
             sock.connect(&target, creds, Some(arrive_at.clone()))
         });
