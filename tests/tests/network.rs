@@ -745,3 +745,67 @@ fn garbage_and_floods_leave_the_sentry_serving() {
         assert!(st.stdout.contains("\"running\""), "{}: {st}", label(&rt));
     }
 }
+
+/// The workload's own changes with CAP_NET_ADMIN (busybox's `ip`, over
+/// rtnetlink): an address added to eth0, the default route deleted and
+/// added again (a second add is refused), eth0 taken down (its routes go)
+/// and up again (its subnet route comes back). runc's kernel is the
+/// control: the sandbox must show the same addresses and routes at each
+/// step, and the added address must then serve HTTP to the host, which
+/// only works if the stack itself answers for it.
+#[test]
+fn netlink_changes_apply_to_the_sandbox_network() {
+    let mut control: Option<String> = None;
+    for rt in runtimes() {
+        let net = TestNet::new();
+        let [a, b, c, _] = net.container_ip.octets();
+        let extra = Ipv4Addr::new(a, b, c, 77);
+        let gw = net.host_ip;
+        let routes = "ip route | sed 's/ *$//' | sort";
+        let script = format!(
+            "ip addr add {extra}/24 dev eth0 || echo add failed
+             echo '== addresses'; ip -4 addr show dev eth0 | grep -o 'inet [0-9./]*' | sort
+             echo '== routes'; {routes}
+             ip route del default; echo '== no default'; {routes}
+             ip route add default via {gw}; echo '== default again'; {routes}
+             ip route add default via {gw} 2>/dev/null && echo dup added || echo dup refused
+             ip link set eth0 down; echo '== down'; {routes}
+             ip link set eth0 up; sleep 1; echo '== up'; {routes}
+             ip route add default via {gw}
+             echo '== end'
+             httpd -p 80 -h /www && echo ready; sleep 60"
+        );
+        let bnd = bundle("ifchange", &net, &script);
+        let mut spec = bnd.spec();
+        for set in ["bounding", "effective", "permitted"] {
+            if let Some(caps) = spec["process"]["capabilities"][set].as_array_mut() {
+                caps.push("CAP_NET_ADMIN".into());
+            }
+        }
+        bnd.write_spec(&spec);
+        let run = Running::start(&rt, &bnd);
+        run.wait_for("ready");
+        let out = run.stdout();
+        // Each namespace has a subnet of its own.
+        let steps = out
+            .split("== end")
+            .next()
+            .unwrap_or_default()
+            .replace(&format!("{a}.{b}.{c}."), "NET.");
+        match &control {
+            None => {
+                assert!(
+                    steps.contains("inet NET.77/24") && steps.contains("dup refused"),
+                    "the runc control: {out}"
+                );
+                control = Some(steps);
+            }
+            Some(want) => assert_eq!(&steps, want, "{}: the steps differ from runc's", label(&rt)),
+        }
+        for ip in [extra, net.container_ip] {
+            let body = first_get(SocketAddr::from((ip, 80)));
+            assert_eq!(body, PAGE, "{}: http://{ip}/", label(&rt));
+        }
+        drop(run);
+    }
+}
