@@ -8,9 +8,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::fs::synthetic::{dir, file};
+use crate::net::addr::UnixAddr;
 use crate::net::iface;
 use crate::net::netlink::route::{self, RouteEntry, RT_TABLE_MAIN};
-use crate::net::socket::listing;
+use crate::net::socket::{listing, unix_listing};
 use crate::net::Kind;
 use crate::vfs::Inode;
 
@@ -34,8 +35,39 @@ pub(super) fn net_dir(dev: u64, salt: u64) -> Arc<dyn Inode> {
             f("tcp6", || sockets_text(Kind::Stream, true)),
             f("udp", || sockets_text(Kind::Dgram, false)),
             f("udp6", || sockets_text(Kind::Dgram, true)),
+            (
+                "unix".to_string(),
+                file(dev, "unix", salt ^ 0x6e6574, |_| unix_text()),
+            ),
         ]
     })
+}
+
+/// /proc/net/unix: every open Unix socket. The kernel address is shown
+/// as zeros, as %pK shows it to a container's processes (no CAP_SYSLOG).
+pub fn unix_text() -> Vec<u8> {
+    let mut s = b"Num       RefCount Protocol Flags    Type St Inode Path\n".to_vec();
+    for e in unix_listing::entries() {
+        let line = format!(
+            "{:016x}: {:08X} {:08X} {:08X} {:04X} {:02X} {:5}",
+            0, e.refs, 0, e.flags, e.ty, e.state, e.ino
+        );
+        s.extend_from_slice(line.as_bytes());
+        match &e.name {
+            UnixAddr::Unnamed => {}
+            UnixAddr::Path(p) => {
+                s.push(b' ');
+                s.extend_from_slice(p.as_bytes());
+            }
+            // The leading NUL, and any NUL within, print as '@'.
+            UnixAddr::Abstract(name) => {
+                s.extend_from_slice(b" @");
+                s.extend(name.iter().map(|&b| if b == 0 { b'@' } else { b }));
+            }
+        }
+        s.push(b'\n');
+    }
+    s
 }
 
 /// /proc/net/dev: one line of receive and transmit counters per interface.
