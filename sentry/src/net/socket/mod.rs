@@ -34,8 +34,6 @@ pub const DEFAULT_BUF: usize = 212_992;
 const DATAGRAM_OVERHEAD: usize = 512;
 /// The most descriptors one message may carry (SCM_MAX_FD).
 pub const MAX_RIGHTS: usize = 253;
-/// Listen backlogs are capped at net.core.somaxconn.
-const SOMAXCONN: usize = 4096;
 /// The st_dev of sockets (sockfs).
 const SOCK_DEV: u64 = 0x8;
 
@@ -473,7 +471,8 @@ impl Socket {
         if !self.kind.connection_based() {
             return err(libc::EOPNOTSUPP);
         }
-        let max = usize::try_from(backlog).unwrap_or(0).min(SOMAXCONN);
+        // Capped at net.core.somaxconn.
+        let max = crate::net::sysctl::listen_backlog(backlog);
         let mut i = lock(&self.inner);
         if i.local.is_none() {
             return err(libc::EINVAL);
