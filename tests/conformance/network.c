@@ -976,6 +976,12 @@ static void proc_net_checks(void) {
     if (l6 < 0 || bind(l6, (struct sockaddr *)&c, sizeof c) || listen(l6, 4) || getsockname(l6, (struct sockaddr *)&c, &cl)) return;
     snprintf(want, sizeof want, "00000000000000000000000001000000:%04X", ntohs(c.sin6_port));
     CHECK("proc-net-tcp6-lists-listener", proc_has("/proc/net/tcp6", want), "no line with %s", want);
+    CHECK("proc-net-sockstat", proc_has("/proc/net/sockstat", "TCP: inuse ") && proc_has("/proc/net/sockstat6", "UDP6: inuse "),
+          "no TCP/UDP6 lines");
+    CHECK("proc-net-raw-udplite-headers",
+          proc_has("/proc/net/raw", "  sl  local_address rem_address   st tx_queue") &&
+              proc_has("/proc/net/udplite", "   sl  local_address rem_address   st tx_queue"),
+          "no header");
     close(l);
     close(u);
     close(l6);

@@ -17,8 +17,8 @@ use crate::kernel::process::lock;
 use crate::net::addr::SockAddr;
 
 struct Registry {
-    /// Each socket, with its family (to pick without upgrading).
-    slots: Vec<(Weak<Socket>, Family)>,
+    /// Each socket, with its family and kind (to pick without upgrading).
+    slots: Vec<(Weak<Socket>, Family, Kind)>,
     /// Slots whose socket is gone, to be taken again.
     free: Vec<usize>,
 }
@@ -30,15 +30,15 @@ static ALL: Mutex<Registry> = Mutex::new(Registry {
 
 /// Notes a new socket (`me`, not yet alive); returns its slot, which
 /// `unregister` gives back when the socket is dropped.
-pub(super) fn register(me: Weak<Socket>, family: Family) -> usize {
+pub(super) fn register(me: Weak<Socket>, family: Family, kind: Kind) -> usize {
     let mut r = lock(&ALL);
     match r.free.pop() {
         Some(slot) => {
-            r.slots[slot] = (me, family);
+            r.slots[slot] = (me, family, kind);
             slot
         }
         None => {
-            r.slots.push((me, family));
+            r.slots.push((me, family, kind));
             r.slots.len() - 1
         }
     }
@@ -61,9 +61,21 @@ pub(super) fn live(family: impl Fn(Family) -> bool) -> Vec<Arc<Socket>> {
     let r = lock(&ALL);
     r.slots
         .iter()
-        .filter(|(_, f)| family(*f))
-        .filter_map(|(w, _)| w.upgrade())
+        .filter(|(_, f, _)| family(*f))
+        .filter_map(|(w, ..)| w.upgrade())
         .collect()
+}
+
+/// How many sockets there are (/proc/net/sockstat): all of them, and the
+/// TCP ones of both families (Linux's tcp_sockets_allocated).
+pub fn allocated() -> (usize, usize) {
+    let r = lock(&ALL);
+    let live = r.slots.iter().filter(|(w, ..)| w.strong_count() > 0);
+    let all = live.clone().count();
+    let tcp = live
+        .filter(|(_, f, k)| *f != Family::Unix && *k == Kind::Stream)
+        .count();
+    (all, tcp)
 }
 
 /// Linux's TCP states as /proc prints them.

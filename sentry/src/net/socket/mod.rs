@@ -229,7 +229,7 @@ impl Socket {
             family,
             kind,
             ino: next_ino(),
-            slot: listing::register(me.clone(), family),
+            slot: listing::register(me.clone(), family, kind),
             inner: Mutex::new(Inner {
                 local: None,
                 remote: None,
