@@ -15,6 +15,7 @@ use std::time::Duration;
 mod external;
 pub mod listing;
 mod options;
+pub mod unix_listing;
 
 pub use external::External;
 
@@ -33,8 +34,6 @@ pub const DEFAULT_BUF: usize = 212_992;
 const DATAGRAM_OVERHEAD: usize = 512;
 /// The most descriptors one message may carry (SCM_MAX_FD).
 pub const MAX_RIGHTS: usize = 253;
-/// Listen backlogs are capped at net.core.somaxconn.
-const SOMAXCONN: usize = 4096;
 /// The st_dev of sockets (sockfs).
 const SOCK_DEV: u64 = 0x8;
 
@@ -188,6 +187,9 @@ struct Inner {
     /// A non-blocking connect answered EINPROGRESS: the next connect(2)
     /// reports its outcome (0) rather than EISCONN.
     in_progress: bool,
+    /// The server's side of a connection still on its listener's backlog
+    /// (no descriptor yet: /proc/net/unix shows it connecting, inode 0).
+    embryo: bool,
 }
 
 /// A connect waiting for a listener's backlog to have room.
@@ -205,6 +207,8 @@ pub struct Socket {
     pub family: Family,
     pub kind: Kind,
     ino: u64,
+    /// Its place in the registry /proc/net lists (`listing`).
+    slot: usize,
     inner: Mutex<Inner>,
     /// The part on the TCP/IP stack, beyond loopback (`external`).
     ext: Mutex<External>,
@@ -219,12 +223,13 @@ pub(crate) fn next_ino() -> u64 {
 
 impl Socket {
     pub fn new(family: Family, kind: Kind) -> Arc<Socket> {
-        let sock = Arc::new_cyclic(|me| Socket {
+        Arc::new_cyclic(|me| Socket {
             me: me.clone(),
             seq: events::Seq::default(),
             family,
             kind,
             ino: next_ino(),
+            slot: listing::register(me.clone(), family, kind),
             inner: Mutex::new(Inner {
                 local: None,
                 remote: None,
@@ -248,14 +253,11 @@ impl Socket {
                 pending: None,
                 waiters: VecDeque::new(),
                 in_progress: false,
+                embryo: false,
             }),
             ext: Mutex::new(External::None),
             external: std::sync::atomic::AtomicBool::new(false),
-        });
-        if family != Family::Unix {
-            listing::register(&sock);
-        }
-        sock
+        })
     }
 
     /// Two sockets connected to each other (socketpair).
@@ -469,7 +471,8 @@ impl Socket {
         if !self.kind.connection_based() {
             return err(libc::EOPNOTSUPP);
         }
-        let max = usize::try_from(backlog).unwrap_or(0).min(SOMAXCONN);
+        // Capped at net.core.somaxconn.
+        let max = crate::net::sysctl::listen_backlog(backlog);
         let mut i = lock(&self.inner);
         if i.local.is_none() {
             return err(libc::EINVAL);
@@ -554,6 +557,7 @@ impl Socket {
                 s.peer = Some(me.clone());
                 s.peercred = Some(creds);
                 s.conn = Conn::Connected;
+                s.embryo = true;
             }
             backlog.push_back(server.clone());
             lcreds
@@ -599,6 +603,7 @@ impl Socket {
                 _ => return err(libc::EINVAL),
             }
         };
+        lock(&conn.inner).embryo = false;
         self.admit_waiter();
         self.seq.bump();
         Ok(conn)
@@ -1099,6 +1104,12 @@ impl Socket {
 
     pub fn passcred(&self) -> bool {
         lock(&self.inner).passcred
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        listing::unregister(self.slot);
     }
 }
 
