@@ -1185,6 +1185,12 @@ impl FileOps for Socket {
         self.close();
     }
 
+    /// The core's sockets bump their counter on every change; a socket with
+    /// a part on the stack or the host changes with their generations.
+    fn wait_seq(&self) -> Option<&events::Seq> {
+        (!self.is_external()).then_some(&self.seq)
+    }
+
     fn event_seq(&self) -> u64 {
         if self.is_external() {
             // The stack (and the host mode's poller) move one generation
