@@ -41,5 +41,7 @@ pub enum Error {
     #[error("network: {0}")]
     Network(#[from] crate::net::stack::takeover::TakeoverError),
     #[error("{0}")]
+    Sysctl(#[from] crate::net::sysctl::ApplyError),
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }

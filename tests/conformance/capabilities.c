@@ -451,6 +451,68 @@ static void privilege_checks(void) {
     ERR("setrlimit-raise-hard-without-sys-resource-eperm", setrlimit(RLIMIT_NOFILE, &rl), EPERM);
 }
 
+/* Changing a directory's names needs write and search permission on it
+ * (and on both directories for rename): root gets them from
+ * CAP_DAC_OVERRIDE, so without it a directory someone else owns, mode
+ * 0755, refuses rename, symlink and link into it (EACCES). In a sticky
+ * directory (mode 1777, as /tmp) only the owner of a file or of the
+ * directory, or CAP_FOWNER, may unlink or rename it away (EPERM). With
+ * fs.protected_hardlinks (Linux's default), a hard link to a file one
+ * does not own needs read and write access to it, or CAP_FOWNER (EPERM).
+ * Each refusal has its control: the same call with the capabilities. */
+static void directory_write_checks(void) {
+    struct sets full = caps_get();
+    char d[64], in[96], own[64], sticky[64], theirs[96], away[96], tmp[96];
+    snprintf(d, sizeof d, "/tmp/caps-dw-%d", getpid());
+    snprintf(in, sizeof in, "%s/file", d);
+    snprintf(own, sizeof own, "/tmp/caps-own-%d", getpid());
+    snprintf(sticky, sizeof sticky, "/tmp/caps-sticky-%d", getpid());
+    snprintf(theirs, sizeof theirs, "%s/theirs", sticky);
+    snprintf(away, sizeof away, "%s/moved", sticky);
+    snprintf(tmp, sizeof tmp, "%s/tmp", d);
+    mkdir(d, 0755);
+    close(open(in, O_CREAT | O_WRONLY, 0644));
+    close(open(own, O_CREAT | O_WRONLY, 0644));
+    chown(d, 1234, 1234);
+    mkdir(sticky, 01777);
+    chown(sticky, 1234, 1234);
+    chmod(sticky, 01777);
+    close(open(theirs, O_CREAT | O_WRONLY, 0644));
+    chown(theirs, 4321, 4321);
+    char other[96];
+    snprintf(other, sizeof other, "%s/secret", sticky);
+    close(open(other, O_CREAT | O_WRONLY, 0600));
+    chown(other, 4321, 4321);
+
+    struct sets s = full;
+    s.eff &= ~(BIT(CAP_DAC_OVERRIDE) | BIT(CAP_DAC_READ_SEARCH) | BIT(CAP_FOWNER));
+    caps_set(s);
+    ERR("no-dac-override-rename-in-others-dir-eacces", rename(in, tmp), EACCES);
+    ERR("no-dac-override-rename-out-of-others-dir-eacces", rename(in, "/tmp/caps-out"), EACCES);
+    ERR("no-dac-override-rename-into-others-dir-eacces", rename(own, tmp), EACCES);
+    ERR("no-dac-override-symlink-in-others-dir-eacces", symlink("x", tmp), EACCES);
+    ERR("no-dac-override-link-into-others-dir-eacces", link(own, tmp), EACCES);
+    ERR("no-fowner-sticky-unlink-others-file-eperm", unlink(theirs), EPERM);
+    ERR("no-fowner-sticky-rename-others-file-eperm", rename(theirs, away), EPERM);
+    char hl[96];
+    snprintf(hl, sizeof hl, "%s/hardlink", sticky);
+    ERR("no-fowner-protected-hardlink-eperm", link(other, hl), EPERM);
+    caps_set(full);
+
+    OK("dac-override-rename-in-others-dir", rename(in, tmp));
+    OK("dac-override-symlink-in-others-dir", symlink("x", in));
+    OK("fowner-sticky-rename-others-file", rename(theirs, away));
+    OK("fowner-protected-hardlink", link(other, hl));
+    OK("fowner-sticky-unlink-others-file", unlink(away));
+    unlink(hl);
+    unlink(other);
+    unlink(in);
+    unlink(tmp);
+    unlink(own);
+    rmdir(d);
+    rmdir(sticky);
+}
+
 static void checks(void) {
     group("capget", capget_checks, 10000);
     group("capset", capset_checks, 10000);
@@ -459,4 +521,5 @@ static void checks(void) {
     group("uid-change", uid_change_checks, 10000);
     group("exec", exec_checks, 10000);
     group("privilege", privilege_checks, 10000);
+    group("directory-write", directory_write_checks, 10000);
 }

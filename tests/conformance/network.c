@@ -18,7 +18,11 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <stddef.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/time.h>
 
 #define ALLBITS (POLLIN | POLLOUT | POLLHUP | POLLRDHUP | POLLERR)
@@ -1328,13 +1332,122 @@ static void proc_net_checks(void) {
     if (l6 < 0 || bind(l6, (struct sockaddr *)&c, sizeof c) || listen(l6, 4) || getsockname(l6, (struct sockaddr *)&c, &cl)) return;
     snprintf(want, sizeof want, "00000000000000000000000001000000:%04X", ntohs(c.sin6_port));
     CHECK("proc-net-tcp6-lists-listener", proc_has("/proc/net/tcp6", want), "no line with %s", want);
+    CHECK("proc-net-sockstat", proc_has("/proc/net/sockstat", "TCP: inuse ") && proc_has("/proc/net/sockstat6", "UDP6: inuse "),
+          "no TCP/UDP6 lines");
+    CHECK("proc-net-raw-udplite-headers",
+          proc_has("/proc/net/raw", "  sl  local_address rem_address   st tx_queue") &&
+              proc_has("/proc/net/udplite", "   sl  local_address rem_address   st tx_queue"),
+          "no header");
     close(l);
     close(u);
     close(l6);
 }
 
+/* One line of /proc/net/unix (unix_seq_show's columns). */
+struct unix_line {
+    unsigned refs, proto, flags, type, st;
+    unsigned long ino;
+    char path[128];
+};
+
+/* The /proc/net/unix line of the socket with inode `ino`; with `ino` 0,
+ * the one with no inode (a connection not yet accepted) named `path`. */
+static int unix_line(unsigned long ino, const char *path, struct unix_line *u) {
+    FILE *f = fopen("/proc/net/unix", "r");
+    if (!f) return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        memset(u, 0, sizeof *u);
+        if (sscanf(line, "%*s %x %x %x %x %x %lu %127s", &u->refs, &u->proto, &u->flags, &u->type,
+                   &u->st, &u->ino, u->path) < 6)
+            continue;
+        found = ino ? u->ino == ino : (u->ino == 0 && !strcmp(u->path, path));
+    }
+    fclose(f);
+    return found;
+}
+
+static unsigned long inode_of(int fd) {
+    struct stat st;
+    return fstat(fd, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+/* /proc/net/unix: unix(7) sockets with their flags (__SO_ACCEPTCON
+ * 0x10000 for a listener), type, state (SS_UNCONNECTED 1, SS_CONNECTING 2
+ * for a connection not yet accepted, SS_CONNECTED 3), the inode fstat
+ * shows, and the name (abstract names start with '@', NULs in them print
+ * as '@'). */
+static void proc_net_unix_checks(void) {
+    FILE *f = fopen("/proc/net/unix", "r");
+    char head[128] = "";
+    if (f) {
+        if (!fgets(head, sizeof head, f)) head[0] = 0;
+        fclose(f);
+    }
+    CHECK("proc-net-unix-header", !strcmp(head, "Num       RefCount Protocol Flags    Type St Inode Path\n"),
+          "header %s", head);
+    unsigned rnd = 0;
+    getrandom(&rnd, sizeof rnd, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof a.sun_path, "/tmp/pnu-%08x.sock", rnd);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 4)) return;
+    struct unix_line u;
+    int found = unix_line(inode_of(l), "", &u);
+    CHECK("proc-net-unix-listener", found && u.flags == 0x10000 && u.type == 1 && u.st == 1 && u.proto == 0 &&
+          u.refs == 2 && !strcmp(u.path, a.sun_path),
+          "found %d refs %u flags %x type %x st %x path %s", found, u.refs, u.flags, u.type, u.st, u.path);
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a)) return;
+    found = unix_line(inode_of(c), "", &u);
+    CHECK("proc-net-unix-client-connected", found && u.flags == 0 && u.st == 3 && u.refs == 3 && !u.path[0],
+          "found %d refs %u flags %x st %x path %s", found, u.refs, u.flags, u.st, u.path);
+    found = unix_line(0, a.sun_path, &u);
+    CHECK("proc-net-unix-unaccepted-connecting", found && u.st == 2 && u.type == 1 && u.flags == 0,
+          "found %d st %x type %x flags %x", found, u.st, u.type, u.flags);
+    int s = accept(l, NULL, NULL);
+    found = s >= 0 && unix_line(inode_of(s), "", &u);
+    CHECK("proc-net-unix-accepted", found && u.st == 3 && !strcmp(u.path, a.sun_path),
+          "found %d st %x path %s", found, u.st, u.path);
+    unsigned long gone = inode_of(s);
+    close(s);
+    CHECK("proc-net-unix-closed-gone", !unix_line(gone, "", &u), "still listed");
+
+    struct sockaddr_un ab = { .sun_family = AF_UNIX };
+    int n = snprintf(ab.sun_path + 1, sizeof ab.sun_path - 1, "pnu-%08x", rnd);
+    int q = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (q < 0 || bind(q, (struct sockaddr *)&ab, offsetof(struct sockaddr_un, sun_path) + 1 + n) || listen(q, 1)) return;
+    char want[64];
+    snprintf(want, sizeof want, "@pnu-%08x", rnd);
+    found = unix_line(inode_of(q), "", &u);
+    CHECK("proc-net-unix-abstract-seqpacket", found && u.type == 5 && u.flags == 0x10000 && !strcmp(u.path, want),
+          "found %d type %x flags %x path %s", found, u.type, u.flags, u.path);
+    /* A NUL inside an abstract name prints as '@'. */
+    ab.sun_path[4] = 0;
+    int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (d < 0 || bind(d, (struct sockaddr *)&ab, offsetof(struct sockaddr_un, sun_path) + 1 + n)) return;
+    want[4] = '@';
+    found = unix_line(inode_of(d), "", &u);
+    CHECK("proc-net-unix-dgram-nul-in-name", found && u.type == 2 && u.st == 1 && !strcmp(u.path, want),
+          "found %d type %x st %x path %s", found, u.type, u.st, u.path);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) return;
+    found = unix_line(inode_of(sv[0]), "", &u);
+    CHECK("proc-net-unix-socketpair", found && u.st == 3 && u.refs == 3 && !u.path[0],
+          "found %d st %x refs %u path %s", found, u.st, u.refs, u.path);
+    close(sv[0]);
+    close(sv[1]);
+    close(d);
+    close(q);
+    close(c);
+    close(l);
+    unlink(a.sun_path);
+}
+
 static void checks(void) {
     group("proc", proc_net_checks, 10000);
+    group("proc-unix", proc_net_unix_checks, 10000);
     group("sigio", sigio_checks, 10000);
     group("socket", socket_checks, 10000);
     group("bind", bind_checks, 10000);

@@ -481,20 +481,22 @@ print(sys.argv[1], hashlib.sha256(urllib.request.urlopen(sys.argv[2], timeout=10
         echo "resolv $(grep ^nameserver /etc/resolv.conf | tr "\n" " ")"
         echo "nslookup $(nslookup "$1" 2>&1 | tr "\n" " ")"
         echo "getent $(getent hosts "$1")"
+        echo "getent-tcp $(RES_OPTIONS=use-vc getent hosts "$1")"
         python3 -c "$3" byname "http://$1/blob.bin" 2>&1
         python3 -c "$3" byip "http://$2/blob.bin" 2>&1
         ' sh "$server" "$ip" "$fetch" 2>"$work/err") || st=$?
-    local resolv ns byname byip gent
+    local resolv ns byname byip gent gtcp
     resolv=$(sed -n 's/^resolv //p' <<<"$out")
     ns=$(sed -n 's/^nslookup //p' <<<"$out")
     gent=$(sed -n 's/^getent //p' <<<"$out")
+    gtcp=$(sed -n 's/^getent-tcp //p' <<<"$out")
     byname=$(sed -n 's/^byname //p' <<<"$out")
     byip=$(sed -n 's/^byip //p' <<<"$out")
     if [ "$resolv" = "nameserver 127.0.0.11 " ] && [[ "$ns" == *"Address: $ip"* ]] &&
-        [ "$(awk '{print $1}' <<<"$gent")" = "$ip" ]; then
-        ok "user network: embedded DNS: resolv.conf names 127.0.0.11; nslookup (UDP) and getent give $server = $ip"
+        [ "$(awk '{print $1}' <<<"$gent")" = "$ip" ] && [ "$(awk '{print $1}' <<<"$gtcp")" = "$ip" ]; then
+        ok "user network: embedded DNS: resolv.conf names 127.0.0.11; nslookup (UDP), getent and getent over TCP (use-vc) give $server = $ip"
     else
-        bad "user network: embedded DNS: resolv.conf '$resolv', nslookup '$ns', getent '$gent' (want 127.0.0.11 and $ip); status $st"
+        bad "user network: embedded DNS: resolv.conf '$resolv', nslookup '$ns', getent '$gent', getent over TCP '$gtcp' (want 127.0.0.11 and $ip); status $st"
         show "$work/err"
     fi
     if [ "$byname" = "$blob_sum" ]; then

@@ -8,8 +8,8 @@
 //! namespace's `lo` is DOWN and has no address until brought up, while the
 //! sandbox's loopback is always up with 127.0.0.1/8 and ::1/128; so the
 //! script first runs `ip link set lo up` (both containers get
-//! CAP_NET_ADMIN for it: runc's kernel obeys, the Sentry refuses a change
-//! of its model with EOPNOTSUPP and its `lo` is up anyway). After that
+//! CAP_NET_ADMIN for it: runc's kernel obeys; the Sentry's `lo` is up
+//! already, and stays so). After that
 //! the outputs of `ip addr`, `ip link`, `ip route` and `ip neigh` and the
 //! C program's must be the same line for line. What is not compared:
 //! `ip -6 route`, because the host kernel (6.18) no longer lists ::1 in the

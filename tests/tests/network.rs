@@ -521,51 +521,90 @@ fn the_workload_sees_the_interface_docker_would_give_it() {
 }
 
 /// Docker's embedded DNS: `nameserver 127.0.0.11`, redirected inside the
-/// namespace by iptables to the resolver's real port. Here a small resolver
-/// (python3) listens in the test's namespace on 127.0.0.11:5353 and
-/// answers every A query with 10.213.0.77.
+/// namespace by iptables to the resolver's real ports. Here a small
+/// resolver (python3) listens in the test's namespace on 127.0.0.11:5353,
+/// UDP and TCP, and behaves as Docker's does (RFC 6891): every name is
+/// 10.213.0.77 but `many.internal`, which has 60 addresses (10.213.0.1 to
+/// .60, an answer of ~1000 bytes), so a UDP
+/// answer comes back truncated unless the query's OPT record allows that
+/// size (the answer then carries an OPT of its own); over TCP the whole
+/// answer comes. busybox's nslookup asks over UDP, `dnstcp` over TCP
+/// (two queries on one connection), and the TCP answers must be whole and
+/// without an OPT record the asker did not send.
 #[test]
 fn dns_to_127_0_0_11_reaches_the_namespace_resolver() {
     let resolver = r#"
-import socket
+import socket, struct, threading
+def answer(q, udp):
+    i = 12
+    while q[i] != 0:
+        i += 1 + q[i]
+    end = i + 5
+    opt = q[end:end + 11] if struct.unpack(">H", q[10:12])[0] == 1 else b""
+    size = struct.unpack(">H", opt[3:5])[0] if len(opt) == 11 and opt[1:3] == b"\x00\x29" else 512
+    hosts = range(1, 61) if q[12:17] == b"\x04many" else [77]
+    recs = b"".join(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([10, 213, 0, n]) for n in hosts)
+    r = q[:2] + b"\x81\x80" + q[4:6] + struct.pack(">H", len(hosts)) + b"\x00\x00" + (b"\x00\x01" if opt else b"\x00\x00") + q[12:end] + recs + opt
+    if udp and len(r) > size:
+        r = q[:2] + b"\x83\x80" + q[4:6] + b"\x00\x00\x00\x00\x00\x00" + q[12:end]
+    return r
+def serve_tcp(c):
+    while True:
+        n = c.recv(2, socket.MSG_WAITALL)
+        if len(n) < 2:
+            break
+        q = c.recv(struct.unpack(">H", n)[0], socket.MSG_WAITALL)
+        r = answer(q, False)
+        c.sendall(struct.pack(">H", len(r)) + r)
+    c.close()
+def tcp():
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.11", 5353))
+    l.listen(8)
+    while True:
+        threading.Thread(target=serve_tcp, args=(l.accept()[0],), daemon=True).start()
+threading.Thread(target=tcp, daemon=True).start()
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.11", 5353))
 s.settimeout(120)
 while True:
     q, a = s.recvfrom(4096)
-    i = 12
-    while q[i] != 0:
-        i += 1 + q[i]
-    end = i + 5
-    r = q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end]
-    r += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([10, 213, 0, 77])
-    s.sendto(r, a)
+    s.sendto(answer(q, True), a)
 "#;
+    let dnstcp = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/dnstcp.c");
     for rt in runtimes() {
         let net = TestNet::new();
-        net.exec(&[
-            "iptables",
-            "-t",
-            "nat",
-            "-A",
-            "OUTPUT",
-            "-d",
-            "127.0.0.11",
-            "-p",
-            "udp",
-            "--dport",
-            "53",
-            "-j",
-            "DNAT",
-            "--to-destination",
-            "127.0.0.11:5353",
-        ]);
+        for proto in ["udp", "tcp"] {
+            net.exec(&[
+                "iptables",
+                "-t",
+                "nat",
+                "-A",
+                "OUTPUT",
+                "-d",
+                "127.0.0.11",
+                "-p",
+                proto,
+                "--dport",
+                "53",
+                "-j",
+                "DNAT",
+                "--to-destination",
+                "127.0.0.11:5353",
+            ]);
+        }
         let mut child = Command::new("ip")
             .args(["netns", "exec", &net.name, "python3", "-c", resolver])
             .spawn()
             .expect("python3 runs in the namespace");
         std::thread::sleep(Duration::from_millis(300));
-        let b = bundle("dns", &net, "nslookup web.internal 127.0.0.11");
+        let b = bundle(
+            "dns",
+            &net,
+            "nslookup web.internal 127.0.0.11; dnstcp 127.0.0.11 many.internal",
+        );
+        build_static(&dnstcp, &b.rootfs().join("bin/dnstcp"));
         std::fs::write(
             b.rootfs().join("etc/resolv.conf"),
             "nameserver 127.0.0.11\n",
@@ -574,8 +613,15 @@ while True:
         let out = rt.run(&b);
         let _ = child.kill();
         let _ = child.wait();
+        let whole = |id: &str| {
+            format!("answer {id} rcode 0 tc 0 an 60 ar 0 first 10.213.0.1 last 10.213.0.60")
+        };
         assert!(
-            out.success() && out.stdout.contains("10.213.0.77"),
+            out.success()
+                && out.stdout.contains("10.213.0.77")
+                && out.stdout.contains(&whole("0x1111"))
+                && out.stdout.contains(&whole("0x2222"))
+                && out.stdout.contains("\neof\n"),
             "{}: {out}",
             label(&rt)
         );
@@ -829,5 +875,69 @@ fn garbage_and_floods_leave_the_sentry_serving() {
         }
         let st = rt.exec(&["state", &c.id]);
         assert!(st.stdout.contains("\"running\""), "{}: {st}", label(&rt));
+    }
+}
+
+/// The workload's own changes with CAP_NET_ADMIN (busybox's `ip`, over
+/// rtnetlink): an address added to eth0, the default route deleted and
+/// added again (a second add is refused), eth0 taken down (its routes go)
+/// and up again (its subnet route comes back). runc's kernel is the
+/// control: the sandbox must show the same addresses and routes at each
+/// step, and the added address must then serve HTTP to the host, which
+/// only works if the stack itself answers for it.
+#[test]
+fn netlink_changes_apply_to_the_sandbox_network() {
+    let mut control: Option<String> = None;
+    for rt in runtimes() {
+        let net = TestNet::new();
+        let [a, b, c, _] = net.container_ip.octets();
+        let extra = Ipv4Addr::new(a, b, c, 77);
+        let gw = net.host_ip;
+        let routes = "ip route | sed 's/ *$//' | sort";
+        let script = format!(
+            "ip addr add {extra}/24 dev eth0 || echo add failed
+             echo '== addresses'; ip -4 addr show dev eth0 | grep -o 'inet [0-9./]*' | sort
+             echo '== routes'; {routes}
+             ip route del default; echo '== no default'; {routes}
+             ip route add default via {gw}; echo '== default again'; {routes}
+             ip route add default via {gw} 2>/dev/null && echo dup added || echo dup refused
+             ip link set eth0 down; echo '== down'; {routes}
+             ip link set eth0 up; sleep 1; echo '== up'; {routes}
+             ip route add default via {gw}
+             echo '== end'
+             httpd -p 80 -h /www && echo ready; sleep 60"
+        );
+        let bnd = bundle("ifchange", &net, &script);
+        let mut spec = bnd.spec();
+        for set in ["bounding", "effective", "permitted"] {
+            if let Some(caps) = spec["process"]["capabilities"][set].as_array_mut() {
+                caps.push("CAP_NET_ADMIN".into());
+            }
+        }
+        bnd.write_spec(&spec);
+        let run = Running::start(&rt, &bnd);
+        run.wait_for("ready");
+        let out = run.stdout();
+        // Each namespace has a subnet of its own.
+        let steps = out
+            .split("== end")
+            .next()
+            .unwrap_or_default()
+            .replace(&format!("{a}.{b}.{c}."), "NET.");
+        match &control {
+            None => {
+                assert!(
+                    steps.contains("inet NET.77/24") && steps.contains("dup refused"),
+                    "the runc control: {out}"
+                );
+                control = Some(steps);
+            }
+            Some(want) => assert_eq!(&steps, want, "{}: the steps differ from runc's", label(&rt)),
+        }
+        for ip in [extra, net.container_ip] {
+            let body = first_get(SocketAddr::from((ip, 80)));
+            assert_eq!(body, PAGE, "{}: http://{ip}/", label(&rt));
+        }
+        drop(run);
     }
 }

@@ -255,6 +255,25 @@ impl Epoll {
         out
     }
 
+    /// The entries' files when every one keeps a wait counter (see
+    /// `FileOps::wait_seq`), for a waiter to watch them alone.
+    pub fn watchable(&self) -> Option<Vec<Arc<OpenFile>>> {
+        let entries = lock(&self.entries);
+        let mut files = Vec::with_capacity(entries.len());
+        for e in entries.iter() {
+            let Some(f) = e.file.upgrade() else { continue };
+            f.ops.wait_seq()?;
+            files.push(f);
+        }
+        Some(files)
+    }
+
+    /// The counter epoll_ctl moves: a waiter watching the files must look
+    /// at the list again.
+    pub fn list_seq(&self) -> &Seq {
+        &self.seq
+    }
+
     /// A host descriptor among the entries, for a waiter to poll.
     pub fn host_wait(&self) -> Option<(i32, i16)> {
         lock(&self.entries).iter().find_map(|e| {

@@ -108,6 +108,10 @@ impl FileOps for EventFd {
         self.seq.get()
     }
 
+    fn wait_seq(&self) -> Option<&crate::kernel::events::Seq> {
+        Some(&self.seq)
+    }
+
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }

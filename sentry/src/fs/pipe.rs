@@ -252,6 +252,10 @@ impl FileOps for PipeEnd {
         self.pipe.seq.get()
     }
 
+    fn wait_seq(&self) -> Option<&events::Seq> {
+        Some(&self.pipe.seq)
+    }
+
     fn release(&self) {
         let mut p = lock(&self.pipe.inner);
         if self.write {

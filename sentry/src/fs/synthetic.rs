@@ -11,9 +11,12 @@ use crate::vfs::{DirEntry, FileOps, FileType, Inode, OpenCtx, Stat};
 pub type Render = Arc<dyn Fn(&OpenCtx) -> Vec<u8> + Send + Sync>;
 pub type Target = Arc<dyn Fn() -> String + Send + Sync>;
 pub type Entries = Arc<dyn Fn() -> Vec<(String, Arc<dyn Inode>)> + Send + Sync>;
+/// What a write at offset 0 does: the bytes taken, or the errno.
+pub type Writer = Arc<dyn Fn(&[u8]) -> SysResult<usize> + Send + Sync>;
 
 enum Kind {
-    File(Render),
+    /// A file, writable by its owner (root) when it has a writer.
+    File(Render, Option<Writer>),
     Link(Target),
     Dir(Entries),
 }
@@ -44,7 +47,26 @@ pub fn file(
         dev,
         ino: ino_of(name, salt),
         perm: 0o444,
-        kind: Kind::File(Arc::new(render)),
+        kind: Kind::File(Arc::new(render), None),
+        magic: None,
+    })
+}
+
+/// A file root may write (mode 0644), as a tunable sysctl: each write(2)
+/// at offset 0 goes to `write`; later ones are ignored, as Linux's
+/// sysctl files ignore them (kernel.sysctl_writes_strict).
+pub fn writable_file(
+    dev: u64,
+    name: &str,
+    salt: u64,
+    render: impl Fn(&OpenCtx) -> Vec<u8> + Send + Sync + 'static,
+    write: impl Fn(&[u8]) -> SysResult<usize> + Send + Sync + 'static,
+) -> Arc<dyn Inode> {
+    Arc::new(Node {
+        dev,
+        ino: ino_of(name, salt),
+        perm: 0o644,
+        kind: Kind::File(Arc::new(render), Some(Arc::new(write))),
         magic: None,
     })
 }
@@ -101,7 +123,7 @@ pub fn dir(
 impl Inode for Node {
     fn stat(&self) -> SysResult<Stat> {
         let ftype = match self.kind {
-            Kind::File(_) => FileType::Regular,
+            Kind::File(..) => FileType::Regular,
             Kind::Link(_) => FileType::Symlink,
             Kind::Dir(_) => FileType::Directory,
         };
@@ -109,15 +131,19 @@ impl Inode for Node {
     }
 
     fn open(self: Arc<Self>, flags: i32, ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
-        if flags & libc::O_ACCMODE != libc::O_RDONLY {
+        let writer = match &self.kind {
+            Kind::File(_, w) => w.clone(),
+            _ => None,
+        };
+        if flags & libc::O_ACCMODE != libc::O_RDONLY && writer.is_none() {
             return err(libc::EACCES);
         }
         let stat = self.stat()?;
         let data = match &self.kind {
-            Kind::File(r) => r(ctx),
+            Kind::File(r, _) => r(ctx),
             _ => Vec::new(),
         };
-        Ok(Arc::new(Snapshot { data, stat }))
+        Ok(Arc::new(Snapshot { data, stat, writer }))
     }
 
     fn lookup(&self, name: &str) -> SysResult<Arc<dyn Inode>> {
@@ -172,6 +198,7 @@ impl Inode for Node {
 struct Snapshot {
     data: Vec<u8>,
     stat: Stat,
+    writer: Option<Writer>,
 }
 
 impl FileOps for Snapshot {
@@ -184,8 +211,12 @@ impl FileOps for Snapshot {
         buf[..n].copy_from_slice(&self.data[off..off + n]);
         Ok(n)
     }
-    fn write(&self, _buf: &[u8], _off: u64) -> SysResult<usize> {
-        err(libc::EACCES)
+    fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        match &self.writer {
+            Some(_) if off != 0 => Ok(buf.len()),
+            Some(w) => w(buf),
+            None => err(libc::EACCES),
+        }
     }
     fn seekable(&self) -> bool {
         true

@@ -79,7 +79,7 @@ impl Boot {
                 binds.push((clean_path(&m.destination), inode, m.readonly));
             }
         }
-        crate::net::sysctl::apply(&spec.sysctl);
+        crate::net::sysctl::apply(&spec.sysctl)?;
         if spec.network == crate::spec::NetworkMode::Host {
             crate::net::hostnet::enable()?;
             crate::net::stack::takeover::describe()?;

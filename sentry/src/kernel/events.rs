@@ -42,16 +42,62 @@ pub fn wait(seen: u64, deadline: Option<Instant>) {
 
 /// One object's change counter (a file's `event_seq`): bumping it also
 /// wakes every waiter, so a file changes state with one call.
+///
+/// Waiters come in two kinds. Most sleep on the kernel-wide counter and
+/// re-check on every change anywhere. A task blocked on files that all
+/// have a `Seq` (epoll over sockets and pipes: a server's loop) instead
+/// watches those counters ([`Seq::watch`]) and sleeps on its own thread's
+/// wake descriptor, so only a change of one of its files, or a signal,
+/// wakes it: other tasks' I/O no longer does.
 #[derive(Default)]
-pub struct Seq(std::sync::atomic::AtomicU64);
+pub struct Seq {
+    n: std::sync::atomic::AtomicU64,
+    watchers: Mutex<Vec<std::sync::Arc<super::thread::Thread>>>,
+    /// How many watchers, so a bump without any takes no lock.
+    watching: std::sync::atomic::AtomicUsize,
+}
 
 impl Seq {
     pub fn bump(&self) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        use std::sync::atomic::Ordering::SeqCst;
+        self.n.fetch_add(1, SeqCst);
+        // SeqCst on both sides: a watcher counted itself before it
+        // checked its condition, so either it saw this change or it is
+        // seen here.
+        if self.watching.load(SeqCst) > 0 {
+            for t in self
+                .watchers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+            {
+                t.unpark();
+            }
+        }
         notify();
     }
 
     pub fn get(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.n.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Wakes `t` (through its wake descriptor) at each bump until
+    /// [`Seq::unwatch`].
+    pub fn watch(&self, t: &std::sync::Arc<super::thread::Thread>) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(t.clone());
+        self.watching
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn unwatch(&self, t: &std::sync::Arc<super::thread::Thread>) {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = w.iter().position(|x| std::sync::Arc::ptr_eq(x, t)) {
+            w.swap_remove(i);
+            self.watching
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }

@@ -56,6 +56,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
         match &init {
             Some(i) => {
                 lock(&i.state).children.insert(c);
+                i.children_seq.bump();
                 if zombie {
                     k.send_signal(i, SigInfo::new(libc::SIGCHLD, signal::CLD_EXITED), false);
                 }
@@ -105,6 +106,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
                 };
                 k.send_signal(&parent, SigInfo::child(p.pid, uid, code, st), false);
             }
+            parent.children_seq.bump();
         }
     }
     events::notify();

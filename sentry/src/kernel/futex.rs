@@ -17,8 +17,20 @@ pub(super) struct Waiter {
     pub key: u64,
     pub bitset: u32,
     pub woken: Arc<AtomicBool>,
+    /// The waiting thread, woken directly: a futex wait sleeps on its
+    /// thread's wake descriptor, not on the kernel's event counter, so the
+    /// I/O of other tasks never wakes a thread pool parked in futexes.
+    pub thread: Arc<super::thread::Thread>,
     /// A FUTEX_LOCK_PI waiter (kernel/futex_pi.rs).
     pub pi: Option<PiWaiter>,
+}
+
+impl Waiter {
+    /// Marks the waiter woken and wakes its thread.
+    pub fn fire(&self) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.thread.unpark();
+    }
 }
 
 /// What a PI lock's hand-over needs to know of a waiter.
@@ -71,7 +83,7 @@ fn wake_key(key: u64, n: u32, bitset: u32) -> u32 {
     let mut w = lock(&WAITERS);
     w.retain(|x| {
         if woken < n && x.key == key && x.bitset & bitset != 0 {
-            x.woken.store(true, Ordering::SeqCst);
+            x.fire();
             woken += 1;
             false
         } else {
@@ -79,9 +91,6 @@ fn wake_key(key: u64, n: u32, bitset: u32) -> u32 {
         }
     });
     drop(w);
-    if woken > 0 {
-        events::notify();
-    }
     woken
 }
 
@@ -200,10 +209,13 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
                     key,
                     bitset,
                     woken: woken.clone(),
+                    thread: t.thread.clone(),
                     pi: None,
                 });
             }
-            let r = t.block(None, deadline, |_| {
+            // Sleeps on the thread's wake descriptor (no host descriptor):
+            // FUTEX_WAKE, a signal, a stop or the process's end wake it.
+            let r = t.block(Some((-1, 0)), deadline, |_| {
                 woken.load(Ordering::SeqCst).then_some(())
             });
             if r.is_err() {
@@ -261,7 +273,7 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
                     return true;
                 }
                 if woken < val {
-                    x.woken.store(true, Ordering::SeqCst);
+                    x.fire();
                     woken += 1;
                     return false;
                 }

@@ -103,6 +103,7 @@ pub fn lock_pi(
                 key,
                 bitset: u32::MAX,
                 woken: woken.clone(),
+                thread: t.thread.clone(),
                 pi: Some(PiWaiter {
                     tid,
                     owner,
@@ -171,7 +172,7 @@ fn hand_over(w: &mut Vec<Waiter>, i: usize, mm: &SharedMm, addr: u64, val: u32) 
     }
     let key = w[i].key;
     let granted = w.remove(i);
-    granted.woken.store(true, Ordering::SeqCst);
+    granted.fire();
     for x in w.iter_mut().filter(|x| x.key == key) {
         if let Some(p) = x.pi.as_mut() {
             p.owner = new_owner;

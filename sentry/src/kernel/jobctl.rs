@@ -132,6 +132,7 @@ impl Kernel {
             if !quiet {
                 self.send_signal(&parent, SigInfo::child(p.pid, uid, code, status), false);
             }
+            parent.children_seq.bump();
         }
         events::notify();
     }

@@ -129,6 +129,10 @@ pub struct Process {
     /// The address space, for other processes' /proc/PID/{maps,status}:
     /// weak, so a dead process's memory is not kept alive by /proc.
     pub mm: Mutex<std::sync::Weak<crate::mm::SharedMm>>,
+    /// Moves when a child's state changes for wait(2): it exited, stopped
+    /// or continued, or an orphan became this process's (init's). A
+    /// waiter watches it alone (`Task::block_watching`).
+    pub children_seq: super::events::Seq,
 }
 
 impl Process {
@@ -151,6 +155,7 @@ impl Process {
             timers: Mutex::new(Default::default()),
             frozen: std::sync::atomic::AtomicU32::new(0),
             mm: Mutex::new(std::sync::Weak::new()),
+            children_seq: Default::default(),
         }))
     }
 

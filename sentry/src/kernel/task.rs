@@ -284,6 +284,26 @@ impl Task {
         }
     }
 
+    /// Blocks as [`Task::block`] does, but woken only by bumps of `seqs`
+    /// (the counters of the files waited on, `FileOps::wait_seq`), a
+    /// signal or the deadline: the thread sleeps on its own wake
+    /// descriptor, not on the kernel-wide counter.
+    pub fn block_watching<T>(
+        &mut self,
+        seqs: &[&events::Seq],
+        deadline: Option<Instant>,
+        ready: impl FnMut(&mut Task) -> Option<T>,
+    ) -> SysResult<T> {
+        for s in seqs {
+            s.watch(&self.thread);
+        }
+        let r = self.block(Some((-1, 0)), deadline, ready);
+        for s in seqs {
+            s.unwatch(&self.thread);
+        }
+        r
+    }
+
     /// Ends the whole process (exit_group, a fatal signal): the first reason
     /// wins, and every other thread is told to die.
     pub fn end_group(&self, how: Exit) {

@@ -102,6 +102,20 @@ impl Thread {
         super::events::notify();
     }
 
+    /// Wakes the thread from a wait on its wake descriptor alone (a futex
+    /// wait), without the kernel-wide event: no other waiter re-checks.
+    pub fn unpark(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes to our eventfd; a full counter is harmless.
+        unsafe {
+            libc::write(
+                self.wake_fd.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            )
+        };
+    }
+
     /// Empties the wake descriptor after a wait.
     pub fn drain_wake(&self) {
         let mut v: u64 = 0;

@@ -234,6 +234,19 @@ pub fn loopback_counters_handle() -> Arc<Counters> {
     loopback_counters().clone()
 }
 
+/// Changes the table (the workload's own changes, `net::ifconfig`).
+pub fn update<R>(f: impl FnOnce(&mut Vec<Link>, &mut Vec<Address>, &mut Vec<Route>) -> R) -> R {
+    let mut t = TABLE.write().unwrap_or_else(|p| p.into_inner());
+    let t = t.get_or_insert_with(Table::default);
+    let mut links: Vec<Link> = t.links.iter().map(|(l, _)| l.clone()).collect();
+    let r = f(&mut links, &mut t.addresses, &mut t.routes);
+    // Links are neither made nor removed here: only their fields change.
+    for ((l, _), new) in t.links.iter_mut().zip(links) {
+        *l = new;
+    }
+    r
+}
+
 /// Whether `ip` is an address of one of the sandbox's interfaces (or loopback).
 pub fn is_own_address(ip: &IpAddr) -> bool {
     if ip.is_loopback() {

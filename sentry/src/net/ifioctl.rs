@@ -58,7 +58,10 @@ pub fn ioctl(t: &mut Task, req: u64, arg: u64, inet4: bool) -> Option<SysResult<
         let admin = lock(&t.proc.state)
             .creds
             .has(crate::kernel::caps::NET_ADMIN);
-        return Some(err(if admin { libc::EOPNOTSUPP } else { libc::EPERM }));
+        if !admin {
+            return Some(err(libc::EPERM));
+        }
+        return Some(set(t, req, arg));
     }
     if inet_only.contains(&req) && !inet4 {
         return Some(err(libc::ENOTTY));
@@ -73,6 +76,40 @@ pub fn ioctl(t: &mut Task, req: u64, arg: u64, inet4: bool) -> Option<SysResult<
         t.mm.write(arg, &ifr)?;
         Ok(0)
     })())
+}
+
+/// SIOCSIFFLAGS (only IFF_UP means something to the Sentry) and
+/// SIOCSIFMTU, as busybox's `ip link set` and `ifconfig` make them, go
+/// where rtnetlink's RTM_NEWLINK goes (`net::ifconfig`); the other
+/// setters (addresses through ioctls, hardware address, ...) are refused.
+fn set(t: &mut Task, req: u64, arg: u64) -> SysResult<u64> {
+    const SIOCSIFFLAGS: u64 = 0x8914;
+    const SIOCSIFMTU: u64 = 0x8922;
+    let mut ifr = [0u8; IFREQ_LEN];
+    t.mm.read(arg, &mut ifr)?;
+    let (link, _) = named(&ifr)?;
+    let u = &ifr[IFNAMSIZ..];
+    let change = match req {
+        SIOCSIFFLAGS => {
+            let flags = i16::from_ne_bytes([u[0], u[1]]) as u16 as u32;
+            crate::net::ifconfig::Change::SetLink {
+                index: link.index,
+                up: Some(flags & libc::IFF_UP as u32 != 0),
+                mtu: None,
+            }
+        }
+        SIOCSIFMTU => {
+            let mtu = i32::from_ne_bytes([u[0], u[1], u[2], u[3]]);
+            crate::net::ifconfig::Change::SetLink {
+                index: link.index,
+                up: None,
+                mtu: Some(u32::try_from(mtu).map_err(|_| Errno(libc::EINVAL))?),
+            }
+        }
+        _ => return err(libc::EOPNOTSUPP),
+    };
+    crate::net::ifconfig::apply(change).map_err(Errno)?;
+    Ok(0)
 }
 
 /// The interface `ifr_name` names. An alias ("eth0:1") names its device,

@@ -9,6 +9,7 @@ pub mod addr;
 pub mod dns;
 pub mod hostnet;
 pub mod iface;
+pub mod ifconfig;
 pub mod ifioctl;
 pub mod inet;
 pub mod names;

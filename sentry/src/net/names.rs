@@ -235,18 +235,14 @@ pub fn remove(key: &NameKey, sock: *const Socket) {
     }
 }
 
-/// Linux's default ephemeral port range (net.ipv4.ip_local_port_range).
-const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
-
 /// Where the search for the next ephemeral port starts (under NAMES's
 /// lock): it moves past each port handed out, so a port just released is
 /// not handed out again at once (a datagram or connection meant for its
 /// old owner would reach the new one; Linux spreads its choices too).
-static NEXT_EPHEMERAL: std::sync::atomic::AtomicU16 =
-    std::sync::atomic::AtomicU16::new(*EPHEMERAL.start());
+static NEXT_EPHEMERAL: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
-/// Binds `sock` to a free ephemeral port in `space` (`reuseport` as for
-/// [`insert`]: others may then share the port chosen).
+/// Binds `sock` to a free port of net.ipv4.ip_local_port_range in `space`
+/// (`reuseport` as for [`insert`]: others may then share the port chosen).
 pub fn ephemeral_port(
     udp: bool,
     space: PortSpace,
@@ -256,7 +252,7 @@ pub fn ephemeral_port(
     use std::sync::atomic::Ordering::Relaxed;
     let mut names = lock(&NAMES);
     let map = names.get_or_insert_with(HashMap::new);
-    let (first, last) = (*EPHEMERAL.start(), *EPHEMERAL.end());
+    let (first, last) = super::sysctl::local_port_range();
     let start = NEXT_EPHEMERAL.load(Relaxed).clamp(first, last);
     for port in (start..=last).chain(first..start) {
         let key = NameKey::Port { udp, port, space };

@@ -143,12 +143,38 @@ fn epoll_wait_until(
             (Some(_), None) => Some(Instant::now() + HOST_RESCAN),
             (None, d) => d,
         };
-        let r = t.block(host, step, |_| {
-            let v = ep.collect(max as usize);
-            (!v.is_empty()).then_some(v)
-        });
+        let watched = if host.is_none() { ep.watchable() } else { None };
+        let r = match &watched {
+            // Every file keeps a counter: sleep until one of them (or the
+            // list itself) moves. A file that stops keeping one (a socket
+            // that now reaches the network) or a change of the list sends
+            // the waiter round again to choose anew.
+            Some(files) => {
+                let mut seqs: Vec<&crate::kernel::events::Seq> =
+                    files.iter().filter_map(|f| f.ops.wait_seq()).collect();
+                let list = ep.list_seq();
+                let mark = list.get();
+                seqs.push(list);
+                t.block_watching(&seqs, step, |_| {
+                    let v = ep.collect(max as usize);
+                    if !v.is_empty() {
+                        return Some(Some(v));
+                    }
+                    let stale =
+                        list.get() != mark || files.iter().any(|f| f.ops.wait_seq().is_none());
+                    stale.then_some(None)
+                })
+            }
+            None => t
+                .block(host, step, |_| {
+                    let v = ep.collect(max as usize);
+                    (!v.is_empty()).then_some(v)
+                })
+                .map(Some),
+        };
         match r {
-            Ok(v) => {
+            Ok(None) => continue,
+            Ok(Some(v)) => {
                 let mut out = Vec::with_capacity(v.len() * 12);
                 for (ev, data) in &v {
                     out.extend_from_slice(&ev.to_ne_bytes());

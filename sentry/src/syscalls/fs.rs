@@ -50,6 +50,40 @@ pub(super) fn check_access(t: &Task, st: &Stat, want: u32) -> SysResult<()> {
     }
 }
 
+/// Linux's may_delete: removing or renaming away a name of `dir` needs
+/// write and search permission on it and, in a sticky directory (/tmp),
+/// ownership of the file or of the directory, or CAP_FOWNER.
+fn may_delete(t: &Task, dir: &Stat, victim: &Stat) -> SysResult<()> {
+    check_access(t, dir, 2 | 1)?;
+    if dir.mode & libc::S_ISVTX != 0 {
+        let c = lock(&t.proc.state).creds.clone();
+        if c.euid != victim.uid && c.euid != dir.uid && !c.has(crate::kernel::caps::FOWNER) {
+            return err(libc::EPERM);
+        }
+    }
+    Ok(())
+}
+
+/// fs.protected_hardlinks (on by default): a hard link to a file one does
+/// not own needs a regular, non-set-id file one may read and write, or
+/// CAP_FOWNER (Linux's may_linkat).
+fn may_link(t: &Task, src: &Stat) -> SysResult<()> {
+    let c = lock(&t.proc.state).creds.clone();
+    if c.euid == src.uid || c.has(crate::kernel::caps::FOWNER) {
+        return Ok(());
+    }
+    let setgid_exec = src.mode & libc::S_ISGID != 0 && src.mode & 0o010 != 0;
+    let safe = src.file_type() == FileType::Regular
+        && src.mode & libc::S_ISUID == 0
+        && !setgid_exec
+        && c.may_access(src.mode, src.uid, src.gid, 4 | 2, false);
+    if safe {
+        Ok(())
+    } else {
+        err(libc::EPERM)
+    }
+}
+
 pub(super) fn writable(loc: &Location) -> SysResult<()> {
     if loc.readonly {
         err(libc::EROFS)
@@ -398,9 +432,9 @@ pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64>
     if t.kernel.mounts.get(&join(&parent.path, &name)).is_some() {
         return err(libc::EBUSY);
     }
-    writable(&parent)?;
-    check_access(t, &parent.inode.stat()?, 3)?;
     let victim = parent.inode.lookup(&name)?;
+    writable(&parent)?;
+    may_delete(t, &parent.inode.stat()?, &victim.stat()?)?;
     let who = inotify::identity(&*victim);
     let gone = if rmdir {
         parent.inode.rmdir(&name)?;
@@ -462,6 +496,7 @@ pub fn rename(
     if target_path.starts_with(&format!("{source_path}/")) {
         return err(libc::EINVAL);
     }
+    rename_permitted(t, &from, &oname, &to, &nname)?;
     if flags & RENAME_EXCHANGE != 0 {
         // Both names must exist, and neither may be above the other.
         from.inode.lookup(&oname)?;
@@ -497,6 +532,31 @@ pub fn rename(
     Ok(0)
 }
 
+/// Linux's checks in vfs_rename: the source may be deleted from its
+/// directory; the target may be deleted if it exists, else created; a
+/// directory moving to another parent must itself be writable (its `..`
+/// changes).
+fn rename_permitted(
+    t: &Task,
+    from: &Location,
+    oname: &str,
+    to: &Location,
+    nname: &str,
+) -> SysResult<()> {
+    let source = from.inode.lookup(oname)?.stat()?;
+    may_delete(t, &from.inode.stat()?, &source)?;
+    let to_dir = to.inode.stat()?;
+    match to.inode.lookup(nname) {
+        Ok(target) => may_delete(t, &to_dir, &target.stat()?)?,
+        Err(_) => check_access(t, &to_dir, 2 | 1)?,
+    }
+    let moves_dir = source.file_type() == FileType::Directory;
+    if moves_dir && !Arc::ptr_eq(&from.inode, &to.inode) {
+        check_access(t, &source, 2)?;
+    }
+    Ok(())
+}
+
 /// IN_MOVED_FROM and IN_MOVED_TO (one cookie) and the file's IN_MOVE_SELF.
 fn notify_move(
     from: &Location,
@@ -523,6 +583,7 @@ pub fn symlink(t: &mut Task, target: u64, dirfd: u64, path: u64) -> SysResult<u6
         return err(libc::EEXIST);
     }
     writable(&parent)?;
+    check_access(t, &parent.inode.stat()?, 2 | 1)?;
     parent.inode.symlink(&name, &target, creator(t, 0o777))?;
     inotify::on_child(&*parent.inode, &name, inotify::IN_CREATE, false, 0);
     Ok(0)
@@ -551,13 +612,15 @@ pub fn link(
         return err(libc::EPERM);
     }
     let (parent, name) = t.parent_at(newdir, &np)?;
+    if parent.inode.fs_id() != src.inode.fs_id() {
+        return err(libc::EXDEV);
+    }
+    may_link(t, &src.inode.stat()?)?;
     if parent.inode.lookup(&name).is_ok() {
         return err(libc::EEXIST);
     }
     writable(&parent)?;
-    if parent.inode.fs_id() != src.inode.fs_id() {
-        return err(libc::EXDEV);
-    }
+    check_access(t, &parent.inode.stat()?, 2 | 1)?;
     parent.inode.link(&name, &src.inode)?;
     inotify::on_file(&*src.inode, None, inotify::IN_ATTRIB);
     inotify::on_child(&*parent.inode, &name, inotify::IN_CREATE, false, 0);

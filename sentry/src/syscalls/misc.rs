@@ -202,7 +202,8 @@ pub fn nanosleep(t: &mut Task, clock: u64, flags: u64, req: u64, rem: u64) -> Sy
         want
     };
     let deadline = Instant::now() + dur;
-    match t.block::<()>(None, Some(deadline), |_| None) {
+    // Only a signal (it wakes the thread itself) or the deadline ends it.
+    match t.block_watching::<()>(&[], Some(deadline), |_| None) {
         Err(e) if e.0 == libc::ETIMEDOUT => Ok(0),
         Err(e) if e.is_restart() => {
             if rem != 0 && flags & libc::TIMER_ABSTIME as u64 == 0 {

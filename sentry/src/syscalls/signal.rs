@@ -88,12 +88,12 @@ pub fn rt_sigsuspend(t: &mut Task, a: Args) -> SysResult<u64> {
     let mask: u64 = t.mm.read_obj(a[0])?;
     t.saved_mask = Some(t.mask());
     t.set_mask(mask);
-    let _ = t.block::<()>(None, None, |_| None);
+    let _ = t.block_watching::<()>(&[], None, |_| None);
     Err(Errno::ERESTARTNOHAND)
 }
 
 pub fn pause(t: &mut Task) -> SysResult<u64> {
-    let _ = t.block::<()>(None, None, |_| None);
+    let _ = t.block_watching::<()>(&[], None, |_| None);
     Err(Errno::ERESTARTNOHAND)
 }
 
@@ -151,7 +151,8 @@ pub fn rt_sigtimedwait(t: &mut Task, a: Args) -> SysResult<u64> {
         let mut ts = lock(&t.thread.sig);
         ts.pending.take_in(set).or_else(|| ps.pending.take_in(set))
     };
-    let info = match t.block(None, deadline, take) {
+    // A signal's arrival wakes the thread itself (Thread::wake).
+    let info = match t.block_watching(&[], deadline, take) {
         Ok(info) => info,
         Err(e) if e.0 == libc::ETIMEDOUT => return err(libc::EAGAIN),
         Err(e) if e.is_restart() => return err(libc::EINTR),

@@ -107,14 +107,16 @@ pub(super) fn open_file(sock: Arc<Socket>, nonblock: i32) -> Arc<OpenFile> {
 /// An ICMP echo socket (ping): SOCK_DGRAM for the groups of
 /// net.ipv4.ping_group_range, SOCK_RAW with CAP_NET_RAW (IPv4 only).
 fn ping_socket(t: &mut Task, raw: bool, nonblock: i32, cloexec: bool) -> SysResult<u64> {
-    let (gid, net_raw) = {
+    let (groups, net_raw) = {
         let st = lock(&t.proc.state);
-        (st.creds.egid, st.creds.has(crate::kernel::caps::NET_RAW))
+        let mut groups = vec![st.creds.egid];
+        groups.extend_from_slice(&st.creds.groups);
+        (groups, st.creds.has(crate::kernel::caps::NET_RAW))
     };
     if raw && !net_raw {
         return err(libc::EPERM);
     }
-    if !raw && !crate::net::sysctl::may_ping(gid) {
+    if !raw && !crate::net::sysctl::may_ping(groups) {
         return err(libc::EACCES);
     }
     let sock = Socket::new(Family::Inet, Kind::Dgram);
@@ -407,7 +409,7 @@ pub fn listen(t: &mut Task, a: Args) -> SysResult<u64> {
         if !inet::is_loopback(&addr.ip()) && !sock.is_external() {
             if let Some(mut s) = stack::lock() {
                 let ip = (!addr.ip().is_unspecified()).then_some(addr.ip());
-                let backlog = usize::try_from(a[1] as i32).unwrap_or(0).min(4096);
+                let backlog = crate::net::sysctl::listen_backlog(a[1] as i32);
                 let (rcv, snd) = sock.buffer_sizes();
                 let l = stack::tcp::listen(&mut s, ip, addr.port(), backlog, (rcv, snd));
                 drop(s);
@@ -470,7 +472,7 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
     if !inet::is_local(&dest.ip()) {
         return connect_external(t, &f, &sock, dest);
     }
-    if sock.kind == Kind::Stream && !sock.is_external() {
+    if sock.kind == Kind::Stream && (!sock.is_external() || sock.is_dns_stream()) {
         if sock.is_pending() {
             return err(libc::EALREADY);
         }
@@ -507,7 +509,21 @@ pub fn connect(t: &mut Task, a: Args) -> SysResult<u64> {
         SockAddr::Inet(a) => Some(a),
         _ => None,
     };
-    let r = find_target(t, sock.kind, &addr, from).and_then(|target| {
+    let target = match find_target(t, sock.kind, &addr, from) {
+        // Nobody inside listens there: Docker's embedded DNS is served by
+        // the Sentry (net::dns::tcp).
+        Err(e) if e.0 == libc::ECONNREFUSED && crate::net::dns::relays(&dest) => {
+            sock.set_remote(Some(arrive_at));
+            sock.attach(External::Dns(Default::default()));
+            if nonblock {
+                sock.set_in_progress();
+                return err(libc::EINPROGRESS);
+            }
+            return Ok(0);
+        }
+        r => r,
+    };
+    let r = target.and_then(|target| {
         let r = retry(t, nonblock, sndtimeo, |_| {
             sock.connect(&target, creds, Some(arrive_at.clone()))
         });

@@ -34,7 +34,8 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
     let k = t.kernel.clone();
     let me = t.proc.clone();
     let consume = options & WNOWAIT == 0;
-    t.block(None, None, |_| {
+    // Woken by its children's changes (and signals) alone.
+    t.block_watching(&[&me.children_seq], None, |_| {
         let children: Vec<i32> = lock(&me.state).children.iter().copied().collect();
         // With SIGCHLD ignored (or SA_NOCLDWAIT) a child's exit reaps it:
         // a zombie seen before that exit finished is not ours to report

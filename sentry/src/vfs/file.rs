@@ -70,6 +70,13 @@ pub trait FileOps: Send + Sync {
     fn event_seq(&self) -> u64 {
         0
     }
+    /// The counter every readiness change of this file bumps, for a waiter
+    /// to watch instead of the kernel-wide one (`events::Seq::watch`).
+    /// None (the default): some change may not bump it, so waits that
+    /// include this file sleep on the kernel-wide counter.
+    fn wait_seq(&self) -> Option<&crate::kernel::events::Seq> {
+        None
+    }
     /// One write is one message (eventfd): a successful write ends the
     /// call even if it took fewer bytes than offered.
     fn whole_message(&self) -> bool {

@@ -8,9 +8,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::fs::synthetic::{dir, file};
+use crate::net::addr::UnixAddr;
 use crate::net::iface;
 use crate::net::netlink::route::{self, RouteEntry, RT_TABLE_MAIN};
-use crate::net::socket::listing;
+use crate::net::socket::{listing, unix_listing};
 use crate::net::Kind;
 use crate::vfs::Inode;
 
@@ -34,8 +35,46 @@ pub(super) fn net_dir(dev: u64, salt: u64) -> Arc<dyn Inode> {
             f("tcp6", || sockets_text(Kind::Stream, true)),
             f("udp", || sockets_text(Kind::Dgram, false)),
             f("udp6", || sockets_text(Kind::Dgram, true)),
+            // No UDP-Lite sockets exist, and raw ones are not listed.
+            f("udplite", || empty_text(Kind::Dgram, false)),
+            f("udplite6", || empty_text(Kind::Dgram, true)),
+            f("raw", || raw_header(false)),
+            f("raw6", || raw_header(true)),
+            f("sockstat", sockstat_text),
+            f("sockstat6", sockstat6_text),
+            (
+                "unix".to_string(),
+                file(dev, "unix", salt ^ 0x6e6574, |_| unix_text()),
+            ),
         ]
     })
+}
+
+/// /proc/net/unix: every open Unix socket. The kernel address is shown
+/// as zeros, as %pK shows it to a container's processes (no CAP_SYSLOG).
+pub fn unix_text() -> Vec<u8> {
+    let mut s = b"Num       RefCount Protocol Flags    Type St Inode Path\n".to_vec();
+    for e in unix_listing::entries() {
+        let line = format!(
+            "{:016x}: {:08X} {:08X} {:08X} {:04X} {:02X} {:5}",
+            0, e.refs, 0, e.flags, e.ty, e.state, e.ino
+        );
+        s.extend_from_slice(line.as_bytes());
+        match &e.name {
+            UnixAddr::Unnamed => {}
+            UnixAddr::Path(p) => {
+                s.push(b' ');
+                s.extend_from_slice(p.as_bytes());
+            }
+            // The leading NUL, and any NUL within, print as '@'.
+            UnixAddr::Abstract(name) => {
+                s.extend_from_slice(b" @");
+                s.extend(name.iter().map(|&b| if b == 0 { b'@' } else { b }));
+            }
+        }
+        s.push(b'\n');
+    }
+    s
 }
 
 /// /proc/net/dev: one line of receive and transmit counters per interface.
@@ -110,6 +149,48 @@ fn socket_hex(a: &std::net::SocketAddr, v6: bool) -> String {
 /// /proc/net/{tcp,tcp6,udp,udp6}: the sandbox's inet sockets of a kind
 /// and family, in Linux's columns (uid 0, no timers).
 pub fn sockets_text(kind: Kind, v6: bool) -> String {
+    sockets_lines(kind, v6, &listing::entries(kind, v6))
+}
+
+/// The header of a socket table without its sockets.
+fn empty_text(kind: Kind, v6: bool) -> String {
+    sockets_lines(kind, v6, &[])
+}
+
+/// /proc/net/{raw,raw6}'s header (raw_seq_show pads nothing).
+fn raw_header(v6: bool) -> String {
+    let addrs = if v6 {
+        "local_address                         remote_address                       "
+    } else {
+        "local_address rem_address  "
+    };
+    format!("  sl  {addrs} st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n")
+}
+
+/// /proc/net/sockstat: sockets in use. Memory is not counted in pages
+/// here (0), and nothing lingers orphaned or in TIME_WAIT as Linux
+/// counts them.
+pub fn sockstat_text() -> String {
+    let (all, tcp_alloc) = listing::allocated();
+    let tcp = listing::entries(Kind::Stream, false).len();
+    let udp = listing::entries(Kind::Dgram, false).len();
+    format!(
+        "sockets: used {all}\nTCP: inuse {tcp} orphan 0 tw 0 alloc {tcp_alloc} mem 0\n\
+         UDP: inuse {udp} mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n"
+    )
+}
+
+/// /proc/net/sockstat6: the IPv6 sockets in use.
+pub fn sockstat6_text() -> String {
+    let tcp = listing::entries(Kind::Stream, true).len();
+    let udp = listing::entries(Kind::Dgram, true).len();
+    format!(
+        "TCP6: inuse {tcp}\nUDP6: inuse {udp}\nUDPLITE6: inuse 0\nRAW6: inuse 0\n\
+         FRAG6: inuse 0 memory 0\n"
+    )
+}
+
+fn sockets_lines(kind: Kind, v6: bool, entries: &[listing::Entry]) -> String {
     let tcp = kind == Kind::Stream;
     let mut s = String::new();
     let header = match (tcp, v6) {
@@ -125,7 +206,7 @@ pub fn sockets_text(kind: Kind, v6: bool) -> String {
         (false, false) => 127,
     };
     let _ = writeln!(s, "{header:<width$}");
-    for (sl, e) in listing::entries(kind, v6).iter().enumerate() {
+    for (sl, e) in entries.iter().enumerate() {
         let common = format!(
             "{} {} {:02X} {:08X}:{:08X} 00:00000000 00000000 {:5} {:8} {}",
             socket_hex(&e.local, v6),
@@ -418,6 +499,26 @@ mod tests {
         assert!(arp.contains(
             "172.17.0.1       0x1         0x2         02:42:ac:11:00:01     *        eth0\n"
         ));
+    }
+
+    #[test]
+    fn empty_tables_and_socket_counts() {
+        assert_eq!(
+            raw_header(false),
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+        );
+        assert_eq!(
+            empty_text(Kind::Dgram, false),
+            sockets_lines(Kind::Dgram, false, &[])
+        );
+        assert_eq!(empty_text(Kind::Dgram, false).lines().count(), 1);
+        let stat = sockstat_text();
+        let heads: Vec<&str> = stat
+            .lines()
+            .map(|l| l.split(':').next().unwrap_or(""))
+            .collect();
+        assert_eq!(heads, ["sockets", "TCP", "UDP", "UDPLITE", "RAW", "FRAG"]);
+        assert!(sockstat6_text().starts_with("TCP6: inuse "));
     }
 
     #[test]

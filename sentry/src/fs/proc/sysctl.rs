@@ -1,11 +1,14 @@
-//! /proc/sys: the kernel parameters a program may read. Read-only: the
-//! sandbox's kernel is not tunable from inside.
+//! /proc/sys: the kernel parameters a program may read. Read-only (mode
+//! 0444: a write is EACCES, whoever asks, as Linux says for a sysctl
+//! without write permission), except the network sysctls the Sentry
+//! enforces (`net::sysctl`), which root may write (mode 0644).
 
 use std::sync::{Arc, OnceLock};
 
 use super::{text, RELEASE, VERSION};
-use crate::fs::synthetic::{dir, file};
+use crate::fs::synthetic::{dir, file, writable_file};
 use crate::kernel::process::lock;
+use crate::net::sysctl::Key;
 use crate::vfs::Inode;
 
 type Entries = Vec<(String, Arc<dyn Inode>)>;
@@ -114,6 +117,26 @@ fn fs(dev: u64) -> Entries {
     ]
 }
 
+/// A sysctl the Sentry enforces: root may write it; a refused value is
+/// EINVAL.
+fn tunable(dev: u64, key: Key) -> (String, Arc<dyn Inode>) {
+    let name = key.file_name();
+    let salt = 0x595;
+    (
+        name.to_string(),
+        writable_file(
+            dev,
+            name,
+            salt,
+            move |_| key.text().into_bytes(),
+            move |buf| {
+                key.write(buf)
+                    .map_err(|_| crate::errno::Errno(libc::EINVAL))
+            },
+        ),
+    )
+}
+
 /// Fixed values: the Sentry's stack is not tuned through these.
 fn constants(dev: u64, pairs: &[(&'static str, &'static str)]) -> Entries {
     pairs
@@ -126,7 +149,6 @@ fn constants(dev: u64, pairs: &[(&'static str, &'static str)]) -> Entries {
 /// them (tabs separate the numbers of a range, as Linux prints them).
 fn net(dev: u64) -> Entries {
     let core = [
-        ("somaxconn", "4096"),
         ("rmem_default", "212992"),
         ("rmem_max", "212992"),
         ("wmem_default", "212992"),
@@ -135,7 +157,6 @@ fn net(dev: u64) -> Entries {
         ("netdev_max_backlog", "1000"),
     ];
     let ipv4 = [
-        ("ip_local_port_range", "32768\t60999"),
         ("ip_forward", "0"),
         ("ip_default_ttl", "64"),
         ("ip_nonlocal_bind", "0"),
@@ -164,20 +185,23 @@ fn net(dev: u64) -> Entries {
     vec![
         (
             "core".to_string(),
-            dir(dev, "sys/net/core", 0, move || constants(dev, &core)),
+            dir(dev, "sys/net/core", 0, move || {
+                let mut entries = constants(dev, &core);
+                entries.push(tunable(dev, Key::Somaxconn));
+                entries
+            }),
         ),
         (
             "ipv4".to_string(),
             dir(dev, "sys/net/ipv4", 0, move || {
                 let mut entries = constants(dev, &ipv4);
-                // The two the spec may set (net::sysctl).
-                entries.push(value(dev, "ip_unprivileged_port_start", || {
-                    crate::net::sysctl::unprivileged_port_start().to_string()
-                }));
-                entries.push(value(dev, "ping_group_range", || {
-                    let (lo, hi) = crate::net::sysctl::ping_group_range();
-                    format!("{lo}\t{hi}")
-                }));
+                for key in [
+                    Key::LocalPortRange,
+                    Key::UnprivilegedPortStart,
+                    Key::PingGroupRange,
+                ] {
+                    entries.push(tunable(dev, key));
+                }
                 entries
             }),
         ),

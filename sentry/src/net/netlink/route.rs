@@ -2,8 +2,8 @@
 //! rendered from the interface model (`net::iface`). Dumps of links,
 //! addresses, routes and neighbours and the single-object GETs (`ip link
 //! show dev X`, `ip route get A`) are answered; changes need CAP_NET_ADMIN
-//! and are then refused with EOPNOTSUPP (the model is the stack's, not the
-//! workload's, to change).
+//! and are applied to the Sentry's model and stack (`change`,
+//! `net::ifconfig`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -134,11 +134,11 @@ pub fn handle(msg: &Message, who: Asker) -> Result<Answer, i32> {
     let kind = h.ty.wrapping_sub(RTM_NEWLINK) & 3;
     const GET: u16 = 2;
     if kind != GET {
-        return Err(if who.net_admin {
-            libc::EOPNOTSUPP
-        } else {
-            libc::EPERM
-        });
+        if !who.net_admin {
+            return Err(libc::EPERM);
+        }
+        let c = change::parse(msg)?;
+        return crate::net::ifconfig::apply(c).map(|_| Answer::Nothing);
     }
     let seq = h.seq;
     if h.flags & super::wire::NLM_F_DUMP == super::wire::NLM_F_DUMP {
@@ -631,5 +631,6 @@ fn get_route(payload: &[u8], family: u8, r: Reply) -> Result<Vec<u8>, i32> {
     Ok(m)
 }
 
+mod change;
 #[cfg(test)]
 pub(crate) mod tests;

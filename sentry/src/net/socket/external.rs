@@ -15,6 +15,7 @@ use super::{Received, Socket, Ucred};
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
 use crate::net::addr::SockAddr;
+use crate::net::dns;
 use crate::net::hostnet::HostSocket;
 use crate::net::stack::{self, icmp, tcp, udp};
 
@@ -29,6 +30,9 @@ pub enum External {
     Host(HostSocket),
     /// An ICMP echo socket (ping), raw or datagram.
     Ping(icmp::Ping),
+    /// A TCP connection to Docker's embedded DNS at 127.0.0.11:53, served
+    /// by the Sentry over the DNS relay (`net::dns::tcp`).
+    Dns(dns::tcp::Session),
 }
 
 fn no_stack() -> Errno {
@@ -50,7 +54,24 @@ impl Socket {
     /// Whether this is a TCP connection over the stack, or a host socket:
     /// either way its bytes are not the core's.
     pub fn is_external_tcp(&self) -> bool {
-        self.is_external() && matches!(*self.ext(), External::Tcp(_) | External::Host(_))
+        self.is_external()
+            && matches!(
+                *self.ext(),
+                External::Tcp(_) | External::Host(_) | External::Dns(_)
+            )
+    }
+
+    /// Whether this is a TCP connection to the embedded DNS server.
+    pub fn is_dns_stream(&self) -> bool {
+        self.is_external() && matches!(*self.ext(), External::Dns(_))
+    }
+
+    /// An answer of the DNS relay for this socket's connection.
+    pub fn dns_answer(&self, answer: &[u8]) {
+        if let External::Dns(d) = &mut *self.ext() {
+            d.answer(answer);
+        }
+        self.seq.bump();
     }
 
     /// Whether this is a host socket (the `host` network mode).
@@ -114,6 +135,9 @@ impl Socket {
                 e => Err(Errno(e)),
             };
         }
+        if let External::Dns(_) = &*ext {
+            return Ok(());
+        }
         let External::Tcp(c) = &mut *ext else {
             return err(libc::ENOTCONN);
         };
@@ -148,6 +172,16 @@ impl Socket {
         let c = match &mut *ext {
             External::Tcp(c) => c,
             External::Host(h) => return Some(h.send(data, None)),
+            External::Dns(d) => {
+                let me = match self.arc() {
+                    Ok(me) => me,
+                    Err(e) => return Some(Err(e)),
+                };
+                let r = d.send(&me, data);
+                drop(ext);
+                self.seq.bump();
+                return Some(r);
+            }
             _ => return None,
         };
         let mut s = match stack::lock() {
@@ -192,6 +226,17 @@ impl Socket {
                 buf.truncate(n);
                 let mut r = received(buf, full, from);
                 r.truncated = n < full;
+                r
+            }));
+        }
+        if let External::Dns(d) = &mut *ext {
+            let from = lock(&self.inner).remote.clone();
+            return Some(d.recv(max, peek).map(|data| {
+                let n = data.len();
+                let mut r = received(data, n, None);
+                if let Some(from) = from {
+                    r.from = from;
+                }
                 r
             }));
         }
@@ -240,6 +285,7 @@ impl Socket {
         let mut ext = self.ext();
         match &mut *ext {
             External::Host(h) => return Some((h.readiness(), true)),
+            External::Dns(d) => return Some((d.readiness(), true)),
             // Sockets of the core alone never touch the stack's lock.
             External::None => return None,
             External::Ping(p) => {
@@ -255,7 +301,7 @@ impl Socket {
         }
         let mut s = stack::lock()?;
         match &mut *ext {
-            External::None | External::Host(_) | External::Ping(_) => None,
+            External::None | External::Host(_) | External::Ping(_) | External::Dns(_) => None,
             // A TCP connection over the stack: its bits replace the core's.
             External::Tcp(c) => Some((c.readiness(&mut s), true)),
             External::Listener(l) => Some((
@@ -340,6 +386,12 @@ impl Socket {
             };
             return Some(h.shutdown(how));
         }
+        if let External::Dns(d) = &mut *ext {
+            d.shutdown(rd, wr);
+            drop(ext);
+            self.seq.bump();
+            return Some(Ok(()));
+        }
         let External::Tcp(c) = &mut *ext else {
             return None;
         };
@@ -355,6 +407,9 @@ impl Socket {
         let mut ext = self.ext();
         if let External::Host(h) = &*ext {
             return Some(h.take_error());
+        }
+        if let External::Dns(_) = &*ext {
+            return Some(0);
         }
         let External::Tcp(c) = &mut *ext else {
             return None;
@@ -384,6 +439,7 @@ impl Socket {
         let ext = self.ext();
         match &*ext {
             External::Host(h) => Some((h.readable_bytes(), 0)),
+            External::Dns(d) => Some((d.readable_bytes(), 0)),
             External::Tcp(c) => Some(c.queues(&mut *stack::lock()?)),
             External::Udp(b) => Some((b.next_len(&mut *stack::lock()?), 0)),
             External::None | External::Listener(_) | External::Ping(_) => None,
@@ -460,15 +516,16 @@ impl Socket {
             return;
         }
         let part = std::mem::take(&mut *self.ext());
-        if matches!(part, External::Host(_) | External::None) {
-            // A host socket closes with its descriptor.
+        if matches!(part, External::Host(_) | External::None | External::Dns(_)) {
+            // A host socket closes with its descriptor; a DNS session
+            // holds nothing outside itself.
             return;
         }
         let Some(mut s) = stack::lock() else {
             return;
         };
         match part {
-            External::None | External::Host(_) => {}
+            External::None | External::Host(_) | External::Dns(_) => {}
             External::Ping(mut p) => p.release(&mut s),
             External::Tcp(mut c) => c.release(&mut s, abort),
             External::Listener(l) => l.release(&mut s),

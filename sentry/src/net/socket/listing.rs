@@ -1,6 +1,12 @@
-//! The sandbox's inet sockets as /proc/net/{tcp,tcp6,udp,udp6} list them
-//! (netstat, psutil): every bound or connected inet socket, its addresses,
-//! state and queues. Sockets register themselves weakly at creation.
+//! Every socket of the sandbox, for the files of /proc/net that list them
+//! (netstat, ss, psutil, lsof): /proc/net/{tcp,tcp6,udp,udp6} show every
+//! bound or connected inet socket, its addresses, state and queues;
+//! /proc/net/unix every Unix socket (`unix_listing`).
+//!
+//! Sockets register at creation and leave when dropped. The registry is a
+//! slab: a slot taken from the free list and given back, so both cost one
+//! uncontended lock and no scan, whatever the number of live sockets
+//! (socketpair and accept are hot paths; reading /proc/net is not).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
@@ -10,7 +16,67 @@ use super::{Conn, Family, Kind, Socket};
 use crate::kernel::process::lock;
 use crate::net::addr::SockAddr;
 
-static INET: Mutex<Vec<Weak<Socket>>> = Mutex::new(Vec::new());
+struct Registry {
+    /// Each socket, with its family and kind (to pick without upgrading).
+    slots: Vec<(Weak<Socket>, Family, Kind)>,
+    /// Slots whose socket is gone, to be taken again.
+    free: Vec<usize>,
+}
+
+static ALL: Mutex<Registry> = Mutex::new(Registry {
+    slots: Vec::new(),
+    free: Vec::new(),
+});
+
+/// Notes a new socket (`me`, not yet alive); returns its slot, which
+/// `unregister` gives back when the socket is dropped.
+pub(super) fn register(me: Weak<Socket>, family: Family, kind: Kind) -> usize {
+    let mut r = lock(&ALL);
+    match r.free.pop() {
+        Some(slot) => {
+            r.slots[slot] = (me, family, kind);
+            slot
+        }
+        None => {
+            r.slots.push((me, family, kind));
+            r.slots.len() - 1
+        }
+    }
+}
+
+/// Frees a dropped socket's slot.
+pub(super) fn unregister(slot: usize) {
+    let mut r = lock(&ALL);
+    if let Some(entry) = r.slots.get_mut(slot) {
+        entry.0 = Weak::new();
+        r.free.push(slot);
+    }
+}
+
+/// The live sockets of `family`, in slot order.
+pub(super) fn live(family: impl Fn(Family) -> bool) -> Vec<Arc<Socket>> {
+    // Upgraded under the lock, examined (under each socket's lock) after
+    // it; nothing is dropped under it, since the drop of a last reference
+    // unregisters.
+    let r = lock(&ALL);
+    r.slots
+        .iter()
+        .filter(|(_, f, _)| family(*f))
+        .filter_map(|(w, ..)| w.upgrade())
+        .collect()
+}
+
+/// How many sockets there are (/proc/net/sockstat): all of them, and the
+/// TCP ones of both families (Linux's tcp_sockets_allocated).
+pub fn allocated() -> (usize, usize) {
+    let r = lock(&ALL);
+    let live = r.slots.iter().filter(|(w, ..)| w.strong_count() > 0);
+    let all = live.clone().count();
+    let tcp = live
+        .filter(|(_, f, k)| *f != Family::Unix && *k == Kind::Stream)
+        .count();
+    (all, tcp)
+}
 
 /// Linux's TCP states as /proc prints them.
 pub const TCP_ESTABLISHED: u8 = 0x01;
@@ -28,22 +94,13 @@ pub struct Entry {
     pub ino: u64,
 }
 
-/// Notes a new inet socket.
-pub(super) fn register(sock: &Arc<Socket>) {
-    let mut all = lock(&INET);
-    // Forget the dead now and then, so the list stays as long as the live.
-    if all.len() % 64 == 63 {
-        all.retain(|w| w.strong_count() > 0);
-    }
-    all.push(Arc::downgrade(sock));
-}
-
 /// The entries of every live inet socket of `kind`, IPv6 sockets (`v6`)
 /// or IPv4 ones.
 pub fn entries(kind: Kind, v6: bool) -> Vec<Entry> {
-    let live: Vec<Arc<Socket>> = lock(&INET).iter().filter_map(Weak::upgrade).collect();
-    live.iter()
-        .filter(|s| s.kind == kind && (s.family == Family::Inet6) == v6)
+    let want = if v6 { Family::Inet6 } else { Family::Inet };
+    live(|f| f == want)
+        .iter()
+        .filter(|s| s.kind == kind)
         .filter_map(|s| s.entry())
         .collect()
 }

@@ -17,6 +17,7 @@ mod external;
 pub mod listing;
 mod options;
 pub(crate) mod tcpinfo;
+pub mod unix_listing;
 
 pub use ancillary::Arrival;
 pub use external::External;
@@ -36,8 +37,6 @@ pub const DEFAULT_BUF: usize = 212_992;
 const DATAGRAM_OVERHEAD: usize = 512;
 /// The most descriptors one message may carry (SCM_MAX_FD).
 pub const MAX_RIGHTS: usize = 253;
-/// Listen backlogs are capped at net.core.somaxconn.
-const SOMAXCONN: usize = 4096;
 /// The st_dev of sockets (sockfs).
 const SOCK_DEV: u64 = 0x8;
 
@@ -198,6 +197,9 @@ struct Inner {
     in_progress: bool,
     /// What TCP_INFO reports of a loopback TCP connection.
     tcp: tcpinfo::Counters,
+    /// The server's side of a connection still on its listener's backlog
+    /// (no descriptor yet: /proc/net/unix shows it connecting, inode 0).
+    embryo: bool,
 }
 
 /// A connect waiting for a listener's backlog to have room.
@@ -215,6 +217,8 @@ pub struct Socket {
     pub family: Family,
     pub kind: Kind,
     ino: u64,
+    /// Its place in the registry /proc/net lists (`listing`).
+    slot: usize,
     inner: Mutex<Inner>,
     /// The part on the TCP/IP stack, beyond loopback (`external`).
     ext: Mutex<External>,
@@ -229,12 +233,13 @@ pub(crate) fn next_ino() -> u64 {
 
 impl Socket {
     pub fn new(family: Family, kind: Kind) -> Arc<Socket> {
-        let sock = Arc::new_cyclic(|me| Socket {
+        Arc::new_cyclic(|me| Socket {
             me: me.clone(),
             seq: events::Seq::default(),
             family,
             kind,
             ino: next_ino(),
+            slot: listing::register(me.clone(), family, kind),
             inner: Mutex::new(Inner {
                 local: None,
                 remote: None,
@@ -259,14 +264,11 @@ impl Socket {
                 waiters: VecDeque::new(),
                 in_progress: false,
                 tcp: tcpinfo::Counters::default(),
+                embryo: false,
             }),
             ext: Mutex::new(External::None),
             external: std::sync::atomic::AtomicBool::new(false),
-        });
-        if family != Family::Unix {
-            listing::register(&sock);
-        }
-        sock
+        })
     }
 
     /// Two sockets connected to each other (socketpair).
@@ -492,7 +494,8 @@ impl Socket {
         if !self.kind.connection_based() {
             return err(libc::EOPNOTSUPP);
         }
-        let max = usize::try_from(backlog).unwrap_or(0).min(SOMAXCONN);
+        // Capped at net.core.somaxconn.
+        let max = crate::net::sysctl::listen_backlog(backlog);
         let mut i = lock(&self.inner);
         if i.local.is_none() {
             return err(libc::EINVAL);
@@ -582,6 +585,7 @@ impl Socket {
                 // clone of the listening socket does (the server side is
                 // new: nobody else holds its lock).
                 s.remembered = remembered;
+                s.embryo = true;
             }
             backlog.push_back(server.clone());
             lcreds
@@ -627,6 +631,7 @@ impl Socket {
                 _ => return err(libc::EINVAL),
             }
         };
+        lock(&conn.inner).embryo = false;
         self.admit_waiter();
         self.seq.bump();
         Ok(conn)
@@ -1163,6 +1168,12 @@ impl Socket {
     }
 }
 
+impl Drop for Socket {
+    fn drop(&mut self) {
+        listing::unregister(self.slot);
+    }
+}
+
 /// The credentials of the task running on this Sentry thread, for data
 /// written with write(2) (which has no other way to know its sender).
 pub fn current_creds() -> Ucred {
@@ -1233,6 +1244,12 @@ impl FileOps for Socket {
 
     fn release(&self) {
         self.close();
+    }
+
+    /// The core's sockets bump their counter on every change; a socket with
+    /// a part on the stack or the host changes with their generations.
+    fn wait_seq(&self) -> Option<&events::Seq> {
+        (!self.is_external()).then_some(&self.seq)
     }
 
     fn event_seq(&self) -> u64 {

@@ -66,3 +66,51 @@ fn closing_with_unread_data_resets_the_peer() {
     assert_eq!(b.recv(8, false).err(), Some(Errno(libc::ECONNRESET)));
     assert_eq!(b.recv(8, false).map(|r| r.data.len()).ok(), Some(0));
 }
+
+#[test]
+fn proc_net_unix_lists_listeners_connections_and_embryos() {
+    use super::unix_listing::*;
+    let creds = Ucred::default();
+    let l = Socket::new(Family::Unix, Kind::Stream);
+    let name = format!("listing-test-{}", l.ino()).into_bytes();
+    let addr = SockAddr::Unix(UnixAddr::Abstract(name.clone()));
+    l.bind(Some((addr, NameKey::Abstract(name.clone()))))
+        .expect("bind");
+    l.listen(4, creds).expect("listen");
+    let c = Socket::new(Family::Unix, Kind::Stream);
+    c.connect(&l, creds, None).expect("connect");
+    let find = |ino: u64| entries().into_iter().find(|e| e.ino == ino);
+    let seen = find(l.ino()).expect("listener");
+    assert_eq!(
+        (seen.refs, seen.flags, seen.ty, seen.state),
+        (2, SO_ACCEPTCON, libc::SOCK_STREAM, SS_UNCONNECTED)
+    );
+    assert_eq!(seen.name, UnixAddr::Abstract(name.clone()));
+    let seen = find(c.ino()).expect("client");
+    assert_eq!((seen.refs, seen.flags, seen.state), (3, 0, SS_CONNECTED));
+    assert_eq!(seen.name, UnixAddr::Unnamed);
+    // Not accepted yet: connecting, no inode, the listener's name.
+    let embryo = entries()
+        .into_iter()
+        .find(|e| e.ino == 0 && e.name == UnixAddr::Abstract(name.clone()))
+        .expect("embryo");
+    assert_eq!((embryo.refs, embryo.state), (3, SS_CONNECTING));
+    let s = l.accept().expect("accept");
+    assert_eq!(find(s.ino()).map(|e| e.state), Some(SS_CONNECTED));
+    s.close();
+    assert_eq!(find(s.ino()), None);
+    assert_eq!(find(c.ino()).map(|e| e.refs), Some(2));
+
+    let (a, b) = Socket::pair(Kind::SeqPacket, creds);
+    let seen = find(a.ino()).expect("pair");
+    assert_eq!(
+        (seen.refs, seen.ty, seen.state),
+        (3, libc::SOCK_SEQPACKET, SS_CONNECTED)
+    );
+    drop(b);
+    let d = Socket::new(Family::Unix, Kind::Dgram);
+    assert_eq!(
+        find(d.ino()).map(|e| (e.ty, e.state)),
+        Some((libc::SOCK_DGRAM, SS_UNCONNECTED))
+    );
+}

@@ -45,6 +45,9 @@ pub struct PacketLink {
     /// dropped here, as Linux drops it (the client retries), instead of
     /// reaching the stack, which would answer with a reset.
     pub full_ports: std::collections::HashSet<u16>,
+    /// IFF_UP as the workload set it: a link that is down drops what
+    /// arrives and sends nothing.
+    pub up: bool,
     fd: OwnedFd,
     /// The IP MTU (without the Ethernet header).
     mtu: usize,
@@ -74,6 +77,11 @@ const PACKET_VNET_HDR: i32 = 15;
 const PACKET_IGNORE_OUTGOING: i32 = 23;
 
 impl PacketLink {
+    /// The IP MTU the workload set (`ip link set mtu`).
+    pub fn set_mtu(&mut self, mtu: usize) {
+        self.mtu = mtu;
+    }
+
     /// Opens a packet socket bound to interface `index`. Call before the
     /// jail (it needs CAP_NET_RAW and the socket system call).
     /// The IP MTU (for TCP_INFO's MSS figures).
@@ -121,6 +129,7 @@ impl PacketLink {
         }
         Ok(PacketLink {
             full_ports: Default::default(),
+            up: true,
             fd,
             mtu: mtu as usize,
             counters,
@@ -366,6 +375,9 @@ impl Device for PacketLink {
 
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
         let n = self.read_frame()?;
+        if !self.up {
+            return None;
+        }
         Some((
             Rx {
                 frame: &self.rx[VNET_HDR_LEN..n],
@@ -379,6 +391,9 @@ impl Device for PacketLink {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
+        if !self.up {
+            return None;
+        }
         Some(Tx {
             fd: &self.fd,
             counters: &self.counters,

@@ -16,6 +16,7 @@
 //! that changes a socket bumps [`generation`], which every external
 //! socket's `event_seq` includes.
 
+pub mod config;
 pub mod driver;
 pub mod icmp;
 pub mod ipmeta;
@@ -203,13 +204,16 @@ impl Stack {
         if let Some(i) = self
             .links
             .iter()
-            .position(|l| l.cidrs.iter().any(|c| c.contains_addr(&addr)))
+            .position(|l| l.device.up && l.cidrs.iter().any(|c| c.contains_addr(&addr)))
         {
             return Some(i);
         }
-        self.links.iter().position(|l| match dst {
-            IpAddr::V4(_) => l.has_default_v4,
-            IpAddr::V6(_) => l.has_default_v6,
+        self.links.iter().position(|l| {
+            l.device.up
+                && match dst {
+                    IpAddr::V4(_) => l.has_default_v4,
+                    IpAddr::V6(_) => l.has_default_v6,
+                }
         })
     }
 

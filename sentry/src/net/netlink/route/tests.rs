@@ -225,14 +225,25 @@ fn neighbours_dump() {
 }
 
 #[test]
-fn changes_need_net_admin_and_are_refused() {
+fn changes_need_net_admin_and_what_the_sentry_cannot_do_is_refused() {
     let req = request(RTM_NEWADDR, 0, &[AF_INET, 24, 0, 0, 2, 0, 0, 0]);
     assert_eq!(ask(&req, WHO), Err(libc::EPERM));
     let admin = Asker {
         net_admin: true,
         ..WHO
     };
-    assert_eq!(ask(&req, admin), Err(libc::EOPNOTSUPP));
+    // An address to add must be given.
+    assert_eq!(ask(&req, admin), Err(libc::EINVAL));
+    // Neighbour entries are the stack's own (RTM_NEWNEIGH).
+    let neigh = request(RTM_NEWNEIGH, 0, &[AF_INET, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(ask(&neigh, admin), Err(libc::EOPNOTSUPP));
+    // A route without a gateway (`ip route add 10.1.0.0/16 dev eth0`).
+    let dev_route = request(
+        RTM_NEWROUTE,
+        0,
+        &[AF_INET, 16, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0],
+    );
+    assert_eq!(ask(&dev_route, admin), Err(libc::EOPNOTSUPP));
     // Unknown types and GETs without a handler.
     assert_eq!(ask(&request(200, 0, &[0]), WHO), Err(libc::EOPNOTSUPP));
     assert_eq!(

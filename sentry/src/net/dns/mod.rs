@@ -11,7 +11,11 @@
 //! transaction id of the relay's choosing; the answer goes back to the
 //! asking socket with the workload's id, as if from 127.0.0.11:53. The
 //! workload never holds the host socket and cannot name another
-//! destination: only the DNS payload crosses.
+//! destination: only the DNS payload crosses. Queries over TCP take the
+//! same path (`tcp`).
+
+mod edns;
+pub mod tcp;
 
 use std::collections::HashMap;
 use std::io;
@@ -38,6 +42,16 @@ struct Pending {
     sock: Weak<Socket>,
     id: u16,
     at: Instant,
+    asker: Asker,
+}
+
+/// How the query came, so the answer goes back the same way.
+#[derive(Clone, Copy)]
+enum Asker {
+    /// A datagram to 127.0.0.11:53.
+    Datagram,
+    /// A TCP connection's query; `strip`: the relay added the OPT record.
+    Stream { strip: bool },
 }
 
 pub struct Relay {
@@ -105,21 +119,38 @@ pub fn relays(to: &SocketAddr) -> bool {
 
 /// Sends the workload's query `data` from `sock` to the resolver.
 pub fn query(sock: &Arc<Socket>, data: &[u8]) -> SysResult<usize> {
-    let Some(r) = RELAY.get() else {
+    if RELAY.get().is_none() {
         return err(libc::ENETUNREACH);
-    };
-    // A DNS header is 12 bytes; anything shorter is not a query, and
-    // Linux would have delivered it somewhere: drop it as UDP may.
-    if data.len() < 12 || data.len() > MAX_MESSAGE {
-        return Ok(data.len());
     }
-    let id = u16::from_be_bytes([data[0], data[1]]);
+    relay(sock, data.to_vec(), Asker::Datagram);
+    Ok(data.len())
+}
+
+/// Sends a query that came over a TCP connection (`tcp::Session`), asking
+/// for an answer of any size. Whether it went out.
+fn query_for_stream(sock: &Arc<Socket>, mut data: Vec<u8>) -> bool {
+    let strip = edns::widen_query(&mut data);
+    relay(sock, data, Asker::Stream { strip })
+}
+
+/// Sends `msg` on the relay socket under an id of the relay's choosing.
+/// A query that cannot go is lost, as a datagram can be (the client
+/// times out); whether it went.
+fn relay(sock: &Arc<Socket>, mut msg: Vec<u8>, asker: Asker) -> bool {
+    let Some(r) = RELAY.get() else {
+        return false;
+    };
+    // A DNS header is 12 bytes; anything shorter is not a query.
+    if msg.len() < 12 || msg.len() > MAX_MESSAGE {
+        return false;
+    }
+    let id = u16::from_be_bytes([msg[0], msg[1]]);
     let relay_id = {
         let mut p = lock(&r.pending);
         let now = Instant::now();
         p.1.retain(|_, q| now.duration_since(q.at) < QUERY_TTL && q.sock.strong_count() > 0);
         if p.1.len() >= MAX_PENDING {
-            return Ok(data.len());
+            return false;
         }
         // The next id not in flight.
         let mut rid = p.0;
@@ -133,11 +164,11 @@ pub fn query(sock: &Arc<Socket>, data: &[u8]) -> SysResult<usize> {
                 sock: Arc::downgrade(sock),
                 id,
                 at: now,
+                asker,
             },
         );
         rid
     };
-    let mut msg = data.to_vec();
     msg[..2].copy_from_slice(&relay_id.to_be_bytes());
     // SAFETY: sending our buffer on our connected socket.
     let n = unsafe {
@@ -149,11 +180,11 @@ pub fn query(sock: &Arc<Socket>, data: &[u8]) -> SysResult<usize> {
         )
     };
     if n < 0 {
-        // Nobody there (no embedded DNS on this network) or a full queue:
-        // the query is lost, as a datagram can be; the client times out.
+        // Nobody there (no embedded DNS on this network) or a full queue.
         lock(&r.pending).1.remove(&relay_id);
+        return false;
     }
-    Ok(data.len())
+    true
 }
 
 /// Delivers every answer that arrived to the socket that asked.
@@ -188,6 +219,13 @@ pub fn deliver_answers() {
         };
         let mut answer = buf[..n].to_vec();
         answer[..2].copy_from_slice(&q.id.to_be_bytes());
+        if let Asker::Stream { strip } = q.asker {
+            if strip {
+                edns::strip_opt(&mut answer);
+            }
+            sock.dns_answer(&answer);
+            continue;
+        }
         let from = match sock.family {
             super::Family::Inet6 => sock.presented(RESOLVER),
             _ => RESOLVER,
