@@ -24,15 +24,16 @@ from .workloads import Metric
 
 SCRIPT = "/bin/loopback.sh"
 
-LO_REDIS_GET = Metric("lo-redis-get", "redis GET over loopback, client in the container (4 connections)",
+LO_REDIS_GET = Metric("lo-redis-get", "redis GET over loopback (redis-benchmark in the container, 4 connections)",
                       "requests/s", False)
-LO_REDIS_SET = Metric("lo-redis-set", "redis SET over loopback, client in the container (4 connections)",
+LO_REDIS_SET = Metric("lo-redis-set", "redis SET over loopback (redis-benchmark in the container, 4 connections)",
                       "requests/s", False)
-LO_HTTP_RPS = Metric("lo-http-rps", "nginx GET / over loopback, wrk in the container (4 connections)",
+LO_HTTP_RPS = Metric("lo-http-rps", "nginx GET / over loopback (wrk in the container, 4 connections)",
                      "requests/s", False)
-LO_HTTP_P99 = Metric("lo-http-p99", "nginx GET / p99 latency over loopback, wrk in the container", "ms", True)
-LO_PYHTTP_RPS = Metric("lo-pyhttp-rps", "Python http.server GET / over loopback, wrk in the container "
-                       "(4 connections)", "requests/s", False)
+LO_HTTP_P99 = Metric("lo-http-p99", "nginx GET / p99 latency over loopback (wrk in the container, 4 connections)",
+                     "ms", True)
+LO_PYHTTP_RPS = Metric("lo-pyhttp-rps", "Python http.server GET / over loopback (wrk in the container, "
+                       "4 connections)", "requests/s", False)
 
 METRICS = (LO_REDIS_GET, LO_REDIS_SET, LO_HTTP_RPS, LO_HTTP_P99, LO_PYHTTP_RPS)
 # Issue 13's targets: a share of runc's requests/s.
