@@ -61,24 +61,18 @@ redis_ping() {
     [ "$(redis-cli -h 127.0.0.1 ping)" = PONG ]
 }
 
-# The page both HTTP servers serve (bench/netroot.sh writes it): every
-# runtime must send exactly these bytes, before and after the load.
-check_page() { # URL
-    rm -f "$out/page"
-    wget -q -O "$out/page" "$1" || fail "GET $1 failed"
-    cmp -s "$out/page" /var/www/html/index.html ||
-        fail "GET $1 did not give the bytes of /var/www/html/index.html"
-}
-
 # wrk as the host-side workload runs it (2 threads, keep-alive connections,
 # the 99th percentile); the driver parses its output and fails on any
-# socket error or non-2xx answer.
-http() { # URL SECONDS CONNECTIONS
-    wait_for wget -q -O /dev/null "$1"
-    check_page "$1"
-    wrk -t 2 -c "$3" -d "$2s" --latency "$1" >"$out/client" 2>&1 ||
+# socket error or non-2xx answer. Before and after, bench/httpcheck.py waits
+# for the port and checks that GET / gives exactly the bytes of the page
+# (bench/netroot.sh writes it), as the host-side check does.
+http() { # PORT SECONDS CONNECTIONS
+    python3 /bin/httpcheck.py "$server" "$1" /var/www/html/index.html 2>"$out/check" ||
+        fail "before wrk: $(tail -n 1 "$out/check")"
+    wrk -t 2 -c "$3" -d "$2s" --latency "http://127.0.0.1:$1/" >"$out/client" 2>&1 ||
         fail "wrk exited $?: $(tail -c 300 "$out/client" | tr "\n" " ")"
-    check_page "$1"
+    python3 /bin/httpcheck.py "$server" "$1" /var/www/html/index.html 2>"$out/check" ||
+        fail "after wrk: $(tail -n 1 "$out/check")"
     stop
     show wrk "$out/client"
 }
@@ -108,16 +102,16 @@ nginx)
     # to a file, for fail.
     /usr/sbin/nginx 2>"$out/server.log" &
     server=$!
-    # The port in the URL: the rootfs has no /etc/services for wrk to look
-    # "http" up in.
-    http http://127.0.0.1:80/ "$2" "$3"
+    # The port in wrk's URL: the rootfs has no /etc/services for wrk to
+    # look "http" up in.
+    http 80 "$2" "$3"
     ;;
 pyhttp)
     # Python's http.server (threads; HTTP/1.0, a connection per request)
     # logs each request to stderr.
     python3 -m http.server 8000 --bind 127.0.0.1 --directory /var/www/html >"$out/server.log" 2>&1 &
     server=$!
-    http http://127.0.0.1:8000/ "$2" "$3"
+    http 8000 "$2" "$3"
     ;;
 *)
     fail "usage: $0 redis REQUESTS CONNECTIONS | nginx|pyhttp SECONDS CONNECTIONS"

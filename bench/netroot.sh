@@ -6,7 +6,8 @@
 # servers: each container runs one of them, and they run one at a time.
 # The loopback workloads (issue 13: server and client in one container) run
 # in it too: the clients (wrk, redis-benchmark, redis-cli for the checks),
-# Python with its standard library for http.server, and bench/loopback.sh.
+# Python with its standard library for http.server, bench/loopback.sh and
+# bench/httpcheck.py.
 #
 # Usage: bench/netroot.sh DIR
 set -euo pipefail
@@ -42,4 +43,5 @@ images_put_program "$dir" /usr/bin/redis-benchmark
 images_put_program "$dir" /usr/bin/redis-cli
 images_put_program "$dir" /usr/bin/wrk
 install -m 755 "$here/loopback.sh" "$dir/bin/loopback.sh"
+install -m 644 "$here/httpcheck.py" "$dir/bin/httpcheck.py"
 mkdir -p "$dir/data"
