@@ -75,7 +75,7 @@ LOOP_WORKLOADS = [
         "before (redis-cli), the benchmark's key checked after", "redis", _redis),
     LoopWorkload(
         "loopback http", "nginx as in *network http* (stock master/worker configuration, access log to "
-        "the container's stdout) and, in the same container, wrk on http://127.0.0.1/, 2 threads, "
+        "the container's stdout) and, in the same container, wrk on http://127.0.0.1:80/, 2 threads, "
         "4 keep-alive connections, 5 s (1 s short), requests/s and the 99th percentile latency; the page's "
         "bytes are checked before and after (busybox wget)", "nginx", _nginx),
     LoopWorkload(

@@ -170,7 +170,7 @@ class Report:
         """'N of M met' per issue, for the targets with a verdict."""
         out = []
         _, rows = self._targets()
-        for issue in sorted({r[0] for r in rows}):
+        for issue in sorted({r[0] for r in rows}, key=int):
             got = [r[5] for r in rows if r[0] == issue and not r[5].startswith("—")]
             met = sum(1 for r in got if r.startswith("met"))
             out.append(f"issue {issue}: {met} of {len(got)} targets met")
