@@ -14,7 +14,7 @@ import time
 
 sys.dont_write_bytecode = True
 
-from benchlib import bundle, container, network, procs, report, runtimes, stats, workloads  # noqa: E402
+from benchlib import bundle, container, loopback, network, procs, report, runtimes, stats, workloads  # noqa: E402
 from benchlib.docker import DockerError, Dockerd  # noqa: E402
 from benchlib.runtimes import RuntimeError_  # noqa: E402
 
@@ -46,6 +46,16 @@ NET_ABOUT = (
     "the namespace's eth0; runc's container uses the host kernel's stack in that namespace. The host's "
     "clients share the machine's cores with the server, so the figures measure the pair"
 )
+LOOP_SECTION = "Loopback (server and client in one container)"
+LOOP_ABOUT = (
+    "bench/loopback.sh runs as the container (`RUNTIME run`) of the network workloads' root filesystem, "
+    "which also holds the clients (wrk, redis-benchmark, redis-cli) and Python: it starts the server, "
+    "waits until it answers, runs the client against 127.0.0.1 with the parameters of the host-side "
+    "client, checks, stops the server and prints the client's output, which the bench parses (any "
+    "socket error, non-2xx answer or missing figure fails). The container's network namespace has only "
+    "loopback, up, as `docker run --network=none` gives; runsc runs with `--network=none`, sandbox with "
+    "its default stack. Client and server share the machine's cores, so the figures measure the pair"
+)
 SCALE_ABOUT = (
     "{n} containers running `sleep`, each created and started by its own thread, all at once: the "
     "time until every `start` returned, the growth of the host's MemTotal - MemAvailable (everything "
@@ -66,9 +76,10 @@ def parse_args():
     p.add_argument("--scale", type=int, help="containers started at once (default 50; 0 = skip; skipped with --short)")
     p.add_argument("--scale-rounds", type=int, default=2)
     p.add_argument("--output", help="the Markdown report (default: BENCHMARKS.md at the repo root unless --short)")
-    p.add_argument("--net", choices=["yes", "no", "only"], default="yes",
-                   help="the network workloads: with the others (yes), not at all, or only them "
-                   "(no micro workloads, life cycle, memory, scale or docker)")
+    p.add_argument("--net", choices=["yes", "no", "only", "loopback"], default="yes",
+                   help="the network workloads, client on the host and over loopback: with the others "
+                   "(yes), not at all, or only them (no micro workloads, life cycle, memory, scale or docker); "
+                   "loopback: only the loopback ones")
     p.add_argument("--net-prefix", default=f"sbb{os.getpid() % 100000}",
                    help="names of the bench's network namespaces (PREFIX-N) and host veths (PREFIXvN)")
     p.add_argument("--work", required=True, help="work directory (rootfs/, netroot/, busybox.tar)")
@@ -123,7 +134,8 @@ def rotate(items, n):
 def main():
     a = parse_args()
     rounds = a.rounds or (1 if a.short else 5)
-    micro, net = a.net != "only", a.net != "no"
+    micro, net = a.net not in ("only", "loopback"), a.net != "no"
+    host_net = net and a.net != "loopback"
     docker = micro and (a.docker or ("no" if a.short else "yes")) == "yes"
     scale_n = 0 if not micro else a.scale if a.scale is not None else (0 if a.short else 50)
     output = a.output or (None if a.short else os.path.join(a.repo, "BENCHMARKS.md"))
@@ -137,7 +149,7 @@ def main():
     found, notes = runtimes.discover(a.sandbox, os.path.join(a.work, "state"), only)
     rep = report.Report([rt.name for rt in found])
     rep.notes += notes
-    if net:
+    if host_net:
         why = network.check_tools()
         if why:
             log(f"bench: the network workloads cannot run: {why}")
@@ -177,11 +189,15 @@ def main():
                 measure(rep, tag, rt, w.name, "Workloads (timed inside the container)",
                         lambda: run_workload(rt, w, wl_bundles[w.name], timeout))
         t_net = time.monotonic()
-        for w in network.NET_WORKLOADS if net else []:
+        for w in network.NET_WORKLOADS if host_net else []:
             for rt in order:
                 nrt = rt.networked()
                 measure(rep, tag, rt, f"network {w.name}", NET_SECTION,
                         lambda: network.run(nrt, w, netroot, a.work, a.net_prefix, a.short, timeout))
+        for w in loopback.LOOP_WORKLOADS if net else []:
+            for rt in order:
+                measure(rep, tag, rt, w.name, LOOP_SECTION,
+                        lambda: loopback.run(rt, w, netroot, a.work, a.net_prefix, a.short, timeout))
         net_secs += time.monotonic() - t_net
         if not micro:
             continue
@@ -243,9 +259,12 @@ def main():
         descriptions = []
         if micro:
             descriptions += [(w.name, w.about) for w in workloads.WORKLOADS] + CONTAINER_MEASUREMENTS
-        if net:
+        if host_net:
             descriptions += [(f"network {w.name}", w.about) for w in network.NET_WORKLOADS]
             descriptions.append(("network", NET_ABOUT))
+        if net:
+            descriptions += [(w.name, w.about) for w in loopback.LOOP_WORKLOADS]
+            descriptions.append(("loopback", LOOP_ABOUT))
         if scale_n:
             descriptions.append(("scale", SCALE_ABOUT.format(n=scale_n)))
         notes_file = os.path.join(a.repo, "bench", "profile-notes.md")

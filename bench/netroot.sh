@@ -4,6 +4,10 @@
 # nginx with its stock master/worker configuration) plus redis-server and
 # iperf3 with the libraries ldd lists for them. One rootfs serves the three
 # servers: each container runs one of them, and they run one at a time.
+# The loopback workloads (issue 13: server and client in one container) run
+# in it too: the clients (wrk, redis-benchmark, redis-cli for the checks),
+# Python with its standard library for http.server, bench/loopback.sh and
+# bench/httpcheck.py.
 #
 # Usage: bench/netroot.sh DIR
 set -euo pipefail
@@ -29,7 +33,15 @@ trap 'rm -rf "$www"' EXIT
 # Readable by nginx's workers (www-data): mktemp made the directory 0700.
 chmod 755 "$www"
 chmod 644 "$www/index.html"
+# Python's image first: both start from the busybox rootfs, which rewrites
+# /etc/passwd, and nginx's adds its www-data user to it.
+rootfs_python "$dir"
 rootfs_nginx "$dir" "$www"
 images_put_program "$dir" /usr/bin/redis-server
 images_put_program "$dir" /usr/bin/iperf3
+images_put_program "$dir" /usr/bin/redis-benchmark
+images_put_program "$dir" /usr/bin/redis-cli
+images_put_program "$dir" /usr/bin/wrk
+install -m 755 "$here/loopback.sh" "$dir/bin/loopback.sh"
+install -m 644 "$here/httpcheck.py" "$dir/bin/httpcheck.py"
 mkdir -p "$dir/data"

@@ -8,12 +8,15 @@
 #
 # Usage: sudo bench/run.sh [--short] [--rounds N] [--runtimes a,b] [--docker yes|no]
 #                          [--scale N] [--scale-rounds N] [--output FILE]
-#                          [--net yes|no|only]
+#                          [--net yes|no|only|loopback]
 #   --short     one round, small sizes, no docker, no scale (CI runs this)
-#   --net only  only the network workloads (iperf3, nginx + wrk, redis); no
-#               only leaves them out. They run each server in a network
-#               namespace of the bench's own (ip netns + veth, 10.215.N.0/24),
-#               removed at the end whatever happens
+#   --net only  only the network workloads (iperf3, nginx + wrk, redis with
+#               the client on the host; redis, nginx and Python's http.server
+#               with the client in the container over loopback); no leaves
+#               them out; loopback runs only the loopback ones. They run each
+#               container in a network namespace of the bench's own (ip netns;
+#               a veth and 10.215.N.0/24 when the client is on the host, only
+#               lo otherwise), removed at the end whatever happens
 #   SANDBOX=path  the sandbox binary (default: the full mode builds and uses
 #               target/release/sandbox; --short uses target/debug/sandbox if
 #               it is there, else the release one)

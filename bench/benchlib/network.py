@@ -49,16 +49,29 @@ def _ip(*args, check=True):
 
 class Netns:
     """A namespace with eth0 (10.215.N.2/24, default route) and the host's
-    end of the veth (10.215.N.1/24). A context manager: removed on exit,
+    end of the veth (10.215.N.1/24); with `veth=False`, only loopback, up
+    (what `docker run --network=none` gives: a fresh namespace's lo is down,
+    and runc does not bring it up). A context manager: removed on exit,
     whatever happened."""
 
     _next = 0
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, veth=True):
         self.prefix = prefix
+        self.veth = veth
         self.name = self.host_if = None
 
     def __enter__(self):
+        if not self.veth:
+            Netns._next += 1
+            self.name = f"{self.prefix}-{Netns._next}"
+            try:
+                _ip("netns", "add", self.name)
+                _ip("netns", "exec", self.name, "ip", "link", "set", "lo", "up")
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+            return self
         # A subnet no interface of the host has (the lead's tests use
         # 10.213.N; another bench run could hold some of 10.215.N).
         used = _ip("-o", "-4", "addr", "show")
@@ -94,7 +107,8 @@ class Netns:
         # Deleting the namespace destroys eth0 and with it the host's end,
         # once the container's processes (which hold the namespace) are
         # gone; the explicit link deletion covers a namespace still held.
-        _ip("link", "del", self.host_if, check=False)
+        if self.host_if:
+            _ip("link", "del", self.host_if, check=False)
         _ip("netns", "del", self.name, check=False)
 
 
@@ -217,11 +231,19 @@ def tcp_clients(ip, short):
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+# wrk's keep-alive connections (2 threads), on the host and in the
+# container alike (benchlib/loopback.py).
+WRK_CONNECTIONS = 4
 
 
 def _wrk(ip, secs, conns):
-    text = _client(["wrk", "-t", "2", "-c", str(conns), "-d", f"{secs}s", "--latency",
-                    f"http://{ip}/"], secs + 60)
+    return parse_wrk(_client(["wrk", "-t", "2", "-c", str(conns), "-d", f"{secs}s", "--latency",
+                              f"http://{ip}/"], secs + 60))
+
+
+def parse_wrk(text):
+    """(requests/s, p99 latency in ms) from the output of `wrk --latency`;
+    raises NetError when it has no figures or any request went wrong."""
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", text, re.M)
     total = re.search(r"^\s+(\d+) requests in", text, re.M)
@@ -267,9 +289,13 @@ def _connect_loop(ip, port, secs):
     return n / (time.monotonic() - t0)
 
 
+def wrk_seconds(short):
+    return 1 if short else 5
+
+
 def http_clients(ip, short, rootfs):
     _check_page(ip, rootfs)
-    rps, p99 = _wrk(ip, 1 if short else 5, 4)
+    rps, p99 = _wrk(ip, wrk_seconds(short), WRK_CONNECTIONS)
     rate = _connect_loop(ip, 80, 0.5 if short else 3)
     _check_page(ip, rootfs)  # still serving the same bytes
     return {HTTP_RPS: rps, HTTP_P99: p99, CONN_RATE: rate}
@@ -290,13 +316,13 @@ def _redis(ip, *cmd):
     return reply
 
 
-def redis_clients(ip, short):
-    if _redis(ip, "SET", "bench:check", "sandbox") != b"+OK\r\n" or \
-            _redis(ip, "GET", "bench:check") != b"$7\r\nsandbox\r\n":
-        raise NetError("redis: SET then GET bench:check did not give the value back")
-    n = 1000 if short else 20000
-    text = _client(["redis-benchmark", "-h", ip, "-p", "6379", "-c", "4", "-n", str(n),
-                    "-t", "set,get", "--csv"], 300)
+def redis_requests(short):
+    return 1000 if short else 20000
+
+
+def parse_redis_benchmark(text):
+    """{"SET": requests/s, "GET": requests/s} from `redis-benchmark -t
+    set,get --csv`; raises NetError when a figure is missing or zero."""
     got = {}
     for line in text.splitlines():
         cells = [c.strip('"') for c in line.split(",")]
@@ -304,6 +330,16 @@ def redis_clients(ip, short):
             got[cells[0]] = float(cells[1])
     if set(got) != {"SET", "GET"} or not all(got.values()):
         raise NetError(f"redis-benchmark: no SET and GET figures in {text.strip()[-300:]!r}")
+    return got
+
+
+def redis_clients(ip, short):
+    if _redis(ip, "SET", "bench:check", "sandbox") != b"+OK\r\n" or \
+            _redis(ip, "GET", "bench:check") != b"$7\r\nsandbox\r\n":
+        raise NetError("redis: SET then GET bench:check did not give the value back")
+    text = _client(["redis-benchmark", "-h", ip, "-p", "6379", "-c", "4", "-n", str(redis_requests(short)),
+                    "-t", "set,get", "--csv"], 300)
+    got = parse_redis_benchmark(text)
     # redis-benchmark's SET writes 3 random bytes (-d 3) to this literal key
     # (__rand_int__ is expanded only with -r).
     v = _redis(ip, "GET", "key:__rand_int__")

@@ -304,6 +304,41 @@ impl Task {
         r
     }
 
+    /// Blocks until `ready` yields, as [`Task::block`], on the readiness of
+    /// `files`: when none is a host descriptor and every one keeps a wait
+    /// counter (`FileOps::wait_seq`), the thread watches those counters
+    /// alone; a file that stops keeping one (a socket that now reaches the
+    /// network) sends it round again to choose anew. With no files, only
+    /// a signal or the deadline ends the wait.
+    pub fn block_on_files<T>(
+        &mut self,
+        files: &[&dyn crate::vfs::FileOps],
+        host: Option<(i32, i16)>,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut(&mut Task) -> Option<T>,
+    ) -> SysResult<T> {
+        loop {
+            let seqs: Option<Vec<&events::Seq>> = match host {
+                None => files.iter().map(|f| f.wait_seq()).collect(),
+                Some(_) => None,
+            };
+            let Some(seqs) = seqs else {
+                return self.block(host, deadline, ready);
+            };
+            let r = self.block_watching(&seqs, deadline, |t| {
+                if let Some(v) = ready(t) {
+                    return Some(Some(v));
+                }
+                files.iter().any(|f| f.wait_seq().is_none()).then_some(None)
+            });
+            match r {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Ends the whole process (exit_group, a fatal signal): the first reason
     /// wins, and every other thread is told to die.
     pub fn end_group(&self, how: Exit) {

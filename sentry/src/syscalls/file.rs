@@ -27,7 +27,9 @@ pub fn wait_ready(t: &mut Task, f: &OpenFile, events: i16) -> SysResult<()> {
         WaitOn::Kernel => None,
     };
     let mask = events | libc::POLLHUP | libc::POLLERR;
-    t.block(host, None, |_| (f.ops.poll() & mask != 0).then_some(()))
+    t.block_on_files(&[&*f.ops], host, None, |_| {
+        (f.ops.poll() & mask != 0).then_some(())
+    })
 }
 
 /// Reads into a Sentry buffer, blocking as the file's flags say.
@@ -757,7 +759,8 @@ fn poll_until(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> 
         }
         n
     };
-    let result = t.block(host, deadline, |_| {
+    let ops: Vec<&dyn crate::vfs::FileOps> = files.iter().flatten().map(|f| &*f.ops).collect();
+    let result = t.block_on_files(&ops, host, deadline, |_| {
         let n = scan(&mut fds);
         (n > 0).then_some(n)
     });

@@ -94,7 +94,8 @@ fn select_until(
         }
         (count, out)
     };
-    let result = t.block(host, deadline, |_| {
+    let ops: Vec<&dyn crate::vfs::FileOps> = watched.iter().map(|(_, f)| &*f.ops).collect();
+    let result = t.block_on_files(&ops, host, deadline, |_| {
         let (count, out) = scan();
         (count > 0).then_some((count, out))
     });

@@ -428,6 +428,20 @@ pub(super) fn retry<T>(
     t: &mut Task,
     nonblock: bool,
     timeout: Option<Duration>,
+    op: impl FnMut(&mut Task) -> SysResult<T>,
+) -> SysResult<T> {
+    retry_on(t, None, nonblock, timeout, op)
+}
+
+/// [`retry`] for a wait that only a change of `on` itself can end (a
+/// receive, an accept: arrivals bump the receiving socket), so the task
+/// watches that socket alone (`Task::block_on_files`). Sends and connects
+/// wait for another socket to make room, and use `retry`.
+pub(super) fn retry_on<T>(
+    t: &mut Task,
+    on: Option<&dyn crate::vfs::FileOps>,
+    nonblock: bool,
+    timeout: Option<Duration>,
     mut op: impl FnMut(&mut Task) -> SysResult<T>,
 ) -> SysResult<T> {
     match op(t) {
@@ -435,10 +449,14 @@ pub(super) fn retry<T>(
         r => return r,
     }
     let deadline = timeout.map(|d| Instant::now() + d);
-    let r = t.block(None, deadline, |t| match op(t) {
+    let again = |t: &mut Task| match op(t) {
         Err(e) if e.0 == libc::EAGAIN => None,
         r => Some(r),
-    });
+    };
+    let r = match on {
+        Some(f) => t.block_on_files(&[f], None, deadline, again),
+        None => t.block(None, deadline, again),
+    };
     match r {
         Ok(r) => r,
         Err(e) if e.0 == libc::ETIMEDOUT => err(libc::EAGAIN),
@@ -630,7 +648,9 @@ pub fn accept(t: &mut Task, a: Args, flags: u64) -> SysResult<u64> {
     }
     let (f, sock) = socket_of(t, a[0])?;
     let (rcvtimeo, _) = sock.timeouts();
-    let conn = retry(t, f.nonblocking(), rcvtimeo, |_| sock.accept())?;
+    let conn = retry_on(t, Some(&*sock), f.nonblocking(), rcvtimeo, |_| {
+        sock.accept()
+    })?;
     let peer = conn
         .peer_addr()
         .unwrap_or(SockAddr::Unix(UnixAddr::Unnamed));

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use super::file::iovecs;
-use super::socket::{ensure_bound, find_target, read_addr, retry, sender_creds, socket_of, Named};
+use super::socket::{
+    ensure_bound, find_target, read_addr, retry, retry_on, sender_creds, socket_of, Named,
+};
 use super::Args;
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::process::lock;
@@ -447,7 +449,9 @@ fn receive(t: &mut Task, fd: u64, max: usize, flags: i32) -> SysResult<Received>
     let nonblock = f.nonblocking() || flags & libc::MSG_DONTWAIT != 0;
     let peek = flags & libc::MSG_PEEK != 0;
     let (rcvtimeo, _) = sock.timeouts();
-    let mut got = retry(t, nonblock, rcvtimeo, |_| sock.recv(max, peek))?;
+    let mut got = retry_on(t, Some(&*sock), nonblock, rcvtimeo, |_| {
+        sock.recv(max, peek)
+    })?;
     let waitall = flags & libc::MSG_WAITALL != 0 && sock.kind == crate::net::Kind::Stream;
     while waitall
         && !peek
@@ -456,7 +460,7 @@ fn receive(t: &mut Task, fd: u64, max: usize, flags: i32) -> SysResult<Received>
         && !got.data.is_empty()
         && got.data.len() < max
     {
-        match retry(t, false, rcvtimeo, |_| {
+        match retry_on(t, Some(&*sock), false, rcvtimeo, |_| {
             sock.recv(max - got.data.len(), false)
         }) {
             Ok(more) if more.data.is_empty() => break,
