@@ -5,31 +5,50 @@
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
-static GENERATION: Mutex<u64> = Mutex::new(0);
+/// The generation, and how many threads sleep on it: a change with no
+/// sleeper (the common case once most waits watch their own objects,
+/// `Seq::watch`) costs no futex wake.
+struct Counter {
+    generation: u64,
+    sleepers: usize,
+}
+
+static GENERATION: Mutex<Counter> = Mutex::new(Counter {
+    generation: 0,
+    sleepers: 0,
+});
 static CHANGED: Condvar = Condvar::new();
 
 /// The current generation: read it before checking a condition.
 pub fn generation() -> u64 {
-    *GENERATION.lock().unwrap_or_else(|p| p.into_inner())
+    GENERATION
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .generation
 }
 
 /// Something changed: wake every waiter.
 pub fn notify() {
     let mut g = GENERATION.lock().unwrap_or_else(|p| p.into_inner());
-    *g = g.wrapping_add(1);
-    CHANGED.notify_all();
+    g.generation = g.generation.wrapping_add(1);
+    if g.sleepers > 0 {
+        CHANGED.notify_all();
+    }
 }
 
 /// Sleeps until the generation moves past `seen` or `deadline` passes.
 pub fn wait(seen: u64, deadline: Option<Instant>) {
     let mut g = GENERATION.lock().unwrap_or_else(|p| p.into_inner());
-    while *g == seen {
+    // Counted under the lock notify takes: a change either comes before
+    // the check below or sees this sleeper.
+    g.sleepers += 1;
+    while g.generation == seen {
         match deadline {
             None => g = CHANGED.wait(g).unwrap_or_else(|p| p.into_inner()),
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
-                    return;
+                    break;
                 }
                 g = CHANGED
                     .wait_timeout(g, d - now)
@@ -38,6 +57,7 @@ pub fn wait(seen: u64, deadline: Option<Instant>) {
             }
         }
     }
+    g.sleepers -= 1;
 }
 
 /// One object's change counter (a file's `event_seq`): bumping it also
