@@ -34,6 +34,8 @@ impl Sandbox {
     /// and signal requests meanwhile. Returns the exit status as a shell
     /// reports it: the exit code, or 128 + the signal that killed init.
     pub fn serve(self, control: UnixListener) -> Result<i32, Error> {
-        self.inner.serve(control)
+        let r = self.inner.serve(control);
+        crate::syscalls::stats::report();
+        r
     }
 }

@@ -291,6 +291,7 @@ impl Boot {
         }
         crate::net::stack::driver::start()?;
         crate::net::hostnet::start()?;
+        crate::syscalls::stats::init();
         crate::jail::install(&k.platform.jailed_ioctls(), crate::net::hostnet::enabled())?;
         let (start_tx, start_rx) = mpsc::channel::<()>();
         let kc = k.clone();

@@ -212,7 +212,14 @@ impl Task {
             self.regs.r8,
             self.regs.r9,
         ];
-        let result = crate::syscalls::dispatch(self, nr, args);
+        let result = if crate::syscalls::stats::enabled() {
+            let start = Instant::now();
+            let r = crate::syscalls::dispatch(self, nr, args);
+            crate::syscalls::stats::record(nr, start.elapsed());
+            r
+        } else {
+            crate::syscalls::dispatch(self, nr, args)
+        };
         match result {
             Ok(v) => self.regs.rax = v,
             Err(e) if e == Errno::EJUSTRETURN => {}

@@ -25,6 +25,7 @@ mod socket;
 mod sockmsg;
 mod splice;
 mod statfs;
+pub mod stats;
 mod sync;
 mod timers;
 mod utime;
