@@ -43,7 +43,7 @@ pub fn table() -> Vec<(usize, u64, Duration)> {
             (n > 0).then(|| (i, n, Duration::from_nanos(NANOS[i].load(Ordering::Relaxed))))
         })
         .collect();
-    rows.sort_by(|a, b| b.2.cmp(&a.2));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.2));
     rows
 }
 
