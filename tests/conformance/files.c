@@ -153,6 +153,34 @@ static void directories(void) {
     ERR("getdents64-on-file-enotdir", (close(lfd), lfd = open(at("ls/one"), O_RDONLY), syscall(SYS_getdents64, lfd, buf, sizeof buf)), ENOTDIR);
     close(lfd);
 
+    /* The old getdents (78), which older static libcs use: struct
+     * linux_dirent, the type in the last byte of each record. */
+    lfd = open(at("ls"), O_RDONLY | O_DIRECTORY);
+    seen = count = 0;
+    dtypes = 1;
+    for (;;) {
+        long n = syscall(SYS_getdents, lfd, buf, sizeof buf);
+        if (n <= 0) {
+            CHECK("getdents-returns", n == 0 && count > 0, "getdents: %ld %s", n, ename(errno));
+            break;
+        }
+        for (long off = 0; off < n;) {
+            struct { unsigned long ino; unsigned long off; unsigned short reclen; char name[]; } *d = (void *)(buf + off);
+            unsigned char type = buf[off + d->reclen - 1];
+            count++;
+            if (!strcmp(d->name, ".")) seen |= 1;
+            else if (!strcmp(d->name, "..")) seen |= 2;
+            else if (!strcmp(d->name, "one")) { seen |= 4; dtypes &= type == DT_REG; }
+            else if (!strcmp(d->name, "two")) seen |= 8;
+            else if (!strcmp(d->name, "three")) { seen |= 16; dtypes &= type == DT_DIR; }
+            off += d->reclen;
+        }
+    }
+    CHECK("getdents-listing", seen == 31 && count == 5, "seen mask %#x, %d entries", seen, count);
+    CHECK("getdents-d-type-last-byte", dtypes, "d_type wrong for one/three");
+    ERR("getdents-tiny-buffer-einval", (lseek(lfd, 0, SEEK_SET), syscall(SYS_getdents, lfd, buf, 8)), EINVAL);
+    close(lfd);
+
     char cwd[PATH_MAX];
     OK("chdir", chdir(at("ls")));
     CHECK("getcwd", getcwd(cwd, sizeof cwd) && !strcmp(cwd, at("ls")), "getcwd %s", cwd);

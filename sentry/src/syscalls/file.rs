@@ -619,6 +619,16 @@ pub fn ftruncate(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn getdents64(t: &mut Task, a: Args) -> SysResult<u64> {
+    dirents(t, a, false)
+}
+
+/// getdents (the old call, 78), which static programs of older libcs
+/// make: `struct linux_dirent`, the type in the record's last byte.
+pub fn getdents(t: &mut Task, a: Args) -> SysResult<u64> {
+    dirents(t, a, true)
+}
+
+fn dirents(t: &mut Task, a: Args, old: bool) -> SysResult<u64> {
     let f = t.file(a[0])?;
     let inode = f.inode.clone().ok_or(Errno(libc::ENOTDIR))?;
     let mut snap = lock(&f.dir_snapshot);
@@ -644,19 +654,31 @@ pub fn getdents64(t: &mut Task, a: Args) -> SysResult<u64> {
     let mut out = Vec::new();
     let mut idx = *pos as usize;
     while let Some(e) = entries.get(idx) {
-        let reclen = (19 + e.name.len() + 1).div_ceil(8) * 8;
+        // linux_dirent64: ino, off, reclen, type, name, NUL, padding.
+        // linux_dirent: ino, off, reclen, name, NUL, padding, type last.
+        let reclen = if old {
+            (18 + e.name.len() + 2).div_ceil(8) * 8
+        } else {
+            (19 + e.name.len() + 1).div_ceil(8) * 8
+        };
         if out.len() + reclen > cap {
             if out.is_empty() {
                 return err(libc::EINVAL);
             }
             break;
         }
+        let start = out.len();
         out.extend_from_slice(&e.ino.to_le_bytes());
         out.extend_from_slice(&((idx + 1) as i64).to_le_bytes());
         out.extend_from_slice(&(reclen as u16).to_le_bytes());
-        out.push(e.ftype.dirent_type());
+        if !old {
+            out.push(e.ftype.dirent_type());
+        }
         out.extend_from_slice(e.name.as_bytes());
-        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+        out.resize(start + reclen, 0);
+        if old {
+            out[start + reclen - 1] = e.ftype.dirent_type();
+        }
         idx += 1;
     }
     *pos = idx as u64;

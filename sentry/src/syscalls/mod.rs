@@ -89,6 +89,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_fsync | SYS_fdatasync => file::fsync(t, a),
         SYS_ftruncate => file::ftruncate(t, a),
         SYS_getdents64 => file::getdents64(t, a),
+        SYS_getdents => file::getdents(t, a),
         SYS_sendfile => file::sendfile(t, a),
         SYS_splice => splice::splice(t, a),
         SYS_tee => splice::tee(t, a),
