@@ -231,3 +231,39 @@ fn runc_control_json_error_log() {
 fn sandbox_json_error_log() {
     check_json_error_log(&Runtime::sandbox());
 }
+
+/// A program that cannot be started says why, as runc says it: a missing
+/// path (`stat P: no such file or directory`), a path that is not an
+/// executable file (`permission denied`), a bare name not in PATH
+/// (`executable file not found in $PATH`). runc is the control.
+fn check_exec_errors(rt: &Runtime) {
+    for (args, phrase) in [
+        (vec!["/no/such/program"], "no such file or directory"),
+        (vec!["/etc/passwd"], "permission denied"),
+        (vec!["nosuchprogram"], "executable file not found in $PATH"),
+    ] {
+        let b = Bundle::sh("execerr", "true");
+        let mut spec = b.spec();
+        spec["process"]["args"] = args.iter().map(|a| Value::from(*a)).collect();
+        b.write_spec(&spec);
+        let _guard = DeleteOnPanic::new(rt, &b.id);
+        let out = rt.run(&b);
+        assert_fails_with(&out, phrase);
+        assert!(
+            out.stderr.contains(args[0]),
+            "the error must name {}:\n{out}",
+            args[0]
+        );
+        let _ = rt.exec(&["delete", "--force", &b.id]);
+    }
+}
+
+#[test]
+fn runc_control_exec_errors() {
+    check_exec_errors(&Runtime::runc());
+}
+
+#[test]
+fn sandbox_exec_errors() {
+    check_exec_errors(&Runtime::sandbox());
+}

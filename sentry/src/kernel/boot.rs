@@ -427,10 +427,7 @@ fn prepare(
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH)
         .to_string();
-    let program =
-        find_program(k, &cwd, first, &path_env).ok_or_else(|| Error::ExecutableNotFound {
-            name: first.clone(),
-        })?;
+    let program = find_program(k, &cwd, first, &path_env)?;
     let (tx, rx) = mpsc::channel();
     let state = ProcState {
         ppid,
@@ -503,27 +500,45 @@ fn initial_caps(spec: &ProcessSpec) -> CapSets {
 }
 
 /// Finds a program the way execvp does: a name with a '/' as is, else in $PATH.
-fn find_program(k: &Kernel, cwd: &Location, name: &str, path_env: &str) -> Option<String> {
+/// The program the spec names: a path is taken as it is (and refused as
+/// runc refuses it: missing, or not an executable file), a bare name is
+/// looked up in PATH (the first executable file).
+fn find_program(k: &Kernel, cwd: &Location, name: &str, path_env: &str) -> Result<String, Error> {
     let resolver = Resolver {
         mounts: &k.mounts,
         root: &k.root,
         searcher: None,
     };
-    let ok = |p: &str| {
+    let stat = |p: &str| {
         resolver
             .resolve(cwd, p, true)
             .ok()
             .and_then(|l| l.inode.stat().ok())
-            .is_some_and(|s| s.file_type() == FileType::Regular && s.mode & 0o111 != 0)
+    };
+    let ok = |p: &str| {
+        stat(p).is_some_and(|s| s.file_type() == FileType::Regular && s.mode & 0o111 != 0)
     };
     if name.contains('/') {
-        return ok(name).then(|| name.to_string());
+        return match stat(name) {
+            None => Err(Error::Exec {
+                path: name.to_string(),
+                reason: format!("stat {name}: no such file or directory"),
+            }),
+            Some(_) if !ok(name) => Err(Error::Exec {
+                path: name.to_string(),
+                reason: "permission denied".into(),
+            }),
+            Some(_) => Ok(name.to_string()),
+        };
     }
     path_env
         .split(':')
         .filter(|d| !d.is_empty())
         .map(|d| format!("{}/{}", d.trim_end_matches('/'), name))
         .find(|p| ok(p))
+        .ok_or_else(|| Error::ExecutableNotFound {
+            name: name.to_string(),
+        })
 }
 
 /// Starts a prepared process on its own Sentry thread.
