@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PG 4096L
@@ -570,6 +571,38 @@ static void data_limit_checks(void) {
     CHECK("rlimit-data-brk-small-ok", sbrk(1 << 20) != (void *)-1, "sbrk: %s", ename(errno));
 }
 
+/* The re-executed program of the RLIMIT_AS + RLIMIT_STACK check: it only
+ * has to start (the loader maps, the libc allocates) and exit 0. */
+__attribute__((constructor)) static void stack_limit_probe(void) {
+    if (getenv("CONF_STACK_LIMIT_PROBE")) {
+        void *p = malloc(1 << 20);
+        _exit(p ? 0 : 3);
+    }
+}
+
+/* A soft RLIMIT_AS of 1 GiB with a soft RLIMIT_STACK of 9 GiB: Linux's
+ * stack mapping starts small and grows, so it does not take the address
+ * space limit, and programs start. Each limit alone was fine before. */
+static void stack_limit_checks(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit as, st;
+        getrlimit(RLIMIT_AS, &as);
+        getrlimit(RLIMIT_STACK, &st);
+        as.rlim_cur = 1UL << 30;
+        st.rlim_cur = 9UL << 30;
+        if (st.rlim_max != RLIM_INFINITY && st.rlim_max < st.rlim_cur) st.rlim_max = st.rlim_cur;
+        if (setrlimit(RLIMIT_AS, &as) != 0 || setrlimit(RLIMIT_STACK, &st) != 0) _exit(10);
+        setenv("CONF_STACK_LIMIT_PROBE", "1", 1);
+        execl("/proc/self/exe", "probe", (char *)NULL);
+        _exit(11);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CHECK("rlimit-as-1g-stack-9g-program-starts", WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "status %#x", status);
+}
+
 static void checks(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -590,4 +623,5 @@ static void checks(void) {
     group("maps", maps_checks, 10000);
     group("mlock", mlock_checks, 10000);
     group("rlimit-data", data_limit_checks, 10000);
+    group("rlimit-stack", stack_limit_checks, 10000);
 }

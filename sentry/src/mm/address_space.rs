@@ -1016,6 +1016,21 @@ impl MemoryManager {
         self.vmas.values().map(|v| v.end - v.start).sum()
     }
 
+    /// The address space RLIMIT_AS counts. The stack is mapped whole up
+    /// to its limit here, where Linux's stack mapping starts at 128 KiB
+    /// and grows on faults: it counts as Linux's initial size, so a large
+    /// RLIMIT_STACK does not eat a small RLIMIT_AS.
+    pub fn limited_bytes(&self) -> u64 {
+        const LINUX_INITIAL_STACK: u64 = 128 << 10;
+        self.vmas
+            .values()
+            .map(|v| match v.kind {
+                VmaKind::Stack => (v.end - v.start).min(LINUX_INITIAL_STACK),
+                _ => v.end - v.start,
+            })
+            .sum()
+    }
+
     /// The bytes of `[start, end)` in mappings `pick` accepts.
     pub fn bytes_in(&self, start: u64, end: u64, pick: impl Fn(&Vma) -> bool) -> u64 {
         self.vmas

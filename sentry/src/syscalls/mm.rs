@@ -117,7 +117,7 @@ fn check_address_space(t: &Task, addr: u64, len: u64, fixed: bool) -> SysResult<
     } else {
         0
     };
-    rlimits::may_expand(limit, mm.mapped_bytes() - replaced, len)
+    rlimits::may_expand(limit, mm.limited_bytes().saturating_sub(replaced), len)
 }
 
 /// RLIMIT_DATA (enforced by Linux since 4.7): may `len` more bytes of
