@@ -33,6 +33,10 @@ pub struct SandboxSpec {
     pub network: NetworkMode,
     /// `linux.sysctl`: the Sentry applies the ones it models (`net::sysctl`).
     pub sysctl: Vec<(String, String)>,
+    /// `linux.resources.pids.limit` (None: no limit): the Sentry enforces
+    /// it on the workload's tasks; the host cgroup gets room for the
+    /// Sentry's own threads and stubs besides.
+    pub pids_limit: Option<usize>,
 }
 
 /// How the workload reaches the network (`--network`).

@@ -148,6 +148,11 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
             .and_then(|l| l.sysctl().clone())
             .map(|m| m.into_iter().collect())
             .unwrap_or_default(),
+        pids_limit: linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.pids().as_ref())
+            .and_then(|p| usize::try_from(p.limit()).ok())
+            .filter(|&l| l > 0),
         memory_limit: linux
             .and_then(|l| l.resources().as_ref())
             .and_then(|r| r.memory().as_ref())

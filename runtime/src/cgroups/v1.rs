@@ -85,10 +85,14 @@ pub fn apply(
     Ok(())
 }
 
-/// OCI: a limit of 0 or less means unlimited.
+/// The host cgroup's pids.max for the spec's limit (OCI: 0 or less means
+/// unlimited). The Sentry enforces the limit itself on the workload's
+/// tasks (`kernel::PIDS_MAX`); the host cgroup also holds the Sentry's own
+/// threads and, per workload task, a Sentry thread and a stub thread, so
+/// it gets room for those: otherwise `--pids-limit 20` allowed 7 forks.
 pub fn pids_value(limit: i64) -> String {
     if limit > 0 {
-        limit.to_string()
+        limit.saturating_mul(3).saturating_add(64).to_string()
     } else {
         "max".into()
     }

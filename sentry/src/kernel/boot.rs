@@ -80,6 +80,10 @@ impl Boot {
             }
         }
         crate::net::sysctl::apply(&spec.sysctl)?;
+        crate::kernel::PIDS_MAX.store(
+            spec.pids_limit.unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if spec.network == crate::spec::NetworkMode::Host {
             crate::net::hostnet::enable()?;
             crate::net::stack::takeover::describe()?;

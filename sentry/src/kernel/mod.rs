@@ -56,6 +56,11 @@ pub struct Kernel {
     pub live_tasks: Mutex<usize>,
 }
 
+/// The spec's pids limit (0: none): fork and clone fail with EAGAIN once
+/// the workload has this many tasks, as the pids cgroup makes them fail
+/// under runc. Set once at boot.
+pub static PIDS_MAX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 static KERNEL: OnceLock<Arc<Kernel>> = OnceLock::new();
 
 /// The sandbox's kernel (one per Sentry process).

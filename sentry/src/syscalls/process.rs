@@ -233,7 +233,14 @@ fn start_task(
     f: i32,
     ctid: u64,
 ) -> SysResult<()> {
-    *lock(&k.live_tasks) += 1;
+    {
+        let mut live = lock(&k.live_tasks);
+        let max = crate::kernel::PIDS_MAX.load(std::sync::atomic::Ordering::Relaxed);
+        if max != 0 && *live >= max {
+            return err(libc::EAGAIN);
+        }
+        *live += 1;
+    }
     let (tx, rx) = mpsc::channel::<SysResult<()>>();
     let kc = k.clone();
     let pc = proc.clone();
