@@ -100,3 +100,29 @@ fn spec_capabilities_as_under_runc() {
         disagree.join("\n")
     );
 }
+
+/// `process.noNewPrivileges` as /proc/self/status and a child show it:
+/// 0 without it (Docker's default) and 1 with it, inherited; under runc
+/// first (the control).
+#[test]
+fn no_new_privileges_as_under_runc() {
+    for nnp in [false, true] {
+        let lines = |rt: &Runtime| {
+            let b = Bundle::sh(
+                "nnp",
+                "grep NoNewPrivs /proc/self/status; sh -c 'grep NoNewPrivs /proc/self/status'",
+            );
+            let mut spec = b.spec();
+            spec["process"]["noNewPrivileges"] = json!(nnp);
+            b.write_spec(&spec);
+            let out = rt.run(&b);
+            assert_eq!(out.code(), Some(0), "{out}");
+            assert_clean(rt.root(), &b.id, b.path());
+            out.stdout
+        };
+        let control = lines(&Runtime::runc());
+        let want = format!("NoNewPrivs:\t{}\n", u8::from(nnp));
+        assert_eq!(control, want.repeat(2), "runc, noNewPrivileges {nnp}");
+        assert_eq!(lines(&Runtime::sandbox()), control, "noNewPrivileges {nnp}");
+    }
+}

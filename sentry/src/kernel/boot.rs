@@ -459,6 +459,7 @@ fn prepare(
         stopped: false,
         job_report: None,
         pdeathsig: 0,
+        no_new_privs: spec.no_new_privs,
         nice: 0,
         personality: 0,
         cpu_ns: 0,

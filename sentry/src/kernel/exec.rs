@@ -182,11 +182,12 @@ pub fn execve(
         st.exe = loc.path.clone();
         st.vfork_done = true;
         // No file capabilities in the Sentry: the sets follow from the ids
-        // alone (the workload always runs with no_new_privs), keepcaps does
-        // not survive exec, and the saved ids become the effective ones.
+        // alone (and no_new_privs), keepcaps does not survive exec, and the
+        // saved ids become the effective ones.
+        let nnp = st.no_new_privs;
         let c = &mut st.creds;
         let (uid, euid, bits) = (c.uid, c.euid, c.securebits);
-        c.caps.exec(uid, euid, bits, true);
+        c.caps.exec(uid, euid, bits, nnp);
         c.securebits &= !super::caps::SECBIT_KEEP_CAPS;
         (c.suid, c.sgid) = (c.euid, c.egid);
     }

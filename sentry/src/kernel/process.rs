@@ -49,6 +49,10 @@ pub struct ProcState {
     pub job_report: Option<i32>,
     /// prctl(PR_SET_PDEATHSIG): the signal sent when the parent dies.
     pub pdeathsig: i32,
+    /// prctl(PR_SET_NO_NEW_PRIVS), or the spec's noNewPrivileges: shown in
+    /// /proc/PID/status, inherited, never cleared, and deciding what exec
+    /// gives back to root (the Sentry itself always keeps the host flag).
+    pub no_new_privs: bool,
     /// The nice value (getpriority/setpriority); the Sentry does not schedule by it.
     pub nice: i32,
     /// personality(2)'s execution domain and flags (kept and reported).

@@ -71,6 +71,7 @@ pub fn clone(
             job_report: None,
             // The death signal is not inherited; the nice value is.
             pdeathsig: 0,
+            no_new_privs: st.no_new_privs,
             nice: st.nice,
             personality: st.personality,
             cpu_ns: 0,
@@ -662,12 +663,17 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
             t.mm.write_obj(a[1], &sig)?;
             Ok(0)
         }
-        // The workload always runs with no_new_privs; it cannot be cleared.
+        // Set once, never cleared.
         libc::PR_SET_NO_NEW_PRIVS if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 => {
             err(libc::EINVAL)
         }
-        libc::PR_SET_DUMPABLE | libc::PR_SET_NO_NEW_PRIVS | libc::PR_SET_CHILD_SUBREAPER => Ok(0),
-        libc::PR_GET_DUMPABLE | libc::PR_GET_NO_NEW_PRIVS => Ok(1),
+        libc::PR_SET_NO_NEW_PRIVS => {
+            lock(&t.proc.state).no_new_privs = true;
+            Ok(0)
+        }
+        libc::PR_GET_NO_NEW_PRIVS => Ok(u64::from(lock(&t.proc.state).no_new_privs)),
+        libc::PR_SET_DUMPABLE | libc::PR_SET_CHILD_SUBREAPER => Ok(0),
+        libc::PR_GET_DUMPABLE => Ok(1),
         libc::PR_GET_CHILD_SUBREAPER => Ok(0),
         _ => err(libc::EINVAL),
     }

@@ -106,7 +106,7 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
          Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\nGroups:\t{}\n\
          VmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmRSS:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\n\
          Threads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{thread_pending:016x}\nShdPnd:\t{shared:016x}\nSigBlk:\t{blocked:016x}\n\
-         SigIgn:\t{:016x}\nSigCgt:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t1\nSeccomp:\t0\n\
+         SigIgn:\t{:016x}\nSigCgt:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\n\
          Cpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         st.comm,
         p.pid,
@@ -135,6 +135,7 @@ fn status(p: &Process, tid: i32, ctx: &OpenCtx) -> Vec<u8> {
         c.caps.effective,
         c.caps.bounding,
         c.caps.ambient,
+        u8::from(st.no_new_privs),
         n - 1,
     ))
 }
