@@ -91,6 +91,9 @@ pub struct ProcessSpec {
     pub terminal: bool,
     pub rlimits: Vec<Rlimit>,
     pub no_new_privs: bool,
+    /// `process.oomScoreAdj` (0 when absent).
+    #[serde(default)]
+    pub oom_score_adj: i32,
     /// `process.capabilities`; `None` when the spec has none.
     #[serde(default)]
     pub capabilities: Option<Capabilities>,

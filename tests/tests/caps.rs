@@ -126,3 +126,33 @@ fn no_new_privileges_as_under_runc() {
         assert_eq!(lines(&Runtime::sandbox()), control, "noNewPrivileges {nnp}");
     }
 }
+
+/// `process.oomScoreAdj` shows in /proc/self/oom_score_adj and is
+/// inherited; anyone may raise it or lower it back to its floor (0 here:
+/// the runtime's write does not set the floor, as runc's does not), going
+/// below needs CAP_SYS_RESOURCE, which Docker's default set lacks. runc
+/// first (the control).
+#[test]
+fn oom_score_adj_as_under_runc() {
+    let script = "cat /proc/self/oom_score_adj; \
+        echo 600 > /proc/self/oom_score_adj; sh -c 'cat /proc/self/oom_score_adj'; \
+        echo 100 > /proc/self/oom_score_adj; cat /proc/self/oom_score_adj; \
+        (echo -100 > /proc/self/oom_score_adj) 2>/dev/null || echo lowering refused; \
+        (echo 1001 > /proc/self/oom_score_adj) 2>/dev/null || echo out of range refused";
+    let lines = |rt: &Runtime| {
+        let b = Bundle::sh("oom", script);
+        let mut spec = b.spec();
+        spec["process"]["oomScoreAdj"] = json!(500);
+        b.write_spec(&spec);
+        let out = rt.run(&b);
+        assert_eq!(out.code(), Some(0), "{out}");
+        assert_clean(rt.root(), &b.id, b.path());
+        out.stdout
+    };
+    let control = lines(&Runtime::runc());
+    assert_eq!(
+        control, "500\n600\n100\nlowering refused\nout of range refused\n",
+        "runc"
+    );
+    assert_eq!(lines(&Runtime::sandbox()), control);
+}

@@ -43,6 +43,7 @@ pub fn translate(p: &Process) -> Result<ProcessSpec, ProcessError> {
             .map(rlimit)
             .collect(),
         no_new_privs: p.no_new_privileges().unwrap_or(false),
+        oom_score_adj: p.oom_score_adj().unwrap_or(0).clamp(-1000, 1000),
         capabilities: p.capabilities().as_ref().map(super::caps::translate),
     })
 }

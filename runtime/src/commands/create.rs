@@ -129,6 +129,18 @@ fn build(
     if let Some(g) = pid_ns_guard {
         g.restore()?;
     }
+    // process.oomScoreAdj: runc gives it to the container's process; the
+    // host's OOM killer sees the Sentry (the workload's own processes are
+    // the Sentry's, which shows the value inside).
+    let adj = bundle.sandbox.process.oom_score_adj;
+    if adj != 0 {
+        let path = format!("/proc/{}/oom_score_adj", child.as_raw());
+        fs::write(&path, adj.to_string()).map_err(|source| Error::Io {
+            what: "set the sandbox's oom_score_adj (process.oomScoreAdj)",
+            path: path.into(),
+            source,
+        })?;
+    }
     drop(child_channel);
     drop(stdio);
 

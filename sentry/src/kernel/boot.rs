@@ -460,6 +460,8 @@ fn prepare(
         job_report: None,
         pdeathsig: 0,
         no_new_privs: spec.no_new_privs,
+        oom_score_adj: spec.oom_score_adj,
+        oom_score_adj_min: 0,
         nice: 0,
         personality: 0,
         cpu_ns: 0,

@@ -53,6 +53,14 @@ pub struct ProcState {
     /// /proc/PID/status, inherited, never cleared, and deciding what exec
     /// gives back to root (the Sentry itself always keeps the host flag).
     pub no_new_privs: bool,
+    /// /proc/PID/oom_score_adj: the spec's process.oomScoreAdj, inherited,
+    /// raised by anyone, lowered with CAP_SYS_RESOURCE. The host's OOM
+    /// killer sees the Sentry's own value, which the runtime sets from the
+    /// spec.
+    pub oom_score_adj: i32,
+    /// The floor below which lowering needs CAP_SYS_RESOURCE: what a
+    /// holder of it last wrote (Linux's oom_score_adj_min), 0 at first.
+    pub oom_score_adj_min: i32,
     /// The nice value (getpriority/setpriority); the Sentry does not schedule by it.
     pub nice: i32,
     /// personality(2)'s execution domain and flags (kept and reported).

@@ -72,6 +72,8 @@ pub fn clone(
             // The death signal is not inherited; the nice value is.
             pdeathsig: 0,
             no_new_privs: st.no_new_privs,
+            oom_score_adj: st.oom_score_adj,
+            oom_score_adj_min: st.oom_score_adj_min,
             nice: st.nice,
             personality: st.personality,
             cpu_ns: 0,

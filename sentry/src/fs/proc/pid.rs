@@ -337,6 +337,49 @@ fn fdinfo_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
     })
 }
 
+/// /proc/PID/oom_score_adj: -1000..=1000 (EINVAL otherwise); going below
+/// the floor a CAP_SYS_RESOURCE holder last set needs that capability
+/// (EACCES), as Linux's __set_oom_adj.
+fn oom_score_adj(dev: u64, p: &Arc<Process>, salt: u64) -> Arc<dyn Inode> {
+    let (r, w) = (Arc::downgrade(p), Arc::downgrade(p));
+    crate::fs::synthetic::writable_file(
+        dev,
+        "oom_score_adj",
+        salt,
+        move |_| {
+            let v = r.upgrade().map_or(0, |p| lock(&p.state).oom_score_adj);
+            text(format!("{v}\n"))
+        },
+        move |buf| {
+            let s = std::str::from_utf8(buf).map_err(|_| crate::errno::Errno(libc::EINVAL))?;
+            let v: i32 = s
+                .trim()
+                .parse()
+                .map_err(|_| crate::errno::Errno(libc::EINVAL))?;
+            if !(-1000..=1000).contains(&v) {
+                return Err(crate::errno::Errno(libc::EINVAL));
+            }
+            // The writer's capability, before the target's lock (the
+            // writer is often the target).
+            let admin = crate::kernel::thread::current().is_some_and(|(cur, _)| {
+                lock(&cur.state)
+                    .creds
+                    .has(crate::kernel::caps::SYS_RESOURCE)
+            });
+            let p = w.upgrade().ok_or(crate::errno::Errno(libc::ESRCH))?;
+            let mut st = lock(&p.state);
+            if v < st.oom_score_adj_min && !admin {
+                return Err(crate::errno::Errno(libc::EACCES));
+            }
+            st.oom_score_adj = v;
+            if admin {
+                st.oom_score_adj_min = v;
+            }
+            Ok(buf.len())
+        },
+    )
+}
+
 /// The entries a process directory and its threads' directories share;
 /// `tid` is the thread a task directory describes (the pid for /proc/PID).
 fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
@@ -408,10 +451,7 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
             "mountinfo".into(),
             file(dev, "mountinfo", salt, |_| mountinfo_text()),
         ),
-        (
-            "oom_score_adj".into(),
-            file(dev, "oom_score_adj", salt, |_| text("0\n".into())),
-        ),
+        ("oom_score_adj".into(), oom_score_adj(dev, p, salt)),
         (
             "exe".into(),
             link(dev, "exe", salt, move || lock(&p7.state).exe.clone()),
