@@ -10,6 +10,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static void basic_checks(void) {
@@ -468,6 +469,35 @@ static void poll_norm_checks(void) {
     alarm(0);
 }
 
+/* Issue 16: splice from a pipe into a file at RLIMIT_FSIZE: EFBIG (with
+ * SIGXFSZ ignored) at the limit, a short splice below it, as a write gets
+ * (generic_write_check_limits); never a loop that makes no progress. */
+static void splice_fsize_checks(void) {
+    interrupt_after(5);
+    char path[] = "/tmp/splice-fsize-XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    int p[2];
+    pipe(p);
+    write(p[1], "0123456789", 10);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = { 4096, 4096 };
+    setrlimit(RLIMIT_FSIZE, &rl);
+    loff_t off = 4096;
+    ERR("splice-at-fsize-limit-efbig", splice(p[0], NULL, fd, &off, 10, 0), EFBIG);
+    off = 4090;
+    EQ("splice-below-fsize-limit-short", splice(p[0], NULL, fd, &off, 10, 0), 6);
+    EQ("splice-below-fsize-limit-offset", off, 4096);
+    lseek(fd, 4096, SEEK_SET);
+    ERR("splice-at-fsize-limit-position-efbig", splice(p[0], NULL, fd, NULL, 4, 0), EFBIG);
+    char rest[8];
+    EQ("splice-fsize-data-kept-in-pipe", read(p[0], rest, sizeof rest), 4);
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+    alarm(0);
+}
+
 static void checks(void) {
     group("basic", basic_checks, 10000);
     group("capacity", capacity_checks, 10000);
@@ -478,4 +508,5 @@ static void checks(void) {
     group("zero-length", zero_length_checks, 10000);
     group("proc-reopen", proc_reopen_checks, 10000);
     group("poll-norm", poll_norm_checks, 10000);
+    group("splice-fsize", splice_fsize_checks, 10000);
 }
