@@ -123,6 +123,19 @@ static pid_t wait_bounded(pid_t pid, int *status, long ms) {
     }
 }
 
+static void interrupt_handler(int sig) { (void)sig; }
+
+/* Bounds a blocking call: SIGALRM arrives after `seconds` with a handler
+ * installed without SA_RESTART, so a call that would hang fails with EINTR
+ * and its check reads as a named failure. alarm(0) disarms it. */
+__attribute__((unused)) static void interrupt_after(unsigned seconds) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = interrupt_handler;
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(seconds);
+}
+
 /* Describes a wait status for failure messages. */
 static const char *wstatus(int st) {
     static char buf[64];

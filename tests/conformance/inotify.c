@@ -284,6 +284,63 @@ static void reading(void) {
     close(in);
 }
 
+/* Issue 16: a recursive watcher's epoll loop: the descriptor is in an
+ * epoll set before it has any watch; a watch added then, and one added for
+ * a subdirectory the loop learned of, report their events through the
+ * same epoll_wait, also while another process makes the change. */
+static void epoll_loop(void) {
+    int in = inotify_init1(IN_NONBLOCK);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = in };
+    epoll_ctl(ep, EPOLL_CTL_ADD, in, &ev);
+    struct epoll_event out;
+    EQ(T("epoll-loop-no-watch-quiet"), epoll_wait(ep, &out, 1, 0), 0);
+    OK(T("epoll-loop-add-watch"), inotify_add_watch(in, dir, IN_CREATE));
+    pid_t c = fork();
+    if (c == 0) {
+        sleep_ms(100);
+        mkdir(at("sub"), 0755);
+        _exit(0);
+    }
+    interrupt_after(5);
+    EQ(T("epoll-loop-first-event"), epoll_wait(ep, &out, 1, 3000), 1);
+    waitpid(c, NULL, 0);
+    char buf[4096];
+    ssize_t n = read(in, buf, sizeof buf);
+    struct inotify_event *e = (void *)buf;
+    CHECK(T("epoll-loop-subdir-created"), n > 0 && (e->mask & IN_CREATE) && (e->mask & IN_ISDIR) && !strcmp(e->name, "sub"),
+          "read %zd mask %x", n, n > 0 ? e->mask : 0);
+    int wd = OK(T("epoll-loop-watch-subdir"), inotify_add_watch(in, at("sub"), IN_CREATE | IN_DELETE));
+    EQ(T("epoll-loop-drained-quiet"), epoll_wait(ep, &out, 1, 0), 0);
+    c = fork();
+    if (c == 0) {
+        sleep_ms(100);
+        close(open(at("sub/f"), O_WRONLY | O_CREAT, 0644));
+        _exit(0);
+    }
+    EQ(T("epoll-loop-subdir-event"), epoll_wait(ep, &out, 1, 3000), 1);
+    waitpid(c, NULL, 0);
+    n = read(in, buf, sizeof buf);
+    CHECK(T("epoll-loop-subdir-event-wd"), n > 0 && e->wd == wd && (e->mask & IN_CREATE) && !strcmp(e->name, "f"),
+          "read %zd wd %d (want %d) mask %x", n, n > 0 ? e->wd : -1, wd, n > 0 ? e->mask : 0);
+    /* A watch added by another thread of the loop's process while the
+     * loop waits (here: by a child sharing nothing but the descriptor). */
+    c = fork();
+    if (c == 0) {
+        sleep_ms(100);
+        inotify_add_watch(in, at("sub"), IN_CREATE | IN_DELETE | IN_ATTRIB);
+        chmod(at("sub/f"), 0600);
+        _exit(0);
+    }
+    EQ(T("epoll-loop-watch-changed-while-waiting"), epoll_wait(ep, &out, 1, 3000), 1);
+    waitpid(c, NULL, 0);
+    alarm(0);
+    unlink(at("sub/f"));
+    rmdir(at("sub"));
+    close(ep);
+    close(in);
+}
+
 static void on(const char *base, const char *t) {
     tag = t;
     snprintf(dir, sizeof dir, "%s/inotify-XXXXXX", base);
@@ -295,6 +352,7 @@ static void on(const char *base, const char *t) {
     directory_events();
     file_watches();
     reading();
+    epoll_loop();
 }
 
 static void checks(void) {

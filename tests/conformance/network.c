@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <stddef.h>
 #include <sys/random.h>
@@ -1445,6 +1446,183 @@ static void proc_net_unix_checks(void) {
     unlink(a.sun_path);
 }
 
+/* ---- issue 16: waits that must end ---- */
+
+struct later { int fd; long ms; int what; };
+enum { LATER_SEND, LATER_CLOSE, LATER_SHUT_WR };
+
+static void *act_later(void *arg) {
+    struct later *l = arg;
+    sleep_ms(l->ms);
+    if (l->what == LATER_SEND) send(l->fd, "late", 4, 0);
+    else if (l->what == LATER_CLOSE) close(l->fd);
+    else shutdown(l->fd, SHUT_WR);
+    return NULL;
+}
+
+/* recvmmsg's timeout is looked at after each message (recvmmsg(2), BUGS):
+ * a first message that comes after the timeout has passed ends the call
+ * with that one message, and the time left (none) is written back. */
+static void recvmmsg_timeout_one(const char *kind, int rx, int tx) {
+    char name[96], bufs[4][16];
+    struct iovec iov[4];
+    struct mmsghdr mv[4];
+    memset(mv, 0, sizeof mv);
+    for (int i = 0; i < 4; i++) {
+        iov[i].iov_base = bufs[i];
+        iov[i].iov_len = sizeof bufs[i];
+        mv[i].msg_hdr.msg_iov = &iov[i];
+        mv[i].msg_hdr.msg_iovlen = 1;
+    }
+    struct later l = { tx, 150, LATER_SEND };
+    pthread_t t;
+    pthread_create(&t, NULL, act_later, &l);
+    struct timespec to = { 0, 20 * 1000000 };
+    long start = now_ms();
+    interrupt_after(5);
+    long n = recvmmsg(rx, mv, 4, 0, &to);
+    int e = errno;
+    alarm(0);
+    long took = now_ms() - start;
+    pthread_join(t, NULL);
+    snprintf(name, sizeof name, "recvmmsg-timeout-%s-first-late", kind);
+    CHECK(name, n == 1 && took < 2000, "recvmmsg = %ld (%s) after %ld ms, wanted 1 at the first message", n, n < 0 ? ename(e) : "-", took);
+    snprintf(name, sizeof name, "recvmmsg-timeout-%s-left-written", kind);
+    CHECK(name, to.tv_sec == 0 && to.tv_nsec == 0, "timeout left {%ld, %ld}", (long)to.tv_sec, to.tv_nsec);
+
+    /* A zero timeout with one message queued: that message, at once. */
+    send(tx, "now", 3, 0);
+    readable(rx, 2000);
+    struct timespec zero = { 0, 0 };
+    start = now_ms();
+    interrupt_after(5);
+    n = recvmmsg(rx, mv, 4, 0, &zero);
+    e = errno;
+    alarm(0);
+    took = now_ms() - start;
+    snprintf(name, sizeof name, "recvmmsg-zero-timeout-%s-queued", kind);
+    CHECK(name, n == 1 && took < 2000, "recvmmsg = %ld (%s) after %ld ms, wanted 1 at once", n, n < 0 ? ename(e) : "-", took);
+    struct timespec bad = { 0, 1000000000 };
+    snprintf(name, sizeof name, "recvmmsg-bad-timeout-%s-einval", kind);
+    ERR(name, recvmmsg(rx, mv, 4, 0, &bad), EINVAL);
+}
+
+static void recvmmsg_timeout_checks(void) {
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    recvmmsg_timeout_one("unix-dgram", sv[0], sv[1]);
+    close(sv[0]);
+    close(sv[1]);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    recvmmsg_timeout_one("unix-stream", sv[0], sv[1]);
+    close(sv[0]);
+    close(sv[1]);
+    int c, s;
+    if (tcp_pair(AF_INET, &c, &s) == 0) recvmmsg_timeout_one("tcp", c, s);
+    else fail("recvmmsg-timeout-tcp-pair", "no TCP pair: %s", ename(errno));
+    close(c);
+    close(s);
+    int p1, p2, a = udp_bound(AF_INET, &p1), b = udp_bound(AF_INET, &p2);
+    struct sockaddr_in to = v4("127.0.0.1", p2), back = v4("127.0.0.1", p1);
+    connect(a, (struct sockaddr *)&to, sizeof to);
+    connect(b, (struct sockaddr *)&back, sizeof back);
+    recvmmsg_timeout_one("udp", b, a);
+    close(a);
+    close(b);
+}
+
+/* A blocking read of a TCP socket whose peer closed (before the read, or
+ * while it waits) returns end of file. */
+static void tcp_peer_closed_checks(void) {
+    char buf[16];
+    int c, s;
+    tcp_pair(AF_INET, &c, &s);
+    close(s);
+    interrupt_after(5);
+    EQ("tcp-read-peer-closed-before-eof", read(c, buf, sizeof buf), 0);
+    EQ("tcp-read-peer-closed-again-eof", read(c, buf, sizeof buf), 0);
+    alarm(0);
+    close(c);
+
+    tcp_pair(AF_INET, &c, &s);
+    struct later l = { s, 100, LATER_CLOSE };
+    pthread_t t;
+    pthread_create(&t, NULL, act_later, &l);
+    interrupt_after(5);
+    EQ("tcp-read-peer-closes-while-blocked-eof", read(c, buf, sizeof buf), 0);
+    alarm(0);
+    pthread_join(t, NULL);
+    close(c);
+
+    tcp_pair(AF_INET6, &c, &s);
+    l = (struct later){ s, 100, LATER_SHUT_WR };
+    pthread_create(&t, NULL, act_later, &l);
+    interrupt_after(5);
+    EQ("tcp6-recv-peer-shutdown-while-blocked-eof", recv(c, buf, sizeof buf, 0), 0);
+    alarm(0);
+    pthread_join(t, NULL);
+    close(c);
+    close(s);
+
+    /* The accepted side sees its client go the same way. */
+    tcp_pair(AF_INET, &c, &s);
+    l = (struct later){ c, 100, LATER_CLOSE };
+    pthread_create(&t, NULL, act_later, &l);
+    interrupt_after(5);
+    EQ("tcp-accepted-read-client-closes-eof", read(s, buf, sizeof buf), 0);
+    alarm(0);
+    pthread_join(t, NULL);
+    close(s);
+}
+
+/* A connected UDP socket whose datagram met a closed port (ICMP port
+ * unreachable, on the loopback at once): a blocking receive fails with
+ * ECONNREFUSED, whether the error came before the receive or while it
+ * waited; SO_ERROR reads and clears the same error. */
+static void udp_refused_checks(void) {
+    char buf[16];
+    int gone = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in g = v4("127.0.0.1", 0);
+    bind(gone, (struct sockaddr *)&g, sizeof g);
+    int pg = port_of(gone);
+    close(gone);
+    struct sockaddr_in dead = v4("127.0.0.1", pg);
+    int c = socket(AF_INET, SOCK_DGRAM, 0);
+    connect(c, (struct sockaddr *)&dead, sizeof dead);
+    send(c, "lost", 4, 0);
+    interrupt_after(5);
+    ERR("udp-refused-blocking-recv-econnrefused", recv(c, buf, sizeof buf, 0), ECONNREFUSED);
+    alarm(0);
+
+    send(c, "lost", 4, 0);
+    bits(c, POLLERR, 1000);
+    EQ("udp-refused-so-error", intopt(c, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
+    EQ("udp-refused-so-error-cleared", intopt(c, SOL_SOCKET, SO_ERROR), 0);
+    ERR("udp-refused-after-so-error-eagain", recv(c, buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+
+    /* The error arrives while a receive waits. */
+    struct later l = { c, 100, LATER_SEND };
+    pthread_t t;
+    pthread_create(&t, NULL, act_later, &l);
+    interrupt_after(5);
+    ERR("udp-refused-while-blocked-econnrefused", recv(c, buf, sizeof buf, 0), ECONNREFUSED);
+    alarm(0);
+    pthread_join(t, NULL);
+
+    /* recvmsg and a poll that waits for the error alone. */
+    l = (struct later){ c, 100, LATER_SEND };
+    pthread_create(&t, NULL, act_later, &l);
+    struct pollfd pf = { c, 0, 0 };
+    EQ("udp-refused-poll-wakes-pollerr", poll(&pf, 1, 3000) == 1 && (pf.revents & POLLERR), 1);
+    pthread_join(t, NULL);
+    struct iovec iv = { buf, sizeof buf };
+    struct msghdr mh = { .msg_iov = &iv, .msg_iovlen = 1 };
+    interrupt_after(5);
+    ERR("udp-refused-recvmsg-econnrefused", recvmsg(c, &mh, 0), ECONNREFUSED);
+    alarm(0);
+    close(c);
+}
+
 static void checks(void) {
     group("proc", proc_net_checks, 10000);
     group("proc-unix", proc_net_unix_checks, 10000);
@@ -1459,4 +1637,7 @@ static void checks(void) {
     group("tcp-info", tcp_info_checks, 15000);
     group("reuseport", reuseport_checks, 15000);
     group("recv-cmsg", recv_cmsg_checks, 10000);
+    group("recvmmsg-timeout", recvmmsg_timeout_checks, 15000);
+    group("tcp-peer-closed", tcp_peer_closed_checks, 15000);
+    group("udp-refused", udp_refused_checks, 15000);
 }

@@ -10,6 +10,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static void basic_checks(void) {
@@ -315,6 +316,188 @@ static void splice_checks(void) {
     close(fd);
 }
 
+/* Issue 16: a read or write of zero bytes returns 0 at once on a blocking
+ * pipe, empty or full, with or without a peer (pipe_read and pipe_write
+ * return before they look at the pipe). */
+static void zero_length_checks(void) {
+    interrupt_after(5);
+    int p[2];
+    pipe(p);
+    char buf[16];
+    EQ("zero-read-empty-pipe", read(p[0], buf, 0), 0);
+    EQ("zero-write-pipe", write(p[1], buf, 0), 0);
+    EQ("zero-write-left-pipe-empty", (fcntl(p[0], F_SETFL, O_NONBLOCK), read(p[0], buf, 1) == -1 && errno == EAGAIN), 1);
+    fcntl(p[0], F_SETFL, 0);
+    /* Fill the pipe through a non-blocking alias of the write end. */
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    static char big[4096];
+    while (write(p[1], big, sizeof big) > 0) {}
+    fcntl(p[1], F_SETFL, 0);
+    EQ("zero-write-full-pipe", write(p[1], buf, 0), 0);
+    struct iovec iv = { buf, 0 };
+    EQ("zero-writev-full-pipe", writev(p[1], &iv, 1), 0);
+    close(p[0]);
+    signal(SIGPIPE, SIG_IGN);
+    EQ("zero-write-no-reader", write(p[1], buf, 0), 0);
+    close(p[1]);
+    pipe(p);
+    EQ("zero-readv-empty-pipe", readv(p[0], &iv, 1), 0);
+    close(p[1]);
+    EQ("zero-read-no-writer", read(p[0], buf, 0), 0);
+    close(p[0]);
+    alarm(0);
+}
+
+/* Issue 16: opening a pipe through /proc/self/fd gives another end of the
+ * same pipe, at once: unlike a named FIFO, an anonymous pipe's open never
+ * waits for a partner (fifo_open), even when the other side is closed. */
+static void proc_reopen_checks(void) {
+    interrupt_after(5);
+    int p[2];
+    pipe(p);
+    char path[64], buf[8] = {0};
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    int r2 = OK("proc-fd-open-read-end", open(path, O_RDONLY));
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[1]);
+    int w2 = OK("proc-fd-open-write-end", open(path, O_WRONLY));
+    EQ("proc-fd-write-through-reopened", write(w2, "ab", 2), 2);
+    EQ("proc-fd-read-original", read(p[0], buf, 1), 1);
+    EQ("proc-fd-read-reopened", read(r2, buf + 1, 1), 1);
+    CHECK("proc-fd-same-pipe-data", !memcmp(buf, "ab", 2), "got %.2s", buf);
+    /* The reopened write end keeps the pipe open for writing. */
+    close(p[1]);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    ERR("proc-fd-reopened-writer-counts", read(p[0], buf, 1), EAGAIN);
+    close(w2);
+    EQ("proc-fd-eof-after-all-writers", read(r2, buf, 1), 0);
+    close(p[0]);
+    close(r2);
+
+    /* No writer left: opening the read end does not wait for one. */
+    pipe(p);
+    close(p[1]);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    r2 = OK("proc-fd-open-read-end-no-writer", open(path, O_RDONLY));
+    EQ("proc-fd-reopened-eof", read(r2, buf, 1), 0);
+    close(r2);
+    close(p[0]);
+    /* No reader left: opening the write end neither waits nor fails. */
+    pipe(p);
+    close(p[0]);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[1]);
+    w2 = OK("proc-fd-open-write-end-no-reader", open(path, O_WRONLY));
+    signal(SIGPIPE, SIG_IGN);
+    ERR("proc-fd-reopened-epipe", write(w2, "x", 1), EPIPE);
+    close(w2);
+    close(p[1]);
+    /* Read-write open of either end. */
+    pipe(p);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    int rw = OK("proc-fd-open-rdwr", open(path, O_RDWR));
+    EQ("proc-fd-rdwr-write", write(rw, "z", 1), 1);
+    EQ("proc-fd-rdwr-read", read(p[0], buf, 1), 1);
+    close(rw);
+    close(p[0]);
+    close(p[1]);
+    alarm(0);
+}
+
+/* Issue 16: POLLRDNORM and POLLWRNORM asked for alone are reported alone
+ * (pipe_poll and the socket polls set them with POLLIN/POLLOUT, and poll
+ * masks the result with the events asked for), and a poll that waits for
+ * one of them alone wakes when it comes. `events` is never written. */
+static void poll_norm_checks(void) {
+    interrupt_after(8);
+    int p[2];
+    pipe(p);
+    struct pollfd pf = { p[1], POLLWRNORM, 0 };
+    EQ("poll-wrnorm-alone", poll(&pf, 1, 1000), 1);
+    EQ("poll-wrnorm-alone-revents", pf.revents, POLLWRNORM);
+    EQ("poll-events-unmodified", pf.events, POLLWRNORM);
+    pf.fd = p[0];
+    pf.events = POLLRDNORM;
+    EQ("poll-rdnorm-empty", poll(&pf, 1, 0), 0);
+    write(p[1], "x", 1);
+    EQ("poll-rdnorm-alone", poll(&pf, 1, 1000), 1);
+    EQ("poll-rdnorm-alone-revents", pf.revents, POLLRDNORM);
+    pf.events = POLLIN | POLLRDNORM;
+    poll(&pf, 1, 0);
+    EQ("poll-in-and-rdnorm-revents", pf.revents, POLLIN | POLLRDNORM);
+    char c;
+    read(p[0], &c, 1);
+    /* A writer in another process wakes a poll for POLLRDNORM alone. */
+    pid_t pid = fork();
+    if (pid == 0) { sleep_ms(50); write(p[1], "y", 1); _exit(0); }
+    pf.events = POLLRDNORM;
+    EQ("poll-rdnorm-wakes-on-write", poll(&pf, 1, 3000), 1);
+    EQ("poll-rdnorm-wakes-revents", pf.revents, POLLRDNORM);
+    waitpid(pid, NULL, 0);
+    read(p[0], &c, 1);
+    /* A reader in another process wakes a poll for POLLWRNORM alone. */
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    static char big[4096];
+    while (write(p[1], big, sizeof big) > 0) {}
+    pid = fork();
+    if (pid == 0) {
+        sleep_ms(50);
+        static char sink[65536];
+        read(p[0], sink, sizeof sink);
+        _exit(0);
+    }
+    pf.fd = p[1];
+    pf.events = POLLWRNORM;
+    EQ("poll-wrnorm-wakes-on-read", poll(&pf, 1, 3000), 1);
+    EQ("poll-wrnorm-wakes-revents", pf.revents, POLLWRNORM);
+    waitpid(pid, NULL, 0);
+    close(p[0]);
+    close(p[1]);
+
+    /* The same on a Unix stream socket. */
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pf.fd = sv[0];
+    pf.events = POLLWRNORM;
+    EQ("poll-socket-wrnorm-alone", (poll(&pf, 1, 1000), pf.revents), POLLWRNORM);
+    pf.events = POLLRDNORM;
+    pid = fork();
+    if (pid == 0) { sleep_ms(50); write(sv[1], "s", 1); _exit(0); }
+    EQ("poll-socket-rdnorm-wakes", poll(&pf, 1, 3000), 1);
+    EQ("poll-socket-rdnorm-revents", pf.revents, POLLRDNORM);
+    waitpid(pid, NULL, 0);
+    close(sv[0]);
+    close(sv[1]);
+    alarm(0);
+}
+
+/* Issue 16: splice from a pipe into a file at RLIMIT_FSIZE: EFBIG (with
+ * SIGXFSZ ignored) at the limit, a short splice below it, as a write gets
+ * (generic_write_check_limits); never a loop that makes no progress. */
+static void splice_fsize_checks(void) {
+    interrupt_after(5);
+    char path[] = "/tmp/splice-fsize-XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    int p[2];
+    pipe(p);
+    write(p[1], "0123456789", 10);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = { 4096, 4096 };
+    setrlimit(RLIMIT_FSIZE, &rl);
+    loff_t off = 4096;
+    ERR("splice-at-fsize-limit-efbig", splice(p[0], NULL, fd, &off, 10, 0), EFBIG);
+    off = 4090;
+    EQ("splice-below-fsize-limit-short", splice(p[0], NULL, fd, &off, 10, 0), 6);
+    EQ("splice-below-fsize-limit-offset", off, 4096);
+    lseek(fd, 4096, SEEK_SET);
+    ERR("splice-at-fsize-limit-position-efbig", splice(p[0], NULL, fd, NULL, 4, 0), EFBIG);
+    char rest[8];
+    EQ("splice-fsize-data-kept-in-pipe", read(p[0], rest, sizeof rest), 4);
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+    alarm(0);
+}
+
 static void checks(void) {
     group("basic", basic_checks, 10000);
     group("capacity", capacity_checks, 10000);
@@ -322,4 +505,8 @@ static void checks(void) {
     group("epipe", epipe_checks, 10000);
     group("poll", poll_checks, 10000);
     group("splice", splice_checks, 10000);
+    group("zero-length", zero_length_checks, 10000);
+    group("proc-reopen", proc_reopen_checks, 10000);
+    group("poll-norm", poll_norm_checks, 10000);
+    group("splice-fsize", splice_fsize_checks, 10000);
 }

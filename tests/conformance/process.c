@@ -514,6 +514,24 @@ static void exec_rewritten(void) {
     unlink(path);
 }
 
+/* Issue 16: a wait for stopped children alone when the only child has
+ * exited: the zombie is no candidate, so Linux fails at once with ECHILD
+ * (wait_task_zombie skips it without WEXITED) rather than blocking. */
+static void waitid_stopped_checks(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(3);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    /* Until the child is a zombie, without reaping it. */
+    waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+    interrupt_after(5);
+    ERR("waitid-all-wstopped-zombie-echild", waitid(P_ALL, 0, &si, WSTOPPED), ECHILD);
+    ERR("waitid-pid-wstopped-zombie-echild", waitid(P_PID, pid, &si, WSTOPPED), ECHILD);
+    ERR("waitid-all-wcontinued-zombie-echild", waitid(P_ALL, 0, &si, WCONTINUED), ECHILD);
+    EQ("waitpid-wuntraced-zombie-reaps", waitpid(pid, NULL, WUNTRACED), pid);
+    alarm(0);
+}
+
 static void checks(void) {
     waiting();
     exec_checks();
@@ -523,4 +541,5 @@ static void checks(void) {
     usage_checks();
     sched_checks();
     vfork_clone();
+    group("waitid-stopped", waitid_stopped_checks, 10000);
 }

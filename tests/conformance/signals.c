@@ -611,6 +611,46 @@ static void sigpending_limit_checks(void) {
     sigpending_limit_case(1);
 }
 
+/* Issue 16: a handler on the alternate stack that nests until the next
+ * signal frame no longer fits below it: Linux refuses to build a frame that
+ * would leave the alternate stack (get_sigframe) and kills the process
+ * with SIGSEGV, rather than running on below it or looping. */
+static volatile int altstack_depth;
+
+static void deeper(int sig) {
+    (void)sig;
+    altstack_depth++;
+    raise(SIGUSR1);
+}
+
+static void altstack_overflow_checks(void) {
+    for (int guarded = 0; guarded < 2; guarded++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(5);
+            size_t page = sysconf(_SC_PAGESIZE), size = 4 * page;
+            char *m = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) _exit(2);
+            /* With a guard page below the stack, or with ordinary memory there. */
+            if (guarded) mprotect(m, page, PROT_NONE);
+            stack_t ss = { .ss_sp = m + page, .ss_size = size, .ss_flags = 0 };
+            if (sigaltstack(&ss, NULL) != 0) _exit(3);
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = deeper;
+            sa.sa_flags = SA_ONSTACK | SA_NODEFER;
+            sigaction(SIGUSR1, &sa, NULL);
+            raise(SIGUSR1);
+            _exit(4);
+        }
+        int st = 0;
+        pid_t r = wait_bounded(pid, &st, 8000);
+        const char *name = guarded ? "altstack-overflow-guarded-sigsegv" : "altstack-overflow-sigsegv";
+        if (r == -2) fail(name, "the child hung");
+        else CHECK(name, WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "%s", wstatus(st));
+    }
+}
+
 static void checks(void) {
     group("siginfo", siginfo_checks, 10000);
     group("flags", flags_checks, 10000);
@@ -619,6 +659,7 @@ static void checks(void) {
     group("wait", wait_checks, 10000);
     group("process-groups", group_checks, 10000);
     group("faults", fault_checks, 10000);
+    group("altstack-overflow", altstack_overflow_checks, 20000);
     group("stop", stop_checks, 15000);
     group("orphaned-groups", orphan_checks, 15000);
     group("sigpending-limit", sigpending_limit_checks, 10000);

@@ -707,8 +707,63 @@ static void exec_checks(void) {
     exec_variant("leader-exited", LEADER_EXITS, 1);
 }
 
+/* Issue 16: FUTEX_WAKE with a count of 0 wakes one waiter, as Linux does
+ * (its wake loop wakes the first matching waiter before it compares the
+ * count). The waiter's own timeout bounds a lost wake-up. */
+static void *timed_waiter(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&ready, 1);
+    struct timespec limit = { 3, 0 };
+    long r;
+    do r = futex(&f1, FUTEX_WAIT_PRIVATE, 0, &limit, NULL, 0);
+    while (r == -1 && errno == EINTR);
+    return (void *)(long)(r == -1 ? -errno : r);
+}
+
+static void futex_wake_zero_checks(void) {
+    f1 = 0;
+    ready = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, timed_waiter, NULL);
+    await_ready(1);
+    EQ("futex-wake-zero-wakes-one", futex(&f1, FUTEX_WAKE_PRIVATE, 0, NULL, NULL, 0), 1);
+    void *r = (void *)-1L;
+    pthread_join(t, &r);
+    EQ("futex-wake-zero-waiter-returns-0", (long)r, 0);
+    EQ("futex-wake-zero-nobody", futex(&f1, FUTEX_WAKE_PRIVATE, 0, NULL, NULL, 0), 0);
+}
+
+/* Issue 16: unshare from a multi-threaded process: the flags that would
+ * split the thread group (CLONE_THREAD, CLONE_SIGHAND, CLONE_VM, and
+ * CLONE_NEWUSER, which implies CLONE_THREAD) are EINVAL; CLONE_FILES and
+ * CLONE_FS unshare the caller's own tables (unshare(2)). */
+static void *parked(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&ready, 1);
+    for (;;) pause();
+    return NULL;
+}
+
+static void unshare_threads_checks(void) {
+    ready = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, parked, NULL);
+    await_ready(1);
+    alarm(5);
+    ERR("unshare-threaded-newuser-einval", unshare(CLONE_NEWUSER), EINVAL);
+    ERR("unshare-threaded-thread-einval", unshare(CLONE_THREAD), EINVAL);
+    ERR("unshare-threaded-sighand-einval", unshare(CLONE_SIGHAND), EINVAL);
+    ERR("unshare-threaded-vm-einval", unshare(CLONE_VM), EINVAL);
+    EQ("unshare-threaded-files", unshare(CLONE_FILES), 0);
+    EQ("unshare-threaded-fs", unshare(CLONE_FS), 0);
+    EQ("unshare-threaded-none", unshare(0), 0);
+    alarm(0);
+}
+
 static void checks(void) {
     group("futex", futex_checks, 10000);
+    group("futex-wake-zero", futex_wake_zero_checks, 10000);
+    group("unshare-threads", unshare_threads_checks, 10000);
     group("pthread", pthread_checks, 10000);
     group("lifecycle", lifecycle_checks, 10000);
     group("signals", signal_checks, 10000);

@@ -168,6 +168,11 @@ impl FileOps for PipeEnd {
         if !self.read {
             return err(libc::EBADF);
         }
+        // A read of nothing returns at once, even from an empty pipe with
+        // writers (pipe_read), so a blocking caller never waits for data.
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let mut p = lock(&self.pipe.inner);
         if p.buf.is_empty() {
             return if p.writers == 0 {
@@ -188,6 +193,11 @@ impl FileOps for PipeEnd {
     fn write(&self, buf: &[u8], _off: u64) -> SysResult<usize> {
         if !self.write {
             return err(libc::EBADF);
+        }
+        // A write of nothing succeeds at once, into a full pipe or one
+        // without readers (pipe_write: no EPIPE, no SIGPIPE).
+        if buf.is_empty() {
+            return Ok(0);
         }
         let mut p = lock(&self.pipe.inner);
         if p.readers == 0 {
@@ -218,12 +228,15 @@ impl FileOps for PipeEnd {
             if p.readers == 0 {
                 r |= libc::POLLERR;
             } else if p.capacity.saturating_sub(p.buf.len()) >= PIPE_BUF {
-                r |= libc::POLLOUT;
+                // Linux's pipe_poll reports the NORM bits with POLLIN and
+                // POLLOUT: a poll for POLLRDNORM or POLLWRNORM alone waits
+                // for them.
+                r |= libc::POLLOUT | libc::POLLWRNORM;
             }
         }
         if self.read {
             if !p.buf.is_empty() {
-                r |= libc::POLLIN;
+                r |= libc::POLLIN | libc::POLLRDNORM;
             }
             // A FIFO nobody has opened for writing yet has not hung up.
             if p.writers == 0 && p.writer_opens > 0 {
@@ -274,6 +287,13 @@ impl FileOps for PipeEnd {
 /// callers that skip them).
 struct PipeNode {
     pipe: Arc<Pipe>,
+}
+
+/// Whether `inode` is an anonymous pipe as /proc/PID/fd/N names it (not a
+/// named FIFO): opening it never waits for the other side (fifo_open's
+/// pipefs case).
+pub fn is_anonymous(inode: &dyn Inode) -> bool {
+    inode.as_any().is::<PipeNode>()
 }
 
 impl Inode for PipeNode {

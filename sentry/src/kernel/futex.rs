@@ -78,6 +78,17 @@ pub fn wake(mm: &SharedMm, addr: u64, n: u32, bitset: u32) -> u32 {
     wake_key(key, n, bitset)
 }
 
+/// A wake count as Linux's wake loops read it: a signed count, checked only
+/// after the first matching waiter is woken, so 0 or a negative count wakes
+/// one (FUTEX_WAKE, FUTEX_WAKE_BITSET and both halves of FUTEX_WAKE_OP).
+fn wake_count(n: u32) -> u32 {
+    if (n as i32) <= 0 {
+        1
+    } else {
+        n
+    }
+}
+
 fn wake_key(key: u64, n: u32, bitset: u32) -> u32 {
     let mut woken = 0;
     let mut w = lock(&WAITERS);
@@ -165,9 +176,9 @@ fn wake_op(t: &Task, addr: u64, n: u32, n2: u32, addr2: u64, encoded: u32) -> Sy
         5 => old >= cmparg,
         _ => return err(libc::ENOSYS),
     };
-    let mut woken = wake_key(key, n, u32::MAX);
+    let mut woken = wake_key(key, wake_count(n), u32::MAX);
     if hit {
-        woken += wake_key(key2, n2, u32::MAX);
+        woken += wake_key(key2, wake_count(n2), u32::MAX);
     }
     Ok(woken as u64)
 }
@@ -247,7 +258,7 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult<u64> {
             {
                 return err(libc::EINVAL);
             }
-            Ok(wake_key(key, val, bitset) as u64)
+            Ok(wake_key(key, wake_count(val), bitset) as u64)
         }
         FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
             let clock = if op == FUTEX_LOCK_PI || op_full & FUTEX_CLOCK_REALTIME != 0 {

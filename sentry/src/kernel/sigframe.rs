@@ -40,17 +40,34 @@ fn mcontext(t: &Task, fp_addr: u64, old_mask: u64) -> [u64; 32] {
 /// Builds the frame for `info` and points the registers at the handler.
 pub fn setup(t: &mut Task, info: &SigInfo, action: &SigAction, old_mask: u64) -> SysResult<()> {
     let (ss_sp, ss_flags, ss_size) = t.altstack;
-    let on_alt = ss_flags & libc::SS_ONSTACK != 0;
+    // Whether an address lies on the alternate stack, as Linux's
+    // on_sig_stack reads it: the thread is on it when its stack pointer is.
+    let on_stack = |a: u64| {
+        ss_flags & libc::SS_DISABLE == 0 && ss_size > 0 && a > ss_sp && a - ss_sp <= ss_size
+    };
+    let on_alt = on_stack(t.regs.rsp);
+    let entering = action.flags & SA_ONSTACK != 0
+        && ss_flags & libc::SS_DISABLE == 0
+        && !on_alt
+        && ss_size > 0;
     let mut sp = t.regs.rsp;
-    if action.flags & SA_ONSTACK != 0 && ss_flags & libc::SS_DISABLE == 0 && !on_alt && ss_size > 0
-    {
-        sp = ss_sp + ss_size;
+    if entering {
+        sp = ss_sp.checked_add(ss_size).ok_or(Errno(libc::EFAULT))?;
     } else {
         sp = sp.checked_sub(128).ok_or(Errno(libc::EFAULT))?; // the red zone
     }
     let fp = t.ctx.fp_regs().map_err(|_| Errno(libc::EFAULT))?;
     let fp_addr = (sp.checked_sub(FP_SIZE).ok_or(Errno(libc::EFAULT))?) & !63;
-    let frame = ((fp_addr.checked_sub(FRAME_SIZE).ok_or(Errno(libc::EFAULT))?) & !15) - 8;
+    let frame = (fp_addr.checked_sub(FRAME_SIZE).ok_or(Errno(libc::EFAULT))? & !15)
+        .checked_sub(8)
+        .ok_or(Errno(libc::EFAULT))?;
+    // A frame that would leave the alternate stack (a handler that nested
+    // or recursed down to its bottom) is not built: the caller kills the
+    // thread group with SIGSEGV, as Linux's get_sigframe refuses it, rather
+    // than writing below the stack or starting again from its top.
+    if (on_alt || entering) && !on_stack(frame) {
+        return Err(Errno(libc::EFAULT));
+    }
 
     // SAFETY: FpRegs is plain data of FP_SIZE bytes.
     let fp_bytes: [u8; 512] = unsafe { std::mem::transmute_copy(&fp) };
@@ -60,7 +77,8 @@ pub fn setup(t: &mut Task, info: &SigInfo, action: &SigAction, old_mask: u64) ->
     // uc_flags = 0, uc_link = 0; then stack_t.
     let st = UC_STACK_OFF as usize;
     buf[st..st + 8].copy_from_slice(&ss_sp.to_le_bytes());
-    buf[st + 8..st + 12].copy_from_slice(&ss_flags.to_le_bytes());
+    let saved_flags = if on_alt { libc::SS_ONSTACK } else { ss_flags };
+    buf[st + 8..st + 12].copy_from_slice(&saved_flags.to_le_bytes());
     buf[st + 16..st + 24].copy_from_slice(&ss_size.to_le_bytes());
     for (i, w) in mcontext(t, fp_addr, old_mask).iter().enumerate() {
         let o = MCONTEXT_OFF as usize + i * 8;

@@ -267,9 +267,12 @@ fn description_flags(flags: i32) -> i32 {
 
 /// Opens a FIFO: a blocking open for reading waits for a writer and one for
 /// writing waits for a reader; a non-blocking open for writing with no
-/// reader fails with ENXIO; O_RDWR never waits.
+/// reader fails with ENXIO; O_RDWR never waits. An anonymous pipe opened
+/// through /proc/PID/fd/N does neither, as Linux's fifo_open spares pipefs
+/// inodes: its other side may be gone for good.
 fn open_fifo(t: &mut Task, loc: Location, st: &Stat, flags: i32) -> SysResult<Arc<OpenFile>> {
     let pipe = crate::fs::fifo::pipe_for(st.dev, st.ino);
+    let anonymous = crate::fs::pipe::is_anonymous(&*loc.inode);
     let nonblock = flags & libc::O_NONBLOCK != 0;
     let (read, write) = match flags & libc::O_ACCMODE {
         libc::O_RDONLY => (true, false),
@@ -277,12 +280,12 @@ fn open_fifo(t: &mut Task, loc: Location, st: &Stat, flags: i32) -> SysResult<Ar
         _ => (true, true),
     };
     let (readers, _, reader_opens, writer_opens) = pipe.ends();
-    if write && !read && nonblock && readers == 0 {
+    if write && !read && nonblock && readers == 0 && !anonymous {
         return err(libc::ENXIO);
     }
     let end = pipe.open_end(read, write);
     let f = OpenFile::new(end, Some(loc.inode), loc.path, description_flags(flags));
-    if read != write && !nonblock {
+    if read != write && !nonblock && !anonymous {
         // Wait for the other side to be open, or to have come and gone.
         t.block(None, None, |_| {
             let (r, w, ro, wo) = pipe.ends();

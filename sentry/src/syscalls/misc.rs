@@ -32,6 +32,61 @@ pub fn uname(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// unshare(2). The Sentry keeps one descriptor table, one fs context and one
+/// signal-handler table per process, shared by all its threads and never
+/// with another process, and has no namespaces of its own. So, as Linux:
+/// flags outside unshare's set are EINVAL; CLONE_THREAD, CLONE_SIGHAND and
+/// CLONE_VM (and CLONE_NEWUSER, which implies CLONE_THREAD) are EINVAL in
+/// a multi-threaded process and change nothing in a single-threaded one;
+/// CLONE_FILES, CLONE_FS and CLONE_SYSVSEM succeed (a single-threaded
+/// caller shares none of them; a multi-threaded caller's threads go on
+/// sharing them, which the Sentry cannot split). New namespaces are refused
+/// with EPERM, as a container without CAP_SYS_ADMIN (or a chrooted process,
+/// for CLONE_NEWUSER) is refused on Linux.
+pub fn unshare(t: &mut Task, a: Args) -> SysResult<u64> {
+    let Ok(flags) = i32::try_from(a[0]) else {
+        return err(libc::EINVAL);
+    };
+    const NAMESPACES: i32 = libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWCGROUP
+        | 0x80; // CLONE_NEWTIME
+    let valid = NAMESPACES
+        | libc::CLONE_THREAD
+        | libc::CLONE_FS
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_VM
+        | libc::CLONE_FILES
+        | libc::CLONE_SYSVSEM;
+    if flags & !valid != 0 {
+        return err(libc::EINVAL);
+    }
+    // The implications Linux adds before it checks the flags.
+    let mut f = flags;
+    if f & libc::CLONE_NEWUSER != 0 {
+        f |= libc::CLONE_THREAD | libc::CLONE_FS;
+    }
+    if f & libc::CLONE_VM != 0 {
+        f |= libc::CLONE_SIGHAND;
+    }
+    if f & libc::CLONE_SIGHAND != 0 {
+        f |= libc::CLONE_THREAD;
+    }
+    if f & (libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM) != 0
+        && t.proc.threads().len() > 1
+    {
+        return err(libc::EINVAL);
+    }
+    if f & NAMESPACES != 0 {
+        return err(libc::EPERM);
+    }
+    Ok(0)
+}
+
 pub fn sethostname(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[1] > 64 {
         return err(libc::EINVAL);

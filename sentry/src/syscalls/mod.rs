@@ -246,6 +246,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_munlockall => mlock::munlockall(t),
         SYS_uname => misc::uname(t, a),
         SYS_sethostname => misc::sethostname(t, a),
+        SYS_unshare => misc::unshare(t, a),
         SYS_clock_gettime => misc::clock_gettime(t, a),
         SYS_clock_getres => misc::clock_getres(t, a),
         SYS_clock_settime => misc::clock_settime(t, a),

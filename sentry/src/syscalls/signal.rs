@@ -99,9 +99,14 @@ pub fn pause(t: &mut Task) -> SysResult<u64> {
 
 pub fn sigaltstack(t: &mut Task, a: Args) -> SysResult<u64> {
     let old = t.altstack;
+    // On the stack is where the stack pointer is (Linux's on_sig_stack).
+    let on_now = old.1 & libc::SS_DISABLE == 0
+        && old.2 > 0
+        && t.regs.rsp > old.0
+        && t.regs.rsp - old.0 <= old.2;
     if a[0] != 0 {
         let ss: libc::stack_t = t.mm.read_obj(a[0])?;
-        if old.1 & libc::SS_ONSTACK != 0 {
+        if on_now {
             return err(libc::EPERM);
         }
         if ss.ss_flags & !(libc::SS_DISABLE) != 0 {

@@ -3,6 +3,7 @@
 //! multi-message forms.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::file::iovecs;
 use super::socket::{
@@ -641,7 +642,11 @@ pub fn recvmmsg(t: &mut Task, a: Args) -> SysResult<u64> {
 /// recvmmsg's loop over the `struct mmsghdr` array at a[1] (a[2] of them,
 /// flags a[3]) with `one` receiving into each: the count received, or the
 /// first call's error. MSG_WAITFORONE makes the calls after the first
-/// non-blocking.
+/// non-blocking. The timeout at a[4], as Linux's do_recvmmsg reads it, is
+/// looked at only after each message: once it has passed, the call returns
+/// what it has (a first message that came late ends the call at once), and
+/// the time left is written back when anything was received. It bounds no
+/// wait itself (recvmmsg(2), BUGS).
 pub(super) fn receive_each(
     t: &mut Task,
     a: Args,
@@ -649,16 +654,47 @@ pub(super) fn receive_each(
 ) -> SysResult<u64> {
     let count = a[2].min(1024);
     let mut flags = a[3];
+    let deadline = if a[4] != 0 {
+        let ts: libc::timespec = t.mm.read_obj(a[4])?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return err(libc::EINVAL);
+        }
+        let span = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        // A deadline past what Instant can hold is no deadline.
+        Some(Instant::now().checked_add(span))
+    } else {
+        None
+    };
+    let mut left: Option<Duration> = None;
+    let mut received = count;
     for i in 0..count {
         let hdr = a[1] + i * MMSGHDR_SIZE;
         match one(t, hdr, flags) {
             Ok(n) => t.mm.write_obj(hdr + 56, &(n as u32))?,
             Err(e) if i == 0 => return Err(e),
-            Err(_) => return Ok(i),
+            Err(_) => {
+                received = i;
+                break;
+            }
         }
         if flags & libc::MSG_WAITFORONE as u64 != 0 {
             flags |= libc::MSG_DONTWAIT as u64;
         }
+        if let Some(Some(end)) = deadline {
+            let rest = end.saturating_duration_since(Instant::now());
+            left = Some(rest);
+            if rest.is_zero() {
+                received = i + 1;
+                break;
+            }
+        }
     }
-    Ok(count)
+    if let Some(rest) = left {
+        let ts = libc::timespec {
+            tv_sec: rest.as_secs() as libc::time_t,
+            tv_nsec: rest.subsec_nanos() as libc::c_long,
+        };
+        t.mm.write_obj(a[4], &ts)?;
+    }
+    Ok(received)
 }

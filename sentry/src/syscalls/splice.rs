@@ -103,6 +103,31 @@ pub fn splice(t: &mut Task, a: Args) -> SysResult<u64> {
     if let Some(o) = opipe {
         want = want.min(wait_room(t, &out, o, out_nb)?);
     }
+    // From a pipe into a file or socket, the bytes are taken from the pipe
+    // only once written: a short or failed write (RLIMIT_FSIZE's EFBIG, a
+    // full disk) leaves the rest queued, as Linux's splice writes from the
+    // pipe's buffers in place. (They were lost before, and a splice of the
+    // rest then waited forever on an empty pipe.)
+    if let (Some(i), None) = (ipipe, opipe) {
+        let mut buf = vec![0u8; want];
+        let have = loop {
+            match i.peek(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.0 == libc::EAGAIN && !in_nb => wait_ready(t, &inp, libc::POLLIN)?,
+                Err(e) => return Err(e),
+            }
+        };
+        if have == 0 {
+            return Ok(0);
+        }
+        let n = write_file_with(t, &out, &buf[..have], out_off, true, out_nb)?;
+        // Consumes what was written (queued, so this read does not wait).
+        read_file_with(t, &inp, n, None, true)?;
+        if let Some(o) = out_off {
+            t.mm.write_obj(a[3], &(o + n as u64))?;
+        }
+        return Ok(n as u64);
+    }
     let data = read_file_with(t, &inp, want, in_off, in_nb)?;
     if data.is_empty() {
         return Ok(0);

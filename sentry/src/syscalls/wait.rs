@@ -57,6 +57,13 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
             if !matches || (auto_reap && cs.zombie.is_some()) {
                 continue;
             }
+            // A zombie is a candidate for WEXITED alone: a wait for stopped
+            // or continued children that has only zombies left fails with
+            // ECHILD rather than waiting for a change that cannot come
+            // (Linux's wait_task_zombie leaves notask_error set).
+            if cs.zombie.is_some() && options & libc::WEXITED == 0 {
+                continue;
+            }
             any = true;
             let uid = cs.creds.uid;
             let cpu_ns = cs.cpu_ns + cs.sentry_cpu_ns + cs.children_cpu_ns;

@@ -63,10 +63,10 @@ impl FileOps for Master {
         let st = lock(&self.pty.state);
         let mut r = 0;
         if st.ld.output_len() > 0 {
-            r |= libc::POLLIN;
+            r |= libc::POLLIN | libc::POLLRDNORM;
         }
         if !st.ld.input_full() {
-            r |= libc::POLLOUT;
+            r |= libc::POLLOUT | libc::POLLWRNORM;
         }
         if st.slave_opened && st.slaves == 0 {
             r |= libc::POLLHUP;

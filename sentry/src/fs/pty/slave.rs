@@ -120,14 +120,19 @@ impl FileOps for Slave {
     fn poll(&self) -> i16 {
         let st = lock(&self.pty.state);
         if !st.master_open {
-            return libc::POLLIN | libc::POLLOUT | libc::POLLHUP | libc::POLLERR;
+            return libc::POLLIN
+                | libc::POLLOUT
+                | libc::POLLRDNORM
+                | libc::POLLWRNORM
+                | libc::POLLHUP
+                | libc::POLLERR;
         }
         let mut r = 0;
         if st.ld.readable() {
-            r |= libc::POLLIN;
+            r |= libc::POLLIN | libc::POLLRDNORM;
         }
         if !st.ld.output_full() {
-            r |= libc::POLLOUT;
+            r |= libc::POLLOUT | libc::POLLWRNORM;
         }
         r
     }
