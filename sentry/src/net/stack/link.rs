@@ -82,13 +82,13 @@ impl PacketLink {
         self.mtu = mtu;
     }
 
-    /// Opens a packet socket bound to interface `index`. Call before the
-    /// jail (it needs CAP_NET_RAW and the socket system call).
     /// The IP MTU (for TCP_INFO's MSS figures).
     pub fn mtu(&self) -> usize {
         self.mtu
     }
 
+    /// Opens a packet socket bound to interface `index`. Call before the
+    /// jail (it needs CAP_NET_RAW and the socket system call).
     pub fn open(index: u32, mtu: u32, counters: Arc<Counters>) -> io::Result<PacketLink> {
         let proto = (libc::ETH_P_ALL as u16).to_be() as i32;
         // SAFETY: socket(2) with constant arguments; the result is checked.
