@@ -53,7 +53,7 @@ fn of_inode(t: &Task, inode: &dyn Inode, path: &str) -> FsStat {
         (None, m) => generic(m.unwrap_or(crate::fs::tmpfs::TMPFS_MAGIC), dev),
     };
     s.f_flags |= ST_VALID;
-    if mount.is_some_and(|m| m.readonly) {
+    if mount.is_some_and(|m| m.flags.readonly) {
         s.f_flags |= ST_RDONLY;
     }
     s
