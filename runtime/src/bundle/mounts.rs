@@ -44,7 +44,8 @@ pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
                 mode: option_value(options, "mode").and_then(|m| u32::from_str_radix(m, 8).ok()),
             },
             "devpts" => {
-                let octal = |k| option_value(options, k).and_then(|m| u32::from_str_radix(m, 8).ok());
+                let octal =
+                    |k| option_value(options, k).and_then(|m| u32::from_str_radix(m, 8).ok());
                 let linux = DevptsOptions::default();
                 MountKind::Devpts(DevptsOptions {
                     gid: option_value(options, "gid").and_then(|g| g.parse().ok()),
@@ -93,7 +94,8 @@ pub fn describe_host(sandbox: &mut sentry::SandboxSpec, spec_mounts: &[Mount]) {
     let binds = spec_mounts.iter().filter(|m| {
         let typ = m.typ().as_deref().unwrap_or("none");
         let options = m.options().as_deref().unwrap_or_default();
-        (typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind")) && m.source().is_some()
+        (typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind"))
+            && m.source().is_some()
     });
     let mut binds = binds.map(|m| m.options().clone().unwrap_or_default());
     for ms in &mut sandbox.mounts {
@@ -234,7 +236,10 @@ mod tests {
     fn flags_render_as_linux() {
         let f = |o: &[&str]| MountFlags::with_options(MountFlags::default(), o).render();
         assert_eq!(f(&["nosuid", "strictatime", "mode=755"]), "rw,nosuid");
-        assert_eq!(f(&["nosuid", "noexec", "nodev", "ro"]), "ro,nosuid,nodev,noexec,relatime");
+        assert_eq!(
+            f(&["nosuid", "noexec", "nodev", "ro"]),
+            "ro,nosuid,nodev,noexec,relatime"
+        );
         assert_eq!(f(&["noatime", "nodiratime"]), "rw,noatime,nodiratime");
     }
 }

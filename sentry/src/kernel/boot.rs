@@ -152,7 +152,10 @@ impl Boot {
         match (&self.spec.root_host, self.spec.root_overlay) {
             (Some(h), RootOverlay::None) => Mount {
                 root: inode,
-                flags: MountFlags { readonly, ..h.flags },
+                flags: MountFlags {
+                    readonly,
+                    ..h.flags
+                },
                 fstype: h.fstype.clone(),
                 source: h.source.clone(),
                 fs_root: h.root.clone(),
@@ -261,7 +264,10 @@ impl Boot {
             };
             let devpts = crate::fs::pty::new_devpts(console.as_ref(), o);
             let options = devpts_options("rw", &o);
-            mounts.add("/dev/pts", Mount::new(devpts, flags, "devpts", "devpts", options));
+            mounts.add(
+                "/dev/pts",
+                Mount::new(devpts, flags, "devpts", "devpts", options),
+            );
         }
         if let Some(fd) = &console {
             // The container's first process (pid 1, its own session) is

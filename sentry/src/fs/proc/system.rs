@@ -326,7 +326,11 @@ fn mounts_options(m: &crate::vfs::mount::Mount) -> String {
         .partition(|o| matches!(*o, "sync" | "dirsync" | "mand" | "lazytime"));
     let flags = m.flags.render();
     let per_mount = flags.split(',').skip(1);
-    let rw = if m.flags.readonly || sb_ro { "ro" } else { "rw" };
+    let rw = if m.flags.readonly || sb_ro {
+        "ro"
+    } else {
+        "rw"
+    };
     std::iter::once(rw)
         .chain(generic)
         .chain(per_mount)

@@ -59,12 +59,7 @@ struct PtyState {
 
 impl Pty {
     /// `owner`: the slave node's uid, gid and mode.
-    fn new(
-        index: u32,
-        owner: (u32, u32, u32),
-        dev: u64,
-        devpts: Weak<devpts::DevPts>,
-    ) -> Arc<Pty> {
+    fn new(index: u32, owner: (u32, u32, u32), dev: u64, devpts: Weak<devpts::DevPts>) -> Arc<Pty> {
         let (uid, gid, mode) = owner;
         Arc::new(Pty {
             index,
