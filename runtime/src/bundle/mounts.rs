@@ -81,7 +81,8 @@ pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
 /// Where each bind mount's source, and the root, lie on the host, from
 /// the runtime's /proc/self/mountinfo: what runc's binds show in the
 /// container's mountinfo. A bind keeps its host mount's per-mount flags
-/// (atime mode included) with the spec's options applied over them.
+/// (atime mode included) with the spec's options applied over them, and
+/// is read-only if either says so.
 pub fn describe_host(sandbox: &mut sentry::SandboxSpec, spec_mounts: &[Mount]) {
     let table = match std::fs::read_to_string("/proc/self/mountinfo") {
         Ok(t) => crate::hostmounts::parse(&t),
@@ -103,7 +104,11 @@ pub fn describe_host(sandbox: &mut sentry::SandboxSpec, spec_mounts: &[Mount]) {
             let options = binds.next().unwrap_or_default();
             *host = crate::hostmounts::lookup(&table, source);
             if let Some(h) = host {
+                // `rw` does not make a read-only host mount writable: runc
+                // remounts a bind only to add flags.
+                let readonly = h.flags.readonly || ms.flags.readonly;
                 ms.flags = MountFlags::with_options(h.flags, &options);
+                ms.flags.readonly = readonly;
             }
         }
     }
