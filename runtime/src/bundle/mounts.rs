@@ -7,6 +7,12 @@ use oci_spec::runtime::Mount;
 use sentry::{DevptsOptions, MountFlags, MountKind, MountSpec};
 use tracing::debug;
 
+/// Whether `m` is a bind mount (by type or option).
+fn is_bind(m: &Mount) -> bool {
+    let options = m.options().as_deref().unwrap_or_default();
+    m.typ().as_deref() == Some("bind") || options.iter().any(|o| o == "bind" || o == "rbind")
+}
+
 /// Translates one mount; None (logged at debug level) for mounts the
 /// Sentry has no use for: cgroup file systems (the workload cannot see the
 /// host's cgroups) and types it does not implement.
@@ -23,8 +29,7 @@ pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
             format!("/{d}")
         }
     };
-    let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
-    let kind = if is_bind {
+    let kind = if is_bind(m) {
         let Some(source) = m.source() else {
             debug!(destination, "skipping a bind mount without a source");
             return None;
@@ -92,13 +97,11 @@ pub fn describe_host(sandbox: &mut sentry::SandboxSpec, spec_mounts: &[Mount]) {
         }
     };
     sandbox.root_host = crate::hostmounts::lookup(&table, &sandbox.rootfs);
-    let binds = spec_mounts.iter().filter(|m| {
-        let typ = m.typ().as_deref().unwrap_or("none");
-        let options = m.options().as_deref().unwrap_or_default();
-        (typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind"))
-            && m.source().is_some()
-    });
-    let mut binds = binds.map(|m| m.options().clone().unwrap_or_default());
+    // The spec's options of each bind `translate` kept, in order.
+    let mut binds = spec_mounts
+        .iter()
+        .filter(|m| is_bind(m) && m.source().is_some())
+        .map(|m| m.options().clone().unwrap_or_default());
     for ms in &mut sandbox.mounts {
         if let MountKind::Bind { source, host } = &mut ms.kind {
             let options = binds.next().unwrap_or_default();

@@ -849,3 +849,35 @@ fn handle(
         }
     }
 }
+
+#[cfg(test)]
+mod mount_option_tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_and_devpts_options_as_linux_prints_them() {
+        assert_eq!(
+            tmpfs_options("rw", Some(65536 << 10), Some(0o755)),
+            "rw,size=65536k,mode=755"
+        );
+        assert_eq!(
+            tmpfs_options("rw", Some(1 << 20), Some(0o1777)),
+            "rw,size=1024k"
+        );
+        assert_eq!(tmpfs_options("ro", Some(1000), None), "ro,size=4k");
+        assert_eq!(tmpfs_options("rw", None, Some(0o700)), "rw,mode=700");
+        let docker = DevptsOptions {
+            gid: Some(5),
+            mode: 0o620,
+            ptmxmode: 0o666,
+        };
+        assert_eq!(
+            devpts_options("rw", &docker),
+            "rw,gid=5,mode=620,ptmxmode=666"
+        );
+        assert_eq!(
+            devpts_options("rw", &DevptsOptions::default()),
+            "rw,mode=600,ptmxmode=000"
+        );
+    }
+}

@@ -392,3 +392,45 @@ pub(super) fn mountinfo_text() -> Vec<u8> {
     }
     text(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::MountFlags;
+    use crate::vfs::mount::Mount;
+
+    fn mount(flags: &[&str], super_options: &str) -> Mount {
+        let root = crate::fs::synthetic::file(1, "x", 0, |_| Vec::new());
+        let flags = MountFlags::with_options(MountFlags::default(), flags);
+        Mount::new(root, flags, "tmpfs", "shm", super_options.into())
+    }
+
+    #[test]
+    fn mounts_options_in_linuxs_order() {
+        let m = mount(&["nosuid", "nodev", "noexec"], "rw,size=65536k");
+        assert_eq!(
+            mounts_options(&m),
+            "rw,nosuid,nodev,noexec,relatime,size=65536k"
+        );
+        // The super block's generic flags come before the per-mount ones.
+        let m = mount(&["ro"], "rw,lazytime,discard");
+        assert_eq!(mounts_options(&m), "ro,lazytime,relatime,discard");
+        let m = mount(&["strictatime"], "ro");
+        assert_eq!(mounts_options(&m), "ro");
+    }
+
+    #[test]
+    fn mangles_as_linux() {
+        assert_eq!(mangle("/a b\\c\td"), "/a\\040b\\134c\\011d");
+    }
+
+    #[test]
+    fn bind_roots() {
+        let m = mount(&[], "rw");
+        let inode = crate::fs::synthetic::file(1, "y", 0, |_| Vec::new());
+        assert_eq!(m.bind_of(inode.clone(), "sys", m.flags).fs_root, "/sys");
+        let sub = m.bind_of(inode.clone(), "a", m.flags);
+        assert_eq!(sub.bind_of(inode.clone(), "b/c", m.flags).fs_root, "/a/b/c");
+        assert_eq!(sub.bind_of(inode, "", m.flags).fs_root, "/a");
+    }
+}
