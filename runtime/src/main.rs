@@ -12,6 +12,7 @@ mod container;
 mod control;
 mod fsutil;
 mod hooks;
+mod hostmounts;
 mod init;
 mod jail;
 mod logging;

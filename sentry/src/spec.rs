@@ -12,6 +12,9 @@ pub struct SandboxSpec {
     pub rootfs: PathBuf,
     /// `root.readonly` from the spec.
     pub root_readonly: bool,
+    /// Where the rootfs lies on the host (filled in by the runtime): the
+    /// root's line in /proc/PID/mountinfo, as runc's bind of it shows.
+    pub root_host: Option<HostMount>,
     /// Where writes to the root go.
     pub root_overlay: RootOverlay,
     /// The spec's mounts, in order.
@@ -122,8 +125,11 @@ pub struct Rlimit {
 pub struct MountSpec {
     /// Absolute path inside the container.
     pub destination: String,
+    /// The spec's `source` (mountinfo's source field for new file systems).
+    pub source: String,
     pub kind: MountKind,
-    pub readonly: bool,
+    /// The per-mount flags the spec's options give.
+    pub flags: MountFlags,
 }
 
 /// The file systems the Sentry can provide at a mount point.
@@ -138,10 +144,115 @@ pub enum MountKind {
         size: Option<u64>,
         mode: Option<u32>,
     },
-    /// The Sentry's /dev/pts.
-    Devpts,
+    /// The Sentry's /dev/pts, with the spec's `gid=`, `mode=` and
+    /// `ptmxmode=` options.
+    Devpts(DevptsOptions),
     /// POSIX message queues (an empty directory for now).
     Mqueue,
-    /// A host directory or file reached through a confined opener.
-    Bind { source: PathBuf },
+    /// A host directory or file reached through a confined opener;
+    /// `host` says where it lies on the host (filled in by the runtime).
+    Bind {
+        source: PathBuf,
+        host: Option<HostMount>,
+    },
+}
+
+/// devpts's options, with Linux's defaults (mode 600, ptmxmode 000, new
+/// slaves in the opener's group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevptsOptions {
+    pub gid: Option<u32>,
+    pub mode: u32,
+    pub ptmxmode: u32,
+}
+
+impl Default for DevptsOptions {
+    fn default() -> Self {
+        DevptsOptions {
+            gid: None,
+            mode: 0o600,
+            ptmxmode: 0,
+        }
+    }
+}
+
+/// How access times are kept (one of Linux's three atime modes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Atime {
+    /// Linux's default for a new mount.
+    #[default]
+    Relatime,
+    Strict,
+    No,
+}
+
+/// Per-mount flags: mountinfo's field 6.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MountFlags {
+    pub readonly: bool,
+    pub nosuid: bool,
+    pub nodev: bool,
+    pub noexec: bool,
+    pub nodiratime: bool,
+    pub atime: Atime,
+}
+
+impl MountFlags {
+    /// `base` with mount(8) options applied in order (the last of `ro` /
+    /// `rw` wins); file-system and propagation options are ignored.
+    pub fn with_options<S: AsRef<str>>(base: MountFlags, options: &[S]) -> MountFlags {
+        let mut f = base;
+        for o in options {
+            match o.as_ref() {
+                "ro" => f.readonly = true,
+                "rw" => f.readonly = false,
+                "nosuid" => f.nosuid = true,
+                "suid" => f.nosuid = false,
+                "nodev" => f.nodev = true,
+                "dev" => f.nodev = false,
+                "noexec" => f.noexec = true,
+                "exec" => f.noexec = false,
+                "nodiratime" => f.nodiratime = true,
+                "diratime" => f.nodiratime = false,
+                "relatime" | "atime" => f.atime = Atime::Relatime,
+                "strictatime" => f.atime = Atime::Strict,
+                "noatime" => f.atime = Atime::No,
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// As Linux prints them: `rw,nosuid,nodev,noexec,relatime`.
+    pub fn render(&self) -> String {
+        let mut s = String::from(if self.readonly { "ro" } else { "rw" });
+        for (on, name) in [
+            (self.nosuid, "nosuid"),
+            (self.nodev, "nodev"),
+            (self.noexec, "noexec"),
+            (self.atime == Atime::No, "noatime"),
+            (self.nodiratime, "nodiratime"),
+            (self.atime == Atime::Relatime, "relatime"),
+        ] {
+            if on {
+                s.push(',');
+                s.push_str(name);
+            }
+        }
+        s
+    }
+}
+
+/// Where a host path lies, as the host's mountinfo shows it: what runc's
+/// bind mount of it shows in the container's mountinfo.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostMount {
+    /// The path within its file system (mountinfo's field 4).
+    pub root: String,
+    pub fstype: String,
+    pub source: String,
+    /// The host mount's per-mount flags.
+    pub flags: MountFlags,
+    /// The super block's options (field 11) as the host prints them.
+    pub super_options: String,
 }

@@ -123,6 +123,8 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
     Ok(SandboxSpec {
         rootfs: bundle.join(root.path()),
         root_readonly: root.readonly().unwrap_or(false),
+        // Looked up on the host by `create` (`mounts::describe_host`).
+        root_host: None,
         // Decided by the caller from the flag and annotations.
         root_overlay: sentry::RootOverlay::None,
         mounts: spec
@@ -240,7 +242,7 @@ mod tests {
         let kinds: Vec<(&str, &MountKind, bool)> = s
             .mounts
             .iter()
-            .map(|m| (m.destination.as_str(), &m.kind, m.readonly))
+            .map(|m| (m.destination.as_str(), &m.kind, m.flags.readonly))
             .collect();
         assert_eq!(
             kinds,
@@ -254,7 +256,15 @@ mod tests {
                     },
                     false
                 ),
-                ("/dev/pts", &MountKind::Devpts, false),
+                (
+                    "/dev/pts",
+                    &MountKind::Devpts(sentry::DevptsOptions {
+                        gid: Some(5),
+                        mode: 0o620,
+                        ptmxmode: 0o666
+                    }),
+                    false
+                ),
                 ("/sys", &MountKind::Sysfs, true),
                 ("/dev/mqueue", &MountKind::Mqueue, false),
                 (
@@ -268,14 +278,16 @@ mod tests {
                 (
                     "/etc/resolv.conf",
                     &MountKind::Bind {
-                        source: "/var/lib/docker/containers/4f2a/resolv.conf".into()
+                        source: "/var/lib/docker/containers/4f2a/resolv.conf".into(),
+                        host: None
                     },
                     false
                 ),
                 (
                     "/etc/hostname",
                     &MountKind::Bind {
-                        source: "/var/lib/docker/containers/4f2a/hostname".into()
+                        source: "/var/lib/docker/containers/4f2a/hostname".into(),
+                        host: None
                     },
                     false
                 ),

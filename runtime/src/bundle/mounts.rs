@@ -4,8 +4,14 @@
 use std::path::Path;
 
 use oci_spec::runtime::Mount;
-use sentry::{MountKind, MountSpec};
+use sentry::{DevptsOptions, MountFlags, MountKind, MountSpec};
 use tracing::debug;
+
+/// Whether `m` is a bind mount (by type or option).
+fn is_bind(m: &Mount) -> bool {
+    let options = m.options().as_deref().unwrap_or_default();
+    m.typ().as_deref() == Some("bind") || options.iter().any(|o| o == "bind" || o == "rbind")
+}
 
 /// Translates one mount; None (logged at debug level) for mounts the
 /// Sentry has no use for: cgroup file systems (the workload cannot see the
@@ -23,8 +29,7 @@ pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
             format!("/{d}")
         }
     };
-    let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
-    let kind = if is_bind {
+    let kind = if is_bind(m) {
         let Some(source) = m.source() else {
             debug!(destination, "skipping a bind mount without a source");
             return None;
@@ -32,6 +37,8 @@ pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
         // Bind sources may be relative to the bundle.
         MountKind::Bind {
             source: bundle.join(source),
+            // Filled in from the host's mount table by `create`.
+            host: None,
         }
     } else {
         match typ {
@@ -41,7 +48,16 @@ pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
                 size: option_value(options, "size").and_then(parse_size),
                 mode: option_value(options, "mode").and_then(|m| u32::from_str_radix(m, 8).ok()),
             },
-            "devpts" => MountKind::Devpts,
+            "devpts" => {
+                let octal =
+                    |k| option_value(options, k).and_then(|m| u32::from_str_radix(m, 8).ok());
+                let linux = DevptsOptions::default();
+                MountKind::Devpts(DevptsOptions {
+                    gid: option_value(options, "gid").and_then(|g| g.parse().ok()),
+                    mode: octal("mode").unwrap_or(linux.mode),
+                    ptmxmode: octal("ptmxmode").unwrap_or(linux.ptmxmode),
+                })
+            }
             "mqueue" => MountKind::Mqueue,
             other => {
                 debug!(
@@ -53,24 +69,52 @@ pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
             }
         }
     };
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "none".into());
     Some(MountSpec {
         destination,
+        source,
         kind,
-        readonly: is_readonly(options),
+        // A bind's flags start from its host mount's (`describe_binds`).
+        flags: MountFlags::with_options(MountFlags::default(), options),
     })
 }
 
-/// The last of `ro` / `rw` wins, as with mount(8).
-fn is_readonly(options: &[String]) -> bool {
-    options
+/// Where each bind mount's source, and the root, lie on the host, from
+/// the runtime's /proc/self/mountinfo: what runc's binds show in the
+/// container's mountinfo. A bind keeps its host mount's per-mount flags
+/// (atime mode included) with the spec's options applied over them, and
+/// is read-only if either says so.
+pub fn describe_host(sandbox: &mut sentry::SandboxSpec, spec_mounts: &[Mount]) {
+    let table = match std::fs::read_to_string("/proc/self/mountinfo") {
+        Ok(t) => crate::hostmounts::parse(&t),
+        Err(e) => {
+            debug!("reading /proc/self/mountinfo: {e}");
+            return;
+        }
+    };
+    sandbox.root_host = crate::hostmounts::lookup(&table, &sandbox.rootfs);
+    // The spec's options of each bind `translate` kept, in order.
+    let mut binds = spec_mounts
         .iter()
-        .rev()
-        .find_map(|o| match o.as_str() {
-            "ro" => Some(true),
-            "rw" => Some(false),
-            _ => None,
-        })
-        .unwrap_or(false)
+        .filter(|m| is_bind(m) && m.source().is_some())
+        .map(|m| m.options().clone().unwrap_or_default());
+    for ms in &mut sandbox.mounts {
+        if let MountKind::Bind { source, host } = &mut ms.kind {
+            let options = binds.next().unwrap_or_default();
+            *host = crate::hostmounts::lookup(&table, source);
+            if let Some(h) = host {
+                // `rw` does not make a read-only host mount writable: runc
+                // remounts a bind only to add flags.
+                let readonly = h.flags.readonly || ms.flags.readonly;
+                ms.flags = MountFlags::with_options(h.flags, &options);
+                ms.flags.readonly = readonly;
+            }
+        }
+    }
 }
 
 fn option_value<'a>(options: &'a [String], key: &str) -> Option<&'a str> {
@@ -125,7 +169,29 @@ mod tests {
                 mode: Some(0o1777)
             }
         );
-        assert!(!t.readonly);
+        assert!(!t.flags.readonly);
+        assert_eq!(t.source, "shm");
+        assert_eq!(t.flags.render(), "rw,nosuid,nodev,noexec,relatime");
+    }
+
+    #[test]
+    fn devpts_options() {
+        let m = mount(
+            r#"{"destination":"/dev/pts","type":"devpts","source":"devpts",
+                "options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]}"#,
+        );
+        let t = translate(&m, Path::new("/b")).unwrap();
+        assert_eq!(
+            t.kind,
+            MountKind::Devpts(DevptsOptions {
+                gid: Some(5),
+                mode: 0o620,
+                ptmxmode: 0o666
+            })
+        );
+        let m = mount(r#"{"destination":"/dev/pts","type":"devpts","source":"devpts"}"#);
+        let t = translate(&m, Path::new("/b")).unwrap();
+        assert_eq!(t.kind, MountKind::Devpts(DevptsOptions::default()));
     }
 
     #[test]
@@ -137,10 +203,11 @@ mod tests {
         assert_eq!(
             t.kind,
             MountKind::Bind {
-                source: "/b/data".into()
+                source: "/b/data".into(),
+                host: None
             }
         );
-        assert!(t.readonly);
+        assert!(t.flags.readonly);
         let m = mount(
             r#"{"destination":"/etc/hosts","type":"bind","source":"/var/lib/x/hosts","options":["rbind","rprivate"]}"#,
         );
@@ -148,10 +215,11 @@ mod tests {
         assert_eq!(
             t.kind,
             MountKind::Bind {
-                source: "/var/lib/x/hosts".into()
+                source: "/var/lib/x/hosts".into(),
+                host: None
             }
         );
-        assert!(!t.readonly);
+        assert!(!t.flags.readonly);
     }
 
     #[test]
@@ -166,8 +234,20 @@ mod tests {
 
     #[test]
     fn ro_rw_last_wins() {
-        assert!(is_readonly(&["rw".into(), "ro".into()]));
-        assert!(!is_readonly(&["ro".into(), "rw".into()]));
-        assert!(!is_readonly(&[]));
+        let ro = |o: &[&str]| MountFlags::with_options(MountFlags::default(), o).readonly;
+        assert!(ro(&["rw", "ro"]));
+        assert!(!ro(&["ro", "rw"]));
+        assert!(!ro(&[]));
+    }
+
+    #[test]
+    fn flags_render_as_linux() {
+        let f = |o: &[&str]| MountFlags::with_options(MountFlags::default(), o).render();
+        assert_eq!(f(&["nosuid", "strictatime", "mode=755"]), "rw,nosuid");
+        assert_eq!(
+            f(&["nosuid", "noexec", "nodev", "ro"]),
+            "ro,nosuid,nodev,noexec,relatime"
+        );
+        assert_eq!(f(&["noatime", "nodiratime"]), "rw,noatime,nodiratime");
     }
 }

@@ -49,6 +49,9 @@ pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Create
         &bundle.sandbox.rootfs,
         bundle.sandbox.root_readonly,
     )?;
+    // What the container's mountinfo shows for the root and bind mounts.
+    let spec_mounts = bundle.spec.mounts().clone().unwrap_or_default();
+    crate::bundle::mounts::describe_host(&mut bundle.sandbox, &spec_mounts);
     bundle.sandbox.network = network::select(&g.network, &bundle.annotations(), &bundle.spec)?;
     let backend = backend::select(&g.backend, &g.platform, &bundle.annotations())?;
     bundle.sandbox.platform = backend.platform();

@@ -22,7 +22,9 @@ use crate::platform::kvm::KvmPlatform;
 use crate::platform::ptrace::PtracePlatform;
 use crate::platform::seccomp::SeccompPlatform;
 use crate::platform::{Platform, Regs};
-use crate::spec::{MountKind, PlatformKind, ProcessSpec, RootOverlay, SandboxSpec};
+use crate::spec::{
+    DevptsOptions, MountFlags, MountKind, PlatformKind, ProcessSpec, RootOverlay, SandboxSpec,
+};
 use crate::vfs::mount::Mount;
 use crate::vfs::{FdTable, FileType, Inode, Location, Mounts, OpenFile, Resolver};
 
@@ -55,6 +57,29 @@ fn clean_path(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// A tmpfs's super block options as Linux prints them: the size (when
+/// given) in KiB of whole pages, the mode unless 1777.
+fn tmpfs_options(rw: &str, size: Option<u64>, mode: Option<u32>) -> String {
+    let mut s = rw.to_string();
+    if let Some(size) = size {
+        s.push_str(&format!(",size={}k", size.div_ceil(4096) * 4));
+    }
+    if let Some(mode) = mode.filter(|&m| m & 0o7777 != 0o1777) {
+        s.push_str(&format!(",mode={:03o}", mode & 0o7777));
+    }
+    s
+}
+
+/// devpts's super block options as Linux prints them.
+fn devpts_options(rw: &str, o: &DevptsOptions) -> String {
+    let gid = o.gid.map(|g| format!(",gid={g}")).unwrap_or_default();
+    format!(
+        "{rw}{gid},mode={:03o},ptmxmode={:03o}",
+        o.mode & 0o7777,
+        o.ptmxmode & 0o7777
+    )
+}
+
 impl Boot {
     pub fn open(spec: &SandboxSpec) -> Result<Boot, Error> {
         // Host limits the sandbox inherits, read while getrlimit is allowed.
@@ -69,14 +94,15 @@ impl Boot {
         })?;
         let mut binds = Vec::new();
         for m in &spec.mounts {
-            if let MountKind::Bind { source } = &m.kind {
-                let inode = HostInode::open_root(source, m.readonly).map_err(|source_err| {
+            if let MountKind::Bind { source, .. } = &m.kind {
+                let readonly = m.flags.readonly;
+                let inode = HostInode::open_root(source, readonly).map_err(|source_err| {
                     Error::OpenBindSource {
                         path: source.clone(),
                         source: source_err,
                     }
                 })?;
-                binds.push((clean_path(&m.destination), inode, m.readonly));
+                binds.push((clean_path(&m.destination), inode, readonly));
             }
         }
         crate::net::sysctl::apply(&spec.sysctl)?;
@@ -112,6 +138,34 @@ impl Boot {
         })
     }
 
+    /// The root's mount: runc's bind of the rootfs as the host shows it
+    /// (its directory within the host file system, type, source and
+    /// options), with the spec's `root.readonly`. Under a memory overlay,
+    /// or when the runtime did not say, an overlay or rootfs of its own.
+    fn root_mount(&self, inode: Arc<dyn Inode>) -> Mount {
+        let readonly = self.spec.root_readonly;
+        let rw = if readonly { "ro" } else { "rw" };
+        let flags = MountFlags {
+            readonly,
+            ..MountFlags::default()
+        };
+        match (&self.spec.root_host, self.spec.root_overlay) {
+            (Some(h), RootOverlay::None) => Mount {
+                root: inode,
+                flags: MountFlags {
+                    readonly,
+                    ..h.flags
+                },
+                fstype: h.fstype.clone(),
+                source: h.source.clone(),
+                fs_root: h.root.clone(),
+                super_options: h.super_options.clone(),
+            },
+            (_, RootOverlay::Memory) => Mount::new(inode, flags, "overlay", "overlay", rw.into()),
+            (None, RootOverlay::None) => Mount::new(inode, flags, "rootfs", "rootfs", rw.into()),
+        }
+    }
+
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
         let (memfile, platform): (_, Box<dyn Platform>) = match &self.kvm {
             Some(kvm) => {
@@ -133,12 +187,11 @@ impl Boot {
             }
         };
         crate::vdso::init(&memfile, platform.tsc_offset()).map_err(Error::Vdso)?;
-        let (root_inode, root_fstype): (Arc<dyn Inode>, &str) = match self.spec.root_overlay {
-            RootOverlay::None => (self.root.clone(), "rootfs"),
-            RootOverlay::Memory => (
-                OverlayFs::new_root(self.root.clone(), None).map_err(|e| Error::Overlay(e.0))?,
-                "overlay",
-            ),
+        let root_inode: Arc<dyn Inode> = match self.spec.root_overlay {
+            RootOverlay::None => self.root.clone(),
+            RootOverlay::Memory => {
+                OverlayFs::new_root(self.root.clone(), None).map_err(|e| Error::Overlay(e.0))?
+            }
         };
         let root = Location {
             path: "/".into(),
@@ -146,61 +199,74 @@ impl Boot {
             readonly: self.spec.root_readonly,
         };
         let mut mounts = Mounts::default();
-        mounts.add(
-            "/",
-            Mount {
-                root: root_inode,
-                readonly: self.spec.root_readonly,
-                fstype: root_fstype.into(),
-            },
-        );
+        mounts.add("/", self.root_mount(root_inode));
         let mut binds = self.binds.clone().into_iter();
         for m in &self.spec.mounts {
             let dest = clean_path(&m.destination);
-            let (inode, fstype): (Arc<dyn Inode>, &str) = match &m.kind {
-                MountKind::Proc => (proc::new_procfs(), "proc"),
-                MountKind::Sysfs => (crate::fs::sysfs::new_sysfs(), "sysfs"),
-                MountKind::Tmpfs { .. } if dest == "/dev" => {
-                    (dev::new_devfs(console.as_ref()), "tmpfs")
-                }
-                MountKind::Tmpfs { size, mode } => {
-                    (TmpFs::new_root(*size, mode.unwrap_or(0o1777)), "tmpfs")
-                }
-                MountKind::Devpts => (crate::fs::pty::new_devpts(console.as_ref()), "devpts"),
-                MountKind::Mqueue => (TmpFs::new_root(Some(0), 0o1777), "mqueue"),
-                MountKind::Bind { .. } => match binds.next() {
-                    Some((_, inode, _)) => (inode as Arc<dyn Inode>, "bind"),
-                    None => continue,
-                },
+            let rw = if m.flags.readonly { "ro" } else { "rw" };
+            let new = |inode: Arc<dyn Inode>, fstype: &str, super_options: String| {
+                Mount::new(inode, m.flags, fstype, &m.source, super_options)
             };
-            mounts.add(
-                &dest,
-                Mount {
-                    root: inode,
-                    readonly: m.readonly,
-                    fstype: fstype.into(),
-                },
-            );
+            let mount = match &m.kind {
+                MountKind::Proc => new(proc::new_procfs(), "proc", rw.into()),
+                MountKind::Sysfs => new(crate::fs::sysfs::new_sysfs(), "sysfs", rw.into()),
+                MountKind::Tmpfs { size, mode } => {
+                    let inode: Arc<dyn Inode> = if dest == "/dev" {
+                        dev::new_devfs(console.as_ref())
+                    } else {
+                        TmpFs::new_root(*size, mode.unwrap_or(0o1777))
+                    };
+                    new(inode, "tmpfs", tmpfs_options(rw, *size, *mode))
+                }
+                MountKind::Devpts(o) => new(
+                    crate::fs::pty::new_devpts(console.as_ref(), *o),
+                    "devpts",
+                    devpts_options(rw, o),
+                ),
+                MountKind::Mqueue => new(TmpFs::new_root(Some(0), 0o1777), "mqueue", rw.into()),
+                MountKind::Bind { source, host } => {
+                    let Some((_, inode, _)) = binds.next() else {
+                        continue;
+                    };
+                    match host {
+                        Some(h) => Mount {
+                            root: inode,
+                            flags: m.flags,
+                            fstype: h.fstype.clone(),
+                            source: h.source.clone(),
+                            fs_root: h.root.clone(),
+                            super_options: h.super_options.clone(),
+                        },
+                        // Not described by the runtime: the host path.
+                        None => Mount {
+                            fs_root: source.to_string_lossy().into_owned(),
+                            ..new(inode, "none", rw.into())
+                        },
+                    }
+                }
+            };
+            mounts.add(&dest, mount);
         }
-        // No /dev in the spec: the Sentry still provides one.
+        // No /dev or /dev/pts in the spec: the Sentry still provides them,
+        // as Docker's spec would mount them.
         if mounts.get("/dev").is_none() {
-            mounts.add(
-                "/dev",
-                Mount {
-                    root: dev::new_devfs(console.as_ref()),
-                    readonly: false,
-                    fstype: "tmpfs".into(),
-                },
-            );
+            let flags = MountFlags::with_options(MountFlags::default(), &["nosuid", "strictatime"]);
+            let options = tmpfs_options("rw", Some(65536 << 10), Some(0o755));
+            let devfs = dev::new_devfs(console.as_ref());
+            mounts.add("/dev", Mount::new(devfs, flags, "tmpfs", "tmpfs", options));
         }
         if mounts.get("/dev/pts").is_none() {
+            let flags = MountFlags::with_options(MountFlags::default(), &["nosuid", "noexec"]);
+            let o = DevptsOptions {
+                gid: Some(5),
+                mode: 0o620,
+                ptmxmode: 0o666,
+            };
+            let devpts = crate::fs::pty::new_devpts(console.as_ref(), o);
+            let options = devpts_options("rw", &o);
             mounts.add(
                 "/dev/pts",
-                Mount {
-                    root: crate::fs::pty::new_devpts(console.as_ref()),
-                    readonly: false,
-                    fstype: "devpts".into(),
-                },
+                Mount::new(devpts, flags, "devpts", "devpts", options),
             );
         }
         if let Some(fd) = &console {
@@ -208,42 +274,53 @@ impl Boot {
             // started on the runtime's terminal, its controlling terminal.
             crate::fs::pty::ctty::set(1, dev::terminal_node(fd, 0));
         }
+        // As runc: read-only paths are bound over themselves read-only,
+        // then masked directories get an empty read-only tmpfs and masked
+        // files the container's /dev/null.
+        let mut extra = Vec::new();
         let resolver = Resolver {
             mounts: &mounts,
             root: &root,
             searcher: None,
         };
-        let mut extra = Vec::new();
-        for p in &self.spec.masked_paths {
-            let p = clean_path(p);
-            if let Ok(loc) = resolver.resolve(&root, &p, true) {
-                let inode: Arc<dyn Inode> = if loc.is_dir() {
-                    TmpFs::new_root(Some(0), 0o555)
-                } else {
-                    synthetic::file(0x2, &p, 0, |_| Vec::new())
-                };
-                extra.push((
-                    p,
-                    Mount {
-                        root: inode,
-                        readonly: true,
-                        fstype: "tmpfs".into(),
-                    },
-                ));
-            }
-        }
+        let bind_of = |loc: &Location, readonly: bool| {
+            let (mp, on) = mounts.containing(&loc.path)?;
+            let rel = loc.path[mp.len()..].trim_start_matches('/');
+            let mut flags = on.flags;
+            flags.readonly |= readonly;
+            Some(on.bind_of(loc.inode.clone(), rel, flags))
+        };
         for p in &self.spec.readonly_paths {
             let p = clean_path(p);
             if let Ok(loc) = resolver.resolve(&root, &p, true) {
-                extra.push((
-                    p,
-                    Mount {
-                        root: loc.inode,
-                        readonly: true,
-                        fstype: "bind".into(),
-                    },
-                ));
+                if let Some(m) = bind_of(&loc, true) {
+                    extra.push((p, m));
+                }
             }
+        }
+        let dev_null = resolver
+            .resolve(&root, "/dev/null", true)
+            .ok()
+            .and_then(|loc| bind_of(&loc, false));
+        for p in &self.spec.masked_paths {
+            let p = clean_path(p);
+            let Ok(loc) = resolver.resolve(&root, &p, true) else {
+                continue;
+            };
+            let ro = MountFlags {
+                readonly: true,
+                ..MountFlags::default()
+            };
+            let m = if loc.is_dir() {
+                let empty = TmpFs::new_root(Some(0), 0o1777);
+                Mount::new(empty, ro, "tmpfs", "tmpfs", "ro".into())
+            } else if let Some(null) = &dev_null {
+                null.clone()
+            } else {
+                let empty = synthetic::file(0x2, &p, 0, |_| Vec::new());
+                Mount::new(empty, ro, "tmpfs", "tmpfs", "ro".into())
+            };
+            extra.push((p, m));
         }
         for (p, m) in extra {
             mounts.add(&p, m);
@@ -770,5 +847,37 @@ fn handle(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod mount_option_tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_and_devpts_options_as_linux_prints_them() {
+        assert_eq!(
+            tmpfs_options("rw", Some(65536 << 10), Some(0o755)),
+            "rw,size=65536k,mode=755"
+        );
+        assert_eq!(
+            tmpfs_options("rw", Some(1 << 20), Some(0o1777)),
+            "rw,size=1024k"
+        );
+        assert_eq!(tmpfs_options("ro", Some(1000), None), "ro,size=4k");
+        assert_eq!(tmpfs_options("rw", None, Some(0o700)), "rw,mode=700");
+        let docker = DevptsOptions {
+            gid: Some(5),
+            mode: 0o620,
+            ptmxmode: 0o666,
+        };
+        assert_eq!(
+            devpts_options("rw", &docker),
+            "rw,gid=5,mode=620,ptmxmode=666"
+        );
+        assert_eq!(
+            devpts_options("rw", &DevptsOptions::default()),
+            "rw,mode=600,ptmxmode=000"
+        );
     }
 }

@@ -6,6 +6,7 @@
 use super::Args;
 use crate::errno::SysResult;
 use crate::kernel::task::Task;
+use crate::spec::Atime;
 use crate::vfs::stat::FsStat;
 use crate::vfs::{FileType, Inode, OpenFile};
 
@@ -17,6 +18,12 @@ const PIPEFS_MAGIC: i64 = 0x5049_5045;
 const SOCKFS_MAGIC: i64 = 0x534f_434b;
 const ANON_INODE_FS_MAGIC: i64 = 0x0904_1934;
 const ST_RDONLY: i64 = 0x1;
+const ST_NOSUID: i64 = 0x2;
+const ST_NODEV: i64 = 0x4;
+const ST_NOEXEC: i64 = 0x8;
+const ST_NOATIME: i64 = 0x400;
+const ST_NODIRATIME: i64 = 0x800;
+const ST_RELATIME: i64 = 0x1000;
 const ST_VALID: i64 = 0x20;
 
 /// Figures for a file system that keeps none of its own (proc, sysfs).
@@ -53,8 +60,29 @@ fn of_inode(t: &Task, inode: &dyn Inode, path: &str) -> FsStat {
         (None, m) => generic(m.unwrap_or(crate::fs::tmpfs::TMPFS_MAGIC), dev),
     };
     s.f_flags |= ST_VALID;
-    if mount.is_some_and(|m| m.readonly) {
-        s.f_flags |= ST_RDONLY;
+    // The mount's flags, as Linux's flags_by_mnt reports them (not the
+    // host mount's, for a bind).
+    if let Some(f) = mount.map(|m| m.flags) {
+        s.f_flags &= !(ST_RDONLY
+            | ST_NOSUID
+            | ST_NODEV
+            | ST_NOEXEC
+            | ST_NOATIME
+            | ST_NODIRATIME
+            | ST_RELATIME);
+        for (on, bit) in [
+            (f.readonly, ST_RDONLY),
+            (f.nosuid, ST_NOSUID),
+            (f.nodev, ST_NODEV),
+            (f.noexec, ST_NOEXEC),
+            (f.atime == Atime::No, ST_NOATIME),
+            (f.nodiratime, ST_NODIRATIME),
+            (f.atime == Atime::Relatime, ST_RELATIME),
+        ] {
+            if on {
+                s.f_flags |= bit;
+            }
+        }
     }
     s
 }

@@ -55,7 +55,7 @@ fn target(t: &Task, by: By, arg: u64) -> SysResult<Target> {
                 .kernel
                 .mounts
                 .containing(&f.path)
-                .is_some_and(|(_, m)| m.readonly);
+                .is_some_and(|(_, m)| m.flags.readonly);
             Ok(Target {
                 inode,
                 readonly,

@@ -177,7 +177,7 @@ impl Resolver<'_> {
                         Some(m) => Location {
                             path: child_path,
                             inode: m.root.clone(),
-                            readonly: m.readonly,
+                            readonly: m.flags.readonly,
                         },
                         None => {
                             let inode = cur.inode.lookup(name)?;
@@ -199,7 +199,7 @@ impl Resolver<'_> {
                             let readonly = self
                                 .mounts
                                 .containing(&path)
-                                .is_some_and(|(_, m)| m.readonly);
+                                .is_some_and(|(_, m)| m.flags.readonly);
                             stack = vec![Location {
                                 path,
                                 inode,

@@ -285,17 +285,10 @@ fn cpuinfo() -> Vec<u8> {
     text(s)
 }
 
-/// A mount's id in /proc/PID/mountinfo and fdinfo's mnt_id: its place in
-/// the mount table, after a few ids Linux would give to mounts outside.
-fn mount_ids() -> Vec<(String, crate::vfs::mount::Mount, u64)> {
-    let Some(k) = crate::kernel::get() else {
-        return Vec::new();
-    };
-    k.mounts
-        .iter()
-        .enumerate()
-        .map(|(i, (p, m))| (p.clone(), m.clone(), 20 + i as u64))
-        .collect()
+/// The id mountinfo and fdinfo's mnt_id give the mount made `seq`th: its
+/// place in mount order, after a few ids Linux would give to mounts outside.
+fn mount_id(seq: u64) -> u64 {
+    20 + seq
 }
 
 /// The id of the mount a file at `path` lies on.
@@ -303,54 +296,141 @@ pub(super) fn mount_id_of(path: &str) -> u64 {
     let Some(k) = crate::kernel::get() else {
         return 0;
     };
-    let Some((mp, _)) = k.mounts.containing(path) else {
-        return 0;
-    };
-    mount_ids()
-        .into_iter()
-        .find(|(p, _, _)| p == mp)
-        .map(|(_, _, id)| id)
+    k.mounts
+        .containing(path)
+        .and_then(|(mp, _)| k.mounts.seq(mp))
+        .map(mount_id)
         .unwrap_or(0)
 }
 
-/// /proc/mounts and /proc/PID/mounts.
+/// A path or source as Linux prints it in the mount tables: space, tab,
+/// newline and backslash in octal.
+fn mangle(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// /proc/mounts' options: the mount's `rw`/`ro`, the super block's
+/// generic flags, the per-mount flags, then the file system's own options.
+fn mounts_options(m: &crate::vfs::mount::Mount) -> String {
+    let mut sb = m.super_options.split(',');
+    let sb_ro = sb.next() == Some("ro");
+    let (generic, own): (Vec<&str>, Vec<&str>) = sb
+        .filter(|o| !o.is_empty())
+        .partition(|o| matches!(*o, "sync" | "dirsync" | "mand" | "lazytime"));
+    let flags = m.flags.render();
+    let per_mount = flags.split(',').skip(1);
+    let rw = if m.flags.readonly || sb_ro {
+        "ro"
+    } else {
+        "rw"
+    };
+    std::iter::once(rw)
+        .chain(generic)
+        .chain(per_mount)
+        .chain(own)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// /proc/mounts and /proc/PID/mounts, in mount order.
 pub(super) fn mounts_text() -> Vec<u8> {
+    let Some(k) = crate::kernel::get() else {
+        return Vec::new();
+    };
     let mut s = String::new();
-    for (path, m, _) in mount_ids() {
+    for (_, path, m) in k.mounts.in_order() {
         s.push_str(&format!(
             "{} {} {} {} 0 0\n",
+            mangle(&m.source),
+            mangle(path),
             m.fstype,
-            path,
-            m.fstype,
-            if m.readonly { "ro" } else { "rw" }
+            mounts_options(m)
         ));
     }
     text(s)
 }
 
-/// /proc/PID/mountinfo: ids, parents, device numbers and options.
+/// /proc/PID/mountinfo, in mount order: ids, parents, device numbers,
+/// roots, per-mount flags and the super blocks' options.
 pub(super) fn mountinfo_text() -> Vec<u8> {
-    let ids = mount_ids();
+    let Some(k) = crate::kernel::get() else {
+        return Vec::new();
+    };
     let mut s = String::new();
-    for (path, m, id) in &ids {
-        let parent = if path == "/" {
-            // The root's parent lies outside the sandbox, as in a container.
-            19
-        } else {
-            let up = path.rsplit_once('/').map(|(a, _)| a).unwrap_or("/");
-            let up = if up.is_empty() { "/" } else { up };
-            crate::kernel::get()
-                .and_then(|k| k.mounts.containing(up).map(|(p, _)| p.clone()))
-                .and_then(|p| ids.iter().find(|(q, _, _)| *q == p).map(|x| x.2))
-                .unwrap_or(19)
+    for (seq, path, m) in k.mounts.in_order() {
+        // The root's parent lies outside the sandbox, as in a container.
+        let parent = match path.rsplit_once('/') {
+            Some((up, _)) if path != "/" => {
+                let up = if up.is_empty() { "/" } else { up };
+                k.mounts
+                    .containing(up)
+                    .and_then(|(p, _)| k.mounts.seq(p))
+                    .map(mount_id)
+                    .unwrap_or(19)
+            }
+            _ => 19,
         };
         let dev = m.root.stat().map(|st| st.dev).unwrap_or(0);
         let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & !0xff));
-        let rw = if m.readonly { "ro" } else { "rw" };
         s.push_str(&format!(
-            "{id} {parent} {major}:{minor} / {path} {rw},relatime - {} {} {rw}\n",
-            m.fstype, m.fstype
+            "{} {parent} {major}:{minor} {} {} {} - {} {} {}\n",
+            mount_id(seq),
+            mangle(&m.fs_root),
+            mangle(path),
+            m.flags.render(),
+            m.fstype,
+            mangle(&m.source),
+            m.super_options
         ));
     }
     text(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::MountFlags;
+    use crate::vfs::mount::Mount;
+
+    fn mount(flags: &[&str], super_options: &str) -> Mount {
+        let root = crate::fs::synthetic::file(1, "x", 0, |_| Vec::new());
+        let flags = MountFlags::with_options(MountFlags::default(), flags);
+        Mount::new(root, flags, "tmpfs", "shm", super_options.into())
+    }
+
+    #[test]
+    fn mounts_options_in_linuxs_order() {
+        let m = mount(&["nosuid", "nodev", "noexec"], "rw,size=65536k");
+        assert_eq!(
+            mounts_options(&m),
+            "rw,nosuid,nodev,noexec,relatime,size=65536k"
+        );
+        // The super block's generic flags come before the per-mount ones.
+        let m = mount(&["ro"], "rw,lazytime,discard");
+        assert_eq!(mounts_options(&m), "ro,lazytime,relatime,discard");
+        let m = mount(&["strictatime"], "ro");
+        assert_eq!(mounts_options(&m), "ro");
+    }
+
+    #[test]
+    fn mangles_as_linux() {
+        assert_eq!(mangle("/a b\\c\td"), "/a\\040b\\134c\\011d");
+    }
+
+    #[test]
+    fn bind_roots() {
+        let m = mount(&[], "rw");
+        let inode = crate::fs::synthetic::file(1, "y", 0, |_| Vec::new());
+        assert_eq!(m.bind_of(inode.clone(), "sys", m.flags).fs_root, "/sys");
+        let sub = m.bind_of(inode.clone(), "a", m.flags);
+        assert_eq!(sub.bind_of(inode.clone(), "b/c", m.flags).fs_root, "/a/b/c");
+        assert_eq!(sub.bind_of(inode, "", m.flags).fs_root, "/a");
+    }
 }

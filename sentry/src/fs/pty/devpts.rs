@@ -10,10 +10,8 @@ use crate::errno::{err, SysResult};
 use crate::fs::host_fd::HostFd;
 use crate::fs::tmpfs::{TmpFs, TmpInode};
 use crate::kernel::process::lock;
+use crate::spec::DevptsOptions;
 use crate::vfs::{FileOps, FileType, Inode, OpenCtx, Stat};
-
-/// The pty group's id (the `gid=5` option Docker mounts devpts with).
-const TTY_GID: u32 = 5;
 
 /// The sandbox's devpts (the first made: the one at /dev/pts), where the
 /// terminals the runtime gives `exec`'d processes appear.
@@ -26,11 +24,14 @@ pub struct DevPts {
     /// Host terminals of exec'd processes, by index: listed while some
     /// descriptor of the sandbox still holds them.
     hosted: Mutex<Vec<(u32, Weak<HostFd>)>>,
+    /// The mount's `gid=`, `mode=` and `ptmxmode=`.
+    options: DevptsOptions,
 }
 
 impl DevPts {
-    /// A new pair with the lowest free index, its slave node in place.
-    fn allocate(self: &Arc<DevPts>, uid: u32) -> SysResult<Arc<Pty>> {
+    /// A new pair with the lowest free index, its slave node in place,
+    /// owned by `uid` and the mount's `gid=` (else `gid`, the opener's).
+    fn allocate(self: &Arc<DevPts>, uid: u32, gid: u32) -> SysResult<Arc<Pty>> {
         let root = self.root.upgrade().ok_or(crate::errno::Errno(libc::EIO))?;
         let mut used = lock(&self.used);
         let index = (0..).find(|i| !used.contains(i)).unwrap_or(0);
@@ -39,7 +40,8 @@ impl DevPts {
         }
         used.insert(index);
         drop(used);
-        let pty = Pty::new(index, uid, root.fs_id() as u64, Arc::downgrade(self));
+        let owner = (uid, self.options.gid.unwrap_or(gid), self.options.mode);
+        let pty = Pty::new(index, owner, root.fs_id() as u64, Arc::downgrade(self));
         root.add_child(&index.to_string(), SlaveNode::new(pty.clone()));
         Ok(pty)
     }
@@ -79,8 +81,8 @@ pub fn attach_host_terminal(terminal: &Arc<HostFd>, sid: i32) -> Option<String> 
     Some(format!("/dev/pts/{index}"))
 }
 
-/// Builds /dev/pts: `ptmx`, and the console as pts 0.
-pub fn new_devpts(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
+/// Builds /dev/pts with `options`: `ptmx`, and the console as pts 0.
+pub fn new_devpts(console: Option<&Arc<HostFd>>, options: DevptsOptions) -> Arc<TmpInode> {
     let root = TmpFs::new_root(Some(0), 0o755);
     let dev = root.fs_id() as u64;
     let mut used = BTreeSet::new();
@@ -92,6 +94,7 @@ pub fn new_devpts(console: Option<&Arc<HostFd>>) -> Arc<TmpInode> {
         root: Arc::downgrade(&root),
         used: Mutex::new(used),
         hosted: Mutex::new(Vec::new()),
+        options,
     });
     let _ = DEVPTS.set(devpts.clone());
     root.add_child("ptmx", Arc::new(PtmxNode { devpts, dev }));
@@ -106,15 +109,19 @@ struct PtmxNode {
 
 impl Inode for PtmxNode {
     fn stat(&self) -> SysResult<Stat> {
-        let mut s = Stat::synthetic(self.dev, 2, FileType::CharDevice, 0o666, 0);
+        let mode = self.devpts.options.ptmxmode & 0o7777;
+        let mut s = Stat::synthetic(self.dev, 2, FileType::CharDevice, mode, 0);
         s.rdev = super::makedev(5, 2);
         Ok(s)
     }
     fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
-        let uid = crate::kernel::thread::current()
-            .map(|(p, _)| lock(&p.state).creds.euid)
-            .unwrap_or(0);
-        let pty = self.devpts.allocate(uid)?;
+        let (uid, gid) = crate::kernel::thread::current()
+            .map(|(p, _)| {
+                let creds = &lock(&p.state).creds;
+                (creds.euid, creds.egid)
+            })
+            .unwrap_or((0, 0));
+        let pty = self.devpts.allocate(uid, gid)?;
         Ok(Arc::new(Master::new(pty)))
     }
     device_node_attrs!(dev);
@@ -138,11 +145,11 @@ impl Inode for SlaveNode {
             self.pty.dev,
             3 + self.pty.index as u64,
             FileType::CharDevice,
-            0o620,
+            self.pty.mode & 0o7777,
             0,
         );
         s.uid = self.pty.uid;
-        s.gid = TTY_GID;
+        s.gid = self.pty.gid;
         s.rdev = self.pty.rdev();
         Ok(s)
     }

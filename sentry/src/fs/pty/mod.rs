@@ -28,6 +28,9 @@ pub struct Pty {
     pub index: u32,
     /// Owner of the slave node: who opened the master.
     uid: u32,
+    /// The slave node's group and permissions (devpts's `gid=`, `mode=`).
+    gid: u32,
+    mode: u32,
     /// st_dev of the devpts it lives on.
     dev: u64,
     state: Mutex<PtyState>,
@@ -55,10 +58,14 @@ struct PtyState {
 }
 
 impl Pty {
-    fn new(index: u32, uid: u32, dev: u64, devpts: Weak<devpts::DevPts>) -> Arc<Pty> {
+    /// `owner`: the slave node's uid, gid and mode.
+    fn new(index: u32, owner: (u32, u32, u32), dev: u64, devpts: Weak<devpts::DevPts>) -> Arc<Pty> {
+        let (uid, gid, mode) = owner;
         Arc::new(Pty {
             index,
             uid,
+            gid,
+            mode,
             dev,
             state: Mutex::new(PtyState {
                 ld: Ldisc::default(),
