@@ -941,3 +941,75 @@ fn netlink_changes_apply_to_the_sandbox_network() {
         drop(run);
     }
 }
+
+/// A listener on 0.0.0.0 takes IPv4 connections only, when the container
+/// also has an IPv6 address (Linux's port spaces are per family unless an
+/// IPv6 socket clears IPV6_V6ONLY). tcpxfer binds 0.0.0.0: a connection to
+/// the container's IPv6 address must be refused, one to its IPv4 address
+/// served. runc's kernel is the control.
+#[test]
+fn an_ipv4_listener_does_not_take_ipv6_connections() {
+    for rt in runtimes() {
+        let net = TestNet::new();
+        let [_, _, c, _] = net.container_ip.octets();
+        let (host6, inside6) = (format!("fd00:213:{c}::1"), format!("fd00:213:{c}::2"));
+        let out = Command::new("ip")
+            .args([
+                "addr",
+                "add",
+                &format!("{host6}/64"),
+                "dev",
+                &net.host_if,
+                "nodad",
+            ])
+            .output()
+            .expect("ip runs");
+        assert!(out.status.success(), "{out:?}");
+        net.exec(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{inside6}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
+        let b = bundle("v4only", &net, "echo listening; exec tcpxfer recv 9000");
+        let run = Running::start(&rt, &b);
+        run.wait_for("listening");
+        let v4 = SocketAddr::from((net.container_ip, 9000));
+        let v6: SocketAddr = format!("[{inside6}]:9000").parse().expect("an address");
+        // The IPv4 side must be up first (the listener is there).
+        let start = Instant::now();
+        let mut conn = loop {
+            match TcpStream::connect_timeout(&v4, Duration::from_secs(5)) {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(30),
+                        "{}: {e}",
+                        label(&rt)
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        };
+        let refused = TcpStream::connect_timeout(&v6, Duration::from_secs(10));
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused),
+            "{}: a connection to [{inside6}]:9000 should be refused: {refused:?}",
+            label(&rt)
+        );
+        conn.write_all(b"hi").expect("send");
+        drop(conn);
+        run.wait_exit();
+        assert!(
+            run.stdout().contains("\n2 "),
+            "{}: {}",
+            label(&rt),
+            run.stdout()
+        );
+    }
+}

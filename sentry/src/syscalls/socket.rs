@@ -411,7 +411,13 @@ pub fn listen(t: &mut Task, a: Args) -> SysResult<u64> {
                 let ip = (!addr.ip().is_unspecified()).then_some(addr.ip());
                 let backlog = crate::net::sysctl::listen_backlog(a[1] as i32);
                 let (rcv, snd) = sock.buffer_sizes();
-                let l = stack::tcp::listen(&mut s, ip, addr.port(), backlog, (rcv, snd));
+                // "Any" of one family listens on that family's addresses.
+                let only_v6 = match sock.family {
+                    crate::net::Family::Inet6 if v6only(&sock) => Some(true),
+                    crate::net::Family::Inet6 => None,
+                    _ => Some(false),
+                };
+                let l = stack::tcp::listen(&mut s, ip, only_v6, addr.port(), backlog, (rcv, snd));
                 drop(s);
                 sock.attach(External::Listener(l));
             }

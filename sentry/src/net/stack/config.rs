@@ -54,7 +54,9 @@ pub fn add_address(index: u32, ip: IpAddr, prefix: u8) -> Result<(), i32> {
             let _ = sync_addresses(l);
         }
         r
-    })?
+    })??;
+    listeners_follow(index, ip, true);
+    Ok(())
 }
 
 pub fn delete_address(index: u32, ip: IpAddr) -> Result<(), i32> {
@@ -62,7 +64,23 @@ pub fn delete_address(index: u32, ip: IpAddr) -> Result<(), i32> {
         let addr = IpAddress::from(ip);
         l.cidrs.retain(|c| c.address() != addr);
         sync_addresses(l)
-    })?
+    })??;
+    listeners_follow(index, ip, false);
+    Ok(())
+}
+
+/// Family-limited "any" listeners gain or lose the address's pools.
+fn listeners_follow(index: u32, ip: IpAddr, added: bool) {
+    let Some(mut s) = lock() else { return };
+    let Some(link) = s.links.iter().position(|l| l.index == index) else {
+        return;
+    };
+    if added {
+        super::tcp::address_added(&mut s, link, IpAddress::from(ip));
+    } else {
+        super::tcp::address_removed(&mut s, link, IpAddress::from(ip));
+    }
+    s.flush();
 }
 
 fn flags_of_defaults(l: &mut NetLink) {

@@ -75,6 +75,8 @@ pub struct Stack {
     orphans: Vec<Orphan>,
     /// UDP ports shared by SO_REUSEPORT sockets (`udp::Shared`).
     pub shared_udp: Vec<udp::Shared>,
+    /// Listeners on "any" address of one family (`tcp::Wildcard`).
+    pub wildcards: Vec<tcp::Wildcard>,
 }
 
 static STACK: OnceLock<Mutex<Stack>> = OnceLock::new();
@@ -111,6 +113,7 @@ pub fn install(links: Vec<NetLink>) -> std::io::Result<()> {
         links,
         epoch: std::time::Instant::now(),
         orphans: Vec::new(),
+        wildcards: Vec::new(),
         shared_udp: Vec::new(),
     }));
     Ok(())

@@ -541,9 +541,10 @@ pub struct Pool {
     bufs: (usize, usize),
 }
 
-/// A listener's pools, one per link it listens on.
+/// A listener: its pools carry its id, one per link it listens on, or
+/// one per address of the family it is limited to.
 pub struct Listener {
-    pools: Vec<(usize, u64)>,
+    id: u64,
 }
 
 fn next_pool_id() -> u64 {
@@ -551,47 +552,136 @@ fn next_pool_id() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Listens on `ip` (None: every address) and `port` on every link that
-/// has the address.
+/// A listener on "any" address of one family (0.0.0.0, or :: with
+/// IPV6_V6ONLY): smoltcp's any-address endpoint would take SYNs of both
+/// families, so it listens on each address of its family instead, and
+/// an address added later (`ip addr add`, `config`) gets a pool too.
+pub struct Wildcard {
+    pub id: u64,
+    pub v6: bool,
+    pub port: u16,
+    pub backlog: usize,
+    pub bufs: (usize, usize),
+}
+
+fn new_pool(
+    l: &mut NetLink,
+    id: u64,
+    endpoint: IpListenEndpoint,
+    backlog: usize,
+    bufs: (usize, usize),
+) {
+    let syns = l
+        .pools
+        .iter()
+        .filter(|p| p.endpoint == endpoint)
+        .map(|p| p.syns)
+        .min()
+        .unwrap_or(0);
+    l.pools.push(Pool {
+        id,
+        endpoint,
+        listening: Vec::new(),
+        pending: Vec::new(),
+        syns,
+        ready: VecDeque::new(),
+        backlog,
+        bufs,
+    });
+    refill(l);
+}
+
+/// Listens on `ip` (None: every address; `only_v6`: every address of one
+/// family, Some(false) for IPv4) and `port` on every link that has the
+/// address.
 pub fn listen(
     s: &mut Stack,
     ip: Option<IpAddr>,
+    only_v6: Option<bool>,
     port: u16,
     backlog: usize,
     bufs: (usize, usize),
 ) -> Listener {
-    let mut pools = Vec::new();
+    let id = next_pool_id();
     let owner = ip.and_then(|ip| s.link_owning(&unmapped(ip)));
     for (i, l) in s.links.iter_mut().enumerate() {
-        if ip.is_some() && owner != Some(i) {
-            continue;
+        match (ip, only_v6) {
+            (Some(ip), _) => {
+                if owner == Some(i) {
+                    let addr = Some(IpAddress::from(unmapped(ip)));
+                    new_pool(l, id, IpListenEndpoint { addr, port }, backlog, bufs);
+                }
+            }
+            (None, None) => new_pool(l, id, IpListenEndpoint { addr: None, port }, backlog, bufs),
+            (None, Some(v6)) => {
+                let mine: Vec<IpAddress> = l
+                    .cidrs
+                    .iter()
+                    .map(|c| c.address())
+                    .filter(|a| matches!(a, IpAddress::Ipv6(_)) == v6)
+                    .collect();
+                for addr in mine {
+                    let endpoint = IpListenEndpoint {
+                        addr: Some(addr),
+                        port,
+                    };
+                    new_pool(l, id, endpoint, backlog, bufs);
+                }
+            }
         }
-        let id = next_pool_id();
-        let endpoint = IpListenEndpoint {
-            addr: ip.map(|ip| IpAddress::from(unmapped(ip))),
-            port,
-        };
-        let syns = l
-            .pools
-            .iter()
-            .filter(|p| p.endpoint == endpoint)
-            .map(|p| p.syns)
-            .min()
-            .unwrap_or(0);
-        l.pools.push(Pool {
+    }
+    if let (None, Some(v6)) = (ip, only_v6) {
+        s.wildcards.push(Wildcard {
             id,
-            endpoint,
-            listening: Vec::new(),
-            pending: Vec::new(),
-            syns,
-            ready: VecDeque::new(),
+            v6,
+            port,
             backlog,
             bufs,
         });
-        pools.push((i, id));
-        refill(l);
     }
-    Listener { pools }
+    Listener { id }
+}
+
+/// An address joined link `link`: family-limited "any" listeners listen
+/// on it too.
+pub fn address_added(s: &mut Stack, link: usize, addr: IpAddress) {
+    let v6 = matches!(addr, IpAddress::Ipv6(_));
+    let Some(l) = s.links.get_mut(link) else {
+        return;
+    };
+    for w in s.wildcards.iter().filter(|w| w.v6 == v6) {
+        let endpoint = IpListenEndpoint {
+            addr: Some(addr),
+            port: w.port,
+        };
+        new_pool(l, w.id, endpoint, w.backlog, w.bufs);
+    }
+}
+
+/// An address left link `link`: the pools listening on it alone go, their
+/// handshakes and unaccepted connections reset.
+pub fn address_removed(s: &mut Stack, link: usize, addr: IpAddress) {
+    let Some(l) = s.links.get_mut(link) else {
+        return;
+    };
+    let mut gone = Vec::new();
+    l.pools.retain_mut(|p| {
+        if p.endpoint.addr != Some(addr) {
+            return true;
+        }
+        gone.extend(
+            p.pending
+                .drain(..)
+                .chain(p.ready.drain(..))
+                .chain(p.listening.drain(..)),
+        );
+        false
+    });
+    for h in gone {
+        l.sockets.get_mut::<tcp::Socket>(h).abort();
+        s.orphans
+            .push(super::Orphan::Tcp(Handle { link, socket: h }));
+    }
 }
 
 /// Moves connections that completed their handshake to the accept queue
@@ -683,14 +773,13 @@ fn refill(l: &mut NetLink) {
 impl Listener {
     /// Takes the next established connection, if any.
     pub fn accept(&self, s: &mut Stack) -> Option<Conn> {
-        for &(link, id) in &self.pools {
-            let Some(l) = s.links.get_mut(link) else {
-                continue;
-            };
-            let Some(p) = l.pools.iter_mut().find(|p| p.id == id) else {
-                continue;
-            };
-            if let Some(h) = p.ready.pop_front() {
+        for (link, l) in s.links.iter_mut().enumerate() {
+            let h = l
+                .pools
+                .iter_mut()
+                .filter(|p| p.id == self.id)
+                .find_map(|p| p.ready.pop_front());
+            if let Some(h) = h {
                 refill(l);
                 return Some(Conn::new(Handle { link, socket: h }, false));
             }
@@ -699,37 +788,44 @@ impl Listener {
     }
 
     pub fn has_ready(&self, s: &mut Stack) -> bool {
-        self.pools.iter().any(|&(link, id)| {
-            s.links
-                .get(link)
-                .and_then(|l| l.pools.iter().find(|p| p.id == id))
-                .is_some_and(|p| !p.ready.is_empty())
+        s.links.iter().any(|l| {
+            l.pools
+                .iter()
+                .any(|p| p.id == self.id && !p.ready.is_empty())
         })
     }
 
     pub fn set_backlog(&self, s: &mut Stack, backlog: usize) {
-        for &(link, id) in &self.pools {
-            if let Some(l) = s.links.get_mut(link) {
-                if let Some(p) = l.pools.iter_mut().find(|p| p.id == id) {
-                    p.backlog = backlog;
-                }
-                refill(l);
+        for w in s.wildcards.iter_mut().filter(|w| w.id == self.id) {
+            w.backlog = backlog;
+        }
+        for l in s.links.iter_mut() {
+            for p in l.pools.iter_mut().filter(|p| p.id == self.id) {
+                p.backlog = backlog;
             }
+            refill(l);
         }
     }
 
     /// Stops listening: handshakes in progress and connections never
     /// accepted are reset, as Linux does when a listener closes.
     pub fn release(&self, s: &mut Stack) {
-        for &(link, id) in &self.pools {
-            let Some(l) = s.links.get_mut(link) else {
-                continue;
-            };
-            let Some(pos) = l.pools.iter().position(|p| p.id == id) else {
-                continue;
-            };
-            let p = l.pools.remove(pos);
-            for h in p.pending.into_iter().chain(p.ready).chain(p.listening) {
+        s.wildcards.retain(|w| w.id != self.id);
+        for (link, l) in s.links.iter_mut().enumerate() {
+            let mut gone = Vec::new();
+            l.pools.retain_mut(|p| {
+                if p.id != self.id {
+                    return true;
+                }
+                gone.extend(
+                    p.pending
+                        .drain(..)
+                        .chain(p.ready.drain(..))
+                        .chain(p.listening.drain(..)),
+                );
+                false
+            });
+            for h in gone {
                 l.sockets.get_mut::<tcp::Socket>(h).abort();
                 s.orphans
                     .push(super::Orphan::Tcp(Handle { link, socket: h }));
