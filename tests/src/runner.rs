@@ -268,6 +268,26 @@ impl Runtime {
         Some(rt)
     }
 
+    /// The sandbox on every platform this host has: seccomp, ptrace, and
+    /// the microvm backend where /dev/kvm opens.
+    pub fn every_sandbox() -> Vec<Runtime> {
+        let mut out = Vec::new();
+        for platform in ["seccomp", "ptrace"] {
+            let mut rt = Runtime::sandbox();
+            rt.set_platform(platform);
+            out.push(rt);
+        }
+        out.extend(Runtime::sandbox_vm());
+        out
+    }
+
+    /// runc (the control) first, then [`Runtime::every_sandbox`].
+    pub fn control_then_sandboxes() -> Vec<Runtime> {
+        let mut out = vec![Runtime::runc()];
+        out.extend(Runtime::every_sandbox());
+        out
+    }
+
     /// The control: runc (`$RUNC_BIN`, else `runc` on PATH).
     pub fn runc() -> Runtime {
         let bin = std::env::var_os("RUNC_BIN")

@@ -25,14 +25,7 @@ const PAGE: &str = "hello from inside the container\n";
 
 /// Every runtime a check runs under: runc first (the control).
 fn runtimes() -> Vec<Runtime> {
-    let mut out = vec![Runtime::runc()];
-    for platform in ["seccomp", "ptrace"] {
-        let mut rt = Runtime::sandbox();
-        rt.set_platform(platform);
-        out.push(rt);
-    }
-    out.extend(Runtime::sandbox_vm());
-    out
+    Runtime::control_then_sandboxes()
 }
 
 fn label(rt: &Runtime) -> String {

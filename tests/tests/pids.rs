@@ -12,14 +12,7 @@ use sandbox_tests::cprog::build_static;
 use sandbox_tests::{assert_clean, Bundle, Runtime};
 
 fn runtimes() -> Vec<Runtime> {
-    let mut out = vec![Runtime::runc()];
-    for platform in ["seccomp", "ptrace"] {
-        let mut rt = Runtime::sandbox();
-        rt.set_platform(platform);
-        out.push(rt);
-    }
-    out.extend(Runtime::sandbox_vm());
-    out
+    Runtime::control_then_sandboxes()
 }
 
 #[test]

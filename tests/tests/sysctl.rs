@@ -66,14 +66,7 @@ fn bundle(tag: &str, script: &str, sysctl: serde_json::Value, proc_sys_writable:
 
 /// The sandbox on every platform this host has.
 fn sandboxes() -> Vec<Runtime> {
-    let mut out = Vec::new();
-    for platform in ["seccomp", "ptrace"] {
-        let mut rt = Runtime::sandbox();
-        rt.set_platform(platform);
-        out.push(rt);
-    }
-    out.extend(Runtime::sandbox_vm());
-    out
+    Runtime::every_sandbox()
 }
 
 #[test]

@@ -664,9 +664,20 @@ pub fn address_removed(s: &mut Stack, link: usize, addr: IpAddress) {
     let Some(l) = s.links.get_mut(link) else {
         return;
     };
+    drop_pools(l, link, &mut s.orphans, |p| p.endpoint.addr == Some(addr));
+}
+
+/// Removes the pools `pick` names from link `l` (index `link`): their
+/// handshakes and unaccepted connections are reset and left to finish.
+fn drop_pools(
+    l: &mut NetLink,
+    link: usize,
+    orphans: &mut Vec<super::Orphan>,
+    pick: impl Fn(&Pool) -> bool,
+) {
     let mut gone = Vec::new();
     l.pools.retain_mut(|p| {
-        if p.endpoint.addr != Some(addr) {
+        if !pick(p) {
             return true;
         }
         gone.extend(
@@ -679,8 +690,7 @@ pub fn address_removed(s: &mut Stack, link: usize, addr: IpAddress) {
     });
     for h in gone {
         l.sockets.get_mut::<tcp::Socket>(h).abort();
-        s.orphans
-            .push(super::Orphan::Tcp(Handle { link, socket: h }));
+        orphans.push(super::Orphan::Tcp(Handle { link, socket: h }));
     }
 }
 
@@ -812,24 +822,7 @@ impl Listener {
     pub fn release(&self, s: &mut Stack) {
         s.wildcards.retain(|w| w.id != self.id);
         for (link, l) in s.links.iter_mut().enumerate() {
-            let mut gone = Vec::new();
-            l.pools.retain_mut(|p| {
-                if p.id != self.id {
-                    return true;
-                }
-                gone.extend(
-                    p.pending
-                        .drain(..)
-                        .chain(p.ready.drain(..))
-                        .chain(p.listening.drain(..)),
-                );
-                false
-            });
-            for h in gone {
-                l.sockets.get_mut::<tcp::Socket>(h).abort();
-                s.orphans
-                    .push(super::Orphan::Tcp(Handle { link, socket: h }));
-            }
+            drop_pools(l, link, &mut s.orphans, |p| p.id == self.id);
         }
         s.flush();
         super::wake();
