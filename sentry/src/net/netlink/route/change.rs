@@ -8,7 +8,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{
-    AF_INET, AF_INET6, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST, RT_TABLE_MAIN,
+    AF_INET, AF_INET6, IFA_ADDRESS, IFA_LOCAL, IFLA_IFNAME, IFLA_MTU, RTA_DST, RTA_GATEWAY,
+    RTA_OIF, RTA_TABLE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST, RT_TABLE_MAIN,
 };
 use crate::net::iface;
 use crate::net::ifconfig::Change;
@@ -22,15 +23,6 @@ const RTM_DELROUTE: u16 = 25;
 const NLM_F_REPLACE: u16 = 0x100;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
-
-const IFLA_IFNAME: u16 = 3;
-const IFLA_MTU: u16 = 4;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const RTA_DST: u16 = 1;
-const RTA_OIF: u16 = 4;
-const RTA_GATEWAY: u16 = 5;
-const RTA_TABLE: u16 = 15;
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
