@@ -122,7 +122,7 @@ fn prepare(args: &mut InitArgs) -> Result<(Sandbox, UnixListener), String> {
 /// Closes every descriptor not in `keep`: the runtime's lock file (whose
 /// flock must end with the runtime), the console master, anything the
 /// caller leaked to us. The Sentry must start from a known set.
-fn close_other_fds(keep: &[RawFd]) {
+pub fn close_other_fds(keep: &[RawFd]) {
     let Ok(entries) = fs::read_dir("/proc/self/fd") else {
         return;
     };

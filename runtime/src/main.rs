@@ -18,6 +18,7 @@ mod jail;
 mod logging;
 mod network;
 mod overlay;
+mod pod;
 mod procs;
 mod signals;
 mod state;

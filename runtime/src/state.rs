@@ -81,6 +81,11 @@ pub struct State {
     /// The spec's hooks, kept so later commands run what `create` saw.
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// For a container that joined another's sandbox (a pod's): the id of
+    /// the container that owns the sandbox. Its `pid` is then the proxy
+    /// that waits for its init inside that sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
 }
 
 /// The OCI state document (`state` command, hooks' stdin).
@@ -162,6 +167,7 @@ mod tests {
             cgroup_paths: vec!["/sys/fs/cgroup/pids/sandbox/c1".into()],
             pid_namespace: true,
             hooks: None,
+            sandbox: None,
         }
     }
 

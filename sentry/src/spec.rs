@@ -42,6 +42,32 @@ pub struct SandboxSpec {
     pub pids_limit: Option<usize>,
 }
 
+/// What a container's root and mount table are built from: the part of
+/// a [`SandboxSpec`] a pod's later containers bring with them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerFsSpec {
+    pub root_readonly: bool,
+    pub root_host: Option<HostMount>,
+    pub root_overlay: RootOverlay,
+    pub mounts: Vec<MountSpec>,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+}
+
+impl SandboxSpec {
+    /// The first container's file system part.
+    pub fn fs(&self) -> ContainerFsSpec {
+        ContainerFsSpec {
+            root_readonly: self.root_readonly,
+            root_host: self.root_host.clone(),
+            root_overlay: self.root_overlay,
+            mounts: self.mounts.clone(),
+            masked_paths: self.masked_paths.clone(),
+            readonly_paths: self.readonly_paths.clone(),
+        }
+    }
+}
+
 /// How the workload reaches the network (`--network`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NetworkMode {
@@ -70,7 +96,7 @@ pub enum PlatformKind {
 }
 
 /// Where writes to the container's root go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RootOverlay {
     /// To the bundle's rootfs on the host, through the confined opener
     /// (so `docker diff` and `docker cp` see them).
@@ -121,7 +147,7 @@ pub struct Rlimit {
 }
 
 /// One mount of the spec, as the workload will see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountSpec {
     /// Absolute path inside the container.
     pub destination: String,
@@ -133,7 +159,7 @@ pub struct MountSpec {
 }
 
 /// The file systems the Sentry can provide at a mount point.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MountKind {
     /// The Sentry's own /proc.
     Proc,
@@ -159,7 +185,7 @@ pub enum MountKind {
 
 /// devpts's options, with Linux's defaults (mode 600, ptmxmode 000, new
 /// slaves in the opener's group).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevptsOptions {
     pub gid: Option<u32>,
     pub mode: u32,
@@ -177,7 +203,7 @@ impl Default for DevptsOptions {
 }
 
 /// How access times are kept (one of Linux's three atime modes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Atime {
     /// Linux's default for a new mount.
     #[default]
@@ -187,7 +213,7 @@ pub enum Atime {
 }
 
 /// Per-mount flags: mountinfo's field 6.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountFlags {
     pub readonly: bool,
     pub nosuid: bool,
@@ -245,7 +271,7 @@ impl MountFlags {
 
 /// Where a host path lies, as the host's mountinfo shows it: what runc's
 /// bind mount of it shows in the container's mountinfo.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostMount {
     /// The path within its file system (mountinfo's field 4).
     pub root: String,

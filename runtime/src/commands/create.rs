@@ -3,7 +3,6 @@
 //! along the way, nothing is left behind: no process, cgroup or state.
 
 use std::fs;
-use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,7 +26,7 @@ use crate::jail::namespaces::{self, PidNamespace};
 use crate::overlay;
 use crate::state::{State, Status};
 use crate::sync::{Channel, Msg, SyncError};
-use crate::{backend, logging, network, procs};
+use crate::{backend, logging, network, pod, procs};
 
 pub fn command(g: &GlobalOpts, a: &CreateArgs) -> Result<(), Error> {
     create(g, a, false).map(|_| ())
@@ -52,6 +51,10 @@ pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Create
     // What the container's mountinfo shows for the root and bind mounts.
     let spec_mounts = bundle.spec.mounts().clone().unwrap_or_default();
     crate::bundle::mounts::describe_host(&mut bundle.sandbox, &spec_mounts);
+    if let Some(owner) = pod::sandbox_to_join(&g.root, &bundle.spec, &bundle.annotations())? {
+        // The sandbox's network and platform are the owner's.
+        return super::join::create(g, a, bundle, owner).map(|pid| Created { pid });
+    }
     bundle.sandbox.network = network::select(&g.network, &bundle.annotations(), &bundle.spec)?;
     let backend = backend::select(&g.backend, &g.platform, &bundle.annotations())?;
     bundle.sandbox.platform = backend.platform();
@@ -104,9 +107,7 @@ fn build(
     let nss = namespaces::from_spec(&bundle.spec);
     let pid_ns = nss.iter().find(|n| n.kind == LinuxNamespaceType::Pid);
     let (mut channel, child_channel) = Channel::pair()?;
-    // Buffered output would otherwise be written twice, once per process.
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
+    super::flush_stdio();
 
     let pid_ns_guard = pid_ns.map(PidNamespace::prepare).transpose()?;
     // SAFETY: the runtime is single-threaded (nothing we use spawns
@@ -162,6 +163,7 @@ fn build(
         cgroup_paths: cgroup.created.clone(),
         pid_namespace: pid_ns.is_some(),
         hooks: bundle.spec.hooks().clone(),
+        sandbox: None,
     };
     state.save(cdir)?;
     cgroup.add(child.as_raw())?;
@@ -191,7 +193,7 @@ fn build(
 
 /// The workload's fds 0, 1, 2: a pty slave when it wants a terminal,
 /// otherwise the runtime's own (the shim's pipes).
-fn container_stdio(
+pub(super) fn container_stdio(
     a: &CreateArgs,
     bundle: &Bundle,
     foreground: bool,
@@ -254,7 +256,12 @@ fn inherit_stdio() -> Result<[OwnedFd; 3], Error> {
 }
 
 /// Reads the next message from the child; its failure report becomes our error.
-fn expect(ch: &mut Channel, want: Msg, child: Pid, cleanup: &mut Cleanup) -> Result<(), Error> {
+pub(super) fn expect(
+    ch: &mut Channel,
+    want: Msg,
+    child: Pid,
+    cleanup: &mut Cleanup,
+) -> Result<(), Error> {
     match ch.recv() {
         Ok(m) if m == want => Ok(()),
         Ok(Msg::Failed { error }) => Err(Error::Init(error)),
@@ -265,7 +272,7 @@ fn expect(ch: &mut Channel, want: Msg, child: Pid, cleanup: &mut Cleanup) -> Res
 }
 
 /// Describes how the child ended (reaping it).
-fn died(child: Pid, cleanup: &mut Cleanup) -> Error {
+pub(super) fn died(child: Pid, cleanup: &mut Cleanup) -> Error {
     let how = match waitpid(child, None) {
         Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
         Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
@@ -285,11 +292,11 @@ pub fn now() -> String {
 
 /// Undoes a failed create: kill and reap the child, remove the cgroup and
 /// the state directory.
-struct Cleanup {
-    container: ContainerDir,
-    cgroups: Vec<std::path::PathBuf>,
-    child: Option<Pid>,
-    armed: bool,
+pub(super) struct Cleanup {
+    pub container: ContainerDir,
+    pub cgroups: Vec<std::path::PathBuf>,
+    pub child: Option<Pid>,
+    pub armed: bool,
 }
 
 impl Drop for Cleanup {

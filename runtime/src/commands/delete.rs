@@ -6,6 +6,7 @@ use tracing::warn;
 
 use super::{container, kill::kill_init, Error};
 use crate::cli::GlobalOpts;
+use crate::container::ContainerDir;
 use crate::hooks::{self, HookKind};
 use crate::state::{State, StateError, Status};
 use crate::{cgroups, procs};
@@ -30,8 +31,8 @@ pub fn command(g: &GlobalOpts, id: &str, force: bool) -> Result<(), Error> {
         Status::Stopped => {}
         // Like runc: a created container never ran, so deleting it is
         // the normal way to abandon it.
-        Status::Created => stop(&state)?,
-        _ if force => stop(&state)?,
+        Status::Created => stop(g, &c, &state)?,
+        _ if force => stop(g, &c, &state)?,
         status => {
             return Err(Error::NotStopped {
                 id: id.to_string(),
@@ -49,8 +50,8 @@ pub fn command(g: &GlobalOpts, id: &str, force: bool) -> Result<(), Error> {
 
 /// SIGKILLs the init and waits until it is gone (its parent, the shim or
 /// `run`, reaps it; a zombie counts as gone).
-fn stop(state: &State) -> Result<(), Error> {
-    match kill_init(state, true) {
+fn stop(g: &GlobalOpts, c: &ContainerDir, state: &State) -> Result<(), Error> {
+    match kill_init(g, c, state, true) {
         Ok(()) | Err(Error::NotRunning) => {}
         Err(e) => return Err(e),
     }

@@ -19,8 +19,8 @@ use super::{container, Error};
 use crate::bundle::{process, Bundle};
 use crate::cli::{ExecArgs, GlobalOpts};
 use crate::console::{self, ConsoleError};
-use crate::control;
 use crate::fsutil::write_atomic;
+use crate::pod;
 use crate::state::{State, Status};
 use crate::sync::{Channel, Msg, SyncError};
 
@@ -54,17 +54,15 @@ pub fn command(g: &GlobalOpts, a: &ExecArgs) -> Result<i32, Error> {
         Some(s) => [s.as_raw_fd(); 3],
         None => [0, 1, 2],
     };
-    let socket = control::socket_name(&c).map_err(|source| Error::Io {
-        what: "open the state directory",
-        path: c.dir.clone(),
-        source,
-    })?;
+    let addr = pod::address(&g.root, &c, &state)?;
+    let (socket, target) = (&addr.socket, addr.container.as_str());
 
     if !a.detach {
         if let Some(p) = &a.pid_file {
             write_pid_file(p, std::process::id() as i32)?;
         }
-        let session = sentry::control::exec(&socket.path, &spec, stdio).map_err(exec_error)?;
+        let session =
+            sentry::control::exec(&socket.path, target, &spec, stdio).map_err(exec_error)?;
         drop(pty_slave);
         return wait_forwarding(session).map_err(|source| Error::Control {
             id: a.id.clone(),
@@ -78,7 +76,7 @@ pub fn command(g: &GlobalOpts, a: &ExecArgs) -> Result<i32, Error> {
     match unsafe { fork() }.map_err(Error::sys("fork the exec proxy"))? {
         ForkResult::Child => {
             drop(channel);
-            proxy(&socket.path, &spec, stdio, pty_slave, child_channel)
+            proxy(&socket.path, target, &spec, stdio, pty_slave, child_channel)
         }
         ForkResult::Parent { child } => {
             drop(child_channel);
@@ -150,12 +148,13 @@ fn wait_forwarding(session: sentry::control::ExecSession) -> Result<i32, sentry:
 /// The proxy: start the process, report, wait, exit with its status.
 fn proxy(
     socket: &std::path::Path,
+    container: &str,
     spec: &ProcessSpec,
     stdio: [RawFd; 3],
     pty_slave: Option<OwnedFd>,
     mut channel: Channel,
 ) -> ! {
-    let session = match sentry::control::exec(socket, spec, stdio) {
+    let session = match sentry::control::exec(socket, container, spec, stdio) {
         Ok(s) => s,
         Err(e) => {
             let _ = channel.send(&Msg::Failed {
@@ -180,7 +179,7 @@ fn proxy(
     std::process::exit(code)
 }
 
-fn detach_stdio() {
+pub(super) fn detach_stdio() {
     if let Ok(null) = fs::File::options().read(true).write(true).open("/dev/null") {
         for fd in 0..3 {
             // SAFETY: dup2 onto the standard descriptors; `null` stays valid.

@@ -3,7 +3,10 @@
 //! SIGKILL is delivered by the host kernel to the container's init (the
 //! Sentry's supervisor): the sandbox dies at once, and with a pid
 //! namespace every process in it. Every other signal goes to the Sentry,
-//! which delivers it inside the sandbox as the workload's kernel.
+//! which delivers it inside the sandbox as the workload's kernel. A
+//! container that joined another's sandbox (a pod's) gets every signal,
+//! SIGKILL too, through the Sentry: the sandbox and its other containers
+//! live on.
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -11,7 +14,7 @@ use nix::unistd::Pid;
 use super::{container, Error};
 use crate::cli::{GlobalOpts, KillArgs};
 use crate::state::{State, Status};
-use crate::{cgroups, control, signals};
+use crate::{cgroups, pod, signals};
 
 pub fn command(g: &GlobalOpts, a: &KillArgs) -> Result<(), Error> {
     let sig = signals::parse(&a.signal)?;
@@ -21,37 +24,62 @@ pub fn command(g: &GlobalOpts, a: &KillArgs) -> Result<(), Error> {
     if state.current_status() == Status::Stopped {
         return Err(Error::NotRunning);
     }
-    if sig == libc::SIGKILL {
-        return kill_init(&state, a.all);
+    if sig == libc::SIGKILL && state.sandbox.is_none() {
+        return kill_init(g, &c, &state, a.all);
     }
-    let name = control::socket_name(&c).map_err(|source| Error::Io {
-        what: "open the state directory",
-        path: c.dir.clone(),
-        source,
-    })?;
-    match sentry::control::signal(&name.path, sig, a.all) {
+    signal(g, &c, &state, sig, a.all)
+}
+
+/// Delivers `sig` through the Sentry to the container's init, or to all
+/// its processes.
+fn signal(
+    g: &GlobalOpts,
+    c: &crate::container::ContainerDir,
+    state: &State,
+    sig: i32,
+    all: bool,
+) -> Result<(), Error> {
+    let addr = pod::address(&g.root, c, state)?;
+    match sentry::control::signal(&addr.socket.path, &addr.container, sig, all) {
         Ok(()) => Ok(()),
         // It ended while we were asking.
         Err(_) if !state.init_alive() => Err(Error::NotRunning),
         Err(source) => Err(Error::Control {
-            id: a.id.clone(),
+            id: state.id.clone(),
             source,
         }),
     }
 }
 
 /// SIGKILL to the init; with `all` and no pid namespace to collapse, to
-/// every process of the container's cgroup as well.
-pub fn kill_init(state: &State, all: bool) -> Result<(), Error> {
-    match kill(Pid::from_raw(state.pid), Signal::SIGKILL) {
-        Ok(()) => {}
-        Err(nix::errno::Errno::ESRCH) => return Err(Error::NotRunning),
-        Err(e) => return Err(Error::sys(format!("kill pid {}", state.pid))(e)),
+/// every process of the container's cgroup as well. A joined container's
+/// processes are the Sentry's to kill; its proxy too when the sandbox is
+/// gone (nothing else would end it).
+pub fn kill_init(
+    g: &GlobalOpts,
+    c: &crate::container::ContainerDir,
+    state: &State,
+    all: bool,
+) -> Result<(), Error> {
+    if state.sandbox.is_some() {
+        return match signal(g, c, state, libc::SIGKILL, all) {
+            Err(Error::Control { .. }) => kill_pid(state.pid),
+            other => other,
+        };
     }
+    kill_pid(state.pid)?;
     if all && !state.pid_namespace {
         for pid in cgroups::procs(&state.cgroup_paths) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
     Ok(())
+}
+
+fn kill_pid(pid: i32) -> Result<(), Error> {
+    match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::ESRCH) => Err(Error::NotRunning),
+        Err(e) => Err(Error::sys(format!("kill pid {pid}"))(e)),
+    }
 }

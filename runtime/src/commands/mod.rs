@@ -7,6 +7,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+mod join;
 mod kill;
 mod list;
 mod pause;
@@ -58,6 +59,8 @@ pub enum Error {
     Signal(#[from] SignalError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    #[error(transparent)]
+    Pod(#[from] crate::pod::PodError),
     #[error("systemd cgroup management is not supported: drop --systemd-cgroup (use the cgroupfs driver)")]
     SystemdCgroup,
     /// The container's init failed to come up; the text is the Sentry's
@@ -78,6 +81,8 @@ pub enum Error {
     NotCreated { id: String, status: Status },
     #[error("container not running")]
     NotRunning,
+    #[error("cannot pause or resume container {id} alone: it runs in another container's sandbox (a pod's); pause the sandbox's first container, which pauses them all")]
+    PodPause { id: String },
     #[error("cannot resume container {id}: it is not paused")]
     NotPaused { id: String },
     #[error("cannot delete container {id} that is not stopped: it is {status} (use --force)")]
@@ -121,6 +126,14 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Spec(a) => spec::command(&a).map(|_| 0),
         Command::Features => features::command().map(|_| 0),
     }
+}
+
+/// Flushes our buffered output before a fork, which would otherwise
+/// write it twice, once per process.
+fn flush_stdio() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
 }
 
 /// Opens a known container (`does not exist` otherwise).

@@ -25,6 +25,9 @@ pub fn command(g: &GlobalOpts, id: &str, pause: bool) -> Result<(), Error> {
             Error::NotPaused { id: id.to_owned() }
         });
     }
+    if state.sandbox.is_some() {
+        return Err(Error::PodPause { id: id.to_owned() });
+    }
     let name = control::socket_name(&c).map_err(|source| Error::Io {
         what: "open the state directory",
         path: c.dir.clone(),

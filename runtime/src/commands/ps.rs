@@ -5,15 +5,15 @@ use tracing::debug;
 use super::{container, Error};
 use crate::cli::{GlobalOpts, PsArgs, PsFormat};
 use crate::state::State;
-use crate::{cgroups, control};
+use crate::{cgroups, pod};
 
 pub fn command(g: &GlobalOpts, a: &PsArgs) -> Result<(), Error> {
     let c = container(g, &a.id)?;
     let state = State::load(&c)?;
     let from_sentry = if state.init_alive() {
-        control::socket_name(&c)
-            .map_err(sentry::Error::Io)
-            .and_then(|name| sentry::control::ps(&name.path))
+        pod::address(&g.root, &c, &state)
+            .map_err(|e| sentry::Error::Protocol(e.to_string()))
+            .and_then(|addr| sentry::control::ps(&addr.socket.path, &addr.container))
             .map_err(|e| debug!("the sandbox did not answer ps ({e}); reading its cgroup"))
             .ok()
     } else {

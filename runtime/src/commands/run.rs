@@ -79,7 +79,7 @@ fn wait_forwarding(g: &GlobalOpts, id: &str, pid: Pid) -> Result<i32, Error> {
             continue;
         }
         if let Some(s) = &socket {
-            if let Err(e) = sentry::control::signal(&s.path, sig, false) {
+            if let Err(e) = sentry::control::signal(&s.path, "", sig, false) {
                 debug!("forwarding signal {sig}: {e}");
             }
         }

@@ -2,8 +2,8 @@
 
 use super::{container, Error};
 use crate::cli::GlobalOpts;
-use crate::control;
 use crate::hooks::{self, HookKind};
+use crate::pod;
 use crate::state::{State, Status};
 
 pub fn command(g: &GlobalOpts, id: &str) -> Result<(), Error> {
@@ -19,12 +19,13 @@ pub fn command(g: &GlobalOpts, id: &str) -> Result<(), Error> {
     }
     // Run in the runtime's namespaces; see the hooks module.
     hooks::run(state.hooks.as_ref(), HookKind::StartContainer, &state.oci())?;
-    let name = control::socket_name(&c).map_err(|source| Error::Io {
-        what: "open the state directory",
-        path: c.dir.clone(),
-        source,
-    })?;
-    sentry::control::start(&name.path).map_err(|source| Error::Control {
+    let addr = pod::address(&g.root, &c, &state)?;
+    let started = if state.sandbox.is_some() {
+        sentry::control::start_container(&addr.socket.path, &addr.container)
+    } else {
+        sentry::control::start(&addr.socket.path)
+    };
+    started.map_err(|source| Error::Control {
         id: id.to_string(),
         source,
     })?;

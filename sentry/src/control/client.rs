@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use super::wire::{recv_frame, send_frame, Request, Response, SandboxStats};
+use super::wire::{recv_frame, send_frame, JoinSpec, Request, Response, SandboxStats};
 use crate::error::Error;
 use crate::spec::ProcessSpec;
 
@@ -39,9 +39,20 @@ pub fn start(socket: &Path) -> Result<(), Error> {
     call(socket, &Request::Start).map(|_| ())
 }
 
-/// Delivers `signal` to the sandbox's init, or to all its processes.
-pub fn signal(socket: &Path, signal: i32, all: bool) -> Result<(), Error> {
-    call(socket, &Request::Signal { signal, all }).map(|_| ())
+/// Delivers `signal` to a container's init, or to all its processes
+/// (`container` "" is the sandbox's first container).
+pub fn signal(socket: &Path, container: &str, signal: i32, all: bool) -> Result<(), Error> {
+    let req = Request::Signal {
+        signal,
+        all,
+        container: container.to_string(),
+    };
+    call(socket, &req).map(|_| ())
+}
+
+/// Lets a joined container's init begin.
+pub fn start_container(socket: &Path, id: &str) -> Result<(), Error> {
+    call(socket, &Request::StartContainer { id: id.to_string() }).map(|_| ())
 }
 
 /// Freezes the workload (`pause`) or thaws it.
@@ -54,9 +65,12 @@ pub fn pause(socket: &Path, pause: bool) -> Result<(), Error> {
     call(socket, &req).map(|_| ())
 }
 
-/// Host pids of the processes that run the workload.
-pub fn ps(socket: &Path) -> Result<Vec<i32>, Error> {
-    match call(socket, &Request::Ps)? {
+/// Host pids of the processes that run a container's workload.
+pub fn ps(socket: &Path, container: &str) -> Result<Vec<i32>, Error> {
+    let req = Request::Ps {
+        container: container.to_string(),
+    };
+    match call(socket, &req)? {
         Response::Pids { pids } => Ok(pids),
         other => Err(Error::Protocol(format!("unexpected answer {other:?}"))),
     }
@@ -70,22 +84,45 @@ pub fn stats(socket: &Path) -> Result<SandboxStats, Error> {
     }
 }
 
-/// A process started by [`exec`]; [`ExecSession::wait`] gives its status.
+/// A process started by [`exec`], or a joined container's init made by
+/// [`create_container`]; [`ExecSession::wait`] gives its status.
 pub struct ExecSession {
     sock: UnixStream,
 }
 
-/// Starts `process` in the sandbox with `stdio` as its fds 0, 1, 2. Returns
-/// once the Sentry has started it (or refused, e.g. a missing program).
-pub fn exec(socket: &Path, process: &ProcessSpec, stdio: [RawFd; 3]) -> Result<ExecSession, Error> {
+/// Starts `process` in `container` ("" for the sandbox's first) with
+/// `stdio` as its fds 0, 1, 2. Returns once the Sentry has started it (or
+/// refused, e.g. a missing program).
+pub fn exec(
+    socket: &Path,
+    container: &str,
+    process: &ProcessSpec,
+    stdio: [RawFd; 3],
+) -> Result<ExecSession, Error> {
+    let req = Request::Exec {
+        process: process.clone(),
+        container: container.to_string(),
+    };
+    request_process(socket, &req, &stdio)
+}
+
+/// Makes a joining container's init in the sandbox (not started); `fds`
+/// are its stdio, root and bind sources, as [`Request::CreateContainer`]
+/// says. The session's wait gives the init's status.
+pub fn create_container(
+    socket: &Path,
+    spec: &JoinSpec,
+    fds: &[RawFd],
+) -> Result<ExecSession, Error> {
+    let req = Request::CreateContainer {
+        spec: Box::new(spec.clone()),
+    };
+    request_process(socket, &req, fds)
+}
+
+fn request_process(socket: &Path, req: &Request, fds: &[RawFd]) -> Result<ExecSession, Error> {
     let sock = connect(socket)?;
-    send_frame(
-        &sock,
-        &Request::Exec {
-            process: process.clone(),
-        },
-        &stdio,
-    )?;
+    send_frame(&sock, req, fds)?;
     match recv_frame::<Response>(&sock)?.0 {
         Response::Started => {
             // The process may run for as long as it likes.
@@ -105,7 +142,12 @@ pub struct ExecSignaller {
 impl ExecSignaller {
     /// Delivers `signal` to the exec'd process (as `kill` from outside would).
     pub fn signal(&self, signal: i32) -> Result<(), Error> {
-        send_frame(&self.sock, &Request::Signal { signal, all: false }, &[])
+        let req = Request::Signal {
+            signal,
+            all: false,
+            container: String::new(),
+        };
+        send_frame(&self.sock, &req, &[])
     }
 }
 

@@ -9,5 +9,8 @@
 mod client;
 mod wire;
 
-pub use client::{exec, pause, ps, signal, start, stats, ExecSession, ExecSignaller};
-pub use wire::{recv_frame, send_frame, Request, Response, SandboxStats};
+pub use client::{
+    create_container, exec, pause, ps, signal, start, start_container, stats, ExecSession,
+    ExecSignaller,
+};
+pub use wire::{recv_frame, send_frame, JoinSpec, Request, Response, SandboxStats, MAX_FDS};

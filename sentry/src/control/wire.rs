@@ -8,21 +8,46 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::spec::ProcessSpec;
+use crate::spec::{ContainerFsSpec, ProcessSpec};
 
 /// Largest frame accepted: a process spec with a large environment fits.
 const MAX_FRAME: usize = 1 << 20;
+
+/// Most descriptors one frame may carry: a joining container's stdio,
+/// root and bind sources (Kubernetes gives a dozen binds or so).
+pub const MAX_FDS: usize = 128;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
     /// Let the init process begin (`sandbox start`).
     Start,
-    /// Start another process; its stdio arrives with the frame.
-    Exec { process: ProcessSpec },
-    /// Deliver a signal to init, or to every process with `all`.
-    Signal { signal: i32, all: bool },
-    /// Host pids of the processes that run the workload.
-    Ps,
+    /// Start another process in `container` ("" is the sandbox's first
+    /// container); its stdio arrives with the frame.
+    Exec {
+        process: ProcessSpec,
+        #[serde(default)]
+        container: String,
+    },
+    /// Deliver a signal to a container's init, or to every process of the
+    /// container with `all`.
+    Signal {
+        signal: i32,
+        all: bool,
+        #[serde(default)]
+        container: String,
+    },
+    /// Host pids of the processes that run a container's workload.
+    Ps {
+        #[serde(default)]
+        container: String,
+    },
+    /// A pod's later container joins the sandbox: its init is made, not
+    /// started. The frame carries its stdio, its root and its bind
+    /// sources (in that order). The connection stays open: `Exited` comes
+    /// when the container's init ends.
+    CreateContainer { spec: Box<JoinSpec> },
+    /// Let a joined container's init begin.
+    StartContainer { id: String },
     /// Stop every thread of the workload from running (`sandbox pause`).
     Pause,
     /// Let a paused workload run again (`sandbox resume`).
@@ -47,6 +72,21 @@ pub enum Response {
         pids: Vec<i32>,
     },
     Stats(SandboxStats),
+}
+
+/// What a joining container brings: its id, file system, first process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinSpec {
+    pub id: String,
+    pub fs: ContainerFsSpec,
+    pub process: ProcessSpec,
+    /// One entry per bind mount of `fs`, in order: the file's name within
+    /// the directory whose descriptor came, or None for a directory.
+    pub bind_files: Vec<Option<String>>,
+    /// Whether the container has a pid namespace of its own: then its
+    /// init reaps its orphans and its end kills the container's other
+    /// processes, as a pid namespace's init does.
+    pub own_pid_namespace: bool,
 }
 
 /// What `sandbox events --stats` reports from inside the sandbox.
@@ -89,7 +129,7 @@ pub fn recv_frame<T: for<'de> Deserialize<'de>>(
     let mut fds = Vec::new();
     let mut got = 0;
     while got < 4 {
-        let mut cmsg_buf = nix::cmsg_space!([RawFd; 8]);
+        let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
         let mut iov = [IoSliceMut::new(&mut len[got..])];
         let msg = recvmsg::<()>(
             sock.as_raw_fd(),

@@ -74,6 +74,44 @@ fn check(r: libc::c_int) -> SysResult<()> {
     }
 }
 
+/// A host file a host mount starts at, opened while host paths can still
+/// be opened: a directory's O_PATH descriptor, or a file's directory and
+/// its name there (a file's own O_PATH descriptor cannot tell its parent,
+/// which some operations need).
+pub enum HandedFile {
+    Dir(OwnedFd),
+    File { dir: OwnedFd, name: String },
+}
+
+impl HandedFile {
+    pub fn open(path: &std::path::Path) -> std::io::Result<HandedFile> {
+        let open_dir = |p: &std::path::Path| -> std::io::Result<OwnedFd> {
+            let fd = nix::fcntl::open(
+                p,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )?;
+            // SAFETY: fresh descriptor from open.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        };
+        if std::fs::symlink_metadata(path)?.is_dir() {
+            return open_dir(path).map(HandedFile::Dir);
+        }
+        let invalid = || std::io::Error::from_raw_os_error(libc::EINVAL);
+        let dir = path.parent().ok_or_else(invalid)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(invalid)?;
+        Ok(HandedFile::File {
+            dir: open_dir(dir)?,
+            name: name.to_string(),
+        })
+    }
+}
+
 /// A host file system instance (the root, or one bind mount).
 pub struct HostFs {
     id: usize,
@@ -110,51 +148,29 @@ struct Ident {
 impl HostInode {
     /// Opens a host path as the root of a host mount (before the jail).
     pub fn open_root(path: &std::path::Path, readonly: bool) -> std::io::Result<Arc<HostInode>> {
+        HostInode::from_handed(HandedFile::open(path)?, readonly)
+    }
+
+    /// The root of a host mount from descriptors opened outside the jail
+    /// (by this process before it, or by the runtime for a container that
+    /// joins a running sandbox).
+    pub fn from_handed(file: HandedFile, readonly: bool) -> std::io::Result<Arc<HostInode>> {
         let fs = Arc::new(HostFs {
             id: super::new_fs_id(),
             readonly,
         });
-        let meta = std::fs::symlink_metadata(path)?;
-        if meta.is_dir() {
-            let fd = nix::fcntl::open(
-                path,
-                nix::fcntl::OFlag::O_PATH
-                    | nix::fcntl::OFlag::O_DIRECTORY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )?;
-            // SAFETY: fresh descriptor from open.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            return Ok(Arc::new(HostInode {
-                fs,
-                fd: Arc::new(fd),
-                parent: None,
-                described: None,
-                ident: OnceLock::new(),
-            }));
-        }
-        let dir = path
-            .parent()
-            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        let dfd = nix::fcntl::open(
-            dir,
-            nix::fcntl::OFlag::O_PATH
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )?;
-        // SAFETY: fresh descriptor from open.
-        let dfd = Arc::new(unsafe { OwnedFd::from_raw_fd(dfd) });
-        let fd = open_beneath(dfd.as_raw_fd(), name, libc::O_PATH, 0)
-            .map_err(|e| std::io::Error::from_raw_os_error(e.0))?;
+        let (fd, parent) = match file {
+            HandedFile::Dir(fd) => (fd, None),
+            HandedFile::File { dir, name } => {
+                let fd = open_beneath(dir.as_raw_fd(), &name, libc::O_PATH, 0)
+                    .map_err(|e| std::io::Error::from_raw_os_error(e.0))?;
+                (fd, Some((Arc::new(dir), name)))
+            }
+        };
         Ok(Arc::new(HostInode {
             fs,
             fd: Arc::new(fd),
-            parent: Some((dfd, name.to_string())),
+            parent,
             described: None,
             ident: OnceLock::new(),
         }))

@@ -1,83 +1,49 @@
 //! Building a sandbox from its spec, and serving its control socket.
 
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::sync::mpsc;
 use std::sync::Arc;
 
 use super::caps::CapSets;
+use super::container::{self, clean_path, Container, HostRoots};
 use super::creds::Creds;
 use super::process::{lock, FsContext, ProcState, Process};
-use super::signal::{SigInfo, SigState, SI_USER};
+use super::signal::{SigInfo, SigState};
 use super::task::Task;
 use super::{events, exec, Kernel};
-use crate::control::{recv_frame, send_frame, Request, Response};
 use crate::error::Error;
 use crate::fs::host::HostInode;
 use crate::fs::host_fd::HostFd;
-use crate::fs::overlay::OverlayFs;
-use crate::fs::{dev, proc, synthetic, tmpfs::TmpFs};
+use crate::fs::{dev, proc};
 use crate::mm::{MemoryFile, MemoryManager, SharedMm};
 use crate::platform::kvm::KvmPlatform;
 use crate::platform::ptrace::PtracePlatform;
 use crate::platform::seccomp::SeccompPlatform;
 use crate::platform::{Platform, Regs};
-use crate::spec::{
-    DevptsOptions, MountFlags, MountKind, PlatformKind, ProcessSpec, RootOverlay, SandboxSpec,
-};
-use crate::vfs::mount::Mount;
-use crate::vfs::{FdTable, FileType, Inode, Location, Mounts, OpenFile, Resolver};
+use crate::spec::{MountKind, PlatformKind, ProcessSpec, RootOverlay, SandboxSpec};
+use crate::vfs::{FdTable, FileType, Location, OpenFile, Resolver};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A process ready to start: its resolved program and arguments.
-struct Prepared {
-    proc: Arc<Process>,
-    path: String,
-    argv: Vec<Vec<u8>>,
-    envp: Vec<Vec<u8>>,
-    exit: mpsc::Receiver<i32>,
+pub(super) struct Prepared {
+    pub proc: Arc<Process>,
+    pub path: String,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    pub exit: mpsc::Receiver<i32>,
 }
 
 pub struct Boot {
     spec: SandboxSpec,
-    root: Arc<HostInode>,
-    binds: Vec<(String, Arc<HostInode>, bool)>,
+    host: HostRoots,
+    /// The first container, once the kernel is built.
+    first: Option<Arc<Container>>,
     kernel: Option<Arc<Kernel>>,
     init: Option<Prepared>,
     /// /dev/kvm, opened before the jail (kvm platform only).
     kvm: Option<vmm::Kvm>,
-}
-
-fn clean_path(p: &str) -> String {
-    let parts: Vec<&str> = p
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    format!("/{}", parts.join("/"))
-}
-
-/// A tmpfs's super block options as Linux prints them: the size (when
-/// given) in KiB of whole pages, the mode unless 1777.
-fn tmpfs_options(rw: &str, size: Option<u64>, mode: Option<u32>) -> String {
-    let mut s = rw.to_string();
-    if let Some(size) = size {
-        s.push_str(&format!(",size={}k", size.div_ceil(4096) * 4));
-    }
-    if let Some(mode) = mode.filter(|&m| m & 0o7777 != 0o1777) {
-        s.push_str(&format!(",mode={:03o}", mode & 0o7777));
-    }
-    s
-}
-
-/// devpts's super block options as Linux prints them.
-fn devpts_options(rw: &str, o: &DevptsOptions) -> String {
-    let gid = o.gid.map(|g| format!(",gid={g}")).unwrap_or_default();
-    format!(
-        "{rw}{gid},mode={:03o},ptmxmode={:03o}",
-        o.mode & 0o7777,
-        o.ptmxmode & 0o7777
-    )
 }
 
 impl Boot {
@@ -130,40 +96,12 @@ impl Boot {
         };
         Ok(Boot {
             spec: spec.clone(),
-            root,
-            binds,
+            host: HostRoots { root, binds },
+            first: None,
             kernel: None,
             init: None,
             kvm,
         })
-    }
-
-    /// The root's mount: runc's bind of the rootfs as the host shows it
-    /// (its directory within the host file system, type, source and
-    /// options), with the spec's `root.readonly`. Under a memory overlay,
-    /// or when the runtime did not say, an overlay or rootfs of its own.
-    fn root_mount(&self, inode: Arc<dyn Inode>) -> Mount {
-        let readonly = self.spec.root_readonly;
-        let rw = if readonly { "ro" } else { "rw" };
-        let flags = MountFlags {
-            readonly,
-            ..MountFlags::default()
-        };
-        match (&self.spec.root_host, self.spec.root_overlay) {
-            (Some(h), RootOverlay::None) => Mount {
-                root: inode,
-                flags: MountFlags {
-                    readonly,
-                    ..h.flags
-                },
-                fstype: h.fstype.clone(),
-                source: h.source.clone(),
-                fs_root: h.root.clone(),
-                super_options: h.super_options.clone(),
-            },
-            (_, RootOverlay::Memory) => Mount::new(inode, flags, "overlay", "overlay", rw.into()),
-            (None, RootOverlay::None) => Mount::new(inode, flags, "rootfs", "rootfs", rw.into()),
-        }
     }
 
     fn build_kernel(&mut self, console: Option<Arc<HostFd>>) -> Result<Arc<Kernel>, Error> {
@@ -187,152 +125,16 @@ impl Boot {
             }
         };
         crate::vdso::init(&memfile, platform.tsc_offset()).map_err(Error::Vdso)?;
-        let root_inode: Arc<dyn Inode> = match self.spec.root_overlay {
-            RootOverlay::None => self.root.clone(),
-            RootOverlay::Memory => {
-                OverlayFs::new_root(self.root.clone(), None).map_err(|e| Error::Overlay(e.0))?
-            }
-        };
-        let root = Location {
-            path: "/".into(),
-            inode: root_inode.clone(),
-            readonly: self.spec.root_readonly,
-        };
-        let mut mounts = Mounts::default();
-        mounts.add("/", self.root_mount(root_inode));
-        let mut binds = self.binds.clone().into_iter();
-        for m in &self.spec.mounts {
-            let dest = clean_path(&m.destination);
-            let rw = if m.flags.readonly { "ro" } else { "rw" };
-            let new = |inode: Arc<dyn Inode>, fstype: &str, super_options: String| {
-                Mount::new(inode, m.flags, fstype, &m.source, super_options)
-            };
-            let mount = match &m.kind {
-                MountKind::Proc => new(proc::new_procfs(), "proc", rw.into()),
-                MountKind::Sysfs => new(crate::fs::sysfs::new_sysfs(), "sysfs", rw.into()),
-                MountKind::Tmpfs { size, mode } => {
-                    let inode: Arc<dyn Inode> = if dest == "/dev" {
-                        dev::new_devfs(console.as_ref())
-                    } else {
-                        TmpFs::new_root(*size, mode.unwrap_or(0o1777))
-                    };
-                    new(inode, "tmpfs", tmpfs_options(rw, *size, *mode))
-                }
-                MountKind::Devpts(o) => new(
-                    crate::fs::pty::new_devpts(console.as_ref(), *o),
-                    "devpts",
-                    devpts_options(rw, o),
-                ),
-                MountKind::Mqueue => new(TmpFs::new_root(Some(0), 0o1777), "mqueue", rw.into()),
-                MountKind::Bind { source, host } => {
-                    let Some((_, inode, _)) = binds.next() else {
-                        continue;
-                    };
-                    match host {
-                        Some(h) => Mount {
-                            root: inode,
-                            flags: m.flags,
-                            fstype: h.fstype.clone(),
-                            source: h.source.clone(),
-                            fs_root: h.root.clone(),
-                            super_options: h.super_options.clone(),
-                        },
-                        // Not described by the runtime: the host path.
-                        None => Mount {
-                            fs_root: source.to_string_lossy().into_owned(),
-                            ..new(inode, "none", rw.into())
-                        },
-                    }
-                }
-            };
-            mounts.add(&dest, mount);
-        }
-        // No /dev or /dev/pts in the spec: the Sentry still provides them,
-        // as Docker's spec would mount them.
-        if mounts.get("/dev").is_none() {
-            let flags = MountFlags::with_options(MountFlags::default(), &["nosuid", "strictatime"]);
-            let options = tmpfs_options("rw", Some(65536 << 10), Some(0o755));
-            let devfs = dev::new_devfs(console.as_ref());
-            mounts.add("/dev", Mount::new(devfs, flags, "tmpfs", "tmpfs", options));
-        }
-        if mounts.get("/dev/pts").is_none() {
-            let flags = MountFlags::with_options(MountFlags::default(), &["nosuid", "noexec"]);
-            let o = DevptsOptions {
-                gid: Some(5),
-                mode: 0o620,
-                ptmxmode: 0o666,
-            };
-            let devpts = crate::fs::pty::new_devpts(console.as_ref(), o);
-            let options = devpts_options("rw", &o);
-            mounts.add(
-                "/dev/pts",
-                Mount::new(devpts, flags, "devpts", "devpts", options),
-            );
-        }
+        let first = container::build("", true, &self.spec.fs(), &self.host, console.as_ref())?;
         if let Some(fd) = &console {
             // The container's first process (pid 1, its own session) is
             // started on the runtime's terminal, its controlling terminal.
             crate::fs::pty::ctty::set(1, dev::terminal_node(fd, 0));
         }
-        // As runc: read-only paths are bound over themselves read-only,
-        // then masked directories get an empty read-only tmpfs and masked
-        // files the container's /dev/null.
-        let mut extra = Vec::new();
-        let resolver = Resolver {
-            mounts: &mounts,
-            root: &root,
-            searcher: None,
-        };
-        let bind_of = |loc: &Location, readonly: bool| {
-            let (mp, on) = mounts.containing(&loc.path)?;
-            let rel = loc.path[mp.len()..].trim_start_matches('/');
-            let mut flags = on.flags;
-            flags.readonly |= readonly;
-            Some(on.bind_of(loc.inode.clone(), rel, flags))
-        };
-        for p in &self.spec.readonly_paths {
-            let p = clean_path(p);
-            if let Ok(loc) = resolver.resolve(&root, &p, true) {
-                if let Some(m) = bind_of(&loc, true) {
-                    extra.push((p, m));
-                }
-            }
-        }
-        let dev_null = resolver
-            .resolve(&root, "/dev/null", true)
-            .ok()
-            .and_then(|loc| bind_of(&loc, false));
-        for p in &self.spec.masked_paths {
-            let p = clean_path(p);
-            let Ok(loc) = resolver.resolve(&root, &p, true) else {
-                continue;
-            };
-            let ro = MountFlags {
-                readonly: true,
-                ..MountFlags::default()
-            };
-            let m = if loc.is_dir() {
-                let empty = TmpFs::new_root(Some(0), 0o1777);
-                Mount::new(empty, ro, "tmpfs", "tmpfs", "ro".into())
-            } else if let Some(null) = &dev_null {
-                null.clone()
-            } else {
-                let empty = synthetic::file(0x2, &p, 0, |_| Vec::new());
-                Mount::new(empty, ro, "tmpfs", "tmpfs", "ro".into())
-            };
-            extra.push((p, m));
-        }
-        for (p, m) in extra {
-            mounts.add(&p, m);
-        }
-        let k = Kernel::new(
-            memfile,
-            platform,
-            mounts,
-            root,
-            self.spec.hostname.clone(),
-            console,
-        );
+        let first = Arc::new(first);
+        super::pod::set_first(first.clone());
+        self.first = Some(first);
+        let k = Kernel::new(memfile, platform, self.spec.hostname.clone(), console);
         Kernel::install(k)
     }
 
@@ -345,7 +147,11 @@ impl Boot {
         };
         let k = self.build_kernel(console)?;
         self.kernel = Some(k.clone());
-        let init = prepare(&k, &self.spec.process, [i, o, e], 1, 0)?;
+        let first = self
+            .first
+            .clone()
+            .ok_or_else(|| Error::Protocol("the first container is missing".into()))?;
+        let init = prepare(&k, &first, &self.spec.process, [i, o, e], 1, 0)?;
         self.init = Some(init);
         Ok(())
     }
@@ -378,7 +184,7 @@ impl Boot {
         let kc = k.clone();
         std::thread::Builder::new()
             .name("control".into())
-            .spawn(move || control_loop(kc, control, start_tx))?;
+            .spawn(move || super::control::serve(kc, control, start_tx))?;
         // Signals to a created container (docker stop before start) still reach init.
         if start_rx.recv().is_err() {
             return Err(Error::Protocol(
@@ -435,7 +241,7 @@ fn forward_tty_signals(k: Arc<Kernel>, console: Arc<HostFd>, set: nix::sys::sign
 }
 
 /// A wait status as a shell reports it: the code, or 128 + the signal.
-fn shell_status(status: i32) -> i32 {
+pub(super) fn shell_status(status: i32) -> i32 {
     if status & 0x7f == 0 {
         (status >> 8) & 0xff
     } else {
@@ -455,9 +261,10 @@ fn fd_path(fd: &HostFd) -> String {
     }
 }
 
-/// Creates a process (not yet running) for `spec` with `stdio`.
-fn prepare(
+/// Creates a process (not yet running) of `container` for `spec` with `stdio`.
+pub(super) fn prepare(
     k: &Arc<Kernel>,
+    container: &Arc<Container>,
     spec: &ProcessSpec,
     stdio: [OwnedFd; 3],
     pid: i32,
@@ -491,24 +298,24 @@ fn prepare(
         let _ = files.install_at(n as i32, file, false, 3);
     }
     let resolver = Resolver {
-        mounts: &k.mounts,
-        root: &k.root,
+        mounts: &container.mounts,
+        root: &container.root,
         searcher: None,
     };
     let cwd = resolver
         .resolve(
-            &k.root,
+            &container.root,
             &clean_path(if spec.cwd.is_empty() { "/" } else { &spec.cwd }),
             true,
         )
-        .unwrap_or_else(|_| k.root.clone());
+        .unwrap_or_else(|_| container.root.clone());
     let path_env = spec
         .env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH)
         .to_string();
-    let program = find_program(k, &cwd, first, &path_env)?;
+    let program = find_program(container, &cwd, first, &path_env)?;
     let (tx, rx) = mpsc::channel();
     let state = ProcState {
         ppid,
@@ -550,7 +357,14 @@ fn prepare(
         host_pid: 0,
     };
     let fs = FsContext { cwd, umask: 0o022 };
-    let proc = Process::new(pid, state, SigState::default(), files, fs)?;
+    let proc = Process::new(
+        pid,
+        container.clone(),
+        state,
+        SigState::default(),
+        files,
+        fs,
+    )?;
     lock(&k.procs).insert(pid, proc.clone());
     Ok(Prepared {
         proc,
@@ -587,10 +401,15 @@ fn initial_caps(spec: &ProcessSpec) -> CapSets {
 /// The program the spec names: a path is taken as it is (and refused as
 /// runc refuses it: missing, or not an executable file), a bare name is
 /// looked up in PATH (the first executable file).
-fn find_program(k: &Kernel, cwd: &Location, name: &str, path_env: &str) -> Result<String, Error> {
+fn find_program(
+    c: &Container,
+    cwd: &Location,
+    name: &str,
+    path_env: &str,
+) -> Result<String, Error> {
     let resolver = Resolver {
-        mounts: &k.mounts,
-        root: &k.root,
+        mounts: &c.mounts,
+        root: &c.root,
         searcher: None,
     };
     let stat = |p: &str| {
@@ -626,7 +445,7 @@ fn find_program(k: &Kernel, cwd: &Location, name: &str, path_env: &str) -> Resul
 }
 
 /// Starts a prepared process on its own Sentry thread.
-fn spawn(
+pub(super) fn spawn(
     k: &Arc<Kernel>,
     proc: Arc<Process>,
     path: String,
@@ -687,197 +506,5 @@ fn spawn(
         });
     if let Err(e) = result {
         tracing::error!("cannot start a Sentry thread: {e}");
-    }
-}
-
-fn control_loop(k: Arc<Kernel>, listener: UnixListener, start: mpsc::Sender<()>) {
-    let mut start = Some(start);
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        if let Err(e) = handle(&k, conn, &mut start) {
-            tracing::warn!("control request failed: {e}");
-        }
-    }
-}
-
-fn handle(
-    k: &Arc<Kernel>,
-    conn: UnixStream,
-    start: &mut Option<mpsc::Sender<()>>,
-) -> Result<(), Error> {
-    let (req, fds) = recv_frame::<Request>(&conn)?;
-    match req {
-        Request::Start => {
-            let reply = match start.take() {
-                Some(tx) => {
-                    let _ = tx.send(());
-                    Response::Ok
-                }
-                None => Response::Error {
-                    message: "the container was already started".into(),
-                },
-            };
-            send_frame(&conn, &reply, &[])
-        }
-        Request::Signal { signal, all } => {
-            if !(1..=64).contains(&signal) {
-                return send_frame(
-                    &conn,
-                    &Response::Error {
-                        message: format!("invalid signal {signal}"),
-                    },
-                    &[],
-                );
-            }
-            let info = SigInfo::new(signal, SI_USER);
-            if all {
-                for p in k.all_processes() {
-                    k.send_signal(&p, info, true);
-                }
-            } else if let Some(init) = k.process(1) {
-                k.send_signal(&init, info, true);
-            }
-            send_frame(&conn, &Response::Ok, &[])
-        }
-        Request::Pause => {
-            let reply = if super::freeze::pause_sandbox(k) {
-                Response::Ok
-            } else {
-                Response::Error {
-                    message: "a thread of the workload did not stop within 2 s".into(),
-                }
-            };
-            send_frame(&conn, &reply, &[])
-        }
-        Request::Resume => {
-            super::freeze::resume_sandbox();
-            send_frame(&conn, &Response::Ok, &[])
-        }
-        Request::Ps => {
-            let pids = k
-                .all_processes()
-                .iter()
-                .filter(|p| !p.is_zombie())
-                .map(|p| lock(&p.state).host_pid)
-                .filter(|&p| p > 0)
-                .collect();
-            send_frame(&conn, &Response::Pids { pids }, &[])
-        }
-        Request::Stats => {
-            let processes = k.all_processes().iter().filter(|p| !p.is_zombie()).count() as u64;
-            let stats = crate::control::SandboxStats {
-                platform: k.platform.name().to_string(),
-                processes,
-                counters: k
-                    .platform
-                    .counters()
-                    .into_iter()
-                    .map(|(n, v)| (n.to_string(), v))
-                    .collect(),
-            };
-            send_frame(&conn, &Response::Stats(stats), &[])
-        }
-        Request::Exec { process } => {
-            let mut it = fds.into_iter();
-            let (Some(i), Some(o), Some(e)) = (it.next(), it.next(), it.next()) else {
-                return send_frame(
-                    &conn,
-                    &Response::Error {
-                        message: "exec needs three stdio descriptors".into(),
-                    },
-                    &[],
-                );
-            };
-            let Some(pid) = k.alloc_pid() else {
-                return send_frame(
-                    &conn,
-                    &Response::Error {
-                        message: "no free pid".into(),
-                    },
-                    &[],
-                );
-            };
-            match prepare(k, &process, [i, o, e], pid, 0) {
-                Err(err) => {
-                    k.release(pid);
-                    send_frame(
-                        &conn,
-                        &Response::Error {
-                            message: err.to_string(),
-                        },
-                        &[],
-                    )
-                }
-                Ok(p) => {
-                    let Prepared {
-                        proc,
-                        path,
-                        argv,
-                        envp,
-                        exit,
-                    } = p;
-                    let target = proc.clone();
-                    spawn(k, proc, path, argv, envp);
-                    send_frame(&conn, &Response::Started, &[])?;
-                    // Signals for this process arrive on the same connection.
-                    if let Ok(reader) = conn.try_clone() {
-                        let kc = k.clone();
-                        std::thread::spawn(move || {
-                            while let Ok((Request::Signal { signal, .. }, _)) =
-                                recv_frame::<Request>(&reader)
-                            {
-                                if (1..=64).contains(&signal) {
-                                    kc.send_signal(&target, SigInfo::new(signal, SI_USER), true);
-                                }
-                            }
-                        });
-                    }
-                    std::thread::spawn(move || {
-                        let status = exit.recv().unwrap_or(libc::SIGKILL);
-                        let _ = send_frame(
-                            &conn,
-                            &Response::Exited {
-                                status: shell_status(status),
-                            },
-                            &[],
-                        );
-                        let _ = conn.shutdown(std::net::Shutdown::Both);
-                    });
-                    Ok(())
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod mount_option_tests {
-    use super::*;
-
-    #[test]
-    fn tmpfs_and_devpts_options_as_linux_prints_them() {
-        assert_eq!(
-            tmpfs_options("rw", Some(65536 << 10), Some(0o755)),
-            "rw,size=65536k,mode=755"
-        );
-        assert_eq!(
-            tmpfs_options("rw", Some(1 << 20), Some(0o1777)),
-            "rw,size=1024k"
-        );
-        assert_eq!(tmpfs_options("ro", Some(1000), None), "ro,size=4k");
-        assert_eq!(tmpfs_options("rw", None, Some(0o700)), "rw,mode=700");
-        let docker = DevptsOptions {
-            gid: Some(5),
-            mode: 0o620,
-            ptmxmode: 0o666,
-        };
-        assert_eq!(
-            devpts_options("rw", &docker),
-            "rw,gid=5,mode=620,ptmxmode=666"
-        );
-        assert_eq!(
-            devpts_options("rw", &DevptsOptions::default()),
-            "rw,mode=600,ptmxmode=000"
-        );
     }
 }

@@ -18,8 +18,8 @@ pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn Fil
     // (The state lock must not be held while the walk runs: /proc takes it.)
     let searcher = Some(lock(&t.proc.state).creds.clone());
     let loc = Resolver {
-        mounts: &t.kernel.mounts,
-        root: &t.kernel.root,
+        mounts: &t.proc.container.mounts,
+        root: &t.proc.container.root,
         searcher,
     }
     .resolve(&start, path, true)?;

@@ -30,11 +30,17 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
     drop(std::mem::take(&mut *lock(&p.timers)));
     // Its SEM_UNDO adjustments apply.
     super::ipc::sem::exit(p.pid);
-    let init = if p.pid == 1 {
-        None
-    } else {
-        k.process(1).filter(|i| !i.is_zombie())
-    };
+    // Orphans go to their pid namespace's init: the container's own, or
+    // the sandbox's.
+    let own = p
+        .container
+        .own_pid_namespace
+        .then(|| p.container.init_pid());
+    let init = [own, Some(1)]
+        .into_iter()
+        .flatten()
+        .filter(|&pid| pid > 0 && pid != p.pid)
+        .find_map(|pid| k.process(pid).filter(|i| !i.is_zombie()));
     let mut child_groups = Vec::new();
     for c in children {
         let Some(cp) = k.process(c) else { continue };
@@ -46,7 +52,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
         }
         let (zombie, deathsig) = {
             let mut cs = lock(&cp.state);
-            cs.ppid = if init.is_some() { 1 } else { 0 };
+            cs.ppid = init.as_ref().map_or(0, |i| i.pid);
             (cs.zombie.is_some(), cs.pdeathsig)
         };
         // prctl(PR_SET_PDEATHSIG): the orphan is told its parent died.

@@ -4,6 +4,8 @@
 
 pub mod boot;
 pub mod caps;
+pub mod container;
+pub mod control;
 pub mod cputimers;
 pub mod creds;
 pub mod dethread;
@@ -15,6 +17,7 @@ pub mod futex;
 pub mod futex_pi;
 pub mod ipc;
 pub mod jobctl;
+pub mod pod;
 pub mod process;
 pub mod rlimits;
 pub mod sigframe;
@@ -33,7 +36,6 @@ use crate::errno::SysResult;
 use crate::fs::host_fd::HostFd;
 use crate::mm::MemoryFile;
 use crate::platform::Platform;
-use crate::vfs::{Location, Mounts};
 use process::{lock, Process};
 use signal::{SigInfo, SIG_DFL};
 use sigquota::Quota;
@@ -42,8 +44,6 @@ use sigquota::Quota;
 pub struct Kernel {
     pub memfile: Arc<MemoryFile>,
     pub platform: Box<dyn Platform>,
-    pub mounts: Mounts,
-    pub root: Location,
     pub hostname: Mutex<String>,
     pub procs: Mutex<BTreeMap<i32, Arc<Process>>>,
     /// Every live thread id → its process's pid.
@@ -85,16 +85,12 @@ impl Kernel {
     pub fn new(
         memfile: Arc<MemoryFile>,
         platform: Box<dyn Platform>,
-        mounts: Mounts,
-        root: Location,
         hostname: String,
         console: Option<Arc<HostFd>>,
     ) -> Kernel {
         Kernel {
             memfile,
             platform,
-            mounts,
-            root,
             hostname: Mutex::new(hostname),
             procs: Mutex::new(BTreeMap::new()),
             tids: Mutex::new(BTreeMap::new()),
@@ -138,7 +134,7 @@ impl Kernel {
     /// init on Linux; from outside (`kill` of the runtime) SIGKILL and
     /// SIGSTOP also get through.
     fn init_drops(target: &Process, action: &signal::SigAction, signo: i32, outside: bool) -> bool {
-        target.pid == 1
+        target.container.is_namespace_init(target.pid)
             && action.handler == SIG_DFL
             && !(outside && (signo == libc::SIGKILL || signo == libc::SIGSTOP))
     }

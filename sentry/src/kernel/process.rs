@@ -124,6 +124,8 @@ impl ProcState {
 
 pub struct Process {
     pub pid: i32,
+    /// The container the process belongs to (its root and mounts).
+    pub container: Arc<super::container::Container>,
     pub state: Mutex<ProcState>,
     pub sig: Mutex<SigState>,
     pub files: Mutex<FdTable>,
@@ -150,6 +152,7 @@ pub struct Process {
 impl Process {
     pub fn new(
         pid: i32,
+        container: Arc<super::container::Container>,
         state: ProcState,
         sig: SigState,
         files: FdTable,
@@ -157,6 +160,7 @@ impl Process {
     ) -> std::io::Result<Arc<Process>> {
         Ok(Arc::new(Process {
             pid,
+            container,
             state: Mutex::new(state),
             sig: Mutex::new(sig),
             files: Mutex::new(files),

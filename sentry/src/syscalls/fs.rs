@@ -210,7 +210,7 @@ impl Task {
         follow: bool,
     ) -> SysResult<(Location, Option<Location>)> {
         let start = if path.starts_with('/') {
-            self.kernel.root.clone()
+            self.proc.container.root.clone()
         } else {
             self.dir_start(dirfd)?
         };
@@ -383,7 +383,11 @@ pub fn mkdir(t: &mut Task, dirfd: u64, path: u64, mode: u64) -> SysResult<u64> {
     if name == "."
         || name == ".."
         || parent.inode.lookup(&name).is_ok()
-        || t.kernel.mounts.get(&join(&parent.path, &name)).is_some()
+        || t.proc
+            .container
+            .mounts
+            .get(&join(&parent.path, &name))
+            .is_some()
     {
         return err(libc::EEXIST);
     }
@@ -432,7 +436,12 @@ pub fn unlink(t: &mut Task, dirfd: u64, path: u64, flags: u64) -> SysResult<u64>
     if name == ".." {
         return err(libc::ENOTEMPTY);
     }
-    if t.kernel.mounts.get(&join(&parent.path, &name)).is_some() {
+    if t.proc
+        .container
+        .mounts
+        .get(&join(&parent.path, &name))
+        .is_some()
+    {
         return err(libc::EBUSY);
     }
     let victim = parent.inode.lookup(&name)?;

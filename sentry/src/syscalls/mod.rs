@@ -358,8 +358,8 @@ impl Task {
     pub fn resolver(&self) -> Resolver<'_> {
         let searcher = Some(lock(&self.proc.state).creds.clone());
         Resolver {
-            mounts: &self.kernel.mounts,
-            root: &self.kernel.root,
+            mounts: &self.proc.container.mounts,
+            root: &self.proc.container.root,
             searcher,
         }
     }
@@ -367,7 +367,7 @@ impl Task {
     /// Resolves a path argument relative to `dirfd`.
     pub fn lookup_at(&self, dirfd: u64, path: &str, follow: bool) -> SysResult<Location> {
         let start = if path.starts_with('/') {
-            self.kernel.root.clone()
+            self.proc.container.root.clone()
         } else {
             self.dir_start(dirfd)?
         };
@@ -377,7 +377,7 @@ impl Task {
     /// Resolves the parent of a path argument.
     pub fn parent_at(&self, dirfd: u64, path: &str) -> SysResult<(Location, String)> {
         let start = if path.starts_with('/') {
-            self.kernel.root.clone()
+            self.proc.container.root.clone()
         } else {
             self.dir_start(dirfd)?
         };

@@ -101,7 +101,8 @@ pub fn clone(
     };
     let files = lock(&t.proc.files).clone();
     let fs = lock(&t.proc.fs).clone();
-    let child = Process::new(pid, child_state, sig, files, fs).map_err(|_| Errno(libc::EAGAIN))?;
+    let child = Process::new(pid, t.proc.container.clone(), child_state, sig, files, fs)
+        .map_err(|_| Errno(libc::EAGAIN))?;
     let thread = Thread::new(pid, t.mask()).map_err(|_| Errno(libc::EAGAIN))?;
     let regs = child_regs(t, f, newsp, tls)?;
     // CLONE_VM (vfork, posix_spawn): the child runs on a new platform

@@ -41,7 +41,12 @@ fn generic(magic: i64, dev: u64) -> FsStat {
 
 /// The statfs of `inode`, found at `path` in the sandbox.
 fn of_inode(t: &Task, inode: &dyn Inode, path: &str) -> FsStat {
-    let mount = t.kernel.mounts.containing(path).map(|(_, m)| m.clone());
+    let mount = t
+        .proc
+        .container
+        .mounts
+        .containing(path)
+        .map(|(_, m)| m.clone());
     let fstype = mount.as_ref().map(|m| m.fstype.as_str()).unwrap_or("");
     let dev = inode.stat().map(|s| s.dev).unwrap_or(0);
     let magic = match fstype {

@@ -52,7 +52,8 @@ fn target(t: &Task, by: By, arg: u64) -> SysResult<Target> {
             }
             let inode = f.inode.clone().ok_or(Errno(libc::EOPNOTSUPP))?;
             let readonly = t
-                .kernel
+                .proc
+                .container
                 .mounts
                 .containing(&f.path)
                 .is_some_and(|(_, m)| m.flags.readonly);

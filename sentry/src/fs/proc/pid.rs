@@ -305,6 +305,7 @@ fn fdinfo_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
             .into_iter()
             .map(|(fd, f)| {
                 let cloexec = files.cloexec(fd).unwrap_or(false);
+                let owner = p.clone();
                 let node = file(dev, "fdinfo", salt ^ (fd as u64) << 20, move |_| {
                     let mut flags = f.flags();
                     if cloexec {
@@ -316,7 +317,7 @@ fn fdinfo_dir(dev: u64, p: Arc<Process>, salt: u64) -> Arc<dyn Inode> {
                     }
                     let ino = f.ops.stat().map(|s| s.ino).unwrap_or(0);
                     let mnt = if f.inode.is_some() {
-                        mount_id_of(&f.path)
+                        mount_id_of(&owner, &f.path)
                     } else {
                         // Pipes, sockets and anonymous files: a mount of
                         // their own that the mount table does not show.
@@ -384,6 +385,7 @@ fn oom_score_adj(dev: u64, p: &Arc<Process>, salt: u64) -> Arc<dyn Inode> {
 /// `tid` is the thread a task directory describes (the pid for /proc/PID).
 fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
     let (pm1, pm2, pm3) = (p.clone(), p.clone(), p.clone());
+    let (p8, p9) = (p.clone(), p.clone());
     let (p1, p2, p3, p4, p5, p6, p7) = (
         p.clone(),
         p.clone(),
@@ -445,11 +447,11 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         ),
         (
             "mounts".into(),
-            file(dev, "mounts", salt, |_| mounts_text()),
+            file(dev, "mounts", salt, move |_| mounts_text(&p8)),
         ),
         (
             "mountinfo".into(),
-            file(dev, "mountinfo", salt, |_| mountinfo_text()),
+            file(dev, "mountinfo", salt, move |_| mountinfo_text(&p9)),
         ),
         ("oom_score_adj".into(), oom_score_adj(dev, p, salt)),
         (

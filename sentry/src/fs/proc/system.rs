@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{text, uptime_secs, HZ, RELEASE, VERSION};
 use crate::fs::synthetic::file;
-use crate::kernel::process::lock;
+use crate::kernel::process::{lock, Process};
 use crate::vfs::Inode;
 
 /// The number of CPUs the sandbox reports (sched_getaffinity, /sys,
@@ -291,14 +291,12 @@ fn mount_id(seq: u64) -> u64 {
     20 + seq
 }
 
-/// The id of the mount a file at `path` lies on.
-pub(super) fn mount_id_of(path: &str) -> u64 {
-    let Some(k) = crate::kernel::get() else {
-        return 0;
-    };
-    k.mounts
+/// The id of the mount a file at `path` of `p`'s container lies on.
+pub(super) fn mount_id_of(p: &Process, path: &str) -> u64 {
+    let mounts = &p.container.mounts;
+    mounts
         .containing(path)
-        .and_then(|(mp, _)| k.mounts.seq(mp))
+        .and_then(|(mp, _)| mounts.seq(mp))
         .map(mount_id)
         .unwrap_or(0)
 }
@@ -339,13 +337,11 @@ fn mounts_options(m: &crate::vfs::mount::Mount) -> String {
         .join(",")
 }
 
-/// /proc/mounts and /proc/PID/mounts, in mount order.
-pub(super) fn mounts_text() -> Vec<u8> {
-    let Some(k) = crate::kernel::get() else {
-        return Vec::new();
-    };
+/// /proc/PID/mounts (and /proc/mounts, the reader's), in mount order:
+/// the table of `p`'s container.
+pub(super) fn mounts_text(p: &Process) -> Vec<u8> {
     let mut s = String::new();
-    for (_, path, m) in k.mounts.in_order() {
+    for (_, path, m) in p.container.mounts.in_order() {
         s.push_str(&format!(
             "{} {} {} {} 0 0\n",
             mangle(&m.source),
@@ -359,19 +355,17 @@ pub(super) fn mounts_text() -> Vec<u8> {
 
 /// /proc/PID/mountinfo, in mount order: ids, parents, device numbers,
 /// roots, per-mount flags and the super blocks' options.
-pub(super) fn mountinfo_text() -> Vec<u8> {
-    let Some(k) = crate::kernel::get() else {
-        return Vec::new();
-    };
+pub(super) fn mountinfo_text(p: &Process) -> Vec<u8> {
+    let mounts = &p.container.mounts;
     let mut s = String::new();
-    for (seq, path, m) in k.mounts.in_order() {
+    for (seq, path, m) in mounts.in_order() {
         // The root's parent lies outside the sandbox, as in a container.
         let parent = match path.rsplit_once('/') {
             Some((up, _)) if path != "/" => {
                 let up = if up.is_empty() { "/" } else { up };
-                k.mounts
+                mounts
                     .containing(up)
-                    .and_then(|(p, _)| k.mounts.seq(p))
+                    .and_then(|(p, _)| mounts.seq(p))
                     .map(mount_id)
                     .unwrap_or(19)
             }

@@ -1,0 +1,249 @@
+//! Issue 14: pods. A second container joins the first one's sandbox, as
+//! containerd's runc shim and Docker drive it: two bundles, the second
+//! naming the first's network namespace by path (`docker run
+//! --network=container:a`, podman pods) or carrying containerd's CRI
+//! annotations (with the namespace paths containerd writes too). runc is
+//! the control, then every platform of the sandbox.
+//!
+//! This test process plays the shim: a child subreaper that reaps each
+//! container's pid-file process and reads its exit status.
+
+use std::fs;
+use std::path::Path;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use nix::sys::wait::WaitStatus;
+use sandbox_tests::reaper::{become_subreaper, is_alive, parent_of, reap};
+use sandbox_tests::{assert_clean, Bundle, DeleteOnPanic, Output, Runtime, TempDir};
+use serde_json::{json, Value};
+
+/// The first container: busybox httpd on loopback only, serving a page
+/// from its own root.
+const SERVER: &str = "exec httpd -f -p 127.0.0.1:8080 -h /www";
+const PAGE: &str = "page-from-the-first-container";
+
+/// How the second container is told to join the first.
+#[derive(Clone, Copy, Debug)]
+enum Join {
+    /// The spec's network namespace path is the first's (Docker, podman).
+    NetnsPath,
+    /// containerd's CRI annotations, plus the namespace paths of the pause
+    /// container as containerd writes them.
+    Cri,
+}
+
+/// A shell-style status from a reaped process: the code, or 128 + signal
+/// (what containerd's shim reports for each).
+fn shell_status(w: Option<WaitStatus>) -> Option<i32> {
+    match w? {
+        WaitStatus::Exited(_, c) => Some(c),
+        WaitStatus::Signaled(_, s, _) => Some(128 + s as i32),
+        _ => None,
+    }
+}
+
+#[track_caller]
+fn state(rt: &Runtime, id: &str) -> Value {
+    let out = rt.exec(&["state", id]);
+    out.assert_success();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("bad state JSON ({e}):\n{out}"))
+}
+
+fn wait_until(cond: impl Fn() -> bool, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        sleep(Duration::from_millis(100));
+    }
+    cond()
+}
+
+/// `create --pid-file` then the pid it names; stdio in `out`.
+#[track_caller]
+fn create(rt: &Runtime, bundle: &Bundle, out: &Path) -> i32 {
+    let b = bundle.path().to_string_lossy().into_owned();
+    let pid_file = bundle.path().join("init.pid");
+    let pf = pid_file.to_string_lossy().into_owned();
+    rt.exec_in(
+        &["create", "--bundle", &b, "--pid-file", &pf, &bundle.id],
+        out,
+    )
+    .assert_success();
+    let text = fs::read_to_string(&pid_file).expect("the pid file exists when create returns");
+    let pid: i32 = text.trim().parse().expect("the pid file holds a pid");
+    assert_eq!(
+        parent_of(pid),
+        Some(std::process::id() as i32),
+        "{}: the pid-file process must descend from the runtime",
+        rt.name
+    );
+    pid
+}
+
+fn server_bundle(join: Join) -> Bundle {
+    let a = Bundle::sh("pod-a", SERVER);
+    fs::create_dir_all(a.rootfs().join("www")).unwrap();
+    fs::write(a.rootfs().join("www/index.html"), format!("{PAGE}\n")).unwrap();
+    fs::write(a.rootfs().join("only-in-a"), "a\n").unwrap();
+    if let Join::Cri = join {
+        let mut spec = a.spec();
+        spec["annotations"] = json!({
+            "io.kubernetes.cri.container-type": "sandbox",
+            "io.kubernetes.cri.sandbox-id": a.id,
+        });
+        a.write_spec(&spec);
+    }
+    a
+}
+
+/// A second container's bundle, pointed at the first (whose host pid is
+/// `a_pid`) the way `join` says.
+fn member_bundle(tag: &str, script: &str, a: &Bundle, a_pid: i32, join: Join) -> Bundle {
+    let b = Bundle::sh(tag, script);
+    fs::write(b.rootfs().join("only-in-b"), "b\n").unwrap();
+    let mut spec = b.spec();
+    let nss = spec["linux"]["namespaces"].as_array_mut().unwrap();
+    let shared: &[&str] = match join {
+        Join::NetnsPath => &["network"],
+        Join::Cri => &["network", "ipc", "uts"],
+    };
+    nss.retain(|n| !shared.contains(&n["type"].as_str().unwrap_or("")));
+    for kind in shared {
+        let ns = if *kind == "network" { "net" } else { kind };
+        nss.push(json!({ "type": kind, "path": format!("/proc/{a_pid}/ns/{ns}") }));
+    }
+    if let Join::Cri = join {
+        spec["annotations"] = json!({
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.sandbox-id": a.id,
+            "io.kubernetes.cri.container-name": tag,
+        });
+    }
+    b.write_spec(&spec);
+    b
+}
+
+/// `exec` of a shell script in a container; its output.
+#[track_caller]
+fn exec_sh(rt: &Runtime, id: &str, script: &str) -> Output {
+    rt.exec(&["exec", id, "sh", "-c", script])
+}
+
+fn check_pod(rt: &Runtime, join: Join) {
+    become_subreaper();
+    let label = format!("{} ({join:?})", rt.name);
+    let a = server_bundle(join);
+    let _ga = DeleteOnPanic::new(rt, &a.id);
+    let a_out = TempDir::new("pod-a-out");
+    let a_pid = create(rt, &a, a_out.path());
+    rt.exec(&["start", &a.id]).assert_success();
+    let fetch = "wget -qO- http://127.0.0.1:8080/index.html";
+    assert!(
+        wait_until(
+            || exec_sh(rt, &a.id, fetch).stdout.contains(PAGE),
+            Duration::from_secs(20)
+        ),
+        "{label}: the first container never served its page:\n{}",
+        exec_sh(rt, &a.id, fetch)
+    );
+
+    // A second container that fetches the first's page over loopback,
+    // shows which root it has, and exits with a status of its own.
+    let script = format!(
+        "{fetch}; cat /only-in-b; test -e /only-in-a && echo a-visible; \
+         test -e /www/index.html && echo www-visible; exit 3"
+    );
+    let b = member_bundle("pod-b", &script, &a, a_pid, join);
+    let _gb = DeleteOnPanic::new(rt, &b.id);
+    let b_out = TempDir::new("pod-b-out");
+    let b_pid = create(rt, &b, b_out.path());
+    assert_eq!(state(rt, &b.id)["status"], "created", "{label}");
+    assert_eq!(
+        state(rt, &b.id)["pid"],
+        b_pid,
+        "{label}: state pid vs pid file"
+    );
+    rt.exec(&["start", &b.id]).assert_success();
+    let status = shell_status(reap(b_pid, Duration::from_secs(30)));
+    let printed = fs::read_to_string(b_out.path().join("stdout")).unwrap_or_default();
+    assert_eq!(
+        printed,
+        format!("{PAGE}\nb\n"),
+        "{label}: the second container reaches the first on localhost and sees only its own root"
+    );
+    assert_eq!(
+        status,
+        Some(3),
+        "{label}: its pid-file process exits with its status"
+    );
+    assert_eq!(state(rt, &b.id)["status"], "stopped", "{label}");
+    rt.exec(&["delete", &b.id]).assert_success();
+    assert_clean(rt.root(), &b.id, b.path());
+
+    // The first container lives on, and serves.
+    assert!(
+        is_alive(a_pid),
+        "{label}: the first container died with the second"
+    );
+    assert!(
+        exec_sh(rt, &a.id, fetch).stdout.contains(PAGE),
+        "{label}: the first container stopped serving after the second ended"
+    );
+
+    // A long-running second container: exec into it, kill it alone.
+    let c = member_bundle("pod-c", "echo ready; exec sleep 1000", &a, a_pid, join);
+    let _gc = DeleteOnPanic::new(rt, &c.id);
+    let c_out = TempDir::new("pod-c-out");
+    let c_pid = create(rt, &c, c_out.path());
+    rt.exec(&["start", &c.id]).assert_success();
+    let inside = exec_sh(rt, &c.id, &format!("cat /only-in-b; {fetch}"));
+    assert_eq!(
+        inside.stdout,
+        format!("b\n{PAGE}\n"),
+        "{label}: exec into the second container runs in its root, on the shared loopback:\n{inside}"
+    );
+    let in_a = exec_sh(rt, &a.id, "cat /only-in-a; test -e /only-in-b || echo no-b");
+    assert_eq!(
+        in_a.stdout, "a\nno-b\n",
+        "{label}: exec into the first container still runs in the first's root:\n{in_a}"
+    );
+    rt.exec(&["kill", &c.id, "9"]).assert_success();
+    let status = shell_status(reap(c_pid, Duration::from_secs(30)));
+    assert_eq!(status, Some(137), "{label}: kill 9 of the second container");
+    assert!(
+        is_alive(a_pid),
+        "{label}: killing the second killed the first"
+    );
+    rt.exec(&["delete", &c.id]).assert_success();
+    assert_clean(rt.root(), &c.id, c.path());
+    assert!(
+        exec_sh(rt, &a.id, fetch).stdout.contains(PAGE),
+        "{label}: the first container stopped serving after the second was killed"
+    );
+
+    rt.exec(&["kill", &a.id, "9"]).assert_success();
+    assert_eq!(
+        shell_status(reap(a_pid, Duration::from_secs(30))),
+        Some(137),
+        "{label}"
+    );
+    rt.exec(&["delete", &a.id]).assert_success();
+    assert_clean(rt.root(), &a.id, a.path());
+}
+
+#[test]
+fn second_container_joins_by_network_namespace_path() {
+    for rt in Runtime::control_then_sandboxes() {
+        check_pod(&rt, Join::NetnsPath);
+    }
+}
+
+#[test]
+fn second_container_joins_by_cri_annotations() {
+    for rt in Runtime::control_then_sandboxes() {
+        check_pod(&rt, Join::Cri);
+    }
+}
