@@ -27,7 +27,9 @@
 #
 # Environment: SANDBOX_BIN; DOCKER_CHECK_TIMEOUT (seconds for one docker
 # command, default 60); NET_BULK_BYTES (default 1 GiB) and NET_BULK_TIMEOUT
-# (seconds per direction, default 180).
+# (seconds per direction, default 180); NET_ONLY (names of check functions
+# separated by spaces: run only those groups, e.g.
+# NET_ONLY=check_container_network).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -798,6 +800,58 @@ check_bulk() {
     fi
 }
 
+# 9. docker run --network=container:X (issue 14): a second container in
+#    the first's network namespace (for sandbox: in the first's sandbox)
+#    reaches the first's server, bound to 127.0.0.1 only, on localhost and
+#    sees the first's address; the first keeps serving after the second
+#    is gone.
+check_container_network() {
+    local web=sbxnet-pod-$rt name="--network=container:" id ip got st=0 end
+    local fetch="wget -qO- http://127.0.0.1:8000/index.html"
+    : >"$work/err"
+    id=$(run_d "$web" "$IMG_PYTHON" python3 -m http.server 8000 --bind 127.0.0.1 \
+        --directory /srv/www 2>"$work/err") || st=$?
+    if [ "$st" != 0 ] || [ -z "$id" ]; then
+        bad "$name: docker run -d of the server failed (status $st)"
+        show "$work/err"
+        rm_ctr "$web"
+        return
+    fi
+    end=$((SECONDS + 30))
+    until dq exec "$web" sh -c "$fetch" >/dev/null 2>&1; do
+        if [ "$SECONDS" -ge "$end" ] || ! running "$web"; then
+            bad "$name: the server never answered on its own loopback within 30 s"
+            show_logs "$web"
+            rm_ctr "$web"
+            return
+        fi
+        sleep 0.2
+    done
+    ip=$(ctr_ip "$web")
+    : >"$work/err"
+    got=$(run_fg "sbxnet-pod-client-$rt" --network "container:$web" "$IMG_BUSYBOX" \
+        sh -c "$fetch && ip -4 -o addr show eth0" 2>"$work/err") || st=$?
+    if [ "$st" = 0 ] && [ "$(sed '$d' <<<"$got" | sha256sum | cut -d' ' -f1)" = "$page_sum" ]; then
+        ok "$name$web: wget http://127.0.0.1:8000/ from the second container gets the first's page"
+    else
+        bad "$name$web: wget from the second container: status $st"
+        show "$work/err"
+    fi
+    if [ -n "$ip" ] && grep -q "inet $ip/" <<<"$got"; then
+        ok "$name$web: the second container has the first's address ($ip)"
+    else
+        bad "$name$web: the second container's eth0 is not the first's $ip: $(tail -n 1 <<<"$got")"
+    fi
+    got=$(dq exec "$web" sh -c "$fetch" 2>>"$work/err" | sha256sum | cut -d' ' -f1)
+    if running "$web" && [ "$got" = "$page_sum" ]; then
+        ok "$name$web: the first container keeps serving after the second exited"
+    else
+        bad "$name$web: the first container after the second exited: running=$(running "$web" && echo yes || echo no)"
+        show_logs "$web"
+    fi
+    rm_ctr "$web"
+}
+
 check_nothing_left() {
     local left nets
     left=$(timeout -k 5 30 docker ps -aq --filter "label=$LABEL")
@@ -813,6 +867,9 @@ check_nothing_left() {
 # Runs one group of checks and logs how long it took.
 group() { # FUNCTION [ARGS...]
     local t0=$SECONDS
+    if [ -n "${NET_ONLY:-}" ] && [[ " $NET_ONLY " != *" $1 "* ]]; then
+        return 0
+    fi
     # Each check judges its own outcome and prints PASS/FAIL lines; a
     # command failing inside one must not end the whole run (errexit is
     # off inside a function called from an || list).
@@ -835,6 +892,7 @@ for rt in "${runtimes[@]}"; do
     group check_inside
     group check_none_and_host
     group check_bulk
+    group check_container_network
     check_nothing_left
     echo "$rt: $pass passed, $fail failed ($((SECONDS - start)) s)"
     if [ "$rt" = runc ] && [ "$fail" != 0 ]; then
