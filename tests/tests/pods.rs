@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 /// from its own root.
 const SERVER: &str = "exec httpd -f -p 127.0.0.1:8080 -h /www";
 const PAGE: &str = "page-from-the-first-container";
+const FETCH: &str = "wget -qO- http://127.0.0.1:8080/index.html";
 
 /// How the second container is told to join the first.
 #[derive(Clone, Copy, Debug)]
@@ -138,17 +139,8 @@ fn check_pod(rt: &Runtime, join: Join) {
     let a = server_bundle(join);
     let _ga = DeleteOnPanic::new(rt, &a.id);
     let a_out = TempDir::new("pod-a-out");
-    let a_pid = create(rt, &a, a_out.path());
-    rt.exec(&["start", &a.id]).assert_success();
-    let fetch = "wget -qO- http://127.0.0.1:8080/index.html";
-    assert!(
-        wait_until(
-            || exec_sh(rt, &a.id, fetch).stdout.contains(PAGE),
-            Duration::from_secs(20)
-        ),
-        "{label}: the first container never served its page:\n{}",
-        exec_sh(rt, &a.id, fetch)
-    );
+    let a_pid = start_server(rt, &a, a_out.path());
+    let fetch = FETCH;
 
     // A second container that fetches the first's page over loopback,
     // shows which root it has, and exits with a status of its own.
@@ -245,5 +237,114 @@ fn second_container_joins_by_network_namespace_path() {
 fn second_container_joins_by_cri_annotations() {
     for rt in Runtime::control_then_sandboxes() {
         check_pod(&rt, Join::Cri);
+    }
+}
+
+/// Starts the server container and waits until it serves; its pid.
+fn start_server(rt: &Runtime, a: &Bundle, out: &Path) -> i32 {
+    let pid = create(rt, a, out);
+    rt.exec(&["start", &a.id]).assert_success();
+    assert!(
+        wait_until(
+            || exec_sh(rt, &a.id, FETCH).stdout.contains(PAGE),
+            Duration::from_secs(20)
+        ),
+        "{}: the first container never served its page",
+        rt.name
+    );
+    pid
+}
+
+/// A second container whose program is missing fails at create and
+/// leaves nothing; the first runs on and serves.
+#[test]
+fn failed_create_of_a_second_container_leaves_the_first() {
+    for rt in Runtime::control_then_sandboxes() {
+        become_subreaper();
+        let a = server_bundle(Join::NetnsPath);
+        let _ga = DeleteOnPanic::new(&rt, &a.id);
+        let a_out = TempDir::new("pod-a-out");
+        let a_pid = start_server(&rt, &a, a_out.path());
+        let b = Bundle::busybox("pod-bad", &["/no/such/program"]);
+        let mut spec = b.spec();
+        let nss = spec["linux"]["namespaces"].as_array_mut().unwrap();
+        nss.retain(|n| n["type"] != "network");
+        nss.push(json!({ "type": "network", "path": format!("/proc/{a_pid}/ns/net") }));
+        b.write_spec(&spec);
+        let bp = b.path().to_string_lossy().into_owned();
+        let out = rt.exec(&["create", "--bundle", &bp, &b.id]);
+        assert!(
+            !out.success(),
+            "{}: create of a missing program:\n{out}",
+            rt.name
+        );
+        assert!(
+            out.stderr.contains("/no/such/program"),
+            "{}: the error names the program:\n{out}",
+            rt.name
+        );
+        assert_clean(rt.root(), &b.id, b.path());
+        assert!(
+            is_alive(a_pid),
+            "{}: the failed create killed the first",
+            rt.name
+        );
+        assert!(
+            exec_sh(&rt, &a.id, FETCH).stdout.contains(PAGE),
+            "{}: the first container stopped serving",
+            rt.name
+        );
+        rt.exec(&["delete", "--force", &a.id]).assert_success();
+        reap(a_pid, Duration::from_secs(10));
+        assert_clean(rt.root(), &a.id, a.path());
+    }
+}
+
+/// SIGKILL of the sandbox itself (the first container's pid-file process,
+/// the Sentry) ends every container of the pod: each pid-file process
+/// exits as if its init were SIGKILLed (137), and deleting them leaves
+/// nothing. Sandbox only: under runc the containers are separate process
+/// trees and the second lives on, so there is no control to compare with.
+#[test]
+fn killing_the_sandbox_ends_every_container_of_the_pod() {
+    for rt in Runtime::every_sandbox() {
+        become_subreaper();
+        let a = server_bundle(Join::Cri);
+        let _ga = DeleteOnPanic::new(&rt, &a.id);
+        let a_out = TempDir::new("pod-a-out");
+        let a_pid = start_server(&rt, &a, a_out.path());
+        let mut members = Vec::new();
+        for tag in ["pod-m1", "pod-m2"] {
+            let m = member_bundle(tag, "exec sleep 1000", &a, a_pid, Join::Cri);
+            let out = TempDir::new("pod-m-out");
+            let pid = create(&rt, &m, out.path());
+            rt.exec(&["start", &m.id]).assert_success();
+            members.push((m, pid, out));
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(a_pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        assert_eq!(
+            shell_status(reap(a_pid, Duration::from_secs(10))),
+            Some(137),
+            "{}",
+            rt.name
+        );
+        for (m, pid, _) in &members {
+            assert_eq!(
+                shell_status(reap(*pid, Duration::from_secs(10))),
+                Some(137),
+                "{}: {} after its sandbox was killed",
+                rt.name,
+                m.id
+            );
+            assert_eq!(state(&rt, &m.id)["status"], "stopped", "{}", rt.name);
+            rt.exec(&["delete", &m.id]).assert_success();
+            assert_clean(rt.root(), &m.id, m.path());
+        }
+        rt.exec(&["delete", &a.id]).assert_success();
+        assert_clean(rt.root(), &a.id, a.path());
     }
 }
