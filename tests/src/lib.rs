@@ -38,3 +38,16 @@ pub fn unique_name(tag: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     format!("st{}-{:04}-{}", std::process::id(), n, tag)
 }
+
+/// Polls `cond` every 50 ms until it holds or `timeout` passes; whether
+/// it held in the end.
+pub fn wait_until(cond: impl Fn() -> bool, timeout: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cond()
+}

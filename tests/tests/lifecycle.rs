@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use sandbox_tests::reaper::{become_subreaper, is_alive, parent_of, reap};
-use sandbox_tests::{assert_clean, Bundle, DeleteOnPanic, Output, Runtime};
+use sandbox_tests::{assert_clean, wait_until, Bundle, DeleteOnPanic, Output, Runtime};
 use serde_json::Value;
 
 /// A workload that says when it began and exits 0 on SIGTERM. (It needs the
@@ -47,17 +47,6 @@ fn wait_for_status(rt: &Runtime, id: &str, want: &str) -> Value {
         }
         sleep(Duration::from_millis(50));
     }
-}
-
-fn wait_until(cond: impl Fn() -> bool, timeout: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if cond() {
-            return true;
-        }
-        sleep(Duration::from_millis(50));
-    }
-    cond()
 }
 
 #[track_caller]

@@ -10,12 +10,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::wait::WaitStatus;
 use sandbox_tests::reaper::{become_subreaper, is_alive, parent_of, reap};
-use sandbox_tests::{assert_clean, Bundle, DeleteOnPanic, Output, Runtime, TempDir};
+use sandbox_tests::{assert_clean, wait_until, Bundle, DeleteOnPanic, Output, Runtime, TempDir};
 use serde_json::{json, Value};
 
 /// The first container: busybox httpd on loopback only, serving a page
@@ -49,17 +48,6 @@ fn state(rt: &Runtime, id: &str) -> Value {
     let out = rt.exec(&["state", id]);
     out.assert_success();
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("bad state JSON ({e}):\n{out}"))
-}
-
-fn wait_until(cond: impl Fn() -> bool, timeout: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if cond() {
-            return true;
-        }
-        sleep(Duration::from_millis(100));
-    }
-    cond()
 }
 
 /// `create --pid-file` then the pid it names; stdio in `out`.

@@ -19,7 +19,6 @@ use crate::cgroups::{self, Cgroup, Limits};
 use crate::cli::{CreateArgs, GlobalOpts};
 use crate::console::{self, ConsoleError};
 use crate::container::ContainerDir;
-use crate::fsutil::write_atomic;
 use crate::hooks::{self, HookKind};
 use crate::init::{self, InitArgs};
 use crate::jail::namespaces::{self, PidNamespace};
@@ -65,12 +64,7 @@ pub fn create(g: &GlobalOpts, a: &CreateArgs, foreground: bool) -> Result<Create
         );
     }
     let lock = cdir.create(&g.root)?;
-    let mut cleanup = Cleanup {
-        container: cdir.clone(),
-        cgroups: Vec::new(),
-        child: None,
-        armed: true,
-    };
+    let mut cleanup = Cleanup::new(&cdir);
     let pid = build(a, &bundle, &cdir, &mut cleanup, foreground)?;
     cleanup.armed = false;
     drop(lock);
@@ -85,14 +79,7 @@ fn build(
     foreground: bool,
 ) -> Result<Pid, Error> {
     let stdio = container_stdio(a, bundle, foreground)?;
-
-    let linux = bundle.spec.linux().as_ref();
-    let rel = cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), &a.id)?;
-    let cgroup = Cgroup::create(
-        &rel,
-        &Limits::from_spec(linux.and_then(|l| l.resources().as_ref())),
-    )?;
-    cleanup.cgroups = cgroup.created.clone();
+    let cgroup = container_cgroup(a, bundle, cleanup)?;
 
     let jail = cdir.jail_dir();
     fs::DirBuilder::new()
@@ -148,10 +135,58 @@ fn build(
     drop(child_channel);
     drop(stdio);
 
+    let mut state = creating_state(a, bundle, child, cleanup, &cgroup, pid_ns.is_some(), None)?;
+    state.save(cdir)?;
+    cgroup.add(child.as_raw())?;
+
+    channel.send(&Msg::Go)?;
+    expect(&mut channel, Msg::NamespacesReady, child, cleanup)?;
+    run_create_hooks(bundle, &state)?;
+    channel.send(&Msg::Continue)?;
+    expect(&mut channel, Msg::Created, child, cleanup)?;
+
+    if let Some(p) = &a.pid_file {
+        super::exec::write_pid_file(p, child.as_raw())?;
+    }
+    state.status = Status::Created;
+    state.save(cdir)?;
+    debug!(id = %a.id, pid = child.as_raw(), "created");
+    Ok(child)
+}
+
+/// The container's cgroup (`linux.cgroupsPath`) with the spec's limits;
+/// `cleanup` removes it if create fails.
+pub(super) fn container_cgroup(
+    a: &CreateArgs,
+    bundle: &Bundle,
+    cleanup: &mut Cleanup,
+) -> Result<Cgroup, Error> {
+    let linux = bundle.spec.linux().as_ref();
+    let rel = cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), &a.id)?;
+    let cgroup = Cgroup::create(
+        &rel,
+        &Limits::from_spec(linux.and_then(|l| l.resources().as_ref())),
+    )?;
+    cleanup.cgroups = cgroup.created.clone();
+    Ok(cgroup)
+}
+
+/// The state of a container whose pid-file process is `child`, as
+/// `create` first saves it; `sandbox` names the owner of the sandbox a
+/// pod's later container joined.
+pub(super) fn creating_state(
+    a: &CreateArgs,
+    bundle: &Bundle,
+    child: Pid,
+    cleanup: &mut Cleanup,
+    cgroup: &Cgroup,
+    pid_namespace: bool,
+    sandbox: Option<String>,
+) -> Result<State, Error> {
     let Some((start_time, _)) = procs::stat(child.as_raw()) else {
         return Err(died(child, cleanup));
     };
-    let mut state = State {
+    Ok(State {
         id: a.id.clone(),
         status: Status::Creating,
         pid: child.as_raw(),
@@ -161,34 +196,21 @@ fn build(
         annotations: bundle.annotations(),
         created: now(),
         cgroup_paths: cgroup.created.clone(),
-        pid_namespace: pid_ns.is_some(),
+        pid_namespace,
         hooks: bundle.spec.hooks().clone(),
-        sandbox: None,
-    };
-    state.save(cdir)?;
-    cgroup.add(child.as_raw())?;
+        sandbox,
+    })
+}
 
-    channel.send(&Msg::Go)?;
-    expect(&mut channel, Msg::NamespacesReady, child, cleanup)?;
+/// The hooks `create` runs once the container exists: prestart,
+/// createRuntime, createContainer, with its state on stdin.
+pub(super) fn run_create_hooks(bundle: &Bundle, state: &State) -> Result<(), Error> {
     let oci = state.oci();
     let hooks = bundle.spec.hooks().as_ref();
     hooks::run(hooks, HookKind::Prestart, &oci)?;
     hooks::run(hooks, HookKind::CreateRuntime, &oci)?;
     hooks::run(hooks, HookKind::CreateContainer, &oci)?;
-    channel.send(&Msg::Continue)?;
-    expect(&mut channel, Msg::Created, child, cleanup)?;
-
-    if let Some(p) = &a.pid_file {
-        write_atomic(p, child.as_raw().to_string().as_bytes()).map_err(|source| Error::Io {
-            what: "write the pid file",
-            path: p.clone(),
-            source,
-        })?;
-    }
-    state.status = Status::Created;
-    state.save(cdir)?;
-    debug!(id = %a.id, pid = child.as_raw(), "created");
-    Ok(child)
+    Ok(())
 }
 
 /// The workload's fds 0, 1, 2: a pty slave when it wants a terminal,
@@ -297,6 +319,18 @@ pub(super) struct Cleanup {
     pub cgroups: Vec<std::path::PathBuf>,
     pub child: Option<Pid>,
     pub armed: bool,
+}
+
+impl Cleanup {
+    /// Armed, for container `cdir`, with nothing made yet.
+    pub(super) fn new(cdir: &ContainerDir) -> Cleanup {
+        Cleanup {
+            container: cdir.clone(),
+            cgroups: Vec::new(),
+            child: None,
+            armed: true,
+        }
+    }
 }
 
 impl Drop for Cleanup {

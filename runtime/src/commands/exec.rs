@@ -196,7 +196,7 @@ fn exec_error(e: sentry::Error) -> Error {
     }
 }
 
-fn write_pid_file(p: &std::path::Path, pid: i32) -> Result<(), Error> {
+pub(super) fn write_pid_file(p: &std::path::Path, pid: i32) -> Result<(), Error> {
     write_atomic(p, pid.to_string().as_bytes()).map_err(|source| Error::Io {
         what: "write the pid file",
         path: p.to_path_buf(),

@@ -15,18 +15,17 @@ use sentry::fs::host::HandedFile;
 use sentry::MountKind;
 use tracing::debug;
 
-use super::create::{container_stdio, died, expect, now, Cleanup};
+use super::create::{
+    container_cgroup, container_stdio, creating_state, expect, run_create_hooks, Cleanup,
+};
 use super::Error;
 use crate::bundle::Bundle;
-use crate::cgroups::{self, Cgroup, Limits};
 use crate::cli::{CreateArgs, GlobalOpts};
 use crate::container::ContainerDir;
-use crate::fsutil::write_atomic;
-use crate::hooks::{self, HookKind};
+use crate::control;
 use crate::jail::namespaces;
-use crate::state::{State, Status};
+use crate::state::Status;
 use crate::sync::{Channel, Msg};
-use crate::{control, procs};
 
 /// Status reported when the sandbox vanished under the container (its
 /// Sentry was killed): as if its init had been SIGKILLed.
@@ -35,12 +34,7 @@ const SANDBOX_GONE: i32 = 128 + libc::SIGKILL;
 pub fn create(g: &GlobalOpts, a: &CreateArgs, bundle: Bundle, owner: String) -> Result<Pid, Error> {
     let cdir = ContainerDir::new(&g.root, &a.id)?;
     let lock = cdir.create(&g.root)?;
-    let mut cleanup = Cleanup {
-        container: cdir.clone(),
-        cgroups: Vec::new(),
-        child: None,
-        armed: true,
-    };
+    let mut cleanup = Cleanup::new(&cdir);
     let pid = build(g, a, &bundle, &cdir, &owner, &mut cleanup)?;
     cleanup.armed = false;
     drop(lock);
@@ -56,13 +50,9 @@ fn build(
     cleanup: &mut Cleanup,
 ) -> Result<Pid, Error> {
     let stdio = container_stdio(a, bundle, false)?;
-    let linux = bundle.spec.linux().as_ref();
-    let rel = cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), &a.id)?;
-    let cgroup = Cgroup::create(
-        &rel,
-        &Limits::from_spec(linux.and_then(|l| l.resources().as_ref())),
-    )?;
-    cleanup.cgroups = cgroup.created.clone();
+    // Its own cgroup, as the spec says; it holds the proxy (the workload
+    // is the sandbox's, in the first container's cgroup).
+    let cgroup = container_cgroup(a, bundle, cleanup)?;
     // A pid namespace of its own unless the spec names an existing one
     // (Kubernetes' shareProcessNamespace gives the pause container's).
     let own_pid_namespace = namespaces::from_spec(&bundle.spec)
@@ -90,36 +80,21 @@ fn build(
     drop(child_channel);
     drop(stdio);
     expect(&mut channel, Msg::Created, child, cleanup)?;
-    let Some((start_time, _)) = procs::stat(child.as_raw()) else {
-        return Err(died(child, cleanup));
-    };
     cgroup.add(child.as_raw())?;
-    let mut state = State {
-        id: a.id.clone(),
-        status: Status::Creating,
-        pid: child.as_raw(),
-        pid_start_time: start_time,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.sandbox.rootfs.clone(),
-        annotations: bundle.annotations(),
-        created: now(),
-        cgroup_paths: cgroup.created.clone(),
-        pid_namespace: own_pid_namespace,
-        hooks: bundle.spec.hooks().clone(),
-        sandbox: Some(owner.to_string()),
-    };
+    let owner_id = Some(owner.to_string());
+    let mut state = creating_state(
+        a,
+        bundle,
+        child,
+        cleanup,
+        &cgroup,
+        own_pid_namespace,
+        owner_id,
+    )?;
     state.save(cdir)?;
-    let oci = state.oci();
-    let hooks = bundle.spec.hooks().as_ref();
-    hooks::run(hooks, HookKind::Prestart, &oci)?;
-    hooks::run(hooks, HookKind::CreateRuntime, &oci)?;
-    hooks::run(hooks, HookKind::CreateContainer, &oci)?;
+    run_create_hooks(bundle, &state)?;
     if let Some(p) = &a.pid_file {
-        write_atomic(p, child.as_raw().to_string().as_bytes()).map_err(|source| Error::Io {
-            what: "write the pid file",
-            path: p.clone(),
-            source,
-        })?;
+        super::exec::write_pid_file(p, child.as_raw())?;
     }
     state.status = Status::Created;
     state.save(cdir)?;

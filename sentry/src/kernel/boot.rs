@@ -26,13 +26,19 @@ use crate::vfs::{FdTable, FileType, Location, OpenFile, Resolver};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// A process ready to start: its resolved program and arguments.
+/// A process ready to start: what it will exec, and where its exit
+/// status will arrive (it has no parent inside).
 pub(super) struct Prepared {
     pub proc: Arc<Process>,
+    pub program: Program,
+    pub exit: mpsc::Receiver<i32>,
+}
+
+/// The resolved program a prepared process execs, with argv and envp.
+pub(super) struct Program {
     pub path: String,
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
-    pub exit: mpsc::Receiver<i32>,
 }
 
 pub struct Boot {
@@ -193,12 +199,10 @@ impl Boot {
         }
         let Prepared {
             proc,
-            path,
-            argv,
-            envp,
+            program,
             exit,
         } = init;
-        spawn(&k, proc, path, argv, envp);
+        spawn(&k, proc, program);
         let status = exit.recv().unwrap_or(libc::SIGKILL);
         k.kill_all();
         // Give the other tasks a moment to tear down their stubs.
@@ -368,9 +372,11 @@ pub(super) fn prepare(
     lock(&k.procs).insert(pid, proc.clone());
     Ok(Prepared {
         proc,
-        path: program,
-        argv: spec.args.iter().map(|a| a.clone().into_bytes()).collect(),
-        envp: spec.env.iter().map(|a| a.clone().into_bytes()).collect(),
+        program: Program {
+            path: program,
+            argv: spec.args.iter().map(|a| a.clone().into_bytes()).collect(),
+            envp: spec.env.iter().map(|a| a.clone().into_bytes()).collect(),
+        },
         exit: rx,
     })
 }
@@ -445,13 +451,8 @@ fn find_program(
 }
 
 /// Starts a prepared process on its own Sentry thread.
-pub(super) fn spawn(
-    k: &Arc<Kernel>,
-    proc: Arc<Process>,
-    path: String,
-    argv: Vec<Vec<u8>>,
-    envp: Vec<Vec<u8>>,
-) {
+pub(super) fn spawn(k: &Arc<Kernel>, proc: Arc<Process>, program: Program) {
+    let Program { path, argv, envp } = program;
     *lock(&k.live_tasks) += 1;
     let kc = k.clone();
     let pid = proc.pid;

@@ -124,13 +124,11 @@ fn handle(
             };
             let Prepared {
                 proc,
-                path,
-                argv,
-                envp,
+                program,
                 exit,
             } = p;
             let target = proc.clone();
-            spawn(k, proc, path, argv, envp);
+            spawn(k, proc, program);
             send_frame(&conn, &Response::Started, &[])?;
             // Signals for this process arrive on the same connection.
             if let Ok(reader) = conn.try_clone() {

@@ -16,7 +16,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::boot::{spawn, Prepared};
+use super::boot::{spawn, Prepared, Program};
 use super::container::{self, Container, HostRoots};
 use super::control::{prepare_fresh, refuse, report_exit, stdio};
 use super::process::{lock, Process};
@@ -32,15 +32,8 @@ use crate::spec::{MountKind, RootOverlay};
 struct Member {
     container: Arc<Container>,
     init: Arc<Process>,
-    /// Until `StartContainer`.
-    unstarted: Option<Unstarted>,
-}
-
-/// What an init that has not started will exec: program, argv, envp.
-struct Unstarted {
-    path: String,
-    argv: Vec<Vec<u8>>,
-    envp: Vec<Vec<u8>>,
+    /// What it will exec, until `StartContainer`.
+    unstarted: Option<Program>,
 }
 
 static FIRST: OnceLock<Arc<Container>> = OnceLock::new();
@@ -102,9 +95,7 @@ pub(super) fn create(
         Ok((c, prepared)) => {
             let Prepared {
                 proc,
-                path,
-                argv,
-                envp,
+                program,
                 exit,
             } = prepared;
             let pid = proc.pid;
@@ -112,7 +103,7 @@ pub(super) fn create(
             let member = Member {
                 container: c.clone(),
                 init: proc,
-                unstarted: Some(Unstarted { path, argv, envp }),
+                unstarted: Some(program),
             };
             lock(&MEMBERS).insert(spec.id.clone(), member);
             send_frame(&conn, &Response::Started, &[])?;
@@ -220,7 +211,7 @@ fn proxy_gone(k: &Kernel, id: &str, pid: i32) {
 
 /// `StartContainer`: lets a joined container's init run.
 pub(super) fn start(k: &Arc<Kernel>, id: &str) -> Result<(), String> {
-    let (init, Unstarted { path, argv, envp }) = {
+    let (init, program) = {
         let mut members = lock(&MEMBERS);
         let m = members
             .get_mut(id)
@@ -231,7 +222,7 @@ pub(super) fn start(k: &Arc<Kernel>, id: &str) -> Result<(), String> {
             .ok_or_else(|| format!("container {id} was already started"))?;
         (m.init.clone(), unstarted)
     };
-    spawn(k, init, path, argv, envp);
+    spawn(k, init, program);
     Ok(())
 }
 
