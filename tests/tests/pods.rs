@@ -190,6 +190,18 @@ fn check_pod(rt: &Runtime, join: Join) {
         in_a.stdout, "a\nno-b\n",
         "{label}: exec into the first container still runs in the first's root:\n{in_a}"
     );
+    // Its own pid namespace: /proc lists its processes (the init and the
+    // exec'd shell, which reads it with builtins), not the first
+    // container's server.
+    let procs = exec_sh(
+        rt,
+        &c.id,
+        "for p in /proc/[0-9]*; do read c < $p/comm; echo $c; done >/tmp/comms; sort /tmp/comms",
+    );
+    assert_eq!(
+        procs.stdout, "sh\nsleep\n",
+        "{label}: the processes /proc shows in the second container:\n{procs}"
+    );
     rt.exec(&["kill", &c.id, "9"]).assert_success();
     let status = shell_status(reap(c_pid, Duration::from_secs(30)));
     assert_eq!(status, Some(137), "{label}: kill 9 of the second container");

@@ -44,6 +44,12 @@ impl Container {
         self.init_pid.store(pid, Ordering::Release);
     }
 
+    /// Whether this container's processes see `other`'s in /proc: all of
+    /// the pod's when it shares the sandbox's pid space, else only its own.
+    pub fn sees(&self, other: &Container) -> bool {
+        !self.own_pid_namespace || std::ptr::eq(self, other)
+    }
+
     /// Whether `pid` is a pid namespace's init: the sandbox's (1), or
     /// this container's when it has its own namespace.
     pub fn is_namespace_init(&self, pid: i32) -> bool {

@@ -342,14 +342,18 @@ pub fn kill(t: &mut Task, a: Args) -> SysResult<u64> {
     let uid = lock(&t.proc.state).creds.uid;
     let info = SigInfo::user(sig, t.pid(), uid);
     let k = t.kernel.clone();
+    // Only the processes of the caller's pid namespace (a pod's container
+    // with one of its own sees its own).
+    let me = t.proc.container.clone();
+    let visible = |p: &Arc<Process>| me.sees(&p.container);
     let group = |pgid: i32| -> Vec<Arc<Process>> {
         k.all_processes()
             .into_iter()
-            .filter(|p| lock(&p.state).pgid == pgid && !p.is_zombie())
+            .filter(|p| visible(p) && lock(&p.state).pgid == pgid && !p.is_zombie())
             .collect()
     };
     let targets = match pid {
-        p if p > 0 => vec![k.process(p).ok_or(Errno(libc::ESRCH))?],
+        p if p > 0 => vec![k.process(p).filter(visible).ok_or(Errno(libc::ESRCH))?],
         0 => {
             // Not inside the call: group() locks every process, this one too.
             let own = lock(&t.proc.state).pgid;
@@ -358,7 +362,7 @@ pub fn kill(t: &mut Task, a: Args) -> SysResult<u64> {
         -1 => k
             .all_processes()
             .into_iter()
-            .filter(|p| p.pid != 1 && p.pid != t.pid())
+            .filter(|p| visible(p) && !p.container.is_namespace_init(p.pid) && p.pid != t.pid())
             .collect(),
         p => group(p.checked_neg().ok_or(Errno(libc::ESRCH))?),
     };

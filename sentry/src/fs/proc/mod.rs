@@ -84,8 +84,13 @@ pub fn new_procfs() -> Arc<dyn Inode> {
         ];
         v.extend(system::files(dev));
         if let Some(k) = crate::kernel::get() {
+            // A pod's container with a pid namespace of its own sees its
+            // own processes only.
+            let viewer = k.process(current_pid()).map(|p| p.container.clone());
             for p in k.all_processes() {
-                v.push((p.pid.to_string(), pid::pid_dir(dev, p)));
+                if viewer.as_ref().is_none_or(|c| c.sees(&p.container)) {
+                    v.push((p.pid.to_string(), pid::pid_dir(dev, p)));
+                }
             }
         }
         v
