@@ -8,12 +8,14 @@
 //! - [`bundle`]: a busybox root filesystem and an OCI `config.json` with Docker-like defaults.
 //! - [`runner`]: running a runtime (or a native control) with a timeout, capturing its output.
 //! - [`cleanup`]: the check that nothing of a container is left behind.
+//! - [`console`]: receiving the pty master a runtime sends to `--console-socket`.
 //! - [`cprog`]: C test programs built with gcc, static and dynamic.
 //! - [`netns`]: a network namespace with a veth pair, as Docker's bridge leaves one.
 //! - [`reaper`]: acting as containerd's shim does (a child subreaper).
 
 pub mod bundle;
 pub mod cleanup;
+pub mod console;
 pub mod cprog;
 pub mod netns;
 pub mod reaper;

@@ -79,32 +79,6 @@ fn sandbox_exec() {
     check_exec(&Runtime::sandbox());
 }
 
-/// Receives the pty master a runtime sends to `--console-socket`.
-fn receive_master(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let (conn, _) = listener.accept().expect("accept the console socket");
-    let mut buf = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg on the console socket");
-    for c in msg.cmsgs().expect("control messages") {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(&fd) = fds.first() {
-                // SAFETY: SCM_RIGHTS gave us this descriptor; we own it now.
-                return unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-            }
-        }
-    }
-    panic!("no descriptor arrived on the console socket");
-}
-
 /// `exec -d -t --console-socket` (what containerd's shim runs for `docker
 /// exec -it`; runc refuses a console socket without -d): the process's
 /// stdio is a terminal of its own, named in /dev/pts, its session's
@@ -141,7 +115,7 @@ fn check_exec_tty(rt: &Runtime) {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn exec -t");
-    let master = receive_master(&listener);
+    let master = sandbox_tests::console::receive_master(&listener);
     let mut master = std::fs::File::from(master);
     std::io::Write::write_all(&mut master, b"typed\n").expect("type into the terminal");
     // Read until the process is done (EIO once the last slave closes).

@@ -348,3 +348,99 @@ fn killing_the_sandbox_ends_every_container_of_the_pod() {
         assert_clean(rt.root(), &a.id, a.path());
     }
 }
+
+/// A second container with a terminal (`docker run -t
+/// --network=container:a`): create sends the pty master to the console
+/// socket; the container's stdio is that terminal, its controlling one.
+#[test]
+fn second_container_with_a_terminal() {
+    for rt in Runtime::control_then_sandboxes() {
+        become_subreaper();
+        let a = server_bundle(Join::NetnsPath);
+        let _ga = DeleteOnPanic::new(&rt, &a.id);
+        let a_out = TempDir::new("pod-a-out");
+        let a_pid = start_server(&rt, &a, a_out.path());
+        let script = "tty; test -t 0 && test -t 1 && echo stdio-is-tty; \
+            echo via-dev-tty > /dev/tty && echo dev-tty-ok; read line; echo got $line";
+        let b = member_bundle("pod-tty", script, &a, a_pid, Join::NetnsPath);
+        let mut spec = b.spec();
+        spec["process"]["terminal"] = json!(true);
+        b.write_spec(&spec);
+        let _gb = DeleteOnPanic::new(&rt, &b.id);
+        let dir = TempDir::new("console");
+        let sock = dir.path().join("console.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+        let (bp, sock) = (
+            b.path().to_string_lossy().into_owned(),
+            sock.to_string_lossy().into_owned(),
+        );
+        let pid_file = b.path().join("init.pid");
+        let pf = pid_file.to_string_lossy().into_owned();
+        let creating = std::thread::scope(|s| {
+            let create = s.spawn(|| {
+                rt.exec(&[
+                    "create",
+                    "--bundle",
+                    &bp,
+                    "--console-socket",
+                    &sock,
+                    "--pid-file",
+                    &pf,
+                    &b.id,
+                ])
+            });
+            let master = sandbox_tests::console::receive_master(&listener);
+            (create.join().expect("create ran"), master)
+        });
+        let (out, master) = creating;
+        out.assert_success();
+        let pid: i32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        rt.exec(&["start", &b.id]).assert_success();
+        let mut master = fs::File::from(master);
+        std::io::Write::write_all(&mut master, b"typed\n").expect("type into the terminal");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut master, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                all.extend_from_slice(&buf[..n]);
+                if all.windows(9).any(|w| w == b"got typed") {
+                    break;
+                }
+            }
+            let _ = tx.send(all);
+        });
+        let all = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&all).replace('\r', "");
+        let lines: Vec<&str> = text.lines().filter(|l| *l != "typed").collect();
+        assert!(
+            lines.first().is_some_and(|l| l.starts_with("/dev/pts/")),
+            "{}: tty must name a /dev/pts terminal: {text:?}",
+            rt.name
+        );
+        assert_eq!(
+            &lines[1..],
+            ["stdio-is-tty", "via-dev-tty", "dev-tty-ok", "got typed"],
+            "{}: {text:?}",
+            rt.name
+        );
+        assert_eq!(
+            shell_status(reap(pid, Duration::from_secs(20))),
+            Some(0),
+            "{}",
+            rt.name
+        );
+        rt.exec(&["delete", &b.id]).assert_success();
+        assert_clean(rt.root(), &b.id, b.path());
+        rt.exec(&["delete", "--force", &a.id]).assert_success();
+        reap(a_pid, Duration::from_secs(10));
+        assert_clean(rt.root(), &a.id, a.path());
+    }
+}

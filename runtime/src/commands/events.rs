@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::{container, Error};
 use crate::cli::{EventsArgs, GlobalOpts};
 use crate::state::State;
-use crate::{cgroups, control};
+use crate::{cgroups, pod};
 
 pub fn command(g: &GlobalOpts, a: &EventsArgs) -> Result<(), Error> {
     let interval = parse_interval(&a.interval)?;
@@ -28,9 +28,10 @@ pub fn command(g: &GlobalOpts, a: &EventsArgs) -> Result<(), Error> {
                 Ok(())
             };
         }
-        let stats = control::socket_name(&c)
-            .map_err(sentry::Error::Io)
-            .and_then(|name| sentry::control::stats(&name.path))
+        // A pod's later container reports its sandbox's figures.
+        let stats = pod::address(&g.root, &c, &state)
+            .map_err(|e| sentry::Error::Protocol(e.to_string()))
+            .and_then(|addr| sentry::control::stats(&addr.socket.path))
             .map_err(|source| Error::Control {
                 id: a.id.clone(),
                 source,

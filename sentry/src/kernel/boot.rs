@@ -157,7 +157,7 @@ impl Boot {
             .first
             .clone()
             .ok_or_else(|| Error::Protocol("the first container is missing".into()))?;
-        let init = prepare(&k, &first, &self.spec.process, [i, o, e], 1, 0)?;
+        let init = prepare(&k, &first, &self.spec.process, [i, o, e], (1, 0), true)?;
         self.init = Some(init);
         Ok(())
     }
@@ -265,14 +265,16 @@ fn fd_path(fd: &HostFd) -> String {
     }
 }
 
-/// Creates a process (not yet running) of `container` for `spec` with `stdio`.
+/// Creates a process (not yet running) of `container` for `spec` with
+/// `stdio`; `is_init` when it is the container's first (which gets the
+/// container's terminal, if it asked for one).
 pub(super) fn prepare(
     k: &Arc<Kernel>,
     container: &Arc<Container>,
     spec: &ProcessSpec,
     stdio: [OwnedFd; 3],
-    pid: i32,
-    ppid: i32,
+    (pid, ppid): (i32, i32),
+    is_init: bool,
 ) -> Result<Prepared, Error> {
     let first = spec.args.first().ok_or(Error::NoArgs)?;
     let mut files = FdTable::default();
@@ -280,8 +282,8 @@ pub(super) fn prepare(
     // console for init, else the pty the runtime made for this exec (its
     // three stdio descriptors are the same terminal), which appears in
     // /dev/pts and becomes the new session's controlling terminal.
-    let terminal: Option<(Arc<HostFd>, String)> = match (&k.console, pid) {
-        (Some(c), 1) if spec.terminal => Some((c.clone(), "/dev/pts/0".into())),
+    let terminal: Option<(Arc<HostFd>, String)> = match (&container.console, is_init) {
+        (Some(c), true) if spec.terminal => Some((c.clone(), "/dev/pts/0".into())),
         _ if spec.terminal => stdio.first().and_then(|fd| {
             let host = HostFd::new(fd.try_clone().ok()?);
             let path = crate::fs::pty::attach_host_terminal(&host, pid)?;

@@ -33,6 +33,9 @@ pub struct Container {
     /// container's other processes with it when it ends. Otherwise it
     /// shares the sandbox's (pid 1's).
     pub own_pid_namespace: bool,
+    /// The terminal the runtime gave the container (its /dev/console and
+    /// /dev/pts/0), when its process asked for one.
+    pub console: Option<Arc<HostFd>>,
 }
 
 impl Container {
@@ -223,6 +226,7 @@ pub fn build(
         root,
         init_pid: AtomicI32::new(if id.is_empty() { 1 } else { 0 }),
         own_pid_namespace,
+        console: console.cloned(),
     })
 }
 

@@ -118,7 +118,7 @@ fn handle(
             let Some(stdio) = stdio(fds) else {
                 return refuse(&conn, "exec needs three stdio descriptors");
             };
-            let p = match prepare_fresh(k, &c, &process, stdio) {
+            let p = match prepare_fresh(k, &c, &process, stdio, false) {
                 Ok(p) => p,
                 Err(e) => return refuse(&conn, e.to_string()),
             };
@@ -160,17 +160,19 @@ pub(super) fn stdio(fds: Vec<OwnedFd>) -> Option<[OwnedFd; 3]> {
     Some([it.next()?, it.next()?, it.next()?])
 }
 
-/// A new process of container `c` under a fresh pid (no parent inside).
+/// A new process of container `c` under a fresh pid (no parent inside);
+/// `is_init` for a joining container's first.
 pub(super) fn prepare_fresh(
     k: &Arc<Kernel>,
     c: &Arc<Container>,
     process: &crate::spec::ProcessSpec,
     stdio: [OwnedFd; 3],
+    is_init: bool,
 ) -> Result<Prepared, Error> {
     let pid = k
         .alloc_pid()
         .ok_or_else(|| Error::Protocol("no free pid".into()))?;
-    prepare(k, c, process, stdio, pid, 0).inspect_err(|_| k.release(pid))
+    prepare(k, c, process, stdio, (pid, 0), is_init).inspect_err(|_| k.release(pid))
 }
 
 /// Waits for a process with no parent inside to end, runs `then`, and

@@ -190,7 +190,12 @@ fn build(
         console.as_ref(),
     )?;
     let c = Arc::new(c);
-    let prepared = prepare_fresh(k, &c, &spec.process, stdio)?;
+    let prepared = prepare_fresh(k, &c, &spec.process, stdio, true)?;
+    if let Some(fd) = &c.console {
+        // Its terminal is its session's controlling terminal, as the
+        // first container's is pid 1's.
+        crate::fs::pty::ctty::set(prepared.proc.pid, crate::fs::dev::terminal_node(fd, 0));
+    }
     Ok((c, prepared))
 }
 
