@@ -216,6 +216,29 @@ fn check_pod(rt: &Runtime, join: Join) {
         "{label}: the first container stopped serving after the second was killed"
     );
 
+    // Created, never started, deleted: its pid-file process ends (as
+    // runc's init does, SIGKILLed) and nothing is left.
+    let d = member_bundle("pod-d", "echo never-started", &a, a_pid, join);
+    let _gd = DeleteOnPanic::new(rt, &d.id);
+    let d_out = TempDir::new("pod-d-out");
+    let d_pid = create(rt, &d, d_out.path());
+    rt.exec(&["delete", &d.id]).assert_success();
+    assert_eq!(
+        shell_status(reap(d_pid, Duration::from_secs(20))),
+        Some(137),
+        "{label}: a created container's pid-file process after delete"
+    );
+    assert_clean(rt.root(), &d.id, d.path());
+    assert_eq!(
+        fs::read_to_string(d_out.path().join("stdout")).unwrap_or_default(),
+        "",
+        "{label}: a container deleted before start never ran"
+    );
+    assert!(
+        is_alive(a_pid),
+        "{label}: deleting a created container killed the first"
+    );
+
     rt.exec(&["kill", &a.id, "9"]).assert_success();
     assert_eq!(
         shell_status(reap(a_pid, Duration::from_secs(30))),

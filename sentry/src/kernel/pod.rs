@@ -106,7 +106,11 @@ pub(super) fn create(
                 unstarted: Some(program),
             };
             lock(&MEMBERS).insert(spec.id.clone(), member);
-            send_frame(&conn, &Response::Started, &[])?;
+            if let Err(e) = send_frame(&conn, &Response::Started, &[]) {
+                // Nobody waits for it: it never starts.
+                discard_unstarted(k, &spec.id);
+                return Err(e);
+            }
             if let Ok(reader) = conn.try_clone() {
                 let (kc, id) = (k.clone(), spec.id.clone());
                 std::thread::spawn(move || {
