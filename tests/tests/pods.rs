@@ -163,6 +163,18 @@ fn check_pod(rt: &Runtime, join: Join) {
     rt.exec(&["delete", &b.id]).assert_success();
     assert_clean(rt.root(), &b.id, b.path());
 
+    // `run` of a second container: the same, in the foreground.
+    let e = member_bundle("pod-e", &script, &a, a_pid, join);
+    let _ge = DeleteOnPanic::new(rt, &e.id);
+    let out = rt.run(&e);
+    assert_eq!(
+        out.code(),
+        Some(3),
+        "{label}: run of a second container:\n{out}"
+    );
+    assert_eq!(out.stdout, format!("{PAGE}\nb\n"), "{label}: run:\n{out}");
+    assert_clean(rt.root(), &e.id, e.path());
+
     // The first container lives on, and serves.
     assert!(
         is_alive(a_pid),

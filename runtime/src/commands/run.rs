@@ -11,7 +11,8 @@ use tracing::debug;
 
 use super::{container, create, delete, start, Error};
 use crate::cli::{GlobalOpts, RunArgs};
-use crate::control;
+use crate::pod;
+use crate::state::State;
 
 pub(crate) const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
@@ -50,13 +51,12 @@ fn wait_forwarding(g: &GlobalOpts, id: &str, pid: Pid) -> Result<i32, Error> {
     // running their default action (which would kill `run`).
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
         .map_err(Error::sys("block signals"))?;
-    let socket = container(g, id)
+    // Where the container is reached: its own sandbox, or the one it
+    // joined (a pod's).
+    let target = container(g, id)
         .and_then(|c| {
-            control::socket_name(&c).map_err(|source| Error::Io {
-                what: "open the state directory",
-                path: c.dir.clone(),
-                source,
-            })
+            let state = State::load(&c)?;
+            Ok(pod::address(&g.root, &c, &state)?)
         })
         .ok();
     loop {
@@ -78,8 +78,8 @@ fn wait_forwarding(g: &GlobalOpts, id: &str, pid: Pid) -> Result<i32, Error> {
         if sig <= 0 || sig == libc::SIGCHLD {
             continue;
         }
-        if let Some(s) = &socket {
-            if let Err(e) = sentry::control::signal(&s.path, "", sig, false) {
+        if let Some(t) = &target {
+            if let Err(e) = sentry::control::signal(&t.socket.path, &t.container, sig, false) {
                 debug!("forwarding signal {sig}: {e}");
             }
         }
