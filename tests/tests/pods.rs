@@ -115,6 +115,18 @@ fn member_bundle(tag: &str, script: &str, a: &Bundle, a_pid: i32, join: Join) ->
     b
 }
 
+/// Puts tests/programs/sysvq.c, built once, into a bundle's /bin.
+fn install_sysvq(b: &Bundle) {
+    static BUILT: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let dir = TempDir::new("sysvq");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/sysvq.c");
+        sandbox_tests::cprog::build_static(&src, &dir.path().join("sysvq"));
+        dir
+    });
+    fs::copy(dir.path().join("sysvq"), b.rootfs().join("bin/sysvq")).expect("copy sysvq");
+}
+
 /// `exec` of a shell script in a container; its output.
 #[track_caller]
 fn exec_sh(rt: &Runtime, id: &str, script: &str) -> Output {
@@ -125,6 +137,7 @@ fn check_pod(rt: &Runtime, join: Join) {
     become_subreaper();
     let label = format!("{} ({join:?})", rt.name);
     let a = server_bundle(join);
+    install_sysvq(&a);
     let _ga = DeleteOnPanic::new(rt, &a.id);
     let a_out = TempDir::new("pod-a-out");
     let a_pid = start_server(rt, &a, a_out.path());
@@ -187,6 +200,7 @@ fn check_pod(rt: &Runtime, join: Join) {
 
     // A long-running second container: exec into it, kill it alone.
     let c = member_bundle("pod-c", "echo ready; exec sleep 1000", &a, a_pid, join);
+    install_sysvq(&c);
     let _gc = DeleteOnPanic::new(rt, &c.id);
     let c_out = TempDir::new("pod-c-out");
     let c_pid = create(rt, &c, c_out.path());
@@ -213,6 +227,19 @@ fn check_pod(rt: &Runtime, join: Join) {
     assert_eq!(
         procs.stdout, "sh\nsleep\n",
         "{label}: the processes /proc shows in the second container:\n{procs}"
+    );
+    // IPC: shared when the spec names the first container's namespace
+    // (containerd's), the container's own otherwise (Docker's default).
+    let made = rt.exec(&["exec", &a.id, "/bin/sysvq", "make", "0x5eed"]);
+    assert_eq!(made.stdout, "made\n", "{label}: {made}");
+    let found = rt.exec(&["exec", &c.id, "/bin/sysvq", "find", "0x5eed"]);
+    let want = match join {
+        Join::Cri => "found\n",
+        Join::NetnsPath => "absent\n",
+    };
+    assert_eq!(
+        found.stdout, want,
+        "{label}: the first container's message queue seen from the second: {found}"
     );
     rt.exec(&["kill", &c.id, "9"]).assert_success();
     let status = shell_status(reap(c_pid, Duration::from_secs(30)));

@@ -55,15 +55,19 @@ fn build(
     let cgroup = container_cgroup(a, bundle, cleanup)?;
     // A pid namespace of its own unless the spec names an existing one
     // (Kubernetes' shareProcessNamespace gives the pause container's).
-    let own_pid_namespace = namespaces::from_spec(&bundle.spec)
-        .iter()
-        .any(|n| n.kind == LinuxNamespaceType::Pid && n.path.is_none());
+    // Likewise its IPC namespace: Kubernetes gives the pause container's,
+    // Docker a new one unless --ipc=container:X.
+    let nss = namespaces::from_spec(&bundle.spec);
+    let new = |kind| nss.iter().any(|n| n.kind == kind && n.path.is_none());
+    let own_pid_namespace = new(LinuxNamespaceType::Pid);
+    let own_ipc_namespace = new(LinuxNamespaceType::Ipc);
     let sandbox_dir = ContainerDir::new(&g.root, owner)?;
     let request = Request {
         sandbox: sandbox_dir,
         id: a.id.clone(),
         bundle,
         own_pid_namespace,
+        own_ipc_namespace,
     };
     let (mut channel, child_channel) = Channel::pair()?;
     super::flush_stdio();
@@ -108,6 +112,7 @@ struct Request<'a> {
     id: String,
     bundle: &'a Bundle,
     own_pid_namespace: bool,
+    own_ipc_namespace: bool,
 }
 
 /// The proxy (a forked child): hand the container to the sandbox, report,
@@ -179,6 +184,7 @@ fn hand_over(req: &Request, stdio: [OwnedFd; 3]) -> Result<sentry::control::Exec
         process: sandbox.process.clone(),
         bind_files,
         own_pid_namespace: req.own_pid_namespace,
+        own_ipc_namespace: req.own_ipc_namespace,
     };
     let socket = control::socket_name(&req.sandbox).map_err(|e| {
         format!(

@@ -87,6 +87,10 @@ pub struct JoinSpec {
     /// init reaps its orphans and its end kills the container's other
     /// processes, as a pid namespace's init does.
     pub own_pid_namespace: bool,
+    /// Whether it has an IPC namespace of its own (SysV IPC, POSIX
+    /// message queues); otherwise it shares the sandbox's.
+    #[serde(default)]
+    pub own_ipc_namespace: bool,
 }
 
 /// What `sandbox events --stats` reports from inside the sandbox.

@@ -131,7 +131,13 @@ impl Boot {
             }
         };
         crate::vdso::init(&memfile, platform.tsc_offset()).map_err(Error::Vdso)?;
-        let first = container::build("", true, &self.spec.fs(), &self.host, console.as_ref())?;
+        let first = container::build(
+            "",
+            (true, false),
+            &self.spec.fs(),
+            &self.host,
+            console.as_ref(),
+        )?;
         if let Some(fd) = &console {
             // The container's first process (pid 1, its own session) is
             // started on the runtime's terminal, its controlling terminal.
@@ -458,11 +464,13 @@ pub(super) fn spawn(k: &Arc<Kernel>, proc: Arc<Process>, program: Program) {
     *lock(&k.live_tasks) += 1;
     let kc = k.clone();
     let pid = proc.pid;
+    let ipc_ns = proc.container.ipc_ns;
     let result = std::thread::Builder::new()
         .name(format!("task-{pid}"))
         .stack_size(1 << 20)
         .spawn(move || {
             proc::CURRENT_PID.with(|c| c.set(pid));
+            super::ipc::set_current_ns(ipc_ns);
             let parts = kc
                 .platform
                 .new_context()

@@ -33,6 +33,9 @@ pub struct Container {
     /// container's other processes with it when it ends. Otherwise it
     /// shares the sandbox's (pid 1's).
     pub own_pid_namespace: bool,
+    /// Its IPC namespace (`kernel::ipc`): 0, the sandbox's, unless it
+    /// has one of its own.
+    pub ipc_ns: u64,
     /// The terminal the runtime gave the container (its /dev/console and
     /// /dev/pts/0), when its process asked for one.
     pub console: Option<Arc<HostFd>>,
@@ -131,7 +134,7 @@ fn root_mount(spec: &ContainerFsSpec, inode: Arc<dyn Inode>) -> Mount {
 /// /dev/console and /dev/pts/0 stand for.
 pub fn build(
     id: &str,
-    own_pid_namespace: bool,
+    (own_pid_namespace, own_ipc_namespace): (bool, bool),
     spec: &ContainerFsSpec,
     host: &HostRoots,
     console: Option<&Arc<HostFd>>,
@@ -226,8 +229,15 @@ pub fn build(
         root,
         init_pid: AtomicI32::new(if id.is_empty() { 1 } else { 0 }),
         own_pid_namespace,
+        ipc_ns: if own_ipc_namespace { next_ipc_ns() } else { 0 },
         console: console.cloned(),
     })
+}
+
+/// A fresh IPC namespace id (0 is the sandbox's).
+fn next_ipc_ns() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// As runc: read-only paths are bound over themselves read-only, then

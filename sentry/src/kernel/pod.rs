@@ -188,7 +188,7 @@ fn build(
     let host = HostRoots { root, binds };
     let c = container::build(
         &spec.id,
-        spec.own_pid_namespace,
+        (spec.own_pid_namespace, spec.own_ipc_namespace),
         &spec.fs,
         &host,
         console.as_ref(),

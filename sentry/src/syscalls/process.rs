@@ -250,11 +250,13 @@ fn start_task(
     let pc = proc.clone();
     let tid = thread.tid;
     let pid = proc.pid;
+    let ipc_ns = proc.container.ipc_ns;
     let spawned = std::thread::Builder::new()
         .name(format!("task-{tid}"))
         .stack_size(1 << 20)
         .spawn(move || {
             crate::fs::proc::CURRENT_PID.with(|c| c.set(pid));
+            crate::kernel::ipc::set_current_ns(ipc_ns);
             let (mm, ctx, regs) = match build(&kc) {
                 Ok(parts) => parts,
                 Err(e) => {

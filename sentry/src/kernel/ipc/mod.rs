@@ -1,7 +1,8 @@
 //! System V IPC (shared memory, semaphores, message queues) and POSIX
-//! message queues. Every object lives in the Sentry, in one IPC namespace
-//! per sandbox (a Sentry runs one sandbox), and is checked against the
-//! credentials of the calling task as Linux's ipcperms does.
+//! message queues. Every object lives in the Sentry, in an IPC namespace:
+//! the sandbox's, or one of a pod's container that has its own
+//! ([`PerNs`]); it is checked against the credentials of the calling task
+//! as Linux's ipcperms does.
 //!
 //! This module holds what the three SysV kinds share: keys and ids, the
 //! permission record (`struct ipc64_perm`), and the registry that maps
@@ -12,7 +13,9 @@ pub mod msg;
 pub mod sem;
 pub mod shm;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use super::creds::Creds;
 use crate::errno::{err, Errno, SysResult};
@@ -33,6 +36,45 @@ pub const IPCMNI: i32 = 32768;
 /// Access the caller asks for, as ipcperms' S_IRUGO / S_IWUGO.
 pub const READ: u32 = 0o444;
 pub const WRITE: u32 = 0o222;
+
+thread_local! {
+    /// The IPC namespace of the task this Sentry thread runs (0: the
+    /// sandbox's), set when the thread starts.
+    static CURRENT_NS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Records the IPC namespace of the task the calling thread runs.
+pub fn set_current_ns(ns: u64) {
+    CURRENT_NS.with(|c| c.set(ns));
+}
+
+/// The IPC namespace of the task the calling thread runs.
+pub fn current_ns() -> u64 {
+    CURRENT_NS.with(|c| c.get())
+}
+
+/// A value of `T` per IPC namespace, made on first use.
+pub struct PerNs<T> {
+    map: Mutex<BTreeMap<u64, Arc<Mutex<T>>>>,
+    make: fn() -> T,
+}
+
+impl<T> PerNs<T> {
+    pub const fn new(make: fn() -> T) -> PerNs<T> {
+        PerNs {
+            map: Mutex::new(BTreeMap::new()),
+            make,
+        }
+    }
+
+    /// The calling task's namespace's value.
+    pub fn current(&self) -> Arc<Mutex<T>> {
+        let mut map = super::process::lock(&self.map);
+        map.entry(current_ns())
+            .or_insert_with(|| Arc::new(Mutex::new((self.make)())))
+            .clone()
+    }
+}
 
 /// The seconds of CLOCK_REALTIME, for the *_time fields.
 pub fn now_secs() -> i64 {

@@ -12,6 +12,7 @@ use crate::errno::{err, Errno, SysResult};
 use crate::fs::eventfd::{anon_ino, ANON_DEV};
 use crate::kernel::creds::Creds;
 use crate::kernel::events::Seq;
+use crate::kernel::ipc::PerNs;
 use crate::kernel::process::lock;
 use crate::kernel::signal::SigInfo;
 use crate::vfs::{FileOps, FileType, Stat};
@@ -58,6 +59,8 @@ pub struct Mq {
     state: Mutex<State>,
     seq: Seq,
     ino: u64,
+    /// The namespace it was created in (un-charged there when it goes).
+    ns: std::sync::Weak<Mutex<Namespace>>,
 }
 
 /// Names → queues, and bytes charged per uid (RLIMIT_MSGQUEUE).
@@ -66,14 +69,15 @@ struct Namespace {
     charged: BTreeMap<u32, u64>,
 }
 
-static NS: Mutex<Namespace> = Mutex::new(Namespace {
+static NS: PerNs<Namespace> = PerNs::new(|| Namespace {
     names: BTreeMap::new(),
     charged: BTreeMap::new(),
 });
 
 impl Drop for Mq {
     fn drop(&mut self) {
-        let mut ns = lock(&NS);
+        let Some(ns) = self.ns.upgrade() else { return };
+        let mut ns = lock(&ns);
         if let Some(c) = ns.charged.get_mut(&self.uid) {
             *c = c.saturating_sub(self.charge);
         }
@@ -114,7 +118,8 @@ pub fn open(
     excl: bool,
 ) -> SysResult<Arc<Mq>> {
     check_name(name)?;
-    let mut ns = lock(&NS);
+    let registry = NS.current();
+    let mut ns = lock(&registry);
     if let Some(q) = ns.names.get(name) {
         if create.is_some() && excl {
             return err(libc::EEXIST);
@@ -161,6 +166,7 @@ pub fn open(
         }),
         seq: Seq::default(),
         ino: anon_ino(),
+        ns: Arc::downgrade(&registry),
     });
     ns.names.insert(name.to_string(), q.clone());
     Ok(q)
@@ -169,7 +175,8 @@ pub fn open(
 /// mq_unlink: the name goes; open descriptors keep the queue.
 pub fn unlink(name: &str, creds: &Creds) -> SysResult<()> {
     check_name(name)?;
-    let mut ns = lock(&NS);
+    let registry = NS.current();
+    let mut ns = lock(&registry);
     let q = ns.names.get(name).ok_or(Errno(libc::ENOENT))?;
     // The mqueue root is sticky: only the owner (or CAP_FOWNER) removes.
     if q.uid != creds.euid && !creds.has(crate::kernel::caps::FOWNER) {

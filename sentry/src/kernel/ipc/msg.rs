@@ -4,9 +4,8 @@
 //! retries whenever the kernel's event counter moves.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 
-use super::{now_secs, Entry, Got, Ipc64Perm, Registry};
+use super::{now_secs, Entry, Got, Ipc64Perm, PerNs, Registry};
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::creds::Creds;
 use crate::kernel::events;
@@ -46,10 +45,11 @@ pub struct MsgQueue {
     lrpid: i32,
 }
 
-static QUEUES: Mutex<Registry<MsgQueue>> = Mutex::new(Registry::new(MSGMNI));
+static QUEUES: PerNs<Registry<MsgQueue>> = PerNs::new(|| Registry::new(MSGMNI));
 
 pub fn msgget(creds: &Creds, key: i32, flags: i32) -> SysResult<i32> {
-    let mut r = lock(&QUEUES);
+    let queues = QUEUES.current();
+    let mut r = lock(&queues);
     match r.get(key, flags, creds)? {
         Got::Existing(id) => Ok(id),
         Got::Create => {
@@ -97,7 +97,8 @@ pub fn try_send(
     flags: i32,
     waited: bool,
 ) -> SysResult<bool> {
-    let mut r = lock(&QUEUES);
+    let queues = QUEUES.current();
+    let mut r = lock(&queues);
     let held: u64 = r
         .iter()
         .map(|(_, e)| e.obj.cbytes + e.obj.msgs.len() as u64 * MSG_OVERHEAD)
@@ -156,7 +157,8 @@ pub fn try_receive(
     flags: i32,
     waited: bool,
 ) -> SysResult<Option<(i64, Vec<u8>)>> {
-    let mut r = lock(&QUEUES);
+    let queues = QUEUES.current();
+    let mut r = lock(&queues);
     let e = queue(&mut r, creds, id, super::READ, waited)?;
     let q = &mut e.obj;
     let Some(i) = select(q, msgtyp, flags) else {
@@ -243,7 +245,8 @@ pub enum CtlOut {
 
 /// msgctl; `new` is IPC_SET's struct.
 pub fn msgctl(creds: &Creds, id: i32, cmd: i32, new: Option<&MsqidDs>) -> SysResult<CtlOut> {
-    let mut r = lock(&QUEUES);
+    let queues = QUEUES.current();
+    let mut r = lock(&queues);
     match cmd {
         super::IPC_INFO | MSG_INFO => {
             let mut i = MsgInfo {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{now_secs, Entry, Got, Ipc64Perm, Registry};
+use super::{now_secs, Entry, Got, Ipc64Perm, PerNs, Registry};
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::creds::Creds;
 use crate::kernel::events;
@@ -68,7 +68,7 @@ pub struct SemSet {
     waiters: Vec<Waiter>,
 }
 
-static SETS: Mutex<Registry<SemSet>> = Mutex::new(Registry::new(SEMMNI));
+static SETS: PerNs<Registry<SemSet>> = PerNs::new(|| Registry::new(SEMMNI));
 
 /// SEM_UNDO adjustments: process → set id → one per semaphore.
 static UNDO: Mutex<BTreeMap<i32, BTreeMap<i32, Vec<i32>>>> = Mutex::new(BTreeMap::new());
@@ -77,7 +77,8 @@ pub fn semget(creds: &Creds, key: i32, nsems: i32, flags: i32) -> SysResult<i32>
     if nsems < 0 || nsems as usize > SEMMSL {
         return err(libc::EINVAL);
     }
-    let mut r = lock(&SETS);
+    let sets = SETS.current();
+    let mut r = lock(&sets);
     match r.get(key, flags, creds)? {
         Got::Existing(id) => {
             if nsems as usize > r.lookup(id)?.obj.sems.len() {
@@ -115,7 +116,8 @@ pub fn try_semop(
     ops: &[SemBuf],
     waited: bool,
 ) -> SysResult<bool> {
-    let mut r = lock(&SETS);
+    let sets = SETS.current();
+    let mut r = lock(&sets);
     let e = match r.lookup_mut(id) {
         Ok(e) => e,
         Err(_) if waited => return err(libc::EIDRM),
@@ -188,7 +190,7 @@ pub fn try_semop(
 /// The waiting call ended (done, interrupted, timed out): it no longer
 /// counts for GETNCNT/GETZCNT.
 pub fn unwait(id: i32, tid: i32) {
-    if let Ok(e) = lock(&SETS).lookup_mut(id) {
+    if let Ok(e) = lock(&SETS.current()).lookup_mut(id) {
         e.obj.waiters.retain(|w| w.tid != tid);
     }
 }
@@ -199,7 +201,8 @@ pub fn exit(pid: i32) {
     let Some(sets) = lock(&UNDO).remove(&pid) else {
         return;
     };
-    let mut r = lock(&SETS);
+    let registry = SETS.current();
+    let mut r = lock(&registry);
     for (id, adj) in sets {
         let Ok(e) = r.lookup_mut(id) else { continue };
         for (s, a) in e.obj.sems.iter_mut().zip(adj) {
@@ -295,7 +298,7 @@ pub enum CtlOut {
 /// The number of semaphores of set `id` (how much of SETALL's and
 /// GETALL's arrays to copy).
 pub fn nsems(id: i32) -> SysResult<usize> {
-    Ok(lock(&SETS).lookup(id)?.obj.sems.len())
+    Ok(lock(&SETS.current()).lookup(id)?.obj.sems.len())
 }
 
 pub fn semctl(
@@ -306,7 +309,8 @@ pub fn semctl(
     cmd: i32,
     arg: CtlIn,
 ) -> SysResult<CtlOut> {
-    let mut r = lock(&SETS);
+    let sets = SETS.current();
+    let mut r = lock(&sets);
     let info = |r: &Registry<SemSet>, usage: bool| {
         let mut i = SemInfo {
             semmap: SEMMNS,

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
-use super::{now_secs, Entry, Got, Ipc64Perm, Registry};
+use super::{now_secs, Entry, Got, Ipc64Perm, PerNs, Registry};
 use crate::errno::{err, Errno, SysResult};
 use crate::kernel::creds::Creds;
 use crate::kernel::process::lock;
@@ -90,11 +90,12 @@ impl Segment {
     }
 }
 
-static SEGMENTS: Mutex<Registry<Segment>> = Mutex::new(Registry::new(SHMMNI));
+static SEGMENTS: PerNs<Registry<Segment>> = PerNs::new(|| Registry::new(SHMMNI));
 
-/// The registry, with segments destroyed since the last look dropped.
-fn segments() -> std::sync::MutexGuard<'static, Registry<Segment>> {
-    let mut r = lock(&SEGMENTS);
+/// A namespace's registry, with segments destroyed since the last look
+/// dropped.
+fn segments(all: &Mutex<Registry<Segment>>) -> std::sync::MutexGuard<'_, Registry<Segment>> {
+    let mut r = lock(all);
     r.retain(Segment::alive);
     r
 }
@@ -107,7 +108,8 @@ pub fn shmget(
     size: u64,
     flags: i32,
 ) -> SysResult<i32> {
-    let mut r = segments();
+    let all = SEGMENTS.current();
+    let mut r = segments(&all);
     match r.get(key, flags, creds) {
         Ok(Got::Existing(id)) => {
             if r.lookup(id)?.obj.size < size {
@@ -150,7 +152,8 @@ pub struct Attach {
 /// Records the attach time and pid (before the mapping exists, which
 /// cannot fail for want of the segment: the backing is held).
 pub fn attach(creds: &Creds, pid: i32, id: i32, readonly: bool) -> SysResult<Attach> {
-    let mut r = segments();
+    let all = SEGMENTS.current();
+    let mut r = segments(&all);
     let e = r.lookup_mut(id)?;
     let want = if readonly {
         super::READ
@@ -169,12 +172,13 @@ pub fn attach(creds: &Creds, pid: i32, id: i32, readonly: bool) -> SysResult<Att
 
 /// Whether `b` is the memory of a segment (shmdt's test).
 pub fn is_segment(b: &Arc<Backing>) -> bool {
-    lock(&SEGMENTS).iter().any(|(_, e)| e.obj.is(b))
+    lock(&SEGMENTS.current()).iter().any(|(_, e)| e.obj.is(b))
 }
 
 /// shmdt is done: records the detach time and pid.
 pub fn detached(b: &Arc<Backing>, pid: i32) {
-    let mut r = lock(&SEGMENTS);
+    let all = SEGMENTS.current();
+    let mut r = lock(&all);
     let ids: Vec<i32> = r
         .iter()
         .filter(|(_, e)| e.obj.is(b))
@@ -256,7 +260,8 @@ pub enum CtlOut {
 
 /// shmctl. `new` is the caller's shmid_ds for IPC_SET.
 pub fn shmctl(creds: &Creds, id: i32, cmd: i32, new: Option<&ShmidDs>) -> SysResult<CtlOut> {
-    let mut r = segments();
+    let all = SEGMENTS.current();
+    let mut r = segments(&all);
     match cmd {
         super::IPC_INFO => Ok(CtlOut::Info(
             r.highest_index() as u64,
@@ -333,7 +338,7 @@ pub fn shmctl(creds: &Creds, id: i32, cmd: i32, new: Option<&ShmidDs>) -> SysRes
 /// Keys of live segments (a check that nothing leaked).
 #[cfg(test)]
 pub fn count() -> usize {
-    segments().len()
+    segments(&SEGMENTS.current()).len()
 }
 
 #[cfg(test)]
