@@ -25,3 +25,37 @@ pub fn receive_master(listener: &std::os::unix::net::UnixListener) -> std::os::f
     }
     panic!("no descriptor arrived on the console socket");
 }
+
+/// Types `typed` followed by a newline into a terminal's master, then
+/// reads what the terminal shows until `got typed` appears, the terminal
+/// closes, or 20 s pass; the text without carriage returns and without
+/// the echoed line.
+pub fn type_and_read(master: std::os::fd::OwnedFd) -> String {
+    let mut master = std::fs::File::from(master);
+    std::io::Write::write_all(&mut master, b"typed\n").expect("type into the terminal");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once the last slave closes.
+        while let Ok(n) = std::io::Read::read(&mut master, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            if all.windows(9).any(|w| w == b"got typed") {
+                break;
+            }
+        }
+        let _ = tx.send(all);
+    });
+    let all = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_default();
+    String::from_utf8_lossy(&all)
+        .replace('\r', "")
+        .lines()
+        .filter(|l| *l != "typed")
+        .map(|l| format!("{l}\n"))
+        .collect()
+}

@@ -116,28 +116,9 @@ fn check_exec_tty(rt: &Runtime) {
         .spawn()
         .expect("spawn exec -t");
     let master = sandbox_tests::console::receive_master(&listener);
-    let mut master = std::fs::File::from(master);
-    std::io::Write::write_all(&mut master, b"typed\n").expect("type into the terminal");
-    // Read until the process is done (EIO once the last slave closes).
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = std::io::Read::read(&mut master, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-            if all.windows(9).any(|w| w == b"got typed") {
-                break;
-            }
-        }
-        let _ = tx.send(all);
-    });
-    let all = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-    let text = String::from_utf8_lossy(&all).replace('\r', "");
+    let text = sandbox_tests::console::type_and_read(master);
     let _ = child.wait();
-    let lines: Vec<&str> = text.lines().filter(|l| *l != "typed").collect();
+    let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines.first().is_some_and(|l| l.starts_with("/dev/pts/")),
         "{}: tty must name a /dev/pts terminal: {text:?}",

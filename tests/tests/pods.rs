@@ -134,13 +134,9 @@ fn exec_sh(rt: &Runtime, id: &str, script: &str) -> Output {
 }
 
 fn check_pod(rt: &Runtime, join: Join) {
-    become_subreaper();
     let label = format!("{} ({join:?})", rt.name);
-    let a = server_bundle(join);
-    install_sysvq(&a);
-    let _ga = DeleteOnPanic::new(rt, &a.id);
-    let a_out = TempDir::new("pod-a-out");
-    let a_pid = start_server(rt, &a, a_out.path());
+    let first = first_container(rt, join);
+    let (a, a_pid) = (&first.bundle, first.pid);
     let fetch = FETCH;
 
     // A second container that fetches the first's page over loopback,
@@ -149,7 +145,7 @@ fn check_pod(rt: &Runtime, join: Join) {
         "{fetch}; cat /only-in-b; test -e /only-in-a && echo a-visible; \
          test -e /www/index.html && echo www-visible; exit 3"
     );
-    let b = member_bundle("pod-b", &script, &a, a_pid, join);
+    let b = member_bundle("pod-b", &script, a, a_pid, join);
     let _gb = DeleteOnPanic::new(rt, &b.id);
     let b_out = TempDir::new("pod-b-out");
     let b_pid = create(rt, &b, b_out.path());
@@ -177,7 +173,7 @@ fn check_pod(rt: &Runtime, join: Join) {
     assert_clean(rt.root(), &b.id, b.path());
 
     // `run` of a second container: the same, in the foreground.
-    let e = member_bundle("pod-e", &script, &a, a_pid, join);
+    let e = member_bundle("pod-e", &script, a, a_pid, join);
     let _ge = DeleteOnPanic::new(rt, &e.id);
     let out = rt.run(&e);
     assert_eq!(
@@ -199,7 +195,7 @@ fn check_pod(rt: &Runtime, join: Join) {
     );
 
     // A long-running second container: exec into it, kill it alone.
-    let c = member_bundle("pod-c", "echo ready; exec sleep 1000", &a, a_pid, join);
+    let c = member_bundle("pod-c", "echo ready; exec sleep 1000", a, a_pid, join);
     install_sysvq(&c);
     let _gc = DeleteOnPanic::new(rt, &c.id);
     let c_out = TempDir::new("pod-c-out");
@@ -257,7 +253,7 @@ fn check_pod(rt: &Runtime, join: Join) {
 
     // Created, never started, deleted: its pid-file process ends (as
     // runc's init does, SIGKILLed) and nothing is left.
-    let d = member_bundle("pod-d", "echo never-started", &a, a_pid, join);
+    let d = member_bundle("pod-d", "echo never-started", a, a_pid, join);
     let _gd = DeleteOnPanic::new(rt, &d.id);
     let d_out = TempDir::new("pod-d-out");
     let d_pid = create(rt, &d, d_out.path());
@@ -302,6 +298,32 @@ fn second_container_joins_by_cri_annotations() {
     }
 }
 
+/// The pod's first container, serving: killed and deleted if the test
+/// panics (the guard is dropped first).
+struct First<'a> {
+    _guard: DeleteOnPanic<'a>,
+    bundle: Bundle,
+    pid: i32,
+    _out: TempDir,
+}
+
+/// Creates and starts the first container (as the shim would, being a
+/// subreaper) and waits until it serves.
+fn first_container(rt: &Runtime, join: Join) -> First<'_> {
+    become_subreaper();
+    let bundle = server_bundle(join);
+    install_sysvq(&bundle);
+    let guard = DeleteOnPanic::new(rt, &bundle.id);
+    let out = TempDir::new("pod-a-out");
+    let pid = start_server(rt, &bundle, out.path());
+    First {
+        _guard: guard,
+        bundle,
+        pid,
+        _out: out,
+    }
+}
+
 /// Starts the server container and waits until it serves; its pid.
 fn start_server(rt: &Runtime, a: &Bundle, out: &Path) -> i32 {
     let pid = create(rt, a, out);
@@ -322,11 +344,8 @@ fn start_server(rt: &Runtime, a: &Bundle, out: &Path) -> i32 {
 #[test]
 fn failed_create_of_a_second_container_leaves_the_first() {
     for rt in Runtime::control_then_sandboxes() {
-        become_subreaper();
-        let a = server_bundle(Join::NetnsPath);
-        let _ga = DeleteOnPanic::new(&rt, &a.id);
-        let a_out = TempDir::new("pod-a-out");
-        let a_pid = start_server(&rt, &a, a_out.path());
+        let first = first_container(&rt, Join::NetnsPath);
+        let (a, a_pid) = (&first.bundle, first.pid);
         let b = Bundle::busybox("pod-bad", &["/no/such/program"]);
         let mut spec = b.spec();
         let nss = spec["linux"]["namespaces"].as_array_mut().unwrap();
@@ -370,14 +389,11 @@ fn failed_create_of_a_second_container_leaves_the_first() {
 #[test]
 fn killing_the_sandbox_ends_every_container_of_the_pod() {
     for rt in Runtime::every_sandbox() {
-        become_subreaper();
-        let a = server_bundle(Join::Cri);
-        let _ga = DeleteOnPanic::new(&rt, &a.id);
-        let a_out = TempDir::new("pod-a-out");
-        let a_pid = start_server(&rt, &a, a_out.path());
+        let first = first_container(&rt, Join::Cri);
+        let (a, a_pid) = (&first.bundle, first.pid);
         let mut members = Vec::new();
         for tag in ["pod-m1", "pod-m2"] {
-            let m = member_bundle(tag, "exec sleep 1000", &a, a_pid, Join::Cri);
+            let m = member_bundle(tag, "exec sleep 1000", a, a_pid, Join::Cri);
             let out = TempDir::new("pod-m-out");
             let pid = create(&rt, &m, out.path());
             rt.exec(&["start", &m.id]).assert_success();
@@ -417,14 +433,11 @@ fn killing_the_sandbox_ends_every_container_of_the_pod() {
 #[test]
 fn second_container_with_a_terminal() {
     for rt in Runtime::control_then_sandboxes() {
-        become_subreaper();
-        let a = server_bundle(Join::NetnsPath);
-        let _ga = DeleteOnPanic::new(&rt, &a.id);
-        let a_out = TempDir::new("pod-a-out");
-        let a_pid = start_server(&rt, &a, a_out.path());
+        let first = first_container(&rt, Join::NetnsPath);
+        let (a, a_pid) = (&first.bundle, first.pid);
         let script = "tty; test -t 0 && test -t 1 && echo stdio-is-tty; \
             echo via-dev-tty > /dev/tty && echo dev-tty-ok; read line; echo got $line";
-        let b = member_bundle("pod-tty", script, &a, a_pid, Join::NetnsPath);
+        let b = member_bundle("pod-tty", script, a, a_pid, Join::NetnsPath);
         let mut spec = b.spec();
         spec["process"]["terminal"] = json!(true);
         b.write_spec(&spec);
@@ -462,26 +475,8 @@ fn second_container_with_a_terminal() {
             .parse()
             .unwrap();
         rt.exec(&["start", &b.id]).assert_success();
-        let mut master = fs::File::from(master);
-        std::io::Write::write_all(&mut master, b"typed\n").expect("type into the terminal");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut all = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut master, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                all.extend_from_slice(&buf[..n]);
-                if all.windows(9).any(|w| w == b"got typed") {
-                    break;
-                }
-            }
-            let _ = tx.send(all);
-        });
-        let all = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-        let text = String::from_utf8_lossy(&all).replace('\r', "");
-        let lines: Vec<&str> = text.lines().filter(|l| *l != "typed").collect();
+        let text = sandbox_tests::console::type_and_read(master);
+        let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines.first().is_some_and(|l| l.starts_with("/dev/pts/")),
             "{}: tty must name a /dev/pts terminal: {text:?}",
