@@ -140,12 +140,22 @@ fn check_pod(rt: &Runtime, join: Join) {
     let fetch = FETCH;
 
     // A second container that fetches the first's page over loopback,
-    // shows which root it has, and exits with a status of its own.
+    // shows which root it has and its own user, environment, rlimits and
+    // capabilities, and exits with a status of its own.
     let script = format!(
         "{fetch}; cat /only-in-b; test -e /only-in-a && echo a-visible; \
-         test -e /www/index.html && echo www-visible; exit 3"
+         test -e /www/index.html && echo www-visible; \
+         id -u; id -g; echo $POD_MEMBER; ulimit -n; grep CapEff /proc/self/status; exit 3"
     );
     let b = member_bundle("pod-b", &script, a, a_pid, join);
+    let mut spec = b.spec();
+    spec["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    spec["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("POD_MEMBER=member-b"));
+    spec["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "hard": 256, "soft": 256 }]);
+    b.write_spec(&spec);
     let _gb = DeleteOnPanic::new(rt, &b.id);
     let b_out = TempDir::new("pod-b-out");
     let b_pid = create(rt, &b, b_out.path());
@@ -160,8 +170,9 @@ fn check_pod(rt: &Runtime, join: Join) {
     let printed = fs::read_to_string(b_out.path().join("stdout")).unwrap_or_default();
     assert_eq!(
         printed,
-        format!("{PAGE}\nb\n"),
-        "{label}: the second container reaches the first on localhost and sees only its own root"
+        format!("{PAGE}\nb\n1000\n1000\nmember-b\n256\nCapEff:\t0000000000000000\n"),
+        "{label}: the second container reaches the first on localhost, sees only its own root, \
+         and runs as its own spec says"
     );
     assert_eq!(
         status,
@@ -181,7 +192,11 @@ fn check_pod(rt: &Runtime, join: Join) {
         Some(3),
         "{label}: run of a second container:\n{out}"
     );
-    assert_eq!(out.stdout, format!("{PAGE}\nb\n"), "{label}: run:\n{out}");
+    assert_eq!(
+        out.stdout,
+        format!("{PAGE}\nb\n0\n0\n\n1024\nCapEff:\t00000000a80425fb\n"),
+        "{label}: run (as root, the default spec's rlimit and capabilities):\n{out}"
+    );
     assert_clean(rt.root(), &e.id, e.path());
 
     // The first container lives on, and serves.
