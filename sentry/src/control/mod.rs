@@ -4,7 +4,10 @@
 //! and a JSON message; stdio descriptors of `exec` travel with SCM_RIGHTS.
 //! An `exec` connection stays open while its process runs: the runtime may
 //! send `Signal` frames on it (for that process), and the Sentry answers
-//! `Exited` when the process ends.
+//! `Exited` when the process ends. A pod's later container joins with
+//! `CreateContainer` (its root and bind sources travel as descriptors too)
+//! and its connection likewise reports its init's end; requests for it
+//! name it by id.
 
 mod client;
 mod wire;
