@@ -516,3 +516,28 @@ fn second_container_with_a_terminal() {
         assert_clean(rt.root(), &a.id, a.path());
     }
 }
+
+/// CRI annotations that put a container into a sandbox that is not
+/// running fail its create with a message naming the sandbox, and leave
+/// nothing. Sandbox only: runc ignores the annotations.
+#[test]
+fn cri_annotations_naming_no_sandbox_fail_the_create() {
+    for rt in Runtime::every_sandbox() {
+        let b = Bundle::sh("pod-orphan", "true");
+        let mut spec = b.spec();
+        spec["annotations"] = json!({
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.sandbox-id": "no-such-sandbox",
+        });
+        b.write_spec(&spec);
+        let bp = b.path().to_string_lossy().into_owned();
+        let out = rt.exec(&["create", "--bundle", &bp, &b.id]);
+        assert!(!out.success(), "{}: create:\n{out}", rt.name);
+        assert!(
+            out.stderr.contains("no-such-sandbox") && out.stderr.contains("not a running sandbox"),
+            "{}: the error names the sandbox:\n{out}",
+            rt.name
+        );
+        assert_clean(rt.root(), &b.id, b.path());
+    }
+}
