@@ -43,10 +43,16 @@ if [ -e $cg/memory.max ]; then
     echo "cg_memory_max $(cat $cg/memory.max)"
     echo "cg_memory_current $(cat $cg/memory.current)"
     echo "cg_cpu_max $(cat $cg/cpu.max)"
+    echo "cg_pids_max $(cat $cg/pids.max)"
+    echo "cg_pids_current $(cat $cg/pids.current)"
+    echo "cg_procs_has_self $(grep -cx $$ $cg/cgroup.procs)"
 else
     echo "cg_memory_max $(cat $cg/memory/memory.limit_in_bytes)"
     echo "cg_memory_current $(cat $cg/memory/memory.usage_in_bytes)"
     echo "cg_cpu_max $(cat $cg/cpu/cpu.cfs_quota_us) $(cat $cg/cpu/cpu.cfs_period_us)"
+    echo "cg_pids_max $(cat $cg/pids/pids.max)"
+    echo "cg_pids_current $(cat $cg/pids/pids.current)"
+    echo "cg_procs_has_self $(grep -cx $$ $cg/pids/cgroup.procs)"
 fi
 if [ -n "$JAVA" ]; then
     $JAVA -XX:+PrintFlagsFinal -XshowSettings:system -version 2>&1 |
@@ -184,7 +190,8 @@ fn memory_and_cpu_limits_are_what_the_workload_sees() {
     java_present();
     let resources = json!({
         "memory": { "limit": MEMORY, "swap": 2 * MEMORY },
-        "cpu": { "quota": QUOTA, "period": PERIOD }
+        "cpu": { "quota": QUOTA, "period": PERIOD },
+        "pids": { "limit": 100 }
     });
     let runc = view(&Runtime::runc(), "limits", resources.clone(), true);
     // The control: runc's cgroup has the limits; its CPU count is the
@@ -192,6 +199,10 @@ fn memory_and_cpu_limits_are_what_the_workload_sees() {
     // a sandbox that ignores the quota from one that follows it).
     assert_eq!(runc.num("cg_memory_max"), MEMORY, "{}", runc.text);
     assert_eq!(runc.quota_cpus(), Some(1), "{}", runc.text);
+    assert_eq!(runc.get("cg_pids_max"), "100", "{}", runc.text);
+    // The shell and the `cat` it runs.
+    assert_eq!(runc.get("cg_pids_current"), "2", "{}", runc.text);
+    assert_eq!(runc.get("cg_procs_has_self"), "1", "{}", runc.text);
     let host_cpus = runc.num("affinity");
     assert!(
         host_cpus > 1,
@@ -218,6 +229,10 @@ fn memory_and_cpu_limits_are_what_the_workload_sees() {
             "{}",
             v.text
         );
+        // The workload's tasks and processes, as runc's cgroup counts them.
+        for key in ["cg_pids_max", "cg_pids_current", "cg_procs_has_self"] {
+            assert_eq!(v.get(key), runc.get(key), "{}: {key}:\n{}", v.who, v.text);
+        }
         let used = v.num("cg_memory_current");
         assert!(used > 0 && used < MEMORY, "{}", v.text);
         // The CPU count follows the quota everywhere.

@@ -81,14 +81,6 @@ fn memory_stat() -> String {
     )
 }
 
-/// The "0-N" list of the CPUs the workload sees.
-fn cpu_list() -> String {
-    match resources::cpus() {
-        0 | 1 => "0\n".into(),
-        n => format!("0-{}\n", n - 1),
-    }
-}
-
 /// The live processes' pids (cgroup.procs) or thread ids (cgroup.threads).
 fn members(threads: bool) -> String {
     let Some(k) = crate::kernel::get() else {
@@ -149,7 +141,7 @@ pub fn new_cgroupfs() -> Arc<dyn Inode> {
             let cpus = resources::get().cpu.cpus.clone().unwrap_or_default();
             format!("{cpus}\n")
         }),
-        ("cpuset.cpus.effective", cpu_list),
+        ("cpuset.cpus.effective", super::sysfs::cpu_list),
         ("cpuset.mems", || "\n".into()),
         ("cpuset.mems.effective", || "0\n".into()),
         ("memory.current", || {
