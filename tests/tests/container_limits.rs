@@ -39,7 +39,10 @@ const SCRIPT: &str = r#"
 /bin/limits
 /usr/bin/python3 -c 'import os; print("py_affinity", len(os.sched_getaffinity(0))); print("py_cpu_count", os.cpu_count())'
 cg=/sys/fs/cgroup
+dd if=/dev/zero of=/dev/shm/fill bs=1024 count=4096 2>/dev/null
 if [ -e $cg/memory.max ]; then
+    echo "cg_file $(sed -n 's/^file //p' $cg/memory.stat)"
+    echo "cg_anon $(sed -n 's/^anon //p' $cg/memory.stat)"
     echo "cg_memory_max $(cat $cg/memory.max)"
     echo "cg_memory_current $(cat $cg/memory.current)"
     echo "cg_cpu_max $(cat $cg/cpu.max)"
@@ -47,6 +50,8 @@ if [ -e $cg/memory.max ]; then
     echo "cg_pids_current $(cat $cg/pids.current)"
     echo "cg_procs_has_self $(grep -cx $$ $cg/cgroup.procs)"
 else
+    echo "cg_file $(sed -n 's/^total_cache //p' $cg/memory/memory.stat)"
+    echo "cg_anon $(sed -n 's/^total_rss //p' $cg/memory/memory.stat)"
     echo "cg_memory_max $(cat $cg/memory/memory.limit_in_bytes)"
     echo "cg_memory_current $(cat $cg/memory/memory.usage_in_bytes)"
     echo "cg_cpu_max $(cat $cg/cpu/cpu.cfs_quota_us) $(cat $cg/cpu/cpu.cfs_period_us)"
@@ -203,6 +208,9 @@ fn memory_and_cpu_limits_are_what_the_workload_sees() {
     // The shell and the `cat` it runs.
     assert_eq!(runc.get("cg_pids_current"), "2", "{}", runc.text);
     assert_eq!(runc.get("cg_procs_has_self"), "1", "{}", runc.text);
+    // The 4 MiB file in /dev/shm (tmpfs) is file memory, beside anonymous.
+    assert!(runc.num("cg_file") >= 4 << 20, "{}", runc.text);
+    assert!(runc.num("cg_anon") > 0, "{}", runc.text);
     let host_cpus = runc.num("affinity");
     assert!(
         host_cpus > 1,
@@ -235,6 +243,8 @@ fn memory_and_cpu_limits_are_what_the_workload_sees() {
         }
         let used = v.num("cg_memory_current");
         assert!(used > 0 && used < MEMORY, "{}", v.text);
+        let (file, anon) = (v.num("cg_file"), v.num("cg_anon"));
+        assert!(file >= 4 << 20 && anon > 0, "{}", v.text);
         // The CPU count follows the quota everywhere.
         let allowed = v.quota_cpus().unwrap_or(host_cpus).min(host_cpus);
         for (what, n) in v.cpu_counts() {

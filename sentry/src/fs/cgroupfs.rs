@@ -73,11 +73,11 @@ fn swap_max() -> String {
 }
 
 fn memory_stat() -> String {
-    let m = resources::memory();
-    let anon = m.used - m.file;
+    let used = resources::memory().used;
+    let file = resources::file_memory().min(used);
+    let anon = used - file;
     format!(
-        "anon {anon}\nfile {}\nkernel 0\nshmem 0\nactive_anon {anon}\ninactive_anon 0\nactive_file {}\ninactive_file 0\n",
-        m.file, m.file
+        "anon {anon}\nfile {file}\nkernel 0\nshmem 0\nactive_anon {anon}\ninactive_anon 0\nactive_file {file}\ninactive_file 0\n"
     )
 }
 

@@ -131,17 +131,15 @@ pub struct Memory {
     pub free: u64,
     /// Application memory in use (the memory file's pages).
     pub used: u64,
-    /// Of `used`, the pages of files (tmpfs, shared file mappings).
-    pub file: u64,
 }
 
 /// The memory the workload sees now: with a limit, the limit (at most the
 /// host's memory) less what the memory file holds; without one, the host's.
 pub fn memory() -> Memory {
     let (host_total, host_free) = host_memory();
-    let (used, file) = crate::mm::memfile::MemoryFile::existing()
+    let used = crate::mm::memfile::MemoryFile::existing()
         .map(|f| f.usage())
-        .unwrap_or((0, 0));
+        .unwrap_or(0);
     match get().memory_limit {
         Some(limit) => {
             let total = limit.min(host_total.max(1));
@@ -149,16 +147,22 @@ pub fn memory() -> Memory {
                 total,
                 free: total.saturating_sub(used),
                 used,
-                file,
             }
         }
         None => Memory {
             total: host_total,
             free: host_free,
             used,
-            file,
         },
     }
+}
+
+/// Of the memory in use, the bytes of files' pages (tmpfs, cached host
+/// files): dearer to count than [`memory`].
+pub fn file_memory() -> u64 {
+    crate::mm::memfile::MemoryFile::existing()
+        .map(|f| f.file_usage())
+        .unwrap_or(0)
 }
 
 /// The host's (total, free) memory in bytes.

@@ -157,17 +157,23 @@ impl MemoryFile {
         self.size
     }
 
-    /// (bytes of pages that exist, of which files' pages): what the
-    /// workload's memory costs the host, as a memory cgroup counts it.
-    pub fn usage(&self) -> (u64, u64) {
+    /// The bytes of pages that exist: what the workload's memory costs the
+    /// host, as a memory cgroup counts it (one fstat).
+    pub fn usage(&self) -> u64 {
         // SAFETY: stat is plain data, filled by fstat.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: fstat of our own descriptor into `st`.
-        let total = if unsafe { libc::fstat(self.fd.as_raw_fd(), &mut st) } == 0 {
+        if unsafe { libc::fstat(self.fd.as_raw_fd(), &mut st) } == 0 {
             st.st_blocks as u64 * 512
         } else {
             0
-        };
+        }
+    }
+
+    /// Of [`MemoryFile::usage`], the bytes of files' pages (two lseeks a
+    /// populated piece of every file chunk: for /proc and memory.stat,
+    /// not for every sysinfo).
+    pub fn file_usage(&self) -> u64 {
         let ranges: Vec<(u64, u64)> = self
             .file_ranges
             .lock()
@@ -179,7 +185,7 @@ impl MemoryFile {
         for (off, len) in ranges {
             self.for_each_populated(off, len, |_, n| file += n);
         }
-        (total, file.min(total))
+        file
     }
 
     /// As [`MemoryFile::allocate`], for a file's pages (counted as file

@@ -96,7 +96,10 @@ fn meminfo() -> Vec<u8> {
         ("MemFree", kb(m.free)),
         ("MemAvailable", kb(m.free)),
         ("Buffers", 0),
-        ("Cached", kb(m.file)),
+        (
+            "Cached",
+            kb(crate::kernel::resources::file_memory().min(m.used)),
+        ),
         ("SwapCached", 0),
         ("Active", 0),
         ("Inactive", 0),
