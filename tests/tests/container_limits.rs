@@ -266,9 +266,10 @@ fn memory_and_cpu_limits_are_what_the_workload_sees() {
 
 #[test]
 fn without_limits_the_hosts_figures_and_a_cpuset_bounds_the_cpus() {
-    // No memory limit, no quota, but a cpuset of one CPU: runc's affinity
-    // is that CPU; the memory is the host's.
-    let resources = json!({ "cpu": { "cpus": "0", "mems": "0" } });
+    // No memory limit, no quota, but a cpuset of one CPU (the second: the
+    // sandbox calls it CPU 0): runc's affinity is that CPU; the memory is
+    // the host's.
+    let resources = json!({ "cpu": { "cpus": "1", "mems": "0" } });
     let runc = view(&Runtime::runc(), "cpuset", resources.clone(), false);
     assert_eq!(runc.num("affinity"), 1, "{}", runc.text);
     assert_eq!(runc.num("py_affinity"), 1, "{}", runc.text);

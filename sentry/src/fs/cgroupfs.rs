@@ -137,9 +137,11 @@ pub fn new_cgroupfs() -> Arc<dyn Inode> {
             format!("{}\n", shares_to_weight(shares))
         }),
         ("cpu.stat", cpu_stat),
-        ("cpuset.cpus", || {
-            let cpus = resources::get().cpu.cpus.clone().unwrap_or_default();
-            format!("{cpus}\n")
+        // The sandbox numbers its CPUs from 0 (sched_getaffinity, /sys),
+        // so a cpuset reads as those, not as the host's numbers.
+        ("cpuset.cpus", || match resources::get().cpu.cpus {
+            Some(_) => super::sysfs::cpu_list(),
+            None => "\n".into(),
         }),
         ("cpuset.cpus.effective", super::sysfs::cpu_list),
         ("cpuset.mems", || "\n".into()),
