@@ -179,6 +179,20 @@ impl Socket {
         stack::lock().is_some_and(|mut s| c.is_connecting(&mut s))
     }
 
+    /// read(2) of a TCP connection over the stack, into `buf` (None: not
+    /// such a socket).
+    pub(super) fn ext_read_into(&self, buf: &mut [u8]) -> Option<SysResult<usize>> {
+        if !self.is_external() {
+            return None;
+        }
+        let mut ext = self.ext();
+        let External::Tcp(c) = &mut *ext else {
+            return None;
+        };
+        let mut s = stack::lock()?;
+        Some(c.recv(&mut s, buf, false))
+    }
+
     /// Sends on a TCP connection over the stack (None: not such a socket).
     pub(super) fn ext_send(&self, data: &[u8]) -> Option<SysResult<usize>> {
         if !self.is_external() {

@@ -1195,6 +1195,11 @@ pub fn current_creds() -> Ucred {
 
 impl FileOps for Socket {
     fn read(&self, buf: &mut [u8], _off: u64) -> SysResult<usize> {
+        // A connection over the stack reads straight into the caller's
+        // buffer: no intermediate copy on the bulk-receive path.
+        if let Some(r) = self.ext_read_into(buf) {
+            return r;
+        }
         let got = self.recv(buf.len(), false)?;
         buf[..got.data.len()].copy_from_slice(&got.data);
         Ok(got.data.len())
