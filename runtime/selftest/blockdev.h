@@ -1,0 +1,32 @@
+/* The block device holding the container's root: what the mknod and
+ * mount attacks go for (the host's disk, under the rootfs directory). */
+#ifndef SELFTEST_BLOCKDEV_H
+#define SELFTEST_BLOCKDEV_H
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+/* The device number of "/", else the first disk of /proc/partitions;
+ * 0 if neither gives one. */
+static inline dev_t root_block_device(void) {
+    struct stat st;
+    if (stat("/", &st) == 0 && major(st.st_dev) != 0)
+        return st.st_dev;
+    FILE *f = fopen("/proc/partitions", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned ma, mi;
+    unsigned long long blocks;
+    dev_t d = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, " %u %u %llu", &ma, &mi, &blocks) == 3 && blocks > 0) {
+            d = makedev(ma, mi);
+            break;
+        }
+    }
+    fclose(f);
+    return d;
+}
+
+#endif

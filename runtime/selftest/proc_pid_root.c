@@ -1,0 +1,24 @@
+/* Reading host files through /proc/PID/root of a host process: the
+ * magic link is that process's root directory, the host's "/" (the
+ * hostPID escape; also how CVE-2019-5736's relatives walk out). Reads
+ * the runner's secret (SELFTEST_SECRET, a host path outside the rootfs)
+ * through the decoy's root and prints it; the runner compares. */
+#include "attack.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+int attack_proc_pid_root(void) {
+    int pid = atoi(need_env("SELFTEST_DECOY_PID"));
+    const char *secret = need_env("SELFTEST_SECRET");
+    char path[4200];
+    snprintf(path, sizeof path, "/proc/%d/root%s", pid, secret);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        BLOCKED_ERRNO("open /proc/DECOY/root/SECRET");
+    char buf[256];
+    if (read_all(fd, buf, sizeof buf) < 0)
+        BLOCKED_ERRNO("read the secret");
+    printf("LEAK %s\n", buf);
+    WORKED("read a host file through %s", path);
+}

@@ -1,0 +1,183 @@
+//! One run's OCI bundle: a minimal root filesystem (the static attack
+//! binary and the empty mount points, nothing else) and a config.json
+//! shaped like Docker's, widened by what the attack's control needs.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::catalogue::Needs;
+
+/// Docker's default capabilities.
+const DOCKER_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Every capability Linux 6.x knows (what `--privileged` grants).
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Where the read-only host file appears in the container.
+pub const READ_ONLY_TARGET: &str = "/ro/target";
+
+/// Writes `bundle/rootfs` with `/attack` (the attack binary) and the
+/// mount points the spec uses.
+pub fn write_rootfs(bundle: &Path, program: &[u8]) -> std::io::Result<()> {
+    let rootfs = bundle.join("rootfs");
+    for dir in ["proc", "dev", "sys", "tmp", "ro"] {
+        fs::create_dir_all(rootfs.join(dir))?;
+    }
+    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    fs::write(rootfs.join("ro/target"), b"")?;
+    let attack = rootfs.join("attack");
+    fs::write(&attack, program)?;
+    fs::set_permissions(&attack, fs::Permissions::from_mode(0o755))
+}
+
+/// The config.json of one run of `attack` with environment `env`.
+pub fn spec(
+    id: &str,
+    attack: &str,
+    needs: &Needs,
+    env: &[(String, String)],
+    read_only_source: &Path,
+) -> Value {
+    let caps: Vec<&str> = if needs.privileged {
+        ALL_CAPS.to_vec()
+    } else {
+        let mut c = DOCKER_CAPS.to_vec();
+        c.extend(needs.caps.iter().filter(|x| !DOCKER_CAPS.contains(x)));
+        c
+    };
+    let mut environment = vec![
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        "HOME=/".to_string(),
+    ];
+    environment.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+    let sys_options = if needs.privileged {
+        json!(["nosuid", "noexec", "nodev"])
+    } else {
+        json!(["nosuid", "noexec", "nodev", "ro"])
+    };
+    let mut mounts = vec![
+        json!({ "destination": "/proc", "type": "proc", "source": "proc",
+                "options": ["nosuid", "noexec", "nodev"] }),
+        json!({ "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] }),
+        json!({ "destination": "/sys", "type": "sysfs", "source": "sysfs",
+                "options": sys_options }),
+    ];
+    if needs.read_only_file {
+        mounts.push(json!({ "destination": READ_ONLY_TARGET, "type": "bind",
+                            "source": read_only_source, "options": ["rbind", "ro"] }));
+    }
+    let mut namespaces = vec![
+        json!({ "type": "ipc" }),
+        json!({ "type": "uts" }),
+        json!({ "type": "mount" }),
+        json!({ "type": "network" }),
+    ];
+    if !needs.host_pid_and_decoy {
+        namespaces.push(json!({ "type": "pid" }));
+    }
+    let (masked, readonly, devices) = if needs.privileged {
+        (
+            json!([]),
+            json!([]),
+            json!([{ "allow": true, "access": "rwm" }]),
+        )
+    } else {
+        (
+            json!([
+                "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                "/proc/sched_debug", "/proc/scsi", "/sys/firmware"
+            ]),
+            json!([
+                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
+            ]),
+            json!([{ "allow": false, "access": "rwm" }]),
+        )
+    };
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": { "uid": 0, "gid": 0 },
+            "args": ["/attack", attack],
+            "env": environment,
+            "cwd": "/",
+            "capabilities": {
+                "bounding": caps, "effective": caps, "permitted": caps,
+            },
+            "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
+            "noNewPrivileges": true
+        },
+        "root": { "path": "rootfs", "readonly": false },
+        "hostname": "selftest",
+        "mounts": mounts,
+        "linux": {
+            "cgroupsPath": format!("/sandbox-selftest/{id}"),
+            "resources": { "devices": devices },
+            "namespaces": namespaces,
+            "maskedPaths": masked,
+            "readonlyPaths": readonly,
+        }
+    })
+}

@@ -1,0 +1,179 @@
+//! The runner's side of the proofs: what it puts on the host for the
+//! attacks to reach (a secret, a decoy process, a file handle) and the
+//! host-side facts it compares their output with.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// 16 random bytes in hex: a secret the sandbox cannot guess.
+pub fn random_token() -> String {
+    let mut b = [0u8; 16];
+    // SAFETY: getrandom writes at most b.len() bytes into b, which we own.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        // Never reached on Linux ≥ 3.17 for 16 bytes; the time is enough
+        // to keep a secret from matching a stale one.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        return format!("{t:032x}");
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `path` relative to the root of the file system it lies on: the
+/// highest ancestor with the same device (bind mounts aside).
+pub fn path_in_filesystem(path: &Path) -> Option<PathBuf> {
+    let dev = fs::metadata(path).ok()?.dev();
+    let mut top = path.parent()?;
+    while let Some(up) = top.parent() {
+        if fs::metadata(up).ok()?.dev() != dev {
+            break;
+        }
+        top = up;
+    }
+    if fs::metadata(top).ok()?.dev() != dev {
+        return None;
+    }
+    path.strip_prefix(top).ok().map(Path::to_path_buf)
+}
+
+/// The file handle of `dir` as `TYPE:HEX` (name_to_handle_at).
+pub fn file_handle(dir: &Path) -> Option<String> {
+    #[repr(C)]
+    struct Handle {
+        bytes: u32,
+        kind: i32,
+        data: [u8; 128],
+    }
+    let mut h = Handle {
+        bytes: 128,
+        kind: 0,
+        data: [0; 128],
+    };
+    let mut mount_id: libc::c_int = 0;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: c is a NUL-terminated path; h is a file_handle with room
+    // for the 128 bytes its header announces; mount_id is an int we own.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &mut h as *mut Handle,
+            &mut mount_id as *mut libc::c_int,
+            0,
+        )
+    };
+    if r != 0 || h.bytes as usize > h.data.len() {
+        return None;
+    }
+    let hex: String = h.data[..h.bytes as usize]
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    Some(format!("{}:{hex}", h.kind))
+}
+
+/// The id of the calling user's keyring (the host root's when we run as
+/// root), which `keyctl_host_keyring` compares with what it got.
+pub fn user_keyring_id() -> Option<i64> {
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEY_SPEC_USER_KEYRING: libc::c_long = -4;
+    // SAFETY: keyctl with integer arguments only.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1) };
+    (r >= 0).then_some(r)
+}
+
+/// FNV-1a of the first 4 KiB of block device `major:minor`, read through
+/// a node made in `scratch` (the attack prints the same hash).
+pub fn disk_hash(major: u32, minor: u32, scratch: &Path) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let node = scratch.join(format!("disk-{major}-{minor}"));
+    let _ = fs::remove_file(&node);
+    nix::sys::stat::mknod(
+        &node,
+        nix::sys::stat::SFlag::S_IFBLK,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+        nix::sys::stat::makedev(major.into(), minor.into()),
+    )
+    .ok()?;
+    let mut buf = [0u8; 4096];
+    let read = fs::File::open(&node).and_then(|f| f.read_exact_at(&mut buf, 0));
+    let _ = fs::remove_file(&node);
+    read.ok()?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in buf {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(format!("{h:016x}"))
+}
+
+/// A host process outside the container for the attacks that reach for
+/// one: a copy of the attack binary run as `decoy` (it exits 42 on
+/// SIGUSR1, 43 once its memory was written; selftest/main.c). Killed on
+/// drop.
+pub struct Decoy {
+    pub binary: PathBuf,
+    pub original: Vec<u8>,
+    child: Child,
+}
+
+pub const DECOY_EXIT_SIGNAL: i32 = 42;
+pub const DECOY_EXIT_MEMORY: i32 = 43;
+
+impl Decoy {
+    pub fn start(dir: &Path, program: &[u8]) -> std::io::Result<Decoy> {
+        let binary = dir.join("selftest-decoy");
+        fs::write(&binary, program)?;
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755))?;
+        let child = Command::new(&binary)
+            .arg("decoy")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Decoy {
+            binary,
+            original: program.to_vec(),
+            child,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Gives the decoy a moment to notice a write into its memory, then
+    /// ends it; its exit code if it exited by itself.
+    pub fn finish(&mut self) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(1) {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+
+    /// Whether the host binary behind the decoy changed.
+    pub fn binary_changed(&self) -> bool {
+        fs::read(&self.binary).map_or(true, |now| now != self.original)
+    }
+}
+
+impl Drop for Decoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
