@@ -31,7 +31,6 @@ volatile long decoy_flag;
     X(mknod_block)                                                                                 \
     X(mknod_kvm)                                                                                   \
     X(mount_blockdev)                                                                              \
-    X(chroot_escape)                                                                               \
     X(release_agent)                                                                               \
     X(core_pattern)                                                                                \
     X(modprobe)                                                                                    \

@@ -28,7 +28,8 @@ const DOCKER_CAPS: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
-/// Every capability Linux 6.x knows (what `--privileged` grants).
+/// Every capability Linux 6.x knows, in the kernel's order (index =
+/// capability number); `--privileged` grants those the runner has.
 const ALL_CAPS: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -73,6 +74,17 @@ const ALL_CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
+/// Whether this process's bounding set holds capability `name` (true
+/// for a name this table does not know: the runtime will judge it).
+fn in_bounding_set(name: &str) -> bool {
+    let Some(n) = ALL_CAPS.iter().position(|c| *c == name) else {
+        return true;
+    };
+    // SAFETY: PR_CAPBSET_READ reads one flag of our own bounding set.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, n as libc::c_ulong, 0, 0, 0) };
+    r != 0
+}
+
 /// Where the read-only host file appears in the container.
 pub const READ_ONLY_TARGET: &str = "/ro/target";
 
@@ -98,13 +110,16 @@ pub fn spec(
     env: &[(String, String)],
     read_only_source: &Path,
 ) -> Value {
-    let caps: Vec<&str> = if needs.privileged {
+    let mut caps: Vec<&str> = if needs.privileged {
         ALL_CAPS.to_vec()
     } else {
         let mut c = DOCKER_CAPS.to_vec();
         c.extend(needs.caps.iter().filter(|x| !DOCKER_CAPS.contains(x)));
         c
     };
+    // A runtime cannot grant what its own bounding set lacks (runc then
+    // fails with EPERM): keep the capabilities the runner itself has.
+    caps.retain(|c| in_bounding_set(c));
     let mut environment = vec![
         "PATH=/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
         "HOME=/".to_string(),

@@ -19,8 +19,6 @@ pub struct Needs {
     pub leaked_fd: bool,
     /// A host file bind-mounted read-only at /ro/target.
     pub read_only_file: bool,
-    /// `--no-pivot`: the runtime roots the container with chroot.
-    pub no_pivot: bool,
     /// The control demonstrates the effect on a surface that exists only
     /// natively (the attack is told so with SELFTEST_CONTROL).
     pub control_demo: bool,
@@ -62,7 +60,6 @@ const NONE: Needs = Needs {
     host_pid_and_decoy: false,
     leaked_fd: false,
     read_only_file: false,
-    no_pivot: false,
     control_demo: false,
 };
 
@@ -154,15 +151,6 @@ pub const ATTACKS: &[Attack] = &[
         name: "mount_blockdev",
         tries: "mount the host's disk and read a host file",
         needs: PRIVILEGED,
-        proof: Proof::SecretLeaked,
-    },
-    Attack {
-        name: "chroot_escape",
-        tries: "leave the root with chroot + `..` (chw00t)",
-        needs: Needs {
-            no_pivot: true,
-            ..NONE
-        },
         proof: Proof::SecretLeaked,
     },
     Attack {

@@ -248,7 +248,6 @@ fn prepare_and_run(
         root: &root,
         bundle: dir,
         id: &id,
-        no_pivot: attack.needs.no_pivot,
         leaked_dir: attack.needs.leaked_fd.then_some(dir),
         timeout: ctx.timeout,
     })

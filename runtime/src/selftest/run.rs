@@ -117,7 +117,6 @@ pub struct RunSpec<'a> {
     pub root: &'a Path,
     pub bundle: &'a Path,
     pub id: &'a str,
-    pub no_pivot: bool,
     /// Passed to the container as fd 3 (`--preserve-fds 1`).
     pub leaked_dir: Option<&'a Path>,
     pub timeout: Duration,
@@ -127,9 +126,6 @@ pub struct RunSpec<'a> {
 pub fn run(spec: &RunSpec) -> std::io::Result<Finished> {
     let bundle = spec.bundle.to_string_lossy().into_owned();
     let mut args = vec!["run", "--bundle", bundle.as_str()];
-    if spec.no_pivot {
-        args.push("--no-pivot");
-    }
     if spec.leaked_dir.is_some() {
         args.extend(["--preserve-fds", "1"]);
     }
