@@ -1,0 +1,147 @@
+//! Issue 15: `sandbox selftest`, the escape suite shipped in the binary.
+//! It runs every attack under runc (the control, where it must succeed)
+//! and under the sandbox on every backend this host has; here it runs
+//! once per sentry platform (seccomp, ptrace; the microvm backend joins
+//! each run where /dev/kvm opens).
+//!
+//! Checked: the last line parses; every attack whose control worked was
+//! blocked on every backend (B == N - F) and none escaped (E == 0); every
+//! attack the binary lists ran; the controls that must work on any Linux
+//! host with runc did (else the suite would prove nothing: a run where
+//! every control fails has B == N - F trivially); the exit status says
+//! the same; nothing is left in the work directory.
+
+use std::fs;
+use std::time::Duration;
+
+use sandbox_tests::{run_bounded, Output, Runtime, TempDir};
+
+/// The whole selftest (about 30 s here); generous for a loaded CI host.
+const TIMEOUT: Duration = Duration::from_secs(150);
+
+/// Attacks whose control needs nothing of the host kernel's build options
+/// or of its file systems beyond what these tests already need (a shared
+/// pid namespace, ptrace, keyrings, cgroup-free runc features, packet
+/// sockets, x86-64's own instructions). Their controls must succeed.
+const CONTROLS_THAT_MUST_WORK: &[&str] = &[
+    "proc_pid_exe",
+    "proc_pid_mem",
+    "process_vm_writev",
+    "ptrace_attach",
+    "kcmp",
+    "kill_host",
+    "proc_pid_root",
+    "leaked_fd",
+    "keyctl_host_keyring",
+    "add_key",
+    "packet_socket",
+    "stub_jump",
+];
+
+fn runc() -> String {
+    std::env::var("RUNC_BIN").unwrap_or_else(|_| "runc".into())
+}
+
+/// (N, B, E, F) from `selftest: N attacks, B blocked, E escaped, F control failed`.
+fn summary(line: &str) -> Option<(u32, u32, u32, u32)> {
+    let rest = line.strip_prefix("selftest: ")?;
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize, word: &str| -> Option<u32> {
+        let w = words.get(i + 1)?.trim_end_matches(',');
+        (w == word).then_some(())?;
+        words.get(i)?.parse().ok()
+    };
+    if words.len() != 9 || words[7] != "control" || words[8] != "failed" {
+        return None;
+    }
+    Some((n(0, "attacks")?, n(2, "blocked")?, n(4, "escaped")?, n(6, "control")?))
+}
+
+/// The table's row of `attack`: its cells after the name and what it tries.
+fn row<'a>(out: &'a Output, attack: &str) -> Vec<&'a str> {
+    let line = out
+        .stdout_lines()
+        .into_iter()
+        .find(|l| l.split_whitespace().next() == Some(attack))
+        .unwrap_or_else(|| panic!("no row for {attack}:\n{out}"));
+    line.split(" | ").skip(1).map(str::trim).collect()
+}
+
+fn listed_attacks() -> Vec<String> {
+    let rt = Runtime::sandbox();
+    let out = run_bounded(rt.command(&["selftest", "--list"]), Duration::from_secs(20))
+        .unwrap_or_else(|o| panic!("selftest --list timed out:\n{o}"));
+    assert!(out.success(), "\n{out}");
+    out.stdout_lines()
+        .iter()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn summary_line_parses() {
+    assert_eq!(
+        summary("selftest: 28 attacks, 23 blocked, 0 escaped, 5 control failed"),
+        Some((28, 23, 0, 5))
+    );
+    assert_eq!(summary("selftest: 28 attacks, 23 blocked"), None);
+}
+
+#[test]
+fn every_attack_is_blocked_on_every_platform() {
+    let attacks = listed_attacks();
+    assert!(attacks.len() >= 28, "only {} attacks listed", attacks.len());
+    for platform in ["seccomp", "ptrace"] {
+        let work = TempDir::new("selftest-work");
+        let mut rt = Runtime::sandbox();
+        rt.set_platform(platform);
+        let workdir = work.path().to_string_lossy().into_owned();
+        let cmd = rt.command(&["selftest", "--runc", &runc(), "--workdir", &workdir]);
+        let out = run_bounded(cmd, TIMEOUT)
+            .unwrap_or_else(|o| panic!("selftest on {platform} timed out:\n{o}"));
+        println!("{out}");
+
+        let last = out.stdout_lines().last().copied().unwrap_or_default();
+        let (n, b, e, f) =
+            summary(last).unwrap_or_else(|| panic!("bad last line {last:?} on {platform}:\n{out}"));
+        assert_eq!(n as usize, attacks.len(), "on {platform}: not every attack ran:\n{out}");
+        assert_eq!(e, 0, "on {platform}: an attack escaped the sandbox:\n{out}");
+        assert_eq!(b, n - f, "on {platform}: an attack was not blocked:\n{out}");
+        assert_eq!(out.code(), Some(0), "on {platform}: the exit status disagrees:\n{out}");
+
+        for attack in CONTROLS_THAT_MUST_WORK {
+            let cells = row(&out, attack);
+            assert!(
+                cells[0].starts_with("escaped:") || cells[0].starts_with("worked:"),
+                "on {platform}: the control of {attack} failed, so it proves nothing: {cells:?}"
+            );
+            assert!(
+                cells[1..].iter().all(|c| c.starts_with("blocked:")),
+                "on {platform}: {attack} was not blocked: {cells:?}"
+            );
+            assert!(cells.len() >= 2, "{attack}: no sandbox column: {cells:?}");
+        }
+        let left: Vec<_> = fs::read_dir(work.path())
+            .expect("the work directory")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "on {platform}: selftest left {left:?}");
+    }
+}
+
+#[test]
+fn an_unknown_attack_is_a_clear_error() {
+    let rt = Runtime::sandbox();
+    let out = run_bounded(
+        rt.command(&["selftest", "--attack", "no_such_attack"]),
+        Duration::from_secs(20),
+    )
+    .unwrap_or_else(|o| panic!("timed out:\n{o}"));
+    assert_eq!(out.code(), Some(1), "\n{out}");
+    assert!(
+        out.stderr.contains("unknown attack") && out.stderr.contains("no_such_attack"),
+        "\n{out}"
+    );
+}
