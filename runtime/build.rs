@@ -28,13 +28,22 @@ fn main() {
     let out = out_dir.join("selftest-attack");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let made = Command::new(&cc)
-        .args(["-std=gnu11", "-O1", "-Wall", "-Wextra", "-static", "-no-pie"])
+        .args([
+            "-std=gnu11",
+            "-O1",
+            "-Wall",
+            "-Wextra",
+            "-static",
+            "-no-pie",
+        ])
         .arg("-o")
         .arg(&out)
         .args(&sources)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run the C compiler `{cc}` to build the selftest attacks: {e} (install gcc)")
+            panic!(
+                "cannot run the C compiler `{cc}` to build the selftest attacks: {e} (install gcc)"
+            )
         });
     if !made.status.success() {
         panic!(

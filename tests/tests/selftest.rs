@@ -54,7 +54,12 @@ fn summary(line: &str) -> Option<(u32, u32, u32, u32)> {
     if words.len() != 9 || words[7] != "control" || words[8] != "failed" {
         return None;
     }
-    Some((n(0, "attacks")?, n(2, "blocked")?, n(4, "escaped")?, n(6, "control")?))
+    Some((
+        n(0, "attacks")?,
+        n(2, "blocked")?,
+        n(4, "escaped")?,
+        n(6, "control")?,
+    ))
 }
 
 /// The table's row of `attack`: its cells after the name and what it tries.
@@ -105,10 +110,18 @@ fn every_attack_is_blocked_on_every_platform() {
         let last = out.stdout_lines().last().copied().unwrap_or_default();
         let (n, b, e, f) =
             summary(last).unwrap_or_else(|| panic!("bad last line {last:?} on {platform}:\n{out}"));
-        assert_eq!(n as usize, attacks.len(), "on {platform}: not every attack ran:\n{out}");
+        assert_eq!(
+            n as usize,
+            attacks.len(),
+            "on {platform}: not every attack ran:\n{out}"
+        );
         assert_eq!(e, 0, "on {platform}: an attack escaped the sandbox:\n{out}");
         assert_eq!(b, n - f, "on {platform}: an attack was not blocked:\n{out}");
-        assert_eq!(out.code(), Some(0), "on {platform}: the exit status disagrees:\n{out}");
+        assert_eq!(
+            out.code(),
+            Some(0),
+            "on {platform}: the exit status disagrees:\n{out}"
+        );
 
         for attack in CONTROLS_THAT_MUST_WORK {
             let cells = row(&out, attack);

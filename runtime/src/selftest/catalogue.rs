@@ -286,6 +286,10 @@ mod tests {
             assert!(src.is_file(), "{} has no {}", a.name, src.display());
         }
         let listed = main.matches("    X(").count();
-        assert_eq!(listed, ATTACKS.len(), "main.c lists attacks this table lacks");
+        assert_eq!(
+            listed,
+            ATTACKS.len(),
+            "main.c lists attacks this table lacks"
+        );
     }
 }

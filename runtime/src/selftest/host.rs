@@ -87,7 +87,14 @@ pub fn user_keyring_id() -> Option<i64> {
     const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
     const KEY_SPEC_USER_KEYRING: libc::c_long = -4;
     // SAFETY: keyctl with integer arguments only.
-    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_USER_KEYRING,
+            1,
+        )
+    };
     (r >= 0).then_some(r)
 }
 

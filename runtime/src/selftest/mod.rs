@@ -207,7 +207,10 @@ fn prepare_and_run(
     fs::write(&read_only, READ_ONLY_CONTENT.repeat(80)).map_err(io("write", &read_only))?;
 
     let mut env = vec![
-        ("SELFTEST_SECRET".to_string(), secret_path.display().to_string()),
+        (
+            "SELFTEST_SECRET".to_string(),
+            secret_path.display().to_string(),
+        ),
         (
             "SELFTEST_HOST_ROOTFS".to_string(),
             dir.join("rootfs").display().to_string(),
@@ -277,9 +280,9 @@ fn prepare_and_run(
             });
             seen(changed)
         }
-        Proof::ReadOnlyFileChanged => seen(
-            fs::read(&read_only).map_or(true, |now| now != READ_ONLY_CONTENT.repeat(80)),
-        ),
+        Proof::ReadOnlyFileChanged => {
+            seen(fs::read(&read_only).map_or(true, |now| now != READ_ONLY_CONTENT.repeat(80)))
+        }
         Proof::ReleaseAgentRan => seen(release_agent_ran(dir, &finished.stdout)),
         Proof::HostKeyring => {
             let got = field(&finished.stdout, "KEYRING").and_then(|v| v.parse::<i64>().ok());
@@ -288,14 +291,23 @@ fn prepare_and_run(
         Proof::HostDisk => seen(disk_matches(&finished.stdout, &ctx.work.path)),
     };
     drop(decoy);
-    Ok(verdict::judge(attack.name, attack.proof, &finished, evidence))
+    Ok(verdict::judge(
+        attack.name,
+        attack.proof,
+        &finished,
+        evidence,
+    ))
 }
 
 /// The release agent's marker, waited for a little when the attack says
 /// it emptied the cgroup (the kernel runs the agent asynchronously).
 fn release_agent_ran(dir: &Path, stdout: &str) -> bool {
     let marker = dir.join("release-agent-ran");
-    let patience = if stdout.contains("RESULT worked") { 200 } else { 1 };
+    let patience = if stdout.contains("RESULT worked") {
+        200
+    } else {
+        1
+    };
     for _ in 0..patience {
         if marker.exists() {
             return true;

@@ -25,7 +25,10 @@ const CELL: usize = 48;
 impl Table {
     pub fn new(targets: &[Target]) -> Table {
         Table {
-            columns: targets.iter().map(|t| (t.label(), t.is_control())).collect(),
+            columns: targets
+                .iter()
+                .map(|t| (t.label(), t.is_control()))
+                .collect(),
             attacks: 0,
             blocked: 0,
             escaped: 0,

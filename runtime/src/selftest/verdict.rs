@@ -10,7 +10,10 @@ pub enum Outcome {
     /// The attack did what it tries; `proved_on_host` when the runner saw
     /// the effect on the host itself (a secret read, a host process or
     /// file changed), not only the attack's word.
-    Worked { detail: String, proved_on_host: bool },
+    Worked {
+        detail: String,
+        proved_on_host: bool,
+    },
     /// It ran and did not: the errno or signal it met.
     Blocked(String),
     /// It did not run to a verdict (the container failed, a timeout).
@@ -89,11 +92,14 @@ pub fn judge(attack: &str, proof: Proof, f: &Finished, host: HostEvidence) -> Ou
             detail,
             proved_on_host: false,
         },
-        Some((true, detail)) => Outcome::Blocked(format!("host unchanged (the attack saw: {detail})")),
+        Some((true, detail)) => {
+            Outcome::Blocked(format!("host unchanged (the attack saw: {detail})"))
+        }
         Some((false, detail)) => Outcome::Blocked(detail),
-        None => Outcome::Blocked(died_of(f).unwrap_or_else(|| {
-            format!("the attack ended without a result ({})", f.describe())
-        })),
+        None => Outcome::Blocked(
+            died_of(f)
+                .unwrap_or_else(|| format!("the attack ended without a result ({})", f.describe())),
+        ),
     }
 }
 
@@ -125,7 +131,10 @@ mod tests {
         let f = finished("START bpf\nRESULT worked loaded\n", 0);
         assert!(matches!(
             judge("bpf", Proof::SelfReport, &f, HostEvidence::NotApplicable),
-            Outcome::Worked { proved_on_host: false, .. }
+            Outcome::Worked {
+                proved_on_host: false,
+                ..
+            }
         ));
         let f = finished("START bpf\nRESULT blocked bpf: ENOSYS\n", 0);
         assert_eq!(
@@ -144,7 +153,10 @@ mod tests {
         let f = finished("", 1);
         assert!(matches!(
             judge("kill_host", Proof::DecoyTouched, &f, HostEvidence::Seen),
-            Outcome::Worked { proved_on_host: true, .. }
+            Outcome::Worked {
+                proved_on_host: true,
+                ..
+            }
         ));
     }
 
