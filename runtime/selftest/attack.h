@@ -65,4 +65,8 @@ static inline const char *need_env(const char *name) {
 /* Reads up to cap-1 bytes of fd into buf, NUL-terminated; -1 on error. */
 long read_all(int fd, char *buf, size_t cap);
 
+/* Reads a secret from fd and prints it as "LEAK <text>" for the runner
+ * to compare; -1 (errno set) if it cannot be read. */
+int print_leak(int fd);
+
 #endif

@@ -5,6 +5,10 @@
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* Where the node for the disk is made. */
+#define DISK_NODE "/tmp/selftest-disk"
 
 /* The device number of "/", else the first disk of /proc/partitions;
  * 0 if neither gives one. */
@@ -28,5 +32,17 @@ static inline dev_t root_block_device(void) {
     fclose(f);
     return d;
 }
+
+/* Makes DISK_NODE for the disk of "/": the attack ends blocked with the
+ * reason if there is none or mknod fails. */
+#define MAKE_DISK_NODE(dev)                                                                        \
+    do {                                                                                           \
+        (dev) = root_block_device();                                                               \
+        if ((dev) == 0)                                                                            \
+            BLOCKED("no block device number found for /");                                         \
+        unlink(DISK_NODE);                                                                         \
+        if (mknod(DISK_NODE, S_IFBLK | 0600, (dev)) < 0)                                           \
+            BLOCKED_ERRNO("mknod block device");                                                   \
+    } while (0)
 
 #endif

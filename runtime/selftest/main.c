@@ -73,6 +73,14 @@ long read_all(int fd, char *buf, size_t cap) {
     return (long)got;
 }
 
+int print_leak(int fd) {
+    char buf[256];
+    if (read_all(fd, buf, sizeof buf) < 0)
+        return -1;
+    printf("LEAK %s\n", buf);
+    return 0;
+}
+
 static volatile sig_atomic_t decoy_signalled;
 static void on_usr1(int s) {
     (void)s;

@@ -12,13 +12,9 @@
 #include <unistd.h>
 
 int attack_mknod_block(void) {
-    dev_t dev = root_block_device();
-    if (dev == 0)
-        BLOCKED("no block device number found for /");
-    unlink("/tmp/selftest-disk");
-    if (mknod("/tmp/selftest-disk", S_IFBLK | 0600, dev) < 0)
-        BLOCKED_ERRNO("mknod block device");
-    int fd = open("/tmp/selftest-disk", O_RDONLY);
+    dev_t dev;
+    MAKE_DISK_NODE(dev);
+    int fd = open(DISK_NODE, O_RDONLY);
     if (fd < 0)
         BLOCKED_ERRNO("open the block device");
     unsigned char buf[4096];

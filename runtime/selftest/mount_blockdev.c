@@ -13,20 +13,16 @@
 
 int attack_mount_blockdev(void) {
     const char *rel = need_env("SELFTEST_SECRET_IN_FS");
-    dev_t dev = root_block_device();
-    if (dev == 0)
-        BLOCKED("no block device number found for /");
-    unlink("/tmp/selftest-disk");
-    if (mknod("/tmp/selftest-disk", S_IFBLK | 0600, dev) < 0)
-        BLOCKED_ERRNO("mknod block device");
+    dev_t dev;
+    MAKE_DISK_NODE(dev);
     mkdir("/tmp/selftest-mnt", 0700);
     static const char *types[] = {"ext4", "xfs", "btrfs", "ext3", "ext2"};
     int mounted = -1;
     for (unsigned i = 0; i < sizeof types / sizeof types[0] && mounted < 0; i++) {
         /* Same read-only state as the host's mount, else EBUSY. */
-        mounted = mount("/tmp/selftest-disk", "/tmp/selftest-mnt", types[i], 0, NULL);
+        mounted = mount(DISK_NODE, "/tmp/selftest-mnt", types[i], 0, NULL);
         if (mounted < 0 && errno == EBUSY)
-            mounted = mount("/tmp/selftest-disk", "/tmp/selftest-mnt", types[i], MS_RDONLY, NULL);
+            mounted = mount(DISK_NODE, "/tmp/selftest-mnt", types[i], MS_RDONLY, NULL);
         if (mounted < 0)
             printf("mount as %s: %s\n", types[i], errname(errno));
     }

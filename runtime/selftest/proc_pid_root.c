@@ -16,9 +16,7 @@ int attack_proc_pid_root(void) {
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         BLOCKED_ERRNO("open /proc/DECOY/root/SECRET");
-    char buf[256];
-    if (read_all(fd, buf, sizeof buf) < 0)
+    if (print_leak(fd) < 0)
         BLOCKED_ERRNO("read the secret");
-    printf("LEAK %s\n", buf);
     WORKED("read a host file through %s", path);
 }
