@@ -46,7 +46,10 @@ volatile long decoy_flag;
     X(packet_socket)                                                                               \
     X(dirty_pipe)                                                                                  \
     X(int80)                                                                                       \
-    X(stub_jump)
+    X(stub_jump)                                                                                   \
+    X(stub_write)                                                                                  \
+    X(kernel_log)                                                                                  \
+    X(proc_sys_remount)
 
 #define DECLARE(n) int attack_##n(void);
 ATTACKS(DECLARE)

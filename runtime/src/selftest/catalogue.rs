@@ -19,6 +19,9 @@ pub struct Needs {
     pub leaked_fd: bool,
     /// A host file bind-mounted read-only at /ro/target.
     pub read_only_file: bool,
+    /// The runner writes `sandbox-selftest <secret>` into the host's
+    /// kernel log (/dev/kmsg) before the run.
+    pub secret_in_kernel_log: bool,
     /// The control demonstrates the effect on a surface that exists only
     /// natively (the attack is told so with SELFTEST_CONTROL).
     pub control_demo: bool,
@@ -60,6 +63,7 @@ const NONE: Needs = Needs {
     host_pid_and_decoy: false,
     leaked_fd: false,
     read_only_file: false,
+    secret_in_kernel_log: false,
     control_demo: false,
 };
 
@@ -260,6 +264,34 @@ pub const ATTACKS: &[Attack] = &[
         tries: "jump into the stub page's syscall sites",
         needs: Needs {
             control_demo: true,
+            ..NONE
+        },
+        proof: Proof::SelfReport,
+    },
+    Attack {
+        name: "stub_write",
+        tries: "write the stub's read-only pages (/proc/self/mem, mprotect)",
+        needs: Needs {
+            control_demo: true,
+            ..NONE
+        },
+        proof: Proof::SelfReport,
+    },
+    Attack {
+        name: "kernel_log",
+        tries: "read the host's kernel log with syslog (CAP_SYSLOG)",
+        needs: Needs {
+            caps: &["CAP_SYSLOG"],
+            secret_in_kernel_log: true,
+            ..NONE
+        },
+        proof: Proof::SecretLeaked,
+    },
+    Attack {
+        name: "proc_sys_remount",
+        tries: "remount /proc/sys read-write (CAP_SYS_ADMIN), write a sysctl",
+        needs: Needs {
+            caps: &["CAP_SYS_ADMIN"],
             ..NONE
         },
         proof: Proof::SelfReport,
