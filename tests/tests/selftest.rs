@@ -161,3 +161,77 @@ fn an_unknown_attack_is_a_clear_error() {
         "\n{out}"
     );
 }
+
+/// Processes whose command line or executable mentions `dir`.
+fn processes_under(dir: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").expect("/proc").flatten() {
+        let p = e.path();
+        let cmdline = fs::read(p.join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let exe = fs::read_link(p.join("exe"))
+            .map(|l| l.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if cmdline.contains(dir) || exe.contains(dir) {
+            found.push(format!("{}: {cmdline} ({exe})", p.display()));
+        }
+    }
+    found
+}
+
+#[test]
+fn an_interrupted_selftest_leaves_nothing() {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    let work = TempDir::new("selftest-interrupted");
+    let workdir = work.path().to_string_lossy().into_owned();
+    let rt = Runtime::sandbox();
+    let mut cmd = rt.command(&["selftest", "--runc", &runc(), "--workdir", &workdir]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn().expect("run sandbox selftest");
+    // Well into the attacks, at a moment when a container (or a decoy)
+    // of the selftest's is running: else the check below proves nothing.
+    std::thread::sleep(Duration::from_secs(3));
+    let start = Instant::now();
+    while processes_under(&workdir).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no container of the selftest ran within 13 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("selftest did not stop within 60 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    use std::io::Read;
+    let _ = child
+        .stderr
+        .take()
+        .map(|mut e| e.read_to_string(&mut stderr));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left: Vec<_> = fs::read_dir(work.path())
+        .expect("the work directory")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "an interrupted selftest left {left:?}");
+    let procs = processes_under(&workdir);
+    assert!(procs.is_empty(), "still running: {procs:?}");
+}
