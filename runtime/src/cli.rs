@@ -264,7 +264,8 @@ pub struct SelftestArgs {
     /// Print the attacks and what each tries, then exit.
     #[arg(long)]
     pub list: bool,
-    /// Where to make the temporary bundles (default: $TMPDIR, else /tmp).
+    /// Where to make the temporary bundles and the runtimes' state
+    /// directories (default: $TMPDIR, else /tmp; --root is not used).
     #[arg(long)]
     pub workdir: Option<PathBuf>,
 }

@@ -264,6 +264,7 @@ fn prepare_and_run(
     })
     .map_err(io("run a container from", dir))?;
 
+    let claimed = finished.stdout.contains("RESULT worked");
     let seen = |yes: bool| {
         if yes {
             HostEvidence::Seen
@@ -275,7 +276,7 @@ fn prepare_and_run(
         Proof::SelfReport => HostEvidence::NotApplicable,
         Proof::SecretLeaked => seen(finished.stdout.contains(&secret)),
         Proof::DecoyTouched => {
-            let code = decoy.as_mut().and_then(Decoy::finish);
+            let code = decoy.as_mut().and_then(|d| d.finish(claimed));
             seen(matches!(
                 code,
                 Some(host::DECOY_EXIT_SIGNAL | host::DECOY_EXIT_MEMORY)
@@ -283,7 +284,7 @@ fn prepare_and_run(
         }
         Proof::DecoyBinaryChanged => {
             let changed = decoy.as_mut().is_some_and(|d| {
-                d.finish();
+                d.finish(claimed);
                 d.binary_changed()
             });
             seen(changed)
@@ -291,7 +292,7 @@ fn prepare_and_run(
         Proof::ReadOnlyFileChanged => {
             seen(fs::read(&read_only).map_or(true, |now| now != READ_ONLY_CONTENT.repeat(80)))
         }
-        Proof::ReleaseAgentRan => seen(release_agent_ran(dir, &finished.stdout)),
+        Proof::ReleaseAgentRan => seen(release_agent_ran(dir, claimed)),
         Proof::HostKeyring => {
             let got = field(&finished.stdout, "KEYRING").and_then(|v| v.parse::<i64>().ok());
             seen(got.is_some() && got == ctx.host_keyring)
@@ -309,13 +310,9 @@ fn prepare_and_run(
 
 /// The release agent's marker, waited for a little when the attack says
 /// it emptied the cgroup (the kernel runs the agent asynchronously).
-fn release_agent_ran(dir: &Path, stdout: &str) -> bool {
+fn release_agent_ran(dir: &Path, claimed: bool) -> bool {
     let marker = dir.join("release-agent-ran");
-    let patience = if stdout.contains("RESULT worked") {
-        200
-    } else {
-        1
-    };
+    let patience = if claimed { 200 } else { 1 };
     for _ in 0..patience {
         if marker.exists() {
             return true;
