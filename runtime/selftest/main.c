@@ -49,7 +49,8 @@ volatile long decoy_flag;
     X(stub_jump)                                                                                   \
     X(stub_write)                                                                                  \
     X(kernel_log)                                                                                  \
-    X(proc_sys_remount)
+    X(proc_sys_remount)                                                                            \
+    X(vdso_data_write)
 
 #define DECLARE(n) int attack_##n(void);
 ATTACKS(DECLARE)

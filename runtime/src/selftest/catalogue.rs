@@ -296,6 +296,15 @@ pub const ATTACKS: &[Attack] = &[
         },
         proof: Proof::SelfReport,
     },
+    Attack {
+        name: "vdso_data_write",
+        tries: "write the sandbox-wide vDSO data page ([vvar])",
+        needs: Needs {
+            control_demo: true,
+            ..NONE
+        },
+        proof: Proof::SelfReport,
+    },
 ];
 
 #[cfg(test)]
