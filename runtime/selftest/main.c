@@ -50,7 +50,8 @@ volatile long decoy_flag;
     X(stub_write)                                                                                  \
     X(kernel_log)                                                                                  \
     X(proc_sys_remount)                                                                            \
-    X(vdso_data_write)
+    X(vdso_data_write)                                                                             \
+    X(path_toctou)
 
 #define DECLARE(n) int attack_##n(void);
 ATTACKS(DECLARE)

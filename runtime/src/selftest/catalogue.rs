@@ -23,7 +23,8 @@ pub struct Needs {
     /// kernel log (/dev/kmsg) before the run.
     pub secret_in_kernel_log: bool,
     /// The control demonstrates the effect on a surface that exists only
-    /// natively (the attack is told so with SELFTEST_CONTROL).
+    /// in the sandbox (the attack is told so with SELFTEST_CONTROL); the
+    /// control's own report is its proof.
     pub control_demo: bool,
 }
 
@@ -304,6 +305,15 @@ pub const ATTACKS: &[Attack] = &[
             ..NONE
         },
         proof: Proof::SelfReport,
+    },
+    Attack {
+        name: "path_toctou",
+        tries: "race a path buffer between the check and the use",
+        needs: Needs {
+            control_demo: true,
+            ..NONE
+        },
+        proof: Proof::SecretLeaked,
     },
 ];
 

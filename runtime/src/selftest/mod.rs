@@ -300,12 +300,13 @@ fn prepare_and_run(
         Proof::HostDisk => seen(disk_matches(&finished.stdout, &ctx.work.path)),
     };
     drop(decoy);
-    Ok(verdict::judge(
-        attack.name,
-        attack.proof,
-        &finished,
-        evidence,
-    ))
+    // A demonstration control proves itself by its own report.
+    let (proof, evidence) = if target.is_control() && attack.needs.control_demo {
+        (Proof::SelfReport, HostEvidence::NotApplicable)
+    } else {
+        (attack.proof, evidence)
+    };
+    Ok(verdict::judge(attack.name, proof, &finished, evidence))
 }
 
 /// The release agent's marker, waited for a little when the attack says
