@@ -12,6 +12,7 @@
 //! the same; nothing is left in the work directory.
 
 use std::fs;
+use std::io::Write;
 use std::time::Duration;
 
 use sandbox_tests::{run_bounded, Output, Runtime, TempDir};
@@ -108,7 +109,13 @@ fn every_attack_is_blocked_on_every_platform() {
         let cmd = rt.command(&["selftest", "--runc", &runc(), "--workdir", &workdir]);
         let out = run_bounded(cmd, TIMEOUT)
             .unwrap_or_else(|o| panic!("selftest on {platform} timed out:\n{o}"));
-        println!("{out}");
+        // Straight to stderr, past the test harness's capture: the table
+        // belongs in the CI log even when the test passes.
+        let _ = writeln!(
+            std::io::stderr(),
+            "sandbox selftest on {platform}:\n{}",
+            out.stdout
+        );
 
         let last = out.stdout_lines().last().copied().unwrap_or_default();
         let (n, b, e, f) =

@@ -112,3 +112,69 @@ fn sandbox_cell(o: &Outcome) -> String {
         Outcome::NoVerdict(d) => format!("NO VERDICT: {d}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selftest::catalogue::ATTACKS;
+    use std::path::PathBuf;
+
+    fn table() -> Table {
+        Table::new(&[
+            Target::Control {
+                runc: PathBuf::from("runc"),
+            },
+            Target::Sentry {
+                bin: PathBuf::from("sandbox"),
+                platform: "seccomp".into(),
+            },
+            Target::Microvm {
+                bin: PathBuf::from("sandbox"),
+            },
+        ])
+    }
+
+    fn worked() -> Outcome {
+        Outcome::Worked {
+            detail: "x".into(),
+            proved_on_host: true,
+        }
+    }
+
+    fn blocked() -> Outcome {
+        Outcome::Blocked("EPERM".into())
+    }
+
+    #[test]
+    fn counts_follow_the_rules() {
+        let a = &ATTACKS[0];
+        let mut t = table();
+        t.add(a, vec![worked(), blocked(), blocked()]);
+        assert_eq!((t.blocked, t.escaped, t.control_failed), (1, 0, 0));
+        assert_eq!(t.finish(), 0);
+        // A failed control is never counted as blocked, and does not
+        // make the exit status fail when the sandbox blocked too.
+        t.add(a, vec![blocked(), blocked(), blocked()]);
+        assert_eq!((t.blocked, t.control_failed), (1, 1));
+        assert_eq!(t.finish(), 0);
+        // An escape on one backend counts once, and fails the run.
+        t.add(a, vec![worked(), blocked(), worked()]);
+        assert_eq!(t.escaped, 1);
+        assert_eq!(t.finish(), 1);
+    }
+
+    #[test]
+    fn no_verdict_is_neither_blocked_nor_escaped() {
+        let mut t = table();
+        t.add(
+            &ATTACKS[0],
+            vec![worked(), blocked(), Outcome::NoVerdict("timed out".into())],
+        );
+        assert_eq!(
+            (t.attacks, t.blocked, t.escaped, t.control_failed),
+            (1, 0, 0, 0)
+        );
+        assert_eq!(t.undecided.len(), 1);
+        assert_eq!(t.finish(), 1);
+    }
+}
