@@ -51,7 +51,8 @@ volatile long decoy_flag;
     X(kernel_log)                                                                                  \
     X(proc_sys_remount)                                                                            \
     X(vdso_data_write)                                                                             \
-    X(path_toctou)
+    X(path_toctou)                                                                                 \
+    X(setns_host_mnt)
 
 #define DECLARE(n) int attack_##n(void);
 ATTACKS(DECLARE)

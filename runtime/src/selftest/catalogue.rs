@@ -315,6 +315,16 @@ pub const ATTACKS: &[Attack] = &[
         },
         proof: Proof::SecretLeaked,
     },
+    Attack {
+        name: "setns_host_mnt",
+        tries: "setns into a host process's mount namespace (nsenter)",
+        needs: Needs {
+            caps: &["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"],
+            host_pid_and_decoy: true,
+            ..NONE
+        },
+        proof: Proof::SecretLeaked,
+    },
 ];
 
 #[cfg(test)]
