@@ -14,6 +14,7 @@
 
 mod bundle;
 mod catalogue;
+mod evidence;
 mod host;
 mod report;
 mod run;
@@ -24,9 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use catalogue::{Attack, Proof, ATTACKS};
-use host::Decoy;
 use run::{RunSpec, Target};
-use verdict::{field, HostEvidence, Outcome};
+use verdict::Outcome;
 
 use crate::cli::{GlobalOpts, SelftestArgs};
 
@@ -191,8 +191,6 @@ fn run_once(ctx: &Context, attack: &Attack, target: &Target) -> Result<Outcome, 
     outcome
 }
 
-const READ_ONLY_CONTENT: &[u8] = b"SELFTEST-ORIGINAL-CONTENT-OF-A-READ-ONLY-HOST-FILE\n";
-
 fn prepare_and_run(
     ctx: &Context,
     attack: &Attack,
@@ -200,43 +198,9 @@ fn prepare_and_run(
     dir: &Path,
 ) -> Result<Outcome, SelftestError> {
     bundle::write_rootfs(dir, PROGRAM).map_err(io("write the root filesystem in", dir))?;
-    let secret = host::random_token();
-    let secret_path = dir.join("secret");
-    fs::write(&secret_path, &secret).map_err(io("write", &secret_path))?;
-    let read_only = dir.join("read-only-file");
-    fs::write(&read_only, READ_ONLY_CONTENT.repeat(80)).map_err(io("write", &read_only))?;
-
-    let mut env = vec![
-        (
-            "SELFTEST_SECRET".to_string(),
-            secret_path.display().to_string(),
-        ),
-        (
-            "SELFTEST_HOST_ROOTFS".to_string(),
-            dir.join("rootfs").display().to_string(),
-        ),
-    ];
-    if let Some(rel) = host::path_in_filesystem(&secret_path) {
-        env.push(("SELFTEST_SECRET_IN_FS".into(), rel.display().to_string()));
-    }
-    if let Some(h) = host::file_handle(dir) {
-        env.push(("SELFTEST_HANDLE".into(), h));
-    }
-    let mut decoy = if attack.needs.host_pid_and_decoy {
-        let d = Decoy::start(dir, PROGRAM).map_err(io("start a decoy process in", dir))?;
-        env.push(("SELFTEST_DECOY_PID".into(), d.pid().to_string()));
-        Some(d)
-    } else {
-        None
-    };
-    if attack.needs.secret_in_kernel_log {
-        // Best effort: without it the control cannot find the line and
-        // fails, which the table shows.
-        let line = format!("sandbox-selftest {secret}\n");
-        if let Err(e) = fs::write("/dev/kmsg", line) {
-            eprintln!("selftest: cannot write the host's kernel log (/dev/kmsg): {e}");
-        }
-    }
+    let mut planted = evidence::plant(dir, &attack.needs, PROGRAM)
+        .map_err(io("prepare the host side in", dir))?;
+    let mut env = planted.env.clone();
     if target.is_control() && attack.needs.control_demo {
         env.push(("SELFTEST_CONTROL".into(), "1".into()));
     }
@@ -247,7 +211,7 @@ fn prepare_and_run(
         attack.name.replace('_', "-"),
         target.short()
     );
-    let spec = bundle::spec(&id, attack.name, &attack.needs, &env, &read_only);
+    let spec = bundle::spec(&id, attack.name, &attack.needs, &env, &planted.read_only);
     let config = dir.join("config.json");
     let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
     fs::write(&config, text).map_err(io("write", &config))?;
@@ -264,80 +228,13 @@ fn prepare_and_run(
     })
     .map_err(io("run a container from", dir))?;
 
-    let claimed = finished.stdout.contains("RESULT worked");
-    let seen = |yes: bool| {
-        if yes {
-            HostEvidence::Seen
-        } else {
-            HostEvidence::NotSeen
-        }
-    };
-    let evidence = match attack.proof {
-        Proof::SelfReport => HostEvidence::NotApplicable,
-        Proof::SecretLeaked => seen(finished.stdout.contains(&secret)),
-        Proof::DecoyTouched => {
-            let code = decoy.as_mut().and_then(|d| d.finish(claimed));
-            seen(matches!(
-                code,
-                Some(host::DECOY_EXIT_SIGNAL | host::DECOY_EXIT_MEMORY)
-            ))
-        }
-        Proof::DecoyBinaryChanged => {
-            let changed = decoy.as_mut().is_some_and(|d| {
-                d.finish(claimed);
-                d.binary_changed()
-            });
-            seen(changed)
-        }
-        Proof::ReadOnlyFileChanged => {
-            seen(fs::read(&read_only).map_or(true, |now| now != READ_ONLY_CONTENT.repeat(80)))
-        }
-        Proof::ReleaseAgentRan => seen(release_agent_ran(dir, claimed)),
-        Proof::HostKeyring => {
-            let got = field(&finished.stdout, "KEYRING").and_then(|v| v.parse::<i64>().ok());
-            seen(got.is_some() && got == ctx.host_keyring)
-        }
-        Proof::HostDisk => seen(disk_matches(&finished.stdout, &ctx.work.path)),
-    };
-    drop(decoy);
     // A demonstration control proves itself by its own report.
-    let (proof, evidence) = if target.is_control() && attack.needs.control_demo {
-        (Proof::SelfReport, HostEvidence::NotApplicable)
+    let proof = if target.is_control() && attack.needs.control_demo {
+        Proof::SelfReport
     } else {
-        (attack.proof, evidence)
+        attack.proof
     };
+    let evidence = planted.look(proof, &finished, ctx.host_keyring);
+    drop(planted);
     Ok(verdict::judge(attack.name, proof, &finished, evidence))
-}
-
-/// The release agent's marker, waited for a little when the attack says
-/// it emptied the cgroup (the kernel runs the agent asynchronously).
-fn release_agent_ran(dir: &Path, claimed: bool) -> bool {
-    let marker = dir.join("release-agent-ran");
-    let patience = if claimed { 200 } else { 1 };
-    for _ in 0..patience {
-        if marker.exists() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-/// Whether the attack's `BLOCKHASH MAJ:MIN HASH` is the host's own hash
-/// of that disk.
-fn disk_matches(stdout: &str, scratch: &Path) -> bool {
-    let Some(v) = field(stdout, "BLOCKHASH") else {
-        return false;
-    };
-    let mut parts = v.split_whitespace();
-    let (Some(dev), Some(hash)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    let Some((ma, mi)) = dev.split_once(':') else {
-        return false;
-    };
-    let (Ok(ma), Ok(mi)) = (ma.parse(), mi.parse()) else {
-        return false;
-    };
-    host::disk_hash(ma, mi, scratch).is_some_and(|h| h == hash)
 }
