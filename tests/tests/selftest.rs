@@ -9,7 +9,8 @@
 //! attack the binary lists ran; the controls that must work on any Linux
 //! host with runc did (else the suite would prove nothing: a run where
 //! every control fails has B == N - F trivially); the exit status says
-//! the same; nothing is left in the work directory.
+//! the same; nothing is left in the work directory. It runs with an empty
+//! environment and PATH, as on a host with only `sandbox` and runc.
 
 use std::fs;
 use std::io::Write;
@@ -43,8 +44,17 @@ const CONTROLS_THAT_MUST_WORK: &[&str] = &[
     "proc_sys_remount",
 ];
 
+/// runc's absolute path (`$RUNC_BIN`, else the first `runc` on PATH).
 fn runc() -> String {
-    std::env::var("RUNC_BIN").unwrap_or_else(|_| "runc".into())
+    if let Ok(p) = std::env::var("RUNC_BIN") {
+        return p;
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .map(|d| std::path::Path::new(d).join("runc"))
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+        .expect("runc on PATH (tests/setup.sh installs it)")
 }
 
 /// (N, B, E, F) from `selftest: N attacks, B blocked, E escaped, F control failed`.
@@ -107,7 +117,9 @@ fn every_attack_is_blocked_on_every_platform() {
         let mut rt = Runtime::sandbox();
         rt.set_platform(platform);
         let workdir = work.path().to_string_lossy().into_owned();
-        let cmd = rt.command(&["selftest", "--runc", &runc(), "--workdir", &workdir]);
+        let mut cmd = rt.command(&["selftest", "--runc", &runc(), "--workdir", &workdir]);
+        // Nothing but the binary and runc: no PATH, no compiler, no shell.
+        cmd.env_clear().env("PATH", "/nonexistent");
         let out = run_bounded(cmd, TIMEOUT)
             .unwrap_or_else(|o| panic!("selftest on {platform} timed out:\n{o}"));
         // Straight to stderr, past the test harness's capture: the table
