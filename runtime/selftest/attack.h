@@ -15,6 +15,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,16 @@ static inline const char *need_env(const char *name) {
         exit(0);
     }
     return v;
+}
+
+/* The decoy's host pid (SELFTEST_DECOY_PID). */
+static inline int decoy_pid(void) { return atoi(need_env("SELFTEST_DECOY_PID")); }
+
+/* Opens /proc/<decoy>/<what> with `flags`; its path is left in `path`
+ * (for the report). */
+static inline int open_decoy_file(const char *what, int flags, char *path, size_t cap) {
+    snprintf(path, cap, "/proc/%d/%s", decoy_pid(), what);
+    return open(path, flags);
 }
 
 /* Reads up to cap-1 bytes of fd into buf, NUL-terminated; -1 on error. */

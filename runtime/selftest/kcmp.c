@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 int attack_kcmp(void) {
-    int pid = atoi(need_env("SELFTEST_DECOY_PID"));
+    int pid = decoy_pid();
     long r = syscall(SYS_kcmp, getpid(), pid, KCMP_VM, 0, 0);
     if (r < 0)
         BLOCKED_ERRNO("kcmp(self, decoy, KCMP_VM)");

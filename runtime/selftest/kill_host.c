@@ -7,7 +7,7 @@
 #include <signal.h>
 
 int attack_kill_host(void) {
-    int pid = atoi(need_env("SELFTEST_DECOY_PID"));
+    int pid = decoy_pid();
     if (kill(pid, SIGUSR1) < 0)
         BLOCKED_ERRNO("kill(decoy, SIGUSR1)");
     WORKED("sent SIGUSR1 to host pid %d", pid);

@@ -16,10 +16,9 @@
 #include <unistd.h>
 
 int attack_proc_pid_exe(void) {
-    int pid = atoi(need_env("SELFTEST_DECOY_PID"));
+    int pid = decoy_pid();
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/exe", pid);
-    int fd = open(path, O_PATH);
+    int fd = open_decoy_file("exe", O_PATH, path, sizeof path);
     if (fd < 0)
         BLOCKED_ERRNO("open /proc/DECOY/exe O_PATH");
     if (kill(pid, SIGKILL) < 0)

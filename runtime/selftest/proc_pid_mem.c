@@ -11,10 +11,8 @@
 #include <unistd.h>
 
 int attack_proc_pid_mem(void) {
-    int pid = atoi(need_env("SELFTEST_DECOY_PID"));
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/mem", pid);
-    int fd = open(path, O_RDWR);
+    int fd = open_decoy_file("mem", O_RDWR, path, sizeof path);
     if (fd < 0)
         BLOCKED_ERRNO("open /proc/DECOY/mem");
     long v = DECOY_MAGIC;

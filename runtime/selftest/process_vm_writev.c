@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 int attack_process_vm_writev(void) {
-    int pid = atoi(need_env("SELFTEST_DECOY_PID"));
+    int pid = decoy_pid();
     long v = DECOY_MAGIC;
     struct iovec local = {&v, sizeof v};
     struct iovec remote = {(void *)&decoy_flag, sizeof v};

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 int attack_ptrace_attach(void) {
-    int pid = atoi(need_env("SELFTEST_DECOY_PID"));
+    int pid = decoy_pid();
     if (ptrace(PTRACE_ATTACH, pid, 0, 0) < 0)
         BLOCKED_ERRNO("PTRACE_ATTACH to the decoy");
     int st;

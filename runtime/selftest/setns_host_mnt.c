@@ -13,11 +13,9 @@
 #include <unistd.h>
 
 int attack_setns_host_mnt(void) {
-    int pid = atoi(need_env("SELFTEST_DECOY_PID"));
     const char *secret = need_env("SELFTEST_SECRET");
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/ns/mnt", pid);
-    int ns = open(path, O_RDONLY);
+    int ns = open_decoy_file("ns/mnt", O_RDONLY, path, sizeof path);
     if (ns < 0)
         BLOCKED_ERRNO("open /proc/DECOY/ns/mnt");
     if (setns(ns, CLONE_NEWNS) < 0)

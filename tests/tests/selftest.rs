@@ -158,11 +158,7 @@ fn every_attack_is_blocked_on_every_platform() {
             );
             assert!(cells.len() >= 2, "{attack}: no sandbox column: {cells:?}");
         }
-        let left: Vec<_> = fs::read_dir(work.path())
-            .expect("the work directory")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
+        let left = leftovers(work.path());
         assert!(left.is_empty(), "on {platform}: selftest left {left:?}");
     }
 }
@@ -180,6 +176,15 @@ fn an_unknown_attack_is_a_clear_error() {
         out.stderr.contains("unknown attack") && out.stderr.contains("no_such_attack"),
         "\n{out}"
     );
+}
+
+/// What the selftest left in its work directory.
+fn leftovers(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    fs::read_dir(dir)
+        .expect("the work directory")
+        .flatten()
+        .map(|e| e.path())
+        .collect()
 }
 
 /// Processes whose command line or executable mentions `dir`.
@@ -246,11 +251,7 @@ fn an_interrupted_selftest_leaves_nothing() {
         .map(|mut e| e.read_to_string(&mut stderr));
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    let left: Vec<_> = fs::read_dir(work.path())
-        .expect("the work directory")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let left = leftovers(work.path());
     assert!(left.is_empty(), "an interrupted selftest left {left:?}");
     let procs = processes_under(&workdir);
     assert!(procs.is_empty(), "still running: {procs:?}");
