@@ -158,6 +158,21 @@ fn every_attack_is_blocked_on_every_platform() {
             );
             assert!(cells.len() >= 2, "{attack}: no sandbox column: {cells:?}");
         }
+        // On the sentry backend the stub's pages exist: the attacks on
+        // them must have found them, not passed for want of a target.
+        for (attack, found) in [
+            (
+                "stub_jump",
+                "sites of the stub page reached only the Sentry",
+            ),
+            ("stub_write", "no write to stub pages landed"),
+        ] {
+            let cells = row(&out, attack);
+            assert!(
+                cells[1].contains(found),
+                "on {platform}: {attack} did not reach the stub's pages: {cells:?}"
+            );
+        }
         let left = leftovers(work.path());
         assert!(left.is_empty(), "on {platform}: selftest left {left:?}");
     }
