@@ -52,7 +52,9 @@ volatile long decoy_flag;
     X(proc_sys_remount)                                                                            \
     X(vdso_data_write)                                                                             \
     X(path_toctou)                                                                                 \
-    X(setns_host_mnt)
+    X(setns_host_mnt)                                                                              \
+    X(abstract_unix)                                                                               \
+    X(host_ipc_shm)
 
 #define DECLARE(n) int attack_##n(void);
 ATTACKS(DECLARE)

@@ -23,7 +23,7 @@ const TIMEOUT: Duration = Duration::from_secs(150);
 
 /// Attacks whose control needs nothing of the host kernel's build options
 /// or of its file systems beyond what these tests already need (a shared
-/// pid namespace, ptrace, keyrings, cgroup-free runc features, packet
+/// pid, network or IPC namespace, ptrace, keyrings, cgroup-free runc features, packet
 /// sockets, x86-64's own instructions, the kernel log as root, a
 /// remount with CAP_SYS_ADMIN). Their controls must succeed.
 const CONTROLS_THAT_MUST_WORK: &[&str] = &[
@@ -34,6 +34,8 @@ const CONTROLS_THAT_MUST_WORK: &[&str] = &[
     "kcmp",
     "kill_host",
     "setns_host_mnt",
+    "abstract_unix",
+    "host_ipc_shm",
     "proc_pid_root",
     "leaked_fd",
     "keyctl_host_keyring",
@@ -111,7 +113,7 @@ fn summary_line_parses() {
 #[test]
 fn every_attack_is_blocked_on_every_platform() {
     let attacks = listed_attacks();
-    assert!(attacks.len() >= 34, "only {} attacks listed", attacks.len());
+    assert!(attacks.len() >= 36, "only {} attacks listed", attacks.len());
     for platform in ["seccomp", "ptrace"] {
         let work = TempDir::new("selftest-work");
         let mut rt = Runtime::sandbox();

@@ -98,12 +98,20 @@ pub fn spec(
         mounts.push(json!({ "destination": READ_ONLY_TARGET, "type": "bind",
                             "source": read_only_source, "options": ["rbind", "ro"] }));
     }
-    let mut namespaces = vec![
-        json!({ "type": "ipc" }),
-        json!({ "type": "uts" }),
-        json!({ "type": "mount" }),
-        json!({ "type": "network" }),
-    ];
+    let mut namespaces = vec![json!({ "type": "uts" }), json!({ "type": "mount" })];
+    if !needs.host_ipc {
+        namespaces.push(json!({ "type": "ipc" }));
+    }
+    if !needs.host_network {
+        namespaces.push(json!({ "type": "network" }));
+    }
+    // The sandbox's default network mode refuses the host's namespace;
+    // its `host` mode is what a user who shares it would choose.
+    let annotations = if needs.host_network {
+        json!({ "dev.sandbox.network": "host" })
+    } else {
+        json!({})
+    };
     if !needs.host_pid_and_decoy {
         namespaces.push(json!({ "type": "pid" }));
     }
@@ -153,6 +161,7 @@ pub fn spec(
         },
         "root": { "path": "rootfs", "readonly": false },
         "hostname": "selftest",
+        "annotations": annotations,
         "mounts": mounts,
         "linux": {
             "cgroupsPath": format!("/sandbox-selftest/{id}"),

@@ -19,6 +19,13 @@ pub struct Needs {
     pub leaked_fd: bool,
     /// A host file bind-mounted read-only at /ro/target.
     pub read_only_file: bool,
+    /// No network namespace (`docker run --network=host`; the sandbox is
+    /// told `dev.sandbox.network=host`), and an abstract Unix socket of
+    /// the runner's on the host that hands out the secret.
+    pub host_network: bool,
+    /// No IPC namespace (`docker run --ipc=host`), and a System V shared
+    /// memory segment of the runner's holding the secret.
+    pub host_ipc: bool,
     /// The runner writes `sandbox-selftest <secret>` into the host's
     /// kernel log (/dev/kmsg) before the run.
     pub secret_in_kernel_log: bool,
@@ -64,6 +71,8 @@ const NONE: Needs = Needs {
     host_pid_and_decoy: false,
     leaked_fd: false,
     read_only_file: false,
+    host_network: false,
+    host_ipc: false,
     secret_in_kernel_log: false,
     control_demo: false,
 };
@@ -321,6 +330,24 @@ pub const ATTACKS: &[Attack] = &[
         needs: Needs {
             caps: &["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"],
             host_pid_and_decoy: true,
+            ..NONE
+        },
+        proof: Proof::SecretLeaked,
+    },
+    Attack {
+        name: "abstract_unix",
+        tries: "reach a host abstract Unix socket (CVE-2020-15257)",
+        needs: Needs {
+            host_network: true,
+            ..NONE
+        },
+        proof: Proof::SecretLeaked,
+    },
+    Attack {
+        name: "host_ipc_shm",
+        tries: "attach a host process's SysV shared memory (--ipc=host)",
+        needs: Needs {
+            host_ipc: true,
             ..NONE
         },
         proof: Proof::SecretLeaked,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::catalogue::{Needs, Proof};
-use super::host::{self, Decoy};
+use super::host::{self, AbstractServer, Decoy, HostShm};
 use super::run::Finished;
 use super::verdict::{field, HostEvidence};
 
@@ -21,6 +21,9 @@ pub struct Planted {
     /// The host file bind-mounted read-only at /ro/target.
     pub read_only: PathBuf,
     decoy: Option<Decoy>,
+    /// Kept for their drop: the server stops, the segment goes.
+    _server: Option<AbstractServer>,
+    _shm: Option<HostShm>,
     /// What the attack is told (`SELFTEST_*`).
     pub env: Vec<(String, String)>,
 }
@@ -52,6 +55,20 @@ pub fn plant(dir: &Path, needs: &Needs, program: &[u8]) -> std::io::Result<Plant
     } else {
         None
     };
+    let server = if needs.host_network {
+        let s = AbstractServer::start(&secret)?;
+        env.push(("SELFTEST_ABSTRACT".into(), s.name.clone()));
+        Some(s)
+    } else {
+        None
+    };
+    let shm = if needs.host_ipc {
+        let m = HostShm::create(&secret)?;
+        env.push(("SELFTEST_SHM_KEY".into(), m.key.to_string()));
+        Some(m)
+    } else {
+        None
+    };
     if needs.secret_in_kernel_log {
         // Best effort: without it the control cannot find the line and
         // fails, which the table shows.
@@ -65,6 +82,8 @@ pub fn plant(dir: &Path, needs: &Needs, program: &[u8]) -> std::io::Result<Plant
         secret,
         read_only,
         decoy,
+        _server: server,
+        _shm: shm,
         env,
     })
 }

@@ -191,3 +191,94 @@ impl Drop for Decoy {
         let _ = self.child.wait();
     }
 }
+
+/// An abstract Unix socket on the host (in the runner's network
+/// namespace) that writes the secret to every connection, until dropped.
+pub struct AbstractServer {
+    pub name: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AbstractServer {
+    pub fn start(secret: &str) -> std::io::Result<AbstractServer> {
+        use std::io::Write;
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr, UnixListener};
+        use std::sync::atomic::Ordering;
+
+        let name = format!("sandbox-selftest-{}", random_token());
+        let addr = SocketAddr::from_abstract_name(name.as_bytes())?;
+        let listener = UnixListener::bind_addr(&addr)?;
+        listener.set_nonblocking(true)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, secret) = (stop.clone(), secret.to_string());
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        let _ = conn.set_nonblocking(false);
+                        let _ = conn.write_all(secret.as_bytes());
+                    }
+                    Err(_) => sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Ok(AbstractServer {
+            name,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for AbstractServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A System V shared memory segment on the host (in the runner's IPC
+/// namespace) holding the secret; removed when dropped.
+pub struct HostShm {
+    pub key: i32,
+    id: i32,
+}
+
+impl HostShm {
+    pub fn create(secret: &str) -> std::io::Result<HostShm> {
+        // A key from the secret's own randomness, positive and not
+        // IPC_PRIVATE (0).
+        let key = i32::from_str_radix(&secret[..7], 16).unwrap_or(0x5e1f) | 1;
+        // SAFETY: shmget with plain integer arguments.
+        let id = unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+        if id < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let shm = HostShm { key, id };
+        // SAFETY: attaching the 4096-byte segment we just created.
+        let p = unsafe { libc::shmat(id, std::ptr::null(), 0) };
+        if p as isize == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let bytes = secret.as_bytes();
+        let n = bytes.len().min(4095);
+        // SAFETY: p maps 4096 writable bytes; we copy at most 4095 and
+        // detach right after.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.cast::<u8>(), n);
+            libc::shmdt(p);
+        }
+        Ok(shm)
+    }
+}
+
+impl Drop for HostShm {
+    fn drop(&mut self) {
+        // SAFETY: removes our own segment by id; no pointer is involved.
+        unsafe { libc::shmctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+}
