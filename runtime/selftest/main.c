@@ -54,7 +54,8 @@ volatile long decoy_flag;
     X(path_toctou)                                                                                 \
     X(setns_host_mnt)                                                                              \
     X(abstract_unix)                                                                               \
-    X(host_ipc_shm)
+    X(host_ipc_shm)                                                                                \
+    X(cgroup_escape)
 
 #define DECLARE(n) int attack_##n(void);
 ATTACKS(DECLARE)

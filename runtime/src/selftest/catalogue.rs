@@ -352,6 +352,12 @@ pub const ATTACKS: &[Attack] = &[
         },
         proof: Proof::SecretLeaked,
     },
+    Attack {
+        name: "cgroup_escape",
+        tries: "move itself into the host's root cgroup, out of its limits",
+        needs: PRIVILEGED,
+        proof: Proof::SelfReport,
+    },
 ];
 
 #[cfg(test)]
