@@ -204,6 +204,33 @@ fn leftovers(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// The cgroup directories of the containers of the selftest with pid
+/// `pid` (ids `selftest-PID-...` below `sandbox-selftest`), on every
+/// cgroup mount.
+fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("selftest-{pid}-");
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mut found = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        if !right.starts_with("cgroup") {
+            continue;
+        }
+        let Some(mount_point) = left.split_whitespace().nth(4) else {
+            continue;
+        };
+        let parent = std::path::Path::new(mount_point).join("sandbox-selftest");
+        for e in fs::read_dir(parent).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                found.push(e.path());
+            }
+        }
+    }
+    found
+}
+
 /// Processes whose command line or executable mentions `dir`.
 fn processes_under(dir: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -272,4 +299,6 @@ fn an_interrupted_selftest_leaves_nothing() {
     assert!(left.is_empty(), "an interrupted selftest left {left:?}");
     let procs = processes_under(&workdir);
     assert!(procs.is_empty(), "still running: {procs:?}");
+    let cgroups = cgroups_of(child.id());
+    assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
 }

@@ -164,7 +164,7 @@ pub fn spec(
         "annotations": annotations,
         "mounts": mounts,
         "linux": {
-            "cgroupsPath": format!("/sandbox-selftest/{id}"),
+            "cgroupsPath": format!("/{}/{id}", super::run::CGROUP_PARENT),
             "resources": { "devices": devices },
             "namespaces": namespaces,
             "maskedPaths": masked,

@@ -164,6 +164,7 @@ pub fn run(spec: &RunSpec) -> std::io::Result<Finished> {
     let result = wait(cmd, spec.timeout);
     drop(leaked);
     remove(spec.target, spec.root, spec.id);
+    remove_cgroups(spec.id);
     let (status, timed_out) = result?;
     let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
     Ok(Finished {
@@ -213,6 +214,34 @@ pub fn remove(target: &Target, root: &Path, id: &str) {
                     let _ = child.wait();
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// The parent of every run's cgroup (config.json's `cgroupsPath`).
+pub const CGROUP_PARENT: &str = "sandbox-selftest";
+
+/// Removes the run's cgroup directories if a runtime left them (a
+/// runtime killed by a timeout or an interruption while it created the
+/// container may have made the cgroup but not yet the state `delete`
+/// finds). Only empty ones go: rmdir of a cgroup with a process fails.
+fn remove_cgroups(id: &str) {
+    let Ok(mountinfo) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fstype = right.split_whitespace().next().unwrap_or_default();
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        if let Some(mount_point) = left.split_whitespace().nth(4) {
+            let dir = Path::new(mount_point).join(CGROUP_PARENT).join(id);
+            if dir.is_dir() {
+                let _ = fs::remove_dir(&dir);
             }
         }
     }
