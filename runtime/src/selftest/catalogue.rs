@@ -9,8 +9,9 @@
 pub struct Needs {
     /// Capabilities beyond Docker's default set.
     pub caps: &'static [&'static str],
-    /// Every capability, read-write /proc/sys and /sys, no masked paths,
-    /// every device allowed: `docker run --privileged`.
+    /// Every capability the runner itself has, read-write /proc/sys and
+    /// /sys, no masked or read-only paths, every device allowed: `docker
+    /// run --privileged`.
     pub privileged: bool,
     /// No pid namespace (`docker run --pid=host`), and a decoy host
     /// process whose pid the attack is given.
@@ -40,7 +41,9 @@ pub struct Needs {
 pub enum Proof {
     /// The attack's own `RESULT worked` line.
     SelfReport,
-    /// The attack printed the content of the runner's secret host file.
+    /// The attack printed the runner's secret (from the host file, the
+    /// socket, the shared memory segment or the kernel log line holding
+    /// it).
     SecretLeaked,
     /// The decoy host process exited because it was signalled or its
     /// memory was written.
