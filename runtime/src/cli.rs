@@ -265,7 +265,8 @@ pub struct SelftestArgs {
     #[arg(long)]
     pub list: bool,
     /// Where to make the temporary bundles and the runtimes' state
-    /// directories (default: $TMPDIR, else /tmp; --root is not used).
+    /// directories, on a file system that allows executing programs
+    /// (default: $TMPDIR, else /tmp; --root is not used).
     #[arg(long)]
     pub workdir: Option<PathBuf>,
 }

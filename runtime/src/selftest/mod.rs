@@ -50,6 +50,8 @@ pub enum SelftestError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0} is mounted noexec, but the attack programs run from there: pass --workdir DIR on another file system")]
+    NoExec(PathBuf),
     #[error("interrupted; every container and temporary file was removed")]
     Interrupted,
 }
@@ -153,6 +155,11 @@ pub fn command(g: &GlobalOpts, a: &SelftestArgs) -> Result<i32, SelftestError> {
 
     run::catch_interrupts();
     let parent = a.workdir.clone().unwrap_or_else(std::env::temp_dir);
+    if nix::sys::statvfs::statvfs(&parent)
+        .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_NOEXEC))
+    {
+        return Err(SelftestError::NoExec(parent));
+    }
     let mut work = WorkDir::new(&parent)?;
     work.targets = targets.clone();
     let ctx = Context {
@@ -198,8 +205,10 @@ fn prepare_and_run(
     dir: &Path,
 ) -> Result<Outcome, SelftestError> {
     bundle::write_rootfs(dir, PROGRAM).map_err(io("write the root filesystem in", dir))?;
-    let mut planted = evidence::plant(dir, &attack.needs, PROGRAM)
-        .map_err(io("prepare the host side in", dir))?;
+    let mut planted = evidence::plant(dir, &attack.needs, PROGRAM).map_err(io(
+        "prepare the host side (a decoy must run there: if it is noexec, pass --workdir) in",
+        dir,
+    ))?;
     let mut env = planted.env.clone();
     if target.is_control() && attack.needs.control_demo {
         env.push(("SELFTEST_CONTROL".into(), "1".into()));
