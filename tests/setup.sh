@@ -30,10 +30,13 @@ fi
 # iperf3, wrk (and redis-tools' redis-benchmark): the host-side clients of
 # the bench's network workloads (bench/run.sh); iperf3 is also the server
 # copied into their root filesystem (bench/netroot.sh).
+# openjdk-17-jre-headless: the JVM whose heap and processor count must follow
+# the container's limits (tests/tests/container_limits.rs; about 45 MB to
+# download, 190 MB installed).
 packages=(
     busybox-static docker.io containerd runc jq gcc libc6-dev make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
-    python3 ca-certificates strace
+    python3 ca-certificates strace openjdk-17-jre-headless
     nginx redis-server redis-tools iproute2 curl docker-compose iptables
     iperf3 wrk
 )

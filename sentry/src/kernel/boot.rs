@@ -106,6 +106,7 @@ impl Boot {
             }
         }
         crate::net::sysctl::apply(&spec.sysctl)?;
+        crate::kernel::resources::init(spec);
         crate::kernel::PIDS_MAX.store(
             spec.pids_limit.unwrap_or(0),
             std::sync::atomic::Ordering::Relaxed,
@@ -224,6 +225,7 @@ impl Boot {
                     devpts_options(rw, o),
                 ),
                 MountKind::Mqueue => new(TmpFs::new_root(Some(0), 0o1777), "mqueue", rw.into()),
+                MountKind::Cgroup => new(crate::fs::cgroupfs::new_cgroupfs(), "cgroup2", rw.into()),
                 MountKind::Bind { source, host } => {
                     let Some((_, inode, _)) = binds.next() else {
                         continue;

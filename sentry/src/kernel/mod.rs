@@ -16,6 +16,7 @@ pub mod futex_pi;
 pub mod ipc;
 pub mod jobctl;
 pub mod process;
+pub mod resources;
 pub mod rlimits;
 pub mod sigframe;
 pub mod sigio;
