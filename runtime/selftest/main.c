@@ -55,7 +55,8 @@ volatile long decoy_flag;
     X(setns_host_mnt)                                                                              \
     X(abstract_unix)                                                                               \
     X(host_ipc_shm)                                                                                \
-    X(cgroup_escape)
+    X(cgroup_escape)                                                                               \
+    X(release_agent_sys_admin)
 
 #define DECLARE(n) int attack_##n(void);
 ATTACKS(DECLARE)

@@ -361,6 +361,15 @@ pub const ATTACKS: &[Attack] = &[
         needs: PRIVILEGED,
         proof: Proof::SelfReport,
     },
+    Attack {
+        name: "release_agent_sys_admin",
+        tries: "release_agent with CAP_SYS_ADMIN only (CVE-2022-0492)",
+        needs: Needs {
+            caps: &["CAP_SYS_ADMIN"],
+            ..NONE
+        },
+        proof: Proof::ReleaseAgentRan,
+    },
 ];
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub struct Table {
     any_not_blocked: bool,
 }
 
-const NAME: usize = 20;
+const NAME: usize = 24;
 const TRIES: usize = 62;
 const CELL: usize = 48;
 
