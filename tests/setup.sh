@@ -15,6 +15,8 @@ fi
 # Docker end-to-end tests (runc is also the control runtime of the Rust
 # tests); jq: daemon.json; util-linux: unshare for the native controls;
 # bsdutils: script; procps: pgrep; gcc, make: building C test programs;
+# gcc and libc6-dev (libc.a) also build `sandbox selftest`'s static attack
+# binary at cargo build time (runtime/build.rs);
 # coreutils, tar, gzip, grep, sed, findutils, python3: the dynamically
 # linked programs the real-program tests copy into their root filesystems;
 # strace: the host-side trace that proves the microvm workload's system calls
@@ -32,7 +34,7 @@ fi
 # the container's limits (tests/tests/container_limits.rs; about 45 MB to
 # download, 190 MB installed).
 packages=(
-    busybox-static docker.io containerd runc jq gcc make
+    busybox-static docker.io containerd runc jq gcc libc6-dev make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
     python3 ca-certificates strace openjdk-17-jre-headless
     nginx redis-server redis-tools iproute2 curl docker-compose iptables

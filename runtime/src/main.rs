@@ -19,6 +19,7 @@ mod logging;
 mod network;
 mod overlay;
 mod procs;
+mod selftest;
 mod signals;
 mod state;
 mod sync;

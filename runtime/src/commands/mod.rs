@@ -58,6 +58,8 @@ pub enum Error {
     Signal(#[from] SignalError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    #[error(transparent)]
+    Selftest(#[from] crate::selftest::SelftestError),
     #[error("systemd cgroup management is not supported: drop --systemd-cgroup (use the cgroupfs driver)")]
     SystemdCgroup,
     /// The container's init failed to come up; the text is the Sentry's
@@ -120,6 +122,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::List(a) => list::command(g, &a).map(|_| 0),
         Command::Spec(a) => spec::command(&a).map(|_| 0),
         Command::Features => features::command().map(|_| 0),
+        Command::Selftest(a) => Ok(crate::selftest::command(g, &a)?),
     }
 }
 
