@@ -806,6 +806,17 @@ impl MemoryManager {
         })
     }
 
+    /// Appends `len` bytes of application memory at `addr` to `out`,
+    /// without zeroing room for them first (a write(2) gathers its
+    /// data this way). On an error, `out` may hold part of them.
+    pub fn read_append(&self, addr: u64, len: usize, out: &mut Vec<u8>) -> SysResult<()> {
+        out.reserve(len);
+        self.walk(addr, len, libc::PROT_READ, false, |off, n| {
+            // SAFETY: walk only yields ranges of backings this MM holds.
+            out.extend_from_slice(unsafe { self.file.slice(off, n) });
+        })
+    }
+
     /// Copies `data` into application memory at `addr`.
     pub fn write(&self, addr: u64, data: &[u8]) -> SysResult<()> {
         self.write_inner(addr, data, false)

@@ -24,6 +24,10 @@ impl SharedMm {
         self.lock().read(addr, buf)
     }
 
+    pub fn read_append(&self, addr: u64, len: usize, out: &mut Vec<u8>) -> SysResult<()> {
+        self.lock().read_append(addr, len, out)
+    }
+
     pub fn write(&self, addr: u64, data: &[u8]) -> SysResult<()> {
         self.lock().write(addr, data)
     }

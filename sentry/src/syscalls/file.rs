@@ -229,8 +229,7 @@ pub(super) fn write_from_user_with(
             let (base, len) = segments[seg];
             let n = (len - seg_off).min(want - buf.len());
             let start = buf.len();
-            buf.resize(start + n, 0);
-            if let Err(e) = t.mm.read(base + seg_off as u64, &mut buf[start..]) {
+            if let Err(e) = t.mm.read_append(base + seg_off as u64, n, &mut buf) {
                 buf.truncate(start);
                 if buf.is_empty() {
                     return if done > 0 { Ok(done as u64) } else { Err(e) };
