@@ -5,6 +5,7 @@ use super::Args;
 use crate::errno::{err, SysResult};
 use crate::kernel::jobctl::CONTINUED_STATUS;
 use crate::kernel::process::lock;
+use crate::kernel::ptrace;
 use crate::kernel::signal::{self, SigInfo};
 use crate::kernel::task::Task;
 
@@ -101,6 +102,28 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
                     cpu_ns: 0,
                 })));
             }
+        }
+        // Tracees (children or not): their ptrace-stops, always reported,
+        // and the ends of traced threads the child path does not report.
+        let (traced, found) = ptrace::wait_report(
+            &k,
+            &me,
+            |tid, pgid| match which {
+                Which::Any => true,
+                Which::Pid(p) => p == tid,
+                Which::Group(g) => pgid == Some(g),
+            },
+            options & libc::WEXITED != 0,
+            consume,
+        );
+        any |= traced;
+        if let Some((pid, status, uid)) = found {
+            return Some(Ok(Some(Found {
+                pid,
+                status,
+                uid,
+                cpu_ns: 0,
+            })));
         }
         if !any {
             return Some(err(libc::ECHILD));
