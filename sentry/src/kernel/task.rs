@@ -139,6 +139,11 @@ impl Task {
             super::cputimers::gettid(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        // A traced new task takes its first stop (auto-attach) before
+        // running, as Linux's return from fork passes signal delivery.
+        if super::ptrace::is_traced(&self.thread) {
+            self.deliver_signals();
+        }
         while self.exit.is_none() {
             super::freeze::enter_user(&self.proc, &self.thread, || {
                 self.thread.zapped() || self.sigkill_pending()

@@ -69,7 +69,8 @@ impl Task {
     /// rax, as on Linux, and gets its -EINTR back unless the tracer wrote rax.
     pub fn ptrace_syscall_exit(&mut self) {
         let (tracer, options, mode, _) = self.trace_state();
-        if tracer == 0 || mode != Mode::Syscall {
+        // A call that ends the thread (exit, exit_group) has no exit-stop.
+        if tracer == 0 || mode != Mode::Syscall || self.exit.is_some() {
             return;
         }
         let restart = self.restart.map(|e| (-(e.0 as i64)) as u64);
@@ -257,7 +258,8 @@ pub fn clone_event(thread: &Thread, flags: i32) -> Option<u32> {
 
 /// Makes `child` (a new task not yet running) a tracee of `parent`'s
 /// tracer with the same options; its first stop is a SIGSTOP (an
-/// EVENT_STOP when seized), as Linux's auto-attach gives.
+/// EVENT_STOP when seized), taken before it runs, as Linux's auto-attach
+/// gives.
 pub fn inherit(k: &Kernel, parent: &Thread, child: &Arc<Thread>) {
     let (tracer, seized, options) = {
         let st = lock(&parent.ptrace);
@@ -268,7 +270,8 @@ pub fn inherit(k: &Kernel, parent: &Thread, child: &Arc<Thread>) {
         return;
     }
     if seized {
-        lock(&child.ptrace).trap = Some(libc::SIGSTOP);
+        // (SIGTRAP: the process is not group-stopped.)
+        lock(&child.ptrace).trap = Some(libc::SIGTRAP);
     } else {
         lock(&child.sig)
             .pending

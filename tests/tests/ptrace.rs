@@ -1,0 +1,127 @@
+//! Issue 16, "ptrace inside the sandbox": real debugging tools run against
+//! the workload's own processes with the results they give under runc (the
+//! control), on every platform; and the Sentry and its stubs stay out of
+//! reach. The system-call-level checks are the conformance area `ptrace`
+//! (tests/conformance/ptrace.c).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sandbox_tests::cprog::{copy_to_root, install_libraries};
+use sandbox_tests::{Bundle, Runtime};
+
+/// A busybox bundle running `script`, with `programs` (host binaries) and
+/// their libraries added.
+fn bundle_with(tag: &str, script: &str, programs: &[&str]) -> Bundle {
+    let b = Bundle::sh(tag, script);
+    let rootfs = b.rootfs();
+    for p in programs {
+        copy_to_root(&rootfs, Path::new(p), Path::new(p));
+        install_libraries(&rootfs, Path::new(p));
+    }
+    b
+}
+
+/// System calls whose result is a pid.
+const PID_RESULTS: &[&str] = &[
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "wait4",
+    "waitid",
+    "getpid",
+    "getppid",
+    "gettid",
+    "set_tid_address",
+];
+
+/// Calls whose result differs from Linux's for reasons outside ptrace,
+/// listed in docs/compatibility.md: rseq is ENOSYS in the Sentry (glibc
+/// then runs without restartable sequences).
+const NOT_TRACED: &[&str] = &["rseq"];
+
+/// One strace line reduced to what must agree between kernels: the system
+/// call's name and its result, with pids, addresses and sizes above 4096
+/// left out. Signals arrive when they arrive, so their lines (and the
+/// rt_sigreturn that ends a handler, and a call a signal interrupted) are
+/// not compared.
+fn normalise_line(line: &str) -> Option<String> {
+    let line = line.trim();
+    if line.starts_with("--- ") {
+        return None;
+    }
+    if line.starts_with("+++") {
+        return Some(line.to_string());
+    }
+    let name = &line[..line.find('(')?];
+    let result = line.rsplit_once(" = ").map_or("?", |(_, r)| r.trim());
+    if name == "rt_sigreturn" || result.contains("ERESTART") || NOT_TRACED.contains(&name) {
+        return None;
+    }
+    let mut words = result.split_whitespace();
+    let value = words.next().unwrap_or("?");
+    let value = match value.parse::<i64>() {
+        Ok(v) if v > 0 && PID_RESULTS.contains(&name) => "PID".to_string(),
+        Ok(v) if v > 4096 => "N".to_string(),
+        Ok(v) => v.to_string(),
+        Err(_) if value.starts_with("0x") => "ADDR".to_string(),
+        Err(_) => value.to_string(),
+    };
+    // An error's name (ENOENT), not its text.
+    let errno = words.next().filter(|w| w.starts_with('E')).unwrap_or("");
+    Some(format!("{name} = {value} {errno}").trim_end().to_string())
+}
+
+/// strace -ff's per-process files, each normalised, keyed by content so
+/// that the pids (and the order the processes happened to start in) drop
+/// out.
+fn normalise_trace(out: &str) -> BTreeMap<String, usize> {
+    let mut files: BTreeMap<String, usize> = BTreeMap::new();
+    for file in out.split("==== ").filter(|f| !f.trim().is_empty()) {
+        let body: Vec<String> = file.lines().skip(1).filter_map(normalise_line).collect();
+        *files.entry(body.join("\n")).or_default() += 1;
+    }
+    files
+}
+
+const STRACE_SCRIPT: &str = "
+strace -ff -o /tmp/trace sh -c 'echo a | cat' > /tmp/pipeline.out 2>/tmp/strace.err
+echo strace=$?
+cat /tmp/pipeline.out
+for f in /tmp/trace.*; do echo \"==== $f\"; cat $f; done
+cat /tmp/strace.err >&2
+";
+
+#[test]
+fn strace_of_a_pipeline_matches_runc() {
+    let mut control: Option<BTreeMap<String, usize>> = None;
+    for rt in Runtime::control_then_sandboxes() {
+        let b = bundle_with("strace", STRACE_SCRIPT, &["/usr/bin/strace"]);
+        let out = rt.run(&b);
+        let text = out.stdout.clone();
+        assert!(
+            text.starts_with("strace=0\na\n"),
+            "{} ({}): strace failed:\n{out}",
+            rt.name,
+            rt.platform_name()
+        );
+        let trace = normalise_trace(&text["strace=0\na\n".len()..]);
+        assert_eq!(
+            trace.len(),
+            3,
+            "{}: three processes traced:\n{text}",
+            rt.name
+        );
+        match &control {
+            None => control = Some(trace),
+            Some(c) => assert_eq!(
+                c,
+                &trace,
+                "{} ({}): strace differs from runc's:\n{text}",
+                rt.name,
+                rt.platform_name()
+            ),
+        }
+    }
+}
