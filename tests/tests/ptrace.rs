@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sandbox_tests::cprog::{copy_to_root, install_libraries};
+use sandbox_tests::cprog::{build_static, copy_to_root, install_libraries};
 use sandbox_tests::{Bundle, Runtime};
 
 /// A busybox bundle running `script`, with `programs` (host binaries) and
@@ -124,4 +124,57 @@ fn strace_of_a_pipeline_matches_runc() {
             ),
         }
     }
+}
+
+/// The Sentry, its stubs and every host process are out of the workload's
+/// reach: PTRACE_SEIZE of a host process's pid fails with ESRCH inside,
+/// while natively the same program seizes it (the control: the attack is
+/// real), and no pid the container's /proc does not list can be traced.
+#[test]
+fn host_processes_stay_untraceable() {
+    let dir = sandbox_tests::TempDir::new("ptrace-reach");
+    let probe = dir.path().join("reach");
+    build_static(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("ptrace/reach.c"),
+        &probe,
+    );
+    let mut host = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let host_pid = host.id().to_string();
+    let me = std::process::id().to_string();
+
+    let native = std::process::Command::new(&probe)
+        .arg(&host_pid)
+        .output()
+        .expect("run the probe natively");
+    let native = String::from_utf8_lossy(&native.stdout).into_owned();
+    assert_eq!(
+        native.trim(),
+        format!("{host_pid} ok"),
+        "the control: natively, root seizes a host process"
+    );
+
+    for rt in Runtime::every_sandbox() {
+        let b = Bundle::busybox(
+            "ptrace-reach",
+            &["/bin/reach", &host_pid, &me, "--scan", "65536"],
+        );
+        copy_to_root(&b.rootfs(), Path::new("/bin/reach"), &probe);
+        let out = rt.run(&b);
+        let want = format!("{host_pid} ESRCH\n{me} ESRCH\n");
+        assert!(
+            out.stdout.starts_with(&want),
+            "{}: a host process was reachable:\n{out}",
+            rt.platform_name()
+        );
+        assert!(
+            out.stdout.contains(" 0 traceable\n"),
+            "{}: a pid outside the container was traceable:\n{out}",
+            rt.platform_name()
+        );
+    }
+    let _ = host.kill();
+    let _ = host.wait();
 }
