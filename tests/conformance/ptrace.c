@@ -435,6 +435,36 @@ static void exitkill(void) {
     close(p[0]);
 }
 
+static void single_step(void) {
+    int st = 0;
+    pid_t pid = traced_child(exit_seven, &st);
+    struct user_regs_struct before, after;
+    pt(PTRACE_GETREGS, pid, 0, &before);
+    int stopped = 0, moved = 0, tf_shown = 0, code = -1;
+    for (int i = 0; i < 5; i++) {
+        if (pt(PTRACE_SINGLESTEP, pid, 0, 0) != 0) break;
+        if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) || WSTOPSIG(st) != SIGTRAP) break;
+        stopped++;
+        if (i == 0) {
+            siginfo_t si;
+            memset(&si, 0, sizeof si);
+            pt(PTRACE_GETSIGINFO, pid, 0, &si);
+            code = si.si_code;
+        }
+        pt(PTRACE_GETREGS, pid, 0, &after);
+        if (after.rip != before.rip) moved++;
+        if (after.eflags & 0x100) tf_shown++;
+        before = after;
+    }
+    EQ("singlestep-stops-with-sigtrap", stopped, 5);
+    EQ("singlestep-first-si-code-trace", code, TRAP_TRACE);
+    EQ("singlestep-moves-rip", moved, 5);
+    EQ("singlestep-trap-flag-hidden", tf_shown, 0);
+    pt(PTRACE_CONT, pid, 0, 0);
+    waitpid(pid, &st, 0);
+    CHECK("singlestep-then-cont-runs", WIFEXITED(st) && WEXITSTATUS(st) == 7, "%s", wstatus(st));
+}
+
 static void checks(void) {
     group("traceme", traceme_and_stop, 5000);
     group("signals", signal_delivery, 5000);
@@ -446,4 +476,5 @@ static void checks(void) {
     group("seize", seize_interrupt, 5000);
     group("permissions", permissions, 5000);
     group("exitkill", exitkill, 8000);
+    group("singlestep", single_step, 5000);
 }

@@ -148,8 +148,12 @@ impl Task {
             super::freeze::enter_user(&self.proc, &self.thread, || {
                 self.thread.zapped() || self.sigkill_pending()
             });
+            let stepping = self.ptrace_step_begin();
             let ran = self.ctx.run(&mut self.regs);
             super::freeze::leave_user(&self.thread);
+            if stepping {
+                self.ptrace_step_end();
+            }
             let trap = match ran {
                 Ok(t) => t,
                 // A thread ended by another's exec may find its stub gone.
@@ -169,7 +173,12 @@ impl Task {
                 }
             };
             match trap {
-                Trap::Syscall => self.syscall(),
+                Trap::Syscall => {
+                    self.syscall();
+                    if stepping {
+                        self.ptrace_step_over_syscall();
+                    }
+                }
                 Trap::Fault(f) => self.fault(f),
                 Trap::Interrupted => {}
             }

@@ -135,12 +135,12 @@ pub fn ptrace(t: &mut Task, a: Args) -> SysResult<u64> {
             Ok(0)
         }
         GETSIGMASK | SETSIGMASK => sigmask(t, &th, req, addr, data),
-        CONT | SYSCALL => {
+        CONT | SYSCALL | SINGLESTEP => {
             let sig = resume_signal(data)?;
-            let mode = if req == SYSCALL {
-                Mode::Syscall
-            } else {
-                Mode::Continue
+            let mode = match req {
+                SYSCALL => Mode::Syscall,
+                SINGLESTEP => Mode::SingleStep,
+                _ => Mode::Continue,
             };
             ptrace::resume(&th, me, Resume::Run { sig, mode })?;
             Ok(0)
@@ -164,9 +164,6 @@ pub fn ptrace(t: &mut Task, a: Args) -> SysResult<u64> {
             Ok(0)
         }
         GET_SYSCALL_INFO => syscall_info(t, &th, me, addr, data),
-        // Single-stepping needs the platform to trap after one
-        // instruction; none of the Sentry's platforms offers it yet.
-        SINGLESTEP => err(libc::EIO),
         _ => err(libc::EIO),
     }
 }

@@ -235,6 +235,49 @@ impl Task {
     }
 }
 
+/// The x86 trap flag: the CPU raises a debug exception (#DB) after the
+/// next instruction. Every platform turns a #DB in application code into
+/// a SIGTRAP fault (ptrace: the stub's signal-stop; seccomp: the stub's
+/// SIGTRAP handler; kvm: vector 1), and `syscall` clears it on entry.
+const TF: u64 = 0x100;
+/// si_code of a single-step trap, and of the one reported after a
+/// system call stepped over (Linux's user_single_step_report).
+const TRAP_BRKPT: i32 = 1;
+
+impl Task {
+    /// Before running application code: under PTRACE_SINGLESTEP, arms the
+    /// trap flag. True when it did (the caller then calls
+    /// [`Task::ptrace_step_end`]).
+    pub fn ptrace_step_begin(&mut self) -> bool {
+        let stepping = {
+            let st = lock(&self.thread.ptrace);
+            st.tracer != 0 && st.mode == Mode::SingleStep
+        };
+        if stepping {
+            self.regs.eflags |= TF;
+        }
+        stepping
+    }
+
+    /// After a stepped run: the trap flag goes (it was the tracer's, and
+    /// Linux hides it from the tracer's register reads too). The step's
+    /// #DB arrives as a SIGTRAP fault, delivered like any other.
+    pub fn ptrace_step_end(&mut self) {
+        self.regs.eflags &= !TF;
+    }
+
+    /// A system call executed under PTRACE_SINGLESTEP: the instruction
+    /// completed in the Sentry, so the step's SIGTRAP is the Sentry's to
+    /// raise (unless the call ended the thread).
+    pub fn ptrace_step_over_syscall(&mut self) {
+        if self.exit.is_some() {
+            return;
+        }
+        let info = SigInfo::fault(libc::SIGTRAP, TRAP_BRKPT, 0);
+        self.kernel.force_signal(&self.proc, &self.thread, info);
+    }
+}
+
 /// The event a clone with `flags` by a tracee reports, if its tracer asked
 /// for it; the new task is then traced too.
 pub fn clone_event(thread: &Thread, flags: i32) -> Option<u32> {

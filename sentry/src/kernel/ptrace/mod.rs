@@ -75,6 +75,8 @@ pub enum Mode {
     Continue,
     /// PTRACE_SYSCALL: also at each system call's entry and exit.
     Syscall,
+    /// PTRACE_SINGLESTEP: after one instruction (hooks.rs).
+    SingleStep,
 }
 
 /// Why a tracee is in a ptrace-stop.
@@ -341,9 +343,10 @@ pub fn detach(tracer: &Process, thread: &Thread, sig: i32) {
     let mut st = lock(&thread.ptrace);
     if st.stop.is_some() {
         st.resume = Some(Resume::Detach { sig });
-    } else {
-        st.detach();
     }
+    // At once, not when the tracee wakes: the former tracer's next
+    // request already finds it untraced (ESRCH).
+    st.detach();
     drop(st);
     thread.wake();
 }
