@@ -11,6 +11,7 @@
 #include <sys/user.h>
 #include <x86intrin.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <linux/ptrace.h>
 #include <linux/audit.h>
 
@@ -125,6 +126,28 @@ static void memory(void) {
     CHECK("pokes-seen-by-tracee", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
     CHECK("tracer-memory-untouched", data_word == 0x1234 && rodata_word == 0x1111,
           "data %#lx rodata %#lx", data_word, rodata_word);
+}
+
+/* /proc/PID/mem of a stopped tracee: what gdb reads and writes. */
+static void proc_mem(void) {
+    int st = 0;
+    pid_t pid = traced_child(check_words, &st);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/mem", pid);
+    int fd = open(path, O_RDWR);
+    CHECK("proc-mem-open", fd >= 0, "open %s: %s", path, ename(errno));
+    long word = 0;
+    EQ("proc-mem-pread", pread(fd, &word, sizeof word, (off_t)(long)&data_word), sizeof word);
+    EQ("proc-mem-pread-value", word, 0x1234);
+    long v = 0x5678, r = 0x2222;
+    EQ("proc-mem-pwrite", pwrite(fd, &v, sizeof v, (off_t)(long)&data_word), sizeof v);
+    EQ("proc-mem-pwrite-read-only", pwrite(fd, &r, sizeof r, (off_t)(long)&rodata_word), sizeof r);
+    errno = 0;
+    ERR("proc-mem-unmapped-eio", pread(fd, &word, sizeof word, 8), EIO);
+    close(fd);
+    pt(PTRACE_CONT, pid, 0, 0);
+    waitpid(pid, &st, 0);
+    CHECK("proc-mem-writes-seen", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
 }
 
 static int rounding_upward(void) {
@@ -477,4 +500,5 @@ static void checks(void) {
     group("permissions", permissions, 5000);
     group("exitkill", exitkill, 8000);
     group("singlestep", single_step, 5000);
+    group("proc-mem", proc_mem, 5000);
 }

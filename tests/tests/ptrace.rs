@@ -178,3 +178,89 @@ fn host_processes_stay_untraceable() {
     let _ = host.kill();
     let _ = host.wait();
 }
+
+/// Copies the host directory `dir` to the same path under `rootfs` (hard
+/// links where the file system allows: the tests only read these files).
+fn copy_tree(rootfs: &Path, dir: &str) {
+    let to = rootfs.join(
+        Path::new(dir)
+            .parent()
+            .and_then(|p| p.strip_prefix("/").ok())
+            .unwrap_or(Path::new("")),
+    );
+    std::fs::create_dir_all(&to).expect("create the parent directory");
+    let copied = ["-al", "-a"].iter().any(|how| {
+        std::process::Command::new("cp")
+            .args([how, dir])
+            .arg(&to)
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    assert!(copied, "copying {dir}");
+}
+
+/// gdb's commands: a breakpoint, a step, variables printed, the
+/// breakpoint hit again, then a run to the end.
+const GDB_SCRIPT: &str = "
+gdb -batch -nx -ex 'set startup-with-shell off' -ex 'break square' -ex run -ex next \
+  -ex 'print y' -ex 'print x' -ex continue -ex 'print x' -ex 'info registers rip' \
+  -ex delete -ex continue /bin/debuggee 2>&1
+echo gdb=$?
+";
+
+/// The lines of gdb's output that must agree: everything but the pid of
+/// the inferior.
+fn normalise_gdb(out: &str) -> Vec<String> {
+    out.lines()
+        .map(|l| match l.find("(process ") {
+            Some(i) => format!(
+                "{}(process PID){}",
+                &l[..i],
+                &l[i..].split_once(')').map_or("", |(_, r)| r)
+            ),
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn gdb_breakpoint_step_print_matches_runc() {
+    let dir = sandbox_tests::TempDir::new("ptrace-gdb");
+    let debuggee = dir.path().join("debuggee");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("ptrace/debuggee.c");
+    let made = std::process::Command::new("gcc")
+        .args(["-g", "-O0", "-static", "-o"])
+        .arg(&debuggee)
+        .arg(&src)
+        .output()
+        .expect("gcc runs");
+    assert!(made.status.success(), "gcc debuggee.c: {made:?}");
+    let mut control: Option<Vec<String>> = None;
+    for rt in Runtime::control_then_sandboxes() {
+        let b = bundle_with("gdb", GDB_SCRIPT, &["/usr/bin/gdb"]);
+        copy_to_root(&b.rootfs(), Path::new("/bin/debuggee"), &debuggee);
+        // gdb embeds Python (its standard library and gdb's own modules),
+        // and shows the source lines it stops at.
+        copy_tree(&b.rootfs(), "/usr/lib/python3.11");
+        copy_tree(&b.rootfs(), "/usr/share/gdb");
+        copy_to_root(&b.rootfs(), &src, &src);
+        let out = rt.run(&b);
+        let lines = normalise_gdb(&out.stdout);
+        assert!(
+            out.stdout.contains("Breakpoint 1, square (x=1)") && out.stdout.contains("gdb=0"),
+            "{} ({}): gdb did not stop at the breakpoint:\n{out}",
+            rt.name,
+            rt.platform_name()
+        );
+        match &control {
+            None => control = Some(lines),
+            Some(c) => assert_eq!(
+                c,
+                &lines,
+                "{} ({}): gdb's output differs from runc's:\n{out}",
+                rt.name,
+                rt.platform_name()
+            ),
+        }
+    }
+}

@@ -41,9 +41,6 @@ const GETSIGMASK: u64 = 0x420a;
 const SETSIGMASK: u64 = 0x420b;
 const GET_SYSCALL_INFO: u64 = 0x420e;
 
-/// CAP_SYS_PTRACE.
-const CAP_SYS_PTRACE: u32 = 19;
-
 pub fn ptrace(t: &mut Task, a: Args) -> SysResult<u64> {
     let (req, pid, addr, data) = (a[0], a[1] as i32, a[2], a[3]);
     match req {
@@ -187,33 +184,6 @@ fn traceme(t: &mut Task) -> SysResult<u64> {
     Ok(0)
 }
 
-/// Whether process `t` may trace `target`: CAP_SYS_PTRACE, or the same
-/// uids and gids and `target` among its descendants (YAMA's scope 1).
-fn may_trace(t: &Task, target: &Process) -> bool {
-    let me = lock(&t.proc.state).creds.clone();
-    if me.has(CAP_SYS_PTRACE) {
-        return true;
-    }
-    let tc = lock(&target.state).creds.clone();
-    let same_ids = [tc.uid, tc.euid, tc.suid].iter().all(|&u| u == me.uid)
-        && [tc.gid, tc.egid, tc.sgid].iter().all(|&g| g == me.gid);
-    same_ids && is_descendant(t, target)
-}
-
-fn is_descendant(t: &Task, target: &Process) -> bool {
-    let mut pid = lock(&target.state).ppid;
-    for _ in 0..crate::kernel::PID_MAX {
-        if pid == t.pid() {
-            return true;
-        }
-        match (pid > 1).then(|| t.kernel.process(pid)).flatten() {
-            Some(p) => pid = lock(&p.state).ppid,
-            None => return false,
-        }
-    }
-    false
-}
-
 /// PTRACE_ATTACH and PTRACE_SEIZE (with its options in `data`).
 fn attach(t: &mut Task, pid: i32, seize: bool, addr: u64, data: u64) -> SysResult<u64> {
     let options = if seize {
@@ -225,7 +195,7 @@ fn attach(t: &mut Task, pid: i32, seize: bool, addr: u64, data: u64) -> SysResul
         0
     };
     let (tp, th): (Arc<Process>, Arc<Thread>) = t.kernel.thread(pid).ok_or(Errno(libc::ESRCH))?;
-    if Arc::ptr_eq(&tp, &t.proc) || tp.is_zombie() || !may_trace(t, &tp) {
+    if Arc::ptr_eq(&tp, &t.proc) || tp.is_zombie() || !ptrace::may_trace(&t.kernel, &t.proc, &tp) {
         return err(libc::EPERM);
     }
     ptrace::attach(&t.proc, &th, seize, options)?;

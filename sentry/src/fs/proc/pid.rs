@@ -394,6 +394,7 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         p.clone(),
     );
     vec![
+        ("mem".into(), super::mem::mem_file(dev, salt, p)),
         (
             "status".into(),
             file(dev, "status", salt, move |ctx| status(&p1, tid, ctx)),

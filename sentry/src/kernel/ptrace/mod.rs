@@ -314,6 +314,40 @@ pub fn resume(thread: &Thread, tracer: i32, how: Resume) -> SysResult<()> {
     Ok(())
 }
 
+/// CAP_SYS_PTRACE.
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// Whether process `tracer` may trace (or open the memory of) `target`:
+/// itself; CAP_SYS_PTRACE; or the same uids and gids with `target` among
+/// its descendants (YAMA's scope 1).
+pub fn may_trace(k: &Kernel, tracer: &Process, target: &Process) -> bool {
+    if tracer.pid == target.pid {
+        return true;
+    }
+    let me = lock(&tracer.state).creds.clone();
+    if me.has(CAP_SYS_PTRACE) {
+        return true;
+    }
+    let tc = lock(&target.state).creds.clone();
+    let same_ids = [tc.uid, tc.euid, tc.suid].iter().all(|&u| u == me.uid)
+        && [tc.gid, tc.egid, tc.sgid].iter().all(|&g| g == me.gid);
+    same_ids && is_descendant(k, tracer.pid, target)
+}
+
+fn is_descendant(k: &Kernel, ancestor: i32, target: &Process) -> bool {
+    let mut pid = lock(&target.state).ppid;
+    for _ in 0..super::PID_MAX {
+        if pid == ancestor {
+            return true;
+        }
+        match (pid > 1).then(|| k.process(pid)).flatten() {
+            Some(p) => pid = lock(&p.state).ppid,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// Makes process `tracer` the tracer of `thread`; `seize` for
 /// PTRACE_SEIZE's semantics. The caller sends PTRACE_ATTACH's SIGSTOP.
 pub fn attach(tracer: &Process, thread: &Arc<Thread>, seize: bool, options: u32) -> SysResult<()> {
