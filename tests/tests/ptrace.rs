@@ -73,6 +73,27 @@ fn normalise_line(line: &str) -> Option<String> {
     Some(format!("{name} = {value} {errno}").trim_end().to_string())
 }
 
+/// The first runtime's result (runc's) becomes the control; every later
+/// one must equal it.
+fn agrees_with_control<T: PartialEq + std::fmt::Debug>(
+    control: &mut Option<T>,
+    got: T,
+    rt: &Runtime,
+    tool: &str,
+    output: &str,
+) {
+    match control {
+        None => *control = Some(got),
+        Some(c) => assert_eq!(
+            c,
+            &got,
+            "{} ({}): {tool}'s output differs from runc's:\n{output}",
+            rt.name,
+            rt.platform_name()
+        ),
+    }
+}
+
 /// strace -ff's per-process files, each normalised, keyed by content so
 /// that the pids (and the order the processes happened to start in) drop
 /// out.
@@ -113,16 +134,7 @@ fn strace_of_a_pipeline_matches_runc() {
             "{}: three processes traced:\n{text}",
             rt.name
         );
-        match &control {
-            None => control = Some(trace),
-            Some(c) => assert_eq!(
-                c,
-                &trace,
-                "{} ({}): strace differs from runc's:\n{text}",
-                rt.name,
-                rt.platform_name()
-            ),
-        }
+        agrees_with_control(&mut control, trace, &rt, "strace", &text);
     }
 }
 
@@ -252,15 +264,6 @@ fn gdb_breakpoint_step_print_matches_runc() {
             rt.name,
             rt.platform_name()
         );
-        match &control {
-            None => control = Some(lines),
-            Some(c) => assert_eq!(
-                c,
-                &lines,
-                "{} ({}): gdb's output differs from runc's:\n{out}",
-                rt.name,
-                rt.platform_name()
-            ),
-        }
+        agrees_with_control(&mut control, lines, &rt, "gdb", &out.stdout);
     }
 }

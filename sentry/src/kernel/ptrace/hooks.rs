@@ -53,14 +53,7 @@ impl Task {
             return true;
         }
         self.regs.rax = (-libc::ENOSYS) as u64;
-        let code = syscall_code(options);
-        let r = self.ptrace_stop(
-            StopKind::SyscallEnter,
-            code,
-            SigInfo::new(libc::SIGTRAP, code),
-            Some(EVENTMSG_SYSCALL_ENTRY),
-        );
-        self.resume_signal(r);
+        self.syscall_stop(StopKind::SyscallEnter, options);
         !self.sigkill_pending() && self.regs.orig_rax != u64::MAX
     }
 
@@ -78,16 +71,22 @@ impl Task {
         if let Some(v) = restart {
             self.regs.rax = v;
         }
-        let code = syscall_code(options);
-        let r = self.ptrace_stop(
-            StopKind::SyscallExit,
-            code,
-            SigInfo::new(libc::SIGTRAP, code),
-            Some(EVENTMSG_SYSCALL_EXIT),
-        );
+        self.syscall_stop(StopKind::SyscallExit, options);
         if restart.is_some_and(|v| v == self.regs.rax) {
             self.regs.rax = saved;
         }
+    }
+
+    /// A syscall-enter or syscall-exit stop; a signal the tracer resumes
+    /// with is sent to the tracee.
+    fn syscall_stop(&mut self, kind: StopKind, options: u32) {
+        let code = syscall_code(options);
+        let msg = if kind == StopKind::SyscallEnter {
+            EVENTMSG_SYSCALL_ENTRY
+        } else {
+            EVENTMSG_SYSCALL_EXIT
+        };
+        let r = self.ptrace_stop(kind, code, SigInfo::new(libc::SIGTRAP, code), Some(msg));
         self.resume_signal(r);
     }
 
