@@ -12,6 +12,7 @@
 #include <x86intrin.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/ptrace.h>
 #include <linux/audit.h>
 
@@ -488,6 +489,81 @@ static void single_step(void) {
     CHECK("singlestep-then-cont-runs", WIFEXITED(st) && WEXITSTATUS(st) == 7, "%s", wstatus(st));
 }
 
+static void group_stops(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (;;) pause();
+    }
+    int st = 0;
+    pt(PTRACE_SEIZE, pid, 0, 0);
+    kill(pid, SIGSTOP);
+    waitpid(pid, &st, 0);
+    CHECK("seized-sigstop-delivery-stop", WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP && (st >> 16) == 0,
+          "%s (%#x)", wstatus(st), st);
+    pt(PTRACE_CONT, pid, 0, (void *)SIGSTOP);
+    waitpid(pid, &st, 0);
+    CHECK("seized-group-stop-event", WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP && (st >> 16) == PTRACE_EVENT_STOP,
+          "%s (%#x)", wstatus(st), st);
+    OK("listen", pt(PTRACE_LISTEN, pid, 0, 0));
+    sleep_ms(20);
+    EQ("listen-stays-stopped", waitpid(pid, &st, WNOHANG), 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    CHECK("listen-then-kill", WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "%s", wstatus(st));
+
+    /* Attached without SEIZE: the group-stop is a plain stop; CONT lets
+     * the tracee run although its process was stopped. */
+    pid = fork();
+    if (pid == 0) {
+        for (;;) pause();
+    }
+    pt(PTRACE_ATTACH, pid, 0, 0);
+    waitpid(pid, &st, 0);
+    pt(PTRACE_CONT, pid, 0, (void *)SIGSTOP);
+    waitpid(pid, &st, 0);
+    CHECK("attached-group-stop", WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP && (st >> 16) == 0,
+          "%s (%#x)", wstatus(st), st);
+    ERR("listen-needs-seize-eio", pt(PTRACE_LISTEN, pid, 0, 0), EIO);
+    pt(PTRACE_CONT, pid, 0, 0);
+    kill(pid, SIGUSR1);
+    waitpid(pid, &st, 0);
+    CHECK("resumed-from-group-stop-runs", WIFSTOPPED(st) && WSTOPSIG(st) == SIGUSR1, "%s", wstatus(st));
+    pt(PTRACE_CONT, pid, 0, (void *)SIGUSR1);
+    waitpid(pid, &st, 0);
+    CHECK("resumed-from-group-stop-dies", WIFSIGNALED(st) && WTERMSIG(st) == SIGUSR1, "%s", wstatus(st));
+}
+
+static void *thread_body(void *arg) { return arg; }
+
+static int make_thread(void) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, thread_body, NULL) != 0) return 40;
+    pthread_join(th, NULL);
+    return 0;
+}
+
+static void clone_events(void) {
+    int st = 0;
+    pid_t pid = traced_child(make_thread, &st);
+    OK("setoptions-traceclone", pt(PTRACE_SETOPTIONS, pid, 0, (void *)PTRACE_O_TRACECLONE));
+    pt(PTRACE_CONT, pid, 0, 0);
+    waitpid(pid, &st, 0);
+    EQ("clone-event-status", st >> 8, SIGTRAP | (PTRACE_EVENT_CLONE << 8));
+    unsigned long tid = 0;
+    pt(PTRACE_GETEVENTMSG, pid, 0, &tid);
+    int tst = 0;
+    pid_t r = waitpid((pid_t)tid, &tst, __WALL);
+    CHECK("clone-thread-auto-attached", r == (pid_t)tid && WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP,
+          "waitpid %d (event msg %lu): %s", r, tid, wstatus(tst));
+    pt(PTRACE_CONT, tid, 0, 0);
+    r = waitpid((pid_t)tid, &tst, __WALL);
+    CHECK("clone-thread-exit-to-tracer", r == (pid_t)tid && WIFEXITED(tst) && WEXITSTATUS(tst) == 0,
+          "waitpid %d: %s", r, wstatus(tst));
+    pt(PTRACE_CONT, pid, 0, 0);
+    r = waitpid(pid, &st, __WALL);
+    CHECK("clone-process-exit", r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+}
+
 static void checks(void) {
     group("traceme", traceme_and_stop, 5000);
     group("signals", signal_delivery, 5000);
@@ -501,4 +577,6 @@ static void checks(void) {
     group("exitkill", exitkill, 8000);
     group("singlestep", single_step, 5000);
     group("proc-mem", proc_mem, 5000);
+    group("group-stops", group_stops, 5000);
+    group("clone", clone_events, 5000);
 }
