@@ -26,6 +26,9 @@ pub struct Thread {
     pub in_user: AtomicBool,
     /// This thread as a tracee (kernel/ptrace).
     pub ptrace: Mutex<super::ptrace::Tracee>,
+    /// Whether it has a tracer: the hot paths (every system call, every
+    /// signal check) look here before taking `ptrace`'s lock.
+    pub traced: AtomicBool,
 }
 
 impl Thread {
@@ -46,6 +49,7 @@ impl Thread {
             host_tid: std::sync::atomic::AtomicI32::new(0),
             in_user: AtomicBool::new(false),
             ptrace: Mutex::new(Default::default()),
+            traced: AtomicBool::new(false),
             // SAFETY: a fresh descriptor we own.
             wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
             interrupter: Mutex::new(None),

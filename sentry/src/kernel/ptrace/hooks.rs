@@ -25,6 +25,9 @@ fn event_code(signo: i32, event: u32) -> i32 {
 impl Task {
     /// The tracer, options and mode of this task (tracer 0: untraced).
     fn trace_state(&self) -> (i32, u32, Mode, bool) {
+        if !is_traced(&self.thread) {
+            return (0, 0, Mode::Continue, false);
+        }
         let st = lock(&self.thread.ptrace);
         (st.tracer, st.options, st.mode, st.seized)
     }
@@ -123,6 +126,9 @@ impl Task {
     /// At a return to user mode: a pending PTRACE_INTERRUPT (or a seized
     /// tracee's first stop) becomes a PTRACE_EVENT_STOP.
     pub fn ptrace_take_trap(&mut self) {
+        if !is_traced(&self.thread) {
+            return;
+        }
         let trap = {
             let mut st = lock(&self.thread.ptrace);
             if st.tracer == 0 {
@@ -143,13 +149,16 @@ impl Task {
 
     /// Whether a PTRACE_INTERRUPT waits (a blocking call must end for it).
     pub fn ptrace_trap_pending(&self) -> bool {
-        lock(&self.thread.ptrace).trap.is_some()
+        is_traced(&self.thread) && lock(&self.thread.ptrace).trap.is_some()
     }
 
     /// While the process is group-stopped: a tracee reports the stop to its
     /// tracer once (an EVENT_STOP when seized). True when the tracer
     /// resumed it, which lets it run although its process stays stopped.
     pub fn ptrace_group_stop(&mut self) -> bool {
+        if !is_traced(&self.thread) {
+            return false;
+        }
         let stops = &self.proc.ptrace;
         let epoch = stops.group_stops.load(Ordering::SeqCst);
         let signo = stops.stop_signo.load(Ordering::SeqCst);
@@ -248,6 +257,9 @@ impl Task {
     /// trap flag. True when it did (the caller then calls
     /// [`Task::ptrace_step_end`]).
     pub fn ptrace_step_begin(&mut self) -> bool {
+        if !is_traced(&self.thread) {
+            return false;
+        }
         let stepping = {
             let st = lock(&self.thread.ptrace);
             st.tracer != 0 && st.mode == Mode::SingleStep
@@ -280,6 +292,9 @@ impl Task {
 /// The event a clone with `flags` by a tracee reports, if its tracer asked
 /// for it; the new task is then traced too.
 pub fn clone_event(thread: &Thread, flags: i32) -> Option<u32> {
+    if !is_traced(thread) {
+        return None;
+    }
     let st = lock(&thread.ptrace);
     if st.tracer == 0 {
         return None;

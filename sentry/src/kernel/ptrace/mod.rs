@@ -172,7 +172,7 @@ fn stop_status(code: i32) -> i32 {
 
 /// Whether `thread` is traced at all (cheap enough for every signal).
 pub fn is_traced(thread: &Thread) -> bool {
-    lock(&thread.ptrace).tracer != 0
+    thread.traced.load(Ordering::SeqCst)
 }
 
 /// Tells the tracer of a thread that one of its tracees changed state:
@@ -252,6 +252,7 @@ impl Task {
         }
         if let Some(Resume::Detach { .. }) = resume {
             st.detach();
+            self.thread.traced.store(false, Ordering::SeqCst);
         }
         resume.map(|r| (r, info))
     }
@@ -357,6 +358,7 @@ pub fn attach(tracer: &Process, thread: &Arc<Thread>, seize: bool, options: u32)
             return Err(Errno(libc::EPERM));
         }
         st.tracer = tracer.pid;
+        thread.traced.store(true, Ordering::SeqCst);
         st.seized = seize;
         st.options = options;
         st.mode = Mode::Continue;
@@ -381,6 +383,7 @@ pub fn detach(tracer: &Process, thread: &Thread, sig: i32) {
     // At once, not when the tracee wakes: the former tracer's next
     // request already finds it untraced (ESRCH).
     st.detach();
+    thread.traced.store(false, Ordering::SeqCst);
     drop(st);
     thread.wake();
 }
@@ -476,6 +479,7 @@ pub fn thread_exited(k: &Kernel, proc: &Process, thread: &Thread, status: i32) {
     let mut st = lock(&thread.ptrace);
     st.exit_report = Some(status);
     st.tracer = 0;
+    thread.traced.store(false, Ordering::SeqCst);
     drop(st);
     let uid = lock(&proc.state).creds.uid;
     let (code, s) = if status & 0x7f == 0 {
