@@ -542,6 +542,54 @@ static int make_thread(void) {
     return 0;
 }
 
+static void *exec_from_thread(void *arg) {
+    (void)arg;
+    exec_self();
+    return NULL;
+}
+
+static int thread_execs(void) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, exec_from_thread, NULL) != 0) return 40;
+    pthread_join(th, NULL);
+    return 41;
+}
+
+/* A non-leader thread execs: the tracer hears PTRACE_EVENT_EXEC from the
+ * pid, with the thread's former tid as the message. */
+static void exec_from_a_thread(void) {
+    int st = 0;
+    pid_t pid = traced_child(thread_execs, &st);
+    pt(PTRACE_SETOPTIONS, pid, 0, (void *)(PTRACE_O_TRACEEXEC | PTRACE_O_TRACECLONE));
+    pt(PTRACE_CONT, pid, 0, 0);
+    waitpid(pid, &st, __WALL); /* the clone event */
+    unsigned long tid = 0;
+    pt(PTRACE_GETEVENTMSG, pid, 0, &tid);
+    int tst = 0;
+    waitpid((pid_t)tid, &tst, __WALL); /* the new thread's first stop */
+    pt(PTRACE_CONT, pid, 0, 0);
+    pt(PTRACE_CONT, tid, 0, 0);
+    int exec_seen = 0, former_ok = 0, exit_ok = 0;
+    for (int i = 0; i < 10; i++) {
+        pid_t r = waitpid(-1, &st, __WALL);
+        if (r < 0) break;
+        if (r == pid && WIFSTOPPED(st) && (st >> 8) == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {
+            exec_seen = 1;
+            unsigned long former = 0;
+            pt(PTRACE_GETEVENTMSG, pid, 0, &former);
+            former_ok = former == tid;
+        }
+        if (r == pid && WIFEXITED(st)) {
+            exit_ok = WEXITSTATUS(st) == 9;
+            break;
+        }
+        if (WIFSTOPPED(st)) pt(PTRACE_CONT, r, 0, 0);
+    }
+    EQ("thread-exec-event-from-pid", exec_seen, 1);
+    EQ("thread-exec-former-tid", former_ok, 1);
+    EQ("thread-exec-runs-new-image", exit_ok, 1);
+}
+
 static void clone_events(void) {
     int st = 0;
     pid_t pid = traced_child(make_thread, &st);
@@ -579,4 +627,5 @@ static void checks(void) {
     group("proc-mem", proc_mem, 5000);
     group("group-stops", group_stops, 5000);
     group("clone", clone_events, 5000);
+    group("thread-exec", exec_from_a_thread, 5000);
 }

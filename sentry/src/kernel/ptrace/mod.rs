@@ -396,6 +396,24 @@ pub fn abandon(k: &Kernel, thread: &Thread) {
     }
 }
 
+/// An exec from a non-leader thread: the thread goes on as `new`, with the
+/// leader's tid (kernel/dethread.rs), and its tracing comes along.
+pub fn take_over(k: &Kernel, old: &Thread, new: &Arc<Thread>) {
+    let moved = std::mem::take(&mut *lock(&old.ptrace));
+    old.traced.store(false, Ordering::SeqCst);
+    let tracer = moved.tracer;
+    if tracer == 0 {
+        return;
+    }
+    *lock(&new.ptrace) = moved;
+    new.traced.store(true, Ordering::SeqCst);
+    if let Some(tp) = k.process(tracer) {
+        let mut tracees = lock(&tp.ptrace.tracees);
+        tracees.remove(&old.tid);
+        tracees.insert(new.tid, new.clone());
+    }
+}
+
 /// The tracer process `p` exited: its tracees go free (killed first when
 /// they asked for PTRACE_O_EXITKILL).
 pub fn tracer_exited(k: &Kernel, p: &Process) {
@@ -472,8 +490,17 @@ pub fn thread_exited(k: &Kernel, proc: &Process, thread: &Thread, status: i32) {
     };
     let parent = lock(&proc.state).ppid;
     let Some(tp) = k.process(tracer) else { return };
-    if thread.tid == proc.pid && parent == tracer {
-        lock(&tp.ptrace.tracees).remove(&thread.tid);
+    // A leader ended by another thread's exec leaves no trace: the exec'ing
+    // thread takes over its tid (and its entry, `take_over`).
+    let replaced = thread.tid == proc.pid && thread.zapped();
+    if thread.tid == proc.pid && (parent == tracer || replaced) {
+        let mut tracees = lock(&tp.ptrace.tracees);
+        if tracees
+            .get(&thread.tid)
+            .is_some_and(|t| std::ptr::eq(Arc::as_ptr(t), thread))
+        {
+            tracees.remove(&thread.tid);
+        }
         return;
     }
     let mut st = lock(&thread.ptrace);
