@@ -138,6 +138,38 @@ fn strace_of_a_pipeline_matches_runc() {
     }
 }
 
+/// `strace -f` of a program whose four threads each fork a child: every
+/// task is followed (clone and fork events, thread exits) and the program
+/// finishes with its own result, as under runc; strace counts the calls.
+#[test]
+fn strace_follows_threads_and_forks() {
+    let dir = sandbox_tests::TempDir::new("ptrace-threads");
+    let prog = dir.path().join("threads");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("ptrace/threads.c");
+    let made = std::process::Command::new("gcc")
+        .args(["-O1", "-pthread", "-static", "-o"])
+        .arg(&prog)
+        .arg(&src)
+        .output()
+        .expect("gcc runs");
+    assert!(made.status.success(), "gcc threads.c: {made:?}");
+    let script = "strace -f -e trace=getppid,clone,clone3,fork,exit_group -o /tmp/t /bin/threads; \
+        echo strace=$?; grep -c 'getppid(' /tmp/t; grep -c '+++ exited with' /tmp/t";
+    let mut control: Option<String> = None;
+    for rt in Runtime::control_then_sandboxes() {
+        let b = bundle_with("strace-threads", script, &["/usr/bin/strace"]);
+        copy_to_root(&b.rootfs(), Path::new("/bin/threads"), &prog);
+        let out = rt.run(&b);
+        assert!(
+            out.stdout.starts_with("sum=10\nstrace=0\n80\n9\n"),
+            "{} ({}): the traced program or strace failed:\n{out}",
+            rt.name,
+            rt.platform_name()
+        );
+        agrees_with_control(&mut control, out.stdout.clone(), &rt, "strace", &out.stdout);
+    }
+}
+
 /// The Sentry, its stubs and every host process are out of the workload's
 /// reach: PTRACE_SEIZE of a host process's pid fails with ESRCH inside,
 /// while natively the same program seizes it (the control: the attack is

@@ -234,9 +234,10 @@ impl Task {
     }
 
     /// The thread is about to exit: PTRACE_EVENT_EXIT under TRACEEXIT
-    /// (not for SIGKILL, which leaves no time to stop).
+    /// (not for SIGKILL, which leaves no time to stop, nor for a thread
+    /// another's exec ends).
     pub fn ptrace_exit_event(&mut self, status: i32) {
-        if self.sigkill_pending() {
+        if self.sigkill_pending() || self.thread.zapped() {
             return;
         }
         self.ptrace_event(EVENT_EXIT, status as u32 as u64);
