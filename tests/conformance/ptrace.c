@@ -13,6 +13,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/auxv.h>
 #include <linux/ptrace.h>
 #include <linux/audit.h>
 
@@ -612,6 +613,39 @@ static void clone_events(void) {
     CHECK("clone-process-exit", r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
 }
 
+/* /proc/PID/auxv: where debuggers find a PIE's entry (AT_ENTRY). */
+static int auxv_entry(const char *path, unsigned long *entry, unsigned long *pagesz) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    unsigned long v[256];
+    ssize_t n = read(fd, v, sizeof v);
+    close(fd);
+    if (n <= 0 || n % 16) return -2;
+    int pairs = n / 16;
+    *entry = *pagesz = 0;
+    for (int i = 0; i < pairs; i++) {
+        if (v[2 * i] == AT_ENTRY) *entry = v[2 * i + 1];
+        if (v[2 * i] == AT_PAGESZ) *pagesz = v[2 * i + 1];
+    }
+    return v[2 * (pairs - 1)] == AT_NULL ? 0 : -3;
+}
+
+static void auxv(void) {
+    unsigned long entry = 0, pagesz = 0;
+    EQ("auxv-self-read", auxv_entry("/proc/self/auxv", &entry, &pagesz), 0);
+    EQ("auxv-self-entry", entry, getauxval(AT_ENTRY));
+    EQ("auxv-self-pagesz", pagesz, 4096);
+    int st = 0;
+    pid_t pid = traced_child(exit_seven, &st);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/auxv", pid);
+    entry = 0;
+    EQ("auxv-child-read", auxv_entry(path, &entry, &pagesz), 0);
+    EQ("auxv-child-entry-inherited", entry, getauxval(AT_ENTRY));
+    pt(PTRACE_KILL, pid, 0, 0);
+    waitpid(pid, &st, 0);
+}
+
 static void checks(void) {
     group("traceme", traceme_and_stop, 5000);
     group("signals", signal_delivery, 5000);
@@ -628,4 +662,5 @@ static void checks(void) {
     group("group-stops", group_stops, 5000);
     group("clone", clone_events, 5000);
     group("thread-exec", exec_from_a_thread, 5000);
+    group("auxv", auxv, 5000);
 }

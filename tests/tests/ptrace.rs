@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sandbox_tests::cprog::{build_static, copy_to_root, install_libraries};
+use sandbox_tests::cprog::{build_both, build_static, copy_to_root, install_libraries};
 use sandbox_tests::{Bundle, Runtime};
 
 /// A busybox bundle running `script`, with `programs` (host binaries) and
@@ -244,12 +244,15 @@ fn copy_tree(rootfs: &Path, dir: &str) {
 }
 
 /// gdb's commands: a breakpoint, a step, variables printed, the
-/// breakpoint hit again, then a run to the end.
+/// breakpoint hit again, then a run to the end; on the static build, then
+/// the dynamic one (ld.so's breakpoints, libthread_db).
 const GDB_SCRIPT: &str = "
+for prog in /bin/debuggee-static /bin/debuggee; do
 gdb -batch -nx -ex 'set startup-with-shell off' -ex 'break square' -ex run -ex next \
   -ex 'print y' -ex 'print x' -ex continue -ex 'print x' -ex 'info registers rip' \
-  -ex delete -ex continue /bin/debuggee 2>&1
+  -ex delete -ex continue $prog 2>&1
 echo gdb=$?
+done
 ";
 
 /// The lines of gdb's output that must agree: everything but the pid of
@@ -269,29 +272,26 @@ fn normalise_gdb(out: &str) -> Vec<String> {
 
 #[test]
 fn gdb_breakpoint_step_print_matches_runc() {
-    let dir = sandbox_tests::TempDir::new("ptrace-gdb");
-    let debuggee = dir.path().join("debuggee");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("ptrace/debuggee.c");
-    let made = std::process::Command::new("gcc")
-        .args(["-g", "-O0", "-static", "-o"])
-        .arg(&debuggee)
-        .arg(&src)
-        .output()
-        .expect("gcc runs");
-    assert!(made.status.success(), "gcc debuggee.c: {made:?}");
     let mut control: Option<Vec<String>> = None;
     for rt in Runtime::control_then_sandboxes() {
         let b = bundle_with("gdb", GDB_SCRIPT, &["/usr/bin/gdb"]);
-        copy_to_root(&b.rootfs(), Path::new("/bin/debuggee"), &debuggee);
-        // gdb embeds Python (its standard library and gdb's own modules),
-        // and shows the source lines it stops at.
+        // The source gdb shows, copied first: gdb warns about a source
+        // newer than the program.
+        copy_to_root(&b.rootfs(), &src, &src);
+        build_both(&b.rootfs(), &src, "debuggee", &["-g", "-O0"]);
+        let thread_db = Path::new("/lib/x86_64-linux-gnu/libthread_db.so.1");
+        if thread_db.exists() {
+            copy_to_root(&b.rootfs(), thread_db, thread_db);
+        }
+        // gdb embeds Python (its standard library and gdb's own modules).
         copy_tree(&b.rootfs(), "/usr/lib/python3.11");
         copy_tree(&b.rootfs(), "/usr/share/gdb");
-        copy_to_root(&b.rootfs(), &src, &src);
         let out = rt.run(&b);
         let lines = normalise_gdb(&out.stdout);
         assert!(
-            out.stdout.contains("Breakpoint 1, square (x=1)") && out.stdout.contains("gdb=0"),
+            out.stdout.matches("Breakpoint 1, square (x=1)").count() == 2
+                && out.stdout.matches("gdb=0").count() == 2,
             "{} ({}): gdb did not stop at the breakpoint:\n{out}",
             rt.name,
             rt.platform_name()
