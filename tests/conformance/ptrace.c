@@ -57,6 +57,13 @@ static void traceme_and_stop(void) {
     OK("getsiginfo", pt(PTRACE_GETSIGINFO, pid, 0, &si));
     EQ("getsiginfo-signo", si.si_signo, SIGSTOP);
     ERR("traceme-twice-eperm-in-parent", pt(PTRACE_ATTACH, pid, 0, 0), EPERM);
+    /* The stop was collected; a new one (the same SIGSTOP, re-raised by
+     * the tracer's CONT with it) reads through waitid as CLD_TRAPPED. */
+    pt(PTRACE_CONT, pid, 0, (void *)SIGSTOP);
+    memset(&si, 0, sizeof si);
+    OK("waitid-tracee", waitid(P_PID, pid, &si, WEXITED | WSTOPPED));
+    CHECK("waitid-cld-trapped", si.si_code == CLD_TRAPPED && si.si_status == SIGSTOP && si.si_pid == pid,
+          "code %d status %d pid %d", si.si_code, si.si_status, si.si_pid);
     OK("cont", pt(PTRACE_CONT, pid, 0, 0));
     waitpid(pid, &st, 0);
     CHECK("cont-runs-to-exit", WIFEXITED(st) && WEXITSTATUS(st) == 7, "%s", wstatus(st));

@@ -247,12 +247,10 @@ impl Task {
         st.report = None;
         // Requests that came too late find their reply channel closed.
         st.requests.clear();
+        // (A detach already forgot the tracer, on the tracer's side: a new
+        // tracer may have attached since.)
         if let Some(Resume::Run { mode, .. }) = resume {
             st.mode = mode;
-        }
-        if let Some(Resume::Detach { .. }) = resume {
-            st.detach();
-            self.thread.traced.store(false, Ordering::SeqCst);
         }
         resume.map(|r| (r, info))
     }
