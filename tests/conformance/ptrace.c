@@ -288,23 +288,37 @@ static int fork_grandchild(void) {
 
 static int exit_five(void) { exit(5); }
 
+/* Under `option`, runs the stopped tracee `pid` to its `event` and
+ * follows the task the event announces: auto-attached (stopped by
+ * SIGSTOP), then its exit with `code` reported to the tracer. Checks are
+ * named after `what`. */
+static void follow_new_task(pid_t pid, long option, int event, const char *what, int code) {
+    char name[64];
+    int st = 0;
+    snprintf(name, sizeof name, "%s-setoptions", what);
+    OK(name, pt(PTRACE_SETOPTIONS, pid, 0, (void *)option));
+    pt(PTRACE_CONT, pid, 0, 0);
+    waitpid(pid, &st, __WALL);
+    snprintf(name, sizeof name, "%s-event-status", what);
+    EQ(name, st >> 8, SIGTRAP | (event << 8));
+    unsigned long task = 0;
+    pt(PTRACE_GETEVENTMSG, pid, 0, &task);
+    int tst = 0;
+    pid_t r = waitpid((pid_t)task, &tst, __WALL);
+    snprintf(name, sizeof name, "%s-new-task-auto-attached", what);
+    CHECK(name, r == (pid_t)task && WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP,
+          "waitpid %d (event msg %lu): %s", r, task, wstatus(tst));
+    pt(PTRACE_CONT, task, 0, 0);
+    r = waitpid((pid_t)task, &tst, __WALL);
+    snprintf(name, sizeof name, "%s-new-task-exit-to-tracer", what);
+    CHECK(name, r == (pid_t)task && WIFEXITED(tst) && WEXITSTATUS(tst) == code,
+          "waitpid %d: %s", r, wstatus(tst));
+}
+
 static void events(void) {
     int st = 0;
     pid_t pid = traced_child(fork_grandchild, &st);
-    OK("setoptions-tracefork", pt(PTRACE_SETOPTIONS, pid, 0, (void *)PTRACE_O_TRACEFORK));
-    pt(PTRACE_CONT, pid, 0, 0);
-    waitpid(pid, &st, 0);
-    EQ("fork-event-status", st >> 8, SIGTRAP | (PTRACE_EVENT_FORK << 8));
-    unsigned long g = 0;
-    pt(PTRACE_GETEVENTMSG, pid, 0, &g);
-    int gst = 0;
-    pid_t r = waitpid((pid_t)g, &gst, __WALL);
-    CHECK("fork-child-auto-attached", r == (pid_t)g && WIFSTOPPED(gst) && WSTOPSIG(gst) == SIGSTOP,
-          "waitpid %d (event msg %lu): %s", r, g, wstatus(gst));
-    pt(PTRACE_CONT, g, 0, 0);
-    r = waitpid((pid_t)g, &gst, __WALL);
-    CHECK("fork-child-exit-to-tracer", r == (pid_t)g && WIFEXITED(gst) && WEXITSTATUS(gst) == 3,
-          "waitpid %d: %s", r, wstatus(gst));
+    follow_new_task(pid, PTRACE_O_TRACEFORK, PTRACE_EVENT_FORK, "fork", 3);
     pt(PTRACE_CONT, pid, 0, 0);
     waitpid(pid, &st, 0);
     /* The grandchild's SIGCHLD stops its parent on the way. */
@@ -601,22 +615,9 @@ static void exec_from_a_thread(void) {
 static void clone_events(void) {
     int st = 0;
     pid_t pid = traced_child(make_thread, &st);
-    OK("setoptions-traceclone", pt(PTRACE_SETOPTIONS, pid, 0, (void *)PTRACE_O_TRACECLONE));
+    follow_new_task(pid, PTRACE_O_TRACECLONE, PTRACE_EVENT_CLONE, "clone", 0);
     pt(PTRACE_CONT, pid, 0, 0);
-    waitpid(pid, &st, 0);
-    EQ("clone-event-status", st >> 8, SIGTRAP | (PTRACE_EVENT_CLONE << 8));
-    unsigned long tid = 0;
-    pt(PTRACE_GETEVENTMSG, pid, 0, &tid);
-    int tst = 0;
-    pid_t r = waitpid((pid_t)tid, &tst, __WALL);
-    CHECK("clone-thread-auto-attached", r == (pid_t)tid && WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP,
-          "waitpid %d (event msg %lu): %s", r, tid, wstatus(tst));
-    pt(PTRACE_CONT, tid, 0, 0);
-    r = waitpid((pid_t)tid, &tst, __WALL);
-    CHECK("clone-thread-exit-to-tracer", r == (pid_t)tid && WIFEXITED(tst) && WEXITSTATUS(tst) == 0,
-          "waitpid %d: %s", r, wstatus(tst));
-    pt(PTRACE_CONT, pid, 0, 0);
-    r = waitpid(pid, &st, __WALL);
+    pid_t r = waitpid(pid, &st, __WALL);
     CHECK("clone-process-exit", r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
 }
 
