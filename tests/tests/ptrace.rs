@@ -145,14 +145,14 @@ fn strace_of_a_pipeline_matches_runc() {
 fn strace_follows_threads_and_forks() {
     let dir = sandbox_tests::TempDir::new("ptrace-threads");
     let prog = dir.path().join("threads");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("ptrace/threads.c");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/threads_fork.c");
     let made = std::process::Command::new("gcc")
         .args(["-O1", "-pthread", "-static", "-o"])
         .arg(&prog)
         .arg(&src)
         .output()
         .expect("gcc runs");
-    assert!(made.status.success(), "gcc threads.c: {made:?}");
+    assert!(made.status.success(), "gcc threads_fork.c: {made:?}");
     let script = "strace -f -e trace=getppid,clone,clone3,fork,exit_group -o /tmp/t /bin/threads; \
         echo strace=$?; grep -c 'getppid(' /tmp/t; grep -c '+++ exited with' /tmp/t";
     let mut control: Option<String> = None;
@@ -179,7 +179,7 @@ fn host_processes_stay_untraceable() {
     let dir = sandbox_tests::TempDir::new("ptrace-reach");
     let probe = dir.path().join("reach");
     build_static(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("ptrace/reach.c"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/ptrace_reach.c"),
         &probe,
     );
     let mut host = std::process::Command::new("sleep")
@@ -272,7 +272,7 @@ fn normalise_gdb(out: &str) -> Vec<String> {
 
 #[test]
 fn gdb_breakpoint_step_print_matches_runc() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("ptrace/debuggee.c");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/debuggee.c");
     let mut control: Option<Vec<String>> = None;
     for rt in Runtime::control_then_sandboxes() {
         let b = bundle_with("gdb", GDB_SCRIPT, &["/usr/bin/gdb"]);
