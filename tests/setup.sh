@@ -20,7 +20,8 @@ fi
 # coreutils, tar, gzip, grep, sed, findutils, python3: the dynamically
 # linked programs the real-program tests copy into their root filesystems;
 # strace: the host-side trace that proves the microvm workload's system calls
-# never reach the host (tests/tests/microvm.rs); iproute2 (`ip`) and
+# never reach the host (tests/tests/microvm.rs), and with gdb, the
+# debuggers tests/tests/ptrace.rs runs inside the sandbox; iproute2 (`ip`) and
 # iptables also serve the interface and network tests
 # (tests/tests/netlink.rs, network.rs). nginx, redis-server,
 # redis-tools, iproute2 (ip): the programs tests/docker/images.sh copies into
@@ -36,7 +37,7 @@ fi
 packages=(
     busybox-static docker.io containerd runc jq gcc libc6-dev make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
-    python3 ca-certificates strace openjdk-17-jre-headless
+    python3 ca-certificates strace gdb openjdk-17-jre-headless
     nginx redis-server redis-tools iproute2 curl docker-compose iptables
     iperf3 wrk
 )

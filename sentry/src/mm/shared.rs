@@ -72,4 +72,14 @@ impl SharedMm {
     pub fn maps_text(&self) -> String {
         self.lock().maps_text()
     }
+
+    /// The auxiliary vector as /proc/PID/auxv shows it: (type, value)
+    /// pairs of native words, AT_NULL last.
+    pub fn auxv_bytes(&self) -> Vec<u8> {
+        self.lock()
+            .auxv
+            .iter()
+            .flat_map(|(k, v)| k.to_le_bytes().into_iter().chain(v.to_le_bytes()))
+            .collect()
+    }
 }

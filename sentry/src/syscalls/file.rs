@@ -690,6 +690,11 @@ fn dirents(t: &mut Task, a: Args, old: bool) -> SysResult<u64> {
 pub fn sendfile(t: &mut Task, a: Args) -> SysResult<u64> {
     let out = t.file(a[0])?;
     let inp = t.file(a[1])?;
+    // Linux reads sendfile's input with splice_read, which pipes lack
+    // (busybox cat tries sendfile first and falls back on EINVAL).
+    if super::splice::pipe_of(&inp).is_some() {
+        return err(libc::EINVAL);
+    }
     let off = if a[2] != 0 {
         Some(t.mm.read_u64(a[2])?)
     } else {
