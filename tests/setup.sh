@@ -15,10 +15,13 @@ fi
 # Docker end-to-end tests (runc is also the control runtime of the Rust
 # tests); jq: daemon.json; util-linux: unshare for the native controls;
 # bsdutils: script; procps: pgrep; gcc, make: building C test programs;
+# gcc and libc6-dev (libc.a) also build `sandbox selftest`'s static attack
+# binary at cargo build time (runtime/build.rs);
 # coreutils, tar, gzip, grep, sed, findutils, python3: the dynamically
 # linked programs the real-program tests copy into their root filesystems;
 # strace: the host-side trace that proves the microvm workload's system calls
-# never reach the host (tests/tests/microvm.rs); iproute2 (`ip`) and
+# never reach the host (tests/tests/microvm.rs), and with gdb, the
+# debuggers tests/tests/ptrace.rs runs inside the sandbox; iproute2 (`ip`) and
 # iptables also serve the interface and network tests
 # (tests/tests/netlink.rs, network.rs). nginx, redis-server,
 # redis-tools, iproute2 (ip): the programs tests/docker/images.sh copies into
@@ -28,10 +31,13 @@ fi
 # iperf3, wrk (and redis-tools' redis-benchmark): the host-side clients of
 # the bench's network workloads (bench/run.sh); iperf3 is also the server
 # copied into their root filesystem (bench/netroot.sh).
+# openjdk-17-jre-headless: the JVM whose heap and processor count must follow
+# the container's limits (tests/tests/container_limits.rs; about 45 MB to
+# download, 190 MB installed).
 packages=(
-    busybox-static docker.io containerd runc jq gcc make
+    busybox-static docker.io containerd runc jq gcc libc6-dev make
     util-linux bsdutils procps coreutils tar gzip grep sed findutils
-    python3 ca-certificates strace
+    python3 ca-certificates strace gdb openjdk-17-jre-headless
     nginx redis-server redis-tools iproute2 curl docker-compose iptables
     iperf3 wrk
 )

@@ -104,6 +104,10 @@ pub enum Command {
     Spec(SpecArgs),
     /// Print the OCI features this runtime supports, as JSON.
     Features,
+    /// Run real container-escape attacks under a control (runc, where
+    /// they must succeed) and under the sandbox on every backend this
+    /// host has; print a table and exit non-zero unless all were blocked.
+    Selftest(SelftestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +248,27 @@ pub struct SpecArgs {
     /// Where to write config.json (default: the current directory).
     #[arg(long, short = 'b')]
     pub bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    /// The control runtime (each attack must succeed under it).
+    #[arg(long, default_value = "runc")]
+    pub runc: PathBuf,
+    /// Seconds each container may run before it is killed.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Run only this attack (repeatable; `--list` names them).
+    #[arg(long = "attack")]
+    pub attacks: Vec<String>,
+    /// Print the attacks and what each tries, then exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Where to make the temporary bundles and the runtimes' state
+    /// directories, on a file system that allows executing programs
+    /// (default: $TMPDIR, else /tmp; --root is not used).
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
 }
 
 #[cfg(test)]

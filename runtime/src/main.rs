@@ -20,6 +20,7 @@ mod network;
 mod overlay;
 mod pod;
 mod procs;
+mod selftest;
 mod signals;
 mod state;
 mod sync;

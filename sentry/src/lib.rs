@@ -28,6 +28,6 @@ pub mod vfs;
 pub use error::Error;
 pub use sandbox::Sandbox;
 pub use spec::{
-    Atime, Capabilities, DevptsOptions, HostMount, MountFlags, MountKind, MountSpec, NetworkMode,
-    PlatformKind, ProcessSpec, Rlimit, RootOverlay, SandboxSpec,
+    Atime, Capabilities, CpuLimits, DevptsOptions, HostMount, MountFlags, MountKind, MountSpec,
+    NetworkMode, PlatformKind, ProcessSpec, Rlimit, RootOverlay, SandboxSpec,
 };

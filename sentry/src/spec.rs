@@ -30,8 +30,14 @@ pub struct SandboxSpec {
     /// How the workload's threads run and trap into the Sentry.
     pub platform: PlatformKind,
     /// `linux.resources.memory.limit` in bytes (None: no limit): on kvm it
-    /// sizes the guest's memory.
+    /// sizes the guest's memory; /proc/meminfo, sysinfo and
+    /// /sys/fs/cgroup/memory.max show it.
     pub memory_limit: Option<u64>,
+    /// `linux.resources.memory.swap` (memory plus swap, in bytes; None or
+    /// -1: unlimited), for /sys/fs/cgroup/memory.swap.max.
+    pub memory_swap: Option<i64>,
+    /// `linux.resources.cpu`: the CPU count the workload sees follows it.
+    pub cpu: CpuLimits,
     /// How the workload reaches the network.
     pub network: NetworkMode,
     /// `linux.sysctl`: the Sentry applies the ones it models (`net::sysctl`).
@@ -66,6 +72,19 @@ impl SandboxSpec {
             readonly_paths: self.readonly_paths.clone(),
         }
     }
+}
+
+/// `linux.resources.cpu`, as the workload's view of its CPUs needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpuLimits {
+    /// CFS bandwidth: `quota` µs of CPU time every `period` µs (a quota of
+    /// None or ≤ 0 means none).
+    pub quota: Option<i64>,
+    pub period: Option<u64>,
+    /// The relative weight (cgroup v1 shares, 2..=262144).
+    pub shares: Option<u64>,
+    /// The cpuset (`0-3,6`), if the spec names one.
+    pub cpus: Option<String>,
 }
 
 /// How the workload reaches the network (`--network`).
@@ -175,6 +194,9 @@ pub enum MountKind {
     Devpts(DevptsOptions),
     /// POSIX message queues (an empty directory for now).
     Mqueue,
+    /// The Sentry's cgroup file system (cgroup v2 layout): the container's
+    /// own limits and usage (`fs/cgroupfs.rs`).
+    Cgroup,
     /// A host directory or file reached through a confined opener;
     /// `host` says where it lies on the host (filled in by the runtime).
     Bind {

@@ -47,6 +47,7 @@ const AREAS: &[&str] = &[
     "devices",
     "vdso",
     "capabilities",
+    "ptrace",
 ];
 
 /// The sandbox's platforms (`sandbox --platform`): every one this host can

@@ -308,19 +308,13 @@ fn microvm_vmm_killed_from_outside_stops_the_container() {
     }
 }
 
-/// Runs memhog asking for `mib` MiB under microvm, with `limit` as
-/// linux.resources.memory.limit (None: no resources at all).
-fn memhog(rt: &Runtime, mib: u64, limit: Option<u64>) -> sandbox_tests::Output {
+/// Runs memhog asking for `mib` MiB under microvm, without a memory limit.
+fn memhog(rt: &Runtime, mib: u64) -> sandbox_tests::Output {
     let arg = mib.to_string();
     let b = c_bundle("memhog", "memhog.c", "memhog", &["/bin/memhog", &arg]);
     let mut spec = b.spec();
-    match limit {
-        Some(l) => spec["linux"]["resources"]["memory"] = serde_json::json!({ "limit": l }),
-        None => {
-            if let Some(r) = spec["linux"].get_mut("resources") {
-                r.as_object_mut().map(|o| o.remove("memory"));
-            }
-        }
+    if let Some(r) = spec["linux"].get_mut("resources") {
+        r.as_object_mut().map(|o| o.remove("memory"));
     }
     b.write_spec(&spec);
     let out = rt.run(&b);
@@ -329,26 +323,16 @@ fn memhog(rt: &Runtime, mib: u64, limit: Option<u64>) -> sandbox_tests::Output {
 }
 
 #[test]
-fn microvm_guest_memory_is_the_containers_memory_limit() {
+fn microvm_guest_memory_without_a_limit() {
     let Some(rt) = Runtime::sandbox_vm() else {
         return;
     };
-    // Control: without a limit, 256 MiB is no problem.
-    let out = memhog(&rt, 256, None);
+    // Without a limit, 256 MiB is no problem. (Under a limit, the
+    // workload that outgrows it is OOM-killed as under runc:
+    // tests/tests/container_limits.rs.)
+    let out = memhog(&rt, 256);
     assert_eq!(out.stdout, "allocated 256 MiB\n", "without a limit:\n{out}");
     assert_eq!(out.code(), Some(0), "without a limit:\n{out}");
-    // With 128 MiB, mmap refuses before 128 MiB of the program's own
-    // memory (a sixteenth is left to the Sentry; the program's stack and
-    // binary take some), but not long before.
-    let out = memhog(&rt, 256, Some(128 << 20));
-    let got: u64 = out
-        .stdout
-        .strip_prefix("mmap failed after ")
-        .and_then(|r| r.strip_suffix(" MiB: ENOMEM\n"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("with a 128 MiB limit, no ENOMEM:\n{out}"));
-    assert!((64..128).contains(&got), "ENOMEM after {got} MiB:\n{out}");
-    assert_eq!(out.code(), Some(1), "with a 128 MiB limit:\n{out}");
 }
 
 /// `events --stats ID` of `rt`, parsed.

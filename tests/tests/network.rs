@@ -43,6 +43,8 @@ fn bundle(tag: &str, net: &TestNet, script: &str) -> Bundle {
     build_static(&src, &root.join("bin/tcpxfer"));
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/sockopts.c");
     build_static(&src, &root.join("bin/sockopts"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/slowaccept.c");
+    build_static(&src, &root.join("bin/slowaccept"));
     let mut spec = b.spec();
     net.join(&mut spec);
     b.write_spec(&spec);
@@ -1004,5 +1006,57 @@ fn an_ipv4_listener_does_not_take_ipv6_connections() {
             label(&rt),
             run.stdout()
         );
+    }
+}
+
+/// A burst of connections to a server that does not accept yet: its
+/// queue (backlog 1) overflows, and every client must still be served
+/// once it accepts: under Linux the dropped SYNs come back with the
+/// client's retries; the sandbox holds them for a moment instead (and
+/// drops those held too long, which the 1.5 s wait exercises).
+#[test]
+fn a_burst_beyond_the_backlog_is_served_once_the_server_accepts() {
+    const CLIENTS: usize = 8;
+    for rt in runtimes() {
+        for delay_ms in [300, 1500] {
+            let net = TestNet::new();
+            let script = format!("exec slowaccept 9100 {CLIENTS} {delay_ms}");
+            let b = bundle("slowaccept", &net, &script);
+            let run = Running::start(&rt, &b);
+            run.wait_for("listening");
+            let addr = SocketAddr::from((net.container_ip, 9100));
+            let clients: Vec<_> = (0..CLIENTS)
+                .map(|_| {
+                    std::thread::spawn(move || -> Result<String, String> {
+                        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(30))
+                            .map_err(|e| format!("connect: {e}"))?;
+                        s.set_read_timeout(Some(Duration::from_secs(30)))
+                            .map_err(|e| e.to_string())?;
+                        s.write_all(b"x").map_err(|e| format!("send: {e}"))?;
+                        let mut answer = String::new();
+                        s.read_to_string(&mut answer)
+                            .map_err(|e| format!("read: {e}"))?;
+                        Ok(answer)
+                    })
+                })
+                .collect();
+            for c in clients {
+                let answer = c.join().expect("a client thread");
+                assert_eq!(
+                    answer.as_deref(),
+                    Ok("ok\n"),
+                    "{} (accepting after {delay_ms} ms): {}",
+                    label(&rt),
+                    run.stdout()
+                );
+            }
+            run.wait_exit();
+            assert!(
+                run.stdout().contains(&format!("served {CLIENTS}")),
+                "{} (accepting after {delay_ms} ms): {}",
+                label(&rt),
+                run.stdout()
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@ use oci_spec::runtime::{Capabilities as CapNames, LinuxCapabilities};
 use sentry::Capabilities;
 
 /// Linux's capability names, indexed by number (linux/capability.h).
-const NAMES: [&str; 41] = [
+pub const NAMES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",

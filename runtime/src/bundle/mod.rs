@@ -162,6 +162,20 @@ pub fn translate(spec: &Spec, bundle: &Path) -> Result<SandboxSpec, BundleError>
             // -1 (and any other non-positive value) means no limit.
             .and_then(|l| u64::try_from(l).ok())
             .filter(|&l| l > 0),
+        memory_swap: linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.memory().as_ref())
+            .and_then(|m| m.swap()),
+        cpu: linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.cpu().as_ref())
+            .map(|c| sentry::CpuLimits {
+                quota: c.quota(),
+                period: c.period(),
+                shares: c.shares(),
+                cpus: c.cpus().clone().filter(|s| !s.is_empty()),
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -232,6 +246,15 @@ mod tests {
         assert_eq!(s.process.additional_gids, vec![10]);
         assert_eq!(s.memory_limit, Some(64 << 20));
         assert_eq!(
+            s.cpu,
+            sentry::CpuLimits {
+                quota: Some(50000),
+                period: Some(100000),
+                shares: Some(512),
+                cpus: None,
+            }
+        );
+        assert_eq!(
             s.process.rlimits,
             vec![Rlimit {
                 resource: 7, // RLIMIT_NOFILE
@@ -266,6 +289,7 @@ mod tests {
                     false
                 ),
                 ("/sys", &MountKind::Sysfs, true),
+                ("/sys/fs/cgroup", &MountKind::Cgroup, true),
                 ("/dev/mqueue", &MountKind::Mqueue, false),
                 (
                     "/dev/shm",

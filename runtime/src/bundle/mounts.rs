@@ -13,9 +13,9 @@ fn is_bind(m: &Mount) -> bool {
     m.typ().as_deref() == Some("bind") || options.iter().any(|o| o == "bind" || o == "rbind")
 }
 
-/// Translates one mount; None (logged at debug level) for mounts the
-/// Sentry has no use for: cgroup file systems (the workload cannot see the
-/// host's cgroups) and types it does not implement.
+/// Translates one mount; None (logged at debug level) for types the
+/// Sentry does not implement. A cgroup file system is the Sentry's own
+/// (the workload never sees the host's cgroups).
 pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let options = m.options().as_deref().unwrap_or_default();
@@ -59,6 +59,8 @@ pub fn translate(m: &Mount, bundle: &Path) -> Option<MountSpec> {
                 })
             }
             "mqueue" => MountKind::Mqueue,
+            // The Sentry's own cgroup file system, never the host's.
+            "cgroup" | "cgroup2" => MountKind::Cgroup,
             other => {
                 debug!(
                     destination,
@@ -223,11 +225,13 @@ mod tests {
     }
 
     #[test]
-    fn skips_cgroup_and_unknown() {
+    fn cgroup_is_the_sentrys_and_unknown_is_skipped() {
         let m = mount(
             r#"{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}"#,
         );
-        assert_eq!(translate(&m, Path::new("/b")), None);
+        let t = translate(&m, Path::new("/b")).unwrap();
+        assert_eq!(t.kind, MountKind::Cgroup);
+        assert!(t.flags.readonly);
         let m = mount(r#"{"destination":"/x","type":"nfs","source":"h:/x"}"#);
         assert_eq!(translate(&m, Path::new("/b")), None);
     }

@@ -7,7 +7,10 @@ use std::path::Path;
 use tracing::debug;
 
 use super::v1::pids_value;
+// cpu.shares onto cpu.weight: the mapping the Sentry's own
+// /sys/fs/cgroup/cpu.weight shows too.
 use super::{write, Applied, CgroupError, Limits};
+use sentry::fs::cgroupfs::shares_to_weight;
 
 /// Enables the controllers we may set in every directory from the
 /// hierarchy's root down to the leaf's parent. A controller the host does
@@ -94,27 +97,5 @@ fn max_value(v: i64) -> String {
         "max".into()
     } else {
         v.to_string()
-    }
-}
-
-/// cpu.shares (2..262144) onto cpu.weight (1..10000), the mapping runc and
-/// the kernel documentation use.
-pub fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 100;
-    }
-    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn weights() {
-        assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(262_144), 10_000);
-        assert_eq!(shares_to_weight(1024), 39);
-        assert_eq!(shares_to_weight(0), 100);
     }
 }

@@ -61,6 +61,8 @@ pub enum Error {
     Sync(#[from] SyncError),
     #[error(transparent)]
     Pod(#[from] crate::pod::PodError),
+    #[error(transparent)]
+    Selftest(#[from] crate::selftest::SelftestError),
     #[error("systemd cgroup management is not supported: drop --systemd-cgroup (use the cgroupfs driver)")]
     SystemdCgroup,
     /// The container's init failed to come up; the text is the Sentry's
@@ -125,6 +127,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::List(a) => list::command(g, &a).map(|_| 0),
         Command::Spec(a) => spec::command(&a).map(|_| 0),
         Command::Features => features::command().map(|_| 0),
+        Command::Selftest(a) => Ok(crate::selftest::command(g, &a)?),
     }
 }
 

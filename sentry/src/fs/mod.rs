@@ -23,6 +23,7 @@ macro_rules! device_node_attrs {
     };
 }
 
+pub mod cgroupfs;
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;

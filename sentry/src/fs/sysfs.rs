@@ -11,7 +11,7 @@ use crate::vfs::Inode;
 type Entries = Vec<(String, Arc<dyn Inode>)>;
 
 /// "0-N" for the sandbox's CPUs (or "0" for one).
-fn cpu_list() -> String {
+pub(super) fn cpu_list() -> String {
     match cpus() {
         0 | 1 => "0\n".into(),
         n => format!("0-{}\n", n - 1),

@@ -78,6 +78,7 @@ impl Boot {
             }
         }
         crate::net::sysctl::apply(&spec.sysctl)?;
+        crate::kernel::resources::init(spec);
         crate::kernel::PIDS_MAX.store(
             spec.pids_limit.unwrap_or(0),
             std::sync::atomic::Ordering::Relaxed,

@@ -176,6 +176,7 @@ pub fn build(
                 devpts_options(rw, o),
             ),
             MountKind::Mqueue => new(TmpFs::new_root(Some(0), 0o1777), "mqueue", rw.into()),
+            MountKind::Cgroup => new(crate::fs::cgroupfs::new_cgroupfs(), "cgroup2", rw.into()),
             MountKind::Bind { source, host } => {
                 let Some((_, inode, _)) = binds.next() else {
                     continue;

@@ -111,6 +111,7 @@ pub fn take_over(t: &mut Task, to: Takeover) {
         old_tid = t.tid,
         "exec from a thread: it is the leader now"
     );
+    super::ptrace::take_over(&t.kernel, &t.thread, &thread);
     t.thread = thread;
     t.tid = pid;
     super::thread::set_current(Some((t.proc.clone(), t.thread.clone())));

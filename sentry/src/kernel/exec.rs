@@ -69,6 +69,7 @@ pub fn execve(
     envp: Vec<Vec<u8>>,
 ) -> SysResult<u64> {
     let exec_name = path.to_string();
+    let former_tid = t.tid;
     let mut path = path.to_string();
     let mut depth = 0;
     let (loc, file, image) = loop {
@@ -192,6 +193,8 @@ pub fn execve(
         (c.suid, c.sgid) = (c.euid, c.egid);
     }
     super::events::notify();
+    t.regs.rax = 0;
+    t.ptrace_exec(former_tid);
     Err(Errno::EJUSTRETURN)
 }
 

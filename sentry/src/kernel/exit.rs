@@ -24,6 +24,8 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, exit: Exit) {
         )
     };
     lock(&p.sig).pending.clear();
+    // Its tracees go free.
+    super::ptrace::tracer_exited(k, p);
     // Its POSIX record locks go with it.
     crate::vfs::locks::release(crate::vfs::locks::Owner::Process(p.pid), None);
     // A dead process's timers stop (dropping them disarms them).

@@ -60,6 +60,7 @@ impl Kernel {
             st.stopped = true;
             st.job_report = Some(stopped_status(signo));
         }
+        p.ptrace.group_stopped(signo);
         // Every other thread notices at its next return to user mode.
         p.wake();
         self.tell_parent(p, signal::CLD_STOPPED, signo);
@@ -145,8 +146,9 @@ impl Task {
     }
 
     /// Sleeps while the process is stopped; only SIGKILL (or the end of the
-    /// process) cuts a stop short.
-    pub fn wait_while_stopped(&self) {
+    /// process) cuts a stop short. A tracee reports the stop to its tracer
+    /// instead, and runs on if the tracer resumes it (kernel/ptrace).
+    pub fn wait_while_stopped(&mut self) {
         // Every return to user mode passes here: the common case takes only
         // the process's own lock, never the kernel's event counter.
         if !self.stopped() {
@@ -155,6 +157,9 @@ impl Task {
         loop {
             let seen = events::generation();
             if !self.stopped() || self.thread.zapped() || self.sigkill_pending() {
+                return;
+            }
+            if self.ptrace_group_stop() {
                 return;
             }
             events::wait(seen, None);

@@ -19,6 +19,8 @@ pub mod ipc;
 pub mod jobctl;
 pub mod pod;
 pub mod process;
+pub mod ptrace;
+pub mod resources;
 pub mod rlimits;
 pub mod sigframe;
 pub mod sigio;
@@ -163,7 +165,9 @@ impl Kernel {
         let threads = target.threads();
         let bit = signal::bit(info.signo);
         let blocked_everywhere = !threads.is_empty() && threads.iter().all(|t| t.mask() & bit != 0);
-        if sig.ignores(info.signo) && !blocked_everywhere {
+        // A tracer sees even ignored signals (Linux's sig_ignored).
+        let traced = threads.iter().any(|t| ptrace::is_traced(t));
+        if sig.ignores(info.signo) && !blocked_everywhere && !traced {
             return Ok(());
         }
         sig.pending.queue_counted(info, Some(quota))?;
@@ -196,7 +200,7 @@ impl Kernel {
             return Ok(());
         }
         let blocked = thread.mask() & signal::bit(info.signo) != 0;
-        if sig.ignores(info.signo) && !blocked {
+        if sig.ignores(info.signo) && !blocked && !ptrace::is_traced(thread) {
             return Ok(());
         }
         drop(sig);

@@ -147,6 +147,8 @@ pub struct Process {
     /// or continued, or an orphan became this process's (init's). A
     /// waiter watches it alone (`Task::block_watching`).
     pub children_seq: super::events::Seq,
+    /// This process as a tracer, and its group-stops (kernel/ptrace).
+    pub ptrace: super::ptrace::ProcTrace,
 }
 
 impl Process {
@@ -172,6 +174,7 @@ impl Process {
             frozen: std::sync::atomic::AtomicU32::new(0),
             mm: Mutex::new(std::sync::Weak::new()),
             children_seq: Default::default(),
+            ptrace: Default::default(),
         }))
     }
 

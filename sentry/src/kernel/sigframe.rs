@@ -10,6 +10,10 @@ use super::task::Task;
 use crate::errno::{Errno, SysResult};
 use crate::platform::FpRegs;
 
+/// The flags user code may change (CF PF AF ZF SF TF DF OF AC): what
+/// sigreturn and a tracer's register writes may set.
+pub const USER_FLAGS: u64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000;
+
 const UC_OFF: u64 = 8;
 const UC_STACK_OFF: u64 = UC_OFF + 16;
 const MCONTEXT_OFF: u64 = UC_OFF + 40;
@@ -137,8 +141,6 @@ pub fn sigreturn(t: &mut Task) -> SysResult<u64> {
     r.rcx = m(14);
     r.rsp = m(15);
     r.rip = m(16);
-    // Only the flags user code may change (CF PF AF ZF SF TF DF OF AC).
-    const USER_FLAGS: u64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000;
     r.eflags = (r.eflags & !USER_FLAGS) | (m(17) & USER_FLAGS);
     r.orig_rax = u64::MAX;
     let fp_addr = m(23);

@@ -4,17 +4,21 @@
 //! si_fd and si_band) when it becomes readable or writable. nginx's master
 //! and workers talk over such socket pairs.
 //!
-//! Files here have no wake-up callbacks: every change bumps the kernel's
+//! Files here have no wake-up callbacks: a change bumps the file's own
+//! counter (`FileOps::wait_seq`) or, for files without one, the kernel's
 //! event counter. So one watcher thread, started with the first O_ASYNC
 //! descriptor, re-polls the registered descriptions after each change and
 //! signals their owners on each new readiness (an edge, as Linux signals on
-//! each new event rather than while a state lasts).
+//! each new event rather than while a state lasts). While every registered
+//! file keeps its own counter, the watcher watches those alone: woken by
+//! every change anywhere, it cost a thread wake-up per network frame.
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::events;
 use super::process::lock;
 use super::signal::SigInfo;
+use super::thread::Thread;
 use super::Kernel;
 use crate::vfs::OpenFile;
 
@@ -36,7 +40,9 @@ struct Entry {
 }
 
 static ENTRIES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
-static WATCHER: OnceLock<()> = OnceLock::new();
+/// The watcher's wake-up (a Thread for its wake descriptor only; it
+/// runs no task). Set once the watcher runs.
+static WATCHER: OnceLock<Arc<Thread>> = OnceLock::new();
 
 /// Notes that `file` (descriptor `fd`) may signal its owner; starts the
 /// watcher the first time.
@@ -56,23 +62,42 @@ pub fn register(kernel: &Arc<Kernel>, file: &Arc<OpenFile>, fd: i32) {
             });
         }
     }
-    WATCHER.get_or_init(|| {
+    if let Some(w) = WATCHER.get() {
+        // A new file to watch: let the watcher choose its wait anew.
+        w.unpark();
+        return;
+    }
+    // If the thread cannot start, O_ASYNC descriptors just never signal:
+    // the calls that set them still succeed, as before.
+    let Ok(me) = Thread::new(0, 0) else { return };
+    if WATCHER.set(me.clone()).is_ok() {
         let k = kernel.clone();
-        // If the thread cannot start, O_ASYNC descriptors just never
-        // signal: the calls that set them still succeed, as before.
         let _ = std::thread::Builder::new()
             .name("sigio".into())
-            .spawn(move || watch(k));
-    });
+            .spawn(move || watch(k, me));
+    }
 }
 
-fn watch(k: Arc<Kernel>) {
+fn watch(k: Arc<Kernel>, me: Arc<Thread>) {
     loop {
         let seen = events::generation();
+        let files: Vec<Arc<OpenFile>> = {
+            let mut entries = lock(&ENTRIES);
+            entries.retain(|x| x.file.strong_count() > 0);
+            entries.iter().filter_map(|e| e.file.upgrade()).collect()
+        };
+        // Watch before looking, so that a change after the look wakes us.
+        let own = files.iter().all(|f| f.ops.wait_seq().is_some());
+        if own {
+            for f in &files {
+                if let Some(s) = f.ops.wait_seq() {
+                    s.watch(&me);
+                }
+            }
+        }
         let mut due = Vec::new();
         {
             let mut entries = lock(&ENTRIES);
-            entries.retain(|x| x.file.strong_count() > 0);
             for e in entries.iter_mut() {
                 let Some(f) = e.file.upgrade() else { continue };
                 let now = f.ops.poll();
@@ -95,7 +120,23 @@ fn watch(k: Arc<Kernel>) {
         for (owner, sig, fd, bits) in due {
             deliver(&k, owner, sig, fd, bits);
         }
-        events::wait(seen, None);
+        if own {
+            let mut pfd = libc::pollfd {
+                fd: me.wake_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one valid pollfd of our own.
+            unsafe { libc::poll(&mut pfd, 1, -1) };
+            me.drain_wake();
+            for f in &files {
+                if let Some(s) = f.ops.wait_seq() {
+                    s.unwatch(&me);
+                }
+            }
+        } else {
+            events::wait(seen, None);
+        }
     }
 }
 

@@ -44,7 +44,7 @@ pub struct Task {
     /// The platform's thread that runs this task.
     pub ctx: Box<dyn Context>,
     /// A restartable error of the last system call, decided at signal delivery.
-    restart: Option<Errno>,
+    pub(super) restart: Option<Errno>,
     /// The mask to restore after sigsuspend-style calls deliver a signal.
     pub saved_mask: Option<u64>,
     pub clear_child_tid: u64,
@@ -139,12 +139,21 @@ impl Task {
             super::cputimers::gettid(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        // A traced new task takes its first stop (auto-attach) before
+        // running, as Linux's return from fork passes signal delivery.
+        if super::ptrace::is_traced(&self.thread) {
+            self.deliver_signals();
+        }
         while self.exit.is_none() {
             super::freeze::enter_user(&self.proc, &self.thread, || {
                 self.thread.zapped() || self.sigkill_pending()
             });
+            let stepping = self.ptrace_step_begin();
             let ran = self.ctx.run(&mut self.regs);
             super::freeze::leave_user(&self.thread);
+            if stepping {
+                self.ptrace_step_end();
+            }
             let trap = match ran {
                 Ok(t) => t,
                 // A thread ended by another's exec may find its stub gone.
@@ -164,7 +173,12 @@ impl Task {
                 }
             };
             match trap {
-                Trap::Syscall => self.syscall(),
+                Trap::Syscall => {
+                    self.syscall();
+                    if stepping {
+                        self.ptrace_step_over_syscall();
+                    }
+                }
                 Trap::Fault(f) => self.fault(f),
                 Trap::Interrupted => {}
             }
@@ -176,6 +190,10 @@ impl Task {
             if self.exit.is_none() && self.thread.zapped() {
                 self.exit = Some(Exit::Code(0));
             }
+        }
+        if let Some(how) = self.exit {
+            let status = lock(&self.proc.group_exit).unwrap_or(how);
+            self.ptrace_exit_event(status.wait_status());
         }
         super::thread::set_current(None);
         self.finish();
@@ -203,6 +221,10 @@ impl Task {
     }
 
     fn syscall(&mut self) {
+        if !self.ptrace_syscall_enter() {
+            self.ptrace_syscall_exit();
+            return;
+        }
         let nr = self.regs.orig_rax;
         let args = [
             self.regs.rdi,
@@ -229,11 +251,12 @@ impl Task {
             }
             Err(e) => self.regs.rax = (-(e.0 as i64)) as u64,
         }
+        self.ptrace_syscall_exit();
     }
 
     /// Whether a signal is waiting that should interrupt a blocking call.
     pub fn signal_pending(&self) -> bool {
-        if self.stopped() {
+        if self.stopped() || self.ptrace_trap_pending() {
             return true;
         }
         let sig = lock(&self.proc.sig);
@@ -373,14 +396,19 @@ impl Task {
     fn deliver_signals(&mut self) {
         loop {
             self.wait_while_stopped();
+            self.ptrace_take_trap();
             let next = {
                 let mut sig = lock(&self.proc.sig);
                 let mut ts = lock(&self.thread.sig);
                 let mask = ts.mask;
-                let info = ts.pending.take(mask).or_else(|| sig.pending.take(mask));
-                info.map(|info| (info, sig.actions[info.signo as usize]))
+                ts.pending.take(mask).or_else(|| sig.pending.take(mask))
             };
-            let Some((info, action)) = next else { break };
+            let Some(info) = next else { break };
+            // A tracer sees the signal first, and may change or drop it.
+            let Some(info) = self.ptrace_signal(info) else {
+                continue;
+            };
+            let action = lock(&self.proc.sig).actions[info.signo as usize];
             let signo = info.signo;
             match action.handler {
                 SIG_IGN if signo != libc::SIGKILL => continue,
@@ -492,6 +520,8 @@ impl Task {
         }
         events::notify();
         if remaining > 0 {
+            let status = lock(&proc.group_exit).unwrap_or(exit);
+            super::ptrace::thread_exited(&kernel, &proc, &thread, status.wait_status());
             if tid == proc.pid {
                 // The leader's platform thread owns the stub process: keep it
                 // until the others are gone, or another thread's exec made
@@ -517,6 +547,8 @@ impl Task {
         }
         // The platform thread goes before the parent can see the exit.
         sample_cpu(&proc, &*ctx);
+        let status = lock(&proc.group_exit).unwrap_or(exit);
+        super::ptrace::thread_exited(&kernel, &proc, &thread, status.wait_status());
         drop(ctx);
         drop(mm);
         lock(&proc.files).clear();

@@ -24,6 +24,11 @@ pub struct Thread {
     /// Inside the platform's `run` (application code may be running);
     /// see kernel/freeze.rs.
     pub in_user: AtomicBool,
+    /// This thread as a tracee (kernel/ptrace).
+    pub ptrace: Mutex<super::ptrace::Tracee>,
+    /// Whether it has a tracer: the hot paths (every system call, every
+    /// signal check) look here before taking `ptrace`'s lock.
+    pub traced: AtomicBool,
 }
 
 impl Thread {
@@ -43,6 +48,8 @@ impl Thread {
             robust_list: std::sync::atomic::AtomicU64::new(0),
             host_tid: std::sync::atomic::AtomicI32::new(0),
             in_user: AtomicBool::new(false),
+            ptrace: Mutex::new(Default::default()),
+            traced: AtomicBool::new(false),
             // SAFETY: a fresh descriptor we own.
             wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
             interrupter: Mutex::new(None),

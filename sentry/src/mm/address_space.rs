@@ -238,6 +238,7 @@ pub struct MmSnapshot {
     mmap_top: u64,
     arg_range: (u64, u64),
     env_range: (u64, u64),
+    auxv: Vec<(u64, u64)>,
 }
 
 pub struct MemoryManager {
@@ -250,6 +251,9 @@ pub struct MemoryManager {
     /// Where argv and envp live, for /proc/PID/{cmdline,environ}.
     pub arg_range: (u64, u64),
     pub env_range: (u64, u64),
+    /// The auxiliary vector exec gave the program, for /proc/PID/auxv
+    /// (debuggers find a PIE's load address in its AT_ENTRY).
+    pub auxv: Vec<(u64, u64)>,
 }
 
 impl MemoryManager {
@@ -262,6 +266,7 @@ impl MemoryManager {
             mmap_top: USER_MAX,
             arg_range: (0, 0),
             env_range: (0, 0),
+            auxv: Vec::new(),
         }
     }
 
@@ -640,6 +645,7 @@ impl MemoryManager {
             mmap_top: self.mmap_top,
             arg_range: self.arg_range,
             env_range: self.env_range,
+            auxv: self.auxv.clone(),
         })
     }
 
@@ -763,6 +769,7 @@ impl MemoryManager {
         mm.mmap_top = snap.mmap_top;
         mm.arg_range = snap.arg_range;
         mm.env_range = snap.env_range;
+        mm.auxv = snap.auxv;
         for v in snap.vmas {
             v.map_into(ctx, v.start, v.mapped_end)?;
             mm.vmas.insert(v.start, v);
@@ -803,6 +810,17 @@ impl MemoryManager {
             let src = unsafe { self.file.slice(off, n) };
             buf[done..done + n].copy_from_slice(src);
             done += n;
+        })
+    }
+
+    /// Appends `len` bytes of application memory at `addr` to `out`,
+    /// without zeroing room for them first (a write(2) gathers its
+    /// data this way). On an error, `out` may hold part of them.
+    pub fn read_append(&self, addr: u64, len: usize, out: &mut Vec<u8>) -> SysResult<()> {
+        out.reserve(len);
+        self.walk(addr, len, libc::PROT_READ, false, |off, n| {
+            // SAFETY: walk only yields ranges of backings this MM holds.
+            out.extend_from_slice(unsafe { self.file.slice(off, n) });
         })
     }
 

@@ -78,7 +78,7 @@ impl FilePages {
         if !create {
             return None;
         }
-        let b = self.file.allocate(CHUNK)?;
+        let b = self.file.allocate_for_file(CHUNK)?;
         if let Some(src) = &self.source {
             // SAFETY: the chunk was just allocated for us and nobody maps it yet.
             let buf = unsafe { self.file.slice(b.off, CHUNK as usize) };

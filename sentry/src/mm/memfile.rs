@@ -26,7 +26,13 @@ pub struct MemoryFile {
     /// The file's size: no allocation goes beyond it.
     size: u64,
     free: Mutex<FreeSpace>,
+    /// The allocations that hold files' pages (`allocate_for_file`):
+    /// offset → length, so usage can tell file pages from anonymous ones.
+    file_ranges: Mutex<BTreeMap<u64, u64>>,
 }
+
+/// The Sentry's one memory file, once made.
+static GLOBAL: Mutex<Option<Arc<MemoryFile>>> = Mutex::new(None);
 
 // SAFETY: `base` points at a shared mapping that lives as long as the
 // MemoryFile; concurrent access to application memory is the application's
@@ -113,6 +119,7 @@ impl MemoryFile {
             base: base as *mut u8,
             size,
             free: Mutex::new(FreeSpace::default()),
+            file_ranges: Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -132,7 +139,6 @@ impl MemoryFile {
     fn global_with(
         make: impl FnOnce() -> Result<Arc<MemoryFile>, Error>,
     ) -> Result<Arc<MemoryFile>, Error> {
-        static GLOBAL: Mutex<Option<Arc<MemoryFile>>> = Mutex::new(None);
         let mut g = GLOBAL.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = g.as_ref() {
             return Ok(f.clone());
@@ -142,8 +148,55 @@ impl MemoryFile {
         Ok(f)
     }
 
+    /// The Sentry's memory file if it was made (never makes one).
+    pub fn existing() -> Option<Arc<MemoryFile>> {
+        GLOBAL.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The bytes of pages that exist: what the workload's memory costs the
+    /// host, as a memory cgroup counts it (one fstat).
+    pub fn usage(&self) -> u64 {
+        // SAFETY: stat is plain data, filled by fstat.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat of our own descriptor into `st`.
+        if unsafe { libc::fstat(self.fd.as_raw_fd(), &mut st) } == 0 {
+            st.st_blocks as u64 * 512
+        } else {
+            0
+        }
+    }
+
+    /// Of [`MemoryFile::usage`], the bytes of files' pages (two lseeks a
+    /// populated piece of every file chunk: for /proc and memory.stat,
+    /// not for every sysinfo).
+    pub fn file_usage(&self) -> u64 {
+        let ranges: Vec<(u64, u64)> = self
+            .file_ranges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(&o, &l)| (o, l))
+            .collect();
+        let mut file = 0;
+        for (off, len) in ranges {
+            self.for_each_populated(off, len, |_, n| file += n);
+        }
+        file
+    }
+
+    /// As [`MemoryFile::allocate`], for a file's pages (counted as file
+    /// memory rather than anonymous memory).
+    pub fn allocate_for_file(self: &Arc<Self>, len: u64) -> Option<Backing> {
+        let b = self.allocate(len)?;
+        self.file_ranges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(b.off, b.len);
+        Some(b)
     }
 
     pub fn fd(&self) -> RawFd {
@@ -185,6 +238,10 @@ impl MemoryFile {
     }
 
     fn release(&self, off: u64, len: u64) {
+        self.file_ranges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&off);
         let mut pieces = Vec::new();
         let mut populated = 0;
         self.for_each_populated(off, len, |o, n| {

@@ -24,6 +24,10 @@ impl SharedMm {
         self.lock().read(addr, buf)
     }
 
+    pub fn read_append(&self, addr: u64, len: usize, out: &mut Vec<u8>) -> SysResult<()> {
+        self.lock().read_append(addr, len, out)
+    }
+
     pub fn write(&self, addr: u64, data: &[u8]) -> SysResult<()> {
         self.lock().write(addr, data)
     }
@@ -67,5 +71,15 @@ impl SharedMm {
 
     pub fn maps_text(&self) -> String {
         self.lock().maps_text()
+    }
+
+    /// The auxiliary vector as /proc/PID/auxv shows it: (type, value)
+    /// pairs of native words, AT_NULL last.
+    pub fn auxv_bytes(&self) -> Vec<u8> {
+        self.lock()
+            .auxv
+            .iter()
+            .flat_map(|(k, v)| k.to_le_bytes().into_iter().chain(v.to_le_bytes()))
+            .collect()
     }
 }

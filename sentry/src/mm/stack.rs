@@ -85,6 +85,7 @@ pub fn build(
     auxv.push((AT_PLATFORM, platform));
     auxv.push((AT_EXECFN, execfn_addr));
     auxv.push((AT_NULL, 0));
+    mm.auxv = auxv.clone();
 
     let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + auxv.len() * 2;
     if (words as u64) * 8 > size / 2 {

@@ -229,8 +229,7 @@ pub(super) fn write_from_user_with(
             let (base, len) = segments[seg];
             let n = (len - seg_off).min(want - buf.len());
             let start = buf.len();
-            buf.resize(start + n, 0);
-            if let Err(e) = t.mm.read(base + seg_off as u64, &mut buf[start..]) {
+            if let Err(e) = t.mm.read_append(base + seg_off as u64, n, &mut buf) {
                 buf.truncate(start);
                 if buf.is_empty() {
                     return if done > 0 { Ok(done as u64) } else { Err(e) };
@@ -691,6 +690,11 @@ fn dirents(t: &mut Task, a: Args, old: bool) -> SysResult<u64> {
 pub fn sendfile(t: &mut Task, a: Args) -> SysResult<u64> {
     let out = t.file(a[0])?;
     let inp = t.file(a[1])?;
+    // Linux reads sendfile's input with splice_read, which pipes lack
+    // (busybox cat tries sendfile first and falls back on EINVAL).
+    if super::splice::pipe_of(&inp).is_some() {
+        return err(libc::EINVAL);
+    }
     let off = if a[2] != 0 {
         Some(t.mm.read_u64(a[2])?)
     } else {

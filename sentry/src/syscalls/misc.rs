@@ -288,10 +288,14 @@ pub fn getrandom(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn sysinfo(t: &mut Task, a: Args) -> SysResult<u64> {
-    // SAFETY: sysinfo is plain data, filled by the host for memory figures.
+    // SAFETY: sysinfo is plain data; only the memory figures are the
+    // container's own (glibc's _SC_PHYS_PAGES and _SC_AVPHYS_PAGES read
+    // them), set below.
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::sysinfo(&mut si) };
+    let m = crate::kernel::resources::memory();
+    si.mem_unit = 1;
+    si.totalram = m.total;
+    si.freeram = m.free;
     // Like CLOCK_BOOTTIME (which the sandbox shares with the host).
     si.uptime = host_clock(libc::CLOCK_BOOTTIME as u64)
         .map(|ts| ts.tv_sec)

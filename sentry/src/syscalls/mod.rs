@@ -18,6 +18,7 @@ mod mm;
 mod mqueue;
 mod netlink;
 mod process;
+mod ptrace;
 mod sched;
 mod select;
 mod signal;
@@ -180,6 +181,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_exit => process::exit(t, a),
         SYS_exit_group => process::exit_group(t, a),
         SYS_wait4 => wait::wait4(t, a),
+        SYS_ptrace => ptrace::ptrace(t, a),
         SYS_waitid => wait::waitid(t, a),
         SYS_kill => process::kill(t, a),
         SYS_tkill => process::tkill(t, 0, a[0], a[1]),

@@ -11,7 +11,7 @@ use crate::kernel::process::{lock, ProcState, Process};
 use crate::kernel::signal::{SigInfo, SigState};
 use crate::kernel::task::{Exit, Task};
 use crate::kernel::thread::Thread;
-use crate::kernel::{events, exec};
+use crate::kernel::{events, exec, ptrace};
 use crate::mm::{MemoryManager, SharedMm};
 use std::sync::Arc;
 
@@ -105,6 +105,12 @@ pub fn clone(
         .map_err(|_| Errno(libc::EAGAIN))?;
     let thread = Thread::new(pid, t.mask()).map_err(|_| Errno(libc::EAGAIN))?;
     let regs = child_regs(t, f, newsp, tls)?;
+    // A tracer that asked to follow forks traces the child from its start.
+    let event = ptrace::clone_event(&t.thread, f);
+    if event.is_some() {
+        ptrace::inherit(&k, &t.thread, &thread);
+    }
+    let child_thread = thread.clone();
     // CLONE_VM (vfork, posix_spawn): the child runs on a new platform
     // thread in the parent's address space until it execs or exits.
     // Otherwise private memory is copied now, while the caller is stopped.
@@ -146,11 +152,15 @@ pub fn clone(
     );
     if let Err(e) = started {
         lock(&k.procs).remove(&pid);
+        ptrace::abandon(&k, &child_thread);
         return Err(e);
     }
     lock(&t.proc.state).children.insert(pid);
     if f & libc::CLONE_PARENT_SETTID != 0 {
         let _ = t.mm.write(ptid, &pid.to_le_bytes());
+    }
+    if let Some(ev) = event {
+        t.ptrace_event(ev, pid as u64);
     }
     if f & libc::CLONE_VFORK != 0 {
         // The parent sleeps until the child execs or exits (only SIGKILL ends the wait).
@@ -164,6 +174,7 @@ pub fn clone(
             }
             events::wait(seen, None);
         }
+        t.ptrace_event(ptrace::EVENT_VFORK_DONE, pid as u64);
     }
     Ok(pid as u64)
 }
@@ -185,6 +196,11 @@ fn clone_thread(
     let tid = k.alloc_pid().ok_or(Errno(libc::EAGAIN))?;
     let thread = Thread::new(tid, t.mask()).map_err(|_| Errno(libc::EAGAIN))?;
     let regs = child_regs(t, f, newsp, tls)?;
+    let event = ptrace::clone_event(&t.thread, f);
+    if event.is_some() {
+        ptrace::inherit(&k, &t.thread, &thread);
+    }
+    let child_thread = thread.clone();
     let seed = t.ctx.spawn_thread().map_err(|e| {
         tracing::warn!(pid = t.pid(), "cannot start a stub thread: {e}");
         Errno(libc::EAGAIN)
@@ -194,7 +210,7 @@ fn clone_thread(
         t.mm.write(ptid, &tid.to_le_bytes())?;
     }
     let proc = t.proc.clone();
-    start_task(
+    let started = start_task(
         &k,
         &proc,
         thread,
@@ -207,7 +223,14 @@ fn clone_thread(
         },
         f,
         ctid,
-    )?;
+    );
+    if let Err(e) = started {
+        ptrace::abandon(&k, &child_thread);
+        return Err(e);
+    }
+    if let Some(ev) = event {
+        t.ptrace_event(ev, tid as u64);
+    }
     Ok(tid as u64)
 }
 

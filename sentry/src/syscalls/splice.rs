@@ -21,7 +21,7 @@ const SPLICE_F_NONBLOCK: u64 = 0x2;
 /// MORE and GIFT are hints.
 const SPLICE_F_ALL: u64 = 0xf;
 
-fn pipe_of(f: &OpenFile) -> Option<&PipeEnd> {
+pub(super) fn pipe_of(f: &OpenFile) -> Option<&PipeEnd> {
     f.ops.as_any().and_then(|a| a.downcast_ref::<PipeEnd>())
 }
 

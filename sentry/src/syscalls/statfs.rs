@@ -54,6 +54,7 @@ fn of_inode(t: &Task, inode: &dyn Inode, path: &str) -> FsStat {
         "sysfs" => Some(SYSFS_MAGIC),
         "devpts" => Some(DEVPTS_SUPER_MAGIC),
         "mqueue" => Some(MQUEUE_MAGIC),
+        "cgroup2" => Some(crate::fs::cgroupfs::CGROUP2_SUPER_MAGIC),
         _ => None,
     };
     let mut s = match (inode.statfs(), magic) {

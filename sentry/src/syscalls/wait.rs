@@ -5,6 +5,7 @@ use super::Args;
 use crate::errno::{err, SysResult};
 use crate::kernel::jobctl::CONTINUED_STATUS;
 use crate::kernel::process::lock;
+use crate::kernel::ptrace;
 use crate::kernel::signal::{self, SigInfo};
 use crate::kernel::task::Task;
 
@@ -23,7 +24,12 @@ struct Found {
     uid: u32,
     /// The reaped child's CPU time and its reaped descendants'.
     cpu_ns: u64,
+    /// A tracee's report (waitid calls its stops CLD_TRAPPED).
+    traced: bool,
 }
+
+/// siginfo's si_code for a ptrace-stop reported by waitid.
+const CLD_TRAPPED: i32 = 4;
 
 /// waitid's option bits beyond wait4's.
 const WNOWAIT: i32 = 0x0100_0000;
@@ -81,9 +87,13 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
                     status,
                     uid,
                     cpu_ns,
+                    traced: false,
                 })));
             }
-            let report = cs.job_report.filter(|&r| {
+            // A child this process traces reports its stops as a tracee
+            // (below), as Linux's wait treats a traced child.
+            let traced_here = lock(&me.ptrace.tracees).contains_key(&c);
+            let report = cs.job_report.filter(|_| !traced_here).filter(|&r| {
                 if r == CONTINUED_STATUS {
                     options & libc::WCONTINUED != 0
                 } else {
@@ -99,8 +109,32 @@ fn wait_for(t: &mut Task, which: Which, options: i32) -> SysResult<Option<Found>
                     status,
                     uid,
                     cpu_ns: 0,
+                    traced: false,
                 })));
             }
+        }
+        // Tracees (children or not): their ptrace-stops, always reported,
+        // and the ends of traced threads the child path does not report.
+        let (traced, found) = ptrace::wait_report(
+            &k,
+            &me,
+            |tid, pgid| match which {
+                Which::Any => true,
+                Which::Pid(p) => p == tid,
+                Which::Group(g) => pgid == Some(g),
+            },
+            options & libc::WEXITED != 0,
+            consume,
+        );
+        any |= traced;
+        if let Some((pid, status, uid)) = found {
+            return Some(Ok(Some(Found {
+                pid,
+                status,
+                uid,
+                cpu_ns: 0,
+                traced: true,
+            })));
         }
         if !any {
             return Some(err(libc::ECHILD));
@@ -191,7 +225,12 @@ pub fn waitid(t: &mut Task, a: Args) -> SysResult<u64> {
     if a[2] != 0 {
         let info = match &found {
             Some(f) => {
-                let (code, status) = child_code(f.status);
+                let (code, status) = if f.traced && f.status & 0xff == 0x7f {
+                    // A ptrace-stop: its whole code (signal, event bits).
+                    (CLD_TRAPPED, (f.status >> 8) & 0xffff)
+                } else {
+                    child_code(f.status)
+                };
                 SigInfo::child(f.pid, f.uid, code, status).as_bytes()
             }
             // WNOHANG with nothing to report: Linux zeroes the siginfo.

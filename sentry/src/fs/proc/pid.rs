@@ -59,6 +59,21 @@ fn vmas_text(ctx: &OpenCtx, p: &Process) -> String {
     mm_of(ctx, p).map(|mm| mm.maps_text()).unwrap_or_default()
 }
 
+/// /proc/PID/auxv: the process's own, or another's it may trace (Linux
+/// asks for ptrace read access; a zombie's is empty).
+fn auxv(ctx: &OpenCtx, p: &Process) -> Vec<u8> {
+    if ctx.pid == p.pid {
+        return ctx.mm.auxv_bytes();
+    }
+    let allowed = crate::kernel::thread::current()
+        .zip(crate::kernel::get())
+        .is_some_and(|((me, _), k)| crate::kernel::ptrace::may_trace(k, &me, p));
+    if !allowed {
+        return Vec::new();
+    }
+    mm_of(ctx, p).map(|mm| mm.auxv_bytes()).unwrap_or_default()
+}
+
 fn sig_bits(p: &Process, ign: bool) -> u64 {
     let sig = lock(&p.sig);
     (1..=64usize)
@@ -396,6 +411,11 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         p.clone(),
     );
     vec![
+        ("mem".into(), super::mem::mem_file(dev, salt, p)),
+        ("auxv".into(), {
+            let p = p.clone();
+            file(dev, "auxv", salt, move |ctx| auxv(ctx, &p))
+        }),
         (
             "status".into(),
             file(dev, "status", salt, move |ctx| status(&p1, tid, ctx)),

@@ -6,16 +6,14 @@ use std::sync::Arc;
 
 use super::{text, uptime_secs, HZ, RELEASE, VERSION};
 use crate::fs::synthetic::file;
-use crate::kernel::process::{lock, Process};
+use crate::kernel::process::Process;
 use crate::vfs::Inode;
 
 /// The number of CPUs the sandbox reports (sched_getaffinity, /sys,
-/// /proc/cpuinfo and /proc/stat agree on it).
+/// /proc/cpuinfo and /proc/stat agree on it): the container's, after its
+/// CPU quota and cpuset.
 pub fn cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(64)
+    crate::kernel::resources::cpus()
 }
 
 /// Live threads and processes of the sandbox: (running, threads).
@@ -35,14 +33,7 @@ fn task_counts() -> (usize, usize) {
 
 /// CPU time the sandbox's live processes used so far, in ticks.
 fn busy_ticks() -> u64 {
-    let Some(k) = crate::kernel::get() else {
-        return 0;
-    };
-    k.all_processes()
-        .iter()
-        .map(|p| lock(&p.state).cpu_now())
-        .sum::<u64>()
-        / (1_000_000_000 / HZ)
+    crate::kernel::resources::cpu_time_ns() / (1_000_000_000 / HZ)
 }
 
 pub(super) fn files(dev: u64) -> Vec<(String, Arc<dyn Inode>)> {
@@ -87,22 +78,29 @@ pub(super) fn files(dev: u64) -> Vec<(String, Arc<dyn Inode>)> {
         ("meminfo".into(), file(dev, "meminfo", 0, |_| meminfo())),
         ("stat".into(), file(dev, "stat", 0, |_| stat())),
         ("cpuinfo".into(), file(dev, "cpuinfo", 0, |_| cpuinfo())),
+        (
+            "cgroups".into(),
+            file(dev, "cgroups", 0, |_| crate::fs::cgroupfs::proc_cgroups()),
+        ),
     ]
 }
 
+/// /proc/meminfo: the container's memory (its limit, less what the
+/// workload uses), as gVisor shows it, so programs that size themselves by
+/// MemTotal fit the container.
 fn meminfo() -> Vec<u8> {
-    // SAFETY: sysinfo fills the struct.
-    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::sysinfo(&mut si) };
-    let kb = |x: u64| x * si.mem_unit as u64 / 1024;
+    let m = crate::kernel::resources::memory();
+    let kb = |x: u64| x / 1024;
     let mut s = String::new();
     for (name, v) in [
-        ("MemTotal", kb(si.totalram)),
-        ("MemFree", kb(si.freeram)),
-        ("MemAvailable", kb(si.freeram)),
+        ("MemTotal", kb(m.total)),
+        ("MemFree", kb(m.free)),
+        ("MemAvailable", kb(m.free)),
         ("Buffers", 0),
-        ("Cached", 0),
+        (
+            "Cached",
+            kb(crate::kernel::resources::file_memory().min(m.used)),
+        ),
         ("SwapCached", 0),
         ("Active", 0),
         ("Inactive", 0),
@@ -110,7 +108,7 @@ fn meminfo() -> Vec<u8> {
         ("SwapFree", 0),
         ("Dirty", 0),
         ("Shmem", 0),
-        ("CommitLimit", kb(si.totalram)),
+        ("CommitLimit", kb(m.total)),
         ("HugePages_Total", 0),
         ("Hugepagesize", 2048),
     ] {

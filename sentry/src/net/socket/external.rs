@@ -116,9 +116,25 @@ impl Socket {
     }
 
     pub fn attach(&self, part: External) {
+        let watch = match &part {
+            External::Tcp(c) => Some(stack::Watched::Conn(c.handle)),
+            External::Listener(l) => Some(stack::Watched::Listener(l.id())),
+            _ => None,
+        };
         *self.ext() = part;
         self.external.store(true, Ordering::Release);
+        if let (Some(w), Some(mut s)) = (watch, stack::lock()) {
+            s.watch(w, &self.seq);
+            self.watched.store(true, Ordering::Release);
+        }
         self.seq.bump();
+    }
+
+    /// Whether the stack bumps this socket's own counter on each change of
+    /// its part there ([`stack::Stack::watch`]), so waiters can watch it
+    /// alone instead of every change anywhere.
+    pub(super) fn stack_watched(&self) -> bool {
+        self.watched.load(Ordering::Acquire)
     }
 
     /// The state of a connect in progress: EAGAIN while the handshake
@@ -161,6 +177,20 @@ impl Socket {
             return false;
         };
         stack::lock().is_some_and(|mut s| c.is_connecting(&mut s))
+    }
+
+    /// read(2) of a TCP connection over the stack, into `buf` (None: not
+    /// such a socket).
+    pub(super) fn ext_read_into(&self, buf: &mut [u8]) -> Option<SysResult<usize>> {
+        if !self.is_external() {
+            return None;
+        }
+        let mut ext = self.ext();
+        let External::Tcp(c) = &mut *ext else {
+            return None;
+        };
+        let mut s = stack::lock()?;
+        Some(c.recv(&mut s, buf, false))
     }
 
     /// Sends on a TCP connection over the stack (None: not such a socket).
@@ -253,7 +283,11 @@ impl Socket {
         let mut s = stack::lock()?;
         match &mut *ext {
             External::Tcp(c) => {
-                let mut buf = vec![0u8; max.min(1 << 20)];
+                // Only what is queued: a reader asking for 128 KiB of a
+                // socket holding 9 KiB would otherwise zero (and fault
+                // in) a fresh 128 KiB on every call.
+                let queued = c.queues(&mut s).0;
+                let mut buf = vec![0u8; max.min(queued).min(1 << 20)];
                 let from = c.remote(&mut s);
                 Some(c.recv(&mut s, &mut buf, peek).map(|n| {
                     buf.truncate(n);
@@ -396,7 +430,12 @@ impl Socket {
             return None;
         };
         let mut s = stack::lock()?;
-        Some(c.shutdown(&mut s, rd, wr))
+        let r = c.shutdown(&mut s, rd, wr);
+        drop(s);
+        drop(ext);
+        // Readiness changed here, not in the stack: wake the waiters.
+        self.seq.bump();
+        Some(r)
     }
 
     /// SO_ERROR of a connection over the stack.
@@ -524,6 +563,9 @@ impl Socket {
         let Some(mut s) = stack::lock() else {
             return;
         };
+        if self.watched.swap(false, Ordering::AcqRel) {
+            s.unwatch(&self.seq);
+        }
         match part {
             External::None | External::Host(_) | External::Dns(_) => {}
             External::Ping(mut p) => p.release(&mut s),

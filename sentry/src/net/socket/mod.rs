@@ -213,7 +213,7 @@ pub struct Socket {
     me: Weak<Socket>,
     /// Moves whenever this socket's readiness may have changed (for
     /// edge-triggered epoll).
-    seq: events::Seq,
+    seq: Arc<events::Seq>,
     pub family: Family,
     pub kind: Kind,
     ino: u64,
@@ -224,6 +224,8 @@ pub struct Socket {
     ext: Mutex<External>,
     /// Whether `ext` holds anything (set once, by `attach`).
     external: std::sync::atomic::AtomicBool,
+    /// The stack bumps `seq` for this socket's part there (`external`).
+    watched: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) fn next_ino() -> u64 {
@@ -235,7 +237,7 @@ impl Socket {
     pub fn new(family: Family, kind: Kind) -> Arc<Socket> {
         Arc::new_cyclic(|me| Socket {
             me: me.clone(),
-            seq: events::Seq::default(),
+            seq: Arc::default(),
             family,
             kind,
             ino: next_ino(),
@@ -268,6 +270,7 @@ impl Socket {
             }),
             ext: Mutex::new(External::None),
             external: std::sync::atomic::AtomicBool::new(false),
+            watched: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -1192,6 +1195,11 @@ pub fn current_creds() -> Ucred {
 
 impl FileOps for Socket {
     fn read(&self, buf: &mut [u8], _off: u64) -> SysResult<usize> {
+        // A connection over the stack reads straight into the caller's
+        // buffer: no intermediate copy on the bulk-receive path.
+        if let Some(r) = self.ext_read_into(buf) {
+            return r;
+        }
         let got = self.recv(buf.len(), false)?;
         buf[..got.data.len()].copy_from_slice(&got.data);
         Ok(got.data.len())
@@ -1246,10 +1254,12 @@ impl FileOps for Socket {
         self.close();
     }
 
-    /// The core's sockets bump their counter on every change; a socket with
-    /// a part on the stack or the host changes with their generations.
+    /// The core's sockets bump their counter on every change, and so does
+    /// the stack for the TCP connections and listeners it watches; other
+    /// sockets with a part on the stack or the host change with their
+    /// generations.
     fn wait_seq(&self) -> Option<&events::Seq> {
-        (!self.is_external()).then_some(&self.seq)
+        (!self.is_external() || self.stack_watched()).then_some(&*self.seq)
     }
 
     fn event_seq(&self) -> u64 {

@@ -39,12 +39,25 @@ const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
 /// rates while the stack is busy elsewhere.
 const SOCKET_BUF: i32 = 4 << 20;
 
+/// How long a SYN to a full accept queue waits for room, and how many
+/// wait at once (see `PacketLink::held`).
+const SYN_HOLD: std::time::Duration = std::time::Duration::from_millis(900);
+const SYN_HOLD_MAX: usize = 256;
+
 /// One host interface's frames.
 pub struct PacketLink {
-    /// Ports whose listeners have a full accept queue: a SYN to them is
-    /// dropped here, as Linux drops it (the client retries), instead of
-    /// reaching the stack, which would answer with a reset.
+    /// Ports whose listeners have a full accept queue: a SYN to them does
+    /// not reach the stack, which would answer with a reset.
     pub full_ports: std::collections::HashSet<u16>,
+    /// SYNs that found their port full, waiting for an accept to make
+    /// room. Linux drops them and the client retries after a second; a
+    /// server in the sandbox accepts more slowly than the stack completes
+    /// handshakes, so a burst of connections (a load test, a reconnecting
+    /// pool) filled the queue and each later client lost a whole second.
+    /// Held, a SYN is answered as soon as there is room; one still
+    /// unanswered after `SYN_HOLD` (just under the client's first retry)
+    /// is dropped, as Linux would have dropped it.
+    held: std::collections::VecDeque<(std::time::Instant, Vec<u8>)>,
     /// IFF_UP as the workload set it: a link that is down drops what
     /// arrives and sends nothing.
     pub up: bool,
@@ -129,6 +142,7 @@ impl PacketLink {
         }
         Ok(PacketLink {
             full_ports: Default::default(),
+            held: Default::default(),
             up: true,
             fd,
             mtu: mtu as usize,
@@ -141,8 +155,33 @@ impl PacketLink {
         self.fd.as_raw_fd()
     }
 
+    /// Whether SYNs wait for room (an accept should wake the driver).
+    pub fn holds_syns(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// A held SYN whose port has room now, copied into `self.rx`; drops
+    /// those that waited too long.
+    fn take_held(&mut self) -> Option<usize> {
+        let now = std::time::Instant::now();
+        self.held
+            .retain(|(since, _)| now.duration_since(*since) < SYN_HOLD);
+        let i = self.held.iter().position(|(_, f)| {
+            syn_port(&f[VNET_HDR_LEN..]).is_some_and(|p| !self.full_ports.contains(&p))
+        })?;
+        let (_, f) = self.held.remove(i)?;
+        self.rx[..f.len()].copy_from_slice(&f);
+        self.counters.received(f.len() - VNET_HDR_LEN);
+        Some(f.len())
+    }
+
     /// Reads one frame into `self.rx`; its length, or None when none is queued.
     fn read_frame(&mut self) -> Option<usize> {
+        if !self.held.is_empty() {
+            if let Some(n) = self.take_held() {
+                return Some(n);
+            }
+        }
         loop {
             // SAFETY: receiving into our buffer of its stated length.
             let n = unsafe {
@@ -182,9 +221,14 @@ impl PacketLink {
             if !self.full_ports.is_empty() {
                 if let Some(port) = syn_port(frame) {
                     if self.full_ports.contains(&port) {
-                        self.counters
-                            .rx_dropped
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if self.held.len() < SYN_HOLD_MAX {
+                            let since = std::time::Instant::now();
+                            self.held.push_back((since, self.rx[..n].to_vec()));
+                        } else {
+                            self.counters
+                                .rx_dropped
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         continue;
                     }
                 }

@@ -29,7 +29,7 @@ pub mod udp;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use smoltcp::iface::{Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
 use smoltcp::time::Instant as SmolInstant;
@@ -77,6 +77,25 @@ pub struct Stack {
     pub shared_udp: Vec<udp::Shared>,
     /// Listeners on "any" address of one family (`tcp::Wildcard`).
     pub wildcards: Vec<tcp::Wildcard>,
+    /// Sockets whose waiters are woken through their own counter.
+    watches: Vec<Watch>,
+}
+
+/// A part of a workload socket on the stack whose changes the stack
+/// reports to that socket's own counter ([`Stack::watch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watched {
+    /// A TCP connection.
+    Conn(Handle),
+    /// A listener's pools (by listener id).
+    Listener(u64),
+}
+
+struct Watch {
+    what: Watched,
+    seq: Weak<events::Seq>,
+    /// What the part looked like when last reported (`Stack::looks`).
+    last: u64,
 }
 
 static STACK: OnceLock<Mutex<Stack>> = OnceLock::new();
@@ -109,14 +128,29 @@ pub fn install(links: Vec<NetLink>) -> std::io::Result<()> {
     }
     // SAFETY: fd is a fresh descriptor we own.
     let _ = WAKE.set(unsafe { OwnedFd::from_raw_fd(fd) });
+    fresh_zero_pages_for_buffers();
     let _ = STACK.set(Mutex::new(Stack {
         links,
         epoch: std::time::Instant::now(),
         orphans: Vec::new(),
         wildcards: Vec::new(),
         shared_udp: Vec::new(),
+        watches: Vec::new(),
     }));
     Ok(())
+}
+
+/// Every TCP socket gets zeroed buffers of `tcp::DEFAULT_BUF` or more
+/// (smoltcp's buffers are fixed at creation, and a listener keeps a pool
+/// of them). glibc serves such sizes from fresh mappings, zero already
+/// and faulted in only where data lands, until the first free raises its
+/// mapping threshold; after that each socket cost a 512 KiB memset under
+/// the stack lock (a connection set-up rate halved). A fixed threshold
+/// keeps them mappings, and leaves smaller, short-lived buffers (a
+/// read's) to the heap.
+fn fresh_zero_pages_for_buffers() {
+    // SAFETY: mallopt only changes glibc's allocation policy for later calls.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, tcp::DEFAULT_BUF as i32) };
 }
 
 /// Wakes the driver so it recomputes when to poll next.
@@ -166,6 +200,7 @@ impl Stack {
             }
         }
         self.reap_orphans();
+        self.report_watched();
         if any {
             changed();
         }
@@ -185,9 +220,63 @@ impl Stack {
                 any = true;
             }
         }
+        self.report_watched();
         if any {
             changed();
         }
+    }
+
+    /// From now on, bumps `seq` whenever `what` changes in a way its
+    /// readiness may show (state, queued bytes, a new connection): a task
+    /// blocked on it watches that counter alone instead of being woken by
+    /// every frame the stack handles (a server's workers, the SIGIO
+    /// watcher), which on two CPUs cost more than the work itself.
+    pub fn watch(&mut self, what: Watched, seq: &Arc<events::Seq>) {
+        let last = self.looks(what);
+        self.watches.push(Watch {
+            what,
+            seq: Arc::downgrade(seq),
+            last,
+        });
+    }
+
+    pub fn unwatch(&mut self, seq: &Arc<events::Seq>) {
+        self.watches
+            .retain(|w| !std::ptr::eq(w.seq.as_ptr(), Arc::as_ptr(seq)));
+    }
+
+    /// A fingerprint of a watched part: it moves whenever the part's
+    /// readiness may have changed.
+    fn looks(&mut self, what: Watched) -> u64 {
+        match what {
+            Watched::Conn(h) => self
+                .links
+                .get_mut(h.link)
+                .map_or(u64::MAX, |l| tcp::looks(l, h.socket)),
+            Watched::Listener(id) => self
+                .links
+                .iter()
+                .map(|l| tcp::listener_looks(l, id))
+                .fold(0u64, u64::wrapping_add),
+        }
+    }
+
+    /// Bumps the counters of the watched parts that changed.
+    fn report_watched(&mut self) {
+        let mut watches = std::mem::take(&mut self.watches);
+        watches.retain_mut(|w| {
+            let Some(seq) = w.seq.upgrade() else {
+                return false;
+            };
+            let now = self.looks(w.what);
+            if now != w.last {
+                w.last = now;
+                seq.bump();
+            }
+            true
+        });
+        // (watch/unwatch cannot run meanwhile: they need `&mut self`.)
+        self.watches = watches;
     }
 
     /// How long the driver may sleep before the stack needs a poll.

@@ -464,6 +464,25 @@ impl Conn {
     }
 }
 
+/// A fingerprint of connection `h` for [`super::Stack::watch`]: its state
+/// and the bytes queued each way (receiving, or an ACK freeing send room,
+/// moves one of them).
+pub fn looks(l: &mut NetLink, h: SocketHandle) -> u64 {
+    let t = sock(l, h);
+    (t.state() as u64) | ((t.recv_queue() as u64) << 8) | ((t.send_queue() as u64) << 36)
+}
+
+/// A fingerprint of listener `id`'s pools on link `l`: connections that
+/// became ready for accept (in the high bits, so that accepts and new
+/// arrivals between two looks cannot cancel out), and those still waiting.
+pub fn listener_looks(l: &NetLink, id: u64) -> u64 {
+    l.pools
+        .iter()
+        .filter(|p| p.id == id)
+        .map(|p| (p.arrived << 24).wrapping_add(p.ready.len() as u64))
+        .fold(0u64, u64::wrapping_add)
+}
+
 /// Whether the socket finished and can be removed.
 pub fn finished(l: &mut NetLink, h: SocketHandle) -> bool {
     sock(l, h).state() == State::Closed
@@ -537,6 +556,9 @@ pub struct Pool {
     syns: u64,
     /// Connections ready for accept.
     ready: VecDeque<SocketHandle>,
+    /// How many became ready, ever (a new arrival is a new event even
+    /// when the queue's length looks the same).
+    arrived: u64,
     backlog: usize,
     bufs: (usize, usize),
 }
@@ -545,6 +567,12 @@ pub struct Pool {
 /// one per address of the family it is limited to.
 pub struct Listener {
     id: u64,
+}
+
+impl Listener {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 fn next_pool_id() -> u64 {
@@ -585,6 +613,7 @@ fn new_pool(
         pending: Vec::new(),
         syns,
         ready: VecDeque::new(),
+        arrived: 0,
         backlog,
         bufs,
     });
@@ -727,6 +756,7 @@ fn settle(p: &mut Pool, sockets: &mut smoltcp::iface::SocketSet<'static>) {
             }
             _ => {
                 p.ready.push_back(h);
+                p.arrived += 1;
                 p.pending.swap_remove(i);
             }
         }
@@ -791,6 +821,10 @@ impl Listener {
                 .find_map(|p| p.ready.pop_front());
             if let Some(h) = h {
                 refill(l);
+                if l.device.holds_syns() {
+                    // Room for a SYN that waits (`PacketLink::held`).
+                    super::wake();
+                }
                 return Some(Conn::new(Handle { link, socket: h }, false));
             }
         }

@@ -33,20 +33,29 @@ pub const MAX_SLOT_SIZE: u64 = 64 << 30;
 /// Slot sizes are whole 2 MiB pages.
 const SLOT_ALIGN: u64 = 2 << 20;
 
+/// How many times its memory limit a container's guest memory is.
+const SLOT_PER_LIMIT: u64 = 8;
+
 /// The guest memory for a container with memory limit `limit` (bytes,
-/// None: no limit): the limit less a sixteenth of it (at most 64 MiB) for
-/// the Sentry's own memory and KVM's, which the host's cgroup counts too,
-/// rounded up to 2 MiB, within [`MIN_SLOT_SIZE`]..=[`MAX_SLOT_SIZE`].
-/// Every byte of application memory (anonymous and private file pages,
-/// shared memory, tmpfs files) comes from the slot, so a workload that asks
-/// for more gets ENOMEM from mmap, brk or the write that needed the page,
-/// rather than the cgroup's OOM killer ending the whole sandbox.
+/// None: no limit): eight times the limit, rounded up to 2 MiB, within
+/// [`MIN_SLOT_SIZE`]..=[`MAX_SLOT_SIZE`].
+///
+/// The limit itself is the host cgroup's business, as on the sentry
+/// backend and under runc: pages count when touched, and a workload that
+/// touches more than the limit is OOM-killed (status 137, Docker's
+/// `OOMKilled`), not handed ENOMEM. Every byte of application memory takes
+/// file space in the slot when it is mapped, touched or not, so the slot
+/// bounds the memory the workload may have mapped (as overcommit does on
+/// Linux), well above what it may touch: the JVM maps far more than its
+/// heap. Not more: KVM keeps metadata for the whole slot, which the
+/// container's cgroup pays for (an 8 GiB slot under a 32 MiB limit is
+/// OOM-killed before the workload starts).
 pub fn slot_size(limit: Option<u64>) -> u64 {
     let Some(limit) = limit else {
         return DEFAULT_SLOT_SIZE;
     };
-    let usable = limit - (limit / 16).min(64 << 20);
-    let rounded = usable
+    let rounded = limit
+        .saturating_mul(SLOT_PER_LIMIT)
         .checked_next_multiple_of(SLOT_ALIGN)
         .unwrap_or(MAX_SLOT_SIZE);
     rounded.clamp(MIN_SLOT_SIZE, MAX_SLOT_SIZE)
@@ -268,12 +277,13 @@ mod tests {
     #[test]
     fn slot_follows_the_memory_limit() {
         assert_eq!(slot_size(None), DEFAULT_SLOT_SIZE);
-        // A sixteenth is left to the Sentry...
-        assert_eq!(slot_size(Some(256 << 20)), 240 << 20);
-        // ... at most 64 MiB of it.
-        assert_eq!(slot_size(Some(4 << 30)), (4 << 30) - (64 << 20));
-        // Rounded up to 2 MiB.
-        assert_eq!(slot_size(Some((256 << 20) + (16 << 10))), 242 << 20);
+        // Eight times the limit...
+        assert_eq!(slot_size(Some(256 << 20)), 2 << 30);
+        // ... rounded up to 2 MiB.
+        assert_eq!(
+            slot_size(Some((256 << 20) + (16 << 10))),
+            (2 << 30) + (2 << 20)
+        );
         // A floor and a ceiling.
         assert_eq!(slot_size(Some(1)), MIN_SLOT_SIZE);
         assert_eq!(slot_size(Some(1 << 50)), MAX_SLOT_SIZE);
