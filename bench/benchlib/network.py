@@ -180,22 +180,28 @@ def _iperf(ip, short, reverse):
     # iperf3's server closes its listener after each test and opens it
     # again: a client that comes too early is refused or reset before the
     # test starts (runc's and runsc's containers too). That is no result:
-    # try again, a few times. Errors once the test runs are failures.
+    # try again, a few times. iperf3 reports it either by its exit status
+    # or, with -J, in its JSON's "error" with status 0. Errors once the
+    # test runs are failures.
+    early = re.compile(r"unable to (connect to server|receive control message|send cookie)")
     for attempt in range(5):
         try:
             text = _client(cmd, 120)
-            break
         except NetError as e:
-            if attempt == 4 or not re.search(
-                    r"unable to (connect to server|receive control message|send cookie)", str(e)):
+            if attempt == 4 or not early.search(str(e)):
                 raise
             time.sleep(0.3)
-    try:
-        d = json.loads(text)
-    except ValueError as e:
-        raise NetError(f"iperf3 printed no JSON: {text[-200:]!r}") from e
-    if d.get("error"):
-        raise NetError(f"iperf3: {d['error']}")
+            continue
+        try:
+            d = json.loads(text)
+        except ValueError as e:
+            raise NetError(f"iperf3 printed no JSON: {text[-200:]!r}") from e
+        error = d.get("error")
+        if not error:
+            break
+        if attempt == 4 or not early.search(str(error)):
+            raise NetError(f"iperf3: {error}")
+        time.sleep(0.3)
     end = d.get("end", {})
     got, sent = end.get("sum_received", {}), end.get("sum_sent", {})
     # The receiver must have got the bytes: a stack that drops data makes
