@@ -533,6 +533,7 @@ fn prepare(
             initial_caps(spec),
         ),
         vfork_done: false,
+        has_execed: true,
         stopped: false,
         job_report: None,
         pdeathsig: 0,

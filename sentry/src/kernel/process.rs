@@ -39,6 +39,10 @@ pub struct ProcState {
     pub creds: Creds,
     /// A vfork parent waits until this turns true (exec or exit).
     pub vfork_done: bool,
+    /// Whether the process has executed a program since it was forked (the
+    /// opposite of Linux's PF_FORKNOEXEC): its parent may then no longer
+    /// move it to another process group.
+    pub has_execed: bool,
     /// Told the exit status when a process without a parent ends.
     pub exit_notify: Option<Sender<i32>>,
     pub rlimits: Vec<Rlimit>,

@@ -177,6 +177,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_clone => process::clone(t, a[0], a[1], a[2], a[3], a[4]),
         SYS_clone3 => clone3::clone3(t, a),
         SYS_execve => process::execve(t, a),
+        SYS_execveat => process::execveat(t, a),
         SYS_exit => process::exit(t, a),
         SYS_exit_group => process::exit_group(t, a),
         SYS_wait4 => wait::wait4(t, a),

@@ -13,6 +13,7 @@ use crate::kernel::task::{Exit, Task};
 use crate::kernel::thread::Thread;
 use crate::kernel::{events, exec};
 use crate::mm::{MemoryManager, SharedMm};
+use crate::vfs::FileType;
 use std::sync::Arc;
 
 const MAX_ARGS: usize = 1 << 17;
@@ -67,6 +68,7 @@ pub fn clone(
             exe: st.exe.clone(),
             creds: st.creds.clone(),
             vfork_done: false,
+            has_execed: false,
             stopped: false,
             job_report: None,
             // The death signal is not inherited; the nice value is.
@@ -313,6 +315,49 @@ pub fn execve(t: &mut Task, a: Args) -> SysResult<u64> {
     exec::execve(t, &path, argv, envp)
 }
 
+/// execveat(2): execve of a program named relative to a directory
+/// descriptor, or (AT_EMPTY_PATH with "") of the descriptor's own file,
+/// which may be an O_PATH descriptor or a memfd (fexecve(3)).
+pub fn execveat(t: &mut Task, a: Args) -> SysResult<u64> {
+    let (dirfd, flags) = (a[0], a[4]);
+    let known = (libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) as u64;
+    if flags & !known != 0 {
+        return err(libc::EINVAL);
+    }
+    let path = t.path_arg(a[1])?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+    let fd = dirfd as i32;
+    let by_fd = !path.starts_with('/') && fd != libc::AT_FDCWD;
+    let loc = if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH as u64 == 0 {
+            return err(libc::ENOENT);
+        }
+        t.dir_start(dirfd)?
+    } else {
+        if by_fd && !t.dir_start(dirfd)?.is_dir() {
+            return err(libc::ENOTDIR);
+        }
+        t.lookup_at(dirfd, &path, follow)?
+    };
+    if !follow && loc.inode.stat()?.file_type() == FileType::Symlink {
+        return err(libc::ELOOP);
+    }
+    let name = match (by_fd, path.is_empty()) {
+        (false, _) => path,
+        (true, true) => format!("/dev/fd/{fd}"),
+        (true, false) => format!("/dev/fd/{fd}/{path}"),
+    };
+    let name_gone_after_exec = by_fd && lock(&t.proc.files).cloexec(fd)?;
+    let argv = read_strings(t, a[2])?;
+    let envp = read_strings(t, a[3])?;
+    let program = exec::Program {
+        loc,
+        name,
+        name_gone_after_exec,
+    };
+    exec::execute(t, program, argv, envp)
+}
+
 /// exit(2): ends the calling thread (the process ends with its last thread).
 pub fn exit(t: &mut Task, a: Args) -> SysResult<u64> {
     t.exit = Some(Exit::Code(a[0] as i32 & 0xff));
@@ -425,14 +470,35 @@ pub fn setpgid(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::EINVAL);
     }
     let target = t.kernel.process(pid).ok_or(Errno(libc::ESRCH))?;
-    if pid != t.pid() && lock(&target.state).ppid != t.pid() {
-        return err(libc::ESRCH);
+    let my_sid = lock(&t.proc.state).sid;
+    // Linux's rules, in its order: the caller or a child of it; a child
+    // only in the caller's session and before it executes a program; never
+    // a session leader; into its own group or one of the caller's session.
+    if pid != t.pid() {
+        let st = lock(&target.state);
+        if st.ppid != t.pid() {
+            return err(libc::ESRCH);
+        }
+        if st.sid != my_sid {
+            return err(libc::EPERM);
+        }
+        if st.has_execed {
+            return err(libc::EACCES);
+        }
     }
-    let mut st = lock(&target.state);
-    if st.sid == pid {
+    if lock(&target.state).sid == pid {
         return err(libc::EPERM);
     }
-    st.pgid = pgid;
+    if pgid != pid {
+        let group_in_session = t.kernel.all_processes().iter().any(|p| {
+            let st = lock(&p.state);
+            st.pgid == pgid && st.sid == my_sid
+        });
+        if !group_in_session {
+            return err(libc::EPERM);
+        }
+    }
+    lock(&target.state).pgid = pgid;
     Ok(0)
 }
 
