@@ -5,6 +5,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -631,6 +634,97 @@ static void file_systems(void) {
     ERR("getxattr-proc-eopnotsupp", getxattr("/proc/self/comm", "user.k", v, sizeof v), EOPNOTSUPP);
 }
 
+/* Issue 16: what an O_PATH descriptor may do (fstat, fchdir, dup, F_GETFL,
+ * F_GETFD/F_SETFD, *at calls) and what it is refused: EBADF for I/O,
+ * fchmod/fchown, F_SETFL, locks, lseek, getdents, mmap, ioctl, fsync. */
+static void o_path_checks(void) {
+    put("op", "hello");
+    int fd = open(at("op"), O_PATH);
+    char c;
+    EQ("o-path-getfl", fcntl(fd, F_GETFL) & (O_PATH | O_ACCMODE), O_PATH);
+    ERR("o-path-setfl-ebadf", fcntl(fd, F_SETFL, O_NONBLOCK), EBADF);
+    OK("o-path-setfd", fcntl(fd, F_SETFD, FD_CLOEXEC));
+    EQ("o-path-getfd", fcntl(fd, F_GETFD), FD_CLOEXEC);
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    EQ("o-path-dup-keeps-o-path", fcntl(d, F_GETFL) & O_PATH, O_PATH);
+    close(d);
+    struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+    ERR("o-path-getlk-ebadf", fcntl(fd, F_GETLK, &fl), EBADF);
+    ERR("o-path-setlk-ebadf", fcntl(fd, F_SETLK, &fl), EBADF);
+    ERR("o-path-flock-ebadf", flock(fd, LOCK_SH), EBADF);
+    ERR("o-path-fchmod-ebadf", fchmod(fd, 0600), EBADF);
+    ERR("o-path-fchown-ebadf", fchown(fd, 0, 0), EBADF);
+    ERR("o-path-pread-ebadf", pread(fd, &c, 1, 0), EBADF);
+    ERR("o-path-pwrite-ebadf", pwrite(fd, "x", 1, 0), EBADF);
+    ERR("o-path-write-ebadf", write(fd, "x", 1), EBADF);
+    ERR("o-path-lseek-ebadf", lseek(fd, 0, SEEK_SET), EBADF);
+    ERR("o-path-ftruncate-ebadf", ftruncate(fd, 0), EBADF);
+    ERR("o-path-fsync-ebadf", fsync(fd), EBADF);
+    int n = 0;
+    ERR("o-path-ioctl-ebadf", ioctl(fd, FIONREAD, &n), EBADF);
+    ERR("o-path-mmap-ebadf", (long)mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0), EBADF);
+    struct statfs sf;
+    OK("o-path-fstatfs", fstatfs(fd, &sf));
+    EQ("o-path-file-unchanged", strcmp(get("op"), "hello"), 0);
+    close(fd);
+
+    int dfd = open(dir, O_PATH | O_DIRECTORY);
+    char buf[256];
+    ERR("o-path-getdents-ebadf", syscall(SYS_getdents64, dfd, buf, sizeof buf), EBADF);
+    OK("o-path-openat-relative", close(openat(dfd, "op", O_RDONLY)));
+    int cwd = open(".", O_RDONLY | O_DIRECTORY);
+    OK("o-path-fchdir", fchdir(dfd));
+    CHECK("o-path-fchdir-cwd", getcwd(buf, sizeof buf) && !strcmp(buf, dir), "cwd %s", buf);
+    fchdir(cwd);
+    close(cwd);
+    close(dfd);
+}
+
+/* Issue 16: SEEK_DATA and SEEK_HOLE on a file without holes: data up to
+ * the end, the end is a hole, nothing at or past it (ENXIO). */
+static void seek_data_hole(const char *path, const char *tag) {
+    char name[64];
+#define N(s) (snprintf(name, sizeof name, "%s-%s", s, tag), name)
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    char block[10000];
+    memset(block, 'x', sizeof block);
+    write(fd, block, sizeof block);
+    EQ(N("seek-data-start"), lseek(fd, 0, SEEK_DATA), 0);
+    EQ(N("seek-data-inside"), lseek(fd, 5000, SEEK_DATA), 5000);
+    EQ(N("seek-hole-is-end"), lseek(fd, 5000, SEEK_HOLE), 10000);
+    EQ(N("seek-hole-sets-offset"), lseek(fd, 0, SEEK_CUR), 10000);
+    ERR(N("seek-data-at-end-enxio"), lseek(fd, 10000, SEEK_DATA), ENXIO);
+    ERR(N("seek-hole-past-end-enxio"), lseek(fd, 10001, SEEK_HOLE), ENXIO);
+    ERR(N("seek-data-negative-enxio"), lseek(fd, -1, SEEK_DATA), ENXIO);
+    ftruncate(fd, 0);
+    ERR(N("seek-data-empty-enxio"), lseek(fd, 0, SEEK_DATA), ENXIO);
+    close(fd);
+    unlink(path);
+#undef N
+}
+
+/* Issue 16: close_range(2)'s flags, and O_CREAT|O_DIRECTORY. */
+static void close_range_checks(void) {
+    int a = open("/dev/null", O_RDONLY);
+    int b = dup(a), c = dup(a);
+    EQ("close-range-consecutive", (b == a + 1 && c == a + 2), 1);
+    OK("close-range-cloexec", syscall(SYS_close_range, a, b, 4 /* CLOSE_RANGE_CLOEXEC */));
+    EQ("close-range-cloexec-set", fcntl(a, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    EQ("close-range-cloexec-both", fcntl(b, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    EQ("close-range-cloexec-outside", fcntl(c, F_GETFD) & FD_CLOEXEC, 0);
+    OK("close-range-unshare", syscall(SYS_close_range, c, c, 2 /* CLOSE_RANGE_UNSHARE */));
+    ERR("close-range-unshare-closed", fcntl(c, F_GETFD), EBADF);
+    ERR("close-range-bad-flags-einval", syscall(SYS_close_range, a, b, 1), EINVAL);
+    ERR("close-range-reversed-einval", syscall(SYS_close_range, b, a, 0), EINVAL);
+    OK("close-range-all-above", syscall(SYS_close_range, a, ~0U, 0));
+    ERR("close-range-closed", fcntl(b, F_GETFD), EBADF);
+    OK("close-range-none-open", syscall(SYS_close_range, a, ~0U, 0));
+
+    ERR("o-creat-o-directory-einval", open(at("cd"), O_CREAT | O_DIRECTORY | O_RDONLY, 0755), EINVAL);
+    ERR("o-creat-o-directory-not-created", access(at("cd"), F_OK), ENOENT);
+    ERR("o-creat-o-directory-existing-einval", open(dir, O_CREAT | O_DIRECTORY | O_RDONLY, 0755), EINVAL);
+}
+
 static void checks(void) {
     /* OCI runtimes start the process with umask 022. */
     EQ("umask-initial", umask(022), 022);
@@ -650,4 +744,8 @@ static void checks(void) {
     sync_calls();
     old_times();
     file_systems();
+    o_path_checks();
+    seek_data_hole(at("seek"), "rootfs");
+    seek_data_hole("/dev/shm/seek", "tmpfs");
+    close_range_checks();
 }

@@ -343,16 +343,31 @@ pub fn close(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// close_range(2)'s flags: CLOSE_RANGE_UNSHARE (the table is the
+/// process's own already: no process shares another's) and
+/// CLOSE_RANGE_CLOEXEC (mark instead of close).
+const CLOSE_RANGE_UNSHARE: u64 = 2;
+const CLOSE_RANGE_CLOEXEC: u64 = 4;
+
 pub fn close_range(t: &mut Task, a: Args) -> SysResult<u64> {
-    if a[0] > a[1] {
+    let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2]);
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return err(libc::EINVAL);
     }
-    lock(&t.proc.files).close_range(a[0] as u32, a[1].min(u32::MAX as u64) as u32);
+    if flags & CLOSE_RANGE_CLOEXEC != 0 {
+        lock(&t.proc.files).cloexec_range(first, last);
+        return Ok(0);
+    }
+    let closed = lock(&t.proc.files).close_range(first, last);
+    // As close(2) does for each: the process's record locks on the file go.
+    for f in &closed {
+        super::locks::closed(t.pid(), f);
+    }
     Ok(0)
 }
 
 pub fn fstat(t: &mut Task, a: Args) -> SysResult<u64> {
-    let f = t.file(a[0])?;
+    let f = t.file_raw(a[0])?;
     let st = f.ops.stat()?;
     t.mm.write_obj(a[1], &st.to_linux())?;
     Ok(0)
@@ -370,8 +385,12 @@ pub fn lseek(t: &mut Task, a: Args) -> SysResult<u64> {
         };
     }
     let off = a[1] as i64;
+    let whence = a[2] as i32;
+    if whence == libc::SEEK_DATA || whence == libc::SEEK_HOLE {
+        return seek_data_hole(&f, off, whence);
+    }
     let mut pos = lock(&f.pos);
-    let base = match a[2] as i32 {
+    let base = match whence {
         libc::SEEK_SET => 0,
         libc::SEEK_CUR => *pos as i64,
         libc::SEEK_END => f.ops.stat()?.size as i64,
@@ -386,6 +405,28 @@ pub fn lseek(t: &mut Task, a: Args) -> SysResult<u64> {
         *lock(&f.dir_snapshot) = None;
     }
     Ok(new as u64)
+}
+
+/// lseek's SEEK_DATA and SEEK_HOLE on a regular file, as Linux's generic
+/// llseek answers them: the whole file is data and its end the only hole
+/// (a file system may report a hole as data); at or past the end (offsets
+/// compared unsigned, so a negative one too) there is neither: ENXIO.
+fn seek_data_hole(f: &OpenFile, off: i64, whence: i32) -> SysResult<u64> {
+    let st = f.ops.stat()?;
+    if st.file_type() != FileType::Regular {
+        return err(libc::EINVAL);
+    }
+    let size = st.size;
+    if off as u64 >= size {
+        return err(libc::ENXIO);
+    }
+    let new = if whence == libc::SEEK_DATA {
+        off as u64
+    } else {
+        size
+    };
+    *lock(&f.pos) = new;
+    Ok(new)
 }
 
 pub fn ioctl(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -470,12 +511,12 @@ pub fn pipe2(t: &mut Task, addr: u64, flags: u64) -> SysResult<u64> {
 }
 
 pub fn dup(t: &mut Task, a: Args) -> SysResult<u64> {
-    let f = t.file(a[0])?;
+    let f = t.file_raw(a[0])?;
     t.install(f, false)
 }
 
 pub fn dup3(t: &mut Task, old: u64, new: u64, flags: u64, dup2: bool) -> SysResult<u64> {
-    let f = t.file(old)?;
+    let f = t.file_raw(old)?;
     if old == new {
         return if dup2 { Ok(new) } else { err(libc::EINVAL) };
     }
@@ -499,7 +540,19 @@ const F_OWNER_PGRP: i32 = 2;
 
 pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
     let fd = a[0] as i32;
-    let f = t.file(a[0])?;
+    let f = t.file_raw(a[0])?;
+    // An O_PATH descriptor allows the descriptor commands alone (Linux's
+    // check_fcntl_cmd).
+    let path_ok = [
+        libc::F_DUPFD,
+        libc::F_DUPFD_CLOEXEC,
+        libc::F_GETFD,
+        libc::F_SETFD,
+        libc::F_GETFL,
+    ];
+    if f.flags() & libc::O_PATH != 0 && !path_ok.contains(&(a[1] as i32)) {
+        return err(libc::EBADF);
+    }
     match a[1] as i32 {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             let limit = t.nofile();

@@ -101,6 +101,11 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
     if flags & libc::O_TMPFILE == libc::O_TMPFILE {
         return open_tmpfile(t, dirfd, &path, flags, mode as u32);
     }
+    // Ambiguous, so refused before any lookup (Linux 6.4's build_open_flags):
+    // it neither creates a file nor opens a directory.
+    if flags & (libc::O_CREAT | libc::O_DIRECTORY) == libc::O_CREAT | libc::O_DIRECTORY {
+        return err(libc::EINVAL);
+    }
     let mut created = false;
     let (loc, parent) = if flags & libc::O_CREAT != 0 {
         match t.lookup_in(dirfd, &path, follow) {
@@ -310,7 +315,7 @@ fn stat_target(t: &Task, dirfd: u64, path: u64, flags: u64) -> SysResult<Stat> {
         if dirfd as i32 == libc::AT_FDCWD {
             return lock(&t.proc.fs).cwd.inode.stat();
         }
-        return t.file(dirfd)?.ops.stat();
+        return t.file_raw(dirfd)?.ops.stat();
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
     t.lookup_at(dirfd, &p, follow)?.inode.stat()

@@ -337,7 +337,21 @@ impl Task {
         String::from_utf8(bytes).map_err(|_| Errno(libc::EINVAL))
     }
 
+    /// The open file behind `fd` for a call that uses the file itself (I/O,
+    /// metadata changes, locks, mappings): an O_PATH descriptor only names
+    /// a file, so it is EBADF here, as Linux's fdget() refuses it.
     pub fn file(&self, fd: u64) -> SysResult<Arc<OpenFile>> {
+        let f = self.file_raw(fd)?;
+        if f.flags() & libc::O_PATH != 0 {
+            return err(libc::EBADF);
+        }
+        Ok(f)
+    }
+
+    /// The open file behind `fd`, O_PATH descriptors included (Linux's
+    /// fdget_raw): for the calls that only name a file through it (fstat,
+    /// fstatfs, dup, fcntl's descriptor commands, *at directories, fchdir).
+    pub fn file_raw(&self, fd: u64) -> SysResult<Arc<OpenFile>> {
         lock(&self.proc.files).get(fd as i32)
     }
 
@@ -346,7 +360,7 @@ impl Task {
         if dirfd as i32 == libc::AT_FDCWD {
             return Ok(lock(&self.proc.fs).cwd.clone());
         }
-        let f = self.file(dirfd)?;
+        let f = self.file_raw(dirfd)?;
         let inode = f.inode.clone().ok_or(Errno(libc::ENOTDIR))?;
         Ok(Location {
             path: f.path.clone(),
