@@ -3,6 +3,7 @@
 //! Sentry's state (processes, threads, descriptors, mounts, limits), so
 //! the figures agree with what the system calls report.
 
+mod mem;
 mod net;
 mod pid;
 mod sysctl;

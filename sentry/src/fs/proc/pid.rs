@@ -452,6 +452,7 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
             file(dev, "mountinfo", salt, |_| mountinfo_text()),
         ),
         ("oom_score_adj".into(), oom_score_adj(dev, p, salt)),
+        ("mem".into(), super::mem::mem_file(dev, salt ^ 0x6d656d, p)),
         (
             "exe".into(),
             link(dev, "exe", salt, move || lock(&p7.state).exe.clone()),

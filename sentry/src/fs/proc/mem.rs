@@ -1,0 +1,136 @@
+//! /proc/PID/mem: a process's address space as a file, the offset being
+//! the address (what debuggers and checkpointers read and write).
+//!
+//! The file holds the address space it was opened on, weakly: once that
+//! process has executed another program (or exited) the old space is gone
+//! and reads and writes return 0, as Linux's mem_rw does when
+//! mmget_not_zero fails. Reads and writes respect the mappings'
+//! protections (Linux forces them, as ptrace does: a write into read-only
+//! memory is EIO here); an unmapped address is EIO.
+
+use std::any::Any;
+use std::sync::{Arc, Weak};
+
+use crate::errno::{err, Errno, SysResult};
+use crate::kernel::process::{lock, Process};
+use crate::mm::SharedMm;
+use crate::vfs::{FileOps, FileType, Inode, OpenCtx, Stat};
+
+/// The /proc/PID/mem inode of process `p`.
+pub(super) fn mem_file(dev: u64, ino: u64, p: &Arc<Process>) -> Arc<dyn Inode> {
+    Arc::new(MemInode {
+        dev,
+        ino,
+        process: Arc::downgrade(p),
+    })
+}
+
+struct MemInode {
+    dev: u64,
+    ino: u64,
+    process: Weak<Process>,
+}
+
+impl Inode for MemInode {
+    fn stat(&self) -> SysResult<Stat> {
+        let mut st = Stat::synthetic(self.dev, self.ino, FileType::Regular, 0o600, 0);
+        if let Some(p) = self.process.upgrade() {
+            let c = &lock(&p.state).creds;
+            (st.uid, st.gid) = (c.euid, c.egid);
+        }
+        Ok(st)
+    }
+
+    fn open(self: Arc<Self>, flags: i32, ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        let p = self.process.upgrade().ok_or(Errno(libc::ESRCH))?;
+        if ctx.pid != p.pid && !may_attach(&p) {
+            return err(libc::EACCES);
+        }
+        let mm = p.mm().ok_or(Errno(libc::ESRCH))?;
+        Ok(Arc::new(MemFile {
+            mm: Arc::downgrade(&mm),
+            stat: self.stat()?,
+            writable: flags & libc::O_ACCMODE != libc::O_RDONLY,
+        }))
+    }
+
+    fn fs_id(&self) -> usize {
+        self.dev as usize
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// CAP_SYS_PTRACE (capability(7)).
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// Linux's PTRACE_MODE_ATTACH for another process: the caller's ids match
+/// all of the target's, or the caller holds CAP_SYS_PTRACE.
+fn may_attach(target: &Process) -> bool {
+    let Some((cur, _)) = crate::kernel::thread::current() else {
+        return false;
+    };
+    let me = lock(&cur.state).creds.clone();
+    if me.has(CAP_SYS_PTRACE) {
+        return true;
+    }
+    let t = lock(&target.state).creds.clone();
+    [t.uid, t.euid, t.suid].iter().all(|&u| u == me.uid)
+        && [t.gid, t.egid, t.sgid].iter().all(|&g| g == me.gid)
+}
+
+struct MemFile {
+    mm: Weak<SharedMm>,
+    stat: Stat,
+    writable: bool,
+}
+
+impl FileOps for MemFile {
+    fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        let Some(mm) = self.mm.upgrade() else {
+            return Ok(0);
+        };
+        copy_pages(off, buf.len(), |at, range| mm.read(at, &mut buf[range]))
+    }
+
+    fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        if !self.writable {
+            return err(libc::EBADF);
+        }
+        let Some(mm) = self.mm.upgrade() else {
+            return Ok(0);
+        };
+        copy_pages(off, buf.len(), |at, range| mm.write(at, &buf[range]))
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(self.stat)
+    }
+}
+
+/// Copies `len` bytes at address `addr` page by page with `copy(address,
+/// buffer range)`: the bytes done before the first page that fails, or EIO
+/// when the first one fails.
+fn copy_pages(
+    addr: u64,
+    len: usize,
+    mut copy: impl FnMut(u64, std::ops::Range<usize>) -> SysResult<()>,
+) -> SysResult<usize> {
+    const PAGE: u64 = 4096;
+    let mut done = 0usize;
+    while done < len {
+        let at = addr.checked_add(done as u64).ok_or(Errno(libc::EIO))?;
+        let n = ((PAGE - at % PAGE) as usize).min(len - done);
+        if copy(at, done..done + n).is_err() {
+            return if done > 0 { Ok(done) } else { err(libc::EIO) };
+        }
+        done += n;
+    }
+    Ok(done)
+}
