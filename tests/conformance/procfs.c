@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -401,6 +402,120 @@ static void other_process_memory(void) {
     close(p[1]);
 }
 
+static char thread_name_seen[32];
+static _Atomic int thread_named, thread_may_go;
+static _Atomic long thread_tid;
+
+static void *named_thread(void *arg) {
+    (void)arg;
+    prctl(PR_SET_NAME, "worker-x", 0, 0, 0);
+    thread_tid = syscall(SYS_gettid);
+    thread_named = 1;
+    while (!thread_may_go) sleep_ms(5);
+    prctl(PR_GET_NAME, thread_name_seen, 0, 0, 0);
+    return NULL;
+}
+
+/* Issue 16: per-thread names in /proc/PID/task/TID/comm (written there
+ * too), /proc/PID/task/TID/children, /proc/PID/io, lseek on /proc files. */
+static void thread_files(void) {
+    char path[96], own[32];
+    snprintf(own, sizeof own, "%s", slurp("/proc/self/comm"));
+    pthread_t t;
+    pthread_create(&t, NULL, named_thread, NULL);
+    while (!thread_named) sleep_ms(5);
+    snprintf(path, sizeof path, "/proc/self/task/%ld/comm", (long)thread_tid);
+    EQ("task-comm-per-thread", strcmp(slurp(path), "worker-x\n"), 0);
+    EQ("task-comm-leader-unchanged", strcmp(slurp("/proc/self/comm"), own), 0);
+    int fd = open(path, O_WRONLY);
+    EQ("task-comm-write-other-thread", write(fd, "renamed-by-main", 15), 15);
+    close(fd);
+    EQ("task-comm-written", strcmp(slurp(path), "renamed-by-main\n"), 0);
+    fd = open(path, O_WRONLY);
+    write(fd, "a-name-longer-than-sixteen", 26);
+    close(fd);
+    EQ("task-comm-write-truncated", strcmp(slurp(path), "a-name-longer-t\n"), 0);
+    thread_may_go = 1;
+    pthread_join(t, NULL);
+    EQ("task-comm-thread-sees-name", strcmp(thread_name_seen, "a-name-longer-t"), 0);
+
+    pid_t pid = fork();
+    if (pid == 0) { pause(); _exit(0); }
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", getpid());
+    char want[32];
+    snprintf(want, sizeof want, "%d ", pid);
+    CHECK("task-children-lists-child", strstr(slurp(path), want) != NULL, "%s has %s", path, slurp(path));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+
+    const char *io = slurp("/proc/self/io");
+    long r0 = field(io, "rchar"), w0 = field(io, "wchar");
+    CHECK("io-fields", r0 >= 0 && w0 >= 0 && field(io, "syscr") >= 0 && field(io, "syscw") >= 0 &&
+          field(io, "read_bytes") >= 0 && field(io, "write_bytes") >= 0, "%s", io);
+    int z = open("/dev/zero", O_RDONLY);
+    char buf[4096];
+    read(z, buf, sizeof buf);
+    close(z);
+    int n = open("/dev/null", O_WRONLY);
+    write(n, buf, sizeof buf);
+    close(n);
+    io = slurp("/proc/self/io");
+    CHECK("io-rchar-counts-reads", field(io, "rchar") >= r0 + 4096, "rchar %ld -> %ld", r0, field(io, "rchar"));
+    CHECK("io-wchar-counts-writes", field(io, "wchar") >= w0 + 4096, "wchar %ld -> %ld", w0, field(io, "wchar"));
+
+    /* lseek on a generated file: SEEK_SET and SEEK_CUR re-read from there;
+     * SEEK_END is EINVAL (seq_lseek). */
+    char whole[4096];
+    fd = open("/proc/self/status", O_RDONLY);
+    ssize_t len = read(fd, whole, sizeof whole - 1);
+    EQ("proc-lseek-set", lseek(fd, 5, SEEK_SET), 5);
+    char part[16] = {0};
+    EQ("proc-lseek-read-from-offset", read(fd, part, 10) == 10 && len > 15 && !memcmp(part, whole + 5, 10), 1);
+    EQ("proc-lseek-cur", lseek(fd, 0, SEEK_CUR), 15);
+    ERR("proc-lseek-end-einval", lseek(fd, 0, SEEK_END), EINVAL);
+    EQ("proc-lseek-rewind", lseek(fd, 0, SEEK_SET), 0);
+    close(fd);
+}
+
+/* Issue 16: more system files programs read. */
+static void more_system_files(void) {
+    const char *rv = slurp("/proc/sys/kernel/randomize_va_space");
+    CHECK("randomize-va-space", slurped == 2 && rv[0] >= '0' && rv[0] <= '2' && rv[1] == '\n', "%s", rv);
+    const char *dn = slurp("/proc/sys/kernel/domainname");
+    CHECK("domainname", slurped > 1 && dn[slurped - 1] == '\n', "%s", dn);
+    const char *mk = slurp("/proc/sys/kernel/keys/maxkeys");
+    CHECK("keys-maxkeys", slurped > 1 && atol(mk) > 0, "%s", mk);
+    const char *dev = slurp("/proc/devices");
+    CHECK("devices-character", strstr(dev, "Character devices:\n") && strstr(dev, "  1 mem\n") && strstr(dev, "  5 /dev/tty\n"), "%s", dev);
+    CHECK("devices-block", strstr(dev, "Block devices:\n") != NULL, "%s", dev);
+    const char *ci = slurp("/proc/cpuinfo");
+    CHECK("cpuinfo-fields", strstr(ci, "vendor_id\t: ") && strstr(ci, "model name\t: ") && strstr(ci, "cpu family\t: ") &&
+          strstr(ci, "siblings\t: ") && strstr(ci, "cpu cores\t: ") && strstr(ci, "bogomips\t: "), "%.300s", ci);
+    char link[128] = {0};
+    ssize_t n = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+    CHECK("ns-pid-link", n > 6 && !strncmp(link, "pid:[", 5) && link[n - 1] == ']', "%s (%s)", link, ename(errno));
+    memset(link, 0, sizeof link);
+    n = readlink("/proc/self/ns/mnt", link, sizeof link - 1);
+    CHECK("ns-mnt-link", n > 6 && !strncmp(link, "mnt:[", 5) && link[n - 1] == ']', "%s (%s)", link, ename(errno));
+}
+
+/* Issue 16: an exited, unreaped child is a zombie in stat and status. */
+static void zombie_state(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    siginfo_t si;
+    waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    const char *st = slurp(path);
+    const char *paren = strrchr(st, ')');
+    CHECK("zombie-stat-state-z", paren && paren[1] == ' ' && paren[2] == 'Z', "%s", st);
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    CHECK("zombie-status-state", strstr(slurp(path), "State:\tZ (zombie)\n") != NULL, "%s", slurp(path));
+    waitpid(pid, NULL, 0);
+    ERR("reaped-proc-dir-gone", access(path, F_OK), ENOENT);
+}
+
 static void checks(void) {
     self_links();
     status_and_stat();
@@ -408,4 +523,7 @@ static void checks(void) {
     descriptors();
     mounts();
     system_files();
+    thread_files();
+    more_system_files();
+    zombie_state();
 }

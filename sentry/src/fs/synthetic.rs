@@ -221,6 +221,9 @@ impl FileOps for Snapshot {
     fn seekable(&self) -> bool {
         true
     }
+    fn seek_end(&self) -> bool {
+        false
+    }
     fn stat(&self) -> SysResult<Stat> {
         Ok(self.stat)
     }

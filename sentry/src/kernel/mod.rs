@@ -4,6 +4,7 @@
 
 pub mod boot;
 pub mod caps;
+pub mod comm;
 pub mod cputimers;
 pub mod creds;
 pub mod dethread;

@@ -24,6 +24,8 @@ pub struct Thread {
     /// Inside the platform's `run` (application code may be running);
     /// see kernel/freeze.rs.
     pub in_user: AtomicBool,
+    /// The thread's name unless it leads its process (kernel/comm.rs).
+    pub comm: Mutex<String>,
 }
 
 impl Thread {
@@ -43,6 +45,7 @@ impl Thread {
             robust_list: std::sync::atomic::AtomicU64::new(0),
             host_tid: std::sync::atomic::AtomicI32::new(0),
             in_user: AtomicBool::new(false),
+            comm: Mutex::new(String::new()),
             // SAFETY: a fresh descriptor we own.
             wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
             interrupter: Mutex::new(None),

@@ -393,7 +393,7 @@ pub fn lseek(t: &mut Task, a: Args) -> SysResult<u64> {
     let base = match whence {
         libc::SEEK_SET => 0,
         libc::SEEK_CUR => *pos as i64,
-        libc::SEEK_END => f.ops.stat()?.size as i64,
+        libc::SEEK_END if f.ops.seek_end() => f.ops.stat()?.size as i64,
         _ => return err(libc::EINVAL),
     };
     let new = base.checked_add(off).ok_or(Errno(libc::EINVAL))?;

@@ -762,13 +762,16 @@ pub fn truncate(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::EINVAL);
     }
     let (loc, parent) = t.lookup_in(libc::AT_FDCWD as u64, &p, true)?;
-    writable(&loc)?;
+    // vfs_truncate's order: the file's type, then the mount, then access.
     let st = loc.inode.stat()?;
-    if st.file_type() == FileType::Directory {
-        return err(libc::EISDIR);
+    match st.file_type() {
+        FileType::Directory => return err(libc::EISDIR),
+        FileType::Regular => {}
+        _ => return err(libc::EINVAL),
     }
+    writable(&loc)?;
     check_access(t, &st, 2)?;
-    if st.file_type() == FileType::Regular && a[1] > st.size {
+    if a[1] > st.size {
         crate::kernel::rlimits::fsize_check_size(&t.kernel, &t.proc, a[1])?;
     }
     loc.inode.truncate(a[1])?;

@@ -11,7 +11,7 @@ use crate::kernel::process::{lock, ProcState, Process};
 use crate::kernel::signal::{SigInfo, SigState};
 use crate::kernel::task::{Exit, Task};
 use crate::kernel::thread::Thread;
-use crate::kernel::{events, exec};
+use crate::kernel::{comm, events, exec};
 use crate::mm::{MemoryManager, SharedMm};
 use crate::vfs::FileType;
 use std::sync::Arc;
@@ -185,6 +185,8 @@ fn clone_thread(
     let k = t.kernel.clone();
     let tid = k.alloc_pid().ok_or(Errno(libc::EAGAIN))?;
     let thread = Thread::new(tid, t.mask()).map_err(|_| Errno(libc::EAGAIN))?;
+    // A new thread is named as the thread that created it.
+    *lock(&thread.comm) = comm::name(&t.proc, t.tid);
     let regs = child_regs(t, f, newsp, tls)?;
     let seed = t.ctx.spawn_thread().map_err(|e| {
         tracing::warn!(pid = t.pid(), "cannot start a stub thread: {e}");
@@ -709,11 +711,11 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
                 }
                 Err(e) => return Err(e),
             };
-            lock(&t.proc.state).comm = String::from_utf8_lossy(&name).chars().take(15).collect();
+            comm::set(&t.proc, t.tid, &name);
             Ok(0)
         }
         libc::PR_GET_NAME => {
-            let mut b = lock(&t.proc.state).comm.clone().into_bytes();
+            let mut b = comm::name(&t.proc, t.tid).into_bytes();
             b.truncate(15);
             b.resize(16, 0);
             t.mm.write(a[1], &b)?;

@@ -30,6 +30,11 @@ pub trait FileOps: Send + Sync {
     fn seekable(&self) -> bool {
         false
     }
+    /// Whether lseek may count from the end. Generated text files refuse
+    /// it (EINVAL), as Linux's seq_lseek: they have no size.
+    fn seek_end(&self) -> bool {
+        true
+    }
     /// lseek succeeds but the position stays 0 (Linux's memory devices:
     /// /dev/null, /dev/zero, /dev/full, /dev/random).
     fn fixed_position(&self) -> bool {

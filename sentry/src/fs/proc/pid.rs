@@ -7,6 +7,7 @@ use super::system::{mount_id_of, mountinfo_text, mounts_text};
 use super::{current_pid, text, uptime_secs, HZ};
 use crate::fs::pipe::PipeEnd;
 use crate::fs::synthetic::{dir, file, link, magic_link};
+use crate::kernel::comm;
 use crate::kernel::process::{lock, Process};
 use crate::vfs::{Inode, OpenCtx};
 
@@ -380,6 +381,30 @@ fn oom_score_adj(dev: u64, p: &Arc<Process>, salt: u64) -> Arc<dyn Inode> {
     )
 }
 
+/// /proc/PID/comm and /proc/PID/task/TID/comm: the thread's name, which
+/// the process's own threads may set by writing it (others: EINVAL, as
+/// Linux's comm_write).
+fn comm_file(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Arc<dyn Inode> {
+    let (r, w) = (Arc::downgrade(p), Arc::downgrade(p));
+    crate::fs::synthetic::writable_file(
+        dev,
+        "comm",
+        salt,
+        move |_| {
+            let name = r.upgrade().map(|p| comm::name(&p, tid)).unwrap_or_default();
+            text(format!("{name}\n"))
+        },
+        move |buf| {
+            let p = w.upgrade().ok_or(crate::errno::Errno(libc::ESRCH))?;
+            if current_pid() != p.pid {
+                return Err(crate::errno::Errno(libc::EINVAL));
+            }
+            comm::set(&p, tid, buf);
+            Ok(buf.len())
+        },
+    )
+}
+
 /// The entries a process directory and its threads' directories share;
 /// `tid` is the thread a task directory describes (the pid for /proc/PID).
 fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
@@ -412,12 +437,7 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
                 lock(&p3.state).cmdline.clone()
             }),
         ),
-        (
-            "comm".into(),
-            file(dev, "comm", salt, move |_| {
-                text(format!("{}\n", lock(&p4.state).comm))
-            }),
-        ),
+        ("comm".into(), comm_file(dev, &p4, tid, salt)),
         (
             "environ".into(),
             file(dev, "environ", salt, move |_| {
@@ -466,9 +486,59 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         },
         ("root".into(), link(dev, "root", salt, || "/".into())),
         ("fd".into(), fd_dir(dev, p.clone(), salt)),
+        ("ns".into(), ns_dir(dev, salt)),
+        ("children".into(), children_file(dev, p, tid, salt)),
         ("fdinfo".into(), fdinfo_dir(dev, p.clone(), salt)),
         ("net".into(), super::net::net_dir(dev, salt)),
     ]
+}
+
+/// /proc/PID/task/TID/children: the thread's children's pids, each
+/// followed by a space. The Sentry records a child's parent process, not
+/// the thread that forked it: the leader's file lists them all.
+fn children_file(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Arc<dyn Inode> {
+    let pid = p.pid;
+    file(dev, "children", salt, move |_| {
+        if tid != pid {
+            return Vec::new();
+        }
+        let mut kids: Vec<i32> = crate::kernel::get()
+            .map(|k| k.all_processes())
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| lock(&c.state).ppid == pid)
+            .map(|c| c.pid)
+            .collect();
+        kids.sort_unstable();
+        text(kids.iter().map(|k| format!("{k} ")).collect())
+    })
+}
+
+/// /proc/PID/ns: one namespace of each kind for the whole sandbox, named
+/// as Linux names them (`pid:[4026531836]`). Reading the links works;
+/// setns(2) to them does not.
+fn ns_dir(dev: u64, salt: u64) -> Arc<dyn Inode> {
+    const NAMESPACES: [(&str, &str, u64); 10] = [
+        ("cgroup", "cgroup", 4026531835),
+        ("ipc", "ipc", 4026531839),
+        ("mnt", "mnt", 4026531841),
+        ("net", "net", 4026531840),
+        ("pid", "pid", 4026531836),
+        ("pid_for_children", "pid", 4026531836),
+        ("time", "time", 4026531834),
+        ("time_for_children", "time", 4026531834),
+        ("user", "user", 4026531837),
+        ("uts", "uts", 4026531838),
+    ];
+    dir(dev, "ns", salt, move || {
+        NAMESPACES
+            .iter()
+            .map(|&(name, kind, ino)| {
+                let node = link(dev, name, salt, move || format!("{kind}:[{ino}]"));
+                (name.to_string(), node)
+            })
+            .collect()
+    })
 }
 
 /// /proc/PID.

@@ -87,6 +87,18 @@ pub(super) fn files(dev: u64) -> Vec<(String, Arc<dyn Inode>)> {
         ("meminfo".into(), file(dev, "meminfo", 0, |_| meminfo())),
         ("stat".into(), file(dev, "stat", 0, |_| stat())),
         ("cpuinfo".into(), file(dev, "cpuinfo", 0, |_| cpuinfo())),
+        (
+            "devices".into(),
+            // The character devices /dev holds (fs/dev.rs, fs/pty/), by
+            // major number, in Linux's format; no block devices.
+            file(dev, "devices", 0, |_| {
+                text(
+                    "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  5 /dev/tty\n  \
+                     5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n"
+                        .into(),
+                )
+            }),
+        ),
     ]
 }
 
