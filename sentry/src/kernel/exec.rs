@@ -185,7 +185,11 @@ pub fn execute(
     let setid = setid_ids(t, &loc)?;
 
     // The point of no return: the old image goes.
-    if let Err(e) = load_image(t, &loc, &file, &image, interp.as_ref(), &argv, &envp, setid) {
+    // The new ids first: the image's auxv shows them.
+    if let Some(ids) = setid {
+        apply_setid(&mut lock(&t.proc.state).creds, ids);
+    }
+    if let Err(e) = load_image(t, &loc, &file, &image, interp.as_ref(), &argv, &envp) {
         tracing::debug!(
             pid = t.pid(),
             "exec of {path} failed after the point of no return: {e:?}"
@@ -238,9 +242,6 @@ pub fn execute(
         // saved ids become the effective ones.
         let nnp = st.no_new_privs;
         let c = &mut st.creds;
-        if let Some(ids) = setid {
-            apply_setid(c, ids);
-        }
         let (uid, euid, bits) = (c.uid, c.euid, c.securebits);
         c.caps.exec(uid, euid, bits, nnp);
         c.securebits &= !super::caps::SECBIT_KEEP_CAPS;
@@ -306,7 +307,6 @@ fn load_image(
     interp: Option<&(Location, Arc<dyn FileOps>, elf::ElfImage)>,
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
-    setid: Option<SetIds>,
 ) -> SysResult<()> {
     let stack_size = super::rlimits::stack_size(&t.proc);
     let mut mm = t.mm.lock();
@@ -342,11 +342,7 @@ fn load_image(
         base = l.bias;
     }
     let vdso = crate::vdso::map(&mut mm, ctx)?;
-    let mut creds = lock(&t.proc.state).creds.clone();
-    // The new ids are installed after the image; auxv shows them already.
-    if let Some(ids) = setid {
-        apply_setid(&mut creds, ids);
-    }
+    let creds = lock(&t.proc.state).creds.clone();
     // SAFETY: getauxval has no preconditions.
     let hwcap = unsafe { libc::getauxval(libc::AT_HWCAP) };
     // Linux puts AT_SYSINFO_EHDR first.
@@ -366,8 +362,13 @@ fn load_image(
         (stack::AT_EUID, creds.euid as u64),
         (stack::AT_GID, creds.gid as u64),
         (stack::AT_EGID, creds.egid as u64),
-        // glibc's secure mode (no LD_PRELOAD and the like) for a set-id program.
-        (stack::AT_SECURE, setid.is_some() as u64),
+        // glibc's secure mode (no LD_PRELOAD and the like) when the
+        // effective ids are not the real ones: a set-id program, or a caller
+        // that had changed them (Linux's secureexec for is_setid).
+        (
+            stack::AT_SECURE,
+            (creds.euid != creds.uid || creds.egid != creds.gid) as u64,
+        ),
         (stack::AT_HWCAP, hwcap),
         (stack::AT_CLKTCK, 100),
     ]);
