@@ -561,6 +561,74 @@ static void pipe_size_checks(void) {
     EQ("pipe-stream-writer-exit", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
 }
 
+static short revents_of(int fd, short events) {
+    struct pollfd pf = { .fd = fd, .events = events };
+    if (poll(&pf, 1, 0) < 0) return -1;
+    return pf.revents;
+}
+
+/* Issue 16: POLLHUP and POLLERR as Linux reports them (whether asked for
+ * or not), files that cannot be polled (always ready), negative
+ * descriptors, and nfds against RLIMIT_NOFILE. */
+static void poll_hup_err_checks(void) {
+    int p[2];
+    pipe(p);
+    write(p[1], "x", 1);
+    close(p[1]);
+    EQ("poll-hup-with-data", revents_of(p[0], POLLIN), POLLIN | POLLHUP);
+    EQ("poll-hup-unasked", revents_of(p[0], 0), POLLHUP);
+    char c;
+    read(p[0], &c, 1);
+    EQ("poll-hup-drained", revents_of(p[0], POLLIN | POLLRDNORM), POLLHUP);
+    close(p[0]);
+    pipe(p);
+    close(p[0]);
+    EQ("poll-err-writer-unasked", revents_of(p[1], 0), POLLERR);
+    EQ("poll-err-writer-pollout", revents_of(p[1], POLLOUT), POLLOUT | POLLERR);
+    close(p[1]);
+
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    close(sv[1]);
+    EQ("poll-socket-peer-closed", revents_of(sv[0], POLLIN | POLLOUT | POLLRDHUP), POLLIN | POLLOUT | POLLRDHUP | POLLHUP);
+    close(sv[0]);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    shutdown(sv[1], SHUT_WR);
+    EQ("poll-socket-peer-shut-wr", revents_of(sv[0], POLLIN | POLLRDHUP), POLLIN | POLLRDHUP);
+    close(sv[0]);
+    close(sv[1]);
+
+    int f = open("/tmp/poll-file", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    EQ("poll-regular-file-ready", revents_of(f, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM), POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+    EQ("poll-regular-file-unasked", revents_of(f, 0), 0);
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_SET(f, &r);
+    FD_SET(f, &w);
+    struct timeval tv = { 0, 0 };
+    EQ("select-regular-file-ready", select(f + 1, &r, &w, NULL, &tv), 2);
+    close(f);
+    unlink("/tmp/poll-file");
+    int n = open("/dev/null", O_RDWR);
+    EQ("poll-dev-null-ready", revents_of(n, POLLIN | POLLOUT), POLLIN | POLLOUT);
+    close(n);
+
+    struct pollfd neg[2] = { { .fd = -1, .events = POLLIN, .revents = 7 }, { .fd = -5, .events = POLLOUT } };
+    EQ("poll-negative-fds-ignored", poll(neg, 2, 0), 0);
+    EQ("poll-negative-fd-revents-zero", neg[0].revents, 0);
+
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    struct rlimit small = { 64, rl.rlim_max };
+    setrlimit(RLIMIT_NOFILE, &small);
+    static struct pollfd many[100];
+    for (int i = 0; i < 100; i++) many[i].fd = -1;
+    ERR("poll-nfds-over-rlimit-einval", poll(many, 65, 0), EINVAL);
+    EQ("poll-nfds-at-rlimit", poll(many, 64, 0), 0);
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static void checks(void) {
     group("basic", basic_checks, 10000);
     group("capacity", capacity_checks, 10000);
@@ -573,4 +641,5 @@ static void checks(void) {
     group("poll-norm", poll_norm_checks, 10000);
     group("splice-fsize", splice_fsize_checks, 10000);
     group("pipe-size", pipe_size_checks, 20000);
+    group("poll-hup-err", poll_hup_err_checks, 10000);
 }

@@ -49,8 +49,10 @@ pub trait FileOps: Send + Sync {
         err(libc::ENOTTY)
     }
     /// Current readiness as poll(2) bits.
+    /// Ready events; a file without a poll method is always ready, with
+    /// the NORM bits (Linux's DEFAULT_POLLMASK).
     fn poll(&self) -> i16 {
-        libc::POLLIN | libc::POLLOUT
+        libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM
     }
     fn wait_on(&self) -> WaitOn {
         WaitOn::Kernel
