@@ -14,6 +14,7 @@ pub mod exit;
 pub mod freeze;
 pub mod futex;
 pub mod futex_pi;
+pub mod ioacct;
 pub mod ipc;
 pub mod jobctl;
 pub mod process;

@@ -149,6 +149,8 @@ pub struct Process {
     /// or continued, or an orphan became this process's (init's). A
     /// waiter watches it alone (`Task::block_watching`).
     pub children_seq: super::events::Seq,
+    /// /proc/PID/io's figures.
+    pub io: super::ioacct::IoCounters,
 }
 
 impl Process {
@@ -172,6 +174,7 @@ impl Process {
             frozen: std::sync::atomic::AtomicU32::new(0),
             mm: Mutex::new(std::sync::Weak::new()),
             children_seq: Default::default(),
+            io: Default::default(),
         }))
     }
 

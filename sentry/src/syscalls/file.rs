@@ -67,6 +67,7 @@ pub(super) fn read_file_with(
                     *lock(&f.pos) = pos + n as u64;
                 }
                 buf.truncate(n);
+                t.proc.io.read_chars(n);
                 if n > 0 {
                     inotify::on_open_file(f, inotify::IN_ACCESS);
                 }
@@ -111,6 +112,7 @@ pub(super) fn write_file_with(
     nonblock: bool,
 ) -> SysResult<usize> {
     let n = write_some(t, f, data, off, fresh, nonblock)?;
+    t.proc.io.wrote_chars(n);
     if n > 0 {
         inotify::on_open_file(f, inotify::IN_MODIFY);
     }

@@ -55,6 +55,13 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         }
     }
     match nr {
+        SYS_read | SYS_pread64 | SYS_readv | SYS_preadv | SYS_preadv2 => t.proc.io.read_call(),
+        SYS_write | SYS_pwrite64 | SYS_writev | SYS_pwritev | SYS_pwritev2 => {
+            t.proc.io.write_call()
+        }
+        _ => {}
+    }
+    match nr {
         SYS_read => file::read(t, a),
         SYS_write => file::write(t, a),
         SYS_open => fs::open(t, AT_FDCWD as u64, a[0], a[1], a[2]),

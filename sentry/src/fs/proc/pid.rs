@@ -488,6 +488,13 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         ("fd".into(), fd_dir(dev, p.clone(), salt)),
         ("ns".into(), ns_dir(dev, salt)),
         ("children".into(), children_file(dev, p, tid, salt)),
+        {
+            let p = p.clone();
+            (
+                "io".into(),
+                file(dev, "io", salt, move |_| text(p.io.text())),
+            )
+        },
         ("fdinfo".into(), fdinfo_dir(dev, p.clone(), salt)),
         ("net".into(), super::net::net_dir(dev, salt)),
     ]
