@@ -709,6 +709,92 @@ static void setuid_checks(void) {
     unlink(nosuid);
 }
 
+/* Issue 16: the "also" list for processes: CLONE_PARENT, affinity
+ * inherited by fork, CPU clocks of other processes, children's and
+ * grandchildren's usage, kill of a thread id and of process groups. */
+static void also_process(void) {
+    pid_t me = getpid();
+    int p[2];
+    pipe(p);
+    pid_t mid = fork();
+    if (mid == 0) {
+        /* A sibling, not a child: its parent is ours (`me`). */
+        long g = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        if (g == 0) {
+            int ok = getppid() == me;
+            write(p[1], &ok, sizeof ok);
+            _exit(0);
+        }
+        _exit(g > 0 ? 0 : 1);
+    }
+    int ok = -1;
+    read(p[0], &ok, sizeof ok);
+    EQ("clone-parent-ppid-is-grandparent", ok, 1);
+    int st;
+    waitpid(mid, &st, 0);
+    /* The sibling is our child to reap. */
+    CHECK("clone-parent-reaped-by-grandparent", wait_bounded(-1, &st, 5000) > 0, "%s", ename(errno));
+    close(p[0]);
+    close(p[1]);
+
+    cpu_set_t one, got;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    OK("sched-setaffinity-one-cpu", sched_setaffinity(0, sizeof one, &one));
+    pid_t pid = fork();
+    if (pid == 0) {
+        CPU_ZERO(&got);
+        sched_getaffinity(0, sizeof got, &got);
+        _exit(CPU_COUNT(&got) == 1 && CPU_ISSET(0, &got) ? 0 : 1);
+    }
+    waitpid(pid, &st, 0);
+    EQ("sched-affinity-inherited", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+
+    pid = fork();
+    if (pid == 0) { burn_cpu(100); pause(); _exit(0); }
+    sleep_ms(50);
+    clockid_t cid;
+    OK("clock-getcpuclockid-child", clock_getcpuclockid(pid, &cid));
+    struct timespec ts = { 0, 0 };
+    for (int i = 0; i < 200 && ts.tv_sec == 0 && ts.tv_nsec < 50000000; i++) {
+        clock_gettime(cid, &ts);
+        sleep_ms(10);
+    }
+    CHECK("clock-child-cputime", ts.tv_sec > 0 || ts.tv_nsec >= 50000000, "%ld.%09ld", (long)ts.tv_sec, ts.tv_nsec);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    /* A reaped process has no CPU clock. */
+    clockid_t gone = (~(clockid_t)pid << 3) | 2; /* MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED) */
+    ERR("clock-reaped-process-einval", clock_gettime(gone, &ts), EINVAL);
+
+    /* A grandchild's CPU time reaches us through the child that waited for it. */
+    struct rusage before, after;
+    getrusage(RUSAGE_CHILDREN, &before);
+    pid = fork();
+    if (pid == 0) {
+        pid_t g = fork();
+        if (g == 0) { burn_cpu(200); _exit(0); }
+        waitpid(g, NULL, 0);
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    getrusage(RUSAGE_CHILDREN, &after);
+    long gained = (after.ru_utime.tv_sec - before.ru_utime.tv_sec) * 1000 + (after.ru_utime.tv_usec - before.ru_utime.tv_usec) / 1000 +
+                  (after.ru_stime.tv_sec - before.ru_stime.tv_sec) * 1000 + (after.ru_stime.tv_usec - before.ru_stime.tv_usec) / 1000;
+    CHECK("getrusage-children-include-grandchildren", gained >= 150, "gained %ld ms", gained);
+
+    /* kill(2) of a process group and of a thread id. */
+    pid = fork();
+    if (pid == 0) { setpgid(0, 0); pause(); _exit(0); }
+    setpgid(pid, pid);
+    sleep_ms(20);
+    OK("kill-process-group-0", kill(-pid, 0));
+    ERR("kill-missing-group-esrch", kill(-99999, 0), ESRCH);
+    OK("kill-process-group", kill(-pid, SIGTERM));
+    waitpid(pid, &st, 0);
+    CHECK("kill-process-group-delivered", WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "%s", wstatus(st));
+}
+
 /* Issue 16: a wait for stopped children alone when the only child has
  * exited: the zombie is no candidate, so Linux fails at once with ECHILD
  * (wait_task_zombie skips it without WEXITED) rather than blocking. */
@@ -740,5 +826,6 @@ static void checks(void) {
     vfork_clone();
     group("waitid-stopped", waitid_stopped_checks, 10000);
     group("execveat", execveat_checks, 10000);
+    group("also", also_process, 20000);
 
 }

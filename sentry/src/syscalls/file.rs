@@ -746,6 +746,13 @@ fn dirents(t: &mut Task, a: Args, old: bool) -> SysResult<u64> {
 pub fn sendfile(t: &mut Task, a: Args) -> SysResult<u64> {
     let out = t.file(a[0])?;
     let inp = t.file(a[1])?;
+    if !inp.readable() || !out.writable() {
+        return err(libc::EBADF);
+    }
+    // An append-only output is refused (do_splice_direct).
+    if out.flags() & libc::O_APPEND != 0 {
+        return err(libc::EINVAL);
+    }
     let off = if a[2] != 0 {
         Some(t.mm.read_u64(a[2])?)
     } else {

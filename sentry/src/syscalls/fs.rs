@@ -488,8 +488,18 @@ pub fn rename(
     let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
     let (from, oname) = t.parent_at(olddir, &op)?;
     let (to, nname) = t.parent_at(newdir, &np)?;
-    if [&oname, &nname].iter().any(|n| *n == "." || *n == "..") {
+    // Linux's order (do_renameat2): "." or ".." as the source is EBUSY;
+    // as the target EEXIST under RENAME_NOREPLACE, else EBUSY.
+    let dots = |n: &str| n == "." || n == "..";
+    if dots(&oname) {
         return err(libc::EBUSY);
+    }
+    if dots(&nname) {
+        return err(if flags & RENAME_NOREPLACE != 0 {
+            libc::EEXIST
+        } else {
+            libc::EBUSY
+        });
     }
     writable(&from)?;
     writable(&to)?;
@@ -611,7 +621,14 @@ pub fn link(
     let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
     let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
     let src = if op.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
-        // The descriptor itself (how an O_TMPFILE file gets its name).
+        // The descriptor itself (how an O_TMPFILE file gets its name):
+        // only for CAP_DAC_READ_SEARCH, else ENOENT, as Linux's linkat.
+        let searcher = lock(&t.proc.state)
+            .creds
+            .has(crate::kernel::caps::DAC_READ_SEARCH);
+        if !searcher {
+            return err(libc::ENOENT);
+        }
         t.dir_start(olddir)?
     } else {
         t.lookup_at(olddir, &op, follow)?

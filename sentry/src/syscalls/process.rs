@@ -53,11 +53,22 @@ pub fn clone(
         return clone_thread(t, f, newsp, ptid, ctid, tls);
     }
     let k = t.kernel.clone();
+    // CLONE_PARENT: the child is the caller's sibling, its parent's to
+    // wait for; init may not make one (EINVAL, as Linux's unkillable init).
+    let parent = if f & libc::CLONE_PARENT != 0 {
+        if t.pid() == 1 {
+            return err(libc::EINVAL);
+        }
+        let ppid = lock(&t.proc.state).ppid;
+        Some(k.process(ppid).ok_or(Errno(libc::EINVAL))?)
+    } else {
+        None
+    };
     let pid = k.alloc_pid().ok_or(Errno(libc::EAGAIN))?;
     let child_state = {
         let st = lock(&t.proc.state);
         ProcState {
-            ppid: t.pid(),
+            ppid: parent.as_ref().map_or(t.pid(), |p| p.pid),
             pgid: st.pgid,
             sid: st.sid,
             children: Default::default(),
@@ -149,7 +160,10 @@ pub fn clone(
         lock(&k.procs).remove(&pid);
         return Err(e);
     }
-    lock(&t.proc.state).children.insert(pid);
+    match &parent {
+        Some(p) => lock(&p.state).children.insert(pid),
+        None => lock(&t.proc.state).children.insert(pid),
+    };
     if f & libc::CLONE_PARENT_SETTID != 0 {
         let _ = t.mm.write(ptid, &pid.to_le_bytes());
     }
