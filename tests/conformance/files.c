@@ -825,6 +825,20 @@ static void also_files(void) {
     close(a);
     EQ("append-concurrent-records-whole", torn, 0);
 
+    /* F_GETLK names the holder by its pid as the caller sees it. */
+    int lf = open(at("lk"), O_RDWR | O_CREAT, 0644);
+    struct flock wl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+    fcntl(lf, F_SETLK, &wl);
+    pid_t holder = getpid();
+    if ((pid = fork()) == 0) {
+        struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 5, .l_len = 1 };
+        if (fcntl(lf, F_GETLK, &q)) _exit(1);
+        _exit(q.l_type == F_WRLCK && q.l_pid == holder && q.l_start == 0 && q.l_len == 10 ? 0 : 2);
+    }
+    waitpid(pid, &st, 0);
+    EQ("getlk-reports-holder-pid", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+    close(lf);
+
     ERR("fchmodat-through-file-enotdir", fchmodat(AT_FDCWD, at("le/x"), 0644, 0), ENOTDIR);
     mkdir(at("cm"), 0755);
     OK("chmod-directory", chmod(at("cm"), 02770));

@@ -594,6 +594,45 @@ static void execveat_checks(void) {
     unlink("/tmp/xat-prog");
     unlink("/tmp/xat-script");
 
+    /* A chain of scripts each naming the next as its interpreter: Linux
+     * follows four levels of them (binfmt recursion) and fails the fifth
+     * with ELOOP. */
+    write_exit_program("/tmp/xat-prog", 11);
+    const char *chain[] = { "/tmp/xat-prog", "/tmp/xat-s1", "/tmp/xat-s2", "/tmp/xat-s3", "/tmp/xat-s4", "/tmp/xat-s5", "/tmp/xat-s6" };
+    for (int i = 1; i < 7; i++) {
+        int s = open(chain[i], O_WRONLY | O_CREAT | O_TRUNC, 0755);
+        dprintf(s, "#!%s\n", chain[i - 1]);
+        close(s);
+    }
+    EQ("execve-script-chain-4", execveat_status(AT_FDCWD, "/tmp/xat-s4", 0), 11);
+    EQ("execve-script-chain-5-eloop", execveat_status(AT_FDCWD, "/tmp/xat-s6", 0), 100 + ELOOP);
+    for (int i = 0; i < 7; i++) unlink(chain[i]);
+
+    /* /proc/PID/mem opened before the child executes reads nothing after:
+     * the address space it named is gone. */
+    int go[2];
+    pipe(go);
+    if ((pid = fork()) == 0) {
+        char c;
+        close(go[1]);
+        read(go[0], &c, 1);
+        execl("/bin/sh", "sh", "-c", "sleep 10", (char *)NULL);
+        _exit(100);
+    }
+    close(go[0]);
+    char mpath[64];
+    snprintf(mpath, sizeof mpath, "/proc/%d/mem", pid);
+    int mem = open(mpath, O_RDONLY);
+    static volatile char probe_byte = 'p';
+    char got1 = 0, got2 = 0;
+    EQ("proc-child-mem-before-exec", pread(mem, &got1, 1, (off_t)(unsigned long)&probe_byte) == 1 && got1 == 'p', 1);
+    close(go[1]); /* the child executes now */
+    sleep_ms(200);
+    EQ("proc-child-mem-after-exec-reads-0", pread(mem, &got2, 1, (off_t)(unsigned long)&probe_byte), 0);
+    close(mem);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+
     /* A noexec mount (/dev/shm, in a container) refuses to run programs. */
     write_exit_program("/dev/shm/xat-prog", 11);
     EQ("execve-noexec-mount-eacces", execveat_status(AT_FDCWD, "/dev/shm/xat-prog", 0), 100 + EACCES);

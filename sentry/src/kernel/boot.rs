@@ -534,6 +534,7 @@ fn prepare(
         ),
         vfork_done: false,
         has_execed: true,
+        execs: 0,
         stopped: false,
         job_report: None,
         pdeathsig: 0,

@@ -200,7 +200,11 @@ pub fn execute(
 
     // Before close-on-exec descriptors go: a parent that sees one close
     // must find its child already executed (setpgid's EACCES).
-    lock(&t.proc.state).has_execed = true;
+    {
+        let mut st = lock(&t.proc.state);
+        st.has_execed = true;
+        st.execs += 1;
+    }
     lock(&t.proc.files).close_on_exec();
     // POSIX timers do not survive execve; alarm and setitimer do.
     lock(&t.proc.timers).exec();

@@ -43,6 +43,9 @@ pub struct ProcState {
     /// opposite of Linux's PF_FORKNOEXEC): its parent may then no longer
     /// move it to another process group.
     pub has_execed: bool,
+    /// How many programs the process has executed (what /proc/PID/mem
+    /// checks to tell the address space it was opened on is gone).
+    pub execs: u64,
     /// Told the exit status when a process without a parent ends.
     pub exit_notify: Option<Sender<i32>>,
     pub rlimits: Vec<Rlimit>,

@@ -80,6 +80,7 @@ pub fn clone(
             creds: st.creds.clone(),
             vfork_done: false,
             has_execed: false,
+            execs: 0,
             stopped: false,
             job_report: None,
             // The death signal is not inherited; the nice value is.
@@ -155,6 +156,13 @@ pub fn clone(
         },
         f,
         ctid,
+        // The alternate signal stack is inherited, unless the child shares
+        // the memory without vfork (Linux's copy_process: sas_ss_reset).
+        if f & (libc::CLONE_VM | libc::CLONE_VFORK) == libc::CLONE_VM {
+            NO_ALTSTACK
+        } else {
+            t.altstack
+        },
     );
     if let Err(e) = started {
         lock(&k.procs).remove(&pid);
@@ -224,6 +232,7 @@ fn clone_thread(
         },
         f,
         ctid,
+        NO_ALTSTACK,
     )?;
     Ok(tid as u64)
 }
@@ -246,6 +255,9 @@ type TaskParts = (
 /// Starts a task on a new Sentry thread; `build` runs there (a platform
 /// context must be created or attached by the thread that will use it).
 /// Returns once the task is ready to run, or why it could not start.
+/// sigaltstack's state of a task without an alternate stack.
+const NO_ALTSTACK: (u64, i32, u64) = (0, libc::SS_DISABLE, 0);
+
 fn start_task(
     k: &Arc<crate::kernel::Kernel>,
     proc: &Arc<Process>,
@@ -253,6 +265,7 @@ fn start_task(
     build: impl FnOnce(&Arc<crate::kernel::Kernel>) -> SysResult<TaskParts> + Send + 'static,
     f: i32,
     ctid: u64,
+    altstack: (u64, i32, u64),
 ) -> SysResult<()> {
     {
         let mut live = lock(&k.live_tasks);
@@ -281,6 +294,7 @@ fn start_task(
             };
             let mut task = Task::new(kc, pc, thread, regs, mm, ctx);
             task.borrowed_mm = f & libc::CLONE_VM != 0 && f & libc::CLONE_THREAD == 0;
+            task.altstack = altstack;
             if f & libc::CLONE_CHILD_SETTID != 0 {
                 let _ = task.mm.write(ctid, &tid.to_le_bytes());
             }

@@ -47,8 +47,11 @@ impl Inode for MemInode {
             return err(libc::EACCES);
         }
         let mm = p.mm().ok_or(Errno(libc::ESRCH))?;
+        let execs = lock(&p.state).execs;
         Ok(Arc::new(MemFile {
             mm: Arc::downgrade(&mm),
+            process: self.process.clone(),
+            execs,
             stat: self.stat()?,
             writable: flags & libc::O_ACCMODE != libc::O_RDONLY,
         }))
@@ -83,13 +86,28 @@ fn may_attach(target: &Process) -> bool {
 
 struct MemFile {
     mm: Weak<SharedMm>,
+    /// The process and how many programs it had executed at open: exec
+    /// reuses the memory manager, so the count tells the image changed.
+    process: Weak<Process>,
+    execs: u64,
     stat: Stat,
     writable: bool,
 }
 
+impl MemFile {
+    /// The address space the file was opened on, while it still exists.
+    fn live_mm(&self) -> Option<Arc<SharedMm>> {
+        let p = self.process.upgrade()?;
+        if lock(&p.state).execs != self.execs {
+            return None;
+        }
+        self.mm.upgrade()
+    }
+}
+
 impl FileOps for MemFile {
     fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
-        let Some(mm) = self.mm.upgrade() else {
+        let Some(mm) = self.live_mm() else {
             return Ok(0);
         };
         copy_pages(off, buf.len(), |at, range| mm.read(at, &mut buf[range]))
@@ -99,7 +117,7 @@ impl FileOps for MemFile {
         if !self.writable {
             return err(libc::EBADF);
         }
-        let Some(mm) = self.mm.upgrade() else {
+        let Some(mm) = self.live_mm() else {
             return Ok(0);
         };
         copy_pages(off, buf.len(), |at, range| mm.write(at, &buf[range]))
