@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -516,6 +517,37 @@ static void zombie_state(void) {
     ERR("reaped-proc-dir-gone", access(path, F_OK), ENOENT);
 }
 
+/* Issue 16: dumpable, and the ownership of /proc/PID files it decides:
+ * the process's effective ids while dumpable, root's once not (a change
+ * of credentials clears it, PR_SET_DUMPABLE sets it back). */
+static void dumpable_checks(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct stat sb;
+        int bad = 0;
+        if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) bad |= 1;
+        if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) _exit(99);
+        if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) bad |= 2;
+        if (stat("/proc/self/status", &sb) || sb.st_uid != 0 || sb.st_gid != 0) bad |= 4;
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) bad |= 8;
+        if (stat("/proc/self/status", &sb) || sb.st_uid != 1000 || sb.st_gid != 1000) bad |= 16;
+        if (stat("/proc/self/fd", &sb) || sb.st_uid != 1000) bad |= 32;
+        errno = 0;
+        if (prctl(PR_SET_DUMPABLE, 2, 0, 0, 0) != -1 || errno != EINVAL) bad |= 64;
+        _exit(bad);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    int bad = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    EQ("dumpable-initially", bad < 0 ? bad : bad & 1, 0);
+    EQ("dumpable-cleared-by-setuid", bad < 0 ? bad : bad & 2, 0);
+    EQ("proc-owned-by-root-when-not-dumpable", bad < 0 ? bad : bad & 4, 0);
+    EQ("dumpable-set-again", bad < 0 ? bad : bad & 8, 0);
+    EQ("proc-owned-by-euid-when-dumpable", bad < 0 ? bad : bad & 16, 0);
+    EQ("proc-dir-owned-by-euid", bad < 0 ? bad : bad & 32, 0);
+    EQ("dumpable-bad-value-einval", bad < 0 ? bad : bad & 64, 0);
+}
+
 static void checks(void) {
     self_links();
     status_and_stat();
@@ -526,4 +558,5 @@ static void checks(void) {
     thread_files();
     more_system_files();
     zombie_state();
+    group("dumpable", dumpable_checks, 10000);
 }

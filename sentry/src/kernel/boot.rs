@@ -535,6 +535,7 @@ fn prepare(
         vfork_done: false,
         has_execed: true,
         execs: 0,
+        dumpable: true,
         stopped: false,
         job_report: None,
         pdeathsig: 0,

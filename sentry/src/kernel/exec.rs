@@ -245,6 +245,9 @@ pub fn execute(
         // alone (and no_new_privs), keepcaps does not survive exec, and the
         // saved ids become the effective ones.
         let nnp = st.no_new_privs;
+        // Dumpable again, unless the program changed the ids (Linux's
+        // begin_new_exec with fs.suid_dumpable 0).
+        st.dumpable = st.creds.euid == st.creds.uid && st.creds.egid == st.creds.gid;
         let c = &mut st.creds;
         let (uid, euid, bits) = (c.uid, c.euid, c.securebits);
         c.caps.exec(uid, euid, bits, nnp);

@@ -46,6 +46,10 @@ pub struct ProcState {
     /// How many programs the process has executed (what /proc/PID/mem
     /// checks to tell the address space it was opened on is gone).
     pub execs: u64,
+    /// PR_GET_DUMPABLE: while set, the process's /proc files are its
+    /// own; a change of its effective ids clears it (fs.suid_dumpable 0),
+    /// exec sets it unless the program is set-id.
+    pub dumpable: bool,
     /// Told the exit status when a process without a parent ends.
     pub exit_notify: Option<Sender<i32>>,
     pub rlimits: Vec<Rlimit>,

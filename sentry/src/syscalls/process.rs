@@ -81,6 +81,7 @@ pub fn clone(
             vfork_done: false,
             has_execed: false,
             execs: 0,
+            dumpable: st.dumpable,
             stopped: false,
             job_report: None,
             // The death signal is not inherited; the nice value is.
@@ -605,7 +606,38 @@ pub fn get_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
 /// (setuid and setreuid's real id take fewer); uid changes then fix up the
 /// capability sets (kernel/caps.rs).
 pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
+    if nr == libc::SYS_setgroups {
+        return set_groups(t, a);
+    }
     let mut st = lock(&t.proc.state);
+    let before = (st.creds.euid, st.creds.egid);
+    let r = change_ids(&mut st, nr, a);
+    // A change of the effective ids makes the process non-dumpable
+    // (commit_creds with fs.suid_dumpable 0): its /proc files turn root's.
+    if (st.creds.euid, st.creds.egid) != before {
+        st.dumpable = false;
+    }
+    r
+}
+
+/// setgroups(2): the supplementary groups, read with the state unlocked.
+fn set_groups(t: &Task, a: Args) -> SysResult<u64> {
+    if !lock(&t.proc.state).creds.has(caps::SETGID) {
+        return err(libc::EPERM);
+    }
+    let n = a[0] as usize;
+    if n > 65536 {
+        return err(libc::EINVAL);
+    }
+    let mut groups = Vec::with_capacity(n);
+    for i in 0..n {
+        groups.push(t.mm.read_obj::<u32>(a[1] + i as u64 * 4)?);
+    }
+    lock(&t.proc.state).creds.groups = groups;
+    Ok(0)
+}
+
+fn change_ids(st: &mut ProcState, nr: i64, a: Args) -> SysResult<u64> {
     let c = &mut st.creds;
     let old = c.uids();
     let cap_uid = c.has(caps::SETUID);
@@ -679,22 +711,6 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
             c.gid = ids[0].unwrap_or(c.gid);
             c.egid = ids[1].unwrap_or(c.egid);
             c.sgid = ids[2].unwrap_or(c.sgid);
-        }
-        libc::SYS_setgroups => {
-            if !cap_gid {
-                return err(libc::EPERM);
-            }
-            let n = a[0] as usize;
-            if n > 65536 {
-                return err(libc::EINVAL);
-            }
-            drop(st);
-            let mut groups = Vec::with_capacity(n);
-            for i in 0..n {
-                groups.push(t.mm.read_obj::<u32>(a[1] + i as u64 * 4)?);
-            }
-            lock(&t.proc.state).creds.groups = groups;
-            return Ok(0);
         }
         // setfsuid/setfsgid report the previous value.
         libc::SYS_setfsuid => return Ok(c.euid as u64),
@@ -770,8 +786,15 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
             Ok(0)
         }
         libc::PR_GET_NO_NEW_PRIVS => Ok(u64::from(lock(&t.proc.state).no_new_privs)),
-        libc::PR_SET_DUMPABLE | libc::PR_SET_CHILD_SUBREAPER => Ok(0),
-        libc::PR_GET_DUMPABLE => Ok(1),
+        libc::PR_SET_DUMPABLE => match a[1] {
+            0 | 1 => {
+                lock(&t.proc.state).dumpable = a[1] == 1;
+                Ok(0)
+            }
+            _ => err(libc::EINVAL),
+        },
+        libc::PR_GET_DUMPABLE => Ok(lock(&t.proc.state).dumpable as u64),
+        libc::PR_SET_CHILD_SUBREAPER => Ok(0),
         libc::PR_GET_CHILD_SUBREAPER => Ok(0),
         _ => err(libc::EINVAL),
     }

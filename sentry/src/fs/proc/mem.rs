@@ -34,9 +34,13 @@ struct MemInode {
 impl Inode for MemInode {
     fn stat(&self) -> SysResult<Stat> {
         let mut st = Stat::synthetic(self.dev, self.ino, FileType::Regular, 0o600, 0);
+        // The process's own while dumpable, root's otherwise (as every
+        // /proc/PID file).
         if let Some(p) = self.process.upgrade() {
-            let c = &lock(&p.state).creds;
-            (st.uid, st.gid) = (c.euid, c.egid);
+            let s = lock(&p.state);
+            if s.dumpable {
+                (st.uid, st.gid) = (s.creds.euid, s.creds.egid);
+            }
         }
         Ok(st)
     }
@@ -70,7 +74,8 @@ impl Inode for MemInode {
 const CAP_SYS_PTRACE: u32 = 19;
 
 /// Linux's PTRACE_MODE_ATTACH for another process: the caller's ids match
-/// all of the target's, or the caller holds CAP_SYS_PTRACE.
+/// all of the target's and the target is dumpable, or the caller holds
+/// CAP_SYS_PTRACE.
 fn may_attach(target: &Process) -> bool {
     let Some((cur, _)) = crate::kernel::thread::current() else {
         return false;
@@ -79,8 +84,12 @@ fn may_attach(target: &Process) -> bool {
     if me.has(CAP_SYS_PTRACE) {
         return true;
     }
-    let t = lock(&target.state).creds.clone();
-    [t.uid, t.euid, t.suid].iter().all(|&u| u == me.uid)
+    let (t, dumpable) = {
+        let s = lock(&target.state);
+        (s.creds.clone(), s.dumpable)
+    };
+    dumpable
+        && [t.uid, t.euid, t.suid].iter().all(|&u| u == me.uid)
         && [t.gid, t.egid, t.sgid].iter().all(|&g| g == me.gid)
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::system::{mount_id_of, mountinfo_text, mounts_text};
 use super::{current_pid, text, uptime_secs, HZ};
 use crate::fs::pipe::PipeEnd;
-use crate::fs::synthetic::{dir, file, link, magic_link};
+use crate::fs::synthetic::{dir, file, link, magic_link, owned, Owner};
 use crate::kernel::comm;
 use crate::kernel::process::{lock, Process};
 use crate::vfs::{Inode, OpenCtx};
@@ -548,10 +548,35 @@ fn ns_dir(dev: u64, salt: u64) -> Arc<dyn Inode> {
     })
 }
 
+/// Who owns a process's /proc files: its effective ids while it is
+/// dumpable, root once it is not (Linux's task_dump_owner).
+fn owner_of(p: &Arc<Process>) -> Owner {
+    let w = Arc::downgrade(p);
+    Arc::new(move || {
+        w.upgrade().map_or((0, 0), |p| {
+            let st = lock(&p.state);
+            if st.dumpable {
+                (st.creds.euid, st.creds.egid)
+            } else {
+                (0, 0)
+            }
+        })
+    })
+}
+
+/// `entries`, each owned by the process.
+fn owned_entries(v: Entries, owner: &Owner) -> Entries {
+    v.into_iter()
+        .map(|(name, inode)| (name, owned(inode, owner.clone())))
+        .collect()
+}
+
 /// /proc/PID.
 pub(super) fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
     let salt = p.pid as u64;
-    dir(dev, "pid", salt, move || {
+    let owner = owner_of(&p);
+    let inner = owner.clone();
+    let node = dir(dev, "pid", salt, move || {
         let mut v = entries(dev, &p, p.pid, salt);
         let p2 = p.clone();
         v.push((
@@ -563,12 +588,18 @@ pub(super) fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
                     .collect()
             }),
         ));
-        v
-    })
+        owned_entries(v, &inner)
+    });
+    owned(node, owner)
 }
 
 /// /proc/PID/task/TID.
 fn task_dir(dev: u64, p: Arc<Process>, tid: i32) -> Arc<dyn Inode> {
     let salt = (p.pid as u64) << 32 | tid as u64;
-    dir(dev, "tid", salt, move || entries(dev, &p, tid, salt))
+    let owner = owner_of(&p);
+    let inner = owner.clone();
+    let node = dir(dev, "tid", salt, move || {
+        owned_entries(entries(dev, &p, tid, salt), &inner)
+    });
+    owned(node, owner)
 }
