@@ -436,6 +436,20 @@ static void thread_files(void) {
     write(fd, "a-name-longer-than-sixteen", 26);
     close(fd);
     EQ("task-comm-write-truncated", strcmp(slurp(path), "a-name-longer-t\n"), 0);
+    /* kill(2) of a thread's id reaches its process. */
+    EQ("kill-thread-id", kill((pid_t)thread_tid, 0), 0);
+    /* Another process may not rename ours. */
+    pid_t renamer = fork();
+    if (renamer == 0) {
+        char p2[96];
+        snprintf(p2, sizeof p2, "/proc/%d/comm", getppid());
+        int cfd = open(p2, O_WRONLY);
+        if (cfd < 0) _exit(100 + errno);
+        _exit(write(cfd, "intruder", 8) == -1 ? errno : 0);
+    }
+    int rst = 0;
+    waitpid(renamer, &rst, 0);
+    EQ("comm-write-other-process-einval", WIFEXITED(rst) ? WEXITSTATUS(rst) : -1, EINVAL);
     thread_may_go = 1;
     pthread_join(t, NULL);
     EQ("task-comm-thread-sees-name", strcmp(thread_name_seen, "a-name-longer-t"), 0);

@@ -424,7 +424,12 @@ pub fn kill(t: &mut Task, a: Args) -> SysResult<u64> {
             .collect()
     };
     let targets = match pid {
-        p if p > 0 => vec![k.process(p).ok_or(Errno(libc::ESRCH))?],
+        // A thread's id names its process too (the signal is the
+        // process's, as Linux's kill_pid_info sends it).
+        p if p > 0 => vec![k
+            .process(p)
+            .or_else(|| k.thread(p).map(|(proc, _)| proc))
+            .ok_or(Errno(libc::ESRCH))?],
         0 => {
             // Not inside the call: group() locks every process, this one too.
             let own = lock(&t.proc.state).pgid;
