@@ -208,6 +208,36 @@ pub(super) fn write_from_user(
     write_from_user_with(t, f, segments, off, f.nonblocking())
 }
 
+/// A write by a caller without CAP_FSETID takes the set-user-ID bit off a
+/// regular file, and the set-group-ID bit when the group may execute it
+/// (Linux's file_remove_privs), so nobody else's write leaves a set-id
+/// program behind. Root in a container holds CAP_FSETID: the file is not
+/// looked at then.
+fn remove_setid_bits(t: &Task, f: &OpenFile) {
+    if lock(&t.proc.state).creds.has(crate::kernel::caps::FSETID) {
+        return;
+    }
+    let Some(inode) = &f.inode else {
+        return;
+    };
+    let Ok(st) = inode.stat() else {
+        return;
+    };
+    if st.file_type() != FileType::Regular {
+        return;
+    }
+    let mut kill = 0;
+    if st.mode & libc::S_ISUID != 0 {
+        kill |= libc::S_ISUID;
+    }
+    if st.mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+        kill |= libc::S_ISGID;
+    }
+    if kill != 0 && inode.chmod(st.mode & 0o7777 & !kill).is_ok() {
+        inotify::on_open_file(f, inotify::IN_ATTRIB);
+    }
+}
+
 /// Like `write_from_user`; `nonblock` overrides O_NONBLOCK.
 pub(super) fn write_from_user_with(
     t: &mut Task,
@@ -221,6 +251,9 @@ pub(super) fn write_from_user_with(
         .map(|s| s.1)
         .fold(0usize, |a, b| a.saturating_add(b))
         .min(MAX_RW);
+    if total > 0 {
+        remove_setid_bits(t, f);
+    }
     let mut done = 0usize;
     let mut seg = 0;
     let mut seg_off = 0usize;
