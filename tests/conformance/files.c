@@ -5,6 +5,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -631,6 +635,217 @@ static void file_systems(void) {
     ERR("getxattr-proc-eopnotsupp", getxattr("/proc/self/comm", "user.k", v, sizeof v), EOPNOTSUPP);
 }
 
+/* Issue 16: what an O_PATH descriptor may do (fstat, fchdir, dup, F_GETFL,
+ * F_GETFD/F_SETFD, *at calls) and what it is refused: EBADF for I/O,
+ * fchmod/fchown, F_SETFL, locks, lseek, getdents, mmap, ioctl, fsync. */
+static void o_path_checks(void) {
+    put("op", "hello");
+    int fd = open(at("op"), O_PATH);
+    char c;
+    EQ("o-path-getfl", fcntl(fd, F_GETFL) & (O_PATH | O_ACCMODE), O_PATH);
+    ERR("o-path-setfl-ebadf", fcntl(fd, F_SETFL, O_NONBLOCK), EBADF);
+    OK("o-path-setfd", fcntl(fd, F_SETFD, FD_CLOEXEC));
+    EQ("o-path-getfd", fcntl(fd, F_GETFD), FD_CLOEXEC);
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    EQ("o-path-dup-keeps-o-path", fcntl(d, F_GETFL) & O_PATH, O_PATH);
+    close(d);
+    struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+    ERR("o-path-getlk-ebadf", fcntl(fd, F_GETLK, &fl), EBADF);
+    ERR("o-path-setlk-ebadf", fcntl(fd, F_SETLK, &fl), EBADF);
+    ERR("o-path-flock-ebadf", flock(fd, LOCK_SH), EBADF);
+    ERR("o-path-fchmod-ebadf", fchmod(fd, 0600), EBADF);
+    ERR("o-path-fchown-ebadf", fchown(fd, 0, 0), EBADF);
+    ERR("o-path-pread-ebadf", pread(fd, &c, 1, 0), EBADF);
+    ERR("o-path-pwrite-ebadf", pwrite(fd, "x", 1, 0), EBADF);
+    ERR("o-path-write-ebadf", write(fd, "x", 1), EBADF);
+    ERR("o-path-lseek-ebadf", lseek(fd, 0, SEEK_SET), EBADF);
+    ERR("o-path-ftruncate-ebadf", ftruncate(fd, 0), EBADF);
+    ERR("o-path-fsync-ebadf", fsync(fd), EBADF);
+    int n = 0;
+    ERR("o-path-ioctl-ebadf", ioctl(fd, FIONREAD, &n), EBADF);
+    ERR("o-path-mmap-ebadf", (long)mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0), EBADF);
+    struct statfs sf;
+    OK("o-path-fstatfs", fstatfs(fd, &sf));
+    EQ("o-path-file-unchanged", strcmp(get("op"), "hello"), 0);
+    close(fd);
+
+    int dfd = open(dir, O_PATH | O_DIRECTORY);
+    char buf[256];
+    ERR("o-path-getdents-ebadf", syscall(SYS_getdents64, dfd, buf, sizeof buf), EBADF);
+    OK("o-path-openat-relative", close(openat(dfd, "op", O_RDONLY)));
+    int cwd = open(".", O_RDONLY | O_DIRECTORY);
+    OK("o-path-fchdir", fchdir(dfd));
+    CHECK("o-path-fchdir-cwd", getcwd(buf, sizeof buf) && !strcmp(buf, dir), "cwd %s", buf);
+    fchdir(cwd);
+    close(cwd);
+    close(dfd);
+}
+
+/* Issue 16: SEEK_DATA and SEEK_HOLE on a file without holes: data up to
+ * the end, the end is a hole, nothing at or past it (ENXIO). */
+static void seek_data_hole(const char *path, const char *tag) {
+    char name[64];
+#define N(s) (snprintf(name, sizeof name, "%s-%s", s, tag), name)
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    char block[10000];
+    memset(block, 'x', sizeof block);
+    write(fd, block, sizeof block);
+    EQ(N("seek-data-start"), lseek(fd, 0, SEEK_DATA), 0);
+    EQ(N("seek-data-inside"), lseek(fd, 5000, SEEK_DATA), 5000);
+    EQ(N("seek-hole-is-end"), lseek(fd, 5000, SEEK_HOLE), 10000);
+    EQ(N("seek-hole-sets-offset"), lseek(fd, 0, SEEK_CUR), 10000);
+    ERR(N("seek-data-at-end-enxio"), lseek(fd, 10000, SEEK_DATA), ENXIO);
+    ERR(N("seek-hole-past-end-enxio"), lseek(fd, 10001, SEEK_HOLE), ENXIO);
+    ERR(N("seek-data-negative-enxio"), lseek(fd, -1, SEEK_DATA), ENXIO);
+    ftruncate(fd, 0);
+    ERR(N("seek-data-empty-enxio"), lseek(fd, 0, SEEK_DATA), ENXIO);
+    close(fd);
+    unlink(path);
+#undef N
+}
+
+/* Issue 16: close_range(2)'s flags, and O_CREAT|O_DIRECTORY. */
+static void close_range_checks(void) {
+    int a = open("/dev/null", O_RDONLY);
+    int b = dup(a), c = dup(a);
+    EQ("close-range-consecutive", (b == a + 1 && c == a + 2), 1);
+    OK("close-range-cloexec", syscall(SYS_close_range, a, b, 4 /* CLOSE_RANGE_CLOEXEC */));
+    EQ("close-range-cloexec-set", fcntl(a, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    EQ("close-range-cloexec-both", fcntl(b, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    EQ("close-range-cloexec-outside", fcntl(c, F_GETFD) & FD_CLOEXEC, 0);
+    OK("close-range-unshare", syscall(SYS_close_range, c, c, 2 /* CLOSE_RANGE_UNSHARE */));
+    ERR("close-range-unshare-closed", fcntl(c, F_GETFD), EBADF);
+    ERR("close-range-bad-flags-einval", syscall(SYS_close_range, a, b, 1), EINVAL);
+    ERR("close-range-reversed-einval", syscall(SYS_close_range, b, a, 0), EINVAL);
+    OK("close-range-all-above", syscall(SYS_close_range, a, ~0U, 0));
+    ERR("close-range-closed", fcntl(b, F_GETFD), EBADF);
+    OK("close-range-none-open", syscall(SYS_close_range, a, ~0U, 0));
+
+    ERR("o-creat-o-directory-einval", open(at("cd"), O_CREAT | O_DIRECTORY | O_RDONLY, 0755), EINVAL);
+    ERR("o-creat-o-directory-not-created", access(at("cd"), F_OK), ENOENT);
+    ERR("o-creat-o-directory-existing-einval", open(dir, O_CREAT | O_DIRECTORY | O_RDONLY, 0755), EINVAL);
+}
+
+/* Issue 16: the "also" list for files: getdents with a huge count,
+ * linkat AT_EMPTY_PATH's capability, renames of "." and "..", memfd write
+ * seals against writable mappings, sendfile's edge cases, O_APPEND with
+ * concurrent writers, fchmodat through a non-directory. */
+static void also_files(void) {
+    int d = open(dir, O_RDONLY | O_DIRECTORY);
+    static char big[65536];
+    long n = syscall(SYS_getdents64, d, big, (unsigned)INT_MAX);
+    CHECK("getdents-huge-count", n > 0, "getdents64 count INT_MAX = %ld (%s)", n, ename(errno));
+    close(d);
+
+    /* linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH. */
+    put("le", "x");
+    int fd = open(at("le"), O_RDONLY);
+    /* (Docker's default set lacks the capability: then ENOENT.) */
+    struct { unsigned version; int pid; } chdr = { 0x20080522, 0 };
+    struct { unsigned eff, perm, inh; } cdata[2];
+    syscall(SYS_capget, &chdr, cdata);
+    int has_cap = (cdata[0].eff >> 2) & 1;
+    errno = 0;
+    int lr = linkat(fd, "", AT_FDCWD, at("le2"), AT_EMPTY_PATH);
+    CHECK("linkat-empty-path-as-capability-says", has_cap ? lr == 0 : (lr == -1 && errno == ENOENT),
+          "capability %d: linkat = %d (%s)", has_cap, lr, ename(errno));
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct { unsigned version; int pid; } hdr = { 0x20080522, 0 };
+        struct { unsigned eff, perm, inh; } data[2];
+        syscall(SYS_capget, &hdr, data);
+        data[0].eff &= ~(1u << 2); /* CAP_DAC_READ_SEARCH */
+        if (syscall(SYS_capset, &hdr, data)) _exit(99);
+        int r = linkat(fd, "", AT_FDCWD, at("le3"), AT_EMPTY_PATH);
+        _exit(r == -1 ? errno : 0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    EQ("linkat-empty-path-without-cap-enoent", WIFEXITED(st) ? WEXITSTATUS(st) : -1, ENOENT);
+    close(fd);
+
+    ERR("rename-dot-ebusy", rename(at("."), at("dotx")), EBUSY);
+    ERR("renameat2-noreplace-onto-dot-eexist", syscall(SYS_renameat2, AT_FDCWD, at("le"), AT_FDCWD, at("."), 1 /* RENAME_NOREPLACE */), EEXIST);
+    ERR("rename-onto-dotdot-ebusy", rename(at("le"), at("..")), EBUSY);
+
+    int m = memfd_create("seals", MFD_ALLOW_SEALING);
+    ftruncate(m, 4096);
+    char *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+    ERR("memfd-seal-write-with-writable-mapping-ebusy", fcntl(m, F_ADD_SEALS, F_SEAL_WRITE), EBUSY);
+    munmap(w, 4096);
+    /* (A read-only shared mapping of a read-write descriptor may become
+     * writable by mprotect, so it counts too: none before the seal.) */
+    OK("memfd-seal-write-after-unmap", fcntl(m, F_ADD_SEALS, F_SEAL_WRITE));
+    char *r = mmap(NULL, 4096, PROT_READ, MAP_SHARED, m, 0);
+    CHECK("memfd-sealed-mmap-readonly-shared", r != MAP_FAILED, "%s", ename(errno));
+    ERR("memfd-sealed-mmap-writable-eperm", (long)mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0), EPERM);
+    CHECK("memfd-sealed-mmap-private-writable", mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, m, 0) != MAP_FAILED, "%s", ename(errno));
+    munmap(r, 4096);
+    close(m);
+
+    put("sf-in", "0123456789");
+    int in = open(at("sf-in"), O_RDONLY);
+    int out = open(at("sf-out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    EQ("sendfile-huge-count", sendfile(out, in, NULL, (size_t)-1 >> 1), 10);
+    off_t neg = -1;
+    ERR("sendfile-negative-offset-einval", sendfile(out, in, &neg, 5), EINVAL);
+    close(out);
+    out = open(at("sf-out"), O_WRONLY | O_APPEND);
+    off_t zero = 0;
+    ERR("sendfile-append-output-einval", sendfile(out, in, &zero, 5), EINVAL);
+    close(out);
+    ERR("sendfile-read-only-output-ebadf", sendfile(in, in, &zero, 5), EBADF);
+    close(in);
+
+    /* Two processes append 100-byte records: none lost or torn. */
+    int a = open(at("appends"), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        if ((kids[k] = fork()) == 0) {
+            char rec[100];
+            memset(rec, 'a' + k, sizeof rec);
+            rec[99] = '\n';
+            for (int i = 0; i < 500; i++)
+                if (write(a, rec, sizeof rec) != sizeof rec) _exit(1);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 2; k++) waitpid(kids[k], NULL, 0);
+    close(a);
+    struct stat sb;
+    stat(at("appends"), &sb);
+    EQ("append-concurrent-size", sb.st_size, 100000);
+    a = open(at("appends"), O_RDONLY);
+    char rec[100];
+    int torn = 0;
+    while (read(a, rec, sizeof rec) == sizeof rec) {
+        for (int i = 1; i < 99; i++) if (rec[i] != rec[0]) { torn++; break; }
+        if (rec[99] != '\n') torn++;
+    }
+    close(a);
+    EQ("append-concurrent-records-whole", torn, 0);
+
+    /* F_GETLK names the holder by its pid as the caller sees it. */
+    int lf = open(at("lk"), O_RDWR | O_CREAT, 0644);
+    struct flock wl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+    fcntl(lf, F_SETLK, &wl);
+    pid_t holder = getpid();
+    if ((pid = fork()) == 0) {
+        struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 5, .l_len = 1 };
+        if (fcntl(lf, F_GETLK, &q)) _exit(1);
+        _exit(q.l_type == F_WRLCK && q.l_pid == holder && q.l_start == 0 && q.l_len == 10 ? 0 : 2);
+    }
+    waitpid(pid, &st, 0);
+    EQ("getlk-reports-holder-pid", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+    close(lf);
+
+    ERR("fchmodat-through-file-enotdir", fchmodat(AT_FDCWD, at("le/x"), 0644, 0), ENOTDIR);
+    mkdir(at("cm"), 0755);
+    OK("chmod-directory", chmod(at("cm"), 02770));
+    stat(at("cm"), &sb);
+    EQ("chmod-directory-mode", sb.st_mode & 07777, 02770);
+}
+
 static void checks(void) {
     /* OCI runtimes start the process with umask 022. */
     EQ("umask-initial", umask(022), 022);
@@ -650,4 +865,9 @@ static void checks(void) {
     sync_calls();
     old_times();
     file_systems();
+    o_path_checks();
+    seek_data_hole(at("seek"), "rootfs");
+    seek_data_hole("/dev/shm/seek", "tmpfs");
+    close_range_checks();
+    also_files();
 }

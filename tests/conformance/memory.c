@@ -603,6 +603,98 @@ static void stack_limit_checks(void) {
           "status %#x", status);
 }
 
+/* Issue 16: private file mappings past the end of the file, truncation
+ * under a copy-on-write page, descriptors and files that cannot be mapped,
+ * MAP_32BIT, and /proc/self/mem. */
+static void private_eof_checks(const char *path, const char *tag) {
+    char name[96];
+#define N(s) (snprintf(name, sizeof name, "%s-%s", s, tag), name)
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    char data[PG + 100];
+    memset(data, 'd', sizeof data);
+    write(fd, data, sizeof data); /* a page and 100 bytes */
+    char *m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK(N("private-map"), m != MAP_FAILED, "mmap: %s", ename(errno));
+    if (m == MAP_FAILED) { close(fd); return; }
+    /* The page holding the end of the file reads zeroes past it: no SIGBUS. */
+    EQ(N("private-eof-page-readable"), read_faults(m + PG + 200), 0);
+    EQ(N("private-eof-page-zero-past-end"), m[PG + 200], 0);
+    EQ(N("private-eof-page-writable"), write_faults(m + PG + 300), 0);
+    /* The page after it is past the end: SIGBUS (BUS_ADRERR), read or write. */
+    EQ(N("private-past-eof-read-sigbus"), read_faults(m + 2 * PG + 8), SIGBUS);
+    EQ(N("private-past-eof-sigbus-code"), fault_code, BUS_ADRERR);
+    EQ(N("private-past-eof-write-sigbus"), write_faults(m + 3 * PG), SIGBUS);
+    /* A page copied on write, then cut off by truncation: gone, SIGBUS. */
+    m[10] = 'c';
+    EQ(N("private-cow-kept"), m[10], 'c');
+    ftruncate(fd, 0);
+    EQ(N("private-cow-truncated-sigbus"), read_faults(m + 10), SIGBUS);
+    ftruncate(fd, PG);
+    EQ(N("private-regrown-reads-file"), read_faults(m + 10) == 0 ? m[10] : -1, 0);
+    munmap(m, 4 * PG);
+    close(fd);
+    unlink(path);
+#undef N
+}
+
+static void map_refusals(void) {
+    int fd = open("/tmp/mem-wo", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ftruncate(fd, PG);
+    ERR("mmap-write-only-fd-eacces", (long)mmap(NULL, PG, PROT_WRITE, MAP_SHARED, fd, 0), EACCES);
+    ERR("mmap-write-only-fd-private-eacces", (long)mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0), EACCES);
+    close(fd);
+    fd = open("/tmp/mem-wo", O_RDONLY);
+    ERR("mmap-shared-write-rdonly-fd-eacces", (long)mmap(NULL, PG, PROT_WRITE, MAP_SHARED, fd, 0), EACCES);
+    void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK("mmap-private-write-rdonly-fd", p != MAP_FAILED, "mmap: %s", ename(errno));
+    close(fd);
+    fd = open("/tmp/mem-wo", O_PATH);
+    ERR("mmap-o-path-ebadf", (long)mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0), EBADF);
+    close(fd);
+    unlink("/tmp/mem-wo");
+    fd = open("/tmp", O_RDONLY | O_DIRECTORY);
+    ERR("mmap-directory-enodev", (long)mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0), ENODEV);
+    close(fd);
+    fd = open("/dev/null", O_RDWR);
+    ERR("mmap-dev-null-enodev", (long)mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0), ENODEV);
+    close(fd);
+    int pp[2];
+    pipe(pp);
+    ERR("mmap-pipe-enodev", (long)mmap(NULL, PG, PROT_READ, MAP_PRIVATE, pp[0], 0), ENODEV);
+    close(pp[0]);
+    close(pp[1]);
+    char *low = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    CHECK("map-32bit-below-2g", low != MAP_FAILED && (unsigned long)low + PG <= 0x80000000UL, "at %p", low);
+    if (low != MAP_FAILED) munmap(low, PG);
+}
+
+static void proc_mem_checks(void) {
+    static volatile char target[64] = "before";
+    int fd = open("/proc/self/mem", O_RDWR);
+    CHECK("proc-self-mem-open", fd >= 0, "open: %s", ename(errno));
+    char buf[8] = {0};
+    EQ("proc-self-mem-pread", pread(fd, buf, 6, (off_t)(unsigned long)target), 6);
+    EQ("proc-self-mem-pread-data", memcmp(buf, "before", 6), 0);
+    EQ("proc-self-mem-pwrite", pwrite(fd, "after!", 6, (off_t)(unsigned long)target), 6);
+    EQ("proc-self-mem-pwrite-seen", memcmp((char *)target, "after!", 6), 0);
+    /* Writes are forced, as a debugger's: into a read-only page too. */
+    char *ro = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    EQ("proc-self-mem-write-readonly-page", pwrite(fd, "F", 1, (off_t)(unsigned long)ro), 1);
+    EQ("proc-self-mem-readonly-page-changed", ro[0], 'F');
+    /* Unmapped memory: EIO. */
+    char *gone = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(gone, PG);
+    ERR("proc-self-mem-unmapped-eio", pread(fd, buf, 1, (off_t)(unsigned long)gone), EIO);
+    /* The file position is the address. */
+    EQ("proc-self-mem-lseek", lseek(fd, (off_t)(unsigned long)target, SEEK_SET), (off_t)(unsigned long)target);
+    EQ("proc-self-mem-read-at-position", read(fd, buf, 6), 6);
+    EQ("proc-self-mem-read-data", memcmp(buf, "after!", 6), 0);
+    close(fd);
+}
+
+static void private_eof_rootfs(void) { private_eof_checks("/tmp/mem-eof", "rootfs"); }
+static void private_eof_tmpfs(void) { private_eof_checks("/dev/shm/mem-eof", "tmpfs"); }
+
 static void checks(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -624,4 +716,8 @@ static void checks(void) {
     group("mlock", mlock_checks, 10000);
     group("rlimit-data", data_limit_checks, 10000);
     group("rlimit-stack", stack_limit_checks, 10000);
+    group("private-eof-rootfs", private_eof_rootfs, 10000);
+    group("private-eof-tmpfs", private_eof_tmpfs, 10000);
+    group("map-refusals", map_refusals, 10000);
+    group("proc-mem", proc_mem_checks, 10000);
 }

@@ -498,6 +498,137 @@ static void splice_fsize_checks(void) {
     alarm(0);
 }
 
+/* Issue 16: F_SETPIPE_SZ keeps what the pipe holds; pipe-only commands
+ * and calls on other files; a stream under concurrency arrives whole and
+ * in order. */
+static void pipe_size_checks(void) {
+    int p[2];
+    pipe(p);
+    char data[3000], back[3000];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (char)(i * 7);
+    write(p[1], data, sizeof data);
+    EQ("setpipe-sz-nonempty-grow", fcntl(p[0], F_SETPIPE_SZ, 1 << 20), 1 << 20);
+    EQ("setpipe-sz-nonempty-data-kept", read(p[0], back, sizeof back) == (ssize_t)sizeof back && !memcmp(data, back, sizeof data), 1);
+    write(p[1], data, sizeof data);
+    EQ("setpipe-sz-nonempty-shrink", fcntl(p[1], F_SETPIPE_SZ, 4096), 4096);
+    EQ("setpipe-sz-shrunk-data-kept", read(p[0], back, sizeof back) == (ssize_t)sizeof back && !memcmp(data, back, sizeof data), 1);
+    ERR("setpipe-sz-zero-rounds-to-page", (fcntl(p[1], F_SETPIPE_SZ, 0) == 4096 ? (errno = EINVAL, -1) : 0), EINVAL);
+    int fd = open("/dev/null", O_RDONLY);
+    ERR("getpipe-sz-not-pipe-ebadf", fcntl(fd, F_GETPIPE_SZ), EBADF);
+    ERR("setpipe-sz-not-pipe-ebadf", fcntl(fd, F_SETPIPE_SZ, 8192), EBADF);
+    close(fd);
+    ERR("pipe-ftruncate-einval", ftruncate(p[1], 0), EINVAL);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[1]);
+    ERR("pipe-truncate-through-proc-einval", truncate(path, 0), EINVAL);
+    ERR("pipe-pwrite-espipe", pwrite(p[1], "x", 1, 0), ESPIPE);
+    close(p[0]);
+    close(p[1]);
+
+    /* A writer child streams 2 MiB in odd-sized writes; the reader reads
+     * odd-sized pieces; every byte must arrive, in order. */
+    pipe(p);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        unsigned char buf[7001];
+        unsigned long sent = 0, total = 2 << 20;
+        while (sent < total) {
+            size_t n = 1 + (sent * 31 + 17) % sizeof buf;
+            if (n > total - sent) n = total - sent;
+            for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)((sent + i) * 13 + ((sent + i) >> 9));
+            ssize_t w = write(p[1], buf, n);
+            if (w <= 0) _exit(1);
+            sent += w;
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    unsigned char buf[5003];
+    unsigned long got = 0, bad = 0;
+    for (;;) {
+        ssize_t n = read(p[0], buf, 1 + got % sizeof buf);
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != (unsigned char)((got + i) * 13 + ((got + i) >> 9))) bad++;
+        got += n;
+    }
+    close(p[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    EQ("pipe-stream-all-bytes", got, 2 << 20);
+    EQ("pipe-stream-in-order", bad, 0);
+    EQ("pipe-stream-writer-exit", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+}
+
+static short revents_of(int fd, short events) {
+    struct pollfd pf = { .fd = fd, .events = events };
+    if (poll(&pf, 1, 0) < 0) return -1;
+    return pf.revents;
+}
+
+/* Issue 16: POLLHUP and POLLERR as Linux reports them (whether asked for
+ * or not), files that cannot be polled (always ready), negative
+ * descriptors, and nfds against RLIMIT_NOFILE. */
+static void poll_hup_err_checks(void) {
+    int p[2];
+    pipe(p);
+    write(p[1], "x", 1);
+    close(p[1]);
+    EQ("poll-hup-with-data", revents_of(p[0], POLLIN), POLLIN | POLLHUP);
+    EQ("poll-hup-unasked", revents_of(p[0], 0), POLLHUP);
+    char c;
+    read(p[0], &c, 1);
+    EQ("poll-hup-drained", revents_of(p[0], POLLIN | POLLRDNORM), POLLHUP);
+    close(p[0]);
+    pipe(p);
+    close(p[0]);
+    EQ("poll-err-writer-unasked", revents_of(p[1], 0), POLLERR);
+    EQ("poll-err-writer-pollout", revents_of(p[1], POLLOUT), POLLOUT | POLLERR);
+    close(p[1]);
+
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    close(sv[1]);
+    EQ("poll-socket-peer-closed", revents_of(sv[0], POLLIN | POLLOUT | POLLRDHUP), POLLIN | POLLOUT | POLLRDHUP | POLLHUP);
+    close(sv[0]);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    shutdown(sv[1], SHUT_WR);
+    EQ("poll-socket-peer-shut-wr", revents_of(sv[0], POLLIN | POLLRDHUP), POLLIN | POLLRDHUP);
+    close(sv[0]);
+    close(sv[1]);
+
+    int f = open("/tmp/poll-file", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    EQ("poll-regular-file-ready", revents_of(f, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM), POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+    EQ("poll-regular-file-unasked", revents_of(f, 0), 0);
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_SET(f, &r);
+    FD_SET(f, &w);
+    struct timeval tv = { 0, 0 };
+    EQ("select-regular-file-ready", select(f + 1, &r, &w, NULL, &tv), 2);
+    close(f);
+    unlink("/tmp/poll-file");
+    int n = open("/dev/null", O_RDWR);
+    EQ("poll-dev-null-ready", revents_of(n, POLLIN | POLLOUT), POLLIN | POLLOUT);
+    close(n);
+
+    struct pollfd neg[2] = { { .fd = -1, .events = POLLIN, .revents = 7 }, { .fd = -5, .events = POLLOUT } };
+    EQ("poll-negative-fds-ignored", poll(neg, 2, 0), 0);
+    EQ("poll-negative-fd-revents-zero", neg[0].revents, 0);
+
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    struct rlimit small = { 64, rl.rlim_max };
+    setrlimit(RLIMIT_NOFILE, &small);
+    static struct pollfd many[100];
+    for (int i = 0; i < 100; i++) many[i].fd = -1;
+    ERR("poll-nfds-over-rlimit-einval", poll(many, 65, 0), EINVAL);
+    EQ("poll-nfds-at-rlimit", poll(many, 64, 0), 0);
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static void checks(void) {
     group("basic", basic_checks, 10000);
     group("capacity", capacity_checks, 10000);
@@ -509,4 +640,6 @@ static void checks(void) {
     group("proc-reopen", proc_reopen_checks, 10000);
     group("poll-norm", poll_norm_checks, 10000);
     group("splice-fsize", splice_fsize_checks, 10000);
+    group("pipe-size", pipe_size_checks, 20000);
+    group("poll-hup-err", poll_hup_err_checks, 10000);
 }

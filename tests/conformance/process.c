@@ -12,7 +12,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/times.h>
+#include <grp.h>
 
 /* Burns `ms` of this thread's CPU time (by its CPU clock, so a loaded
  * machine does not shorten the burn), giving up after a wall-clock bound
@@ -445,7 +447,8 @@ static void vfork_clone(void) {
 
 /* A minimal static x86-64 program: one read-only executable segment (the
  * whole file) whose code is exit(code). */
-static int write_exit_program(const char *path, int code) {
+/* Writes the tiny program that exits with `code` to `fd`. */
+static int put_exit_program(int fd, int code) {
     unsigned char f[132];
     memset(f, 0, sizeof f);
     memcpy(f, "\x7f" "ELF\x02\x01\x01", 7);
@@ -471,11 +474,15 @@ static int write_exit_program(const char *path, int code) {
     /* mov edi, code; mov eax, 60 (exit); syscall */
     unsigned char code_bytes[] = { 0xbf, (unsigned char)code, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05 };
     memcpy(f + 120, code_bytes, sizeof code_bytes);
+    return write(fd, f, sizeof f) == (ssize_t)sizeof f ? 0 : -1;
+}
+
+static int write_exit_program(const char *path, int code) {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
     if (fd < 0) return -1;
-    int ok = write(fd, f, sizeof f) == (ssize_t)sizeof f;
+    int r = put_exit_program(fd, code);
     close(fd);
-    return ok ? 0 : -1;
+    return r;
 }
 
 static int run_status(const char *path) {
@@ -514,6 +521,319 @@ static void exec_rewritten(void) {
     unlink(path);
 }
 
+/* Runs execveat(dirfd, path, flags) in a child: its exit status, 100 + errno
+ * when execveat fails, -1 when the child dies otherwise. */
+static int execveat_status(int dirfd, const char *path, int flags) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = { "prog", NULL };
+        char *envp[] = { NULL };
+        syscall(SYS_execveat, dirfd, path, argv, envp, flags);
+        _exit(100 + errno);
+    }
+    int st = 0;
+    if (wait_bounded(pid, &st, 5000) != pid || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+/* Issue 16: execveat(2) in its forms. */
+static void execveat_checks(void) {
+    OK("execveat-program-written", write_exit_program("/tmp/xat-prog", 11));
+    int dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+    EQ("execveat-dirfd-relative", execveat_status(dir, "xat-prog", 0), 11);
+    EQ("execveat-absolute-ignores-dirfd", execveat_status(-1, "/tmp/xat-prog", 0), 11);
+    EQ("execveat-at-fdcwd", (chdir("/tmp"), execveat_status(AT_FDCWD, "xat-prog", 0)), 11);
+    chdir("/");
+    symlink("xat-prog", "/tmp/xat-link");
+    EQ("execveat-follows-symlink", execveat_status(dir, "xat-link", 0), 11);
+    EQ("execveat-symlink-nofollow-eloop", execveat_status(dir, "xat-link", AT_SYMLINK_NOFOLLOW), 100 + ELOOP);
+    EQ("execveat-bad-flags-einval", execveat_status(dir, "xat-prog", 0x4), 100 + EINVAL);
+    EQ("execveat-bad-dirfd-ebadf", execveat_status(999, "xat-prog", 0), 100 + EBADF);
+    int file = open("/tmp/xat-prog", O_RDONLY);
+    EQ("execveat-empty-path-file", execveat_status(file, "", AT_EMPTY_PATH), 11);
+    EQ("execveat-empty-path-without-flag-enoent", execveat_status(file, "", 0), 100 + ENOENT);
+    EQ("execveat-relative-on-file-enotdir", execveat_status(file, "x", 0), 100 + ENOTDIR);
+    close(file);
+    int opath = open("/tmp/xat-prog", O_PATH | O_CLOEXEC);
+    EQ("execveat-empty-path-o-path", execveat_status(opath, "", AT_EMPTY_PATH), 11);
+    close(opath);
+
+    /* A memfd holding a program: what fexecve(3) and runc's own re-exec do. */
+    int mfd = memfd_create("xat", MFD_CLOEXEC);
+    put_exit_program(mfd, 12);
+    EQ("execveat-empty-path-memfd", execveat_status(mfd, "", AT_EMPTY_PATH), 12);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = { "prog", NULL };
+        char *envp[] = { NULL };
+        fexecve(mfd, argv, envp);
+        _exit(100 + errno);
+    }
+    int st = 0;
+    wait_bounded(pid, &st, 5000);
+    CHECK("fexecve-memfd", WIFEXITED(st) && WEXITSTATUS(st) == 12, "%s", wstatus(st));
+    close(mfd);
+
+    /* A script through a descriptor: the interpreter is handed /dev/fd/N,
+     * so a close-on-exec descriptor (gone by then) is ENOENT. */
+    int sfd = open("/tmp/xat-script", O_RDWR | O_CREAT | O_TRUNC, 0755);
+    const char *script = "#!/bin/sh\ncase $0 in /dev/fd/*) exit 13;; esac\nexit 14\n";
+    write(sfd, script, strlen(script));
+    close(sfd);
+    sfd = open("/tmp/xat-script", O_RDONLY);
+    EQ("execveat-script-fd-runs-as-dev-fd", execveat_status(sfd, "", AT_EMPTY_PATH), 13);
+    char devfd[32];
+    snprintf(devfd, sizeof devfd, "/dev/fd/%d", sfd);
+    EQ("execve-script-dev-fd", execveat_status(AT_FDCWD, devfd, 0), 13);
+    close(sfd);
+    sfd = open("/tmp/xat-script", O_RDONLY | O_CLOEXEC);
+    EQ("execveat-script-cloexec-fd-enoent", execveat_status(sfd, "", AT_EMPTY_PATH), 100 + ENOENT);
+    close(sfd);
+    close(dir);
+    unlink("/tmp/xat-link");
+    unlink("/tmp/xat-prog");
+    unlink("/tmp/xat-script");
+
+    /* A chain of scripts each naming the next as its interpreter: Linux
+     * follows four levels of them (binfmt recursion) and fails the fifth
+     * with ELOOP. */
+    write_exit_program("/tmp/xat-prog", 11);
+    const char *chain[] = { "/tmp/xat-prog", "/tmp/xat-s1", "/tmp/xat-s2", "/tmp/xat-s3", "/tmp/xat-s4", "/tmp/xat-s5", "/tmp/xat-s6" };
+    for (int i = 1; i < 7; i++) {
+        int s = open(chain[i], O_WRONLY | O_CREAT | O_TRUNC, 0755);
+        dprintf(s, "#!%s\n", chain[i - 1]);
+        close(s);
+    }
+    EQ("execve-script-chain-4", execveat_status(AT_FDCWD, "/tmp/xat-s4", 0), 11);
+    EQ("execve-script-chain-5-eloop", execveat_status(AT_FDCWD, "/tmp/xat-s6", 0), 100 + ELOOP);
+    for (int i = 0; i < 7; i++) unlink(chain[i]);
+
+    /* /proc/PID/mem opened before the child executes reads nothing after:
+     * the address space it named is gone. */
+    int go[2];
+    pipe(go);
+    if ((pid = fork()) == 0) {
+        char c;
+        close(go[1]);
+        read(go[0], &c, 1);
+        execl("/bin/sh", "sh", "-c", "sleep 10", (char *)NULL);
+        _exit(100);
+    }
+    close(go[0]);
+    char mpath[64];
+    snprintf(mpath, sizeof mpath, "/proc/%d/mem", pid);
+    int mem = open(mpath, O_RDONLY);
+    static volatile char probe_byte = 'p';
+    char got1 = 0, got2 = 0;
+    EQ("proc-child-mem-before-exec", pread(mem, &got1, 1, (off_t)(unsigned long)&probe_byte) == 1 && got1 == 'p', 1);
+    close(go[1]); /* the child executes now */
+    sleep_ms(200);
+    EQ("proc-child-mem-after-exec-reads-0", pread(mem, &got2, 1, (off_t)(unsigned long)&probe_byte), 0);
+    close(mem);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+
+    /* A noexec mount (/dev/shm, in a container) refuses to run programs. */
+    write_exit_program("/dev/shm/xat-prog", 11);
+    EQ("execve-noexec-mount-eacces", execveat_status(AT_FDCWD, "/dev/shm/xat-prog", 0), 100 + EACCES);
+    unlink("/dev/shm/xat-prog");
+
+    /* setpgid(2): a child that has executed is no longer the parent's to move. */
+    int p[2];
+    pipe2(p, O_CLOEXEC);
+    if ((pid = fork()) == 0) {
+        close(p[0]);
+        execl("/bin/sh", "sh", "-c", "sleep 10", (char *)NULL);
+        _exit(100);
+    }
+    close(p[1]);
+    char c;
+    ssize_t got = read(p[0], &c, 1); /* EOF once the child has executed */
+    int read_errno = errno;
+    close(p[0]);
+    errno = 0;
+    int r = setpgid(pid, pid);
+    int e = errno;
+    char comm[64] = "?";
+    snprintf(comm, sizeof comm, "/proc/%d/comm", pid);
+    int cfd = open(comm, O_RDONLY);
+    ssize_t cn = cfd >= 0 ? read(cfd, comm, sizeof comm - 1) : -1;
+    comm[cn > 0 ? cn : 0] = 0;
+    close(cfd);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    CHECK("setpgid-child-after-exec-eacces", r == -1 && e == EACCES,
+          "setpgid = %d (%s), after read = %zd (%s); the child (%s) %s", r, ename(e), got, ename(read_errno), comm, wstatus(st));
+}
+
+/* The set-user-ID probe: this program, copied set-user-ID root and run
+ * with SUID_PROBE in its environment, reports its ids in its exit status:
+ * 1 effective uid 0, 2 effective gid 0, 4 saved uid 0, 8 real uid kept. */
+__attribute__((constructor)) static void suid_probe(void) {
+    if (!getenv("SUID_PROBE")) return;
+    uid_t r, e, sv;
+    gid_t rg, eg, sg;
+    getresuid(&r, &e, &sv);
+    getresgid(&rg, &eg, &sg);
+    _exit((e == 0) | (eg == 0) << 1 | (sv == 0) << 2 | (r == 1000) << 3);
+}
+
+/* Runs `path` as uid/gid 1000 (with no_new_privs if asked) and returns the
+ * probe's answer. */
+static int suid_run(const char *path, int no_new_privs) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) _exit(101);
+        if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) _exit(102);
+        char *argv[] = { "probe", NULL };
+        char *envp[] = { "SUID_PROBE=1", NULL };
+        execve(path, argv, envp);
+        _exit(103);
+    }
+    int st = 0;
+    if (wait_bounded(pid, &st, 5000) != pid || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+/* Copies this program to `path` owned by root with `mode`. */
+static int install_probe(const char *path, mode_t mode) {
+    int in = open("/proc/self/exe", O_RDONLY);
+    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    if (in < 0 || out < 0) return -1;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, n) != n) return -1;
+    close(in);
+    close(out);
+    if (chown(path, 0, 0)) return -1;
+    return chmod(path, mode);
+}
+
+/* Issue 16: set-user-ID and set-group-ID programs raise the effective
+ * (and saved) ids of an unprivileged caller, unless no_new_privs is set
+ * or the file system is mounted nosuid (/dev is, in a container). */
+static void setuid_checks(void) {
+    const char *probe = "/tmp/suid-probe";
+    OK("suid-probe-installed", install_probe(probe, 04755));
+    EQ("suid-raises-euid", suid_run(probe, 0), 1 | 4 | 8);
+    EQ("suid-no-new-privs-ignored", suid_run(probe, 1), 8);
+    chmod(probe, 02755);
+    EQ("sgid-raises-egid", suid_run(probe, 0), 2 | 8);
+    EQ("sgid-no-new-privs-ignored", suid_run(probe, 1), 8);
+    chmod(probe, 06755);
+    EQ("suid-sgid-both", suid_run(probe, 0), 1 | 2 | 4 | 8);
+    chmod(probe, 0755);
+    EQ("plain-program-keeps-ids", suid_run(probe, 0), 8);
+    /* A write by an unprivileged process clears the set-user-ID bit. */
+    chmod(probe, 06755);
+    pid_t pid = fork();
+    if (pid == 0) {
+        chmod(probe, 06757);
+        if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) _exit(1);
+        int fd = open(probe, O_WRONLY | O_APPEND);
+        if (fd < 0) _exit(100 + errno);
+        _exit(write(fd, "", 1) == 1 ? 0 : 2);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    struct stat sb;
+    stat(probe, &sb);
+    CHECK("write-clears-suid", WIFEXITED(st) && WEXITSTATUS(st) == 0 && (sb.st_mode & 07777) == 0757,
+          "%s, mode %o", wstatus(st), sb.st_mode & 07777);
+    unlink(probe);
+    const char *nosuid = "/dev/suid-probe";
+    OK("suid-probe-on-nosuid-installed", install_probe(nosuid, 06755));
+    EQ("suid-on-nosuid-mount-ignored", suid_run(nosuid, 0), 8);
+    unlink(nosuid);
+}
+
+/* Issue 16: the "also" list for processes: CLONE_PARENT, affinity
+ * inherited by fork, CPU clocks of other processes, children's and
+ * grandchildren's usage, kill of a thread id and of process groups. */
+static void also_process(void) {
+    pid_t me = getpid();
+    int p[2];
+    pipe(p);
+    pid_t mid = fork();
+    if (mid == 0) {
+        /* A sibling, not a child: its parent is ours (`me`). */
+        long g = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        if (g == 0) {
+            int ok = getppid() == me;
+            write(p[1], &ok, sizeof ok);
+            _exit(0);
+        }
+        _exit(g > 0 ? 0 : 1);
+    }
+    int ok = -1;
+    read(p[0], &ok, sizeof ok);
+    EQ("clone-parent-ppid-is-grandparent", ok, 1);
+    int st;
+    waitpid(mid, &st, 0);
+    /* The sibling is our child to reap. */
+    CHECK("clone-parent-reaped-by-grandparent", wait_bounded(-1, &st, 5000) > 0, "%s", ename(errno));
+    close(p[0]);
+    close(p[1]);
+
+    cpu_set_t one, got;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    OK("sched-setaffinity-one-cpu", sched_setaffinity(0, sizeof one, &one));
+    pid_t pid = fork();
+    if (pid == 0) {
+        CPU_ZERO(&got);
+        sched_getaffinity(0, sizeof got, &got);
+        _exit(CPU_COUNT(&got) == 1 && CPU_ISSET(0, &got) ? 0 : 1);
+    }
+    waitpid(pid, &st, 0);
+    EQ("sched-affinity-inherited", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+
+    pid = fork();
+    if (pid == 0) { burn_cpu(100); pause(); _exit(0); }
+    sleep_ms(50);
+    clockid_t cid;
+    OK("clock-getcpuclockid-child", clock_getcpuclockid(pid, &cid));
+    struct timespec ts = { 0, 0 };
+    for (int i = 0; i < 200 && ts.tv_sec == 0 && ts.tv_nsec < 50000000; i++) {
+        clock_gettime(cid, &ts);
+        sleep_ms(10);
+    }
+    CHECK("clock-child-cputime", ts.tv_sec > 0 || ts.tv_nsec >= 50000000, "%ld.%09ld", (long)ts.tv_sec, ts.tv_nsec);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    /* A reaped process has no CPU clock. */
+    clockid_t gone = (~(clockid_t)pid << 3) | 2; /* MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED) */
+    ERR("clock-reaped-process-einval", clock_gettime(gone, &ts), EINVAL);
+
+    /* A grandchild's CPU time reaches us through the child that waited for it. */
+    struct rusage before, after;
+    getrusage(RUSAGE_CHILDREN, &before);
+    pid = fork();
+    if (pid == 0) {
+        pid_t g = fork();
+        if (g == 0) { burn_cpu(200); _exit(0); }
+        waitpid(g, NULL, 0);
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    getrusage(RUSAGE_CHILDREN, &after);
+    long gained = (after.ru_utime.tv_sec - before.ru_utime.tv_sec) * 1000 + (after.ru_utime.tv_usec - before.ru_utime.tv_usec) / 1000 +
+                  (after.ru_stime.tv_sec - before.ru_stime.tv_sec) * 1000 + (after.ru_stime.tv_usec - before.ru_stime.tv_usec) / 1000;
+    CHECK("getrusage-children-include-grandchildren", gained >= 150, "gained %ld ms", gained);
+
+    /* kill(2) of a process group and of a thread id. */
+    pid = fork();
+    if (pid == 0) { setpgid(0, 0); pause(); _exit(0); }
+    setpgid(pid, pid);
+    sleep_ms(20);
+    OK("kill-process-group-0", kill(-pid, 0));
+    ERR("kill-missing-group-esrch", kill(-99999, 0), ESRCH);
+    OK("kill-process-group", kill(-pid, SIGTERM));
+    waitpid(pid, &st, 0);
+    CHECK("kill-process-group-delivered", WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "%s", wstatus(st));
+}
+
 /* Issue 16: a wait for stopped children alone when the only child has
  * exited: the zombie is no candidate, so Linux fails at once with ECHILD
  * (wait_task_zombie skips it without WEXITED) rather than blocking. */
@@ -533,6 +853,8 @@ static void waitid_stopped_checks(void) {
 }
 
 static void checks(void) {
+    /* Before prctl_checks sets no_new_privs for good. */
+    group("setuid", setuid_checks, 10000);
     waiting();
     exec_checks();
     exec_rewritten();
@@ -542,4 +864,7 @@ static void checks(void) {
     sched_checks();
     vfork_clone();
     group("waitid-stopped", waitid_stopped_checks, 10000);
+    group("execveat", execveat_checks, 10000);
+    group("also", also_process, 20000);
+
 }

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -401,6 +403,165 @@ static void other_process_memory(void) {
     close(p[1]);
 }
 
+static char thread_name_seen[32];
+static _Atomic int thread_named, thread_may_go;
+static _Atomic long thread_tid;
+
+static void *named_thread(void *arg) {
+    (void)arg;
+    prctl(PR_SET_NAME, "worker-x", 0, 0, 0);
+    thread_tid = syscall(SYS_gettid);
+    thread_named = 1;
+    while (!thread_may_go) sleep_ms(5);
+    prctl(PR_GET_NAME, thread_name_seen, 0, 0, 0);
+    return NULL;
+}
+
+/* Issue 16: per-thread names in /proc/PID/task/TID/comm (written there
+ * too), /proc/PID/task/TID/children, /proc/PID/io, lseek on /proc files. */
+static void thread_files(void) {
+    char path[96], own[32];
+    snprintf(own, sizeof own, "%s", slurp("/proc/self/comm"));
+    pthread_t t;
+    pthread_create(&t, NULL, named_thread, NULL);
+    while (!thread_named) sleep_ms(5);
+    snprintf(path, sizeof path, "/proc/self/task/%ld/comm", (long)thread_tid);
+    EQ("task-comm-per-thread", strcmp(slurp(path), "worker-x\n"), 0);
+    EQ("task-comm-leader-unchanged", strcmp(slurp("/proc/self/comm"), own), 0);
+    int fd = open(path, O_WRONLY);
+    EQ("task-comm-write-other-thread", write(fd, "renamed-by-main", 15), 15);
+    close(fd);
+    EQ("task-comm-written", strcmp(slurp(path), "renamed-by-main\n"), 0);
+    fd = open(path, O_WRONLY);
+    write(fd, "a-name-longer-than-sixteen", 26);
+    close(fd);
+    EQ("task-comm-write-truncated", strcmp(slurp(path), "a-name-longer-t\n"), 0);
+    /* kill(2) of a thread's id reaches its process. */
+    EQ("kill-thread-id", kill((pid_t)thread_tid, 0), 0);
+    /* Another process may not rename ours. */
+    pid_t renamer = fork();
+    if (renamer == 0) {
+        char p2[96];
+        snprintf(p2, sizeof p2, "/proc/%d/comm", getppid());
+        int cfd = open(p2, O_WRONLY);
+        if (cfd < 0) _exit(100 + errno);
+        _exit(write(cfd, "intruder", 8) == -1 ? errno : 0);
+    }
+    int rst = 0;
+    waitpid(renamer, &rst, 0);
+    EQ("comm-write-other-process-einval", WIFEXITED(rst) ? WEXITSTATUS(rst) : -1, EINVAL);
+    thread_may_go = 1;
+    pthread_join(t, NULL);
+    EQ("task-comm-thread-sees-name", strcmp(thread_name_seen, "a-name-longer-t"), 0);
+
+    pid_t pid = fork();
+    if (pid == 0) { pause(); _exit(0); }
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", getpid());
+    char want[32];
+    snprintf(want, sizeof want, "%d ", pid);
+    CHECK("task-children-lists-child", strstr(slurp(path), want) != NULL, "%s has %s", path, slurp(path));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+
+    const char *io = slurp("/proc/self/io");
+    long r0 = field(io, "rchar"), w0 = field(io, "wchar");
+    CHECK("io-fields", r0 >= 0 && w0 >= 0 && field(io, "syscr") >= 0 && field(io, "syscw") >= 0 &&
+          field(io, "read_bytes") >= 0 && field(io, "write_bytes") >= 0, "%s", io);
+    int z = open("/dev/zero", O_RDONLY);
+    char buf[4096];
+    read(z, buf, sizeof buf);
+    close(z);
+    int n = open("/dev/null", O_WRONLY);
+    write(n, buf, sizeof buf);
+    close(n);
+    io = slurp("/proc/self/io");
+    CHECK("io-rchar-counts-reads", field(io, "rchar") >= r0 + 4096, "rchar %ld -> %ld", r0, field(io, "rchar"));
+    CHECK("io-wchar-counts-writes", field(io, "wchar") >= w0 + 4096, "wchar %ld -> %ld", w0, field(io, "wchar"));
+
+    /* lseek on a generated file: SEEK_SET and SEEK_CUR re-read from there;
+     * SEEK_END is EINVAL (seq_lseek). */
+    char whole[4096];
+    fd = open("/proc/self/status", O_RDONLY);
+    ssize_t len = read(fd, whole, sizeof whole - 1);
+    EQ("proc-lseek-set", lseek(fd, 5, SEEK_SET), 5);
+    char part[16] = {0};
+    EQ("proc-lseek-read-from-offset", read(fd, part, 10) == 10 && len > 15 && !memcmp(part, whole + 5, 10), 1);
+    EQ("proc-lseek-cur", lseek(fd, 0, SEEK_CUR), 15);
+    ERR("proc-lseek-end-einval", lseek(fd, 0, SEEK_END), EINVAL);
+    EQ("proc-lseek-rewind", lseek(fd, 0, SEEK_SET), 0);
+    close(fd);
+}
+
+/* Issue 16: more system files programs read. */
+static void more_system_files(void) {
+    const char *rv = slurp("/proc/sys/kernel/randomize_va_space");
+    CHECK("randomize-va-space", slurped == 2 && rv[0] >= '0' && rv[0] <= '2' && rv[1] == '\n', "%s", rv);
+    const char *dn = slurp("/proc/sys/kernel/domainname");
+    CHECK("domainname", slurped > 1 && dn[slurped - 1] == '\n', "%s", dn);
+    const char *mk = slurp("/proc/sys/kernel/keys/maxkeys");
+    CHECK("keys-maxkeys", slurped > 1 && atol(mk) > 0, "%s", mk);
+    const char *dev = slurp("/proc/devices");
+    CHECK("devices-character", strstr(dev, "Character devices:\n") && strstr(dev, "  1 mem\n") && strstr(dev, "  5 /dev/tty\n"), "%s", dev);
+    CHECK("devices-block", strstr(dev, "Block devices:\n") != NULL, "%s", dev);
+    const char *ci = slurp("/proc/cpuinfo");
+    CHECK("cpuinfo-fields", strstr(ci, "vendor_id\t: ") && strstr(ci, "model name\t: ") && strstr(ci, "cpu family\t: ") &&
+          strstr(ci, "siblings\t: ") && strstr(ci, "cpu cores\t: ") && strstr(ci, "bogomips\t: "), "%.300s", ci);
+    char link[128] = {0};
+    ssize_t n = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+    CHECK("ns-pid-link", n > 6 && !strncmp(link, "pid:[", 5) && link[n - 1] == ']', "%s (%s)", link, ename(errno));
+    memset(link, 0, sizeof link);
+    n = readlink("/proc/self/ns/mnt", link, sizeof link - 1);
+    CHECK("ns-mnt-link", n > 6 && !strncmp(link, "mnt:[", 5) && link[n - 1] == ']', "%s (%s)", link, ename(errno));
+}
+
+/* Issue 16: an exited, unreaped child is a zombie in stat and status. */
+static void zombie_state(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    siginfo_t si;
+    waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    const char *st = slurp(path);
+    const char *paren = strrchr(st, ')');
+    CHECK("zombie-stat-state-z", paren && paren[1] == ' ' && paren[2] == 'Z', "%s", st);
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    CHECK("zombie-status-state", strstr(slurp(path), "State:\tZ (zombie)\n") != NULL, "%s", slurp(path));
+    waitpid(pid, NULL, 0);
+    ERR("reaped-proc-dir-gone", access(path, F_OK), ENOENT);
+}
+
+/* Issue 16: dumpable, and the ownership of /proc/PID files it decides:
+ * the process's effective ids while dumpable, root's once not (a change
+ * of credentials clears it, PR_SET_DUMPABLE sets it back). */
+static void dumpable_checks(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct stat sb;
+        int bad = 0;
+        if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) bad |= 1;
+        if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) _exit(99);
+        if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) bad |= 2;
+        if (stat("/proc/self/status", &sb) || sb.st_uid != 0 || sb.st_gid != 0) bad |= 4;
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) bad |= 8;
+        if (stat("/proc/self/status", &sb) || sb.st_uid != 1000 || sb.st_gid != 1000) bad |= 16;
+        if (stat("/proc/self/fd", &sb) || sb.st_uid != 1000) bad |= 32;
+        errno = 0;
+        if (prctl(PR_SET_DUMPABLE, 2, 0, 0, 0) != -1 || errno != EINVAL) bad |= 64;
+        _exit(bad);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    int bad = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    EQ("dumpable-initially", bad < 0 ? bad : bad & 1, 0);
+    EQ("dumpable-cleared-by-setuid", bad < 0 ? bad : bad & 2, 0);
+    EQ("proc-owned-by-root-when-not-dumpable", bad < 0 ? bad : bad & 4, 0);
+    EQ("dumpable-set-again", bad < 0 ? bad : bad & 8, 0);
+    EQ("proc-owned-by-euid-when-dumpable", bad < 0 ? bad : bad & 16, 0);
+    EQ("proc-dir-owned-by-euid", bad < 0 ? bad : bad & 32, 0);
+    EQ("dumpable-bad-value-einval", bad < 0 ? bad : bad & 64, 0);
+}
+
 static void checks(void) {
     self_links();
     status_and_stat();
@@ -408,4 +569,8 @@ static void checks(void) {
     descriptors();
     mounts();
     system_files();
+    thread_files();
+    more_system_files();
+    zombie_state();
+    group("dumpable", dumpable_checks, 10000);
 }

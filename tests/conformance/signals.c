@@ -651,6 +651,43 @@ static void altstack_overflow_checks(void) {
     }
 }
 
+/* Issue 16: the alternate signal stack is inherited by fork and dropped
+ * by execve. */
+static void altstack_fork_checks(void) {
+    static char alt[65536];
+    stack_t ss = { .ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0 };
+    sigaltstack(&ss, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        stack_t cur;
+        sigaltstack(NULL, &cur);
+        _exit(cur.ss_sp == alt && cur.ss_size == sizeof alt && !(cur.ss_flags & SS_DISABLE) ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    EQ("sigaltstack-inherited-by-fork", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+    if ((pid = fork()) == 0) {
+        /* The shell reports through its exit status whether anything is
+         * odd; what matters is that exec starts without the old stack,
+         * which only a fresh program can see: ourselves, via /proc/self/exe. */
+        char *argv[] = { "conf", NULL };
+        char *envp[] = { "ALTSTACK_PROBE=1", NULL };
+        execve("/proc/self/exe", argv, envp);
+        _exit(100);
+    }
+    waitpid(pid, &st, 0);
+    EQ("sigaltstack-dropped-by-exec", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+}
+
+/* With ALTSTACK_PROBE set, this program only reports whether it started
+ * without an alternate signal stack (exit 0) or with one (exit 1). */
+__attribute__((constructor)) static void altstack_probe(void) {
+    if (!getenv("ALTSTACK_PROBE")) return;
+    stack_t cur;
+    sigaltstack(NULL, &cur);
+    _exit(cur.ss_flags & SS_DISABLE ? 0 : 1);
+}
+
 static void checks(void) {
     group("siginfo", siginfo_checks, 10000);
     group("flags", flags_checks, 10000);
@@ -663,4 +700,5 @@ static void checks(void) {
     group("stop", stop_checks, 15000);
     group("orphaned-groups", orphan_checks, 15000);
     group("sigpending-limit", sigpending_limit_checks, 10000);
+    group("altstack-fork", altstack_fork_checks, 10000);
 }

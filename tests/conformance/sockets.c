@@ -239,9 +239,41 @@ static void inet_checks(void) {
     close(v);
 }
 
+/* Issue 16: Unix sockets' options at unknown levels and names, and binds
+ * to bad names and families. */
+static void unix_option_checks(void) {
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    int v = 0;
+    socklen_t len = sizeof v;
+    ERR("unix-getsockopt-bad-name-enoprotoopt", getsockopt(s, SOL_SOCKET, 9999, &v, &len), ENOPROTOOPT);
+    ERR("unix-setsockopt-bad-name-enoprotoopt", setsockopt(s, SOL_SOCKET, 9999, &v, sizeof v), ENOPROTOOPT);
+    ERR("unix-getsockopt-tcp-level-eopnotsupp", getsockopt(s, IPPROTO_TCP, 1, &v, &len), EOPNOTSUPP);
+    ERR("unix-setsockopt-ip-level-eopnotsupp", setsockopt(s, IPPROTO_IP, 1, &v, sizeof v), EOPNOTSUPP);
+    ERR("unix-setsockopt-short-einval", setsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, 2), EINVAL);
+
+    struct sockaddr_in in = { .sin_family = AF_INET };
+    ERR("unix-bind-inet-family-einval", bind(s, (struct sockaddr *)&in, sizeof in), EINVAL);
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    ERR("unix-bind-short-len-einval", bind(s, (struct sockaddr *)&un, 1), EINVAL);
+    ERR("unix-bind-long-len-einval", bind(s, (struct sockaddr *)&un, sizeof un + 1), EINVAL);
+    strcpy(un.sun_path, "/nonexistent-dir/sock");
+    ERR("unix-bind-missing-dir-enoent", bind(s, (struct sockaddr *)&un, sizeof un), ENOENT);
+    strcpy(un.sun_path, "/tmp/bind-twice");
+    unlink(un.sun_path);
+    OK("unix-bind-path", bind(s, (struct sockaddr *)&un, sizeof un));
+    int s2 = socket(AF_UNIX, SOCK_STREAM, 0);
+    ERR("unix-bind-existing-eaddrinuse", bind(s2, (struct sockaddr *)&un, sizeof un), EADDRINUSE);
+    strcpy(un.sun_path, "/tmp/bind-other");
+    ERR("unix-bind-bound-socket-einval", bind(s, (struct sockaddr *)&un, sizeof un), EINVAL);
+    unlink("/tmp/bind-twice");
+    close(s);
+    close(s2);
+}
+
 static void checks(void) {
     group("pairs", pair_checks, 10000);
     group("scm-rights", scm_rights_checks, 10000);
     group("listen", listen_checks, 10000);
     group("inet", inet_checks, 10000);
+    group("unix-options", unix_option_checks, 10000);
 }

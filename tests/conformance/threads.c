@@ -760,9 +760,107 @@ static void unshare_threads_checks(void) {
     alarm(0);
 }
 
+static void *f2_waiter(void *arg) {
+    int expect = (int)(long)arg;
+    atomic_fetch_add(&ready, 1);
+    long r;
+    do r = futex(&f2, FUTEX_WAIT_PRIVATE, expect, NULL, NULL, 0);
+    while (r == -1 && errno == EINTR);
+    return NULL;
+}
+
+/* One FUTEX_WAKE_OP on f1 (nobody waits there) and f2 (one waiter): the
+ * number woken, and f2's new value through `newval`. */
+static long wake_op_once(int init, int op, int *newval) {
+    f2 = init;
+    ready = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, f2_waiter, (void *)(long)init);
+    await_ready(1);
+    long r = futex(&f1, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &f2, op);
+    *newval = f2;
+    if (r != 1) futex(&f2, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    pthread_join(t, NULL);
+    return r;
+}
+
+/* Issue 16: FUTEX_WAKE_OP with every operation and comparison: the old
+ * value of *uaddr2 is compared, the operation's result stored. */
+static void futex_wake_op_checks(void) {
+    static const struct {
+        const char *name;
+        int op, oparg, cmp, cmparg, init, want, woken;
+    } cases[] = {
+        { "set-eq", FUTEX_OP_SET, 7, FUTEX_OP_CMP_EQ, 3, 3, 7, 1 },
+        { "add-ne", FUTEX_OP_ADD, 5, FUTEX_OP_CMP_NE, 3, 3, 8, 0 },
+        { "or-lt", FUTEX_OP_OR, 0x10, FUTEX_OP_CMP_LT, 4, 3, 0x13, 1 },
+        { "andn-le", FUTEX_OP_ANDN, 1, FUTEX_OP_CMP_LE, 2, 3, 2, 0 },
+        { "xor-gt", FUTEX_OP_XOR, 0xf, FUTEX_OP_CMP_GT, 2, 3, 12, 1 },
+        { "set-ge-equal", FUTEX_OP_SET, 9, FUTEX_OP_CMP_GE, 3, 3, 9, 1 },
+        { "set-oparg-shift", FUTEX_OP_SET | FUTEX_OP_OPARG_SHIFT, 4, FUTEX_OP_CMP_EQ, 3, 3, 16, 1 },
+        { "add-negative", FUTEX_OP_ADD, -1, FUTEX_OP_CMP_EQ, -1, 3, 2, 0 },
+        { "cmp-negative-arg", FUTEX_OP_SET, 0, FUTEX_OP_CMP_GT, -5, -1, 0, 1 },
+    };
+    char name[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int op = FUTEX_OP(cases[i].op, cases[i].oparg, cases[i].cmp, cases[i].cmparg);
+        int got = 0;
+        long woken = wake_op_once(cases[i].init, op, &got);
+        snprintf(name, sizeof name, "futex-wake-op-%s-woken", cases[i].name);
+        EQ(name, woken, cases[i].woken);
+        snprintf(name, sizeof name, "futex-wake-op-%s-value", cases[i].name);
+        EQ(name, got, cases[i].want);
+    }
+    f2 = 0;
+    ERR("futex-wake-op-bad-op-enosys", futex(&f1, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &f2, FUTEX_OP(7, 0, 0, 0)), ENOSYS);
+    ERR("futex-wake-op-bad-cmp-enosys", futex(&f1, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1L, &f2, FUTEX_OP(0, 0, 8, 0)), ENOSYS);
+    ERR("futex-wake-op-bad-uaddr2-efault", syscall(SYS_futex, &f1, FUTEX_WAKE_OP_PRIVATE, 1, 1L, (int *)8, FUTEX_OP(0, 1, 0, 0)), EFAULT);
+}
+
+/* Issue 16: a shared futex in MAP_SHARED memory wakes across fork; a
+ * private one keyed by a copied-on-write page does not reach the other
+ * process. */
+static void futex_shared_fork_checks(void) {
+    _Atomic int *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shm[0] = 0;
+    shm[1] = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        atomic_store(&shm[1], 1);
+        long r;
+        do r = syscall(SYS_futex, &shm[0], FUTEX_WAIT, 0, NULL, NULL, 0);
+        while (r == -1 && errno == EINTR);
+        _exit(r == 0 ? 0 : 1);
+    }
+    while (atomic_load(&shm[1]) == 0) sched_yield();
+    sleep_ms(100);
+    shm[0] = 1;
+    EQ("futex-shared-wakes-across-fork", syscall(SYS_futex, &shm[0], FUTEX_WAKE, 1, NULL, NULL, 0), 1);
+    int st = 0;
+    CHECK("futex-shared-waiter-returns", wait_bounded(pid, &st, 5000) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+
+    /* A private futex on a page the child has copied on write. */
+    f1 = 0;
+    pid = fork();
+    if (pid == 0) {
+        f1 = 0; /* its own copy of the page */
+        atomic_store(&shm[2], 1);
+        struct timespec ts = { 0, 300 * 1000000 };
+        long r = futex(&f1, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+        _exit(r == -1 && errno == ETIMEDOUT ? 0 : 1);
+    }
+    while (atomic_load(&shm[2]) == 0) sched_yield();
+    sleep_ms(50);
+    EQ("futex-private-not-across-fork", futex(&f1, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), 0);
+    CHECK("futex-private-child-times-out", wait_bounded(pid, &st, 5000) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", wstatus(st));
+    munmap((void *)shm, 4096);
+}
+
 static void checks(void) {
     group("futex", futex_checks, 10000);
     group("futex-wake-zero", futex_wake_zero_checks, 10000);
+    group("futex-wake-op", futex_wake_op_checks, 10000);
+    group("futex-shared-fork", futex_shared_fork_checks, 10000);
     group("unshare-threads", unshare_threads_checks, 10000);
     group("pthread", pthread_checks, 10000);
     group("lifecycle", lifecycle_checks, 10000);

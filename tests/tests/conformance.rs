@@ -331,6 +331,12 @@ fn install(rootfs: &Path, src: &Path, dst_rel: &Path) {
 fn bundle(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Bundle {
     let prog = format!("/bin/conf-{program}");
     let b = Bundle::busybox(&format!("conf-{program}"), &[&prog]);
+    // As the native control runs: without no_new_privs (Docker's default
+    // too), so set-user-ID programs can be checked; the checks that want
+    // it set it themselves.
+    let mut spec = b.spec();
+    spec["process"]["noNewPrivileges"] = serde_json::Value::Bool(false);
+    b.write_spec(&spec);
     install(&b.rootfs(), &bins.join(program), Path::new(&prog));
     for lib in libs {
         // The library's own path, as ldd named it (the loader looks there).
@@ -345,7 +351,7 @@ fn bundle(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Bundle {
 }
 
 /// The native control's /dev, made the way runc makes a container's.
-const NATIVE_DEV: &str = "mount -t tmpfs -o mode=755,size=65536k tmpfs /dev && \
+const NATIVE_DEV: &str = "mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs /dev && \
     mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 && \
     mknod -m 666 /dev/full c 1 7 && mknod -m 666 /dev/random c 1 8 && \
     mknod -m 666 /dev/urandom c 1 9 && mknod -m 666 /dev/tty c 5 0 && \
@@ -354,7 +360,7 @@ const NATIVE_DEV: &str = "mount -t tmpfs -o mode=755,size=65536k tmpfs /dev && \
     ln -s pts/ptmx /dev/ptmx && ln -s /proc/self/fd /dev/fd && \
     ln -s /proc/self/fd/0 /dev/stdin && ln -s /proc/self/fd/1 /dev/stdout && \
     ln -s /proc/self/fd/2 /dev/stderr && \
-    mount -t tmpfs -o mode=1777,size=65536k shm /dev/shm && \
+    mount -t tmpfs -o nosuid,noexec,nodev,mode=1777,size=65536k shm /dev/shm && \
     mount -t sysfs sysfs /sys";
 
 fn run_native(bins: &Path, libs: &BTreeSet<PathBuf>, program: &str) -> Run {

@@ -225,9 +225,12 @@ impl FileOps for PipeEnd {
         let p = lock(&self.pipe.inner);
         let mut r = 0;
         if self.write {
+            // Room is reported with or without a reader (Linux's
+            // pipe_poll), POLLERR besides when there is none.
             if p.readers == 0 {
                 r |= libc::POLLERR;
-            } else if p.capacity.saturating_sub(p.buf.len()) >= PIPE_BUF {
+            }
+            if p.capacity.saturating_sub(p.buf.len()) >= PIPE_BUF {
                 // Linux's pipe_poll reports the NORM bits with POLLIN and
                 // POLLOUT: a poll for POLLRDNORM or POLLWRNORM alone waits
                 // for them.

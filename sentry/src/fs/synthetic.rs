@@ -13,7 +13,10 @@ pub type Target = Arc<dyn Fn() -> String + Send + Sync>;
 pub type Entries = Arc<dyn Fn() -> Vec<(String, Arc<dyn Inode>)> + Send + Sync>;
 /// What a write at offset 0 does: the bytes taken, or the errno.
 pub type Writer = Arc<dyn Fn(&[u8]) -> SysResult<usize> + Send + Sync>;
+/// Who owns a node, asked each time it is looked at: (uid, gid).
+pub type Owner = Arc<dyn Fn() -> (u32, u32) + Send + Sync>;
 
+#[derive(Clone)]
 enum Kind {
     /// A file, writable by its owner (root) when it has a writer.
     File(Render, Option<Writer>),
@@ -28,6 +31,25 @@ pub struct Node {
     kind: Kind,
     /// For a magic link: the file it stands for (see Inode::magic_target).
     magic: Option<(String, Arc<dyn Inode>)>,
+    /// Its owner, when not root (see `owned`).
+    owner: Option<Owner>,
+}
+
+/// `inode` owned by whoever `owner` names (a /proc/PID file belongs to its
+/// process). Only this module's nodes take an owner; others come back as
+/// they are.
+pub fn owned(inode: Arc<dyn Inode>, owner: Owner) -> Arc<dyn Inode> {
+    match inode.as_any().downcast_ref::<Node>() {
+        Some(n) => Arc::new(Node {
+            dev: n.dev,
+            ino: n.ino,
+            perm: n.perm,
+            kind: n.kind.clone(),
+            magic: n.magic.clone(),
+            owner: Some(owner),
+        }),
+        None => inode,
+    }
 }
 
 fn ino_of(name: &str, salt: u64) -> u64 {
@@ -49,6 +71,7 @@ pub fn file(
         perm: 0o444,
         kind: Kind::File(Arc::new(render), None),
         magic: None,
+        owner: None,
     })
 }
 
@@ -68,6 +91,7 @@ pub fn writable_file(
         perm: 0o644,
         kind: Kind::File(Arc::new(render), Some(Arc::new(write))),
         magic: None,
+        owner: None,
     })
 }
 
@@ -83,6 +107,7 @@ pub fn link(
         perm: 0o777,
         kind: Kind::Link(Arc::new(target)),
         magic: None,
+        owner: None,
     })
 }
 
@@ -102,6 +127,7 @@ pub fn magic_link(
         perm: 0o777,
         kind: Kind::Link(Arc::new(move || text.clone())),
         magic: inode.map(|i| (path, i)),
+        owner: None,
     })
 }
 
@@ -117,6 +143,7 @@ pub fn dir(
         perm: 0o555,
         kind: Kind::Dir(Arc::new(entries)),
         magic: None,
+        owner: None,
     })
 }
 
@@ -127,7 +154,11 @@ impl Inode for Node {
             Kind::Link(_) => FileType::Symlink,
             Kind::Dir(_) => FileType::Directory,
         };
-        Ok(Stat::synthetic(self.dev, self.ino, ftype, self.perm, 0))
+        let mut st = Stat::synthetic(self.dev, self.ino, ftype, self.perm, 0);
+        if let Some(owner) = &self.owner {
+            (st.uid, st.gid) = owner();
+        }
+        Ok(st)
     }
 
     fn open(self: Arc<Self>, flags: i32, ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
@@ -220,6 +251,9 @@ impl FileOps for Snapshot {
     }
     fn seekable(&self) -> bool {
         true
+    }
+    fn seek_end(&self) -> bool {
+        false
     }
     fn stat(&self) -> SysResult<Stat> {
         Ok(self.stat)

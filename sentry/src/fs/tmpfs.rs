@@ -170,6 +170,11 @@ impl TmpInode {
         }
     }
 
+    /// Whether a shared mapping holds the file's pages now.
+    fn shared_mappings(&self) -> bool {
+        matches!(&self.body, Body::File(d) if Arc::strong_count(d) > 1)
+    }
+
     /// F_GET_SEALS: None (EINVAL) unless this is a memfd.
     pub fn seals(&self) -> Option<u32> {
         *lock(&self.seals)
@@ -189,6 +194,15 @@ impl TmpInode {
         match seals.as_mut() {
             None => err(libc::EINVAL),
             Some(s) if *s & libc::F_SEAL_SEAL as u32 != 0 => err(libc::EPERM),
+            // F_SEAL_WRITE while shared mappings exist is EBUSY (Linux's
+            // mapping_deny_writable). Every shared mapping holds the pages,
+            // so any counts: on Linux a read-only shared mapping of a
+            // read-write descriptor counts too (it may be mprotect'ed
+            // writable); one of a read-only descriptor does not, here it
+            // does.
+            Some(_) if add & libc::F_SEAL_WRITE as u32 != 0 && self.shared_mappings() => {
+                err(libc::EBUSY)
+            }
             Some(s) => {
                 *s |= add;
                 Ok(())

@@ -15,6 +15,7 @@ pub const CHOWN: u32 = 0;
 pub const DAC_OVERRIDE: u32 = 1;
 pub const DAC_READ_SEARCH: u32 = 2;
 pub const FOWNER: u32 = 3;
+pub const FSETID: u32 = 4;
 pub const KILL: u32 = 5;
 pub const SETGID: u32 = 6;
 pub const SETUID: u32 = 7;

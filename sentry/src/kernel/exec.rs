@@ -8,11 +8,13 @@ use super::signal::{SIG_DFL, SIG_IGN};
 use super::task::Task;
 use crate::errno::{err, Errno, SysResult};
 use crate::mm::{elf, page_up, stack, VmaKind};
+use crate::spec::MountFlags;
 use crate::vfs::{FileOps, FileType, Location, OpenCtx, Resolver};
 
 const MAX_SCRIPT_DEPTH: usize = 4;
 
-/// The program `path` resolved, checked for execute permission and opened.
+/// The program `path` resolved from the working directory, checked for
+/// execute permission and opened.
 pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn FileOps>)> {
     let start = lock(&t.proc.fs).cwd.clone();
     // (The state lock must not be held while the walk runs: /proc takes it.)
@@ -23,11 +25,19 @@ pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn Fil
         searcher,
     }
     .resolve(&start, path, true)?;
+    let file = open_location(t, &loc)?;
+    Ok((loc, file))
+}
+
+/// An already resolved program checked for execute permission (on the
+/// file and its mount, noexec being EACCES as in Linux's path_noexec)
+/// and opened.
+fn open_location(t: &Task, loc: &Location) -> SysResult<Arc<dyn FileOps>> {
     let st = loc.inode.stat()?;
-    if st.file_type() == FileType::Directory {
+    if st.file_type() != FileType::Regular {
         return err(libc::EACCES);
     }
-    if st.file_type() != FileType::Regular {
+    if mount_flags(t, loc).is_some_and(|f| f.noexec) {
         return err(libc::EACCES);
     }
     let creds = lock(&t.proc.state).creds.clone();
@@ -38,8 +48,24 @@ pub fn open_executable(t: &Task, path: &str) -> SysResult<(Location, Arc<dyn Fil
         pid: t.pid(),
         mm: &t.mm,
     };
-    let file = loc.inode.clone().open(libc::O_RDONLY, &ctx)?;
-    Ok((loc, file))
+    loc.inode.clone().open(libc::O_RDONLY, &ctx)
+}
+
+/// The flags of the mount `loc` lies on.
+fn mount_flags(t: &Task, loc: &Location) -> Option<MountFlags> {
+    t.proc.container.mounts.containing(&loc.path).map(|(_, m)| m.flags)
+}
+
+/// The program an execveat(2) names, already resolved by the caller.
+pub struct Program {
+    pub loc: Location,
+    /// The name Linux gives it (bprm->filename): the path, or
+    /// `/dev/fd/N[/path]` for one relative to, or being, a descriptor.
+    pub name: String,
+    /// A descriptor that execve closes (close-on-exec) names it through
+    /// `/dev/fd/N`: a script's interpreter could not open that name
+    /// (BINPRM_FLAGS_PATH_INACCESSIBLE), so a script is ENOENT.
+    pub name_gone_after_exec: bool,
 }
 
 /// Parses a `#!` line: the interpreter and its optional single argument.
@@ -62,21 +88,42 @@ fn parse_shebang(head: &[u8]) -> Option<(String, Option<String>)> {
 /// Replaces the task's image. On success the registers point at the new
 /// program's entry (returns EJUSTRETURN); a failure after the old image is
 /// gone kills the process.
-pub fn execve(
+pub fn execve(t: &mut Task, path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<u64> {
+    let (loc, _) = open_executable(t, path)?;
+    let program = Program {
+        loc,
+        name: path.to_string(),
+        name_gone_after_exec: false,
+    };
+    execute(t, program, argv, envp)
+}
+
+/// Replaces the task's image with `program` (execve and execveat).
+pub fn execute(
     t: &mut Task,
-    path: &str,
+    program: Program,
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> SysResult<u64> {
-    let exec_name = path.to_string();
+    let exec_name = program.name.clone();
     let former_tid = t.tid;
-    let mut path = path.to_string();
+    let mut path = program.name.clone();
+    let mut first = Some(program.loc);
     let mut depth = 0;
     let (loc, file, image) = loop {
-        let (loc, file) = open_executable(t, &path)?;
+        let (loc, file) = match first.take() {
+            Some(loc) => {
+                let file = open_location(t, &loc)?;
+                (loc, file)
+            }
+            None => open_executable(t, &path)?,
+        };
         let mut head = [0u8; 256];
         let n = file.read(&mut head, 0)?;
         if head[..n].starts_with(b"#!") {
+            if depth == 0 && program.name_gone_after_exec {
+                return err(libc::ENOENT);
+            }
             depth += 1;
             if depth > MAX_SCRIPT_DEPTH {
                 return err(libc::ELOOP);
@@ -136,7 +183,13 @@ pub fn execve(
     // A vfork child stops sharing its parent's memory.
     t.return_borrowed_mm()?;
 
+    let setid = setid_ids(t, &loc)?;
+
     // The point of no return: the old image goes.
+    // The new ids first: the image's auxv shows them.
+    if let Some(ids) = setid {
+        apply_setid(&mut lock(&t.proc.state).creds, ids);
+    }
     if let Err(e) = load_image(t, &loc, &file, &image, interp.as_ref(), &argv, &envp) {
         tracing::debug!(
             pid = t.pid(),
@@ -146,6 +199,13 @@ pub fn execve(
         return Err(Errno::EJUSTRETURN);
     }
 
+    // Before close-on-exec descriptors go: a parent that sees one close
+    // must find its child already executed (setpgid's EACCES).
+    {
+        let mut st = lock(&t.proc.state);
+        st.has_execed = true;
+        st.execs += 1;
+    }
     lock(&t.proc.files).close_on_exec();
     // POSIX timers do not survive execve; alarm and setitimer do.
     lock(&t.proc.timers).exec();
@@ -186,6 +246,9 @@ pub fn execve(
         // alone (and no_new_privs), keepcaps does not survive exec, and the
         // saved ids become the effective ones.
         let nnp = st.no_new_privs;
+        // Dumpable again, unless the program changed the ids (Linux's
+        // begin_new_exec with fs.suid_dumpable 0).
+        st.dumpable = st.creds.euid == st.creds.uid && st.creds.egid == st.creds.gid;
         let c = &mut st.creds;
         let (uid, euid, bits) = (c.uid, c.euid, c.securebits);
         c.caps.exec(uid, euid, bits, nnp);
@@ -196,6 +259,44 @@ pub fn execve(
     t.regs.rax = 0;
     t.ptrace_exec(former_tid);
     Err(Errno::EJUSTRETURN)
+}
+
+/// The effective uid and gid a set-id program gives, where it gives one.
+type SetIds = (Option<u32>, Option<u32>);
+
+/// The ids a set-user-ID or set-group-ID program gives (Linux's
+/// bprm_fill_uid): its owner as effective uid, its group as effective gid
+/// when it is also group-executable; nothing on a nosuid mount or under
+/// no_new_privs. None when the program changes no id.
+fn setid_ids(t: &Task, loc: &Location) -> SysResult<Option<SetIds>> {
+    let st = loc.inode.stat()?;
+    let mode = st.mode;
+    if mode & (libc::S_ISUID | libc::S_ISGID) == 0
+        || mount_flags(t, loc).is_some_and(|f| f.nosuid)
+        || lock(&t.proc.state).no_new_privs
+    {
+        return Ok(None);
+    }
+    let euid = (mode & libc::S_ISUID != 0).then_some(st.uid);
+    let sgid = libc::S_ISGID | libc::S_IXGRP;
+    let egid = (mode & sgid == sgid).then_some(st.gid);
+    let creds = lock(&t.proc.state).creds.clone();
+    let changes = euid.is_some_and(|u| u != creds.euid) || egid.is_some_and(|g| g != creds.egid);
+    Ok(changes.then_some((euid, egid)))
+}
+
+/// Takes on a set-id program's ids. A change of identity drops the
+/// ambient capabilities (cap_bprm_creds_from_file's is_setid).
+fn apply_setid(c: &mut super::creds::Creds, (euid, egid): SetIds) {
+    if let Some(u) = euid {
+        c.euid = u;
+    }
+    if let Some(g) = egid {
+        c.egid = g;
+    }
+    if c.euid != c.uid || c.egid != c.gid {
+        c.caps.ambient = 0;
+    }
 }
 
 fn file_kind(loc: &Location) -> VmaKind {
@@ -271,7 +372,13 @@ fn load_image(
         (stack::AT_EUID, creds.euid as u64),
         (stack::AT_GID, creds.gid as u64),
         (stack::AT_EGID, creds.egid as u64),
-        (stack::AT_SECURE, 0),
+        // glibc's secure mode (no LD_PRELOAD and the like) when the
+        // effective ids are not the real ones: a set-id program, or a caller
+        // that had changed them (Linux's secureexec for is_setid).
+        (
+            stack::AT_SECURE,
+            (creds.euid != creds.uid || creds.egid != creds.gid) as u64,
+        ),
         (stack::AT_HWCAP, hwcap),
         (stack::AT_CLKTCK, 100),
     ]);

@@ -39,6 +39,17 @@ pub struct ProcState {
     pub creds: Creds,
     /// A vfork parent waits until this turns true (exec or exit).
     pub vfork_done: bool,
+    /// Whether the process has executed a program since it was forked (the
+    /// opposite of Linux's PF_FORKNOEXEC): its parent may then no longer
+    /// move it to another process group.
+    pub has_execed: bool,
+    /// How many programs the process has executed (what /proc/PID/mem
+    /// checks to tell the address space it was opened on is gone).
+    pub execs: u64,
+    /// PR_GET_DUMPABLE: while set, the process's /proc files are its
+    /// own; a change of its effective ids clears it (fs.suid_dumpable 0),
+    /// exec sets it unless the program is set-id.
+    pub dumpable: bool,
     /// Told the exit status when a process without a parent ends.
     pub exit_notify: Option<Sender<i32>>,
     pub rlimits: Vec<Rlimit>,
@@ -149,6 +160,8 @@ pub struct Process {
     pub children_seq: super::events::Seq,
     /// This process as a tracer, and its group-stops (kernel/ptrace).
     pub ptrace: super::ptrace::ProcTrace,
+    /// /proc/PID/io's figures.
+    pub io: super::ioacct::IoCounters,
 }
 
 impl Process {
@@ -175,6 +188,7 @@ impl Process {
             mm: Mutex::new(std::sync::Weak::new()),
             children_seq: Default::default(),
             ptrace: Default::default(),
+            io: Default::default(),
         }))
     }
 

@@ -29,6 +29,8 @@ pub struct Thread {
     /// Whether it has a tracer: the hot paths (every system call, every
     /// signal check) look here before taking `ptrace`'s lock.
     pub traced: AtomicBool,
+    /// The thread's name unless it leads its process (kernel/comm.rs).
+    pub comm: Mutex<String>,
 }
 
 impl Thread {
@@ -50,6 +52,7 @@ impl Thread {
             in_user: AtomicBool::new(false),
             ptrace: Mutex::new(Default::default()),
             traced: AtomicBool::new(false),
+            comm: Mutex::new(String::new()),
             // SAFETY: a fresh descriptor we own.
             wake_fd: unsafe { OwnedFd::from_raw_fd(fd) },
             interrupter: Mutex::new(None),

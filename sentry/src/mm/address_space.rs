@@ -318,7 +318,7 @@ impl MemoryManager {
     }
 
     /// Highest free gap of `len` bytes below `top`.
-    pub(super) fn find_gap(&self, len: u64, top: u64) -> Option<u64> {
+    pub fn find_gap(&self, len: u64, top: u64) -> Option<u64> {
         let mut end = top.min(USER_MAX);
         for (_, v) in self.vmas.range(..end).rev() {
             if v.end <= end && end - v.end >= len {

@@ -67,6 +67,7 @@ pub(super) fn read_file_with(
                     *lock(&f.pos) = pos + n as u64;
                 }
                 buf.truncate(n);
+                t.proc.io.read_chars(n);
                 if n > 0 {
                     inotify::on_open_file(f, inotify::IN_ACCESS);
                 }
@@ -111,6 +112,7 @@ pub(super) fn write_file_with(
     nonblock: bool,
 ) -> SysResult<usize> {
     let n = write_some(t, f, data, off, fresh, nonblock)?;
+    t.proc.io.wrote_chars(n);
     if n > 0 {
         inotify::on_open_file(f, inotify::IN_MODIFY);
     }
@@ -206,6 +208,36 @@ pub(super) fn write_from_user(
     write_from_user_with(t, f, segments, off, f.nonblocking())
 }
 
+/// A write by a caller without CAP_FSETID takes the set-user-ID bit off a
+/// regular file, and the set-group-ID bit when the group may execute it
+/// (Linux's file_remove_privs), so nobody else's write leaves a set-id
+/// program behind. Root in a container holds CAP_FSETID: the file is not
+/// looked at then.
+fn remove_setid_bits(t: &Task, f: &OpenFile) {
+    if lock(&t.proc.state).creds.has(crate::kernel::caps::FSETID) {
+        return;
+    }
+    let Some(inode) = &f.inode else {
+        return;
+    };
+    let Ok(st) = inode.stat() else {
+        return;
+    };
+    if st.file_type() != FileType::Regular {
+        return;
+    }
+    let mut kill = 0;
+    if st.mode & libc::S_ISUID != 0 {
+        kill |= libc::S_ISUID;
+    }
+    if st.mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+        kill |= libc::S_ISGID;
+    }
+    if kill != 0 && inode.chmod(st.mode & 0o7777 & !kill).is_ok() {
+        inotify::on_open_file(f, inotify::IN_ATTRIB);
+    }
+}
+
 /// Like `write_from_user`; `nonblock` overrides O_NONBLOCK.
 pub(super) fn write_from_user_with(
     t: &mut Task,
@@ -219,6 +251,9 @@ pub(super) fn write_from_user_with(
         .map(|s| s.1)
         .fold(0usize, |a, b| a.saturating_add(b))
         .min(MAX_RW);
+    if total > 0 {
+        remove_setid_bits(t, f);
+    }
     let mut done = 0usize;
     let mut seg = 0;
     let mut seg_off = 0usize;
@@ -342,16 +377,31 @@ pub fn close(t: &mut Task, a: Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// close_range(2)'s flags: CLOSE_RANGE_UNSHARE (the table is the
+/// process's own already: no process shares another's) and
+/// CLOSE_RANGE_CLOEXEC (mark instead of close).
+const CLOSE_RANGE_UNSHARE: u64 = 2;
+const CLOSE_RANGE_CLOEXEC: u64 = 4;
+
 pub fn close_range(t: &mut Task, a: Args) -> SysResult<u64> {
-    if a[0] > a[1] {
+    let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2]);
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return err(libc::EINVAL);
     }
-    lock(&t.proc.files).close_range(a[0] as u32, a[1].min(u32::MAX as u64) as u32);
+    if flags & CLOSE_RANGE_CLOEXEC != 0 {
+        lock(&t.proc.files).cloexec_range(first, last);
+        return Ok(0);
+    }
+    let closed = lock(&t.proc.files).close_range(first, last);
+    // As close(2) does for each: the process's record locks on the file go.
+    for f in &closed {
+        super::locks::closed(t.pid(), f);
+    }
     Ok(0)
 }
 
 pub fn fstat(t: &mut Task, a: Args) -> SysResult<u64> {
-    let f = t.file(a[0])?;
+    let f = t.file_raw(a[0])?;
     let st = f.ops.stat()?;
     t.mm.write_obj(a[1], &st.to_linux())?;
     Ok(0)
@@ -369,11 +419,15 @@ pub fn lseek(t: &mut Task, a: Args) -> SysResult<u64> {
         };
     }
     let off = a[1] as i64;
+    let whence = a[2] as i32;
+    if whence == libc::SEEK_DATA || whence == libc::SEEK_HOLE {
+        return seek_data_hole(&f, off, whence);
+    }
     let mut pos = lock(&f.pos);
-    let base = match a[2] as i32 {
+    let base = match whence {
         libc::SEEK_SET => 0,
         libc::SEEK_CUR => *pos as i64,
-        libc::SEEK_END => f.ops.stat()?.size as i64,
+        libc::SEEK_END if f.ops.seek_end() => f.ops.stat()?.size as i64,
         _ => return err(libc::EINVAL),
     };
     let new = base.checked_add(off).ok_or(Errno(libc::EINVAL))?;
@@ -385,6 +439,28 @@ pub fn lseek(t: &mut Task, a: Args) -> SysResult<u64> {
         *lock(&f.dir_snapshot) = None;
     }
     Ok(new as u64)
+}
+
+/// lseek's SEEK_DATA and SEEK_HOLE on a regular file, as Linux's generic
+/// llseek answers them: the whole file is data and its end the only hole
+/// (a file system may report a hole as data); at or past the end (offsets
+/// compared unsigned, so a negative one too) there is neither: ENXIO.
+fn seek_data_hole(f: &OpenFile, off: i64, whence: i32) -> SysResult<u64> {
+    let st = f.ops.stat()?;
+    if st.file_type() != FileType::Regular {
+        return err(libc::EINVAL);
+    }
+    let size = st.size;
+    if off as u64 >= size {
+        return err(libc::ENXIO);
+    }
+    let new = if whence == libc::SEEK_DATA {
+        off as u64
+    } else {
+        size
+    };
+    *lock(&f.pos) = new;
+    Ok(new)
 }
 
 pub fn ioctl(t: &mut Task, a: Args) -> SysResult<u64> {
@@ -469,12 +545,12 @@ pub fn pipe2(t: &mut Task, addr: u64, flags: u64) -> SysResult<u64> {
 }
 
 pub fn dup(t: &mut Task, a: Args) -> SysResult<u64> {
-    let f = t.file(a[0])?;
+    let f = t.file_raw(a[0])?;
     t.install(f, false)
 }
 
 pub fn dup3(t: &mut Task, old: u64, new: u64, flags: u64, dup2: bool) -> SysResult<u64> {
-    let f = t.file(old)?;
+    let f = t.file_raw(old)?;
     if old == new {
         return if dup2 { Ok(new) } else { err(libc::EINVAL) };
     }
@@ -498,7 +574,19 @@ const F_OWNER_PGRP: i32 = 2;
 
 pub fn fcntl(t: &mut Task, a: Args) -> SysResult<u64> {
     let fd = a[0] as i32;
-    let f = t.file(a[0])?;
+    let f = t.file_raw(a[0])?;
+    // An O_PATH descriptor allows the descriptor commands alone (Linux's
+    // check_fcntl_cmd).
+    let path_ok = [
+        libc::F_DUPFD,
+        libc::F_DUPFD_CLOEXEC,
+        libc::F_GETFD,
+        libc::F_SETFD,
+        libc::F_GETFL,
+    ];
+    if f.flags() & libc::O_PATH != 0 && !path_ok.contains(&(a[1] as i32)) {
+        return err(libc::EBADF);
+    }
     match a[1] as i32 {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             let limit = t.nofile();
@@ -690,9 +778,13 @@ fn dirents(t: &mut Task, a: Args, old: bool) -> SysResult<u64> {
 pub fn sendfile(t: &mut Task, a: Args) -> SysResult<u64> {
     let out = t.file(a[0])?;
     let inp = t.file(a[1])?;
+    if !inp.readable() || !out.writable() {
+        return err(libc::EBADF);
+    }
     // Linux reads sendfile's input with splice_read, which pipes lack
-    // (busybox cat tries sendfile first and falls back on EINVAL).
-    if super::splice::pipe_of(&inp).is_some() {
+    // (busybox cat tries sendfile first and falls back on EINVAL), and
+    // refuses an append-only output (do_splice_direct).
+    if super::splice::pipe_of(&inp).is_some() || out.flags() & libc::O_APPEND != 0 {
         return err(libc::EINVAL);
     }
     let off = if a[2] != 0 {

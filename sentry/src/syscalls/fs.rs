@@ -101,6 +101,11 @@ pub fn open(t: &mut Task, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysRe
     if flags & libc::O_TMPFILE == libc::O_TMPFILE {
         return open_tmpfile(t, dirfd, &path, flags, mode as u32);
     }
+    // Ambiguous, so refused before any lookup (Linux 6.4's build_open_flags):
+    // it neither creates a file nor opens a directory.
+    if flags & (libc::O_CREAT | libc::O_DIRECTORY) == libc::O_CREAT | libc::O_DIRECTORY {
+        return err(libc::EINVAL);
+    }
     let mut created = false;
     let (loc, parent) = if flags & libc::O_CREAT != 0 {
         match t.lookup_in(dirfd, &path, follow) {
@@ -310,7 +315,7 @@ fn stat_target(t: &Task, dirfd: u64, path: u64, flags: u64) -> SysResult<Stat> {
         if dirfd as i32 == libc::AT_FDCWD {
             return lock(&t.proc.fs).cwd.inode.stat();
         }
-        return t.file(dirfd)?.ops.stat();
+        return t.file_raw(dirfd)?.ops.stat();
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
     t.lookup_at(dirfd, &p, follow)?.inode.stat()
@@ -492,8 +497,18 @@ pub fn rename(
     let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
     let (from, oname) = t.parent_at(olddir, &op)?;
     let (to, nname) = t.parent_at(newdir, &np)?;
-    if [&oname, &nname].iter().any(|n| *n == "." || *n == "..") {
+    // Linux's order (do_renameat2): "." or ".." as the source is EBUSY;
+    // as the target EEXIST under RENAME_NOREPLACE, else EBUSY.
+    let dots = |n: &str| n == "." || n == "..";
+    if dots(&oname) {
         return err(libc::EBUSY);
+    }
+    if dots(&nname) {
+        return err(if flags & RENAME_NOREPLACE != 0 {
+            libc::EEXIST
+        } else {
+            libc::EBUSY
+        });
     }
     writable(&from)?;
     writable(&to)?;
@@ -615,7 +630,14 @@ pub fn link(
     let (op, np) = (t.path_arg(old)?, t.path_arg(new)?);
     let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
     let src = if op.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
-        // The descriptor itself (how an O_TMPFILE file gets its name).
+        // The descriptor itself (how an O_TMPFILE file gets its name):
+        // only for CAP_DAC_READ_SEARCH, else ENOENT, as Linux's linkat.
+        let searcher = lock(&t.proc.state)
+            .creds
+            .has(crate::kernel::caps::DAC_READ_SEARCH);
+        if !searcher {
+            return err(libc::ENOENT);
+        }
         t.dir_start(olddir)?
     } else {
         t.lookup_at(olddir, &op, follow)?
@@ -766,13 +788,16 @@ pub fn truncate(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::EINVAL);
     }
     let (loc, parent) = t.lookup_in(libc::AT_FDCWD as u64, &p, true)?;
-    writable(&loc)?;
+    // vfs_truncate's order: the file's type, then the mount, then access.
     let st = loc.inode.stat()?;
-    if st.file_type() == FileType::Directory {
-        return err(libc::EISDIR);
+    match st.file_type() {
+        FileType::Directory => return err(libc::EISDIR),
+        FileType::Regular => {}
+        _ => return err(libc::EINVAL),
     }
+    writable(&loc)?;
     check_access(t, &st, 2)?;
-    if st.file_type() == FileType::Regular && a[1] > st.size {
+    if a[1] > st.size {
         crate::kernel::rlimits::fsize_check_size(&t.kernel, &t.proc, a[1])?;
     }
     loc.inode.truncate(a[1])?;

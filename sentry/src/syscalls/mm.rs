@@ -6,6 +6,10 @@ use crate::kernel::rlimits;
 use crate::kernel::task::Task;
 use crate::mm::{page_down, page_up, VmaKind, PAGE_SIZE};
 
+/// Where MAP_32BIT mappings go: [1 GiB, 2 GiB).
+const MAP_32BIT_BOTTOM: u64 = 0x4000_0000;
+const MAP_32BIT_TOP: u64 = 0x8000_0000;
+
 pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
     let (addr, len, prot, flags, fd, off) =
         (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
@@ -28,6 +32,16 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
             return err(libc::EEXIST);
         }
     }
+    // MAP_32BIT: somewhere in the second gigabyte, as x86-64 Linux places
+    // it (for programs that keep pointers in 32 bits).
+    let addr = if flags & libc::MAP_32BIT != 0 && !fixed {
+        t.mm.lock()
+            .find_gap(len, MAP_32BIT_TOP)
+            .filter(|&a| a >= MAP_32BIT_BOTTOM)
+            .ok_or(Errno(libc::ENOMEM))?
+    } else {
+        addr
+    };
     check_address_space(t, addr, len, fixed)?;
     if !shared && prot & libc::PROT_WRITE != 0 {
         check_data(t, addr, len, fixed)?;
@@ -52,7 +66,9 @@ pub fn mmap(t: &mut Task, a: Args) -> SysResult<u64> {
             .map_anon(&mut *t.ctx, addr, len, prot, fixed, shared, VmaKind::Anon);
     }
     let st = f.ops.stat()?;
-    if !f.ops.seekable() {
+    // Files without pages to map (Linux: no f_op->mmap): directories,
+    // pipes, sockets and most character devices.
+    if !f.ops.seekable() || st.file_type() == crate::vfs::FileType::Directory {
         return err(libc::ENODEV);
     }
     let kind = VmaKind::File {

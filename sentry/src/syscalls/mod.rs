@@ -56,6 +56,13 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         }
     }
     match nr {
+        SYS_read | SYS_pread64 | SYS_readv | SYS_preadv | SYS_preadv2 => t.proc.io.read_call(),
+        SYS_write | SYS_pwrite64 | SYS_writev | SYS_pwritev | SYS_pwritev2 => {
+            t.proc.io.write_call()
+        }
+        _ => {}
+    }
+    match nr {
         SYS_read => file::read(t, a),
         SYS_write => file::write(t, a),
         SYS_open => fs::open(t, AT_FDCWD as u64, a[0], a[1], a[2]),
@@ -178,6 +185,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: Args) -> SysResult<u64> {
         SYS_clone => process::clone(t, a[0], a[1], a[2], a[3], a[4]),
         SYS_clone3 => clone3::clone3(t, a),
         SYS_execve => process::execve(t, a),
+        SYS_execveat => process::execveat(t, a),
         SYS_exit => process::exit(t, a),
         SYS_exit_group => process::exit_group(t, a),
         SYS_wait4 => wait::wait4(t, a),
@@ -338,7 +346,21 @@ impl Task {
         String::from_utf8(bytes).map_err(|_| Errno(libc::EINVAL))
     }
 
+    /// The open file behind `fd` for a call that uses the file itself (I/O,
+    /// metadata changes, locks, mappings): an O_PATH descriptor only names
+    /// a file, so it is EBADF here, as Linux's fdget() refuses it.
     pub fn file(&self, fd: u64) -> SysResult<Arc<OpenFile>> {
+        let f = self.file_raw(fd)?;
+        if f.flags() & libc::O_PATH != 0 {
+            return err(libc::EBADF);
+        }
+        Ok(f)
+    }
+
+    /// The open file behind `fd`, O_PATH descriptors included (Linux's
+    /// fdget_raw): for the calls that only name a file through it (fstat,
+    /// fstatfs, dup, fcntl's descriptor commands, *at directories, fchdir).
+    pub fn file_raw(&self, fd: u64) -> SysResult<Arc<OpenFile>> {
         lock(&self.proc.files).get(fd as i32)
     }
 
@@ -347,7 +369,7 @@ impl Task {
         if dirfd as i32 == libc::AT_FDCWD {
             return Ok(lock(&self.proc.fs).cwd.clone());
         }
-        let f = self.file(dirfd)?;
+        let f = self.file_raw(dirfd)?;
         let inode = f.inode.clone().ok_or(Errno(libc::ENOTDIR))?;
         Ok(Location {
             path: f.path.clone(),

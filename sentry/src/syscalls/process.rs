@@ -11,8 +11,9 @@ use crate::kernel::process::{lock, ProcState, Process};
 use crate::kernel::signal::{SigInfo, SigState};
 use crate::kernel::task::{Exit, Task};
 use crate::kernel::thread::Thread;
-use crate::kernel::{events, exec, ptrace};
+use crate::kernel::{comm, events, exec, ptrace};
 use crate::mm::{MemoryManager, SharedMm};
+use crate::vfs::FileType;
 use std::sync::Arc;
 
 const MAX_ARGS: usize = 1 << 17;
@@ -52,11 +53,22 @@ pub fn clone(
         return clone_thread(t, f, newsp, ptid, ctid, tls);
     }
     let k = t.kernel.clone();
+    // CLONE_PARENT: the child is the caller's sibling, its parent's to
+    // wait for; init may not make one (EINVAL, as Linux's unkillable init).
+    let parent = if f & libc::CLONE_PARENT != 0 {
+        if t.pid() == 1 {
+            return err(libc::EINVAL);
+        }
+        let ppid = lock(&t.proc.state).ppid;
+        Some(k.process(ppid).ok_or(Errno(libc::EINVAL))?)
+    } else {
+        None
+    };
     let pid = k.alloc_pid().ok_or(Errno(libc::EAGAIN))?;
     let child_state = {
         let st = lock(&t.proc.state);
         ProcState {
-            ppid: t.pid(),
+            ppid: parent.as_ref().map_or(t.pid(), |p| p.pid),
             pgid: st.pgid,
             sid: st.sid,
             children: Default::default(),
@@ -67,6 +79,9 @@ pub fn clone(
             exe: st.exe.clone(),
             creds: st.creds.clone(),
             vfork_done: false,
+            has_execed: false,
+            execs: 0,
+            dumpable: st.dumpable,
             stopped: false,
             job_report: None,
             // The death signal is not inherited; the nice value is.
@@ -149,13 +164,23 @@ pub fn clone(
         },
         f,
         ctid,
+        // The alternate signal stack is inherited, unless the child shares
+        // the memory without vfork (Linux's copy_process: sas_ss_reset).
+        if f & (libc::CLONE_VM | libc::CLONE_VFORK) == libc::CLONE_VM {
+            NO_ALTSTACK
+        } else {
+            t.altstack
+        },
     );
     if let Err(e) = started {
         lock(&k.procs).remove(&pid);
         ptrace::abandon(&k, &child_thread);
         return Err(e);
     }
-    lock(&t.proc.state).children.insert(pid);
+    match &parent {
+        Some(p) => lock(&p.state).children.insert(pid),
+        None => lock(&t.proc.state).children.insert(pid),
+    };
     if f & libc::CLONE_PARENT_SETTID != 0 {
         let _ = t.mm.write(ptid, &pid.to_le_bytes());
     }
@@ -195,6 +220,8 @@ fn clone_thread(
     let k = t.kernel.clone();
     let tid = k.alloc_pid().ok_or(Errno(libc::EAGAIN))?;
     let thread = Thread::new(tid, t.mask()).map_err(|_| Errno(libc::EAGAIN))?;
+    // A new thread is named as the thread that created it.
+    *lock(&thread.comm) = comm::name(&t.proc, t.tid);
     let regs = child_regs(t, f, newsp, tls)?;
     let event = ptrace::clone_event(&t.thread, f);
     if event.is_some() {
@@ -223,6 +250,7 @@ fn clone_thread(
         },
         f,
         ctid,
+        NO_ALTSTACK,
     );
     if let Err(e) = started {
         ptrace::abandon(&k, &child_thread);
@@ -252,6 +280,9 @@ type TaskParts = (
 /// Starts a task on a new Sentry thread; `build` runs there (a platform
 /// context must be created or attached by the thread that will use it).
 /// Returns once the task is ready to run, or why it could not start.
+/// sigaltstack's state of a task without an alternate stack.
+const NO_ALTSTACK: (u64, i32, u64) = (0, libc::SS_DISABLE, 0);
+
 fn start_task(
     k: &Arc<crate::kernel::Kernel>,
     proc: &Arc<Process>,
@@ -259,6 +290,7 @@ fn start_task(
     build: impl FnOnce(&Arc<crate::kernel::Kernel>) -> SysResult<TaskParts> + Send + 'static,
     f: i32,
     ctid: u64,
+    altstack: (u64, i32, u64),
 ) -> SysResult<()> {
     {
         let mut live = lock(&k.live_tasks);
@@ -289,6 +321,7 @@ fn start_task(
             };
             let mut task = Task::new(kc, pc, thread, regs, mm, ctx);
             task.borrowed_mm = f & libc::CLONE_VM != 0 && f & libc::CLONE_THREAD == 0;
+            task.altstack = altstack;
             if f & libc::CLONE_CHILD_SETTID != 0 {
                 let _ = task.mm.write(ctid, &tid.to_le_bytes());
             }
@@ -339,6 +372,49 @@ pub fn execve(t: &mut Task, a: Args) -> SysResult<u64> {
     exec::execve(t, &path, argv, envp)
 }
 
+/// execveat(2): execve of a program named relative to a directory
+/// descriptor, or (AT_EMPTY_PATH with "") of the descriptor's own file,
+/// which may be an O_PATH descriptor or a memfd (fexecve(3)).
+pub fn execveat(t: &mut Task, a: Args) -> SysResult<u64> {
+    let (dirfd, flags) = (a[0], a[4]);
+    let known = (libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) as u64;
+    if flags & !known != 0 {
+        return err(libc::EINVAL);
+    }
+    let path = t.path_arg(a[1])?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+    let fd = dirfd as i32;
+    let by_fd = !path.starts_with('/') && fd != libc::AT_FDCWD;
+    let loc = if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH as u64 == 0 {
+            return err(libc::ENOENT);
+        }
+        t.dir_start(dirfd)?
+    } else {
+        if by_fd && !t.dir_start(dirfd)?.is_dir() {
+            return err(libc::ENOTDIR);
+        }
+        t.lookup_at(dirfd, &path, follow)?
+    };
+    if !follow && loc.inode.stat()?.file_type() == FileType::Symlink {
+        return err(libc::ELOOP);
+    }
+    let name = match (by_fd, path.is_empty()) {
+        (false, _) => path,
+        (true, true) => format!("/dev/fd/{fd}"),
+        (true, false) => format!("/dev/fd/{fd}/{path}"),
+    };
+    let name_gone_after_exec = by_fd && lock(&t.proc.files).cloexec(fd)?;
+    let argv = read_strings(t, a[2])?;
+    let envp = read_strings(t, a[3])?;
+    let program = exec::Program {
+        loc,
+        name,
+        name_gone_after_exec,
+    };
+    exec::execute(t, program, argv, envp)
+}
+
 /// exit(2): ends the calling thread (the process ends with its last thread).
 pub fn exit(t: &mut Task, a: Args) -> SysResult<u64> {
     t.exit = Some(Exit::Code(a[0] as i32 & 0xff));
@@ -378,7 +454,13 @@ pub fn kill(t: &mut Task, a: Args) -> SysResult<u64> {
             .collect()
     };
     let targets = match pid {
-        p if p > 0 => vec![k.process(p).filter(visible).ok_or(Errno(libc::ESRCH))?],
+        // A thread's id names its process too (the signal is the
+        // process's, as Linux's kill_pid_info sends it).
+        p if p > 0 => vec![k
+            .process(p)
+            .or_else(|| k.thread(p).map(|(proc, _)| proc))
+            .filter(visible)
+            .ok_or(Errno(libc::ESRCH))?],
         0 => {
             // Not inside the call: group() locks every process, this one too.
             let own = lock(&t.proc.state).pgid;
@@ -455,14 +537,35 @@ pub fn setpgid(t: &mut Task, a: Args) -> SysResult<u64> {
         return err(libc::EINVAL);
     }
     let target = t.kernel.process(pid).ok_or(Errno(libc::ESRCH))?;
-    if pid != t.pid() && lock(&target.state).ppid != t.pid() {
-        return err(libc::ESRCH);
+    let my_sid = lock(&t.proc.state).sid;
+    // Linux's rules, in its order: the caller or a child of it; a child
+    // only in the caller's session and before it executes a program; never
+    // a session leader; into its own group or one of the caller's session.
+    if pid != t.pid() {
+        let st = lock(&target.state);
+        if st.ppid != t.pid() {
+            return err(libc::ESRCH);
+        }
+        if st.sid != my_sid {
+            return err(libc::EPERM);
+        }
+        if st.has_execed {
+            return err(libc::EACCES);
+        }
     }
-    let mut st = lock(&target.state);
-    if st.sid == pid {
+    if lock(&target.state).sid == pid {
         return err(libc::EPERM);
     }
-    st.pgid = pgid;
+    if pgid != pid {
+        let group_in_session = t.kernel.all_processes().iter().any(|p| {
+            let st = lock(&p.state);
+            st.pgid == pgid && st.sid == my_sid
+        });
+        if !group_in_session {
+            return err(libc::EPERM);
+        }
+    }
+    lock(&target.state).pgid = pgid;
     Ok(0)
 }
 
@@ -539,7 +642,38 @@ pub fn get_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
 /// (setuid and setreuid's real id take fewer); uid changes then fix up the
 /// capability sets (kernel/caps.rs).
 pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
+    if nr == libc::SYS_setgroups {
+        return set_groups(t, a);
+    }
     let mut st = lock(&t.proc.state);
+    let before = (st.creds.euid, st.creds.egid);
+    let r = change_ids(&mut st, nr, a);
+    // A change of the effective ids makes the process non-dumpable
+    // (commit_creds with fs.suid_dumpable 0): its /proc files turn root's.
+    if (st.creds.euid, st.creds.egid) != before {
+        st.dumpable = false;
+    }
+    r
+}
+
+/// setgroups(2): the supplementary groups, read with the state unlocked.
+fn set_groups(t: &Task, a: Args) -> SysResult<u64> {
+    if !lock(&t.proc.state).creds.has(caps::SETGID) {
+        return err(libc::EPERM);
+    }
+    let n = a[0] as usize;
+    if n > 65536 {
+        return err(libc::EINVAL);
+    }
+    let mut groups = Vec::with_capacity(n);
+    for i in 0..n {
+        groups.push(t.mm.read_obj::<u32>(a[1] + i as u64 * 4)?);
+    }
+    lock(&t.proc.state).creds.groups = groups;
+    Ok(0)
+}
+
+fn change_ids(st: &mut ProcState, nr: i64, a: Args) -> SysResult<u64> {
     let c = &mut st.creds;
     let old = c.uids();
     let cap_uid = c.has(caps::SETUID);
@@ -614,22 +748,6 @@ pub fn set_ids(t: &mut Task, nr: i64, a: Args) -> SysResult<u64> {
             c.egid = ids[1].unwrap_or(c.egid);
             c.sgid = ids[2].unwrap_or(c.sgid);
         }
-        libc::SYS_setgroups => {
-            if !cap_gid {
-                return err(libc::EPERM);
-            }
-            let n = a[0] as usize;
-            if n > 65536 {
-                return err(libc::EINVAL);
-            }
-            drop(st);
-            let mut groups = Vec::with_capacity(n);
-            for i in 0..n {
-                groups.push(t.mm.read_obj::<u32>(a[1] + i as u64 * 4)?);
-            }
-            lock(&t.proc.state).creds.groups = groups;
-            return Ok(0);
-        }
         // setfsuid/setfsgid report the previous value.
         libc::SYS_setfsuid => return Ok(c.euid as u64),
         _ => return Ok(c.egid as u64),
@@ -673,11 +791,11 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
                 }
                 Err(e) => return Err(e),
             };
-            lock(&t.proc.state).comm = String::from_utf8_lossy(&name).chars().take(15).collect();
+            comm::set(&t.proc, t.tid, &name);
             Ok(0)
         }
         libc::PR_GET_NAME => {
-            let mut b = lock(&t.proc.state).comm.clone().into_bytes();
+            let mut b = comm::name(&t.proc, t.tid).into_bytes();
             b.truncate(15);
             b.resize(16, 0);
             t.mm.write(a[1], &b)?;
@@ -704,8 +822,15 @@ pub fn prctl(t: &mut Task, a: Args) -> SysResult<u64> {
             Ok(0)
         }
         libc::PR_GET_NO_NEW_PRIVS => Ok(u64::from(lock(&t.proc.state).no_new_privs)),
-        libc::PR_SET_DUMPABLE | libc::PR_SET_CHILD_SUBREAPER => Ok(0),
-        libc::PR_GET_DUMPABLE => Ok(1),
+        libc::PR_SET_DUMPABLE => match a[1] {
+            0 | 1 => {
+                lock(&t.proc.state).dumpable = a[1] == 1;
+                Ok(0)
+            }
+            _ => err(libc::EINVAL),
+        },
+        libc::PR_GET_DUMPABLE => Ok(lock(&t.proc.state).dumpable as u64),
+        libc::PR_SET_CHILD_SUBREAPER => Ok(0),
         libc::PR_GET_CHILD_SUBREAPER => Ok(0),
         _ => err(libc::EINVAL),
     }

@@ -116,7 +116,7 @@ pub fn statfs(t: &mut Task, a: Args) -> SysResult<u64> {
 }
 
 pub fn fstatfs(t: &mut Task, a: Args) -> SysResult<u64> {
-    let f = t.file(a[0])?;
+    let f = t.file_raw(a[0])?;
     let s = match &f.inode {
         Some(inode) => of_inode(t, &**inode, &f.path),
         None => of_anonymous(&f),

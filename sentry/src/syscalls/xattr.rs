@@ -46,10 +46,8 @@ fn target(t: &Task, by: By, arg: u64) -> SysResult<Target> {
             })
         }
         By::Fd => {
+            // (An O_PATH descriptor is EBADF here.)
             let f = t.file(arg)?;
-            if f.flags() & libc::O_PATH != 0 {
-                return err(libc::EBADF);
-            }
             let inode = f.inode.clone().ok_or(Errno(libc::EOPNOTSUPP))?;
             let readonly = t
                 .proc

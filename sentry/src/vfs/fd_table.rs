@@ -111,11 +111,26 @@ impl FdTable {
         }
     }
 
-    /// Closes descriptors in `[first, last]`.
-    pub fn close_range(&mut self, first: u32, last: u32) {
+    /// Closes descriptors in `[first, last]`; returns the files closed.
+    pub fn close_range(&mut self, first: u32, last: u32) -> Vec<Arc<OpenFile>> {
+        let mut closed = Vec::new();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if (first as usize..=last as usize).contains(&i) {
-                *slot = None;
+                if let Some(s) = slot.take() {
+                    closed.push(s.file);
+                }
+            }
+        }
+        closed
+    }
+
+    /// Marks descriptors in `[first, last]` close-on-exec.
+    pub fn cloexec_range(&mut self, first: u32, last: u32) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if (first as usize..=last as usize).contains(&i) {
+                if let Some(s) = slot.as_mut() {
+                    s.cloexec = true;
+                }
             }
         }
     }

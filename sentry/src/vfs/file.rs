@@ -30,6 +30,11 @@ pub trait FileOps: Send + Sync {
     fn seekable(&self) -> bool {
         false
     }
+    /// Whether lseek may count from the end. Generated text files refuse
+    /// it (EINVAL), as Linux's seq_lseek: they have no size.
+    fn seek_end(&self) -> bool {
+        true
+    }
     /// lseek succeeds but the position stays 0 (Linux's memory devices:
     /// /dev/null, /dev/zero, /dev/full, /dev/random).
     fn fixed_position(&self) -> bool {
@@ -44,8 +49,10 @@ pub trait FileOps: Send + Sync {
         err(libc::ENOTTY)
     }
     /// Current readiness as poll(2) bits.
+    /// Ready events; a file without a poll method is always ready, with
+    /// the NORM bits (Linux's DEFAULT_POLLMASK).
     fn poll(&self) -> i16 {
-        libc::POLLIN | libc::POLLOUT
+        libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM
     }
     fn wait_on(&self) -> WaitOn {
         WaitOn::Kernel

@@ -1,10 +1,19 @@
-//! /proc/PID/mem: the process's memory at file offset = address. Opening
-//! it takes the right to trace the process (kernel/ptrace's may_trace);
-//! the open file keeps the address space it was opened on, as Linux's
-//! does. Debuggers read and write through it (gdb plants breakpoints with
-//! pwrite): a write into a stopped tracee of the writer is forced through
-//! read-only text, on the tracee's own Sentry thread, like POKETEXT.
+//! /proc/PID/mem: a process's address space as a file, the offset being
+//! the address (what debuggers and checkpointers read and write).
+//!
+//! The file holds the address space it was opened on, weakly: once that
+//! process has executed another program (or exited) the old space is gone
+//! and reads and writes return 0, as Linux's mem_rw does when
+//! mmget_not_zero fails. Reads and writes respect the mappings'
+//! protections (Linux forces them, as ptrace does: a write into read-only
+//! memory is EIO here), except a write into a stopped tracee of the
+//! writer, which is forced through read-only text on the tracee's own
+//! Sentry thread, like POKETEXT (gdb plants breakpoints with pwrite); an
+//! unmapped address is EIO. Opening another process's takes the right to
+//! trace it (kernel/ptrace's `may_trace`) and Linux's PTRACE_MODE_ATTACH
+//! (`may_attach`: the same ids and dumpable).
 
+use std::any::Any;
 use std::sync::{Arc, Weak};
 
 use crate::errno::{err, Errno, SysResult};
@@ -13,47 +22,52 @@ use crate::kernel::ptrace;
 use crate::mm::SharedMm;
 use crate::vfs::{FileOps, FileType, Inode, OpenCtx, Stat};
 
-const PAGE: u64 = 4096;
-
-pub struct MemInode {
-    dev: u64,
-    ino: u64,
-    proc: Weak<Process>,
-}
-
-/// /proc/PID/mem (and /proc/PID/task/TID/mem) of `p`.
-pub fn mem_file(dev: u64, salt: u64, p: &Arc<Process>) -> Arc<dyn Inode> {
+/// The /proc/PID/mem inode of process `p`.
+pub(super) fn mem_file(dev: u64, salt: u64, p: &Arc<Process>) -> Arc<dyn Inode> {
     Arc::new(MemInode {
         dev,
         ino: (salt << 8) | 0x6d,
-        proc: Arc::downgrade(p),
+        process: Arc::downgrade(p),
     })
+}
+
+struct MemInode {
+    dev: u64,
+    ino: u64,
+    process: Weak<Process>,
 }
 
 impl Inode for MemInode {
     fn stat(&self) -> SysResult<Stat> {
-        Ok(Stat::synthetic(
-            self.dev,
-            self.ino,
-            FileType::Regular,
-            0o600,
-            0,
-        ))
+        let mut st = Stat::synthetic(self.dev, self.ino, FileType::Regular, 0o600, 0);
+        // The process's own while dumpable, root's otherwise (as every
+        // /proc/PID file).
+        if let Some(p) = self.process.upgrade() {
+            let s = lock(&p.state);
+            if s.dumpable {
+                (st.uid, st.gid) = (s.creds.euid, s.creds.egid);
+            }
+        }
+        Ok(st)
     }
 
-    fn open(self: Arc<Self>, _flags: i32, _ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
-        let target = self.proc.upgrade().ok_or(Errno(libc::ESRCH))?;
-        let (me, _) = crate::kernel::thread::current().ok_or(Errno(libc::EACCES))?;
-        let k = crate::kernel::get().ok_or(Errno(libc::ESRCH))?;
-        if !ptrace::may_trace(k, &me, &target) {
-            return err(libc::EACCES);
+    fn open(self: Arc<Self>, flags: i32, ctx: &OpenCtx) -> SysResult<Arc<dyn FileOps>> {
+        let p = self.process.upgrade().ok_or(Errno(libc::ESRCH))?;
+        if ctx.pid != p.pid {
+            let (me, _) = crate::kernel::thread::current().ok_or(Errno(libc::EACCES))?;
+            let k = crate::kernel::get().ok_or(Errno(libc::ESRCH))?;
+            if !may_attach(&p) || !ptrace::may_trace(k, &me, &p) {
+                return err(libc::EACCES);
+            }
         }
-        // A zombie has no memory left to show.
-        let mm = target.mm().ok_or(Errno(libc::EIO))?;
+        let mm = p.mm().ok_or(Errno(libc::ESRCH))?;
+        let execs = lock(&p.state).execs;
         Ok(Arc::new(MemFile {
-            mm,
-            proc: Arc::downgrade(&target),
+            mm: Arc::downgrade(&mm),
+            process: self.process.clone(),
+            execs,
             stat: self.stat()?,
+            writable: flags & libc::O_ACCMODE != libc::O_RDONLY,
         }))
     }
 
@@ -61,82 +75,59 @@ impl Inode for MemInode {
         self.dev as usize
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
+    fn as_any(&self) -> &dyn Any {
         self
     }
 }
 
+/// CAP_SYS_PTRACE (capability(7)).
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// Linux's PTRACE_MODE_ATTACH for another process: the caller's ids match
+/// all of the target's and the target is dumpable, or the caller holds
+/// CAP_SYS_PTRACE.
+fn may_attach(target: &Process) -> bool {
+    let Some((cur, _)) = crate::kernel::thread::current() else {
+        return false;
+    };
+    let me = lock(&cur.state).creds.clone();
+    if me.has(CAP_SYS_PTRACE) {
+        return true;
+    }
+    let (t, dumpable) = {
+        let s = lock(&target.state);
+        (s.creds.clone(), s.dumpable)
+    };
+    dumpable
+        && [t.uid, t.euid, t.suid].iter().all(|&u| u == me.uid)
+        && [t.gid, t.egid, t.sgid].iter().all(|&g| g == me.gid)
+}
+
 struct MemFile {
-    mm: Arc<SharedMm>,
-    proc: Weak<Process>,
+    mm: Weak<SharedMm>,
+    /// The process and how many programs it had executed at open: exec
+    /// reuses the memory manager, so the count tells the image changed.
+    process: Weak<Process>,
+    execs: u64,
     stat: Stat,
-}
-
-/// Splits `[addr, addr+len)` at page boundaries.
-fn pages(addr: u64, len: usize) -> impl Iterator<Item = (u64, usize, usize)> {
-    let mut done = 0usize;
-    std::iter::from_fn(move || {
-        if done >= len {
-            return None;
-        }
-        let at = addr.checked_add(done as u64)?;
-        let n = ((PAGE - at % PAGE) as usize).min(len - done);
-        let item = (at, done, n);
-        done += n;
-        Some(item)
-    })
-}
-
-impl FileOps for MemFile {
-    /// Page by page: a read stops at the first page it cannot read, and
-    /// fails with EIO only when that is the first.
-    fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
-        let mut got = 0;
-        for (at, start, n) in pages(off, buf.len()) {
-            if self.mm.read(at, &mut buf[start..start + n]).is_err() {
-                break;
-            }
-            got += n;
-        }
-        if got == 0 && !buf.is_empty() {
-            return err(libc::EIO);
-        }
-        Ok(got)
-    }
-
-    fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
-        let data = buf.to_vec();
-        if let Some(r) = self.write_stopped_tracee(&data, off) {
-            return r;
-        }
-        let mut put = 0;
-        for (at, start, n) in pages(off, buf.len()) {
-            if self.mm.write(at, &buf[start..start + n]).is_err() {
-                break;
-            }
-            put += n;
-        }
-        if put == 0 && !buf.is_empty() {
-            return err(libc::EIO);
-        }
-        Ok(put)
-    }
-
-    fn seekable(&self) -> bool {
-        true
-    }
-
-    fn stat(&self) -> SysResult<Stat> {
-        Ok(self.stat)
-    }
+    writable: bool,
 }
 
 impl MemFile {
+    /// The address space the file was opened on, while it still exists.
+    fn live_mm(&self) -> Option<Arc<SharedMm>> {
+        let p = self.process.upgrade()?;
+        if lock(&p.state).execs != self.execs {
+            return None;
+        }
+        self.mm.upgrade()
+    }
+
     /// A write into a tracee of the writer that is stopped: forced through
     /// the page protections on the tracee's thread. None when there is no
     /// such thread.
     fn write_stopped_tracee(&self, data: &[u8], off: u64) -> Option<SysResult<usize>> {
-        let target = self.proc.upgrade()?;
+        let target = self.process.upgrade()?;
         let (me, _) = crate::kernel::thread::current()?;
         let thread = target.threads().into_iter().find(|t| {
             let st = lock(&t.ptrace);
@@ -153,4 +144,55 @@ impl MemFile {
             Err(e) => Err(e),
         })
     }
+}
+
+impl FileOps for MemFile {
+    fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        let Some(mm) = self.live_mm() else {
+            return Ok(0);
+        };
+        copy_pages(off, buf.len(), |at, range| mm.read(at, &mut buf[range]))
+    }
+
+    fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        if !self.writable {
+            return err(libc::EBADF);
+        }
+        let Some(mm) = self.live_mm() else {
+            return Ok(0);
+        };
+        if let Some(r) = self.write_stopped_tracee(buf, off) {
+            return r;
+        }
+        copy_pages(off, buf.len(), |at, range| mm.write(at, &buf[range]))
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(self.stat)
+    }
+}
+
+/// Copies `len` bytes at address `addr` page by page with `copy(address,
+/// buffer range)`: the bytes done before the first page that fails, or EIO
+/// when the first one fails.
+fn copy_pages(
+    addr: u64,
+    len: usize,
+    mut copy: impl FnMut(u64, std::ops::Range<usize>) -> SysResult<()>,
+) -> SysResult<usize> {
+    const PAGE: u64 = 4096;
+    let mut done = 0usize;
+    while done < len {
+        let at = addr.checked_add(done as u64).ok_or(Errno(libc::EIO))?;
+        let n = ((PAGE - at % PAGE) as usize).min(len - done);
+        if copy(at, done..done + n).is_err() {
+            return if done > 0 { Ok(done) } else { err(libc::EIO) };
+        }
+        done += n;
+    }
+    Ok(done)
 }

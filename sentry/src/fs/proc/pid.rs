@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::system::{mount_id_of, mountinfo_text, mounts_text};
 use super::{current_pid, text, uptime_secs, HZ};
 use crate::fs::pipe::PipeEnd;
-use crate::fs::synthetic::{dir, file, link, magic_link};
+use crate::fs::synthetic::{dir, file, link, magic_link, owned, Owner};
+use crate::kernel::comm;
 use crate::kernel::process::{lock, Process};
 use crate::vfs::{Inode, OpenCtx};
 
@@ -396,6 +397,30 @@ fn oom_score_adj(dev: u64, p: &Arc<Process>, salt: u64) -> Arc<dyn Inode> {
     )
 }
 
+/// /proc/PID/comm and /proc/PID/task/TID/comm: the thread's name, which
+/// the process's own threads may set by writing it (others: EINVAL, as
+/// Linux's comm_write).
+fn comm_file(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Arc<dyn Inode> {
+    let (r, w) = (Arc::downgrade(p), Arc::downgrade(p));
+    crate::fs::synthetic::writable_file(
+        dev,
+        "comm",
+        salt,
+        move |_| {
+            let name = r.upgrade().map(|p| comm::name(&p, tid)).unwrap_or_default();
+            text(format!("{name}\n"))
+        },
+        move |buf| {
+            let p = w.upgrade().ok_or(crate::errno::Errno(libc::ESRCH))?;
+            if current_pid() != p.pid {
+                return Err(crate::errno::Errno(libc::EINVAL));
+            }
+            comm::set(&p, tid, buf);
+            Ok(buf.len())
+        },
+    )
+}
+
 /// The entries a process directory and its threads' directories share;
 /// `tid` is the thread a task directory describes (the pid for /proc/PID).
 fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
@@ -434,12 +459,7 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
                 lock(&p3.state).cmdline.clone()
             }),
         ),
-        (
-            "comm".into(),
-            file(dev, "comm", salt, move |_| {
-                text(format!("{}\n", lock(&p4.state).comm))
-            }),
-        ),
+        ("comm".into(), comm_file(dev, &p4, tid, salt)),
         (
             "environ".into(),
             file(dev, "environ", salt, move |_| {
@@ -474,6 +494,7 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
             file(dev, "mountinfo", salt, move |_| mountinfo_text(&p9)),
         ),
         ("oom_score_adj".into(), oom_score_adj(dev, p, salt)),
+        ("mem".into(), super::mem::mem_file(dev, salt ^ 0x6d656d, p)),
         (
             "exe".into(),
             link(dev, "exe", salt, move || lock(&p7.state).exe.clone()),
@@ -487,15 +508,97 @@ fn entries(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Entries {
         },
         ("root".into(), link(dev, "root", salt, || "/".into())),
         ("fd".into(), fd_dir(dev, p.clone(), salt)),
+        ("ns".into(), ns_dir(dev, salt)),
+        ("children".into(), children_file(dev, p, tid, salt)),
+        {
+            let p = p.clone();
+            (
+                "io".into(),
+                file(dev, "io", salt, move |_| text(p.io.text())),
+            )
+        },
         ("fdinfo".into(), fdinfo_dir(dev, p.clone(), salt)),
         ("net".into(), super::net::net_dir(dev, salt)),
     ]
 }
 
+/// /proc/PID/task/TID/children: the thread's children's pids, each
+/// followed by a space. The Sentry records a child's parent process, not
+/// the thread that forked it: the leader's file lists them all.
+fn children_file(dev: u64, p: &Arc<Process>, tid: i32, salt: u64) -> Arc<dyn Inode> {
+    let pid = p.pid;
+    file(dev, "children", salt, move |_| {
+        if tid != pid {
+            return Vec::new();
+        }
+        let mut kids: Vec<i32> = crate::kernel::get()
+            .map(|k| k.all_processes())
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| lock(&c.state).ppid == pid)
+            .map(|c| c.pid)
+            .collect();
+        kids.sort_unstable();
+        text(kids.iter().map(|k| format!("{k} ")).collect())
+    })
+}
+
+/// /proc/PID/ns: one namespace of each kind for the whole sandbox, named
+/// as Linux names them (`pid:[4026531836]`). Reading the links works;
+/// setns(2) to them does not.
+fn ns_dir(dev: u64, salt: u64) -> Arc<dyn Inode> {
+    const NAMESPACES: [(&str, &str, u64); 10] = [
+        ("cgroup", "cgroup", 4026531835),
+        ("ipc", "ipc", 4026531839),
+        ("mnt", "mnt", 4026531841),
+        ("net", "net", 4026531840),
+        ("pid", "pid", 4026531836),
+        ("pid_for_children", "pid", 4026531836),
+        ("time", "time", 4026531834),
+        ("time_for_children", "time", 4026531834),
+        ("user", "user", 4026531837),
+        ("uts", "uts", 4026531838),
+    ];
+    dir(dev, "ns", salt, move || {
+        NAMESPACES
+            .iter()
+            .map(|&(name, kind, ino)| {
+                let node = link(dev, name, salt, move || format!("{kind}:[{ino}]"));
+                (name.to_string(), node)
+            })
+            .collect()
+    })
+}
+
+/// Who owns a process's /proc files: its effective ids while it is
+/// dumpable, root once it is not (Linux's task_dump_owner).
+fn owner_of(p: &Arc<Process>) -> Owner {
+    let w = Arc::downgrade(p);
+    Arc::new(move || {
+        w.upgrade().map_or((0, 0), |p| {
+            let st = lock(&p.state);
+            if st.dumpable {
+                (st.creds.euid, st.creds.egid)
+            } else {
+                (0, 0)
+            }
+        })
+    })
+}
+
+/// `entries`, each owned by the process.
+fn owned_entries(v: Entries, owner: &Owner) -> Entries {
+    v.into_iter()
+        .map(|(name, inode)| (name, owned(inode, owner.clone())))
+        .collect()
+}
+
 /// /proc/PID.
 pub(super) fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
     let salt = p.pid as u64;
-    dir(dev, "pid", salt, move || {
+    let owner = owner_of(&p);
+    let inner = owner.clone();
+    let node = dir(dev, "pid", salt, move || {
         let mut v = entries(dev, &p, p.pid, salt);
         let p2 = p.clone();
         v.push((
@@ -507,12 +610,18 @@ pub(super) fn pid_dir(dev: u64, p: Arc<Process>) -> Arc<dyn Inode> {
                     .collect()
             }),
         ));
-        v
-    })
+        owned_entries(v, &inner)
+    });
+    owned(node, owner)
 }
 
 /// /proc/PID/task/TID.
 fn task_dir(dev: u64, p: Arc<Process>, tid: i32) -> Arc<dyn Inode> {
     let salt = (p.pid as u64) << 32 | tid as u64;
-    dir(dev, "tid", salt, move || entries(dev, &p, tid, salt))
+    let owner = owner_of(&p);
+    let inner = owner.clone();
+    let node = dir(dev, "tid", salt, move || {
+        owned_entries(entries(dev, &p, tid, salt), &inner)
+    });
+    owned(node, owner)
 }

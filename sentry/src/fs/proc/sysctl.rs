@@ -71,6 +71,23 @@ fn kernel(dev: u64) -> Entries {
                 .unwrap_or_default()
         }),
         value(dev, "domainname", || "(none)".into()),
+        // No address-space randomisation in the Sentry: said as Linux
+        // says it when turned off.
+        value(dev, "randomize_va_space", || "0".into()),
+        (
+            "keys".to_string(),
+            // Linux's defaults (key(7)); the Sentry has no keyrings, so
+            // they limit nothing.
+            dir(dev, "sys/kernel/keys", 0, move || {
+                vec![
+                    value(dev, "maxkeys", || "200".into()),
+                    value(dev, "maxbytes", || "20000".into()),
+                    value(dev, "root_maxkeys", || "1000000".into()),
+                    value(dev, "root_maxbytes", || "25000000".into()),
+                    value(dev, "gc_delay", || "300".into()),
+                ]
+            }),
+        ),
         value(dev, "osrelease", || RELEASE.into()),
         value(dev, "ostype", || "Linux".into()),
         value(dev, "version", || VERSION.into()),

@@ -82,6 +82,18 @@ pub(super) fn files(dev: u64) -> Vec<(String, Arc<dyn Inode>)> {
             "cgroups".into(),
             file(dev, "cgroups", 0, |_| crate::fs::cgroupfs::proc_cgroups()),
         ),
+        (
+            "devices".into(),
+            // The character devices /dev holds (fs/dev.rs, fs/pty/), by
+            // major number, in Linux's format; no block devices.
+            file(dev, "devices", 0, |_| {
+                text(
+                    "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  5 /dev/tty\n  \
+                     5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n"
+                        .into(),
+                )
+            }),
+        ),
     ]
 }
 
