@@ -1060,3 +1060,126 @@ fn a_burst_beyond_the_backlog_is_served_once_the_server_accepts() {
         }
     }
 }
+
+/// One connection from local port `port` of the host to `to`: sends a
+/// byte, reads the answer to end of file (the server closes first), then
+/// closes. The connect gives up after 5 s (SO_SNDTIMEO).
+fn exchange_from_port(port: u16, to: SocketAddr) -> Result<String, String> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let SocketAddr::V4(v4) = to else {
+        return Err(format!("{to} is not IPv4"));
+    };
+    let sin = |ip: Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let last = || std::io::Error::last_os_error();
+    // SAFETY: socket(2) with constant arguments; the result is checked.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(format!("socket: {}", last()));
+    }
+    // SAFETY: a fresh descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let one: libc::c_int = 1;
+    let timeout = libc::timeval {
+        tv_sec: 5,
+        tv_usec: 0,
+    };
+    let local = sin(Ipv4Addr::UNSPECIFIED, port);
+    let remote = sin(*v4.ip(), v4.port());
+    // SAFETY: each call reads a value of the stated size from our stack.
+    unsafe {
+        if libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            4,
+        ) != 0
+            || libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            ) != 0
+        {
+            return Err(format!("setsockopt: {}", last()));
+        }
+        if libc::bind(
+            fd.as_raw_fd(),
+            (&local as *const libc::sockaddr_in).cast(),
+            len,
+        ) != 0
+        {
+            return Err(format!("bind to port {port}: {}", last()));
+        }
+        if libc::connect(
+            fd.as_raw_fd(),
+            (&remote as *const libc::sockaddr_in).cast(),
+            len,
+        ) != 0
+        {
+            return Err(format!("connect from port {port}: {}", last()));
+        }
+    }
+    let mut s = TcpStream::from(fd);
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"x").map_err(|e| format!("send: {e}"))?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)
+        .map_err(|e| format!("read: {e}"))?;
+    Ok(answer)
+}
+
+/// The server closes first, so its side of the connection waits in
+/// TIME-WAIT and the client's does not: a client may connect again from
+/// the same port at once, and Linux takes that SYN as a new connection.
+/// (smoltcp's TIME-WAIT swallowed it: the client hung in connect.)
+#[test]
+fn a_client_reconnects_from_its_port_after_the_server_closed_first() {
+    let port = 40000 + (std::process::id() % 2000) as u16;
+    for rt in runtimes() {
+        let net = TestNet::new();
+        let b = bundle("twice", &net, "exec slowaccept 9200 2 0");
+        let run = Running::start(&rt, &b);
+        run.wait_for("listening");
+        let to = SocketAddr::from((net.container_ip, 9200));
+        for round in 1..=2 {
+            // The client's own side may still wait for the server's last
+            // ACK (LAST-ACK) for a moment: its port is not free until then.
+            let start = Instant::now();
+            let answer = loop {
+                match exchange_from_port(port, to) {
+                    Err(e)
+                        if e.contains("Cannot assign requested address")
+                            && start.elapsed() < Duration::from_secs(5) =>
+                    {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    r => break r,
+                }
+            };
+            assert_eq!(
+                answer.as_deref(),
+                Ok("ok\n"),
+                "{}: connection {round} from port {port}",
+                label(&rt)
+            );
+        }
+        run.wait_exit();
+        assert!(
+            run.stdout().contains("served 2"),
+            "{}: {}",
+            label(&rt),
+            run.stdout()
+        );
+    }
+}

@@ -53,7 +53,11 @@ fn open_location(t: &Task, loc: &Location) -> SysResult<Arc<dyn FileOps>> {
 
 /// The flags of the mount `loc` lies on.
 fn mount_flags(t: &Task, loc: &Location) -> Option<MountFlags> {
-    t.proc.container.mounts.containing(&loc.path).map(|(_, m)| m.flags)
+    t.proc
+        .container
+        .mounts
+        .containing(&loc.path)
+        .map(|(_, m)| m.flags)
 }
 
 /// The program an execveat(2) names, already resolved by the caller.

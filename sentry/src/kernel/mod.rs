@@ -4,9 +4,9 @@
 
 pub mod boot;
 pub mod caps;
+pub mod comm;
 pub mod container;
 pub mod control;
-pub mod comm;
 pub mod cputimers;
 pub mod creds;
 pub mod dethread;

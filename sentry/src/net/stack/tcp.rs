@@ -456,6 +456,9 @@ impl Conn {
             if abort || t.recv_queue() > 0 {
                 t.abort();
             } else {
+                // The goodbye's last ACK leaves at once: the socket is
+                // dropped as soon as it reaches TIME-WAIT (`finished`).
+                t.set_ack_delay(None);
                 t.close();
             }
         }
@@ -483,9 +486,16 @@ pub fn listener_looks(l: &NetLink, id: u64) -> u64 {
         .fold(0u64, u64::wrapping_add)
 }
 
-/// Whether the socket finished and can be removed.
+/// Whether a socket the workload closed finished and can be removed:
+/// closed, or in TIME-WAIT once its last ACK left. smoltcp's TIME-WAIT
+/// swallows a new SYN of the same addresses and ports (and restarts its
+/// 10 s timer with each retry), where Linux starts the new connection; a
+/// client that reuses its port at once (it closed second, so it keeps no
+/// TIME-WAIT of its own) then hung in connect for as long as it retried.
+/// Dropping the socket costs what TIME-WAIT guards against: a peer whose
+/// FIN is retransmitted gets a reset instead of an ACK.
 pub fn finished(l: &mut NetLink, h: SocketHandle) -> bool {
-    sock(l, h).state() == State::Closed
+    matches!(sock(l, h).state(), State::Closed | State::TimeWait)
 }
 
 /// Starts connecting to `remote` from `local_port` (the address chosen by
