@@ -179,9 +179,9 @@ impl Socket {
         stack::lock().is_some_and(|mut s| c.is_connecting(&mut s))
     }
 
-    /// read(2) of a TCP connection over the stack, into `buf` (None: not
-    /// such a socket).
-    pub(super) fn ext_read_into(&self, buf: &mut [u8]) -> Option<SysResult<usize>> {
+    /// Runs `f` on this socket's TCP connection over the stack, with the
+    /// stack locked (None: not such a socket, or no stack).
+    fn on_stack_tcp<R>(&self, f: impl FnOnce(&mut tcp::Conn, &mut stack::Stack) -> R) -> Option<R> {
         if !self.is_external() {
             return None;
         }
@@ -190,7 +190,13 @@ impl Socket {
             return None;
         };
         let mut s = stack::lock()?;
-        Some(c.recv(&mut s, buf, false))
+        Some(f(c, &mut s))
+    }
+
+    /// read(2) of a TCP connection over the stack, into `buf` (None: not
+    /// such a socket).
+    pub(super) fn ext_read_into(&self, buf: &mut [u8]) -> Option<SysResult<usize>> {
+        self.on_stack_tcp(|c, s| c.recv(s, buf, false))
     }
 
     /// Sends on a TCP connection over the stack (None: not such a socket).
@@ -459,15 +465,7 @@ impl Socket {
 
     /// TCP_INFO of a connection over the stack (None: not one).
     pub(super) fn ext_tcp_info(&self) -> Option<super::tcpinfo::TcpInfo> {
-        if !self.is_external() {
-            return None;
-        }
-        let mut ext = self.ext();
-        let External::Tcp(c) = &mut *ext else {
-            return None;
-        };
-        let mut s = stack::lock()?;
-        Some(c.info(&mut s))
+        self.on_stack_tcp(|c, s| c.info(s))
     }
 
     /// FIONREAD / SIOCINQ and SIOCOUTQ of the stack's part.
